@@ -1,0 +1,348 @@
+//! The XOR chunk: delta-of-delta timestamps, XOR floats (Gorilla, as in Prometheus).
+
+use crate::bits::{BitReader, BitWriter};
+use crate::{Error, Result};
+
+/// Leading-zero window marker meaning "no window chosen yet".
+const NO_WINDOW: u8 = 0xff;
+
+/// Builds one chunk sample by sample. Timestamps must strictly increase; the caller
+/// (the head) checks that before appending.
+#[derive(Debug, Clone)]
+pub struct XorAppender {
+    w: BitWriter,
+    num: u16,
+    t: i64,
+    t_delta: i64,
+    v: u64,
+    leading: u8,
+    trailing: u8,
+}
+
+impl Default for XorAppender {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl XorAppender {
+    /// An empty chunk.
+    pub fn new() -> Self {
+        Self {
+            w: BitWriter::with_bytes(vec![0, 0]),
+            num: 0,
+            t: 0,
+            t_delta: 0,
+            v: 0,
+            leading: NO_WINDOW,
+            trailing: 0,
+        }
+    }
+
+    /// Number of samples appended.
+    pub fn len(&self) -> usize {
+        self.num as usize
+    }
+
+    /// Whether no sample was appended.
+    pub fn is_empty(&self) -> bool {
+        self.num == 0
+    }
+
+    /// Timestamp of the last sample appended (meaningless when empty).
+    pub fn last_t(&self) -> i64 {
+        self.t
+    }
+
+    /// Value of the last sample appended (meaningless when empty).
+    pub fn last_v(&self) -> f64 {
+        f64::from_bits(self.v)
+    }
+
+    /// Encoded size so far.
+    pub fn byte_len(&self) -> usize {
+        self.w.buf.len()
+    }
+
+    /// The chunk's bytes so far (valid to decode at any time).
+    pub fn bytes(&self) -> &[u8] {
+        &self.w.buf
+    }
+
+    /// Appends one sample. A chunk holds at most `u16::MAX` samples; the caller cuts
+    /// chunks far below that.
+    pub fn append(&mut self, t: i64, v: f64) {
+        debug_assert!(self.num < u16::MAX, "chunk is full");
+        let vb = v.to_bits();
+        match self.num {
+            0 => {
+                write_varint(&mut self.w, t);
+                self.w.write_bits(vb, 64);
+            }
+            1 => {
+                self.t_delta = t.wrapping_sub(self.t);
+                write_varint(&mut self.w, self.t_delta);
+                self.write_value(vb);
+            }
+            _ => {
+                let delta = t.wrapping_sub(self.t);
+                let dod = delta.wrapping_sub(self.t_delta);
+                self.write_dod(dod);
+                self.t_delta = delta;
+                self.write_value(vb);
+            }
+        }
+        self.t = t;
+        self.v = vb;
+        self.num += 1;
+        self.w.buf[0..2].copy_from_slice(&self.num.to_be_bytes());
+    }
+
+    /// The finished chunk's bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.w.buf
+    }
+
+    fn write_dod(&mut self, dod: i64) {
+        if dod == 0 {
+            self.w.write_bit(false);
+        } else if fits(dod, 14) {
+            self.w.write_bits(0b10, 2);
+            self.w.write_bits(dod as u64, 14);
+        } else if fits(dod, 17) {
+            self.w.write_bits(0b110, 3);
+            self.w.write_bits(dod as u64, 17);
+        } else if fits(dod, 20) {
+            self.w.write_bits(0b1110, 4);
+            self.w.write_bits(dod as u64, 20);
+        } else {
+            self.w.write_bits(0b1111, 4);
+            self.w.write_bits(dod as u64, 64);
+        }
+    }
+
+    fn write_value(&mut self, vb: u64) {
+        let xor = vb ^ self.v;
+        if xor == 0 {
+            self.w.write_bit(false);
+            return;
+        }
+        self.w.write_bit(true);
+        let leading = (xor.leading_zeros() as u8).min(31);
+        let trailing = xor.trailing_zeros() as u8;
+        if self.leading != NO_WINDOW && leading >= self.leading && trailing >= self.trailing {
+            self.w.write_bit(false);
+            let sig = 64 - self.leading as u32 - self.trailing as u32;
+            self.w.write_bits(xor >> self.trailing, sig);
+        } else {
+            self.leading = leading;
+            self.trailing = trailing;
+            self.w.write_bit(true);
+            self.w.write_bits(leading as u64, 5);
+            let sig = 64 - leading as u32 - trailing as u32;
+            // 64 significant bits are written as 0 in six bits.
+            self.w.write_bits((sig & 63) as u64, 6);
+            self.w.write_bits(xor >> trailing, sig);
+        }
+    }
+}
+
+/// Whether `x` fits the `n`-bit bucket (the range Prometheus uses).
+fn fits(x: i64, n: u32) -> bool {
+    -((1i64 << (n - 1)) - 1) <= x && x <= 1i64 << (n - 1)
+}
+
+/// Sign-extends an `n`-bit bucket value.
+fn unbucket(v: u64, n: u32) -> i64 {
+    if n == 64 {
+        return v as i64;
+    }
+    if v > 1u64 << (n - 1) {
+        v as i64 - (1i64 << n)
+    } else {
+        v as i64
+    }
+}
+
+fn write_varint(w: &mut BitWriter, v: i64) {
+    let mut u = ((v << 1) ^ (v >> 63)) as u64;
+    while u >= 0x80 {
+        w.write_byte((u as u8) | 0x80);
+        u >>= 7;
+    }
+    w.write_byte(u as u8);
+}
+
+fn read_varint(r: &mut BitReader<'_>) -> Option<i64> {
+    let mut u = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = r.read_byte()?;
+        u |= ((b & 0x7f) as u64) << shift;
+        if b & 0x80 == 0 {
+            return Some(((u >> 1) as i64) ^ -((u & 1) as i64));
+        }
+    }
+    None
+}
+
+/// Iterates over a chunk's samples.
+#[derive(Debug, Clone)]
+pub struct ChunkIter<'a> {
+    r: BitReader<'a>,
+    total: usize,
+    read: usize,
+    t: i64,
+    t_delta: i64,
+    v: u64,
+    leading: u8,
+    trailing: u8,
+    failed: bool,
+}
+
+impl<'a> ChunkIter<'a> {
+    /// Starts reading `bytes` (as produced by [`XorAppender`]).
+    pub fn new(bytes: &'a [u8]) -> Self {
+        let total = if bytes.len() >= 2 { u16::from_be_bytes([bytes[0], bytes[1]]) as usize } else { 0 };
+        Self {
+            r: BitReader::new(bytes, 2),
+            total,
+            read: 0,
+            t: 0,
+            t_delta: 0,
+            v: 0,
+            leading: 0,
+            trailing: 0,
+            failed: bytes.len() < 2,
+        }
+    }
+
+    /// Number of samples the chunk announces.
+    pub fn len_hint(&self) -> usize {
+        self.total
+    }
+
+    fn step(&mut self) -> Option<(i64, f64)> {
+        match self.read {
+            0 => {
+                self.t = read_varint(&mut self.r)?;
+                self.v = self.r.read_bits(64)?;
+            }
+            1 => {
+                self.t_delta = read_varint(&mut self.r)?;
+                self.t = self.t.wrapping_add(self.t_delta);
+                self.read_value()?;
+            }
+            _ => {
+                let mut prefix = 0;
+                for _ in 0..4 {
+                    if !self.r.read_bit()? {
+                        break;
+                    }
+                    prefix += 1;
+                }
+                let dod = match prefix {
+                    0 => 0,
+                    1 => unbucket(self.r.read_bits(14)?, 14),
+                    2 => unbucket(self.r.read_bits(17)?, 17),
+                    3 => unbucket(self.r.read_bits(20)?, 20),
+                    _ => self.r.read_bits(64)? as i64,
+                };
+                self.t_delta = self.t_delta.wrapping_add(dod);
+                self.t = self.t.wrapping_add(self.t_delta);
+                self.read_value()?;
+            }
+        }
+        self.read += 1;
+        Some((self.t, f64::from_bits(self.v)))
+    }
+
+    fn read_value(&mut self) -> Option<()> {
+        if !self.r.read_bit()? {
+            return Some(());
+        }
+        if self.r.read_bit()? {
+            self.leading = self.r.read_bits(5)? as u8;
+            let mut sig = self.r.read_bits(6)? as u8;
+            if sig == 0 {
+                sig = 64;
+            }
+            self.trailing = 64u8.checked_sub(self.leading)?.checked_sub(sig)?;
+        }
+        let sig = 64 - self.leading as u32 - self.trailing as u32;
+        let bits = self.r.read_bits(sig)?;
+        self.v ^= bits.checked_shl(self.trailing as u32).unwrap_or(0);
+        Some(())
+    }
+}
+
+impl Iterator for ChunkIter<'_> {
+    type Item = Result<(i64, f64)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.read >= self.total {
+            return None;
+        }
+        match self.step() {
+            Some(s) => Some(Ok(s)),
+            None => {
+                self.failed = true;
+                Some(Err(Error::Truncated { expected: self.total, decoded: self.read }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{decode, encode};
+    use proptest::prelude::*;
+
+    fn same(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
+    }
+
+    #[test]
+    fn regular_scrape_compresses_well() {
+        let s: Vec<(i64, f64)> = (0..120).map(|i| (1_700_000_000_000 + i * 15_000, (i * 3) as f64)).collect();
+        let b = encode(&s);
+        assert!(same(&decode(&b).unwrap(), &s));
+        assert!(b.len() < 120 * 3, "{} bytes", b.len());
+    }
+
+    #[test]
+    fn staleness_nan_bits_survive() {
+        let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+        let s = vec![(1, 1.0), (2, stale), (3, f64::NAN), (4, f64::INFINITY), (5, -0.0)];
+        assert!(same(&decode(&encode(&s)).unwrap(), &s));
+    }
+
+    #[test]
+    fn truncated_chunk_is_an_error_not_a_panic() {
+        let s: Vec<(i64, f64)> = (0..50).map(|i| (i * 1000, i as f64 * 1.5)).collect();
+        let b = encode(&s);
+        for cut in 0..b.len() {
+            let _ = decode(&b[..cut]);
+        }
+        assert!(decode(&b[..b.len() / 2]).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(start in -1_000_000_000_000i64..2_000_000_000_000i64,
+                      steps in proptest::collection::vec((1i64..10_000_000_000i64, any::<u64>()), 0..300)) {
+            let mut t = start;
+            let mut s = Vec::new();
+            for (d, vb) in steps {
+                t += d;
+                s.push((t, f64::from_bits(vb)));
+            }
+            prop_assert!(same(&decode(&encode(&s)).unwrap(), &s));
+        }
+
+        #[test]
+        fn decoding_garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode(&bytes);
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Byte sizes written with units: `512MB`, `1GiB`, `0` (meaning "no limit" where a
+//! setting says so).
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::{Error, Result};
+
+/// A number of bytes, parsed from `512MB`, `1GiB`, `100KB`, `4096` or `4096B`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ByteSize(pub u64);
+
+const UNITS: [(&str, u64); 9] = [
+    ("TiB", 1 << 40),
+    ("GiB", 1 << 30),
+    ("MiB", 1 << 20),
+    ("KiB", 1 << 10),
+    ("TB", 1_000_000_000_000),
+    ("GB", 1_000_000_000),
+    ("MB", 1_000_000),
+    ("KB", 1_000),
+    ("B", 1),
+];
+
+impl ByteSize {
+    /// Parses a size; units are case-sensitive as written in the table above.
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = || Error::InvalidByteSize(s.to_string());
+        let t = s.trim();
+        let digits = t.bytes().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = t[..digits].parse().map_err(|_| bad())?;
+        let unit = t[digits..].trim();
+        let mult = if unit.is_empty() {
+            1
+        } else {
+            UNITS.iter().find(|(u, _)| *u == unit).ok_or_else(bad)?.1
+        };
+        n.checked_mul(mult).map(Self).ok_or_else(bad)
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (u, size) in UNITS {
+            if self.0 != 0 && self.0 % size == 0 {
+                return write!(f, "{}{}", self.0 / size, u);
+            }
+        }
+        write!(f, "{}B", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Self(n)),
+            Raw::S(s) => Self::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units() {
+        assert_eq!(ByteSize::parse("512MB").unwrap().0, 512_000_000);
+        assert_eq!(ByteSize::parse("1GiB").unwrap().0, 1 << 30);
+        assert_eq!(ByteSize::parse("4096").unwrap().0, 4096);
+        assert_eq!(ByteSize::parse("0").unwrap().0, 0);
+        assert!(ByteSize::parse("12 parsecs").is_err());
+        assert!(ByteSize::parse("MB").is_err());
+        assert_eq!(ByteSize(1 << 30).to_string(), "1GiB");
+    }
+}

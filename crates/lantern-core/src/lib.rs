@@ -1,0 +1,16 @@
+//! Base types shared by every Lantern crate: label sets, samples, label matchers and
+//! Prometheus-style durations and byte sizes. No I/O, no async.
+
+pub mod bytesize;
+pub mod duration;
+pub mod error;
+pub mod labels;
+pub mod matcher;
+pub mod sample;
+
+pub use bytesize::ByteSize;
+pub use duration::PromDuration;
+pub use error::{Error, Result};
+pub use labels::{Label, Labels, METRIC_NAME};
+pub use matcher::{MatchOp, Matcher};
+pub use sample::{is_stale_nan, Sample, STALE_NAN};
