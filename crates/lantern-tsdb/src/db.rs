@@ -1,0 +1,505 @@
+//! [`Tsdb`]: the head, the write-ahead log and the blocks, kept in step.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use lantern_core::{Labels, Matcher, Sample};
+use lantern_objstore::Store;
+use parking_lot::{Mutex, RwLock};
+
+use crate::block::{self, Block, NewSeries, BLOCKS_DIR};
+use crate::compact::{merge_series, merge_sources};
+use crate::head::{AppendBounds, Head, MemSeries, Rejection, Verdict};
+use crate::record::{Record, RefSample};
+use crate::wal::{frame, Wal};
+use crate::{ms, Options, Result};
+
+/// A sample the store refused, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedSample {
+    /// The series.
+    pub labels: Labels,
+    /// The sample's timestamp.
+    pub t: i64,
+    /// Why.
+    pub reason: Rejection,
+}
+
+/// The result of one append: the rest of a batch is stored even when some samples are
+/// refused.
+#[derive(Debug, Default)]
+pub struct AppendOutcome {
+    /// Samples stored.
+    pub appended: usize,
+    /// Samples identical to ones already stored (a client retry).
+    pub already_stored: usize,
+    /// Samples refused.
+    pub rejected: Vec<RejectedSample>,
+}
+
+/// Sizes, for status pages and benchmarks.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Series in the head.
+    pub head_series: usize,
+    /// Blocks on disk.
+    pub blocks: usize,
+    /// Bytes of all blocks.
+    pub block_bytes: u64,
+    /// Samples in all blocks.
+    pub block_samples: u64,
+    /// Bytes of the write-ahead log.
+    pub wal_bytes: u64,
+    /// Head floor (samples below are in blocks).
+    pub head_floor: i64,
+    /// Newest sample time.
+    pub max_t: i64,
+}
+
+/// The metrics store.
+pub struct Tsdb {
+    head: Head,
+    wal: Wal,
+    store: Store,
+    blocks: RwLock<Vec<Arc<Block>>>,
+    /// Serialises appends, head cuts and series garbage collection.
+    append_lock: Mutex<()>,
+    /// Serialises maintenance runs.
+    maintain_lock: tokio::sync::Mutex<()>,
+    /// Set when an out-of-order sample below the floor waits to be persisted.
+    ooo_below_floor: AtomicBool,
+    closed: AtomicBool,
+    opts: Options,
+}
+
+fn align_down(t: i64, range: i64) -> i64 {
+    t.div_euclid(range) * range
+}
+
+impl Tsdb {
+    /// Opens the store: blocks from `store`, the log from `wal_dir` (replayed into the head).
+    pub async fn open(wal_dir: &Path, store: Store, opts: Options) -> Result<Tsdb> {
+        let blocks = load_blocks(&store).await?;
+        let (wal, replayed) = Wal::open(wal_dir)?;
+        let head = Head::default();
+        let (floor, first_segment) = replayed.checkpoint.unwrap_or((i64::MIN, 0));
+        head.floor.store(floor, Ordering::SeqCst);
+        let bounds = AppendBounds { floor, oldest: i64::MIN, block_range: ms(opts.block_range) };
+        let mut refs: HashMap<u64, Arc<MemSeries>> = HashMap::new();
+        let (mut n_samples, mut max_t, mut ooo_below) = (0u64, i64::MIN, false);
+        for (segment, rec) in replayed.records {
+            match rec {
+                Record::Series(series) => {
+                    for (r, labels) in series {
+                        let (s, _) = head.get_or_create(&labels, Some(r));
+                        refs.insert(r, s);
+                    }
+                }
+                Record::Samples(samples) => {
+                    let persisted_before = segment.is_none_or(|s| s < first_segment);
+                    for rs in samples {
+                        if persisted_before && rs.t < floor {
+                            continue;
+                        }
+                        // Samples of series dropped by garbage collection were persisted.
+                        let Some(s) = refs.get(&rs.series) else { continue };
+                        if s.data.lock().append(rs.t, rs.v, bounds) == Verdict::Appended {
+                            n_samples += 1;
+                            max_t = max_t.max(rs.t);
+                            ooo_below |= rs.t < floor;
+                        }
+                    }
+                }
+                Record::Checkpoint { .. } => {}
+            }
+        }
+        head.max_t.store(max_t, Ordering::SeqCst);
+        tracing::info!(series = head.num_series(), samples = n_samples, blocks = blocks.len(), "metrics store opened");
+        Ok(Tsdb {
+            head,
+            wal,
+            store,
+            blocks: RwLock::new(blocks),
+            append_lock: Mutex::new(()),
+            maintain_lock: tokio::sync::Mutex::new(()),
+            ooo_below_floor: AtomicBool::new(ooo_below),
+            closed: AtomicBool::new(false),
+            opts,
+        })
+    }
+
+    /// Stores samples. Returns once they are in the log and fsynced: an `Ok` means they
+    /// survive a crash. Samples the store refuses are listed; the rest are stored.
+    pub fn append(&self, input: Vec<(Labels, Vec<Sample>)>) -> Result<AppendOutcome> {
+        let mut out = AppendOutcome::default();
+        let pos = {
+            let _g = self.append_lock.lock();
+            if self.closed.load(Ordering::SeqCst) {
+                return Err(crate::Error::Closed);
+            }
+            let head_max = self.head.max_t.load(Ordering::SeqCst);
+            let floor = self.head.floor.load(Ordering::SeqCst);
+            let window = ms(self.opts.out_of_order_window);
+            let bounds = AppendBounds {
+                floor,
+                oldest: if head_max == i64::MIN { i64::MIN } else { head_max.saturating_sub(window) },
+                block_range: ms(self.opts.block_range),
+            };
+            let mut new_series = Vec::new();
+            let mut accepted = Vec::with_capacity(input.iter().map(|(_, s)| s.len()).sum());
+            let mut batch_max = i64::MIN;
+            let mut below_floor = false;
+            for (labels, samples) in input {
+                let (series, created) = self.head.get_or_create(&labels, None);
+                if created {
+                    new_series.push((series.wal_ref, series.labels.clone()));
+                }
+                let mut d = series.data.lock();
+                for s in samples {
+                    match d.append(s.t, s.v, bounds) {
+                        Verdict::Appended => {
+                            accepted.push(RefSample { series: series.wal_ref, t: s.t, v: s.v });
+                            batch_max = batch_max.max(s.t);
+                            below_floor |= s.t < floor;
+                        }
+                        Verdict::AlreadyStored => out.already_stored += 1,
+                        Verdict::Rejected(reason) => {
+                            out.rejected.push(RejectedSample { labels: labels.clone(), t: s.t, reason })
+                        }
+                    }
+                }
+            }
+            out.appended = accepted.len();
+            if new_series.is_empty() && accepted.is_empty() {
+                return Ok(out);
+            }
+            let mut buf = Vec::with_capacity(accepted.len() * 12 + 64);
+            if !new_series.is_empty() {
+                frame(&Record::Series(new_series), &mut buf);
+            }
+            if !accepted.is_empty() {
+                frame(&Record::Samples(accepted), &mut buf);
+            }
+            let pos = self.wal.write(&buf, batch_max)?;
+            self.head.max_t.fetch_max(batch_max, Ordering::SeqCst);
+            if below_floor {
+                self.ooo_below_floor.store(true, Ordering::SeqCst);
+            }
+            pos
+        };
+        self.wal.sync_to(pos)?;
+        Ok(out)
+    }
+
+    /// Every series matching `matchers` with its samples in `[mint, maxt]`, sorted by labels.
+    pub async fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<(Labels, Vec<Sample>)>> {
+        let mut parts: BTreeMap<Labels, Vec<Vec<Sample>>> = BTreeMap::new();
+        for b in self.blocks_overlapping(mint, maxt) {
+            let ids = b.select(matchers, mint, maxt);
+            for (labels, samples) in b.samples(&ids, mint, maxt).await? {
+                if !samples.is_empty() {
+                    parts.entry(labels).or_default().push(samples);
+                }
+            }
+        }
+        for s in self.head.select_series(matchers) {
+            let samples = s.data.lock().samples(mint, maxt);
+            if !samples.is_empty() {
+                parts.entry(s.labels.clone()).or_default().push(samples);
+            }
+        }
+        Ok(parts.into_iter().map(|(l, p)| (l, merge_parts(p))).collect())
+    }
+
+    /// Label sets of the series matching `matchers` with data in `[mint, maxt]`, sorted.
+    pub fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        let mut out: Vec<Labels> = Vec::new();
+        for b in self.blocks_overlapping(mint, maxt) {
+            out.extend(b.select(matchers, mint, maxt).into_iter().map(|id| b.labels(id).clone()));
+        }
+        for s in self.head.select_series(matchers) {
+            if s.data.lock().time_range().is_some_and(|(lo, hi)| lo <= maxt && hi >= mint) {
+                out.push(s.labels.clone());
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Label names of the matching series (all series when `matchers` is empty), sorted.
+    pub fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<String> {
+        let mut names: Vec<String> = if matchers.is_empty() {
+            let mut v = self.head.label_names();
+            for b in self.blocks_overlapping(mint, maxt) {
+                v.extend(b.label_names().map(|s| s.to_string()));
+            }
+            v
+        } else {
+            self.series(matchers, mint, maxt).iter().flat_map(|ls| ls.iter().map(|l| l.name.to_string())).collect()
+        };
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Values of label `name` among the matching series, sorted.
+    pub fn label_values(&self, name: &str, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<String> {
+        let mut values: Vec<String> = if matchers.is_empty() {
+            let mut v = self.head.label_values(name);
+            for b in self.blocks_overlapping(mint, maxt) {
+                v.extend(b.label_values(name).map(|s| s.to_string()));
+            }
+            v
+        } else {
+            self.series(matchers, mint, maxt).iter().filter_map(|ls| ls.get(name).map(str::to_string)).collect()
+        };
+        values.sort();
+        values.dedup();
+        values
+    }
+
+    fn blocks_overlapping(&self, mint: i64, maxt: i64) -> Vec<Arc<Block>> {
+        self.blocks.read().iter().filter(|b| b.overlaps(mint, maxt)).cloned().collect()
+    }
+
+    /// One round of housekeeping: cut the head into blocks, compact, apply retention.
+    pub async fn maintain(&self) -> Result<()> {
+        let _g = self.maintain_lock.lock().await;
+        self.cut_head().await?;
+        while self.compact_once().await? {}
+        self.apply_retention().await
+    }
+
+    /// Persists every head sample older than the new floor into blocks, then drops them
+    /// from the head and checkpoints the log.
+    async fn cut_head(&self) -> Result<()> {
+        let max_t = self.head.max_t.load(Ordering::SeqCst);
+        if max_t == i64::MIN {
+            return Ok(());
+        }
+        let range = ms(self.opts.block_range);
+        let target = align_down(max_t.saturating_sub(range / 2), range);
+        let (floor, first_segment) = {
+            let _g = self.append_lock.lock();
+            let old = self.head.floor.load(Ordering::SeqCst);
+            let pending = self.ooo_below_floor.swap(false, Ordering::SeqCst);
+            if target <= old && !pending {
+                return Ok(());
+            }
+            let floor = target.max(old);
+            self.head.floor.store(floor, Ordering::SeqCst);
+            (floor, self.wal.rotate()?)
+        };
+        // Snapshot what lies below the floor, grouped by block-range window.
+        let mut windows: BTreeMap<i64, Vec<NewSeries>> = BTreeMap::new();
+        let mut taken: Vec<(Arc<MemSeries>, usize)> = Vec::new();
+        let mut series = self.head.all_series();
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        for s in series {
+            let (chunks, ooo, seen) = s.data.lock().snapshot_below(floor);
+            if chunks.is_empty() && ooo.is_empty() {
+                continue;
+            }
+            let mut per_window: BTreeMap<i64, (Vec<block::NewChunk>, Vec<(i64, f64)>)> = BTreeMap::new();
+            for c in chunks {
+                per_window.entry(align_down(c.min_t, range)).or_default().0.push(block::NewChunk {
+                    min_t: c.min_t,
+                    max_t: c.max_t,
+                    data: c.data,
+                });
+            }
+            for (t, v) in ooo {
+                per_window.entry(align_down(t, range)).or_default().1.push((t, v));
+            }
+            for (w, (chunks, loose)) in per_window {
+                windows.entry(w).or_default().push(NewSeries { labels: s.labels.clone(), chunks: merge_series(chunks, loose)? });
+            }
+            taken.push((s, seen));
+        }
+        let mut written = Vec::new();
+        for (_, series) in windows {
+            if let Some(meta) = block::write(&self.store, series, 1, Vec::new()).await? {
+                written.push(Arc::new(Block::open(&self.store, meta).await?));
+            }
+        }
+        let n_blocks = written.len();
+        self.blocks.write().extend(written);
+        for (s, seen) in taken {
+            s.data.lock().release_below(floor, seen);
+        }
+        let live = {
+            let _g = self.append_lock.lock();
+            self.head.gc();
+            self.head.all_series().iter().map(|s| (s.wal_ref, s.labels.clone())).collect::<Vec<_>>()
+        };
+        self.wal.checkpoint(floor, first_segment, Record::Series(live))?;
+        tracing::info!(floor, blocks = n_blocks, head_series = self.head.num_series(), "head cut into blocks");
+        Ok(())
+    }
+
+    /// Compaction levels: block range × 3, × 9, … up to the maximum block span.
+    fn levels(&self) -> Vec<i64> {
+        let base = ms(self.opts.block_range);
+        let max = self.opts.retention_time.map_or(31 * 24 * 3_600_000, |r| (ms(r) / 10).min(31 * 24 * 3_600_000));
+        let mut v = Vec::new();
+        let mut r = base * 3;
+        while r <= max.max(base * 3) {
+            v.push(r);
+            r *= 3;
+        }
+        v
+    }
+
+    /// Merges one group of blocks if any is ready; returns whether it did.
+    async fn compact_once(&self) -> Result<bool> {
+        let floor = self.head.floor.load(Ordering::SeqCst);
+        let blocks = self.blocks.read().clone();
+        for r in self.levels() {
+            let mut groups: BTreeMap<i64, Vec<Arc<Block>>> = BTreeMap::new();
+            for b in &blocks {
+                if b.meta.max_t - b.meta.min_t < r && align_down(b.meta.min_t, r) == align_down(b.meta.max_t, r) {
+                    groups.entry(align_down(b.meta.min_t, r)).or_default().push(b.clone());
+                }
+            }
+            // A window is complete once the head floor has passed its end.
+            let ready = groups.into_iter().find(|(w, g)| g.len() > 1 && w + r <= floor);
+            if let Some((_, group)) = ready {
+                self.merge_blocks(group).await?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn merge_blocks(&self, group: Vec<Arc<Block>>) -> Result<()> {
+        let mut sources = Vec::with_capacity(group.len());
+        for b in &group {
+            sources.push(b.read_all().await?);
+        }
+        let merged = merge_sources(sources)?;
+        let level = group.iter().map(|b| b.meta.level).max().unwrap_or(1) + 1;
+        let ids: Vec<String> = group.iter().map(|b| b.meta.id.clone()).collect();
+        let new = match block::write(&self.store, merged, level, ids.clone()).await? {
+            Some(meta) => Some(Arc::new(Block::open(&self.store, meta).await?)),
+            None => None,
+        };
+        {
+            let mut bl = self.blocks.write();
+            bl.retain(|b| !ids.contains(&b.meta.id));
+            bl.extend(new);
+            bl.sort_by_key(|b| b.meta.min_t);
+        }
+        for id in &ids {
+            Block::delete(&self.store, id).await?;
+        }
+        tracing::info!(sources = ids.len(), level, "blocks compacted");
+        Ok(())
+    }
+
+    async fn apply_retention(&self) -> Result<()> {
+        let mut doomed: Vec<String> = Vec::new();
+        {
+            let blocks = self.blocks.read();
+            let newest = blocks.iter().map(|b| b.meta.max_t).max().unwrap_or(i64::MIN).max(self.head.max_t.load(Ordering::SeqCst));
+            if let Some(rt) = self.opts.retention_time {
+                let cutoff = newest.saturating_sub(ms(rt));
+                doomed.extend(blocks.iter().filter(|b| b.meta.max_t < cutoff).map(|b| b.meta.id.clone()));
+            }
+            if let Some(limit) = self.opts.retention_size {
+                let mut total: u64 = blocks.iter().map(|b| b.meta.size_bytes).sum::<u64>() + self.wal.disk_size();
+                let mut by_age: Vec<&Arc<Block>> = blocks.iter().collect();
+                by_age.sort_by_key(|b| b.meta.max_t);
+                for b in by_age {
+                    if total <= limit {
+                        break;
+                    }
+                    total = total.saturating_sub(b.meta.size_bytes);
+                    if !doomed.contains(&b.meta.id) {
+                        doomed.push(b.meta.id.clone());
+                    }
+                }
+            }
+        }
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        self.blocks.write().retain(|b| !doomed.contains(&b.meta.id));
+        for id in &doomed {
+            Block::delete(&self.store, id).await?;
+        }
+        tracing::info!(blocks = doomed.len(), "blocks removed by retention");
+        Ok(())
+    }
+
+    /// Stops taking writes and makes everything logged durable.
+    pub fn close(&self) -> Result<()> {
+        let _g = self.append_lock.lock();
+        self.closed.store(true, Ordering::SeqCst);
+        self.wal.sync()
+    }
+
+    /// Current sizes.
+    pub fn stats(&self) -> Stats {
+        let blocks = self.blocks.read();
+        Stats {
+            head_series: self.head.num_series(),
+            blocks: blocks.len(),
+            block_bytes: blocks.iter().map(|b| b.meta.size_bytes).sum(),
+            block_samples: blocks.iter().map(|b| b.meta.num_samples).sum(),
+            wal_bytes: self.wal.disk_size(),
+            head_floor: self.head.floor.load(Ordering::SeqCst),
+            max_t: self.head.max_t.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// Merges sample lists of one series from several sources (blocks may overlap).
+fn merge_parts(mut parts: Vec<Vec<Sample>>) -> Vec<Sample> {
+    if parts.len() == 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    parts.sort_by_key(|p| p.first().map_or(i64::MAX, |s| s.t));
+    let disjoint = parts.windows(2).all(|w| match (w[0].last(), w[1].first()) {
+        (Some(a), Some(b)) => a.t < b.t,
+        _ => true,
+    });
+    let mut all: Vec<Sample> = parts.into_iter().flatten().collect();
+    if !disjoint {
+        all.sort_by_key(|s| s.t);
+        all.dedup_by_key(|s| s.t);
+    }
+    all
+}
+
+/// Opens every complete block, discarding interrupted writes and blocks that a finished
+/// compaction replaced.
+async fn load_blocks(store: &Store) -> Result<Vec<Arc<Block>>> {
+    let mut metas = Vec::new();
+    for id in store.list_dirs(BLOCKS_DIR).await? {
+        match Block::read_meta(store, &id).await? {
+            Some(m) => metas.push(m),
+            None => {
+                tracing::warn!(block = %id, "removing incomplete block");
+                Block::delete(store, &id).await?;
+            }
+        }
+    }
+    let replaced: Vec<String> = metas.iter().flat_map(|m| m.sources.iter().cloned()).collect();
+    let mut blocks = Vec::new();
+    for m in metas {
+        if replaced.contains(&m.id) {
+            tracing::warn!(block = %m.id, "removing block already merged by compaction");
+            Block::delete(store, &m.id).await?;
+            continue;
+        }
+        blocks.push(Arc::new(Block::open(store, m).await?));
+    }
+    blocks.sort_by_key(|b| b.meta.min_t);
+    Ok(blocks)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,218 @@
+//! Tests of the store as a whole: append, replay, cut, compaction, retention, and a
+//! random-operation model check against a plain map.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use lantern_core::{Labels, MatchOp, Matcher, Sample, STALE_NAN};
+use lantern_objstore::Store;
+use proptest::prelude::*;
+
+use crate::{Options, Rejection, Tsdb};
+
+fn opts() -> Options {
+    Options {
+        block_range: Duration::from_millis(1000),
+        retention_time: None,
+        retention_size: None,
+        out_of_order_window: Duration::from_millis(5000),
+    }
+}
+
+async fn open(dir: &std::path::Path, o: Options) -> Tsdb {
+    let store = Store::local(&dir.join("data")).unwrap();
+    Tsdb::open(&dir.join("wal"), store, o).await.unwrap()
+}
+
+fn series(name: &str, job: &str) -> Labels {
+    Labels::from_pairs([("__name__", name), ("job", job)])
+}
+
+fn all() -> Vec<Matcher> {
+    vec![Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap()]
+}
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+#[test]
+fn samples_survive_reopen_with_staleness_markers() {
+    run(async {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = open(dir.path(), opts()).await;
+            let out = db
+                .append(vec![(series("up", "a"), vec![Sample::new(10, 1.0), Sample::new(20, STALE_NAN)])])
+                .unwrap();
+            assert_eq!(out.appended, 2);
+        }
+        let db = open(dir.path(), opts()).await;
+        let got = db.select(&[Matcher::equal("job", "a")], 0, 100).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(got[0].1[1].same_bits(&Sample::new(20, STALE_NAN)));
+    });
+}
+
+#[test]
+fn too_old_and_conflicting_samples_are_reported_and_the_rest_kept() {
+    run(async {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path(), opts()).await;
+        db.append(vec![(series("up", "a"), vec![Sample::new(10_000, 1.0)])]).unwrap();
+        let out = db
+            .append(vec![
+                (series("up", "a"), vec![Sample::new(1_000, 1.0), Sample::new(9_000, 2.0), Sample::new(10_000, 3.0)]),
+                (series("up", "b"), vec![Sample::new(10_000, 4.0)]),
+            ])
+            .unwrap();
+        assert_eq!(out.appended, 2);
+        let reasons: Vec<Rejection> = out.rejected.iter().map(|r| r.reason).collect();
+        assert_eq!(reasons, vec![Rejection::TooOld, Rejection::DuplicateTimestamp]);
+        assert_eq!(db.select(&all(), 0, 20_000).await.unwrap().len(), 2);
+    });
+}
+
+#[test]
+fn cut_compact_and_reopen_keep_every_sample_once() {
+    run(async {
+        let dir = tempfile::tempdir().unwrap();
+        let mut expected = 0;
+        {
+            let db = open(dir.path(), opts()).await;
+            for t in (0..20_000).step_by(100) {
+                db.append(vec![(series("m", "a"), vec![Sample::new(t, t as f64)]), (series("m", "b"), vec![Sample::new(t, 1.0)])])
+                    .unwrap();
+                expected += 2;
+                if t % 1000 == 0 {
+                    db.maintain().await.unwrap();
+                }
+            }
+            // An out-of-order sample below the floor is accepted and persisted by the next cut.
+            let out = db.append(vec![(series("m", "a"), vec![Sample::new(16_050, -1.0)])]).unwrap();
+            assert_eq!(out.appended, 1);
+            expected += 1;
+            db.maintain().await.unwrap();
+            let st = db.stats();
+            assert!(st.blocks >= 2, "{st:?}");
+            assert!(st.head_floor >= 18_000, "{st:?}");
+            assert!(st.blocks < 15, "compaction merged blocks: {st:?}");
+        }
+        let db = open(dir.path(), opts()).await;
+        let got = db.select(&all(), i64::MIN, i64::MAX).await.unwrap();
+        let n: usize = got.iter().map(|(_, s)| s.len()).sum();
+        assert_eq!(n, expected);
+        for (_, s) in &got {
+            assert!(s.windows(2).all(|w| w[0].t < w[1].t));
+        }
+        let a = &got[0].1;
+        assert!(a.iter().any(|s| s.t == 16_050 && s.v == -1.0));
+        assert_eq!(db.series(&[Matcher::equal("job", "b")], 0, 100).len(), 1);
+        assert_eq!(db.label_values("job", &[], i64::MIN, i64::MAX), vec!["a", "b"]);
+        assert_eq!(db.label_names(&[Matcher::equal("job", "b")], i64::MIN, i64::MAX), vec!["__name__", "job"]);
+    });
+}
+
+#[test]
+fn retention_by_time_and_size_removes_oldest_blocks() {
+    run(async {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Options { retention_time: Some(Duration::from_millis(4000)), ..opts() };
+        let db = open(dir.path(), o).await;
+        for t in (0..12_000).step_by(100) {
+            db.append(vec![(series("m", "a"), vec![Sample::new(t, 1.0)])]).unwrap();
+            if t % 1000 == 0 {
+                db.maintain().await.unwrap();
+            }
+        }
+        db.maintain().await.unwrap();
+        let got = db.select(&all(), i64::MIN, i64::MAX).await.unwrap();
+        let oldest = got[0].1[0].t;
+        assert!(oldest >= 6_000, "retention removed old blocks, oldest left {oldest}");
+        drop(db);
+        let o = Options { retention_size: Some(1), ..opts() };
+        let db = open(dir.path(), o).await;
+        db.maintain().await.unwrap();
+        assert_eq!(db.stats().blocks, 0);
+    });
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Append(Vec<(u8, i64, i32)>),
+    Maintain,
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => proptest::collection::vec((0u8..4, 0i64..30_000, any::<i32>()), 1..20).prop_map(Op::Append),
+        1 => Just(Op::Maintain),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Whatever the order of appends, cuts and restarts, the store returns exactly one
+    /// sample per acknowledged series and timestamp, with a value that was written there.
+    #[test]
+    fn store_matches_a_model(ops in proptest::collection::vec(op(), 1..40)) {
+        run(async {
+            let dir = tempfile::tempdir().unwrap();
+            let o = Options { out_of_order_window: Duration::from_millis(1_000_000), ..opts() };
+            let mut db = Some(open(dir.path(), o.clone()).await);
+            let mut model: BTreeMap<(u8, i64), Vec<f64>> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Append(samples) => {
+                        let input: Vec<(Labels, Vec<Sample>)> = samples
+                            .iter()
+                            .map(|&(s, t, v)| (series("m", &s.to_string()), vec![Sample::new(t, v as f64)]))
+                            .collect();
+                        let out = db.as_ref().unwrap().append(input).unwrap();
+                        let mut rejected: Vec<(String, i64)> =
+                            out.rejected.iter().map(|r| (r.labels.get("job").unwrap().to_string(), r.t)).collect();
+                        for &(s, t, v) in &samples {
+                            let pos = rejected.iter().position(|r| *r == (s.to_string(), t));
+                            let allowed = model.entry((s, t)).or_default();
+                            match pos {
+                                Some(i) => {
+                                    rejected.remove(i);
+                                    assert!(!allowed.is_empty() && !allowed.contains(&(v as f64)), "only a conflicting write is rejected");
+                                }
+                                None => {
+                                    // In the head a conflicting write is always refused; below the
+                                    // floor (already in a block) it may be taken, and either value
+                                    // may then be read back.
+                                    if !allowed.contains(&(v as f64)) {
+                                        allowed.push(v as f64);
+                                    }
+                                }
+                            }
+                        }
+                        assert!(rejected.is_empty());
+                    }
+                    Op::Maintain => db.as_ref().unwrap().maintain().await.unwrap(),
+                    Op::Reopen => {
+                        drop(db.take());
+                        db = Some(open(dir.path(), o.clone()).await);
+                    }
+                }
+            }
+            let got = db.as_ref().unwrap().select(&all(), i64::MIN, i64::MAX).await.unwrap();
+            let mut seen: BTreeMap<(u8, i64), f64> = BTreeMap::new();
+            for (labels, samples) in got {
+                let s: u8 = labels.get("job").unwrap().parse().unwrap();
+                for x in samples {
+                    assert!(seen.insert((s, x.t), x.v).is_none(), "duplicate sample returned");
+                }
+            }
+            assert_eq!(seen.keys().collect::<Vec<_>>(), model.keys().collect::<Vec<_>>(), "every acknowledged sample, once");
+            for (k, v) in &seen {
+                assert!(model[k].contains(v), "value {v} at {k:?} was written");
+            }
+        });
+    }
+}

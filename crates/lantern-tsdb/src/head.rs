@@ -1,0 +1,458 @@
+//! The head: the in-memory part of the metrics store, holding the newest samples (and
+//! out-of-order ones not yet persisted) as compressed chunks, with its own inverted index.
+//!
+//! Every sample in the head is also in the write-ahead log; [`crate::Tsdb`] owns both and
+//! keeps them in step.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use lantern_chunk::{ChunkIter, XorAppender};
+use lantern_core::{Label, Labels, Matcher, Sample};
+use parking_lot::{Mutex, RwLock};
+
+use crate::postings::Postings;
+
+/// Samples per chunk before a new one is started (as Prometheus).
+pub const SAMPLES_PER_CHUNK: usize = 120;
+
+/// A sealed, immutable chunk in the head.
+#[derive(Debug, Clone)]
+pub struct HeadChunk {
+    /// First sample's timestamp.
+    pub min_t: i64,
+    /// Last sample's timestamp.
+    pub max_t: i64,
+    /// XOR-encoded samples.
+    pub data: Arc<[u8]>,
+}
+
+/// Why a sample was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rejection {
+    /// Older than the out-of-order window allows.
+    TooOld,
+    /// A different value already exists at the same timestamp.
+    DuplicateTimestamp,
+}
+
+impl Rejection {
+    /// The reason in words, as clients see it.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::TooOld => "too old: older than the out-of-order window allows",
+            Rejection::DuplicateTimestamp => "duplicate sample for timestamp with a different value",
+        }
+    }
+}
+
+/// What happened to one sample offered to a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Stored.
+    Appended,
+    /// Identical to a stored sample: nothing to do, not an error.
+    AlreadyStored,
+    /// Refused.
+    Rejected(Rejection),
+}
+
+/// The mutable sample data of one series.
+#[derive(Debug)]
+pub struct SeriesData {
+    sealed: Vec<HeadChunk>,
+    open: Option<(i64, XorAppender)>,
+    /// Out-of-order samples, in arrival order.
+    ooo: Vec<(i64, f64)>,
+    last_t: i64,
+}
+
+impl Default for SeriesData {
+    fn default() -> Self {
+        Self { sealed: Vec::new(), open: None, ooo: Vec::new(), last_t: i64::MIN }
+    }
+}
+
+/// The limits an append is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendBounds {
+    /// In-order appends need `t >= floor` (older data is already persisted).
+    pub floor: i64,
+    /// Nothing older than this is accepted.
+    pub oldest: i64,
+    /// Chunks never straddle a multiple of this (the block range), in ms.
+    pub block_range: i64,
+}
+
+fn next_boundary(t: i64, range: i64) -> i64 {
+    (t.div_euclid(range) + 1) * range
+}
+
+impl SeriesData {
+    /// Offers one sample.
+    pub fn append(&mut self, t: i64, v: f64, b: AppendBounds) -> Verdict {
+        if t > self.last_t && t >= b.floor {
+            let seal = match &self.open {
+                Some((min_t, a)) => a.len() >= SAMPLES_PER_CHUNK || t >= next_boundary(*min_t, b.block_range),
+                None => false,
+            };
+            if seal {
+                self.seal_open();
+            }
+            let (_, a) = self.open.get_or_insert_with(|| (t, XorAppender::new()));
+            a.append(t, v);
+            self.last_t = t;
+            return Verdict::Appended;
+        }
+        if t == self.last_t {
+            let same = self.open.as_ref().is_some_and(|(_, a)| a.last_v().to_bits() == v.to_bits());
+            return if same { Verdict::AlreadyStored } else { Verdict::Rejected(Rejection::DuplicateTimestamp) };
+        }
+        if t < b.oldest {
+            return Verdict::Rejected(Rejection::TooOld);
+        }
+        let existing = self.find_in_order(t).or_else(|| self.ooo.iter().find(|(ot, _)| *ot == t).map(|&(_, v)| v));
+        if let Some(old) = existing {
+            return if old.to_bits() == v.to_bits() {
+                Verdict::AlreadyStored
+            } else {
+                Verdict::Rejected(Rejection::DuplicateTimestamp)
+            };
+        }
+        self.ooo.push((t, v));
+        Verdict::Appended
+    }
+
+    /// The in-order value stored at exactly `t`, if any.
+    fn find_in_order(&self, t: i64) -> Option<f64> {
+        let open = self.open.as_ref().map(|(m, a)| (*m, a.last_t(), a.bytes()));
+        let mut chunks = self.sealed.iter().map(|c| (c.min_t, c.max_t, &c.data[..])).chain(open);
+        let (_, _, data) = chunks.find(|(min, max, _)| *min <= t && t <= *max)?;
+        ChunkIter::new(data).map_while(|r| r.ok()).find(|(ct, _)| *ct == t).map(|(_, v)| v)
+    }
+
+    fn seal_open(&mut self) {
+        if let Some((min_t, a)) = self.open.take() {
+            let max_t = a.last_t();
+            self.sealed.push(HeadChunk { min_t, max_t, data: a.into_bytes().into() });
+        }
+    }
+
+    /// Whether the series holds no samples.
+    pub fn is_empty(&self) -> bool {
+        self.sealed.is_empty() && self.open.is_none() && self.ooo.is_empty()
+    }
+
+    /// Oldest and newest timestamps held, if any.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let mut min = self.sealed.first().map(|c| c.min_t).or(self.open.as_ref().map(|(m, _)| *m));
+        let mut max = if self.sealed.is_empty() && self.open.is_none() { None } else { Some(self.last_t) };
+        for &(t, _) in &self.ooo {
+            min = Some(min.map_or(t, |m| m.min(t)));
+            max = Some(max.map_or(t, |m| m.max(t)));
+        }
+        min.zip(max)
+    }
+
+    /// Samples in `[mint, maxt]`, ascending, out-of-order ones merged in (in-order data
+    /// wins on equal timestamps).
+    pub fn samples(&self, mint: i64, maxt: i64) -> Vec<Sample> {
+        let mut inorder = Vec::new();
+        let open = self.open.as_ref().map(|(m, a)| (*m, a.last_t(), a.bytes()));
+        let chunks = self.sealed.iter().map(|c| (c.min_t, c.max_t, &c.data[..])).chain(open);
+        for (cmin, cmax, data) in chunks {
+            if cmax < mint || cmin > maxt {
+                continue;
+            }
+            // Head chunks are built by us from appends; a decode error cannot happen, but
+            // stopping at it is the safe answer if it ever did.
+            for (t, v) in ChunkIter::new(data).map_while(|r| r.ok()) {
+                if t >= mint && t <= maxt {
+                    inorder.push(Sample::new(t, v));
+                }
+            }
+        }
+        if self.ooo.is_empty() {
+            return inorder;
+        }
+        let mut ooo: Vec<Sample> =
+            self.ooo.iter().filter(|(t, _)| *t >= mint && *t <= maxt).map(|&(t, v)| Sample::new(t, v)).collect();
+        ooo.sort_by_key(|s| s.t);
+        merge_sorted(inorder, ooo)
+    }
+
+    /// What a cut at `floor` persists: the sealed chunks below it (sealing the open chunk
+    /// if it lies below), and the out-of-order samples below it among the first
+    /// `ooo_seen` (returned) of the buffer.
+    pub fn snapshot_below(&mut self, floor: i64) -> (Vec<HeadChunk>, Vec<(i64, f64)>, usize) {
+        if self.open.as_ref().is_some_and(|(min_t, _)| *min_t < floor) {
+            self.seal_open();
+        }
+        let chunks: Vec<HeadChunk> = self.sealed.iter().take_while(|c| c.max_t < floor).cloned().collect();
+        let ooo: Vec<(i64, f64)> = self.ooo.iter().copied().filter(|(t, _)| *t < floor).collect();
+        (chunks, ooo, self.ooo.len())
+    }
+
+    /// Drops what [`SeriesData::snapshot_below`] returned, once it is persisted.
+    pub fn release_below(&mut self, floor: i64, ooo_seen: usize) {
+        let n = self.sealed.iter().take_while(|c| c.max_t < floor).count();
+        self.sealed.drain(..n);
+        let seen = ooo_seen.min(self.ooo.len());
+        let mut kept: Vec<(i64, f64)> = self.ooo[..seen].iter().copied().filter(|(t, _)| *t >= floor).collect();
+        kept.extend_from_slice(&self.ooo[seen..]);
+        self.ooo = kept;
+    }
+
+    /// Approximate heap bytes held by the samples.
+    pub fn heap_bytes(&self) -> usize {
+        self.sealed.iter().map(|c| c.data.len() + 32).sum::<usize>()
+            + self.open.as_ref().map_or(0, |(_, a)| a.byte_len() + 48)
+            + self.ooo.capacity() * 16
+    }
+}
+
+/// Merges two ascending sample lists; on equal timestamps the first list wins.
+pub fn merge_sorted(a: Vec<Sample>, b: Vec<Sample>) -> Vec<Sample> {
+    if b.is_empty() {
+        return a;
+    }
+    if a.is_empty() {
+        let mut b = b;
+        b.dedup_by_key(|s| s.t);
+        return b;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let take_a = j >= b.len() || (i < a.len() && a[i].t <= b[j].t);
+        let s = if take_a {
+            if j < b.len() && a[i].t == b[j].t {
+                j += 1;
+            }
+            i += 1;
+            a[i - 1]
+        } else {
+            j += 1;
+            b[j - 1]
+        };
+        if out.last().is_none_or(|l: &Sample| l.t != s.t) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// One series in the head.
+#[derive(Debug)]
+pub struct MemSeries {
+    /// The series' identity.
+    pub labels: Labels,
+    /// Its reference in the write-ahead log (unique for the log's lifetime).
+    pub wal_ref: u64,
+    /// Its samples.
+    pub data: Mutex<SeriesData>,
+}
+
+#[derive(Default)]
+struct HeadIndex {
+    series: Vec<Arc<MemSeries>>,
+    by_labels: HashMap<Labels, u32>,
+    postings: Postings,
+}
+
+/// The head of the metrics store.
+pub struct Head {
+    index: RwLock<HeadIndex>,
+    interner: Mutex<HashSet<Arc<str>>>,
+    next_ref: AtomicU64,
+    /// Newest sample timestamp seen (`i64::MIN` when empty).
+    pub max_t: AtomicI64,
+    /// Samples below this are persisted in blocks; in-order appends must be at or above it.
+    pub floor: AtomicI64,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Self {
+            index: RwLock::default(),
+            interner: Mutex::default(),
+            next_ref: AtomicU64::new(1),
+            max_t: AtomicI64::new(i64::MIN),
+            floor: AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+impl Head {
+    /// The series with these labels, if the head has it.
+    pub fn get(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
+        let idx = self.index.read();
+        idx.by_labels.get(labels).map(|&i| idx.series[i as usize].clone())
+    }
+
+    /// The series with these labels, created (with a new WAL reference, or `wal_ref` when
+    /// replaying) if missing. Returns the series and whether it was created.
+    pub fn get_or_create(&self, labels: &Labels, wal_ref: Option<u64>) -> (Arc<MemSeries>, bool) {
+        if let Some(s) = self.get(labels) {
+            return (s, false);
+        }
+        let interned = self.intern(labels);
+        let mut idx = self.index.write();
+        if let Some(&i) = idx.by_labels.get(&interned) {
+            return (idx.series[i as usize].clone(), false);
+        }
+        let r = match wal_ref {
+            Some(r) => {
+                self.next_ref.fetch_max(r + 1, Ordering::SeqCst);
+                r
+            }
+            None => self.next_ref.fetch_add(1, Ordering::SeqCst),
+        };
+        let s = Arc::new(MemSeries { labels: interned.clone(), wal_ref: r, data: Mutex::default() });
+        let id = idx.series.len() as u32;
+        idx.series.push(s.clone());
+        idx.postings.add(id, &interned);
+        idx.by_labels.insert(interned, id);
+        (s, true)
+    }
+
+    fn intern(&self, labels: &Labels) -> Labels {
+        let mut set = self.interner.lock();
+        let mut get = |s: &Arc<str>| -> Arc<str> {
+            if let Some(e) = set.get(s) {
+                return e.clone();
+            }
+            let a: Arc<str> = Arc::from(&**s);
+            set.insert(a.clone());
+            a
+        };
+        Labels::from_sorted_unchecked(labels.iter().map(|l| Label { name: get(&l.name), value: get(&l.value) }).collect())
+    }
+
+    /// Series matching every matcher.
+    pub fn select_series(&self, matchers: &[Matcher]) -> Vec<Arc<MemSeries>> {
+        let idx = self.index.read();
+        let ids = idx.postings.select(matchers, |id| idx.series.get(id as usize).map(|s| &s.labels));
+        ids.into_iter().map(|i| idx.series[i as usize].clone()).collect()
+    }
+
+    /// Every series (for checkpoints and cuts).
+    pub fn all_series(&self) -> Vec<Arc<MemSeries>> {
+        self.index.read().series.clone()
+    }
+
+    /// Number of series.
+    pub fn num_series(&self) -> usize {
+        self.index.read().series.len()
+    }
+
+    /// All label names in the head.
+    pub fn label_names(&self) -> Vec<String> {
+        self.index.read().postings.names().map(|s| s.to_string()).collect()
+    }
+
+    /// All values of one label in the head.
+    pub fn label_values(&self, name: &str) -> Vec<String> {
+        self.index.read().postings.values(name).map(|s| s.to_string()).collect()
+    }
+
+    /// Removes series that hold no samples and rebuilds the index compactly. The caller
+    /// holds the append lock, so no appender holds a series that is being removed.
+    pub fn gc(&self) -> usize {
+        let mut idx = self.index.write();
+        let before = idx.series.len();
+        let keep: Vec<Arc<MemSeries>> = idx.series.iter().filter(|s| !s.data.lock().is_empty()).cloned().collect();
+        if keep.len() == before {
+            return 0;
+        }
+        let mut fresh = HeadIndex::default();
+        let mut interner = HashSet::new();
+        for (i, s) in keep.into_iter().enumerate() {
+            for l in &s.labels {
+                interner.insert(l.name.clone());
+                interner.insert(l.value.clone());
+            }
+            fresh.postings.add(i as u32, &s.labels);
+            fresh.by_labels.insert(s.labels.clone(), i as u32);
+            fresh.series.push(s);
+        }
+        let removed = before - fresh.series.len();
+        *idx = fresh;
+        *self.interner.lock() = interner;
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B: AppendBounds = AppendBounds { floor: i64::MIN, oldest: i64::MIN, block_range: 7_200_000 };
+
+    #[test]
+    fn in_order_out_of_order_and_duplicates() {
+        let mut d = SeriesData::default();
+        for t in (0..300).map(|i| i * 15_000) {
+            assert_eq!(d.append(t, t as f64, B), Verdict::Appended);
+        }
+        assert_eq!(d.sealed.len(), 2, "120 samples per chunk");
+        assert_eq!(d.append(15_000, 15_000.0, B), Verdict::AlreadyStored);
+        assert_eq!(d.append(15_000, 1.0, B), Verdict::Rejected(Rejection::DuplicateTimestamp));
+        assert_eq!(d.append(4_485_000, 1.0, B), Verdict::Rejected(Rejection::DuplicateTimestamp));
+        assert_eq!(d.append(7_000, 7.0, B), Verdict::Appended);
+        assert_eq!(d.append(7_000, 8.0, B), Verdict::Rejected(Rejection::DuplicateTimestamp));
+        let s = d.samples(0, 20_000);
+        assert_eq!(s.iter().map(|s| s.t).collect::<Vec<_>>(), vec![0, 7_000, 15_000]);
+        let b = AppendBounds { oldest: 1_000_000, ..B };
+        assert_eq!(d.append(5, 1.0, b), Verdict::Rejected(Rejection::TooOld));
+    }
+
+    #[test]
+    fn chunks_never_cross_block_boundaries_and_snapshots_release() {
+        let mut d = SeriesData::default();
+        let range = 7_200_000;
+        for t in (0..1000).map(|i| i * 60_000) {
+            d.append(t, 1.0, AppendBounds { block_range: range, ..B });
+        }
+        for c in &d.sealed {
+            assert_eq!(c.min_t.div_euclid(range), c.max_t.div_euclid(range));
+        }
+        d.append(100, 2.0, B);
+        let floor = 2 * range;
+        let (chunks, ooo, seen) = d.snapshot_below(floor);
+        assert!(chunks.iter().all(|c| c.max_t < floor));
+        assert_eq!(chunks.iter().map(|c| lantern_chunk::decode(&c.data).unwrap().len()).sum::<usize>(), 240);
+        assert_eq!(ooo, vec![(100, 2.0)]);
+        d.append(200, 3.0, B);
+        d.release_below(floor, seen);
+        assert_eq!(d.ooo, vec![(200, 3.0)], "an OOO sample that arrived after the snapshot stays");
+        assert_eq!(d.samples(0, floor - 1).len(), 1);
+        assert_eq!(d.samples(floor, i64::MAX).len(), 1000 - 240);
+    }
+
+    #[test]
+    fn merge_prefers_first_and_dedups() {
+        let a = vec![Sample::new(1, 1.0), Sample::new(3, 3.0)];
+        let b = vec![Sample::new(1, 9.0), Sample::new(2, 2.0), Sample::new(2, 2.5), Sample::new(4, 4.0)];
+        let m = merge_sorted(a, b);
+        assert_eq!(m.iter().map(|s| (s.t, s.v)).collect::<Vec<_>>(), vec![(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0)]);
+    }
+
+    #[test]
+    fn head_index_interns_and_gc_compacts() {
+        let h = Head::default();
+        let a = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
+        let b = Labels::from_pairs([("__name__", "up"), ("job", "b")]);
+        let (sa, created) = h.get_or_create(&a, None);
+        assert!(created);
+        let (sb, _) = h.get_or_create(&b, None);
+        assert!(!h.get_or_create(&a, None).1);
+        assert!(Arc::ptr_eq(&sa.labels.as_slice()[0].value, &sb.labels.as_slice()[0].value));
+        sb.data.lock().append(1, 1.0, B);
+        assert_eq!(h.gc(), 1);
+        assert_eq!(h.num_series(), 1);
+        assert_eq!(h.select_series(&[Matcher::equal("job", "b")]).len(), 1);
+        assert!(h.select_series(&[Matcher::equal("job", "a")]).is_empty());
+    }
+}
