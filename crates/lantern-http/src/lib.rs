@@ -1,0 +1,24 @@
+//! What every Lantern HTTP API shares: [`ApiError`] and its one mapping to HTTP status
+//! codes, Prometheus's JSON envelope, form/query parameter handling, time parsing and
+//! series-selector parsing.
+
+pub mod error;
+pub mod params;
+pub mod selector;
+pub mod time;
+
+pub use error::{ApiError, ErrorKind};
+pub use params::{read_body_limited, Params};
+
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A successful answer in Prometheus's envelope: `{"status":"success","data":…}`.
+pub fn success<T: Serialize>(data: T) -> Response {
+    #[derive(Serialize)]
+    struct Envelope<T> {
+        status: &'static str,
+        data: T,
+    }
+    axum::Json(Envelope { status: "success", data }).into_response()
+}
