@@ -28,15 +28,7 @@ impl Default for XorAppender {
 impl XorAppender {
     /// An empty chunk.
     pub fn new() -> Self {
-        Self {
-            w: BitWriter::with_bytes(vec![0, 0]),
-            num: 0,
-            t: 0,
-            t_delta: 0,
-            v: 0,
-            leading: NO_WINDOW,
-            trailing: 0,
-        }
+        Self { w: BitWriter::with_bytes(vec![0, 0]), num: 0, t: 0, t_delta: 0, v: 0, leading: NO_WINDOW, trailing: 0 }
     }
 
     /// Number of samples appended.
@@ -294,7 +286,6 @@ impl Iterator for ChunkIter<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::{decode, encode};
     use proptest::prelude::*;
 

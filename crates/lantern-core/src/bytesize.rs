@@ -34,11 +34,7 @@ impl ByteSize {
         }
         let n: u64 = t[..digits].parse().map_err(|_| bad())?;
         let unit = t[digits..].trim();
-        let mult = if unit.is_empty() {
-            1
-        } else {
-            UNITS.iter().find(|(u, _)| *u == unit).ok_or_else(bad)?.1
-        };
+        let mult = if unit.is_empty() { 1 } else { UNITS.iter().find(|(u, _)| *u == unit).ok_or_else(bad)?.1 };
         n.checked_mul(mult).map(Self).ok_or_else(bad)
     }
 }
@@ -46,7 +42,7 @@ impl ByteSize {
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (u, size) in UNITS {
-            if self.0 != 0 && self.0 % size == 0 {
+            if self.0 != 0 && self.0.is_multiple_of(size) {
                 return write!(f, "{}{}", self.0 / size, u);
             }
         }

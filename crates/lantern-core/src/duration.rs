@@ -55,10 +55,7 @@ impl PromDuration {
                 return Err(bad());
             }
             last_unit = idx;
-            total = n
-                .checked_mul(UNITS[idx].1)
-                .and_then(|v| total.checked_add(v))
-                .ok_or_else(bad)?;
+            total = n.checked_mul(UNITS[idx].1).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
         }
         Ok(Self(Duration::from_millis(total)))
     }
@@ -82,7 +79,7 @@ impl fmt::Display for PromDuration {
         }
         for (u, size) in UNITS {
             // Prometheus prints weeks and years only when they divide evenly.
-            if (u == "y" || u == "w") && ms % size != 0 {
+            if (u == "y" || u == "w") && !ms.is_multiple_of(size) {
                 continue;
             }
             if ms >= size {

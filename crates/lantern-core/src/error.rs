@@ -22,7 +22,9 @@ pub enum Error {
     #[error("duration {0:?} is invalid: expected a number and a unit (ms, s, m, h, d, w, y), e.g. 5m or 1h30m")]
     InvalidDuration(String),
     /// A byte size string is not understood.
-    #[error("byte size {0:?} is invalid: expected a number and a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 512MB")]
+    #[error(
+        "byte size {0:?} is invalid: expected a number and a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 512MB"
+    )]
     InvalidByteSize(String),
 }
 

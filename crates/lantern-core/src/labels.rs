@@ -41,11 +41,8 @@ impl Labels {
         N: Into<Arc<str>>,
         V: Into<Arc<str>>,
     {
-        let mut v: Vec<Label> = pairs
-            .into_iter()
-            .map(|(n, v)| Label::new(n, v))
-            .filter(|l| !l.value.is_empty())
-            .collect();
+        let mut v: Vec<Label> =
+            pairs.into_iter().map(|(n, v)| Label::new(n, v)).filter(|l| !l.value.is_empty()).collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v.dedup_by(|later, earlier| {
             if later.name == earlier.name {
@@ -95,10 +92,7 @@ impl Labels {
 
     /// The value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|l| (*l.name).cmp(name))
-            .ok()
-            .map(|i| &*self.0[i].value)
+        self.0.binary_search_by(|l| (*l.name).cmp(name)).ok().map(|i| &*self.0[i].value)
     }
 
     /// The metric name, if present.

@@ -14,7 +14,13 @@ pub struct Params(Vec<(String, String)>);
 
 impl Params {
     /// Parameters from the URL query and, for a POST with a form body, the body.
-    pub async fn from_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: Body, limit: usize) -> Result<Self, ApiError> {
+    pub async fn from_request(
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Body,
+        limit: usize,
+    ) -> Result<Self, ApiError> {
         let mut v: Vec<(String, String)> = Vec::new();
         if let Some(q) = uri.query() {
             v.extend(form_urlencoded_pairs(q.as_bytes()));
@@ -49,7 +55,9 @@ impl Params {
     pub fn time_ms(&self, key: &str, default: i64) -> Result<i64, ApiError> {
         match self.get(key) {
             None | Some("") => Ok(default),
-            Some(s) => time::parse_time_ms(s).map_err(|e| ApiError::bad_data(format!("invalid parameter {key:?}: {e}"))),
+            Some(s) => {
+                time::parse_time_ms(s).map_err(|e| ApiError::bad_data(format!("invalid parameter {key:?}: {e}")))
+            }
         }
     }
 
@@ -57,10 +65,9 @@ impl Params {
     pub fn usize(&self, key: &str) -> Result<Option<usize>, ApiError> {
         match self.get(key) {
             None | Some("") => Ok(None),
-            Some(s) => s
-                .parse::<usize>()
-                .map(Some)
-                .map_err(|_| ApiError::bad_data(format!("invalid parameter {key:?}: {s:?} is not a non-negative integer"))),
+            Some(s) => s.parse::<usize>().map(Some).map_err(|_| {
+                ApiError::bad_data(format!("invalid parameter {key:?}: {s:?} is not a non-negative integer"))
+            }),
         }
     }
 }

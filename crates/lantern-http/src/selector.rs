@@ -33,7 +33,10 @@ pub fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
                 PMatchOp::Re(_) => MatchOp::Regex,
                 PMatchOp::NotRe(_) => MatchOp::NotRegex,
             };
-            ms.push(Matcher::new(op, m.name, m.value).map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?);
+            ms.push(
+                Matcher::new(op, m.name, m.value)
+                    .map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?,
+            );
         }
         if ms.iter().all(|m| m.matches_empty()) {
             return Err(ApiError::bad_data(format!(

@@ -55,7 +55,11 @@ pub struct Store {
 impl Store {
     /// A store rooted at a local directory (created if missing).
     pub fn local(root: &Path) -> Result<Self> {
-        std::fs::create_dir_all(root).map_err(|source| Error::Io { op: "create directory", path: root.to_path_buf(), source })?;
+        std::fs::create_dir_all(root).map_err(|source| Error::Io {
+            op: "create directory",
+            path: root.to_path_buf(),
+            source,
+        })?;
         let fs = LocalFileSystem::new_with_prefix(root).map_err(|source| Error::Backend {
             op: "open",
             path: root.display().to_string(),
@@ -73,10 +77,11 @@ impl Store {
     /// fsynced before this returns, so a sealed file survives a power loss once put.
     pub async fn put(&self, path: &str, data: Bytes) -> Result<()> {
         let p = ObjPath::from(path);
-        self.inner
-            .put(&p, PutPayload::from_bytes(data))
-            .await
-            .map_err(|source| Error::Backend { op: "put", path: path.to_string(), source })?;
+        self.inner.put(&p, PutPayload::from_bytes(data)).await.map_err(|source| Error::Backend {
+            op: "put",
+            path: path.to_string(),
+            source,
+        })?;
         if let Some(root) = &self.local_root {
             let file = root.join(path);
             sync_path(&file)?;
@@ -90,39 +95,40 @@ impl Store {
     /// Reads an object whole.
     pub async fn get(&self, path: &str) -> Result<Bytes> {
         let p = ObjPath::from(path);
-        let r = self.inner.get(&p).await.map_err(|source| Error::Backend { op: "get", path: path.to_string(), source })?;
+        let r =
+            self.inner.get(&p).await.map_err(|source| Error::Backend { op: "get", path: path.to_string(), source })?;
         r.bytes().await.map_err(|source| Error::Backend { op: "get", path: path.to_string(), source })
     }
 
     /// Reads several byte ranges of one object (adjacent ranges are coalesced by the backend).
     pub async fn get_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         let p = ObjPath::from(path);
-        self.inner
-            .get_ranges(&p, ranges)
-            .await
-            .map_err(|source| Error::Backend { op: "get", path: path.to_string(), source })
+        self.inner.get_ranges(&p, ranges).await.map_err(|source| Error::Backend {
+            op: "get",
+            path: path.to_string(),
+            source,
+        })
     }
 
     /// Lists the immediate "directories" under `prefix`.
     pub async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
         let p = ObjPath::from(prefix);
-        let r = self
-            .inner
-            .list_with_delimiter(Some(&p))
-            .await
-            .map_err(|source| Error::Backend { op: "list", path: prefix.to_string(), source })?;
+        let r = self.inner.list_with_delimiter(Some(&p)).await.map_err(|source| Error::Backend {
+            op: "list",
+            path: prefix.to_string(),
+            source,
+        })?;
         Ok(r.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect())
     }
 
     /// Total size in bytes of the objects under `prefix`.
     pub async fn size_under(&self, prefix: &str) -> Result<u64> {
         let p = ObjPath::from(prefix);
-        let metas: Vec<_> = self
-            .inner
-            .list(Some(&p))
-            .try_collect()
-            .await
-            .map_err(|source| Error::Backend { op: "list", path: prefix.to_string(), source })?;
+        let metas: Vec<_> = self.inner.list(Some(&p)).try_collect().await.map_err(|source| Error::Backend {
+            op: "list",
+            path: prefix.to_string(),
+            source,
+        })?;
         Ok(metas.iter().map(|m| m.size).sum())
     }
 
@@ -138,17 +144,17 @@ impl Store {
     /// Deletes every object under `prefix` (and, locally, the emptied directory).
     pub async fn delete_prefix(&self, prefix: &str) -> Result<()> {
         let p = ObjPath::from(prefix);
-        let metas: Vec<_> = self
-            .inner
-            .list(Some(&p))
-            .try_collect()
-            .await
-            .map_err(|source| Error::Backend { op: "list", path: prefix.to_string(), source })?;
+        let metas: Vec<_> = self.inner.list(Some(&p)).try_collect().await.map_err(|source| Error::Backend {
+            op: "list",
+            path: prefix.to_string(),
+            source,
+        })?;
         for m in metas {
-            self.inner
-                .delete(&m.location)
-                .await
-                .map_err(|source| Error::Backend { op: "delete", path: m.location.to_string(), source })?;
+            self.inner.delete(&m.location).await.map_err(|source| Error::Backend {
+                op: "delete",
+                path: m.location.to_string(),
+                source,
+            })?;
         }
         if let Some(root) = &self.local_root {
             let dir = root.join(prefix);

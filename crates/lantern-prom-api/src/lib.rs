@@ -44,10 +44,9 @@ impl PromApi {
     }
 
     fn db(&self) -> Result<Arc<Tsdb>, ApiError> {
-        self.db
-            .get()
-            .cloned()
-            .ok_or_else(|| ApiError::unavailable("the metrics store is starting (replaying its write-ahead log); retry shortly"))
+        self.db.get().cloned().ok_or_else(|| {
+            ApiError::unavailable("the metrics store is starting (replaying its write-ahead log); retry shortly")
+        })
     }
 }
 

@@ -44,7 +44,10 @@ async fn read(api: &PromApi, body: Body) -> Result<Response, ApiError> {
         let timeseries = series
             .into_iter()
             .map(|(labels, samples)| TimeSeries {
-                labels: labels.iter().map(|l| proto::Label { name: l.name.to_string(), value: l.value.to_string() }).collect(),
+                labels: labels
+                    .iter()
+                    .map(|l| proto::Label { name: l.name.to_string(), value: l.value.to_string() })
+                    .collect(),
                 samples: samples.iter().map(|s| proto::Sample { value: s.v, timestamp: s.t }).collect(),
                 exemplars: Vec::new(),
                 histograms: Vec::new(),

@@ -88,7 +88,9 @@ async fn write(api: &PromApi, headers: &HeaderMap, body: Body) -> Result<(), Api
         problems.push(format!("sample of {} at {} rejected: {}", r.labels, r.t, r.reason.reason()));
     }
     if histograms > 0 {
-        problems.push(format!("{histograms} native histogram samples were not stored: native histograms are not supported yet"));
+        problems.push(format!(
+            "{histograms} native histogram samples were not stored: native histograms are not supported yet"
+        ));
     }
     if problems.is_empty() {
         return Ok(());

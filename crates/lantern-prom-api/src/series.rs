@@ -21,7 +21,13 @@ struct Common {
     limit: Option<usize>,
 }
 
-async fn common(api: &PromApi, method: &Method, uri: &Uri, headers: &HeaderMap, body: Body) -> Result<Common, ApiError> {
+async fn common(
+    api: &PromApi,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Common, ApiError> {
     let p = Params::from_request(method, uri, headers, body, api.limits.max_request_bytes).await?;
     let groups = parse_selectors(&p.all("match[]"))?;
     let start = p.time_ms("start", MIN_TIME_MS)?;
@@ -43,7 +49,13 @@ fn truncate<T>(mut v: Vec<T>, limit: Option<usize>) -> Vec<T> {
     v
 }
 
-pub(crate) async fn series(State(api): State<PromApi>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn series(
+    State(api): State<PromApi>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     respond(
         async {
             let c = common(&api, &method, &uri, &headers, body).await?;
@@ -63,7 +75,13 @@ pub(crate) async fn series(State(api): State<PromApi>, method: Method, uri: Uri,
     )
 }
 
-pub(crate) async fn labels(State(api): State<PromApi>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn labels(
+    State(api): State<PromApi>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     respond(
         async {
             let c = common(&api, &method, &uri, &headers, body).await?;

@@ -62,7 +62,10 @@ async fn written_series_come_back_from_the_series_and_label_apis() {
     let (s, _) = call(
         &app,
         write_req(vec![
-            ts(&[("__name__", "http_requests_total"), ("method", "GET"), ("status", "200")], &[(1000, 1.0), (2000, 2.0)]),
+            ts(
+                &[("__name__", "http_requests_total"), ("method", "GET"), ("status", "200")],
+                &[(1000, 1.0), (2000, 2.0)],
+            ),
             ts(&[("__name__", "up"), ("job", "api")], &[(1000, 1.0)]),
         ]),
     )

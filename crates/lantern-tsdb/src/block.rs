@@ -84,7 +84,12 @@ fn path(id: &str, file: &str) -> String {
 
 /// Writes a block from series sorted by labels. Returns its meta, or `None` if there was
 /// nothing to write.
-pub async fn write(store: &Store, series: Vec<NewSeries>, level: u32, sources: Vec<String>) -> Result<Option<BlockMeta>> {
+pub async fn write(
+    store: &Store,
+    series: Vec<NewSeries>,
+    level: u32,
+    sources: Vec<String>,
+) -> Result<Option<BlockMeta>> {
     let series: Vec<NewSeries> = series.into_iter().filter(|s| !s.chunks.is_empty()).collect();
     if series.is_empty() {
         return Ok(None);
@@ -204,7 +209,11 @@ impl Block {
             }
         }
         let ranges: Vec<Range<u64>> = wanted.iter().map(|(_, c)| c.offset..c.offset + c.len as u64).collect();
-        let data = if ranges.is_empty() { Vec::new() } else { self.store.get_ranges(&path(&self.meta.id, "chunks"), &ranges).await? };
+        let data = if ranges.is_empty() {
+            Vec::new()
+        } else {
+            self.store.get_ranges(&path(&self.meta.id, "chunks"), &ranges).await?
+        };
         let mut out: Vec<(Labels, Vec<Sample>)> = Vec::new();
         let mut cur: Option<u32> = None;
         for ((id, _), bytes) in wanted.iter().zip(data) {
@@ -231,9 +240,9 @@ impl Block {
             let mut chunks = Vec::with_capacity(s.chunks.len());
             for c in &s.chunks {
                 let end = c.offset as usize + c.len as usize;
-                let data = all
-                    .get(c.offset as usize..end)
-                    .ok_or_else(|| Error::Corrupt(format!("block {}: chunk reference past the end of the file", self.meta.id)))?;
+                let data = all.get(c.offset as usize..end).ok_or_else(|| {
+                    Error::Corrupt(format!("block {}: chunk reference past the end of the file", self.meta.id))
+                })?;
                 chunks.push(NewChunk { min_t: c.min_t, max_t: c.max_t, data: Arc::from(data) });
             }
             out.push(NewSeries { labels: s.labels.clone(), chunks });
@@ -263,8 +272,16 @@ mod tests {
         let mk = |job: &str, start: i64| NewSeries {
             labels: Labels::from_pairs([("__name__", "up"), ("job", job)]),
             chunks: vec![
-                NewChunk { min_t: start, max_t: start + 2, data: lantern_chunk::encode(&[(start, 1.0), (start + 2, 2.0)]).into() },
-                NewChunk { min_t: start + 10, max_t: start + 10, data: lantern_chunk::encode(&[(start + 10, 3.0)]).into() },
+                NewChunk {
+                    min_t: start,
+                    max_t: start + 2,
+                    data: lantern_chunk::encode(&[(start, 1.0), (start + 2, 2.0)]).into(),
+                },
+                NewChunk {
+                    min_t: start + 10,
+                    max_t: start + 10,
+                    data: lantern_chunk::encode(&[(start + 10, 3.0)]).into(),
+                },
             ],
         };
         let meta = write(&store, vec![mk("a", 0), mk("b", 100)], 1, vec![]).await.unwrap().unwrap();

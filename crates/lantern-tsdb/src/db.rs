@@ -74,6 +74,9 @@ pub struct Tsdb {
     opts: Options,
 }
 
+/// In-order chunks and loose out-of-order samples of one series in one block window.
+type WindowData = (Vec<block::NewChunk>, Vec<(i64, f64)>);
+
 fn align_down(t: i64, range: i64) -> i64 {
     t.div_euclid(range) * range
 }
@@ -303,7 +306,7 @@ impl Tsdb {
             if chunks.is_empty() && ooo.is_empty() {
                 continue;
             }
-            let mut per_window: BTreeMap<i64, (Vec<block::NewChunk>, Vec<(i64, f64)>)> = BTreeMap::new();
+            let mut per_window: BTreeMap<i64, WindowData> = BTreeMap::new();
             for c in chunks {
                 per_window.entry(align_down(c.min_t, range)).or_default().0.push(block::NewChunk {
                     min_t: c.min_t,
@@ -315,7 +318,10 @@ impl Tsdb {
                 per_window.entry(align_down(t, range)).or_default().1.push((t, v));
             }
             for (w, (chunks, loose)) in per_window {
-                windows.entry(w).or_default().push(NewSeries { labels: s.labels.clone(), chunks: merge_series(chunks, loose)? });
+                windows
+                    .entry(w)
+                    .or_default()
+                    .push(NewSeries { labels: s.labels.clone(), chunks: merge_series(chunks, loose)? });
             }
             taken.push((s, seen));
         }
@@ -403,7 +409,12 @@ impl Tsdb {
         let mut doomed: Vec<String> = Vec::new();
         {
             let blocks = self.blocks.read();
-            let newest = blocks.iter().map(|b| b.meta.max_t).max().unwrap_or(i64::MIN).max(self.head.max_t.load(Ordering::SeqCst));
+            let newest = blocks
+                .iter()
+                .map(|b| b.meta.max_t)
+                .max()
+                .unwrap_or(i64::MIN)
+                .max(self.head.max_t.load(Ordering::SeqCst));
             if let Some(rt) = self.opts.retention_time {
                 let cutoff = newest.saturating_sub(ms(rt));
                 doomed.extend(blocks.iter().filter(|b| b.meta.max_t < cutoff).map(|b| b.meta.id.clone()));

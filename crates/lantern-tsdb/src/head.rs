@@ -327,7 +327,9 @@ impl Head {
             set.insert(a.clone());
             a
         };
-        Labels::from_sorted_unchecked(labels.iter().map(|l| Label { name: get(&l.name), value: get(&l.value) }).collect())
+        Labels::from_sorted_unchecked(
+            labels.iter().map(|l| Label { name: get(&l.name), value: get(&l.value) }).collect(),
+        )
     }
 
     /// Series matching every matcher.

@@ -80,11 +80,11 @@ impl Record {
         let mut d = Decoder { b, pos: 0 };
         let rec = match d.byte()? {
             SERIES => {
-                let n = d.len()?;
+                let n = d.length()?;
                 let mut v = Vec::with_capacity(n.min(1 << 16));
                 for _ in 0..n {
                     let r = d.uvarint()?;
-                    let nl = d.len()?;
+                    let nl = d.length()?;
                     let mut ls = Vec::with_capacity(nl.min(256));
                     for _ in 0..nl {
                         let name = d.str()?;
@@ -96,7 +96,7 @@ impl Record {
                 Record::Series(v)
             }
             SAMPLES => {
-                let n = d.len()?;
+                let n = d.length()?;
                 let mut v = Vec::with_capacity(n.min(1 << 16));
                 let (mut pr, mut pt) = (0i64, 0i64);
                 for _ in 0..n {
@@ -176,7 +176,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// A length that must fit in the remaining bytes (guards allocations).
-    pub fn len(&mut self) -> Result<usize> {
+    pub fn length(&mut self) -> Result<usize> {
         let n = self.uvarint()?;
         if n > (self.b.len() - self.pos) as u64 {
             return Err(Self::short());
@@ -208,7 +208,7 @@ impl<'a> Decoder<'a> {
 
     /// A length-prefixed UTF-8 string.
     pub fn str(&mut self) -> Result<&'a str> {
-        let n = self.len()?;
+        let n = self.length()?;
         let s = self.bytes(n)?;
         std::str::from_utf8(s).map_err(|_| Error::Corrupt("string is not utf-8".into()))
     }

@@ -283,9 +283,7 @@ impl Wal {
 
     /// Total bytes of the log directory's segments and checkpoint.
     pub fn disk_size(&self) -> u64 {
-        fs::read_dir(&self.dir)
-            .map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
-            .unwrap_or(0)
+        fs::read_dir(&self.dir).map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
     }
 }
 

@@ -39,7 +39,8 @@ pub struct IndexSeries {
 
 /// Encodes an index; `series` must be sorted by labels.
 pub fn encode(series: &[IndexSeries]) -> Vec<u8> {
-    let mut symbols: Vec<&str> = series.iter().flat_map(|s| s.labels.iter()).flat_map(|l| [&*l.name, &*l.value]).collect();
+    let mut symbols: Vec<&str> =
+        series.iter().flat_map(|s| s.labels.iter()).flat_map(|l| [&*l.name, &*l.value]).collect();
     symbols.sort_unstable();
     symbols.dedup();
     let sym_id = |s: &str| symbols.binary_search(&s).unwrap_or(0) as u64;
@@ -103,17 +104,18 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<IndexSeries>> {
     if v != VERSION {
         return Err(Error::Corrupt(format!("index format version {v} is not supported")));
     }
-    let nsym = d.len()?;
+    let nsym = d.length()?;
     let mut symbols: Vec<Arc<str>> = Vec::with_capacity(nsym);
     for _ in 0..nsym {
         symbols.push(Arc::from(d.str()?));
     }
-    let sym = |i: u64| symbols.get(i as usize).cloned().ok_or_else(|| Error::Corrupt(format!("symbol {i} is out of range")));
-    let nseries = d.len()?;
+    let sym =
+        |i: u64| symbols.get(i as usize).cloned().ok_or_else(|| Error::Corrupt(format!("symbol {i} is out of range")));
+    let nseries = d.length()?;
     let mut out = Vec::with_capacity(nseries);
     let mut prev_off = 0u64;
     for _ in 0..nseries {
-        let nl = d.len()?;
+        let nl = d.length()?;
         let mut labels = Vec::with_capacity(nl);
         for _ in 0..nl {
             let name = sym(d.uvarint()?)?;
@@ -123,7 +125,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<IndexSeries>> {
         if labels.windows(2).any(|w| w[0].name >= w[1].name) {
             return Err(Error::Corrupt("index series labels are not sorted".into()));
         }
-        let nc = d.len()?;
+        let nc = d.length()?;
         let mut chunks = Vec::with_capacity(nc);
         let mut prev_max = 0i64;
         for _ in 0..nc {

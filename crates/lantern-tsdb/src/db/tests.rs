@@ -42,9 +42,8 @@ fn samples_survive_reopen_with_staleness_markers() {
         let dir = tempfile::tempdir().unwrap();
         {
             let db = open(dir.path(), opts()).await;
-            let out = db
-                .append(vec![(series("up", "a"), vec![Sample::new(10, 1.0), Sample::new(20, STALE_NAN)])])
-                .unwrap();
+            let out =
+                db.append(vec![(series("up", "a"), vec![Sample::new(10, 1.0), Sample::new(20, STALE_NAN)])]).unwrap();
             assert_eq!(out.appended, 2);
         }
         let db = open(dir.path(), opts()).await;
@@ -81,8 +80,11 @@ fn cut_compact_and_reopen_keep_every_sample_once() {
         {
             let db = open(dir.path(), opts()).await;
             for t in (0..20_000).step_by(100) {
-                db.append(vec![(series("m", "a"), vec![Sample::new(t, t as f64)]), (series("m", "b"), vec![Sample::new(t, 1.0)])])
-                    .unwrap();
+                db.append(vec![
+                    (series("m", "a"), vec![Sample::new(t, t as f64)]),
+                    (series("m", "b"), vec![Sample::new(t, 1.0)]),
+                ])
+                .unwrap();
                 expected += 2;
                 if t % 1000 == 0 {
                     db.maintain().await.unwrap();

@@ -1,0 +1,206 @@
+//! Lantern's configuration: a YAML file (`--config`), overridden by `LANTERN_*`
+//! environment variables and command-line flags. Defaults live in the `Default` impls
+//! here and nowhere else; [`Config::validate`] reports every problem with its key.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lantern_core::{ByteSize, PromDuration};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the write-ahead log and blocks live.
+    pub data_dir: PathBuf,
+    /// The one HTTP port for every HTTP API and the UI.
+    pub http_addr: String,
+    /// OTLP over gRPC (reserved; the listener arrives with OTLP ingest).
+    pub otlp_grpc_addr: String,
+    /// OTLP over HTTP (reserved; the listener arrives with OTLP ingest).
+    pub otlp_http_addr: String,
+    /// The metrics store.
+    pub metrics: MetricsConfig,
+    /// Request limits.
+    pub limits: LimitsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./lantern-data"),
+            http_addr: "127.0.0.1:9700".into(),
+            otlp_grpc_addr: "127.0.0.1:4317".into(),
+            otlp_http_addr: "127.0.0.1:4318".into(),
+            metrics: MetricsConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+/// `metrics:` — the time-series store.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Delete data older than this (`0` keeps it forever).
+    pub retention_time: PromDuration,
+    /// Delete the oldest blocks while the store is larger than this (`0`: no limit).
+    pub retention_size: ByteSize,
+    /// Time span of a block cut from the in-memory head.
+    pub block_duration: PromDuration,
+    /// Samples up to this far behind the newest one are accepted (backfill, catch-up).
+    pub out_of_order_window: PromDuration,
+    /// How often the head is cut into blocks, blocks compacted and retention applied.
+    pub maintenance_interval: PromDuration,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        let d = |s: u64| PromDuration(Duration::from_secs(s));
+        Self {
+            retention_time: d(15 * 86_400),
+            retention_size: ByteSize(0),
+            block_duration: d(2 * 3600),
+            out_of_order_window: d(24 * 3600),
+            maintenance_interval: d(60),
+        }
+    }
+}
+
+/// `limits:` — protection against oversized requests.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body accepted as sent (compressed), else 413.
+    pub max_request_body_size: ByteSize,
+    /// Largest remote-write body after decompression, else 413.
+    pub max_decompressed_body_size: ByteSize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { max_request_body_size: ByteSize(32 << 20), max_decompressed_body_size: ByteSize(256 << 20) }
+    }
+}
+
+impl Config {
+    /// Reads a YAML config file; errors name the file, the key path and the problem.
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("config file {}: cannot read: {e}", path.display()))?;
+        Self::from_yaml(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+
+    /// Parses YAML text (empty text means all defaults).
+    pub fn from_yaml(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        let de = serde_yaml::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            if path == "." || path.is_empty() {
+                e.inner().to_string()
+            } else {
+                format!("key {path}: {}", e.inner())
+            }
+        })
+    }
+
+    /// Every problem in the configuration, each naming its key.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errs = Vec::new();
+        for (key, addr) in [
+            ("http_addr", &self.http_addr),
+            ("otlp_grpc_addr", &self.otlp_grpc_addr),
+            ("otlp_http_addr", &self.otlp_http_addr),
+        ] {
+            if let Err(e) = resolve_addr(addr) {
+                errs.push(format!("key {key}: {e}"));
+            }
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            errs.push("key data_dir: must not be empty".into());
+        }
+        let m = &self.metrics;
+        if m.block_duration.0 < Duration::from_secs(60) {
+            errs.push(format!("key metrics.block_duration: {} is too short (minimum 1m)", m.block_duration));
+        }
+        if m.maintenance_interval.0 < Duration::from_secs(1) {
+            errs.push(format!(
+                "key metrics.maintenance_interval: {} is too short (minimum 1s)",
+                m.maintenance_interval
+            ));
+        }
+        if !m.retention_time.0.is_zero() && m.retention_time.0 < m.block_duration.0 {
+            errs.push(format!(
+                "key metrics.retention_time: {} is shorter than metrics.block_duration ({})",
+                m.retention_time, m.block_duration
+            ));
+        }
+        if self.limits.max_request_body_size.0 == 0 {
+            errs.push("key limits.max_request_body_size: must be greater than 0".into());
+        }
+        if self.limits.max_decompressed_body_size.0 == 0 {
+            errs.push("key limits.max_decompressed_body_size: must be greater than 0".into());
+        }
+        errs
+    }
+
+    /// The store options this configuration asks for.
+    pub fn tsdb_options(&self) -> lantern_tsdb::Options {
+        let m = &self.metrics;
+        lantern_tsdb::Options {
+            block_range: m.block_duration.0,
+            retention_time: (!m.retention_time.0.is_zero()).then_some(m.retention_time.0),
+            retention_size: (m.retention_size.0 != 0).then_some(m.retention_size.0),
+            out_of_order_window: m.out_of_order_window.0,
+        }
+    }
+}
+
+/// Resolves `host:port` (or `:port`, meaning every interface) to a socket address.
+pub fn resolve_addr(s: &str) -> Result<SocketAddr, String> {
+    let full = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
+    full.to_socket_addrs()
+        .map_err(|e| format!("address {s:?} is invalid: {e}"))?
+        .next()
+        .ok_or_else(|| format!("address {s:?} resolves to nothing"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_example_config_loads_and_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lantern.example.yaml");
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c.validate(), Vec::<String>::new());
+        assert_eq!(c.metrics.out_of_order_window.to_string(), "1d");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let e = Config::from_yaml("metrics:\n  retention_tme: 5d\n").unwrap_err();
+        assert!(e.contains("metrics") && e.contains("retention_tme"), "{e}");
+        let e = Config::from_yaml("metrics:\n  retention_time: 5x\n").unwrap_err();
+        assert!(e.starts_with("key metrics.retention_time:") && e.contains("5x"), "{e}");
+        let e = Config::from_yaml("limits:\n  max_request_body_size: lots\n").unwrap_err();
+        assert!(e.contains("limits.max_request_body_size"), "{e}");
+        let c = Config { http_addr: "nonsense".into(), ..Config::default() };
+        assert_eq!(c.validate().len(), 1);
+        assert!(c.validate()[0].starts_with("key http_addr:"));
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = Config::from_yaml("").unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.http_addr, "127.0.0.1:9700");
+        assert_eq!(c.metrics.out_of_order_window.to_string(), "1d");
+        assert_eq!(resolve_addr(":4317").unwrap().port(), 4317);
+    }
+}

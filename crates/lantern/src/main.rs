@@ -1,0 +1,106 @@
+//! The `lantern` binary: command-line parsing and start-up. All wiring is in [`serve`].
+
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+
+/// Lantern: metrics, logs and traces in one binary.
+#[derive(Parser, Debug)]
+#[command(name = "lantern", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server: ingest, storage and every API.
+    Serve(ServeArgs),
+}
+
+/// Flags of `lantern serve`; each overrides the config file, and each can be set with
+/// its `LANTERN_*` environment variable.
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// YAML configuration file (see lantern.example.yaml).
+    #[arg(long, env = "LANTERN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory [default: ./lantern-data]
+    #[arg(long, env = "LANTERN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// HTTP listen address for every HTTP API [default: 127.0.0.1:9700]
+    #[arg(long, env = "LANTERN_HTTP_ADDR")]
+    http_addr: Option<String>,
+    /// OTLP gRPC listen address [default: 127.0.0.1:4317]
+    #[arg(long, env = "LANTERN_OTLP_GRPC_ADDR")]
+    otlp_grpc_addr: Option<String>,
+    /// OTLP HTTP listen address [default: 127.0.0.1:4318]
+    #[arg(long, env = "LANTERN_OTLP_HTTP_ADDR")]
+    otlp_http_addr: Option<String>,
+}
+
+impl ServeArgs {
+    /// The effective configuration: file, then flags/environment on top, validated.
+    fn config(&self) -> Result<Config, String> {
+        let mut c = match &self.config {
+            Some(p) => Config::from_file(p)?,
+            None => Config::default(),
+        };
+        if let Some(v) = &self.data_dir {
+            c.data_dir = v.clone();
+        }
+        if let Some(v) = &self.http_addr {
+            c.http_addr = v.clone();
+        }
+        if let Some(v) = &self.otlp_grpc_addr {
+            c.otlp_grpc_addr = v.clone();
+        }
+        if let Some(v) = &self.otlp_http_addr {
+            c.otlp_http_addr = v.clone();
+        }
+        let problems = c.validate();
+        if !problems.is_empty() {
+            let origin =
+                self.config.as_ref().map_or("configuration".to_string(), |p| format!("config file {}", p.display()));
+            return Err(format!("{origin} is invalid: {}", problems.join("; ")));
+        }
+        Ok(c)
+    }
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LANTERN_LOG").unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let cfg = match args.config() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("lantern: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("lantern: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(serve::run(cfg)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("lantern: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

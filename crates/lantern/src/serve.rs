@@ -1,0 +1,143 @@
+//! `lantern serve`: builds every component from the typed config, in one place, and
+//! shuts them down in order (stop accepting, finish requests, sync the log, exit).
+
+use std::fs::File;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use lantern_objstore::Store;
+use lantern_prom_api::{Limits, PromApi};
+use lantern_tsdb::Tsdb;
+use tokio::sync::watch;
+
+use crate::config::{resolve_addr, Config};
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let _lock = lock_data_dir(&cfg)?;
+    let http_addr = resolve_addr(&cfg.http_addr).map_err(|e| anyhow::anyhow!("key http_addr: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(http_addr)
+        .await
+        .with_context(|| format!("key http_addr: cannot listen on {http_addr}"))?;
+    tracing::info!(addr = %listener.local_addr().unwrap_or(http_addr), "http listening");
+
+    let db_slot: Arc<OnceLock<Arc<Tsdb>>> = Arc::new(OnceLock::new());
+    let limits = Limits {
+        max_request_bytes: usize::try_from(cfg.limits.max_request_body_size.0).unwrap_or(usize::MAX),
+        max_decompressed_bytes: usize::try_from(cfg.limits.max_decompressed_body_size.0).unwrap_or(usize::MAX),
+    };
+    let app = Router::new()
+        .route("/-/healthy", get(|| async { "Lantern is Healthy.\n" }))
+        .route("/-/ready", get(ready).with_state(db_slot.clone()))
+        .merge(lantern_prom_api::router(PromApi::new(db_slot.clone(), limits)));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut http_stop = stop_rx.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    let signals = tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: no new requests, finishing those in flight");
+        let _ = stop_tx.send(true);
+    });
+
+    let store = Store::local(&cfg.data_dir.join("metrics"))
+        .with_context(|| format!("key data_dir: cannot use {}", cfg.data_dir.display()))?;
+    let db = Arc::new(
+        Tsdb::open(&cfg.data_dir.join("metrics").join("wal"), store, cfg.tsdb_options())
+            .await
+            .context("opening the metrics store")?,
+    );
+    let _ = db_slot.set(db.clone());
+    tracing::info!("ready");
+
+    let maint_db = db.clone();
+    let interval = cfg.metrics.maintenance_interval.0;
+    let mut maint_stop = stop_rx.clone();
+    let maintenance = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = maint_db.maintain().await {
+                        tracing::error!(error = %e, "metrics store maintenance failed; will retry");
+                    }
+                }
+                _ = maint_stop.changed() => break,
+            }
+        }
+    });
+
+    let served = http.await.context("http server task")?;
+    served.context("http server")?;
+    signals.abort();
+    let _ = maintenance.await;
+    db.close().context("syncing the metrics write-ahead log")?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn ready(axum::extract::State(slot): axum::extract::State<Arc<OnceLock<Arc<Tsdb>>>>) -> axum::response::Response {
+    if slot.get().is_some() {
+        "Lantern is Ready.\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable: replaying the write-ahead log\n").into_response()
+    }
+}
+
+/// Creates the data directory and takes an exclusive lock on it, so two processes never
+/// share one store.
+fn lock_data_dir(cfg: &Config) -> anyhow::Result<File> {
+    let dir = &cfg.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("key data_dir: cannot create directory {}", dir.display()))?;
+    let path = dir.join("lock");
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("key data_dir: directory {} is not writable", dir.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            anyhow::bail!("key data_dir: directory {} is in use by another lantern process", dir.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("key data_dir: cannot lock {}", path.display()))
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

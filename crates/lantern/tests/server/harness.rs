@@ -1,0 +1,163 @@
+//! Starting and stopping the real server, and small remote-write/read clients.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lantern_prom_api::proto::{self, ReadRequest, ReadResponse, TimeSeries, WriteRequest};
+use prost::Message;
+
+/// A free loopback port (bound and released; the small race is acceptable in tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running `lantern serve`.
+pub struct Server {
+    pub child: Option<Child>,
+    pub addr: String,
+    pub data_dir: PathBuf,
+    extra: Vec<String>,
+}
+
+impl Server {
+    /// Starts a server on `data_dir` and waits until `/-/ready` answers 200.
+    pub fn start(data_dir: &Path) -> Server {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Same, with extra `serve` arguments.
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut s = Server {
+            child: None,
+            addr: format!("127.0.0.1:{}", free_port()),
+            data_dir: data_dir.to_path_buf(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--http-addr")
+            .arg(&self.addr)
+            .args(&self.extra)
+            .env("LANTERN_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start lantern");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = http().get(self.url("/-/ready")).send() {
+                if r.status().as_u16() == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "lantern did not become ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `http://addr/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// SIGKILL, no chance to flush anything.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM and wait; returns the exit status code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        c.wait().ok()?.code()
+    }
+
+    /// Starts again on the same data directory and address.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A blocking HTTP client with a timeout.
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+/// A series for a write request.
+pub fn ts(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+    TimeSeries {
+        labels: labels.iter().map(|(n, v)| proto::Label { name: n.to_string(), value: v.to_string() }).collect(),
+        samples: samples.iter().map(|&(t, v)| proto::Sample { value: v, timestamp: t }).collect(),
+        exemplars: vec![],
+        histograms: vec![],
+    }
+}
+
+/// Sends a remote-write request; returns the status and body.
+pub fn remote_write(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    series: Vec<TimeSeries>,
+) -> reqwest::Result<(u16, String)> {
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&WriteRequest { timeseries: series, metadata: vec![] }.encode_to_vec())
+        .unwrap();
+    let r = client
+        .post(url)
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .body(body)
+        .send()?;
+    let status = r.status().as_u16();
+    Ok((status, r.text().unwrap_or_default()))
+}
+
+/// Reads every series matching one `=~` matcher on the name, over all time.
+pub fn remote_read(url: &str, name_regex: &str) -> Vec<TimeSeries> {
+    let q = ReadRequest {
+        queries: vec![proto::Query {
+            start_timestamp_ms: i64::MIN / 2,
+            end_timestamp_ms: i64::MAX / 2,
+            matchers: vec![proto::LabelMatcher { r#type: 2, name: "__name__".into(), value: name_regex.into() }],
+        }],
+        accepted_response_types: vec![0],
+    };
+    let body = snap::raw::Encoder::new().compress_vec(&q.encode_to_vec()).unwrap();
+    let r = http().post(url).body(body).send().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let b = r.bytes().unwrap();
+    let resp = ReadResponse::decode(snap::raw::Decoder::new().decompress_vec(&b).unwrap().as_slice()).unwrap();
+    resp.results.into_iter().next().map(|r| r.timeseries).unwrap_or_default()
+}
+
+/// GETs a JSON document.
+pub fn get_json(url: &str) -> serde_json::Value {
+    let text = http().get(url).send().unwrap().text().unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url} answered non-JSON ({e}): {text}"))
+}
+
+/// GETs a JSON document, or `None` if the server does not answer (yet).
+pub fn try_get_json(url: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(&http().get(url).send().ok()?.text().ok()?).ok()
+}

@@ -1,0 +1,9 @@
+//! The integration test binary: starts the real `lantern` binary on free loopback ports
+//! and drives it with real clients (our remote-write encoder, Prometheus from Debian's
+//! package, curl-like HTTP calls).
+
+mod api;
+mod durability;
+mod harness;
+mod prometheus;
+mod startup;

@@ -1,0 +1,56 @@
+//! Start-up errors name the key or path; SIGTERM stops cleanly with exit 0.
+
+use std::process::Command;
+
+use crate::harness::{free_port, remote_read, remote_write, ts, Server};
+
+fn serve(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lantern")).arg("serve").args(args).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn bad_config_fails_at_start_naming_the_key_or_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("lantern.yaml");
+    let addr = format!("127.0.0.1:{}", free_port());
+
+    std::fs::write(&cfg, "metrics:\n  retention_tme: 5d\n").unwrap();
+    let (code, err) = serve(&["--config", cfg.to_str().unwrap(), "--http-addr", &addr]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("retention_tme") && err.contains("lantern.yaml"), "{err}");
+
+    std::fs::write(&cfg, "metrics:\n  block_duration: two hours\n").unwrap();
+    let (code, err) = serve(&["--config", cfg.to_str().unwrap(), "--http-addr", &addr]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("metrics.block_duration") && err.contains("two hours"), "{err}");
+
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let (code, err) = serve(&["--data-dir", file.to_str().unwrap(), "--http-addr", &addr]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("data_dir") && err.contains("not-a-dir"), "{err}");
+
+    let (code, err) = serve(&["--http-addr", "nowhere"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("http_addr"), "{err}");
+}
+
+#[test]
+fn sigterm_exits_zero_and_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(dir.path());
+    let client = crate::harness::http();
+    let (s, _) =
+        remote_write(&client, &srv.url("/api/v1/write"), vec![ts(&[("__name__", "x"), ("a", "b")], &[(1000, 1.0)])])
+            .unwrap();
+    assert_eq!(s, 204);
+    assert_eq!(srv.terminate(), Some(0));
+    // A second server on the same directory is refused while one holds it.
+    let holder = Server::start(dir.path());
+    let (code, err) =
+        serve(&["--data-dir", dir.path().to_str().unwrap(), "--http-addr", &format!("127.0.0.1:{}", free_port())]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("in use"), "{err}");
+    assert_eq!(remote_read(&holder.url("/api/v1/read"), "x").len(), 1);
+}
