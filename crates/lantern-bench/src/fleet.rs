@@ -68,7 +68,8 @@ impl Fleet {
             for r in 0..multiplier {
                 let replica = r.to_string();
                 let mut add = |name: &str, extra: &[(&str, &str)], kind: Kind, value: f64| {
-                    let mut labels = vec![l("__name__", name), l("instance", &instance), l("job", "node"), l("datacenter", &dc)];
+                    let mut labels =
+                        vec![l("__name__", name), l("instance", &instance), l("job", "node"), l("datacenter", &dc)];
                     if multiplier > 1 {
                         labels.push(l("replica", &replica));
                     }
@@ -78,46 +79,131 @@ impl Fleet {
                 };
                 for cpu in 0..8 {
                     let c = cpu.to_string();
-                    for (mode, rate) in [("idle", 0.7), ("user", 0.15), ("system", 0.06), ("iowait", 0.02), ("irq", 0.001), ("softirq", 0.004), ("steal", 0.0), ("nice", 0.0005)] {
+                    for (mode, rate) in [
+                        ("idle", 0.7),
+                        ("user", 0.15),
+                        ("system", 0.06),
+                        ("iowait", 0.02),
+                        ("irq", 0.001),
+                        ("softirq", 0.004),
+                        ("steal", 0.0),
+                        ("nice", 0.0005),
+                    ] {
                         let r = rate * (0.5 + rng.unit());
-                        add("node_cpu_seconds_total", &[("cpu", &c), ("mode", mode)], Kind::CpuCounter(r), (rng.below(1_000_000) as f64) / 100.0);
+                        add(
+                            "node_cpu_seconds_total",
+                            &[("cpu", &c), ("mode", mode)],
+                            Kind::CpuCounter(r),
+                            (rng.below(1_000_000) as f64) / 100.0,
+                        );
                     }
                 }
                 for dev in ["eth0", "eth1", "lo", "docker0"] {
                     for dir in ["receive", "transmit"] {
                         for what in ["bytes", "packets", "errs", "drop"] {
-                            let (size, idle) = match what { "bytes" => (2_000_000, 0.05), "packets" => (3000, 0.05), _ => (2, 0.97) };
-                            add(&format!("node_network_{dir}_{what}_total"), &[("device", dev)], Kind::IntCounter(size, idle), rng.below(1 << 40) as f64);
+                            let (size, idle) = match what {
+                                "bytes" => (2_000_000, 0.05),
+                                "packets" => (3000, 0.05),
+                                _ => (2, 0.97),
+                            };
+                            add(
+                                &format!("node_network_{dir}_{what}_total"),
+                                &[("device", dev)],
+                                Kind::IntCounter(size, idle),
+                                rng.below(1 << 40) as f64,
+                            );
                         }
                     }
                 }
-                for m in ["MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapTotal", "SwapFree", "Active", "Inactive", "Dirty", "Slab", "Shmem", "Mapped", "PageTables", "Committed_AS", "HugePages_Total"] {
-                    let kind = match m { "MemTotal" | "SwapTotal" | "HugePages_Total" => Kind::Constant, "Dirty" => Kind::Walk(4096.0, 0.9), _ => Kind::Walk(4096.0, 0.5) };
+                for m in [
+                    "MemTotal",
+                    "MemFree",
+                    "MemAvailable",
+                    "Buffers",
+                    "Cached",
+                    "SwapTotal",
+                    "SwapFree",
+                    "Active",
+                    "Inactive",
+                    "Dirty",
+                    "Slab",
+                    "Shmem",
+                    "Mapped",
+                    "PageTables",
+                    "Committed_AS",
+                    "HugePages_Total",
+                ] {
+                    let kind = match m {
+                        "MemTotal" | "SwapTotal" | "HugePages_Total" => Kind::Constant,
+                        "Dirty" => Kind::Walk(4096.0, 0.9),
+                        _ => Kind::Walk(4096.0, 0.5),
+                    };
                     add(&format!("node_memory_{m}_bytes"), &[], kind, (rng.below(1 << 22) * 4096) as f64);
                 }
-                for (mp, dev) in [("/", "sda1"), ("/var", "sda2"), ("/home", "sdb1"), ("/boot", "sda3"), ("/data", "nvme0n1")] {
-                    add("node_filesystem_size_bytes", &[("device", dev), ("fstype", "ext4"), ("mountpoint", mp)], Kind::Constant, (rng.below(1 << 16) << 24) as f64);
-                    add("node_filesystem_avail_bytes", &[("device", dev), ("fstype", "ext4"), ("mountpoint", mp)], Kind::Walk(4096.0, 0.3), (rng.below(1 << 14) << 24) as f64);
-                    add("node_filesystem_files_free", &[("device", dev), ("fstype", "ext4"), ("mountpoint", mp)], Kind::Walk(1.0, 0.2), rng.below(1 << 24) as f64);
+                for (mp, dev) in
+                    [("/", "sda1"), ("/var", "sda2"), ("/home", "sdb1"), ("/boot", "sda3"), ("/data", "nvme0n1")]
+                {
+                    add(
+                        "node_filesystem_size_bytes",
+                        &[("device", dev), ("fstype", "ext4"), ("mountpoint", mp)],
+                        Kind::Constant,
+                        (rng.below(1 << 16) << 24) as f64,
+                    );
+                    add(
+                        "node_filesystem_avail_bytes",
+                        &[("device", dev), ("fstype", "ext4"), ("mountpoint", mp)],
+                        Kind::Walk(4096.0, 0.3),
+                        (rng.below(1 << 14) << 24) as f64,
+                    );
+                    add(
+                        "node_filesystem_files_free",
+                        &[("device", dev), ("fstype", "ext4"), ("mountpoint", mp)],
+                        Kind::Walk(1.0, 0.2),
+                        rng.below(1 << 24) as f64,
+                    );
                 }
                 for (n, lvl) in [("node_load1", 1.5), ("node_load5", 1.4), ("node_load15", 1.3)] {
                     add(n, &[], Kind::Noisy(lvl, 0.3, 2), lvl);
                 }
                 for chip in 0..4 {
-                    add("node_hwmon_temp_celsius", &[("chip", &format!("platform_coretemp_{chip}")), ("sensor", "temp1")], Kind::Noisy(45.0, 2.0, 1), 45.0);
+                    add(
+                        "node_hwmon_temp_celsius",
+                        &[("chip", &format!("platform_coretemp_{chip}")), ("sensor", "temp1")],
+                        Kind::Noisy(45.0, 2.0, 1),
+                        45.0,
+                    );
                 }
                 for handler in ["/api/users", "/api/orders", "/api/payments"] {
                     for method in ["GET", "POST"] {
                         for status in ["200", "404", "500"] {
-                            let (size, idle) = match status { "200" => (40, 0.02), "404" => (2, 0.8), _ => (1, 0.95) };
-                            add("http_requests_total", &[("handler", handler), ("method", method), ("status", status)], Kind::IntCounter(size, idle), 0.0);
+                            let (size, idle) = match status {
+                                "200" => (40, 0.02),
+                                "404" => (2, 0.8),
+                                _ => (1, 0.95),
+                            };
+                            add(
+                                "http_requests_total",
+                                &[("handler", handler), ("method", method), ("status", status)],
+                                Kind::IntCounter(size, idle),
+                                0.0,
+                            );
                         }
                     }
                     for le in ["0.01", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"] {
-                        add("http_request_duration_seconds_bucket", &[("handler", handler), ("le", le)], Kind::IntCounter(30, 0.05), 0.0);
+                        add(
+                            "http_request_duration_seconds_bucket",
+                            &[("handler", handler), ("le", le)],
+                            Kind::IntCounter(30, 0.05),
+                            0.0,
+                        );
                     }
                     add("http_request_duration_seconds_sum", &[("handler", handler)], Kind::CpuCounter(0.8), 0.0);
-                    add("http_request_duration_seconds_count", &[("handler", handler)], Kind::IntCounter(60, 0.02), 0.0);
+                    add(
+                        "http_request_duration_seconds_count",
+                        &[("handler", handler)],
+                        Kind::IntCounter(60, 0.02),
+                        0.0,
+                    );
                 }
                 for (n, kind) in [
                     ("go_goroutines", Kind::Walk(1.0, 0.4)),
@@ -164,9 +250,15 @@ impl Fleet {
         self.series.iter_mut().map(move |s| {
             if i > 0 {
                 s.value = match s.kind {
-                    Kind::CpuCounter(rate) => ((s.value + rate * secs * (0.8 + 0.4 * rng.unit())) * 100.0).round() / 100.0,
+                    Kind::CpuCounter(rate) => {
+                        ((s.value + rate * secs * (0.8 + 0.4 * rng.unit())) * 100.0).round() / 100.0
+                    }
                     Kind::IntCounter(size, idle) => {
-                        if rng.unit() < idle { s.value } else { s.value + (1 + rng.below(size)) as f64 }
+                        if rng.unit() < idle {
+                            s.value
+                        } else {
+                            s.value + (1 + rng.below(size)) as f64
+                        }
                     }
                     Kind::Walk(step, p) => {
                         if rng.unit() < p {

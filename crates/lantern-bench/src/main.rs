@@ -7,7 +7,7 @@
 mod fleet;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -53,17 +53,19 @@ fn main() -> anyhow::Result<()> {
     let n_series = fleet.series_count();
     eprintln!("lantern-bench: {} series x {} scrapes = {} samples", n_series, args.scrapes, n_series * args.scrapes);
 
-    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(args.concurrency * 2);
-    let rx = Arc::new(Mutex::new(rx));
-    let sent = Arc::new(AtomicU64::new(0));
+    // Like Prometheus's remote-write shards: each series always goes through the same
+    // connection, so every series arrives in time order.
     let failures = Arc::new(AtomicU64::new(0));
+    let mut senders = Vec::new();
     let workers: Vec<_> = (0..args.concurrency)
         .map(|_| {
-            let (rx, url, failures) = (rx.clone(), args.url.clone(), failures.clone());
+            let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(2);
+            senders.push(tx);
+            let (url, failures) = (args.url.clone(), failures.clone());
             std::thread::spawn(move || -> anyhow::Result<()> {
                 let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build()?;
                 loop {
-                    let body = match rx.lock().map_err(|_| anyhow::anyhow!("queue poisoned"))?.recv() {
+                    let body = match rx.recv() {
                         Ok(b) => b,
                         Err(_) => return Ok(()),
                     };
@@ -99,22 +101,23 @@ fn main() -> anyhow::Result<()> {
         .collect();
 
     let t0 = Instant::now();
-    let mut batch: Vec<TimeSeries> = Vec::with_capacity(args.batch);
+    let shards = args.concurrency;
+    let mut batches: Vec<Vec<TimeSeries>> = (0..shards).map(|_| Vec::with_capacity(args.batch)).collect();
     for scrape in 0..args.scrapes {
-        for ts in fleet.scrape(start, scrape, interval_ms) {
-            batch.push(ts);
-            if batch.len() == args.batch {
-                tx.send(encode(std::mem::take(&mut batch))).context("workers stopped")?;
-                sent.fetch_add(args.batch as u64, Ordering::Relaxed);
+        for (i, ts) in fleet.scrape(start, scrape, interval_ms).enumerate() {
+            let shard = i % shards;
+            batches[shard].push(ts);
+            if batches[shard].len() == args.batch {
+                senders[shard].send(encode(std::mem::take(&mut batches[shard]))).context("workers stopped")?;
             }
         }
     }
-    if !batch.is_empty() {
-        let n = batch.len() as u64;
-        tx.send(encode(batch)).context("workers stopped")?;
-        sent.fetch_add(n, Ordering::Relaxed);
+    for (shard, batch) in batches.into_iter().enumerate() {
+        if !batch.is_empty() {
+            senders[shard].send(encode(batch)).context("workers stopped")?;
+        }
     }
-    drop(tx);
+    drop(senders);
     for w in workers {
         w.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
     }

@@ -6,6 +6,7 @@ pub mod proto;
 mod remote_read;
 mod remote_write;
 mod series;
+pub mod wire;
 
 use std::sync::{Arc, OnceLock};
 
@@ -58,7 +59,21 @@ pub fn router(api: PromApi) -> Router {
         .route("/api/v1/series", get(series::series).post(series::series))
         .route("/api/v1/labels", get(series::labels).post(series::labels))
         .route("/api/v1/label/{name}/values", get(series::label_values))
+        .route("/api/v1/admin/tsdb/flush", post(flush))
         .with_state(api)
+}
+
+/// `POST /api/v1/admin/tsdb/flush` (a Lantern extension, like VictoriaMetrics's
+/// `/internal/force_flush`): persists the whole head into blocks and compacts, so what is
+/// on disk can be measured or backed up. 204 when done.
+async fn flush(axum::extract::State(api): axum::extract::State<PromApi>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let r = async {
+        api.db()?.flush().await.map_err(store_error)?;
+        Ok::<_, ApiError>(axum::http::StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    r.unwrap_or_else(IntoResponse::into_response)
 }
 
 fn store_error(e: lantern_tsdb::Error) -> ApiError {

@@ -6,11 +6,10 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lantern_core::{Label, Labels, Sample};
 use lantern_http::{read_body_limited, ApiError, ErrorKind};
-use prost::Message;
+use lantern_tsdb::{AppendOutcome, Batch};
 
-use crate::proto::WriteRequest;
+use crate::wire::{decode_write_request, Extras};
 use crate::{store_error, PromApi};
 
 /// How many individual problems a 400 message lists before summarising.
@@ -23,8 +22,8 @@ pub(crate) async fn handle(State(api): State<PromApi>, headers: HeaderMap, body:
     }
 }
 
-/// Decodes a remote-write body: snappy block format, then protobuf.
-pub fn decode_body(compressed: &[u8], max_decompressed: usize) -> Result<WriteRequest, ApiError> {
+/// Decompresses a remote-write body (snappy block format) within the size limit.
+pub fn decompress_body(compressed: &[u8], max_decompressed: usize) -> Result<Vec<u8>, ApiError> {
     let len = snap::raw::decompress_len(compressed)
         .map_err(|e| ApiError::bad_data(format!("remote write body is not snappy-compressed: {e}")))?;
     if len > max_decompressed {
@@ -33,11 +32,9 @@ pub fn decode_body(compressed: &[u8], max_decompressed: usize) -> Result<WriteRe
             format!("remote write body decompresses to {len} bytes, over the limit of {max_decompressed}"),
         ));
     }
-    let raw = snap::raw::Decoder::new()
+    snap::raw::Decoder::new()
         .decompress_vec(compressed)
-        .map_err(|e| ApiError::bad_data(format!("remote write body is not snappy-compressed: {e}")))?;
-    WriteRequest::decode(raw.as_slice())
-        .map_err(|e| ApiError::bad_data(format!("remote write body is not a valid prometheus.WriteRequest: {e}")))
+        .map_err(|e| ApiError::bad_data(format!("remote write body is not snappy-compressed: {e}")))
 }
 
 async fn write(api: &PromApi, headers: &HeaderMap, body: Body) -> Result<(), ApiError> {
@@ -58,47 +55,43 @@ async fn write(api: &PromApi, headers: &HeaderMap, body: Body) -> Result<(), Api
     }
     let db = api.db()?;
     let compressed = read_body_limited(body, api.limits.max_request_bytes).await?;
-    let req = decode_body(&compressed, api.limits.max_decompressed_bytes)?;
+    let max = api.limits.max_decompressed_bytes;
+    // Decompressing, decoding and appending are CPU work and an fsync: off the async threads.
+    tokio::task::spawn_blocking(move || {
+        let raw = decompress_body(&compressed, max)?;
+        let mut batch = Batch::new();
+        let extras = decode_write_request(&raw, &mut batch).map_err(|e| {
+            ApiError::bad_data(format!("remote write body is not a valid prometheus.WriteRequest: {e}"))
+        })?;
+        let outcome = db.append_batch(&batch).map_err(store_error)?;
+        report(batch.sample_count(), &outcome, extras)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("append task failed: {e}")))?
+}
 
+/// Turns refused series and samples into one 400 message; `Ok` when nothing was refused.
+fn report(total: usize, outcome: &AppendOutcome, extras: Extras) -> Result<(), ApiError> {
     let mut problems: Vec<String> = Vec::new();
-    let mut problem_samples = 0usize;
-    let mut histograms = 0usize;
-    let mut batch = Vec::with_capacity(req.timeseries.len());
-    for ts in req.timeseries {
-        histograms += ts.histograms.len();
-        let labels: Vec<Label> = ts.labels.into_iter().map(|l| Label::new(l.name, l.value)).collect();
-        match Labels::validated(labels) {
-            Ok(ls) => {
-                let samples = ts.samples.iter().map(|s| Sample::new(s.timestamp, s.value)).collect();
-                batch.push((ls, samples));
-            }
-            Err(e) => {
-                problem_samples += ts.samples.len();
-                problems.push(format!("series rejected: {e}"));
-            }
-        }
+    let mut refused = 0usize;
+    for s in &outcome.invalid_series {
+        refused += s.samples;
+        problems.push(format!("series {} rejected: {}", s.labels, s.error));
     }
-    let total: usize = batch.iter().map(|(_, s): &(Labels, Vec<Sample>)| s.len()).sum::<usize>() + problem_samples;
-    let outcome = tokio::task::spawn_blocking(move || db.append(batch))
-        .await
-        .map_err(|e| ApiError::internal(format!("append task failed: {e}")))?
-        .map_err(store_error)?;
-    problem_samples += outcome.rejected.len();
+    refused += outcome.rejected.len();
     for r in &outcome.rejected {
         problems.push(format!("sample of {} at {} rejected: {}", r.labels, r.t, r.reason.reason()));
     }
-    if histograms > 0 {
+    if extras.histograms > 0 {
         problems.push(format!(
-            "{histograms} native histogram samples were not stored: native histograms are not supported yet"
+            "{} native histogram samples were not stored: native histograms are not supported yet",
+            extras.histograms
         ));
     }
     if problems.is_empty() {
         return Ok(());
     }
-    let mut msg = format!(
-        "{problem_samples} of {total} samples rejected, the other {} stored: ",
-        outcome.appended + outcome.already_stored
-    );
+    let mut msg = format!("{refused} of {total} samples rejected, the other {} stored: ", total - refused);
     msg.push_str(&problems[..problems.len().min(MAX_LISTED)].join("; "));
     if problems.len() > MAX_LISTED {
         let _ = write!(msg, "; and {} more", problems.len() - MAX_LISTED);

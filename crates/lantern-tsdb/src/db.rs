@@ -5,10 +5,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use lantern_core::{Labels, Matcher, Sample};
+use lantern_core::{Label, Labels, Matcher, Sample};
 use lantern_objstore::Store;
 use parking_lot::{Mutex, RwLock};
 
+use crate::batch::{labels_key, Batch};
 use crate::block::{self, Block, NewSeries, BLOCKS_DIR};
 use crate::compact::{merge_series, merge_sources};
 use crate::head::{AppendBounds, Head, MemSeries, Rejection, Verdict};
@@ -27,10 +28,23 @@ pub struct RejectedSample {
     pub reason: Rejection,
 }
 
+/// A series refused whole because its labels are invalid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidSeries {
+    /// The labels as sent, formatted.
+    pub labels: String,
+    /// What is wrong with them.
+    pub error: lantern_core::Error,
+    /// How many samples it carried.
+    pub samples: usize,
+}
+
 /// The result of one append: the rest of a batch is stored even when some samples are
 /// refused.
 #[derive(Debug, Default)]
 pub struct AppendOutcome {
+    /// Series refused for invalid labels.
+    pub invalid_series: Vec<InvalidSeries>,
     /// Samples stored.
     pub appended: usize,
     /// Samples identical to ones already stored (a client retry).
@@ -133,9 +147,19 @@ impl Tsdb {
         })
     }
 
-    /// Stores samples. Returns once they are in the log and fsynced: an `Ok` means they
-    /// survive a crash. Samples the store refuses are listed; the rest are stored.
+    /// Stores owned series (see [`Tsdb::append_batch`]).
     pub fn append(&self, input: Vec<(Labels, Vec<Sample>)>) -> Result<AppendOutcome> {
+        let mut b = Batch::new();
+        for (labels, samples) in &input {
+            b.push(labels, samples);
+        }
+        self.append_batch(&b)
+    }
+
+    /// Stores samples. Returns once they are in the log and fsynced: an `Ok` means they
+    /// survive a crash. Series with invalid labels and samples the store refuses are
+    /// listed; the rest are stored.
+    pub fn append_batch(&self, input: &Batch<'_>) -> Result<AppendOutcome> {
         let mut out = AppendOutcome::default();
         let pos = {
             let _g = self.append_lock.lock();
@@ -151,16 +175,32 @@ impl Tsdb {
                 block_range: ms(self.opts.block_range),
             };
             let mut new_series = Vec::new();
-            let mut accepted = Vec::with_capacity(input.iter().map(|(_, s)| s.len()).sum());
+            let mut accepted = Vec::with_capacity(input.sample_count());
             let mut batch_max = i64::MIN;
             let mut below_floor = false;
-            for (labels, samples) in input {
-                let (series, created) = self.head.get_or_create(&labels, None);
-                if created {
-                    new_series.push((series.wal_ref, series.labels.clone()));
-                }
+            for (pairs, samples) in input.iter() {
+                let series = match self.head.lookup(labels_key(pairs.iter().copied())) {
+                    Some(s) => s,
+                    None => {
+                        let labels: Vec<Label> = pairs.iter().map(|&(n, v)| Label::new(n, v)).collect();
+                        match Labels::validated(labels) {
+                            Ok(ls) => {
+                                let (series, created) = self.head.get_or_create(&ls, None);
+                                if created {
+                                    new_series.push((series.wal_ref, series.labels.clone()));
+                                }
+                                series
+                            }
+                            Err(error) => {
+                                let shown = Labels::from_pairs(pairs.iter().copied()).to_string();
+                                out.invalid_series.push(InvalidSeries { labels: shown, error, samples: samples.len() });
+                                continue;
+                            }
+                        }
+                    }
+                };
                 let mut d = series.data.lock();
-                for s in samples {
+                for s in samples.iter().copied() {
                     match d.append(s.t, s.v, bounds) {
                         Verdict::Appended => {
                             accepted.push(RefSample { series: series.wal_ref, t: s.t, v: s.v });
@@ -169,7 +209,7 @@ impl Tsdb {
                         }
                         Verdict::AlreadyStored => out.already_stored += 1,
                         Verdict::Rejected(reason) => {
-                            out.rejected.push(RejectedSample { labels: labels.clone(), t: s.t, reason })
+                            out.rejected.push(RejectedSample { labels: series.labels.clone(), t: s.t, reason })
                         }
                     }
                 }
@@ -276,15 +316,34 @@ impl Tsdb {
         self.apply_retention().await
     }
 
-    /// Persists every head sample older than the new floor into blocks, then drops them
-    /// from the head and checkpoints the log.
+    /// Persists everything in the head into blocks now (not only what is old enough),
+    /// then compacts and applies retention. Later samples at or before the newest time
+    /// stored so far are accepted as out-of-order ones.
+    pub async fn flush(&self) -> Result<()> {
+        let _g = self.maintain_lock.lock().await;
+        let max_t = self.head.max_t.load(Ordering::SeqCst);
+        if max_t != i64::MIN {
+            self.cut_head_at(max_t.saturating_add(1)).await?;
+        }
+        while self.compact_once().await? {}
+        self.apply_retention().await
+    }
+
+    /// Cuts the head at the usual floor: block-range aligned, half a block behind the
+    /// newest sample (so the head keeps between one half and one and a half blocks).
     async fn cut_head(&self) -> Result<()> {
         let max_t = self.head.max_t.load(Ordering::SeqCst);
         if max_t == i64::MIN {
             return Ok(());
         }
         let range = ms(self.opts.block_range);
-        let target = align_down(max_t.saturating_sub(range / 2), range);
+        self.cut_head_at(align_down(max_t.saturating_sub(range / 2), range)).await
+    }
+
+    /// Persists every head sample older than `target` (or the current floor, if higher)
+    /// into blocks, then drops them from the head and checkpoints the log.
+    async fn cut_head_at(&self, target: i64) -> Result<()> {
+        let range = ms(self.opts.block_range);
         let (floor, first_segment) = {
             let _g = self.append_lock.lock();
             let old = self.head.floor.load(Ordering::SeqCst);

@@ -5,6 +5,7 @@
 //! keeps them in step.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use lantern_chunk::{ChunkIter, XorAppender};
 use lantern_core::{Label, Labels, Matcher, Sample};
 use parking_lot::{Mutex, RwLock};
 
+use crate::batch::{key_of, LabelsKey};
 use crate::postings::Postings;
 
 /// Samples per chunk before a new one is started (as Prometheus).
@@ -248,17 +250,63 @@ pub fn merge_sorted(a: Vec<Sample>, b: Vec<Sample>) -> Vec<Sample> {
 pub struct MemSeries {
     /// The series' identity.
     pub labels: Labels,
+    /// The confirmation half of its [`LabelsKey`].
+    pub key2: u64,
     /// Its reference in the write-ahead log (unique for the log's lifetime).
     pub wal_ref: u64,
     /// Its samples.
     pub data: Mutex<SeriesData>,
 }
 
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashIndex<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
 #[derive(Default)]
 struct HeadIndex {
     series: Vec<Arc<MemSeries>>,
-    by_labels: HashMap<Labels, u32>,
+    /// Label-set hash → series.
+    by_hash: HashIndex<Arc<MemSeries>>,
+    /// Further series whose label hash equals an earlier one's (64-bit collisions).
+    collisions: HashIndex<Vec<Arc<MemSeries>>>,
     postings: Postings,
+}
+
+impl HeadIndex {
+    fn find(&self, key: LabelsKey) -> Option<&Arc<MemSeries>> {
+        match self.by_hash.get(&key.h1) {
+            Some(s) if s.key2 == key.h2 => Some(s),
+            Some(_) => self.collisions.get(&key.h1)?.iter().find(|s| s.key2 == key.h2),
+            None => None,
+        }
+    }
+
+    fn insert(&mut self, key: LabelsKey, s: Arc<MemSeries>) {
+        let id = self.series.len() as u32;
+        self.postings.add(id, &s.labels);
+        self.series.push(s.clone());
+        if self.by_hash.contains_key(&key.h1) {
+            self.collisions.entry(key.h1).or_default().push(s);
+        } else {
+            self.by_hash.insert(key.h1, s);
+        }
+    }
 }
 
 /// The head of the metrics store.
@@ -285,22 +333,22 @@ impl Default for Head {
 }
 
 impl Head {
-    /// The series with these labels, if the head has it.
-    pub fn get(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
-        let idx = self.index.read();
-        idx.by_labels.get(labels).map(|&i| idx.series[i as usize].clone())
+    /// The series whose label set has this key.
+    pub fn lookup(&self, key: LabelsKey) -> Option<Arc<MemSeries>> {
+        self.index.read().find(key).cloned()
     }
 
     /// The series with these labels, created (with a new WAL reference, or `wal_ref` when
     /// replaying) if missing. Returns the series and whether it was created.
     pub fn get_or_create(&self, labels: &Labels, wal_ref: Option<u64>) -> (Arc<MemSeries>, bool) {
-        if let Some(s) = self.get(labels) {
+        let key = key_of(labels);
+        if let Some(s) = self.lookup(key) {
             return (s, false);
         }
         let interned = self.intern(labels);
         let mut idx = self.index.write();
-        if let Some(&i) = idx.by_labels.get(&interned) {
-            return (idx.series[i as usize].clone(), false);
+        if let Some(s) = idx.find(key) {
+            return (s.clone(), false);
         }
         let r = match wal_ref {
             Some(r) => {
@@ -309,11 +357,8 @@ impl Head {
             }
             None => self.next_ref.fetch_add(1, Ordering::SeqCst),
         };
-        let s = Arc::new(MemSeries { labels: interned.clone(), wal_ref: r, data: Mutex::default() });
-        let id = idx.series.len() as u32;
-        idx.series.push(s.clone());
-        idx.postings.add(id, &interned);
-        idx.by_labels.insert(interned, id);
+        let s = Arc::new(MemSeries { labels: interned, key2: key.h2, wal_ref: r, data: Mutex::default() });
+        idx.insert(key, s.clone());
         (s, true)
     }
 
@@ -370,14 +415,12 @@ impl Head {
         }
         let mut fresh = HeadIndex::default();
         let mut interner = HashSet::new();
-        for (i, s) in keep.into_iter().enumerate() {
+        for s in keep {
             for l in &s.labels {
                 interner.insert(l.name.clone());
                 interner.insert(l.value.clone());
             }
-            fresh.postings.add(i as u32, &s.labels);
-            fresh.by_labels.insert(s.labels.clone(), i as u32);
-            fresh.series.push(s);
+            fresh.insert(key_of(&s.labels), s);
         }
         let removed = before - fresh.series.len();
         *idx = fresh;

@@ -5,6 +5,7 @@
 //! merged from the head and the immutable [`block`]s, and [`Tsdb::maintain`] (called
 //! periodically) cuts the head into blocks, compacts blocks and applies retention.
 
+pub mod batch;
 pub mod block;
 mod compact;
 mod db;
@@ -16,7 +17,8 @@ pub mod wal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use db::{AppendOutcome, RejectedSample, Stats, Tsdb};
+pub use batch::Batch;
+pub use db::{AppendOutcome, InvalidSeries, RejectedSample, Stats, Tsdb};
 pub use head::Rejection;
 
 /// Errors of the metrics store.

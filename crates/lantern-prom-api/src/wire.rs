@@ -1,0 +1,212 @@
+//! A zero-copy decoder for `prometheus.WriteRequest`: label strings are borrowed from the
+//! decompressed body and samples go straight into a [`Batch`], so decoding allocates
+//! per request, not per series or label. The prost types in [`crate::proto`] describe the
+//! same message and are used to encode (clients, tests) and for remote read.
+
+use lantern_core::Sample;
+use lantern_tsdb::Batch;
+
+/// Counts of what a request carried besides float samples.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Extras {
+    /// Exemplars (not stored by this decoder).
+    pub exemplars: usize,
+    /// Native histogram samples (not supported yet).
+    pub histograms: usize,
+}
+
+/// Decodes a `WriteRequest` into `batch`.
+pub fn decode_write_request<'a>(buf: &'a [u8], batch: &mut Batch<'a>) -> Result<Extras, String> {
+    let mut r = Reader { b: buf, pos: 0 };
+    let mut extras = Extras::default();
+    while !r.done() {
+        let (field, wt) = r.key()?;
+        match (field, wt) {
+            (1, 2) => {
+                let msg = r.bytes()?;
+                decode_series(msg, batch, &mut extras)?;
+            }
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(extras)
+}
+
+fn decode_series<'a>(buf: &'a [u8], batch: &mut Batch<'a>, extras: &mut Extras) -> Result<(), String> {
+    let mut r = Reader { b: buf, pos: 0 };
+    batch.begin_series();
+    while !r.done() {
+        let (field, wt) = r.key()?;
+        match (field, wt) {
+            (1, 2) => {
+                let mut lr = Reader { b: r.bytes()?, pos: 0 };
+                let (mut name, mut value) = ("", "");
+                while !lr.done() {
+                    let (f, w) = lr.key()?;
+                    match (f, w) {
+                        (1, 2) => name = lr.str()?,
+                        (2, 2) => value = lr.str()?,
+                        _ => lr.skip(w)?,
+                    }
+                }
+                batch.label(name, value);
+            }
+            (2, 2) => {
+                let mut sr = Reader { b: r.bytes()?, pos: 0 };
+                let (mut v, mut t) = (0f64, 0i64);
+                while !sr.done() {
+                    let (f, w) = sr.key()?;
+                    match (f, w) {
+                        (1, 1) => v = f64::from_bits(sr.fixed64()?),
+                        (2, 0) => t = sr.varint()? as i64,
+                        _ => sr.skip(w)?,
+                    }
+                }
+                batch.sample(Sample::new(t, v));
+            }
+            (3, 2) => {
+                r.bytes()?;
+                extras.exemplars += 1;
+            }
+            (4, 2) => {
+                r.bytes()?;
+                extras.histograms += 1;
+            }
+            _ => r.skip(wt)?,
+        }
+    }
+    batch.end_series();
+    Ok(())
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn done(&self) -> bool {
+        self.pos >= self.b.len()
+    }
+
+    #[inline]
+    fn varint(&mut self) -> Result<u64, String> {
+        // Most varints here (tags, lengths) are one byte.
+        if let Some(&b) = self.b.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(b as u64);
+            }
+        }
+        let mut v = 0u64;
+        for shift in (0..70).step_by(7) {
+            let byte = *self.b.get(self.pos).ok_or("truncated varint")?;
+            self.pos += 1;
+            if shift == 63 && byte > 1 {
+                return Err("varint overflows 64 bits".into());
+            }
+            v |= ((byte & 0x7f) as u64) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("varint is too long".into())
+    }
+
+    fn key(&mut self) -> Result<(u64, u8), String> {
+        let k = self.varint()?;
+        let field = k >> 3;
+        if field == 0 {
+            return Err("field number 0 is invalid".into());
+        }
+        Ok((field, (k & 7) as u8))
+    }
+
+    fn fixed64(&mut self) -> Result<u64, String> {
+        let s = self.b.get(self.pos..self.pos + 8).ok_or("truncated fixed64")?;
+        self.pos += 8;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], String> {
+        let n = usize::try_from(self.varint()?).map_err(|_| "length is too large")?;
+        let end = self.pos.checked_add(n).ok_or("length overflows")?;
+        let s = self.b.get(self.pos..end).ok_or("truncated length-delimited field")?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn str(&mut self) -> Result<&'a str, String> {
+        simdutf8::basic::from_utf8(self.bytes()?).map_err(|_| "string field is not valid UTF-8".to_string())
+    }
+
+    fn skip(&mut self, wt: u8) -> Result<(), String> {
+        match wt {
+            0 => self.varint().map(|_| ()),
+            1 => self.fixed64().map(|_| ()),
+            2 => self.bytes().map(|_| ()),
+            5 => {
+                self.b.get(self.pos..self.pos + 4).ok_or("truncated fixed32")?;
+                self.pos += 4;
+                Ok(())
+            }
+            w => Err(format!("wire type {w} is not supported")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{self, Exemplar, TimeSeries, WriteRequest};
+    use proptest::prelude::*;
+    use prost::Message;
+
+    fn arb_series() -> impl Strategy<Value = TimeSeries> {
+        (
+            proptest::collection::vec(("[a-z_]{1,6}", "\\PC{0,6}"), 0..5),
+            proptest::collection::vec((any::<i64>(), any::<u64>()), 0..5),
+            0usize..2,
+        )
+            .prop_map(|(labels, samples, ex)| TimeSeries {
+                labels: labels.into_iter().map(|(name, value)| proto::Label { name, value }).collect(),
+                samples: samples
+                    .into_iter()
+                    .map(|(t, v)| proto::Sample { value: f64::from_bits(v), timestamp: t })
+                    .collect(),
+                exemplars: (0..ex).map(|_| Exemplar { labels: vec![], value: 1.0, timestamp: 1 }).collect(),
+                histograms: vec![],
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_prost(series in proptest::collection::vec(arb_series(), 0..6)) {
+            let buf = WriteRequest { timeseries: series.clone(), metadata: vec![] }.encode_to_vec();
+            let mut b = Batch::new();
+            let extras = decode_write_request(&buf, &mut b).unwrap();
+            prop_assert_eq!(b.len(), series.len());
+            prop_assert_eq!(extras.exemplars, series.iter().map(|s| s.exemplars.len()).sum::<usize>());
+            for ((pairs, samples), ts) in b.iter().zip(&series) {
+                let mut want: Vec<(&str, &str)> = ts.labels.iter().filter(|l| !l.value.is_empty()).map(|l| (l.name.as_str(), l.value.as_str())).collect();
+                want.sort_by(|a, b| a.0.cmp(b.0));
+                let mut got = pairs.to_vec();
+                got.sort();
+                want.sort();
+                prop_assert_eq!(got, want);
+                prop_assert_eq!(samples.len(), ts.samples.len());
+                for (a, e) in samples.iter().zip(&ts.samples) {
+                    prop_assert!(a.t == e.timestamp && a.v.to_bits() == e.value.to_bits());
+                }
+            }
+        }
+
+        #[test]
+        fn garbage_is_an_error_or_a_batch_never_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut b = Batch::new();
+            let _ = decode_write_request(&bytes, &mut b);
+        }
+    }
+}
