@@ -19,6 +19,7 @@ SCRAPES=${SCRAPES:-1440}
 MEM_MULT=${MEM_MULT:-50}          # memory test: HOSTS x ~206 series x MEM_MULT
 MEM_SCRAPES=${MEM_SCRAPES:-4}
 CONC=${CONC:-4}
+SYSTEMS=${SYSTEMS:-lantern victoriametrics prometheus}   # a subset gives a partial run (no RESULTS.md)
 OUT=bench/out
 rm -rf "$OUT" && mkdir -p "$OUT"
 
@@ -74,7 +75,7 @@ flush_and_measure_disk() { # name datadir port -> echoes bytes
 
 declare -A INGEST DISK MEM SAMPLES SERIES
 START_MS=$(( ($(date +%s) - SCRAPES * 15) * 1000 ))
-for sys in lantern victoriametrics prometheus; do
+for sys in $SYSTEMS; do
   port=$(free_port); dir="$OUT/$sys"
   start_system $sys "$dir" "$port"
   c0=$(cpu_ticks $PID)
@@ -92,7 +93,8 @@ for sys in lantern victoriametrics prometheus; do
 done
 
 MEM_START=$(( ($(date +%s) - MEM_SCRAPES * 15) * 1000 ))
-for sys in lantern victoriametrics prometheus; do
+[ "${SKIP_MEM:-0}" = 1 ] && exit 0
+for sys in $SYSTEMS; do
   port=$(free_port); dir="$OUT/mem-$sys"
   start_system $sys "$dir" "$port"
   res=$($BENCH --url "$WRITE_URL" --hosts "$HOSTS" --scrapes "$MEM_SCRAPES" --start-ms "$MEM_START" --series-multiplier "$MEM_MULT" --concurrency "$CONC")
@@ -104,6 +106,7 @@ for sys in lantern victoriametrics prometheus; do
   kill $PID; wait $PID 2>/dev/null || true
 done
 
+[ "$SYSTEMS" = "lantern victoriametrics prometheus" ] || exit 0
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 {
   echo "# Benchmark results"

@@ -4,9 +4,11 @@
 //! The encoding is the Gorilla scheme Prometheus uses: delta-of-delta timestamps in
 //! variable-width buckets and XOR-compressed floats. Pure code: no I/O, no async.
 //! A chunk's bytes start with a big-endian `u16` sample count, so a chunk read back from
-//! a file knows its length in samples.
+//! a file knows its length in samples. Sealed blocks use the [`packed`] encoding instead,
+//! which a general-purpose compressor squeezes further.
 
 mod bits;
+pub mod packed;
 mod xor;
 
 pub use xor::{ChunkIter, XorAppender};
@@ -22,6 +24,9 @@ pub enum Error {
         /// Samples decoded before the bytes ran out.
         decoded: usize,
     },
+    /// A chunk's bytes do not decode.
+    #[error("chunk is corrupt: {0}")]
+    Corrupt(&'static str),
 }
 
 /// Result alias of the chunk crate.

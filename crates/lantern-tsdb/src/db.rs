@@ -11,8 +11,8 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::batch::{labels_key, Batch};
 use crate::block::{self, Block, NewSeries, BLOCKS_DIR};
-use crate::compact::{merge_series, merge_sources};
-use crate::head::{AppendBounds, Head, MemSeries, Rejection, Verdict};
+use crate::compact::{head_series_samples, MergeIter};
+use crate::head::{AppendBounds, Head, HeadChunk, MemSeries, Rejection, Verdict};
 use crate::record::{Record, RefSample};
 use crate::wal::{frame, Wal};
 use crate::{ms, Options, Result};
@@ -88,8 +88,13 @@ pub struct Tsdb {
     opts: Options,
 }
 
-/// In-order chunks and loose out-of-order samples of one series in one block window.
-type WindowData = (Vec<block::NewChunk>, Vec<(i64, f64)>);
+/// One series' in-order chunks and loose out-of-order samples in one block window.
+type WindowSeries = (Labels, Vec<HeadChunk>, Vec<(i64, f64)>);
+
+/// Runs CPU-heavy work (encoding, compression) on the blocking pool.
+async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| crate::Error::Corrupt(format!("background task failed: {e}")))?
+}
 
 fn align_down(t: i64, range: i64) -> i64 {
     t.div_euclid(range) * range
@@ -356,7 +361,7 @@ impl Tsdb {
             (floor, self.wal.rotate()?)
         };
         // Snapshot what lies below the floor, grouped by block-range window.
-        let mut windows: BTreeMap<i64, Vec<NewSeries>> = BTreeMap::new();
+        let mut windows: BTreeMap<i64, Vec<WindowSeries>> = BTreeMap::new();
         let mut taken: Vec<(Arc<MemSeries>, usize)> = Vec::new();
         let mut series = self.head.all_series();
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -365,28 +370,29 @@ impl Tsdb {
             if chunks.is_empty() && ooo.is_empty() {
                 continue;
             }
-            let mut per_window: BTreeMap<i64, WindowData> = BTreeMap::new();
+            let mut per_window: BTreeMap<i64, (Vec<HeadChunk>, Vec<(i64, f64)>)> = BTreeMap::new();
             for c in chunks {
-                per_window.entry(align_down(c.min_t, range)).or_default().0.push(block::NewChunk {
-                    min_t: c.min_t,
-                    max_t: c.max_t,
-                    data: c.data,
-                });
+                per_window.entry(align_down(c.min_t, range)).or_default().0.push(c);
             }
             for (t, v) in ooo {
                 per_window.entry(align_down(t, range)).or_default().1.push((t, v));
             }
             for (w, (chunks, loose)) in per_window {
-                windows
-                    .entry(w)
-                    .or_default()
-                    .push(NewSeries { labels: s.labels.clone(), chunks: merge_series(chunks, loose)? });
+                windows.entry(w).or_default().push((s.labels.clone(), chunks, loose));
             }
             taken.push((s, seen));
         }
         let mut written = Vec::new();
         for (_, series) in windows {
-            if let Some(meta) = block::write(&self.store, series, 1, Vec::new()).await? {
+            let built = run_blocking(move || {
+                let it = series.into_iter().map(|(labels, chunks, loose)| {
+                    head_series_samples(&chunks, loose).map(|samples| NewSeries { labels, samples })
+                });
+                block::build(it, 1, Vec::new())
+            })
+            .await?;
+            if let Some(b) = built {
+                let meta = block::put(&self.store, b).await?;
                 written.push(Arc::new(Block::open(&self.store, meta).await?));
             }
         }
@@ -439,16 +445,23 @@ impl Tsdb {
         Ok(false)
     }
 
-    async fn merge_blocks(&self, group: Vec<Arc<Block>>) -> Result<()> {
-        let mut sources = Vec::with_capacity(group.len());
+    async fn merge_blocks(&self, mut group: Vec<Arc<Block>>) -> Result<()> {
+        // A fixed order (block ids start with their oldest timestamp) keeps the merge
+        // deterministic when blocks disagree on a timestamp.
+        group.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
+        let mut loaded = Vec::with_capacity(group.len());
         for b in &group {
-            sources.push(b.read_all().await?);
+            loaded.push(b.load().await?);
         }
-        let merged = merge_sources(sources)?;
         let level = group.iter().map(|b| b.meta.level).max().unwrap_or(1) + 1;
         let ids: Vec<String> = group.iter().map(|b| b.meta.id.clone()).collect();
-        let new = match block::write(&self.store, merged, level, ids.clone()).await? {
-            Some(meta) => Some(Arc::new(Block::open(&self.store, meta).await?)),
+        let sources = ids.clone();
+        let built = run_blocking(move || block::build(MergeIter::new(&loaded), level, sources)).await?;
+        let new = match built {
+            Some(b) => {
+                let meta = block::put(&self.store, b).await?;
+                Some(Arc::new(Block::open(&self.store, meta).await?))
+            }
             None => None,
         };
         {
