@@ -89,6 +89,8 @@ pub struct Tsdb {
 }
 
 /// One series' in-order chunks and loose out-of-order samples in one block window.
+type WindowData = (Vec<HeadChunk>, Vec<(i64, f64)>);
+/// [`WindowData`] with the series' labels.
 type WindowSeries = (Labels, Vec<HeadChunk>, Vec<(i64, f64)>);
 
 /// Runs CPU-heavy work (encoding, compression) on the blocking pool.
@@ -370,7 +372,7 @@ impl Tsdb {
             if chunks.is_empty() && ooo.is_empty() {
                 continue;
             }
-            let mut per_window: BTreeMap<i64, (Vec<HeadChunk>, Vec<(i64, f64)>)> = BTreeMap::new();
+            let mut per_window: BTreeMap<i64, WindowData> = BTreeMap::new();
             for c in chunks {
                 per_window.entry(align_down(c.min_t, range)).or_default().0.push(c);
             }

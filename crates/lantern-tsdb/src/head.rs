@@ -301,10 +301,11 @@ impl HeadIndex {
         let id = self.series.len() as u32;
         self.postings.add(id, &s.labels);
         self.series.push(s.clone());
-        if self.by_hash.contains_key(&key.h1) {
-            self.collisions.entry(key.h1).or_default().push(s);
-        } else {
-            self.by_hash.insert(key.h1, s);
+        match self.by_hash.entry(key.h1) {
+            std::collections::hash_map::Entry::Occupied(_) => self.collisions.entry(key.h1).or_default().push(s),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(s);
+            }
         }
     }
 }
