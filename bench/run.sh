@@ -76,6 +76,7 @@ flush_and_measure_disk() { # name datadir port -> echoes bytes
 declare -A INGEST DISK MEM SAMPLES SERIES
 START_MS=$(( ($(date +%s) - SCRAPES * 15) * 1000 ))
 for sys in $SYSTEMS; do
+  [ "${SKIP_INGEST:-0}" = 1 ] && break
   port=$(free_port); dir="$OUT/$sys"
   start_system $sys "$dir" "$port"
   c0=$(cpu_ticks $PID)

@@ -9,10 +9,6 @@ pub(crate) struct BitWriter {
 }
 
 impl BitWriter {
-    pub(crate) fn with_bytes(buf: Vec<u8>) -> Self {
-        Self { buf, free: 0 }
-    }
-
     #[inline]
     pub(crate) fn write_bit(&mut self, bit: bool) {
         if self.free == 0 {

@@ -26,9 +26,9 @@ impl Default for XorAppender {
 }
 
 impl XorAppender {
-    /// An empty chunk.
+    /// An empty chunk (allocates nothing until the first sample).
     pub fn new() -> Self {
-        Self { w: BitWriter::with_bytes(vec![0, 0]), num: 0, t: 0, t_delta: 0, v: 0, leading: NO_WINDOW, trailing: 0 }
+        Self { w: BitWriter::default(), num: 0, t: 0, t_delta: 0, v: 0, leading: NO_WINDOW, trailing: 0 }
     }
 
     /// Number of samples appended.
@@ -68,6 +68,8 @@ impl XorAppender {
         let vb = v.to_bits();
         match self.num {
             0 => {
+                // Room for the sample count, then the first sample.
+                self.w.write_bits(0, 16);
                 write_varint(&mut self.w, t);
                 self.w.write_bits(vb, 64);
             }
@@ -90,8 +92,11 @@ impl XorAppender {
         self.w.buf[0..2].copy_from_slice(&self.num.to_be_bytes());
     }
 
-    /// The finished chunk's bytes.
+    /// The finished chunk's bytes (a valid empty chunk when nothing was appended).
     pub fn into_bytes(self) -> Vec<u8> {
+        if self.num == 0 {
+            return vec![0, 0];
+        }
         self.w.buf
     }
 

@@ -22,8 +22,18 @@ pub(crate) async fn handle(State(api): State<PromApi>, headers: HeaderMap, body:
     }
 }
 
-/// Decompresses a remote-write body (snappy block format) within the size limit.
-pub fn decompress_body(compressed: &[u8], max_decompressed: usize) -> Result<Vec<u8>, ApiError> {
+/// Decompressed bodies up to this size keep their buffer for the thread's next request.
+const REUSED_BUFFER_BYTES: usize = 16 << 20;
+
+thread_local! {
+    /// The decompression buffer of this blocking-pool thread, reused across requests so
+    /// that a busy ingest path does not allocate (and fault in) a fresh one every time.
+    static BODY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Decompresses a remote-write body (snappy block format) within the size limit into
+/// `out` (cleared first).
+pub fn decompress_body(compressed: &[u8], max_decompressed: usize, out: &mut Vec<u8>) -> Result<(), ApiError> {
     let len = snap::raw::decompress_len(compressed)
         .map_err(|e| ApiError::bad_data(format!("remote write body is not snappy-compressed: {e}")))?;
     if len > max_decompressed {
@@ -32,9 +42,13 @@ pub fn decompress_body(compressed: &[u8], max_decompressed: usize) -> Result<Vec
             format!("remote write body decompresses to {len} bytes, over the limit of {max_decompressed}"),
         ));
     }
-    snap::raw::Decoder::new()
-        .decompress_vec(compressed)
-        .map_err(|e| ApiError::bad_data(format!("remote write body is not snappy-compressed: {e}")))
+    out.clear();
+    out.resize(len, 0);
+    let n = snap::raw::Decoder::new()
+        .decompress(compressed, out)
+        .map_err(|e| ApiError::bad_data(format!("remote write body is not snappy-compressed: {e}")))?;
+    out.truncate(n);
+    Ok(())
 }
 
 async fn write(api: &PromApi, headers: &HeaderMap, body: Body) -> Result<(), ApiError> {
@@ -58,13 +72,19 @@ async fn write(api: &PromApi, headers: &HeaderMap, body: Body) -> Result<(), Api
     let max = api.limits.max_decompressed_bytes;
     // Decompressing, decoding and appending are CPU work and an fsync: off the async threads.
     tokio::task::spawn_blocking(move || {
-        let raw = decompress_body(&compressed, max)?;
-        let mut batch = Batch::new();
-        let extras = decode_write_request(&raw, &mut batch).map_err(|e| {
-            ApiError::bad_data(format!("remote write body is not a valid prometheus.WriteRequest: {e}"))
-        })?;
-        let outcome = db.append_batch(&batch).map_err(store_error)?;
-        report(batch.sample_count(), &outcome, extras)
+        let mut raw = BODY.with(|b| b.take());
+        let result = decompress_body(&compressed, max, &mut raw).and_then(|()| {
+            let mut batch = Batch::new();
+            let extras = decode_write_request(&raw, &mut batch).map_err(|e| {
+                ApiError::bad_data(format!("remote write body is not a valid prometheus.WriteRequest: {e}"))
+            })?;
+            let outcome = db.append_batch(&batch).map_err(store_error)?;
+            report(batch.sample_count(), &outcome, extras)
+        });
+        if raw.capacity() <= REUSED_BUFFER_BYTES {
+            BODY.with(|b| b.replace(raw));
+        }
+        result
     })
     .await
     .map_err(|e| ApiError::internal(format!("append task failed: {e}")))?

@@ -235,7 +235,7 @@ impl Block {
         let index = index::decode(&b).map_err(|e| Error::Corrupt(format!("block {}: {e}", meta.id)))?;
         let mut postings = Postings::default();
         for (i, s) in index.series.iter().enumerate() {
-            postings.add(i as u32, &s.labels);
+            postings.add_labels(i as u32, &s.labels);
         }
         Ok(Block { meta, index, postings, store: store.clone() })
     }
@@ -247,7 +247,7 @@ impl Block {
 
     /// Series matching every matcher that have a chunk overlapping `[mint, maxt]`.
     pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<u32> {
-        let ids = self.postings.select(matchers, |id| self.index.series.get(id as usize).map(|s| &s.labels));
+        let ids = self.postings.select(matchers);
         ids.into_iter()
             .filter(|&i| self.index.series[i as usize].chunks.iter().any(|c| c.min_t <= maxt && c.max_t >= mint))
             .collect()

@@ -194,7 +194,7 @@ impl Tsdb {
                             Ok(ls) => {
                                 let (series, created) = self.head.get_or_create(&ls, None);
                                 if created {
-                                    new_series.push((series.wal_ref, series.labels.clone()));
+                                    new_series.push((series.wal_ref, ls));
                                 }
                                 series
                             }
@@ -216,7 +216,7 @@ impl Tsdb {
                         }
                         Verdict::AlreadyStored => out.already_stored += 1,
                         Verdict::Rejected(reason) => {
-                            out.rejected.push(RejectedSample { labels: series.labels.clone(), t: s.t, reason })
+                            out.rejected.push(RejectedSample { labels: self.head.labels_of(&series), t: s.t, reason })
                         }
                     }
                 }
@@ -254,10 +254,10 @@ impl Tsdb {
                 }
             }
         }
-        for s in self.head.select_series(matchers) {
+        for (labels, s) in self.head.select_series(matchers) {
             let samples = s.data.lock().samples(mint, maxt);
             if !samples.is_empty() {
-                parts.entry(s.labels.clone()).or_default().push(samples);
+                parts.entry(labels).or_default().push(samples);
             }
         }
         Ok(parts.into_iter().map(|(l, p)| (l, merge_parts(p))).collect())
@@ -269,9 +269,9 @@ impl Tsdb {
         for b in self.blocks_overlapping(mint, maxt) {
             out.extend(b.select(matchers, mint, maxt).into_iter().map(|id| b.labels(id).clone()));
         }
-        for s in self.head.select_series(matchers) {
+        for (labels, s) in self.head.select_series(matchers) {
             if s.data.lock().time_range().is_some_and(|(lo, hi)| lo <= maxt && hi >= mint) {
-                out.push(s.labels.clone());
+                out.push(labels);
             }
         }
         out.sort();
@@ -366,8 +366,8 @@ impl Tsdb {
         let mut windows: BTreeMap<i64, Vec<WindowSeries>> = BTreeMap::new();
         let mut taken: Vec<(Arc<MemSeries>, usize)> = Vec::new();
         let mut series = self.head.all_series();
-        series.sort_by(|a, b| a.labels.cmp(&b.labels));
-        for s in series {
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        for (labels, s) in series {
             let (chunks, ooo, seen) = s.data.lock().snapshot_below(floor);
             if chunks.is_empty() && ooo.is_empty() {
                 continue;
@@ -380,7 +380,7 @@ impl Tsdb {
                 per_window.entry(align_down(t, range)).or_default().1.push((t, v));
             }
             for (w, (chunks, loose)) in per_window {
-                windows.entry(w).or_default().push((s.labels.clone(), chunks, loose));
+                windows.entry(w).or_default().push((labels.clone(), chunks, loose));
             }
             taken.push((s, seen));
         }
@@ -406,7 +406,7 @@ impl Tsdb {
         let live = {
             let _g = self.append_lock.lock();
             self.head.gc();
-            self.head.all_series().iter().map(|s| (s.wal_ref, s.labels.clone())).collect::<Vec<_>>()
+            self.head.all_series().into_iter().map(|(labels, s)| (s.wal_ref, labels)).collect::<Vec<_>>()
         };
         self.wal.checkpoint(floor, first_segment, Record::Series(live))?;
         tracing::info!(floor, blocks = n_blocks, head_series = self.head.num_series(), "head cut into blocks");

@@ -12,6 +12,7 @@ mod db;
 pub mod head;
 pub mod postings;
 pub mod record;
+mod symbols;
 pub mod wal;
 
 use std::path::PathBuf;

@@ -1,27 +1,37 @@
-//! The inverted index: for every label name and value, the sorted ids of the series that
-//! carry it. Used by the head and by every loaded block; ids are positions in the owner's
-//! series list.
+//! The inverted index: for every label name and value, the ids of the series that carry
+//! it, as compressed bitmaps (roaring: about two bytes an id, far less for dense lists).
+//! Used by the head and by every loaded block; ids are positions in the owner's series
+//! list.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use lantern_core::{Labels, MatchOp, Matcher};
+use roaring::RoaringBitmap;
 
-/// Label name → value → sorted series ids.
+/// Label name → value → series ids.
 #[derive(Debug, Default)]
 pub struct Postings {
-    map: HashMap<Arc<str>, HashMap<Arc<str>, Vec<u32>>>,
+    map: HashMap<Arc<str>, HashMap<Arc<str>, RoaringBitmap>>,
     count: u32,
 }
 
 impl Postings {
-    /// Records series `id`. Ids must be added in increasing order.
-    pub fn add(&mut self, id: u32, labels: &Labels) {
+    /// Records series `id` with its label pairs. Ids must be added in increasing order.
+    pub fn add(&mut self, id: u32, pairs: impl IntoIterator<Item = (Arc<str>, Arc<str>)>) {
         debug_assert!(id >= self.count || self.count == 0, "ids are added in increasing order");
-        for l in labels {
-            self.map.entry(l.name.clone()).or_default().entry(l.value.clone()).or_default().push(id);
+        for (name, value) in pairs {
+            let list = self.map.entry(name).or_default().entry(value).or_default();
+            if list.try_push(id).is_err() {
+                list.insert(id);
+            }
         }
         self.count = self.count.max(id + 1);
+    }
+
+    /// Records series `id` with its labels.
+    pub fn add_labels(&mut self, id: u32, labels: &Labels) {
+        self.add(id, labels.iter().map(|l| (l.name.clone(), l.value.clone())));
     }
 
     /// All label names, unsorted.
@@ -34,84 +44,56 @@ impl Postings {
         self.map.get(name).into_iter().flat_map(|m| m.keys())
     }
 
-    /// Ids of the series that satisfy every matcher, ascending. Matchers that accept the
-    /// empty string are checked against each candidate's labels via `labels_of`.
-    pub fn select<'a>(&self, matchers: &[Matcher], labels_of: impl Fn(u32) -> Option<&'a Labels>) -> Vec<u32> {
-        let mut result: Option<Vec<u32>> = None;
-        let mut post_filter: Vec<&Matcher> = Vec::new();
+    /// Ids of the series that satisfy every matcher, ascending. A matcher that accepts
+    /// the empty string (so also series without its label) removes the series whose value
+    /// it rejects, found through the postings of those values.
+    pub fn select(&self, matchers: &[Matcher]) -> Vec<u32> {
+        let mut result: Option<RoaringBitmap> = None;
+        let mut excluding: Vec<&Matcher> = Vec::new();
         for m in matchers {
             if m.matches_empty() {
-                post_filter.push(m);
+                excluding.push(m);
                 continue;
             }
             let ids = self.ids_for(m);
             result = Some(match result {
                 None => ids,
-                Some(prev) => intersect(&prev, &ids),
+                Some(prev) => prev & ids,
             });
             if result.as_ref().is_some_and(|r| r.is_empty()) {
                 return Vec::new();
             }
         }
-        let candidates = result.unwrap_or_else(|| (0..self.count).collect());
-        if post_filter.is_empty() {
-            return candidates;
+        let mut ids = result.unwrap_or_else(|| (0..self.count).collect());
+        for m in excluding {
+            let Some(values) = self.map.get(m.name.as_str()) else { continue };
+            for (_, list) in values.iter().filter(|(v, _)| !m.matches(v)) {
+                ids -= list;
+            }
         }
-        candidates
-            .into_iter()
-            .filter(|&id| {
-                labels_of(id).is_some_and(|ls| post_filter.iter().all(|m| m.matches(ls.get(&m.name).unwrap_or(""))))
-            })
-            .collect()
+        ids.iter().collect()
     }
 
     /// Ids of series with a value of `m.name` that `m` accepts (the matcher must not
     /// accept the empty string).
-    fn ids_for(&self, m: &Matcher) -> Vec<u32> {
+    fn ids_for(&self, m: &Matcher) -> RoaringBitmap {
         let Some(values) = self.map.get(m.name.as_str()) else {
-            return Vec::new();
+            return RoaringBitmap::new();
         };
         if m.op == MatchOp::Equal {
             return values.get(m.value.as_str()).cloned().unwrap_or_default();
         }
-        let lists: Vec<&Vec<u32>> = if let Some(lits) = m.set_literals() {
-            lits.iter().filter_map(|v| values.get(v.as_str())).collect()
+        let mut out = RoaringBitmap::new();
+        if let Some(lits) = m.set_literals() {
+            for list in lits.iter().filter_map(|v| values.get(v.as_str())) {
+                out |= list;
+            }
         } else {
-            values.iter().filter(|(v, _)| m.matches(v)).map(|(_, ids)| ids).collect()
-        };
-        union(&lists)
-    }
-}
-
-/// Intersection of two ascending lists.
-pub fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::with_capacity(a.len().min(b.len()));
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
+            for (_, list) in values.iter().filter(|(v, _)| m.matches(v)) {
+                out |= list;
             }
         }
-    }
-    out
-}
-
-/// Union of ascending lists, ascending and without duplicates.
-pub fn union(lists: &[&Vec<u32>]) -> Vec<u32> {
-    match lists.len() {
-        0 => Vec::new(),
-        1 => lists[0].clone(),
-        _ => {
-            let mut out: Vec<u32> = lists.iter().flat_map(|l| l.iter().copied()).collect();
-            out.sort_unstable();
-            out.dedup();
-            out
-        }
+        out
     }
 }
 
@@ -127,13 +109,13 @@ mod tests {
         ];
         let mut p = Postings::default();
         for (i, s) in series.iter().enumerate() {
-            p.add(i as u32, s);
+            p.add_labels(i as u32, s);
         }
         (p, series)
     }
 
-    fn sel(p: &Postings, s: &[Labels], m: Vec<Matcher>) -> Vec<u32> {
-        p.select(&m, |id| s.get(id as usize))
+    fn sel(p: &Postings, _s: &[Labels], m: Vec<Matcher>) -> Vec<u32> {
+        p.select(&m)
     }
 
     #[test]

@@ -104,8 +104,3 @@ fn main() -> ExitCode {
         }
     }
 }
-
-/// mimalloc: far fewer cycles than glibc's allocator on the ingest path's many small
-/// allocations, and less fragmentation.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

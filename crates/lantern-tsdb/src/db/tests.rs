@@ -161,6 +161,27 @@ fn retention_by_time_and_size_removes_oldest_blocks() {
     });
 }
 
+/// The store holds exactly one sample per acknowledged series and timestamp, with one
+/// of the values written there.
+async fn check_model(db: &Tsdb, model: &BTreeMap<(u8, i64), Vec<f64>>, step: &str) {
+    let got = db.select(&all(), i64::MIN, i64::MAX).await.unwrap();
+    let mut seen: BTreeMap<(u8, i64), f64> = BTreeMap::new();
+    for (labels, samples) in got {
+        let s: u8 = labels.get("job").unwrap().parse().unwrap();
+        for x in samples {
+            assert!(seen.insert((s, x.t), x.v).is_none(), "duplicate sample returned");
+        }
+    }
+    assert_eq!(
+        seen.keys().collect::<Vec<_>>(),
+        model.keys().collect::<Vec<_>>(),
+        "every acknowledged sample, once, after {step}"
+    );
+    for (k, v) in &seen {
+        assert!(model[k].contains(v), "value {v} at {k:?} was written, after {step}");
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Append(Vec<(u8, i64, i32)>),
@@ -177,7 +198,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     /// Whatever the order of appends, cuts and restarts, the store returns exactly one
     /// sample per acknowledged series and timestamp, with a value that was written there.
@@ -188,7 +209,12 @@ proptest! {
             let o = Options { out_of_order_window: Duration::from_millis(1_000_000), ..opts() };
             let mut db = Some(open(dir.path(), o.clone()).await);
             let mut model: BTreeMap<(u8, i64), Vec<f64>> = BTreeMap::new();
-            for op in ops {
+            for (i, op) in ops.into_iter().enumerate() {
+                let op_name = match &op {
+                    Op::Append(_) => "append",
+                    Op::Maintain => "maintain",
+                    Op::Reopen => "reopen",
+                };
                 match op {
                     Op::Append(samples) => {
                         let input: Vec<(Labels, Vec<Sample>)> = samples
@@ -224,19 +250,36 @@ proptest! {
                         db = Some(open(dir.path(), o.clone()).await);
                     }
                 }
-            }
-            let got = db.as_ref().unwrap().select(&all(), i64::MIN, i64::MAX).await.unwrap();
-            let mut seen: BTreeMap<(u8, i64), f64> = BTreeMap::new();
-            for (labels, samples) in got {
-                let s: u8 = labels.get("job").unwrap().parse().unwrap();
-                for x in samples {
-                    assert!(seen.insert((s, x.t), x.v).is_none(), "duplicate sample returned");
-                }
-            }
-            assert_eq!(seen.keys().collect::<Vec<_>>(), model.keys().collect::<Vec<_>>(), "every acknowledged sample, once");
-            for (k, v) in &seen {
-                assert!(model[k].contains(v), "value {v} at {k:?} was written");
+                check_model(db.as_ref().unwrap(), &model, &format!("op {i}: {op_name}")).await;
             }
         });
     }
+}
+
+#[test]
+fn series_recreated_after_gc_keep_their_own_samples() {
+    run(async {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Options { out_of_order_window: Duration::from_millis(1_000_000), ..opts() };
+        let db = open(dir.path(), o.clone()).await;
+        let app = |v: &[(u8, i64)]| {
+            db.append(v.iter().map(|&(s, t)| (series("m", &s.to_string()), vec![Sample::new(t, s as f64)])).collect())
+                .unwrap()
+        };
+        app(&[(1, 0), (3, 26_396), (2, 24_156)]);
+        db.maintain().await.unwrap();
+        app(&[(0, 7560), (1, 148), (3, 9796), (2, 12_760)]);
+        let check = |got: Vec<(Labels, Vec<Sample>)>, step: &str| {
+            for (labels, samples) in got {
+                let s: f64 = labels.get("job").unwrap().parse().unwrap();
+                assert!(samples.iter().all(|x| x.v == s), "{step}: {labels}: {samples:?}");
+            }
+        };
+        check(db.select(&all(), i64::MIN, i64::MAX).await.unwrap(), "before reopen");
+        drop(db);
+        let db = open(dir.path(), o.clone()).await;
+        check(db.select(&all(), i64::MIN, i64::MAX).await.unwrap(), "after reopen");
+        db.maintain().await.unwrap();
+        check(db.select(&all(), i64::MIN, i64::MAX).await.unwrap(), "after maintain");
+    });
 }
