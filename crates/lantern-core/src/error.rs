@@ -12,6 +12,9 @@ pub enum Error {
     /// The same label name appears twice in one label set.
     #[error("label name {0:?} appears more than once")]
     DuplicateLabel(String),
+    /// A label name or value is not valid UTF-8 (shown with replacement characters).
+    #[error("label name or value {0:?} is not valid UTF-8")]
+    InvalidUtf8(String),
     /// A label set has no `__name__` label.
     #[error("series has no metric name (label __name__)")]
     MissingMetricName,

@@ -171,3 +171,33 @@ async fn not_ready_is_503() {
     let (s, _) = call(&app, write_req(vec![])).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// A hand-encoded `TimeSeries` whose `job` value is not UTF-8 (prost cannot build one).
+fn raw_series_with_bad_utf8() -> Vec<u8> {
+    fn field(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag, body.len() as u8];
+        v.extend_from_slice(body);
+        v
+    }
+    let name = [field(0x0a, b"__name__"), field(0x12, b"up")].concat();
+    let job = [field(0x0a, b"job"), field(0x12, b"\xff\xfe")].concat();
+    let sample = proto::Sample { value: 1.0, timestamp: 1000 }.encode_to_vec();
+    let series = [field(0x0a, &name), field(0x0a, &job), field(0x12, &sample)].concat();
+    field(0x0a, &series)
+}
+
+#[tokio::test]
+async fn labels_that_are_not_utf8_are_rejected_by_name() {
+    let (app, _d) = setup(Limits::default()).await;
+    let mut raw =
+        WriteRequest { timeseries: vec![ts(&[("__name__", "up"), ("job", "ok")], &[(1000, 1.0)])], metadata: vec![] }
+            .encode_to_vec();
+    raw.extend(raw_series_with_bad_utf8());
+    let req = Request::post("/api/v1/write").body(Body::from(snappy(&raw))).unwrap();
+    let (s, b) = call(&app, req).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let msg = String::from_utf8_lossy(&b);
+    assert!(msg.contains("not valid UTF-8") && msg.contains("1 of 2 samples rejected"), "{msg}");
+    let (_, j) = get_json(&app, "/api/v1/series?match[]=up").await;
+    assert_eq!(j["data"], serde_json::json!([{"__name__": "up", "job": "ok"}]));
+}

@@ -40,12 +40,13 @@ fn decode_series<'a>(buf: &'a [u8], batch: &mut Batch<'a>, extras: &mut Extras) 
         match (field, wt) {
             (1, 2) => {
                 let mut lr = Reader { b: r.bytes()?, pos: 0 };
-                let (mut name, mut value) = ("", "");
+                // Bytes, not str: the store checks UTF-8 only for series it does not know.
+                let (mut name, mut value): (&[u8], &[u8]) = (b"", b"");
                 while !lr.done() {
                     let (f, w) = lr.key()?;
                     match (f, w) {
-                        (1, 2) => name = lr.str()?,
-                        (2, 2) => value = lr.str()?,
+                        (1, 2) => name = lr.bytes()?,
+                        (2, 2) => value = lr.bytes()?,
                         _ => lr.skip(w)?,
                     }
                 }
@@ -138,10 +139,6 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn str(&mut self) -> Result<&'a str, String> {
-        simdutf8::basic::from_utf8(self.bytes()?).map_err(|_| "string field is not valid UTF-8".to_string())
-    }
-
     fn skip(&mut self, wt: u8) -> Result<(), String> {
         match wt {
             0 => self.varint().map(|_| ()),
@@ -190,7 +187,7 @@ mod tests {
             prop_assert_eq!(b.len(), series.len());
             prop_assert_eq!(extras.exemplars, series.iter().map(|s| s.exemplars.len()).sum::<usize>());
             for ((pairs, samples), ts) in b.iter().zip(&series) {
-                let mut want: Vec<(&str, &str)> = ts.labels.iter().filter(|l| !l.value.is_empty()).map(|l| (l.name.as_str(), l.value.as_str())).collect();
+                let mut want: Vec<(&[u8], &[u8])> = ts.labels.iter().filter(|l| !l.value.is_empty()).map(|l| (l.name.as_bytes(), l.value.as_bytes())).collect();
                 want.sort_by(|a, b| a.0.cmp(b.0));
                 let mut got = pairs.to_vec();
                 got.sort();

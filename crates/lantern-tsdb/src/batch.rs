@@ -11,7 +11,9 @@ use lantern_core::{Labels, Sample};
 /// say which belong to which series.
 #[derive(Debug, Default)]
 pub struct Batch<'a> {
-    pairs: Vec<(&'a str, &'a str)>,
+    /// Label names and values as bytes: UTF-8 is checked only for series the head does
+    /// not know yet (bytes that are not UTF-8 cannot equal a stored label set).
+    pairs: Vec<(&'a [u8], &'a [u8])>,
     samples: Vec<Sample>,
     series: Vec<(Range<usize>, Range<usize>)>,
     open: Option<(usize, usize)>,
@@ -31,7 +33,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Adds a label to the open series.
-    pub fn label(&mut self, name: &'a str, value: &'a str) {
+    pub fn label(&mut self, name: &'a [u8], value: &'a [u8]) {
         self.pairs.push((name, value));
     }
 
@@ -62,7 +64,7 @@ impl<'a> Batch<'a> {
     pub fn push(&mut self, labels: &'a Labels, samples: &[Sample]) {
         self.begin_series();
         for l in labels {
-            self.label(&l.name, &l.value);
+            self.label(l.name.as_bytes(), l.value.as_bytes());
         }
         self.samples.extend_from_slice(samples);
         self.end_series();
@@ -84,7 +86,7 @@ impl<'a> Batch<'a> {
     }
 
     /// The series: sorted label pairs and samples.
-    pub fn iter(&self) -> impl Iterator<Item = (&[(&'a str, &'a str)], &[Sample])> {
+    pub fn iter(&self) -> impl Iterator<Item = (&[(&'a [u8], &'a [u8])], &[Sample])> {
         self.series.iter().map(|(p, s)| (&self.pairs[p.clone()], &self.samples[s.clone()]))
     }
 }
@@ -112,15 +114,15 @@ fn seeds() -> (u64, u64) {
 
 /// The key of a label set given as sorted pairs (the same for a [`Labels`] with those
 /// labels).
-pub fn labels_key<'s>(pairs: impl Iterator<Item = (&'s str, &'s str)>) -> LabelsKey {
+pub fn labels_key<'s>(pairs: impl Iterator<Item = (&'s [u8], &'s [u8])>) -> LabelsKey {
     let (s1, s2) = seeds();
     let mut a = foldhash::fast::FixedState::with_seed(s1).build_hasher();
     let mut b = foldhash::fast::FixedState::with_seed(s2).build_hasher();
     for (n, v) in pairs {
         for h in [&mut a, &mut b] {
-            h.write(n.as_bytes());
+            h.write(n);
             h.write_u8(0xff);
-            h.write(v.as_bytes());
+            h.write(v);
             h.write_u8(0xfe);
         }
     }
@@ -129,7 +131,7 @@ pub fn labels_key<'s>(pairs: impl Iterator<Item = (&'s str, &'s str)>) -> Labels
 
 /// The key of a stored label set.
 pub fn key_of(labels: &Labels) -> LabelsKey {
-    labels_key(labels.iter().map(|l| (&*l.name, &*l.value)))
+    labels_key(labels.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes())))
 }
 
 #[cfg(test)]
@@ -140,17 +142,18 @@ mod tests {
     fn series_are_sorted_and_empty_values_dropped() {
         let mut b = Batch::new();
         b.begin_series();
-        b.label("z", "1");
-        b.label("a", "");
-        b.label("__name__", "up");
+        b.label(b"z", b"1");
+        b.label(b"a", b"");
+        b.label(b"__name__", b"up");
         b.sample(Sample::new(1, 1.0));
         b.end_series();
         let (pairs, samples) = b.iter().next().unwrap();
-        assert_eq!(pairs, &[("__name__", "up"), ("z", "1")]);
+        assert_eq!(pairs, &[(&b"__name__"[..], &b"up"[..]), (&b"z"[..], &b"1"[..])]);
         assert_eq!(samples.len(), 1);
         let ls = Labels::from_pairs([("z", "1"), ("__name__", "up")]);
         assert_eq!(key_of(&ls), labels_key(pairs.iter().copied()));
-        assert_ne!(labels_key([("a", "bc")].into_iter()), labels_key([("ab", "c")].into_iter()));
-        assert_ne!(labels_key([("a", "b")].into_iter()).h1, labels_key([("a", "b")].into_iter()).h2);
+        let k = |n: &'static str, v: &'static str| labels_key([(n.as_bytes(), v.as_bytes())].into_iter());
+        assert_ne!(k("a", "bc"), k("ab", "c"));
+        assert_ne!(k("a", "b").h1, k("a", "b").h2);
     }
 }

@@ -9,7 +9,7 @@ use lantern_core::{Label, Labels, Matcher, Sample};
 use lantern_objstore::Store;
 use parking_lot::{Mutex, RwLock};
 
-use crate::batch::{labels_key, Batch};
+use crate::batch::{labels_key, Batch, LabelsKey};
 use crate::block::{self, Block, NewSeries, BLOCKS_DIR};
 use crate::compact::{head_series_samples, MergeIter};
 use crate::head::{AppendBounds, Head, HeadChunk, MemSeries, Rejection, Verdict};
@@ -168,6 +168,9 @@ impl Tsdb {
     /// listed; the rest are stored.
     pub fn append_batch(&self, input: &Batch<'_>) -> Result<AppendOutcome> {
         let mut out = AppendOutcome::default();
+        // Hashing needs no lock; lookups happen under the append lock, which garbage
+        // collection also takes, so a series found here stays in the head.
+        let keys: Vec<LabelsKey> = input.iter().map(|(pairs, _)| labels_key(pairs.iter().copied())).collect();
         let pos = {
             let _g = self.append_lock.lock();
             if self.closed.load(Ordering::SeqCst) {
@@ -185,26 +188,28 @@ impl Tsdb {
             let mut accepted = Vec::with_capacity(input.sample_count());
             let mut batch_max = i64::MIN;
             let mut below_floor = false;
-            for (pairs, samples) in input.iter() {
-                let series = match self.head.lookup(labels_key(pairs.iter().copied())) {
+            // One index lock for the whole batch, and independent lookups the CPU overlaps.
+            let found = self.head.lookup_many(&keys);
+            for ((pairs, samples), found) in input.iter().zip(found) {
+                let series = match found {
                     Some(s) => s,
-                    None => {
-                        let labels: Vec<Label> = pairs.iter().map(|&(n, v)| Label::new(n, v)).collect();
-                        match Labels::validated(labels) {
-                            Ok(ls) => {
-                                let (series, created) = self.head.get_or_create(&ls, None);
-                                if created {
-                                    new_series.push((series.wal_ref, ls));
-                                }
-                                series
+                    None => match validate(pairs) {
+                        Ok(ls) => {
+                            let (series, created) = self.head.get_or_create(&ls, None);
+                            if created {
+                                new_series.push((series.wal_ref, ls));
                             }
-                            Err(error) => {
-                                let shown = Labels::from_pairs(pairs.iter().copied()).to_string();
-                                out.invalid_series.push(InvalidSeries { labels: shown, error, samples: samples.len() });
-                                continue;
-                            }
+                            series
                         }
-                    }
+                        Err(error) => {
+                            let shown = Labels::from_pairs(
+                                pairs.iter().map(|(n, v)| (String::from_utf8_lossy(n), String::from_utf8_lossy(v))),
+                            )
+                            .to_string();
+                            out.invalid_series.push(InvalidSeries { labels: shown, error, samples: samples.len() });
+                            continue;
+                        }
+                    },
                 };
                 let mut d = series.data.lock();
                 for s in samples.iter().copied() {
@@ -539,6 +544,19 @@ impl Tsdb {
             max_t: self.head.max_t.load(Ordering::SeqCst),
         }
     }
+}
+
+/// Checks a label set the head has not seen: UTF-8, then Prometheus's rules.
+fn validate(pairs: &[(&[u8], &[u8])]) -> std::result::Result<Labels, lantern_core::Error> {
+    let mut labels = Vec::with_capacity(pairs.len());
+    for &(n, v) in pairs {
+        let name =
+            std::str::from_utf8(n).map_err(|_| lantern_core::Error::InvalidUtf8(String::from_utf8_lossy(n).into()))?;
+        let value =
+            std::str::from_utf8(v).map_err(|_| lantern_core::Error::InvalidUtf8(String::from_utf8_lossy(v).into()))?;
+        labels.push(Label::new(name, value));
+    }
+    Labels::validated(labels)
 }
 
 /// Merges sample lists of one series from several sources (blocks may overlap).

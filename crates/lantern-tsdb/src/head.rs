@@ -369,6 +369,12 @@ impl Head {
         self.index.read().find(key).cloned()
     }
 
+    /// The series of each key, under one read lock.
+    pub fn lookup_many(&self, keys: &[LabelsKey]) -> Vec<Option<Arc<MemSeries>>> {
+        let idx = self.index.read();
+        keys.iter().map(|&k| idx.find(k).cloned()).collect()
+    }
+
     /// The series with these labels, created (with a new WAL reference, or `wal_ref` when
     /// replaying) if missing. Returns the series and whether it was created.
     pub fn get_or_create(&self, labels: &Labels, wal_ref: Option<u64>) -> (Arc<MemSeries>, bool) {
@@ -448,7 +454,7 @@ impl Head {
             }
         }
         for s in keep {
-            let key = labels_key(fresh.pairs(&s).map(|(n, v)| (&**n, &**v)));
+            let key = labels_key(fresh.pairs(&s).map(|(n, v)| (n.as_bytes(), v.as_bytes())));
             fresh.insert(key, s);
         }
         *idx = fresh;
