@@ -7,13 +7,16 @@ use std::sync::OnceLock;
 
 use lantern_core::{Labels, Sample};
 
+/// A label name and value as sent, not yet checked to be UTF-8.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// Series to append: label pairs borrowed from the request, samples, and the ranges that
 /// say which belong to which series.
 #[derive(Debug, Default)]
 pub struct Batch<'a> {
     /// Label names and values as bytes: UTF-8 is checked only for series the head does
     /// not know yet (bytes that are not UTF-8 cannot equal a stored label set).
-    pairs: Vec<(&'a [u8], &'a [u8])>,
+    pairs: Vec<Pair<'a>>,
     samples: Vec<Sample>,
     series: Vec<(Range<usize>, Range<usize>)>,
     open: Option<(usize, usize)>,
@@ -86,7 +89,7 @@ impl<'a> Batch<'a> {
     }
 
     /// The series: sorted label pairs and samples.
-    pub fn iter(&self) -> impl Iterator<Item = (&[(&'a [u8], &'a [u8])], &[Sample])> {
+    pub fn iter(&self) -> impl Iterator<Item = (&[Pair<'a>], &[Sample])> {
         self.series.iter().map(|(p, s)| (&self.pairs[p.clone()], &self.samples[s.clone()]))
     }
 }
