@@ -78,6 +78,8 @@ pub struct Tsdb {
     wal: Wal,
     store: Store,
     blocks: RwLock<Vec<Arc<Block>>>,
+    /// Blocks out of `blocks` (compacted or expired) whose files wait for their last reader.
+    retired: Mutex<Vec<Arc<Block>>>,
     /// Serialises appends, head cuts and series garbage collection.
     append_lock: Mutex<()>,
     /// Serialises maintenance runs.
@@ -146,6 +148,7 @@ impl Tsdb {
             wal,
             store,
             blocks: RwLock::new(blocks),
+            retired: Mutex::new(Vec::new()),
             append_lock: Mutex::new(()),
             maintain_lock: tokio::sync::Mutex::new(()),
             ooo_below_floor: AtomicBool::new(ooo_below),
@@ -471,16 +474,40 @@ impl Tsdb {
             }
             None => None,
         };
-        {
+        self.replace_blocks(&ids, new).await?;
+        tracing::info!(sources = ids.len(), level, "blocks compacted");
+        Ok(())
+    }
+
+    /// Swaps blocks in one step (queries see the old set or the new one), then deletes
+    /// the removed blocks' files once no query still reads them.
+    async fn replace_blocks(&self, remove: &[String], add: Option<Arc<Block>>) -> Result<()> {
+        let removed: Vec<Arc<Block>> = {
             let mut bl = self.blocks.write();
-            bl.retain(|b| !ids.contains(&b.meta.id));
-            bl.extend(new);
+            let (gone, keep): (Vec<_>, Vec<_>) = bl.drain(..).partition(|b| remove.contains(&b.meta.id));
+            *bl = keep;
+            bl.extend(add);
             bl.sort_by_key(|b| b.meta.min_t);
-        }
-        for id in &ids {
+            gone
+        };
+        self.retired.lock().extend(removed);
+        self.delete_retired().await
+    }
+
+    /// Deletes the files of retired blocks that no query holds any more; the others wait
+    /// for the next maintenance round.
+    async fn delete_retired(&self) -> Result<()> {
+        let unused: Vec<String> = {
+            let mut r = self.retired.lock();
+            // Retired blocks are out of the block list, so no new reader can take them:
+            // a count of one (this list) stays one.
+            let (unused, busy): (Vec<_>, Vec<_>) = r.drain(..).partition(|b| Arc::strong_count(b) == 1);
+            *r = busy;
+            unused.iter().map(|b| b.meta.id.clone()).collect()
+        };
+        for id in &unused {
             Block::delete(&self.store, id).await?;
         }
-        tracing::info!(sources = ids.len(), level, "blocks compacted");
         Ok(())
     }
 
@@ -514,12 +541,9 @@ impl Tsdb {
             }
         }
         if doomed.is_empty() {
-            return Ok(());
+            return self.delete_retired().await;
         }
-        self.blocks.write().retain(|b| !doomed.contains(&b.meta.id));
-        for id in &doomed {
-            Block::delete(&self.store, id).await?;
-        }
+        self.replace_blocks(&doomed, None).await?;
         tracing::info!(blocks = doomed.len(), "blocks removed by retention");
         Ok(())
     }

@@ -283,3 +283,29 @@ fn series_recreated_after_gc_keep_their_own_samples() {
         check(db.select(&all(), i64::MIN, i64::MAX).await.unwrap(), "after maintain");
     });
 }
+
+#[test]
+fn blocks_in_use_by_a_reader_are_deleted_only_after_it_lets_go() {
+    run(async {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path(), Options { retention_time: Some(Duration::from_millis(2000)), ..opts() }).await;
+        for t in (0..3000).step_by(100) {
+            db.append(vec![(series("m", "a"), vec![Sample::new(t, 1.0)])]).unwrap();
+        }
+        db.flush().await.unwrap();
+        let reader = db.blocks_overlapping(0, 999);
+        assert_eq!(reader.len(), 1);
+        let id = reader[0].meta.id.clone();
+        for t in (3000..6000).step_by(100) {
+            db.append(vec![(series("m", "a"), vec![Sample::new(t, 1.0)])]).unwrap();
+        }
+        db.flush().await.unwrap();
+        assert!(db.blocks_overlapping(0, 999).is_empty(), "retention took the old block out of the list");
+        let got = reader[0].samples(&reader[0].select(&all(), 0, 999), 0, 999).await.unwrap();
+        assert_eq!(got[0].1.len(), 10, "a reader that holds the block still reads its files");
+        drop(reader);
+        db.maintain().await.unwrap();
+        let store = Store::local(&dir.path().join("data")).unwrap();
+        assert!(crate::block::Block::read_meta(&store, &id).await.unwrap().is_none(), "deleted once unused");
+    });
+}
