@@ -1,7 +1,7 @@
 //! Immutable blocks: the persisted, time-partitioned part of the metrics store.
 //!
 //! A block is a directory in the [`Store`]: `chunks` (packed chunks, see
-//! `lantern_chunk::packed`, grouped into zstd frames of about 64 KiB), `index` (see
+//! `lantern_chunk::packed`, grouped into zstd frames of about 256 KiB), `index` (see
 //! [`index`]) and `meta.json`, written last, so a block without `meta.json` is an
 //! interrupted write and is discarded at open. A block's index is held in memory with its
 //! postings; frames are read from the store per query.
@@ -29,6 +29,8 @@ pub const BLOCK_CHUNK_SAMPLES: usize = 1024;
 /// Uncompressed bytes after which a zstd frame of the chunks file is closed.
 const FRAME_BYTES: usize = 256 << 10;
 /// zstd level for chunk frames: block writing runs in the background, so spend CPU on size.
+/// On the benchmark's fleet data: level 9 with 64 KiB frames 0.715 bytes per sample,
+/// level 15 with 256 KiB 0.697, level 19 0.694 (for far more CPU), 1 MiB frames 0.703.
 const ZSTD_LEVEL: i32 = 15;
 
 /// A block's `meta.json`.
