@@ -14,7 +14,7 @@ use crate::block::{self, Block, NewSeries, BLOCKS_DIR};
 use crate::compact::{head_series_samples, MergeIter};
 use crate::head::{AppendBounds, Head, HeadChunk, MemSeries, Rejection, Verdict};
 use crate::record::{Record, RefSample};
-use crate::wal::{frame, Wal};
+use crate::wal::{frame, ReplayEvent, Wal};
 use crate::{ms, Options, Result};
 
 /// A sample the store refused, and why.
@@ -108,39 +108,41 @@ impl Tsdb {
     /// Opens the store: blocks from `store`, the log from `wal_dir` (replayed into the head).
     pub async fn open(wal_dir: &Path, store: Store, opts: Options) -> Result<Tsdb> {
         let blocks = load_blocks(&store).await?;
-        let (wal, replayed) = Wal::open(wal_dir)?;
         let head = Head::default();
-        let (floor, first_segment) = replayed.checkpoint.unwrap_or((i64::MIN, 0));
-        head.floor.store(floor, Ordering::SeqCst);
-        let bounds = AppendBounds { floor, oldest: i64::MIN, block_range: ms(opts.block_range) };
+        let (mut floor, mut first_segment) = (i64::MIN, 0u64);
+        let block_range = ms(opts.block_range);
         let mut refs: HashMap<u64, Arc<MemSeries>> = HashMap::new();
         let (mut n_samples, mut max_t, mut ooo_below) = (0u64, i64::MIN, false);
-        for (segment, rec) in replayed.records {
-            match rec {
-                Record::Series(series) => {
-                    for (r, labels) in series {
-                        let (s, _) = head.get_or_create(&labels, Some(r));
-                        refs.insert(r, s);
-                    }
-                }
-                Record::Samples(samples) => {
-                    let persisted_before = segment.is_none_or(|s| s < first_segment);
-                    for rs in samples {
-                        if persisted_before && rs.t < floor {
-                            continue;
-                        }
-                        // Samples of series dropped by garbage collection were persisted.
-                        let Some(s) = refs.get(&rs.series) else { continue };
-                        if s.data.lock().append(rs.t, rs.v, bounds) == Verdict::Appended {
-                            n_samples += 1;
-                            max_t = max_t.max(rs.t);
-                            ooo_below |= rs.t < floor;
-                        }
-                    }
-                }
-                Record::Checkpoint { .. } => {}
+        let wal = Wal::open(wal_dir, |event| match event {
+            ReplayEvent::Checkpoint { floor: f, first_segment: s } => {
+                floor = f;
+                first_segment = s;
+                head.floor.store(f, Ordering::SeqCst);
             }
-        }
+            ReplayEvent::Record(_, Record::Series(series)) => {
+                for (r, labels) in series {
+                    let (s, _) = head.get_or_create(&labels, Some(r));
+                    refs.insert(r, s);
+                }
+            }
+            ReplayEvent::Record(segment, Record::Samples(samples)) => {
+                let persisted_before = segment.is_none_or(|s| s < first_segment);
+                let bounds = AppendBounds { floor, oldest: i64::MIN, block_range };
+                for rs in samples {
+                    if persisted_before && rs.t < floor {
+                        continue;
+                    }
+                    // Samples of series dropped by garbage collection were persisted.
+                    let Some(s) = refs.get(&rs.series) else { continue };
+                    if s.data.lock().append(rs.t, rs.v, bounds) == Verdict::Appended {
+                        n_samples += 1;
+                        max_t = max_t.max(rs.t);
+                        ooo_below |= rs.t < floor;
+                    }
+                }
+            }
+            ReplayEvent::Record(_, Record::Checkpoint { .. }) => {}
+        })?;
         head.max_t.store(max_t, Ordering::SeqCst);
         tracing::info!(series = head.num_series(), samples = n_samples, blocks = blocks.len(), "metrics store opened");
         Ok(Tsdb {

@@ -45,14 +45,19 @@ pub struct Wal {
     segment_max_t: Mutex<BTreeMap<u64, i64>>,
 }
 
-/// What replay found in the log directory.
-#[derive(Debug, Default)]
-pub struct Replayed {
-    /// Floor and first segment from the checkpoint, if one exists.
-    pub checkpoint: Option<(i64, u64)>,
-    /// Records of the checkpoint file (series), then of every segment, in order, each with
-    /// the segment it came from (`None` for the checkpoint).
-    pub records: Vec<(Option<u64>, Record)>,
+/// What replay finds in the log directory, handed over one at a time and in order, so
+/// replay holds one segment in memory, never the whole log.
+#[derive(Debug, PartialEq)]
+pub enum ReplayEvent {
+    /// The checkpoint's floor and first uncovered segment (comes first, if there is one).
+    Checkpoint {
+        /// Samples below this, logged before `first_segment`, are in blocks.
+        floor: i64,
+        /// The first segment written after the checkpoint's cut.
+        first_segment: u64,
+    },
+    /// A record, with the segment it came from (`None` for the checkpoint file).
+    Record(Option<u64>, Record),
 }
 
 fn segment_name(n: u64) -> String {
@@ -76,29 +81,28 @@ fn segments(dir: &Path) -> Result<Vec<u64>> {
     Ok(v)
 }
 
-/// Reads frames from `bytes`; returns the records and the offset of the first bad frame
-/// (equal to `bytes.len()` when all were good).
-fn read_frames(bytes: &[u8]) -> (Vec<Record>, usize) {
-    let mut out = Vec::new();
+/// Reads frames from `bytes`, handing each record to `f`; returns the offset of the first
+/// bad frame (equal to `bytes.len()` when all were good).
+fn read_frames(bytes: &[u8], mut f: impl FnMut(Record)) -> usize {
     let mut pos = 0;
     while pos + FRAME_HEADER <= bytes.len() {
         let len = u32::from_le_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]]) as usize;
         let crc = u32::from_le_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]);
         let start = pos + FRAME_HEADER;
         if len > MAX_FRAME || start + len > bytes.len() {
-            return (out, pos);
+            return pos;
         }
         let payload = &bytes[start..start + len];
         if crc32fast::hash(payload) != crc {
-            return (out, pos);
+            return pos;
         }
         match Record::decode(payload) {
-            Ok(r) => out.push(r),
-            Err(_) => return (out, pos),
+            Ok(r) => f(r),
+            Err(_) => return pos,
         }
         pos = start + len;
     }
-    (out, pos)
+    pos
 }
 
 /// Appends one framed record to `buf`.
@@ -113,27 +117,24 @@ pub fn frame(record: &Record, buf: &mut Vec<u8>) {
 }
 
 impl Wal {
-    /// Opens the log in `dir`, replaying what is there (repairing a torn tail), and starts
-    /// a new segment for writing.
-    pub fn open(dir: &Path) -> Result<(Wal, Replayed)> {
+    /// Opens the log in `dir`, replaying what is there into `visit` (repairing a torn
+    /// tail), and starts a new segment for writing.
+    pub fn open(dir: &Path, mut visit: impl FnMut(ReplayEvent)) -> Result<Wal> {
         fs::create_dir_all(dir).map_err(io("create directory", dir))?;
-        let mut replayed = Replayed::default();
         let cp_path = dir.join(CHECKPOINT_FILE);
         if cp_path.exists() {
             let bytes = fs::read(&cp_path).map_err(io("read", &cp_path))?;
-            let (records, bad) = read_frames(&bytes);
+            // The checkpoint is written to a temporary file and renamed, so a bad one means
+            // the disk changed under us: check it whole first, and refuse rather than lose
+            // series.
+            let bad = read_frames(&bytes, |_| {});
             if bad != bytes.len() {
-                // The checkpoint is written to a temporary file and renamed, so a bad one
-                // means the disk changed under us: refuse rather than lose series.
                 return Err(Error::Corrupt(format!("wal checkpoint {} is damaged at byte {bad}", cp_path.display())));
             }
-            for r in records {
-                if let Record::Checkpoint { floor, first_segment } = r {
-                    replayed.checkpoint = Some((floor, first_segment));
-                } else {
-                    replayed.records.push((None, r));
-                }
-            }
+            read_frames(&bytes, |r| match r {
+                Record::Checkpoint { floor, first_segment } => visit(ReplayEvent::Checkpoint { floor, first_segment }),
+                r => visit(ReplayEvent::Record(None, r)),
+            });
         }
         let segs = segments(dir)?;
         let mut max_t = BTreeMap::new();
@@ -147,14 +148,13 @@ impl Wal {
             }
             let mut bytes = Vec::new();
             File::open(&path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(io("read", &path))?;
-            let (records, good) = read_frames(&bytes);
             let mut seg_max = i64::MIN;
-            for r in records {
+            let good = read_frames(&bytes, |r| {
                 if let Record::Samples(s) = &r {
                     seg_max = s.iter().fold(seg_max, |m, x| m.max(x.t));
                 }
-                replayed.records.push((Some(seg), r));
-            }
+                visit(ReplayEvent::Record(Some(seg), r));
+            });
             max_t.insert(seg, seg_max);
             if good != bytes.len() {
                 tracing::warn!(segment = %path.display(), offset = good, size = bytes.len(), last = i + 1 == segs.len(),
@@ -178,7 +178,7 @@ impl Wal {
             sync_lock: Mutex::new(()),
             segment_max_t: Mutex::new(max_t),
         };
-        Ok((wal, replayed))
+        Ok(wal)
     }
 
     fn create_segment(dir: &Path, n: u64) -> Result<(File, PathBuf)> {
@@ -301,6 +301,23 @@ mod tests {
         Record::Samples(vec![RefSample { series: 1, t, v: t as f64 }])
     }
 
+    /// Opens the log and collects what replay hands over.
+    fn open_collect(dir: &Path) -> (Wal, Vec<ReplayEvent>) {
+        let mut events = Vec::new();
+        let w = Wal::open(dir, |e| events.push(e)).unwrap();
+        (w, events)
+    }
+
+    fn records(events: &[ReplayEvent]) -> Vec<&Record> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                ReplayEvent::Record(_, r) => Some(r),
+                ReplayEvent::Checkpoint { .. } => None,
+            })
+            .collect()
+    }
+
     fn log(w: &Wal, r: &Record, t: i64) {
         let mut b = Vec::new();
         frame(r, &mut b);
@@ -312,8 +329,8 @@ mod tests {
     fn torn_tail_is_truncated_and_earlier_records_kept() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (w, r) = Wal::open(dir.path()).unwrap();
-            assert!(r.records.is_empty());
+            let (w, r) = open_collect(dir.path());
+            assert!(r.is_empty());
             log(&w, &Record::Series(vec![(1, Labels::from_pairs([("__name__", "x")]))]), i64::MIN);
             log(&w, &samples(10), 10);
             log(&w, &samples(20), 20);
@@ -322,17 +339,16 @@ mod tests {
         let seg = dir.path().join(segment_name(0));
         let len = fs::metadata(&seg).unwrap().len();
         OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 5).unwrap();
-        let (w, r) = Wal::open(dir.path()).unwrap();
-        assert_eq!(r.records.len(), 2);
-        assert_eq!(r.records[1].1, samples(10));
+        let (w, r) = open_collect(dir.path());
+        assert_eq!(records(&r).len(), 2);
+        assert_eq!(records(&r)[1], &samples(10));
         // Writing after repair continues in a fresh segment and replays in order.
         log(&w, &samples(30), 30);
         drop(w);
-        let (_, r) = Wal::open(dir.path()).unwrap();
-        let ts: Vec<i64> = r
-            .records
-            .iter()
-            .filter_map(|(_, r)| match r {
+        let (_, r) = open_collect(dir.path());
+        let ts: Vec<i64> = records(&r)
+            .into_iter()
+            .filter_map(|r| match r {
                 Record::Samples(s) => Some(s[0].t),
                 _ => None,
             })
@@ -344,7 +360,7 @@ mod tests {
     fn flipped_bit_stops_replay_at_the_damage() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (w, _) = Wal::open(dir.path()).unwrap();
+            let (w, _) = open_collect(dir.path());
             for t in 0..10 {
                 log(&w, &samples(t), t);
             }
@@ -354,14 +370,14 @@ mod tests {
         let mid = bytes.len() / 2;
         bytes[mid] ^= 0x40;
         fs::write(&seg, &bytes).unwrap();
-        let (_, r) = Wal::open(dir.path()).unwrap();
-        assert!(r.records.len() < 10 && r.records.len() >= 3, "{}", r.records.len());
+        let (_, r) = open_collect(dir.path());
+        assert!(r.len() < 10 && r.len() >= 3, "{}", r.len());
     }
 
     #[test]
     fn checkpoint_removes_covered_segments_only() {
         let dir = tempfile::tempdir().unwrap();
-        let (w, _) = Wal::open(dir.path()).unwrap();
+        let (w, _) = open_collect(dir.path());
         log(&w, &samples(10), 10);
         let s1 = w.rotate().unwrap();
         log(&w, &samples(500), 500);
@@ -371,7 +387,7 @@ mod tests {
         let segs = segments(dir.path()).unwrap();
         assert_eq!(segs, vec![s1, s2], "segment 0 (max t 10) is covered; segment 1 (t 500) is not");
         drop(w);
-        let (_, r) = Wal::open(dir.path()).unwrap();
-        assert_eq!(r.checkpoint, Some((100, s2)));
+        let (_, r) = open_collect(dir.path());
+        assert_eq!(r[0], ReplayEvent::Checkpoint { floor: 100, first_segment: s2 });
     }
 }
