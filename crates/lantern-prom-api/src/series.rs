@@ -1,13 +1,12 @@
 //! `/api/v1/series`, `/api/v1/labels` and `/api/v1/label/<name>/values`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use lantern_core::labels::is_valid_label_name;
-use lantern_core::Labels;
 use lantern_http::selector::parse_selectors;
 use lantern_http::time::{MAX_TIME_MS, MIN_TIME_MS};
 use lantern_http::{success, ApiError, Params};
@@ -62,11 +61,7 @@ pub(crate) async fn series(
             if c.groups.is_empty() {
                 return Err(ApiError::bad_data("no match[] parameter provided"));
             }
-            let db = api.db()?;
-            let mut all: BTreeSet<Labels> = BTreeSet::new();
-            for g in &c.groups {
-                all.extend(db.series(g, c.start, c.end));
-            }
+            let all = api.db()?.series(&c.groups, c.start, c.end);
             let out: Vec<BTreeMap<&str, &str>> =
                 all.iter().map(|ls| ls.iter().map(|l| (&*l.name, &*l.value)).collect()).collect();
             Ok(success(truncate(out, c.limit)))
@@ -85,15 +80,8 @@ pub(crate) async fn labels(
     respond(
         async {
             let c = common(&api, &method, &uri, &headers, body).await?;
-            let db = api.db()?;
-            let mut names: BTreeSet<String> = BTreeSet::new();
-            if c.groups.is_empty() {
-                names.extend(db.label_names(&[], c.start, c.end));
-            }
-            for g in &c.groups {
-                names.extend(db.label_names(g, c.start, c.end));
-            }
-            Ok(success(truncate(names.into_iter().collect(), c.limit)))
+            let names = api.db()?.label_names(&c.groups, c.start, c.end);
+            Ok(success(truncate(names, c.limit)))
         }
         .await,
     )
@@ -113,15 +101,8 @@ pub(crate) async fn label_values(
                 return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
             }
             let c = common(&api, &method, &uri, &headers, body).await?;
-            let db = api.db()?;
-            let mut values: BTreeSet<String> = BTreeSet::new();
-            if c.groups.is_empty() {
-                values.extend(db.label_values(&name, &[], c.start, c.end));
-            }
-            for g in &c.groups {
-                values.extend(db.label_values(&name, g, c.start, c.end));
-            }
-            Ok(success(truncate(values.into_iter().collect(), c.limit)))
+            let values = api.db()?.label_values(&name, &c.groups, c.start, c.end);
+            Ok(success(truncate(values, c.limit)))
         }
         .await,
     )

@@ -273,15 +273,19 @@ impl Tsdb {
         Ok(parts.into_iter().map(|(l, p)| (l, merge_parts(p))).collect())
     }
 
-    /// Label sets of the series matching `matchers` with data in `[mint, maxt]`, sorted.
-    pub fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
+    /// Label sets of the series matching any of the selectors (each a list of matchers
+    /// that must all hold) with data in `[mint, maxt]`, sorted.
+    pub fn series(&self, selectors: &[Vec<Matcher>], mint: i64, maxt: i64) -> Vec<Labels> {
+        let blocks = self.blocks_overlapping(mint, maxt);
         let mut out: Vec<Labels> = Vec::new();
-        for b in self.blocks_overlapping(mint, maxt) {
-            out.extend(b.select(matchers, mint, maxt).into_iter().map(|id| b.labels(id).clone()));
-        }
-        for (labels, s) in self.head.select_series(matchers) {
-            if s.data.lock().time_range().is_some_and(|(lo, hi)| lo <= maxt && hi >= mint) {
-                out.push(labels);
+        for matchers in selectors {
+            for b in &blocks {
+                out.extend(b.select(matchers, mint, maxt).into_iter().map(|id| b.labels(id).clone()));
+            }
+            for (labels, s) in self.head.select_series(matchers) {
+                if s.data.lock().time_range().is_some_and(|(lo, hi)| lo <= maxt && hi >= mint) {
+                    out.push(labels);
+                }
             }
         }
         out.sort();
@@ -289,32 +293,34 @@ impl Tsdb {
         out
     }
 
-    /// Label names of the matching series (all series when `matchers` is empty), sorted.
-    pub fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<String> {
-        let mut names: Vec<String> = if matchers.is_empty() {
+    /// Label names of the series matching any selector (every series when there is
+    /// none), sorted.
+    pub fn label_names(&self, selectors: &[Vec<Matcher>], mint: i64, maxt: i64) -> Vec<String> {
+        let mut names: Vec<String> = if selectors.is_empty() {
             let mut v = self.head.label_names();
             for b in self.blocks_overlapping(mint, maxt) {
                 v.extend(b.label_names().map(|s| s.to_string()));
             }
             v
         } else {
-            self.series(matchers, mint, maxt).iter().flat_map(|ls| ls.iter().map(|l| l.name.to_string())).collect()
+            self.series(selectors, mint, maxt).iter().flat_map(|ls| ls.iter().map(|l| l.name.to_string())).collect()
         };
         names.sort();
         names.dedup();
         names
     }
 
-    /// Values of label `name` among the matching series, sorted.
-    pub fn label_values(&self, name: &str, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<String> {
-        let mut values: Vec<String> = if matchers.is_empty() {
+    /// Values of label `name` among the series matching any selector (every series when
+    /// there is none), sorted.
+    pub fn label_values(&self, name: &str, selectors: &[Vec<Matcher>], mint: i64, maxt: i64) -> Vec<String> {
+        let mut values: Vec<String> = if selectors.is_empty() {
             let mut v = self.head.label_values(name);
             for b in self.blocks_overlapping(mint, maxt) {
                 v.extend(b.label_values(name).map(|s| s.to_string()));
             }
             v
         } else {
-            self.series(matchers, mint, maxt).iter().filter_map(|ls| ls.get(name).map(str::to_string)).collect()
+            self.series(selectors, mint, maxt).iter().filter_map(|ls| ls.get(name).map(str::to_string)).collect()
         };
         values.sort();
         values.dedup();

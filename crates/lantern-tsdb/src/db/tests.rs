@@ -109,9 +109,11 @@ fn cut_compact_and_reopen_keep_every_sample_once() {
         }
         let a = &got[0].1;
         assert!(a.iter().any(|s| s.t == 16_050 && s.v == -1.0));
-        assert_eq!(db.series(&[Matcher::equal("job", "b")], 0, 100).len(), 1);
+        assert_eq!(db.series(&[vec![Matcher::equal("job", "b")]], 0, 100).len(), 1);
+        let either = [vec![Matcher::equal("job", "a")], vec![Matcher::equal("job", "b")]];
+        assert_eq!(db.series(&either, 0, 100).len(), 2, "selectors are a union");
         assert_eq!(db.label_values("job", &[], i64::MIN, i64::MAX), vec!["a", "b"]);
-        assert_eq!(db.label_names(&[Matcher::equal("job", "b")], i64::MIN, i64::MAX), vec!["__name__", "job"]);
+        assert_eq!(db.label_names(&[vec![Matcher::equal("job", "b")]], i64::MIN, i64::MAX), vec!["__name__", "job"]);
     });
 }
 
