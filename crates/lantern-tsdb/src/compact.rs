@@ -7,27 +7,30 @@ use crate::block::{LoadedBlock, NewSeries};
 use crate::head::HeadChunk;
 use crate::{Error, Result};
 
-/// Merges ascending sample lists into one ascending list without repeated timestamps;
-/// on equal timestamps the earlier list wins.
-pub fn merge_samples(mut parts: Vec<Vec<(i64, f64)>>) -> Vec<(i64, f64)> {
+/// Merges ascending lists (by `time`) into one ascending list without repeated times;
+/// on equal times the earlier list wins. Used for head, block and query merges alike.
+pub fn merge_by_time<T: Copy>(mut parts: Vec<Vec<T>>, time: impl Fn(&T) -> i64) -> Vec<T> {
     parts.retain(|p| !p.is_empty());
     if parts.len() <= 1 {
         return parts.pop().unwrap_or_default();
     }
-    let disjoint = {
-        let mut spans: Vec<(i64, i64)> = parts.iter().map(|p| (p[0].0, p[p.len() - 1].0)).collect();
-        spans.sort_unstable();
-        spans.windows(2).all(|w| w[0].1 < w[1].0)
-    };
-    if disjoint {
-        parts.sort_by_key(|p| p[0].0);
+    let span = |p: &Vec<T>| (time(&p[0]), time(&p[p.len() - 1]));
+    let mut spans: Vec<(i64, i64)> = parts.iter().map(span).collect();
+    spans.sort_unstable();
+    if spans.windows(2).all(|w| w[0].1 < w[1].0) {
+        parts.sort_by_key(|p| time(&p[0]));
         return parts.concat();
     }
-    let mut all: Vec<(i64, f64)> = parts.concat();
-    // A stable sort keeps the earlier list first among equal timestamps.
-    all.sort_by_key(|s| s.0);
-    all.dedup_by_key(|s| s.0);
+    let mut all: Vec<T> = parts.concat();
+    // A stable sort keeps the earlier list first among equal times.
+    all.sort_by_key(&time);
+    all.dedup_by_key(|s| time(s));
     all
+}
+
+/// [`merge_by_time`] for `(timestamp, value)` pairs.
+pub fn merge_samples(parts: Vec<Vec<(i64, f64)>>) -> Vec<(i64, f64)> {
+    merge_by_time(parts, |s| s.0)
 }
 
 /// The samples of a head series' chunks merged with its loose out-of-order samples

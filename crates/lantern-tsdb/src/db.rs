@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::batch::{labels_key, Batch, LabelsKey};
 use crate::block::{self, Block, NewSeries, BLOCKS_DIR};
-use crate::compact::{head_series_samples, MergeIter};
+use crate::compact::{head_series_samples, merge_by_time, MergeIter};
 use crate::head::{AppendBounds, Head, HeadChunk, MemSeries, Rejection, Verdict};
 use crate::record::{Record, RefSample};
 use crate::wal::{frame, ReplayEvent, Wal};
@@ -270,7 +270,7 @@ impl Tsdb {
                 parts.entry(labels).or_default().push(samples);
             }
         }
-        Ok(parts.into_iter().map(|(l, p)| (l, merge_parts(p))).collect())
+        Ok(parts.into_iter().map(|(l, p)| (l, merge_by_time(p, |s| s.t))).collect())
     }
 
     /// Label sets of the series matching any of the selectors (each a list of matchers
@@ -589,24 +589,6 @@ fn validate(pairs: &[(&[u8], &[u8])]) -> std::result::Result<Labels, lantern_cor
         labels.push(Label::new(name, value));
     }
     Labels::validated(labels)
-}
-
-/// Merges sample lists of one series from several sources (blocks may overlap).
-fn merge_parts(mut parts: Vec<Vec<Sample>>) -> Vec<Sample> {
-    if parts.len() == 1 {
-        return parts.pop().unwrap_or_default();
-    }
-    parts.sort_by_key(|p| p.first().map_or(i64::MAX, |s| s.t));
-    let disjoint = parts.windows(2).all(|w| match (w[0].last(), w[1].first()) {
-        (Some(a), Some(b)) => a.t < b.t,
-        _ => true,
-    });
-    let mut all: Vec<Sample> = parts.into_iter().flatten().collect();
-    if !disjoint {
-        all.sort_by_key(|s| s.t);
-        all.dedup_by_key(|s| s.t);
-    }
-    all
 }
 
 /// Opens every complete block, discarding interrupted writes and blocks that a finished

@@ -14,6 +14,7 @@ use lantern_core::{Labels, Matcher, Sample};
 use parking_lot::{Mutex, RwLock};
 
 use crate::batch::{key_of, labels_key, LabelsKey};
+use crate::compact::merge_by_time;
 use crate::postings::Postings;
 use crate::symbols::Symbols;
 
@@ -204,7 +205,7 @@ impl SeriesData {
         let mut ooo: Vec<Sample> =
             self.ooo().iter().filter(|(t, _)| *t >= mint && *t <= maxt).map(|&(t, v)| Sample::new(t, v)).collect();
         ooo.sort_by_key(|s| s.t);
-        merge_sorted(inorder, ooo)
+        merge_by_time(vec![inorder, ooo], |s| s.t)
     }
 
     /// What a cut at `floor` persists: the sealed chunks below it (sealing the open chunk
@@ -231,44 +232,6 @@ impl SeriesData {
         kept.extend_from_slice(&all[seen..]);
         self.ooo = (!kept.is_empty()).then(|| Box::new(kept));
     }
-
-    /// Approximate heap bytes held by the samples.
-    pub fn heap_bytes(&self) -> usize {
-        self.sealed.iter().map(|c| c.data.len() + 32).sum::<usize>()
-            + self.open.byte_len()
-            + self.ooo.as_ref().map_or(0, |o| o.capacity() * 16 + 24)
-    }
-}
-
-/// Merges two ascending sample lists; on equal timestamps the first list wins.
-pub fn merge_sorted(a: Vec<Sample>, b: Vec<Sample>) -> Vec<Sample> {
-    if b.is_empty() {
-        return a;
-    }
-    if a.is_empty() {
-        let mut b = b;
-        b.dedup_by_key(|s| s.t);
-        return b;
-    }
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        let take_a = j >= b.len() || (i < a.len() && a[i].t <= b[j].t);
-        let s = if take_a {
-            if j < b.len() && a[i].t == b[j].t {
-                j += 1;
-            }
-            i += 1;
-            a[i - 1]
-        } else {
-            j += 1;
-            b[j - 1]
-        };
-        if out.last().is_none_or(|l: &Sample| l.t != s.t) {
-            out.push(s);
-        }
-    }
-    out
 }
 
 /// One series in the head.
@@ -518,7 +481,7 @@ mod tests {
     fn merge_prefers_first_and_dedups() {
         let a = vec![Sample::new(1, 1.0), Sample::new(3, 3.0)];
         let b = vec![Sample::new(1, 9.0), Sample::new(2, 2.0), Sample::new(2, 2.5), Sample::new(4, 4.0)];
-        let m = merge_sorted(a, b);
+        let m = merge_by_time(vec![a, b], |s| s.t);
         assert_eq!(m.iter().map(|s| (s.t, s.v)).collect::<Vec<_>>(), vec![(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0)]);
     }
 
