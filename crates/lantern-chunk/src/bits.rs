@@ -1,48 +1,37 @@
 //! Bit-level writer and reader over a byte buffer (most significant bit first).
 
-/// Appends bits to a byte vector.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct BitWriter {
-    pub(crate) buf: Vec<u8>,
-    /// Bits still free in the last byte (0..=7); 0 means the next bit starts a new byte.
-    free: u8,
+/// Appends one bit to `buf`; `free` counts the bits still free in its last byte (0..=7,
+/// 0 meaning the next bit starts a new byte). Free functions rather than a writer type,
+/// so an owner can keep `free` in its own padding.
+#[inline]
+pub(crate) fn write_bit(buf: &mut Vec<u8>, free: &mut u8, bit: bool) {
+    if *free == 0 {
+        buf.push(0);
+        *free = 8;
+    }
+    if bit {
+        let last = buf.len() - 1;
+        buf[last] |= 1 << (*free - 1);
+    }
+    *free -= 1;
 }
 
-impl BitWriter {
-    #[inline]
-    pub(crate) fn write_bit(&mut self, bit: bool) {
-        if self.free == 0 {
-            self.buf.push(0);
-            self.free = 8;
+/// Appends the low `n` bits of `v`, most significant first (see [`write_bit`]).
+#[inline]
+pub(crate) fn write_bits(buf: &mut Vec<u8>, free: &mut u8, v: u64, mut n: u32) {
+    debug_assert!(n <= 64);
+    while n > 0 {
+        if *free == 0 {
+            buf.push(0);
+            *free = 8;
         }
-        if bit {
-            let last = self.buf.len() - 1;
-            self.buf[last] |= 1 << (self.free - 1);
-        }
-        self.free -= 1;
-    }
-
-    /// Writes the low `n` bits of `v`, most significant first.
-    #[inline]
-    pub(crate) fn write_bits(&mut self, v: u64, mut n: u32) {
-        debug_assert!(n <= 64);
-        while n > 0 {
-            if self.free == 0 {
-                self.buf.push(0);
-                self.free = 8;
-            }
-            let take = n.min(self.free as u32);
-            let shift = n - take;
-            let chunk = ((v >> shift) & ((1u64 << take) - 1)) as u8;
-            let last = self.buf.len() - 1;
-            self.buf[last] |= chunk << (self.free as u32 - take);
-            self.free -= take as u8;
-            n -= take;
-        }
-    }
-
-    pub(crate) fn write_byte(&mut self, b: u8) {
-        self.write_bits(b as u64, 8);
+        let take = n.min(*free as u32);
+        let shift = n - take;
+        let chunk = ((v >> shift) & ((1u64 << take) - 1)) as u8;
+        let last = buf.len() - 1;
+        buf[last] |= chunk << (*free as u32 - take);
+        *free -= take as u8;
+        n -= take;
     }
 }
 
@@ -93,12 +82,12 @@ mod tests {
 
     #[test]
     fn bits_round_trip() {
-        let mut w = BitWriter::default();
-        w.write_bit(true);
-        w.write_bits(0b1011, 4);
-        w.write_bits(u64::MAX, 64);
-        w.write_bits(0x1234, 14);
-        let mut r = BitReader::new(&w.buf, 0);
+        let (mut buf, mut free) = (Vec::new(), 0u8);
+        write_bit(&mut buf, &mut free, true);
+        write_bits(&mut buf, &mut free, 0b1011, 4);
+        write_bits(&mut buf, &mut free, u64::MAX, 64);
+        write_bits(&mut buf, &mut free, 0x1234, 14);
+        let mut r = BitReader::new(&buf, 0);
         assert_eq!(r.read_bit(), Some(true));
         assert_eq!(r.read_bits(4), Some(0b1011));
         assert_eq!(r.read_bits(64), Some(u64::MAX));

@@ -1,6 +1,6 @@
 //! The XOR chunk: delta-of-delta timestamps, XOR floats (Gorilla, as in Prometheus).
 
-use crate::bits::{BitReader, BitWriter};
+use crate::bits::{write_bit, write_bits, BitReader};
 use crate::{Error, Result};
 
 /// Leading-zero window marker meaning "no window chosen yet".
@@ -10,7 +10,10 @@ const NO_WINDOW: u8 = 0xff;
 /// (the head) checks that before appending.
 #[derive(Debug, Clone)]
 pub struct XorAppender {
-    w: BitWriter,
+    buf: Vec<u8>,
+    /// Bits still free in the last byte of `buf` (kept here, beside the other small
+    /// fields, so the appender is 56 bytes: one per series in the head).
+    free: u8,
     num: u16,
     t: i64,
     t_delta: i64,
@@ -28,7 +31,7 @@ impl Default for XorAppender {
 impl XorAppender {
     /// An empty chunk (allocates nothing until the first sample).
     pub fn new() -> Self {
-        Self { w: BitWriter::default(), num: 0, t: 0, t_delta: 0, v: 0, leading: NO_WINDOW, trailing: 0 }
+        Self { buf: Vec::new(), free: 0, num: 0, t: 0, t_delta: 0, v: 0, leading: NO_WINDOW, trailing: 0 }
     }
 
     /// Number of samples appended.
@@ -53,12 +56,12 @@ impl XorAppender {
 
     /// Encoded size so far.
     pub fn byte_len(&self) -> usize {
-        self.w.buf.len()
+        self.buf.len()
     }
 
     /// The chunk's bytes so far (valid to decode at any time).
     pub fn bytes(&self) -> &[u8] {
-        &self.w.buf
+        &self.buf
     }
 
     /// Appends one sample. A chunk holds at most `u16::MAX` samples; the caller cuts
@@ -69,13 +72,13 @@ impl XorAppender {
         match self.num {
             0 => {
                 // Room for the sample count, then the first sample.
-                self.w.write_bits(0, 16);
-                write_varint(&mut self.w, t);
-                self.w.write_bits(vb, 64);
+                self.bits(0, 16);
+                self.varint(t);
+                self.bits(vb, 64);
             }
             1 => {
                 self.t_delta = t.wrapping_sub(self.t);
-                write_varint(&mut self.w, self.t_delta);
+                self.varint(self.t_delta);
                 self.write_value(vb);
             }
             _ => {
@@ -89,7 +92,7 @@ impl XorAppender {
         self.t = t;
         self.v = vb;
         self.num += 1;
-        self.w.buf[0..2].copy_from_slice(&self.num.to_be_bytes());
+        self.buf[0..2].copy_from_slice(&self.num.to_be_bytes());
     }
 
     /// The finished chunk's bytes (a valid empty chunk when nothing was appended).
@@ -97,49 +100,68 @@ impl XorAppender {
         if self.num == 0 {
             return vec![0, 0];
         }
-        self.w.buf
+        self.buf
+    }
+
+    #[inline]
+    fn bit(&mut self, b: bool) {
+        write_bit(&mut self.buf, &mut self.free, b);
+    }
+
+    #[inline]
+    fn bits(&mut self, v: u64, n: u32) {
+        write_bits(&mut self.buf, &mut self.free, v, n);
+    }
+
+    fn varint(&mut self, v: i64) {
+        let mut u = ((v << 1) ^ (v >> 63)) as u64;
+        while u >= 0x80 {
+            self.bits(((u as u8) | 0x80) as u64, 8);
+            u >>= 7;
+        }
+        self.bits(u, 8);
     }
 
     fn write_dod(&mut self, dod: i64) {
         if dod == 0 {
-            self.w.write_bit(false);
+            self.bit(false);
         } else if fits(dod, 14) {
-            self.w.write_bits(0b10, 2);
-            self.w.write_bits(dod as u64, 14);
+            self.bits(0b10, 2);
+            self.bits(dod as u64, 14);
         } else if fits(dod, 17) {
-            self.w.write_bits(0b110, 3);
-            self.w.write_bits(dod as u64, 17);
+            self.bits(0b110, 3);
+            self.bits(dod as u64, 17);
         } else if fits(dod, 20) {
-            self.w.write_bits(0b1110, 4);
-            self.w.write_bits(dod as u64, 20);
+            self.bits(0b1110, 4);
+            self.bits(dod as u64, 20);
         } else {
-            self.w.write_bits(0b1111, 4);
-            self.w.write_bits(dod as u64, 64);
+            self.bits(0b1111, 4);
+            self.bits(dod as u64, 64);
         }
     }
 
     fn write_value(&mut self, vb: u64) {
         let xor = vb ^ self.v;
         if xor == 0 {
-            self.w.write_bit(false);
+            self.bit(false);
             return;
         }
-        self.w.write_bit(true);
+        self.bit(true);
         let leading = (xor.leading_zeros() as u8).min(31);
         let trailing = xor.trailing_zeros() as u8;
         if self.leading != NO_WINDOW && leading >= self.leading && trailing >= self.trailing {
-            self.w.write_bit(false);
+            self.bit(false);
             let sig = 64 - self.leading as u32 - self.trailing as u32;
-            self.w.write_bits(xor >> self.trailing, sig);
+            self.bits(xor >> self.trailing, sig);
         } else {
             self.leading = leading;
             self.trailing = trailing;
-            self.w.write_bit(true);
-            self.w.write_bits(leading as u64, 5);
+            self.bit(true);
+            self.bits(leading as u64, 5);
             let sig = 64 - leading as u32 - trailing as u32;
             // 64 significant bits are written as 0 in six bits.
-            self.w.write_bits((sig & 63) as u64, 6);
-            self.w.write_bits(xor >> trailing, sig);
+            self.bits((sig & 63) as u64, 6);
+            self.bits(xor >> trailing, sig);
         }
     }
 }
@@ -159,15 +181,6 @@ fn unbucket(v: u64, n: u32) -> i64 {
     } else {
         v as i64
     }
-}
-
-fn write_varint(w: &mut BitWriter, v: i64) {
-    let mut u = ((v << 1) ^ (v >> 63)) as u64;
-    while u >= 0x80 {
-        w.write_byte((u as u8) | 0x80);
-        u >>= 7;
-    }
-    w.write_byte(u as u8);
 }
 
 fn read_varint(r: &mut BitReader<'_>) -> Option<i64> {
