@@ -1,0 +1,23 @@
+//! Prometheus's PromQL test-script format (`load`, `clear`, `eval` with `expect` lines,
+//! as described in `../shared/promqltest/FORMAT.md`), parsed into [`Command`]s. The
+//! PromQL engine's conformance runner executes them; this crate only reads the scripts.
+//! Pure: no I/O, no engine.
+
+mod points;
+mod script;
+
+pub use points::{parse_points, Point};
+pub use script::{parse_script, Command, Eval, EvalKind, Expect, ExpectKind, Expected, SeriesSpec, TextMatch};
+
+/// A script that does not parse, with the line it failed on.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("line {line}: {message}")]
+pub struct Error {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Result alias of this crate.
+pub type Result<T> = std::result::Result<T, Error>;
