@@ -3,9 +3,11 @@
 //! PromQL engine's conformance runner executes them; this crate only reads the scripts.
 //! Pure: no I/O, no engine.
 
+mod expand;
 mod points;
 mod script;
 
+pub use expand::{almost_equal, has_histograms, load_samples, EPSILON};
 pub use points::{parse_points, Point};
 pub use script::{parse_script, Command, Eval, EvalKind, Expect, ExpectKind, Expected, SeriesSpec, TextMatch};
 
