@@ -1,0 +1,30 @@
+//! The PromQL engine, growing toward Prometheus 3.x semantics (issue 3).
+//!
+//! Today it evaluates number and string literals, parentheses, unary minus, arithmetic
+//! and `bool` comparisons between scalars, and instant vector selectors with the
+//! lookback delta, staleness markers and `offset`. Anything else is refused with
+//! [`Error::Unsupported`], never answered wrongly. Queries read samples through
+//! [`Storage`], so the metrics store, or an in-memory fake, can sit behind it.
+
+mod engine;
+mod value;
+
+pub use engine::{Engine, Storage};
+pub use value::{InstantSample, Value};
+
+/// Errors of query evaluation.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum Error {
+    /// The query does not parse.
+    #[error("{0}")]
+    Parse(String),
+    /// The query uses something the engine does not evaluate yet.
+    #[error("not supported yet: {0}")]
+    Unsupported(String),
+    /// The query is valid but cannot be evaluated (Prometheus's `execution` errors).
+    #[error("{0}")]
+    Execution(String),
+}
+
+/// Result alias of the engine.
+pub type Result<T> = std::result::Result<T, Error>;
