@@ -4,6 +4,7 @@ use lantern_core::{is_stale_nan, Labels, MatchOp, Matcher, Sample, METRIC_NAME};
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{token, BinaryExpr, Expr, Offset, VectorSelector};
 
+use crate::aggregate::aggregate;
 use crate::value::{InstantSample, Value};
 use crate::{Error, Result};
 
@@ -47,6 +48,15 @@ impl Engine {
                 Value::String(_) => Err(Error::Execution("unary minus is not defined on strings".into())),
             },
             Expr::Binary(b) => self.binary(storage, b, t),
+            Expr::Aggregate(a) => {
+                if a.param.is_some() {
+                    return Err(Error::Unsupported(format!("{expr}")));
+                }
+                match self.eval(storage, &a.expr, t)? {
+                    Value::Vector(v) => Ok(Value::Vector(aggregate(a.op.id(), a.modifier.as_ref(), v)?)),
+                    _ => Err(Error::Execution(format!("expected an instant vector in aggregation {expr}"))),
+                }
+            }
             Expr::VectorSelector(vs) => Ok(Value::Vector(self.select_instant(storage, vs, t)?)),
             other => Err(Error::Unsupported(format!("{other}"))),
         }
@@ -197,7 +207,7 @@ mod tests {
         assert_eq!(e.query_instant(&d, "2 ^ 3 ^ 2", 0).unwrap(), Value::Scalar(512.0));
         assert_eq!(e.query_instant(&d, "1 < bool 2", 0).unwrap(), Value::Scalar(1.0));
         assert!(e.query_instant(&d, "1 < 2", 0).is_err());
-        assert!(matches!(e.query_instant(&d, "sum(up)", 0), Err(Error::Unsupported(_))));
+        assert!(matches!(e.query_instant(&d, "topk(1, up)", 0), Err(Error::Unsupported(_))));
     }
 
     #[test]
@@ -212,5 +222,8 @@ mod tests {
             vec![("{job=\"a\"}".to_string(), -4.0)]
         );
         assert_eq!(vector(e.query_instant(&d, "up > 1", 0).unwrap()), vec![("up{job=\"b\"}".to_string(), 5.0)]);
+        assert_eq!(vector(e.query_instant(&d, "sum(up)", 0).unwrap()), vec![("{}".to_string(), 6.0)]);
+        assert_eq!(vector(e.query_instant(&d, "avg by (job) (up)", 0).unwrap()).len(), 2);
+        assert_eq!(vector(e.query_instant(&d, "stddev without (job) (up)", 0).unwrap()), vec![("{}".to_string(), 2.0)]);
     }
 }

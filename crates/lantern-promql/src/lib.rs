@@ -1,11 +1,13 @@
 //! The PromQL engine, growing toward Prometheus 3.x semantics (issue 3).
 //!
 //! Today it evaluates number and string literals, parentheses, unary minus, arithmetic
-//! and `bool` comparisons between scalars, and instant vector selectors with the
-//! lookback delta, staleness markers and `offset`. Anything else is refused with
+//! and `bool` comparisons between scalars and between vectors and scalars, the basic
+//! aggregations, and instant vector selectors with the lookback delta, staleness markers
+//! and `offset`. Anything else is refused with
 //! [`Error::Unsupported`], never answered wrongly. Queries read samples through
 //! [`Storage`], so the metrics store, or an in-memory fake, can sit behind it.
 
+mod aggregate;
 mod engine;
 mod value;
 
