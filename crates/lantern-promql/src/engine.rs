@@ -5,6 +5,7 @@ use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{token, BinaryExpr, Expr, Offset, VectorSelector};
 
 use crate::aggregate::aggregate;
+use crate::binary::vector_vector;
 use crate::value::{InstantSample, Value};
 use crate::{Error, Result};
 
@@ -115,7 +116,10 @@ impl Engine {
             }
             (Value::Vector(v), Value::Scalar(c)) => self.vector_scalar(v, c, op, comparison, keep_bool, false),
             (Value::Scalar(c), Value::Vector(v)) => self.vector_scalar(v, c, op, comparison, keep_bool, true),
-            _ => Err(Error::Unsupported(format!("binary operation {b}"))),
+            (Value::Vector(l), Value::Vector(r)) => {
+                Ok(Value::Vector(vector_vector(op, comparison, b.modifier.as_ref(), l, r)?))
+            }
+            _ => Err(Error::Execution(format!("binary operation {b} is not defined on strings"))),
         }
     }
 
@@ -145,7 +149,7 @@ impl Engine {
 }
 
 /// Applies an arithmetic or comparison operator; comparisons give 1 or 0.
-fn apply(op: token::TokenId, a: f64, b: f64) -> Result<Option<f64>> {
+pub(crate) fn apply(op: token::TokenId, a: f64, b: f64) -> Result<Option<f64>> {
     let bool_of = |x: bool| Some(if x { 1.0 } else { 0.0 });
     Ok(match op {
         token::T_ADD => Some(a + b),
@@ -223,6 +227,12 @@ mod tests {
         );
         assert_eq!(vector(e.query_instant(&d, "up > 1", 0).unwrap()), vec![("up{job=\"b\"}".to_string(), 5.0)]);
         assert_eq!(vector(e.query_instant(&d, "sum(up)", 0).unwrap()), vec![("{}".to_string(), 6.0)]);
+        assert_eq!(
+            vector(e.query_instant(&d, "up{job='a'} + on() up{job='b'}", 0).unwrap()),
+            vec![("{}".to_string(), 6.0)]
+        );
+        assert_eq!(vector(e.query_instant(&d, "up unless up{job='a'}", 0).unwrap()).len(), 1);
+        assert!(e.query_instant(&d, "up + on() up", 0).is_err(), "many-to-many is refused");
         assert_eq!(vector(e.query_instant(&d, "avg by (job) (up)", 0).unwrap()).len(), 2);
         assert_eq!(vector(e.query_instant(&d, "stddev without (job) (up)", 0).unwrap()), vec![("{}".to_string(), 2.0)]);
     }

@@ -1,13 +1,15 @@
 //! The PromQL engine, growing toward Prometheus 3.x semantics (issue 3).
 //!
 //! Today it evaluates number and string literals, parentheses, unary minus, arithmetic
-//! and `bool` comparisons between scalars and between vectors and scalars, the basic
+//! and `bool` comparisons between scalars, vectors and scalars, and two vectors (with
+//! `on`/`ignoring`, `group_left`/`group_right`, `and`/`or`/`unless`), the basic
 //! aggregations, and instant vector selectors with the lookback delta, staleness markers
 //! and `offset`. Anything else is refused with
 //! [`Error::Unsupported`], never answered wrongly. Queries read samples through
 //! [`Storage`], so the metrics store, or an in-memory fake, can sit behind it.
 
 mod aggregate;
+mod binary;
 mod engine;
 mod value;
 
