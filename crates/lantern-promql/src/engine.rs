@@ -6,6 +6,7 @@ use promql_parser::parser::{token, BinaryExpr, Expr, Offset, VectorSelector};
 
 use crate::aggregate::aggregate;
 use crate::binary::vector_vector;
+use crate::functions::call;
 use crate::value::{InstantSample, Value};
 use crate::{Error, Result};
 
@@ -46,7 +47,7 @@ impl Engine {
                 Value::Vector(v) => Ok(Value::Vector(
                     v.into_iter().map(|s| InstantSample { labels: drop_name(&s.labels), v: -s.v }).collect(),
                 )),
-                Value::String(_) => Err(Error::Execution("unary minus is not defined on strings".into())),
+                _ => Err(Error::Execution("unary minus is only defined on scalars and instant vectors".into())),
             },
             Expr::Binary(b) => self.binary(storage, b, t),
             Expr::Aggregate(a) => {
@@ -59,36 +60,29 @@ impl Engine {
                 }
             }
             Expr::VectorSelector(vs) => Ok(Value::Vector(self.select_instant(storage, vs, t)?)),
+            Expr::MatrixSelector(ms) => {
+                let range = ms.range.as_millis() as i64;
+                let end = t - offset_ms(&ms.vs)?;
+                let matchers = matchers_of(&ms.vs)?;
+                let series = storage
+                    .select(&matchers, end - range + 1, end)
+                    .into_iter()
+                    .map(|(l, s)| (l, s.into_iter().filter(|x| !is_stale_nan(x.v)).collect::<Vec<_>>()))
+                    .filter(|(_, s)| !s.is_empty())
+                    .collect();
+                Ok(Value::Matrix { series, start_ms: end - range, end_ms: end })
+            }
+            Expr::Call(c) => {
+                let args = c.args.args.iter().map(|a| self.eval(storage, a, t)).collect::<Result<Vec<_>>>()?;
+                call(c.func.name, args, t)
+            }
             other => Err(Error::Unsupported(format!("{other}"))),
         }
     }
 
     fn select_instant(&self, storage: &dyn Storage, vs: &VectorSelector, t: i64) -> Result<Vec<InstantSample>> {
-        if vs.at.is_some() {
-            return Err(Error::Unsupported("the @ modifier".into()));
-        }
-        let offset = match &vs.offset {
-            Some(Offset::Pos(d)) => d.as_millis() as i64,
-            Some(Offset::Neg(d)) => -(d.as_millis() as i64),
-            None => 0,
-        };
-        let t = t - offset;
-        let mut matchers = Vec::new();
-        if let Some(name) = &vs.name {
-            matchers.push(Matcher::equal(METRIC_NAME, name.clone()));
-        }
-        if !vs.matchers.or_matchers.is_empty() {
-            return Err(Error::Unsupported("'or' inside a selector".into()));
-        }
-        for m in &vs.matchers.matchers {
-            let op = match m.op {
-                PMatchOp::Equal => MatchOp::Equal,
-                PMatchOp::NotEqual => MatchOp::NotEqual,
-                PMatchOp::Re(_) => MatchOp::Regex,
-                PMatchOp::NotRe(_) => MatchOp::NotRegex,
-            };
-            matchers.push(Matcher::new(op, m.name.clone(), m.value.clone()).map_err(|e| Error::Parse(e.to_string()))?);
-        }
+        let t = t - offset_ms(vs)?;
+        let matchers = matchers_of(vs)?;
         // Left-open lookback window, as in Prometheus 3: (t - lookback, t].
         let mut out = Vec::new();
         for (labels, samples) in storage.select(&matchers, t - self.lookback_ms + 1, t) {
@@ -119,7 +113,7 @@ impl Engine {
             (Value::Vector(l), Value::Vector(r)) => {
                 Ok(Value::Vector(vector_vector(op, comparison, b.modifier.as_ref(), l, r)?))
             }
-            _ => Err(Error::Execution(format!("binary operation {b} is not defined on strings"))),
+            _ => Err(Error::Execution(format!("binary operation {b} needs scalars or instant vectors"))),
         }
     }
 
@@ -148,6 +142,39 @@ impl Engine {
     }
 }
 
+/// The selector's `offset` in ms (refusing `@`, which is not evaluated yet).
+fn offset_ms(vs: &VectorSelector) -> Result<i64> {
+    if vs.at.is_some() {
+        return Err(Error::Unsupported("the @ modifier".into()));
+    }
+    Ok(match &vs.offset {
+        Some(Offset::Pos(d)) => d.as_millis() as i64,
+        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+        None => 0,
+    })
+}
+
+/// The selector's matchers, the metric name included.
+fn matchers_of(vs: &VectorSelector) -> Result<Vec<Matcher>> {
+    if !vs.matchers.or_matchers.is_empty() {
+        return Err(Error::Unsupported("'or' inside a selector".into()));
+    }
+    let mut matchers = Vec::new();
+    if let Some(name) = &vs.name {
+        matchers.push(Matcher::equal(METRIC_NAME, name.clone()));
+    }
+    for m in &vs.matchers.matchers {
+        let op = match m.op {
+            PMatchOp::Equal => MatchOp::Equal,
+            PMatchOp::NotEqual => MatchOp::NotEqual,
+            PMatchOp::Re(_) => MatchOp::Regex,
+            PMatchOp::NotRe(_) => MatchOp::NotRegex,
+        };
+        matchers.push(Matcher::new(op, m.name.clone(), m.value.clone()).map_err(|e| Error::Parse(e.to_string()))?);
+    }
+    Ok(matchers)
+}
+
 /// Applies an arithmetic or comparison operator; comparisons give 1 or 0.
 pub(crate) fn apply(op: token::TokenId, a: f64, b: f64) -> Result<Option<f64>> {
     let bool_of = |x: bool| Some(if x { 1.0 } else { 0.0 });
@@ -169,7 +196,7 @@ pub(crate) fn apply(op: token::TokenId, a: f64, b: f64) -> Result<Option<f64>> {
     })
 }
 
-fn drop_name(labels: &Labels) -> Labels {
+pub(crate) fn drop_name(labels: &Labels) -> Labels {
     Labels::from_pairs(labels.iter().filter(|l| &*l.name != METRIC_NAME).map(|l| (l.name.clone(), l.value.clone())))
 }
 
@@ -233,6 +260,12 @@ mod tests {
         );
         assert_eq!(vector(e.query_instant(&d, "up unless up{job='a'}", 0).unwrap()).len(), 1);
         assert!(e.query_instant(&d, "up + on() up", 0).is_err(), "many-to-many is refused");
+        assert_eq!(vector(e.query_instant(&d, "increase(up{job='a'}[2m])", 60_000).unwrap()).len(), 1);
+        assert_eq!(vector(e.query_instant(&d, "count_over_time(up[2m])", 60_000).unwrap()).len(), 2);
+        assert_eq!(
+            vector(e.query_instant(&d, "abs(-up{job='a'})", 60_000).unwrap()),
+            vec![("{job=\"a\"}".to_string(), 2.0)]
+        );
         assert_eq!(vector(e.query_instant(&d, "avg by (job) (up)", 0).unwrap()).len(), 2);
         assert_eq!(vector(e.query_instant(&d, "stddev without (job) (up)", 0).unwrap()), vec![("{}".to_string(), 2.0)]);
     }

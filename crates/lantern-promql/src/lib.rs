@@ -3,14 +3,15 @@
 //! Today it evaluates number and string literals, parentheses, unary minus, arithmetic
 //! and `bool` comparisons between scalars, vectors and scalars, and two vectors (with
 //! `on`/`ignoring`, `group_left`/`group_right`, `and`/`or`/`unless`), the basic
-//! aggregations, and instant vector selectors with the lookback delta, staleness markers
-//! and `offset`. Anything else is refused with
+//! aggregations, instant and range selectors with the lookback delta, staleness markers
+//! and `offset`, math functions and the `*_over_time`, `rate`/`increase`/`delta` family. Anything else is refused with
 //! [`Error::Unsupported`], never answered wrongly. Queries read samples through
 //! [`Storage`], so the metrics store, or an in-memory fake, can sit behind it.
 
 mod aggregate;
 mod binary;
 mod engine;
+mod functions;
 mod value;
 
 pub use engine::{Engine, Storage};

@@ -1,6 +1,6 @@
 //! Query results.
 
-use lantern_core::Labels;
+use lantern_core::{Labels, Sample};
 
 /// One element of an instant vector.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,4 +20,13 @@ pub enum Value {
     String(String),
     /// One value per series.
     Vector(Vec<InstantSample>),
+    /// A range vector: the samples of each series in `(start_ms, end_ms]`.
+    Matrix {
+        /// The series and their samples, ascending.
+        series: Vec<(Labels, Vec<Sample>)>,
+        /// Exclusive start of the window, ms.
+        start_ms: i64,
+        /// Inclusive end of the window, ms.
+        end_ms: i64,
+    },
 }

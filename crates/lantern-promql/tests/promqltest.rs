@@ -14,7 +14,8 @@ use lantern_promqltest::{
 };
 
 /// Files that must pass completely (native-histogram evals excepted).
-const REQUIRED: &[&str] = &["literals.test"];
+const REQUIRED: &[&str] =
+    &["literals.test", "range_queries.test", "selectors.test", "staleness.test", "trig_functions.test"];
 
 #[derive(Default)]
 struct Mem {
@@ -95,7 +96,7 @@ fn check(engine: &Engine, db: &Mem, e: &Eval) -> bool {
                 let items: Vec<(Labels, f64)> = match v {
                     Value::Scalar(x) => vec![(Labels::default(), *x)],
                     Value::Vector(vs) => vs.iter().map(|s| (s.labels.clone(), s.v)).collect(),
-                    Value::String(_) => return false,
+                    _ => return false,
                 };
                 for (l, x) in items {
                     got.entry(l).or_insert_with(|| vec![None; steps.len()])[i] = Some(x);
@@ -119,6 +120,25 @@ fn check(engine: &Engine, db: &Mem, e: &Eval) -> bool {
                             (None, None) => true,
                             _ => false,
                         })
+                    })
+                })
+        }
+        (Expected::RangeVector { series: want, .. }, EvalKind::Instant { .. }) => {
+            let [(_, Value::Matrix { series: got, .. })] = steps.as_slice() else { return false };
+            got.len() == want.len()
+                && want.iter().all(|w| {
+                    got.iter().any(|(l, s)| {
+                        let floats: Vec<f64> = w
+                            .points
+                            .iter()
+                            .filter_map(|p| match p {
+                                Point::Float(v) => Some(*v),
+                                _ => None,
+                            })
+                            .collect();
+                        *l == w.labels
+                            && s.len() == floats.len()
+                            && s.iter().zip(&floats).all(|(a, b)| almost_equal(a.v, *b))
                     })
                 })
         }
