@@ -40,6 +40,124 @@ struct Group {
     max: f64,
 }
 
+/// The parameter of `topk`, `bottomk`, `limitk`, `quantile` or `count_values`.
+#[derive(Debug, Clone)]
+pub enum Param {
+    /// A number (`k` or `φ`).
+    Number(f64),
+    /// A label name (`count_values`).
+    Label(String),
+}
+
+/// Applies a parameterised aggregation; the selecting ones keep each series' own labels.
+pub fn aggregate_with_param(
+    op: token::TokenId,
+    param: Param,
+    modifier: Option<&LabelModifier>,
+    input: Vec<InstantSample>,
+) -> Result<Vec<InstantSample>> {
+    match (op, &param) {
+        (token::T_TOPK | token::T_BOTTOMK | token::T_LIMITK | token::T_QUANTILE, Param::Number(_)) => {}
+        (token::T_COUNT_VALUES, Param::Label(name)) if !lantern_core::labels::is_valid_label_name(name) => {
+            return Err(Error::Execution(format!("invalid label name {name:?}")));
+        }
+        (token::T_COUNT_VALUES, Param::Label(_)) => {}
+        (other, _) => return Err(Error::Unsupported(format!("aggregation {}", token::TokenType::new(other)))),
+    }
+    let mut order: Vec<Labels> = Vec::new();
+    let mut groups: HashMap<Labels, Vec<InstantSample>> = HashMap::new();
+    for s in input {
+        let key = group_labels(&s.labels, modifier);
+        groups
+            .entry(key.clone())
+            .or_insert_with(|| {
+                order.push(key);
+                Vec::new()
+            })
+            .push(s);
+    }
+    let mut out = Vec::new();
+    for key in order {
+        let Some(mut members) = groups.remove(&key) else { continue };
+        match (op, &param) {
+            (token::T_TOPK | token::T_BOTTOMK | token::T_LIMITK, Param::Number(k)) => {
+                if k.is_nan() {
+                    return Err(Error::Execution("Parameter value is NaN".into()));
+                }
+                let k = if *k < 1.0 { 0 } else { k.min(usize::MAX as f64) as usize };
+                if op != token::T_LIMITK {
+                    // NaN sorts last either way, as in Prometheus.
+                    let top = op == token::T_TOPK;
+                    members.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => std::cmp::Ordering::Greater,
+                        (false, true) => std::cmp::Ordering::Less,
+                        _ if top => b.v.total_cmp(&a.v),
+                        _ => a.v.total_cmp(&b.v),
+                    });
+                }
+                out.extend(members.into_iter().take(k));
+            }
+            (token::T_QUANTILE, Param::Number(phi)) => {
+                let mut vals: Vec<f64> = members.iter().map(|m| m.v).collect();
+                out.push(InstantSample { labels: key, v: quantile(*phi, &mut vals) });
+            }
+            (token::T_COUNT_VALUES, Param::Label(name)) => {
+                let mut counts: Vec<(String, f64)> = Vec::new();
+                for m in &members {
+                    let text = format_value(m.v);
+                    match counts.iter_mut().find(|(t, _)| *t == text) {
+                        Some((_, c)) => *c += 1.0,
+                        None => counts.push((text, 1.0)),
+                    }
+                }
+                for (text, c) in counts {
+                    let mut pairs: Vec<(std::sync::Arc<str>, std::sync::Arc<str>)> =
+                        key.iter().filter(|l| *l.name != **name).map(|l| (l.name.clone(), l.value.clone())).collect();
+                    pairs.push((name.as_str().into(), text.into()));
+                    out.push(InstantSample { labels: Labels::from_pairs(pairs), v: c });
+                }
+            }
+            (other, _) => return Err(Error::Unsupported(format!("aggregation {}", token::TokenType::new(other)))),
+        }
+    }
+    Ok(out)
+}
+
+/// The φ-quantile with linear interpolation between closest ranks, as Prometheus's
+/// `quantile` aggregation computes it.
+fn quantile(phi: f64, vals: &mut [f64]) -> f64 {
+    if vals.is_empty() || phi.is_nan() {
+        return f64::NAN;
+    }
+    if phi < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if phi > 1.0 {
+        return f64::INFINITY;
+    }
+    vals.sort_by(|a, b| a.total_cmp(b));
+    let n = vals.len() as f64;
+    let rank = phi * (n - 1.0);
+    let lower = rank.floor().max(0.0) as usize;
+    let upper = (rank.floor() + 1.0).min(n - 1.0) as usize;
+    let weight = rank - rank.floor();
+    vals[lower] * (1.0 - weight) + vals[upper] * weight
+}
+
+/// A value as Prometheus prints it in labels (`count_values`).
+fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
 /// Applies aggregation `op` to `input`.
 pub fn aggregate(
     op: token::TokenId,

@@ -4,7 +4,7 @@ use lantern_core::{is_stale_nan, Labels, MatchOp, Matcher, Sample, METRIC_NAME};
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{token, BinaryExpr, Expr, Offset, VectorSelector};
 
-use crate::aggregate::aggregate;
+use crate::aggregate::{aggregate, aggregate_with_param, Param};
 use crate::binary::vector_vector;
 use crate::functions::call;
 use crate::value::{InstantSample, Value};
@@ -51,13 +51,21 @@ impl Engine {
             },
             Expr::Binary(b) => self.binary(storage, b, t),
             Expr::Aggregate(a) => {
-                if a.param.is_some() {
-                    return Err(Error::Unsupported(format!("{expr}")));
-                }
-                match self.eval(storage, &a.expr, t)? {
-                    Value::Vector(v) => Ok(Value::Vector(aggregate(a.op.id(), a.modifier.as_ref(), v)?)),
-                    _ => Err(Error::Execution(format!("expected an instant vector in aggregation {expr}"))),
-                }
+                let Value::Vector(v) = self.eval(storage, &a.expr, t)? else {
+                    return Err(Error::Execution(format!("expected an instant vector in aggregation {expr}")));
+                };
+                let out = match &a.param {
+                    None => aggregate(a.op.id(), a.modifier.as_ref(), v)?,
+                    Some(p) => {
+                        let param = match self.eval(storage, p, t)? {
+                            Value::Scalar(x) => Param::Number(x),
+                            Value::String(s) => Param::Label(s),
+                            _ => return Err(Error::Execution(format!("invalid parameter in aggregation {expr}"))),
+                        };
+                        aggregate_with_param(a.op.id(), param, a.modifier.as_ref(), v)?
+                    }
+                };
+                Ok(Value::Vector(out))
             }
             Expr::VectorSelector(vs) => Ok(Value::Vector(self.select_instant(storage, vs, t)?)),
             Expr::MatrixSelector(ms) => {
@@ -238,7 +246,7 @@ mod tests {
         assert_eq!(e.query_instant(&d, "2 ^ 3 ^ 2", 0).unwrap(), Value::Scalar(512.0));
         assert_eq!(e.query_instant(&d, "1 < bool 2", 0).unwrap(), Value::Scalar(1.0));
         assert!(e.query_instant(&d, "1 < 2", 0).is_err());
-        assert!(matches!(e.query_instant(&d, "topk(1, up)", 0), Err(Error::Unsupported(_))));
+        assert!(matches!(e.query_instant(&d, "limit_ratio(0.5, up)", 0), Err(Error::Unsupported(_))));
     }
 
     #[test]
@@ -254,6 +262,8 @@ mod tests {
         );
         assert_eq!(vector(e.query_instant(&d, "up > 1", 0).unwrap()), vec![("up{job=\"b\"}".to_string(), 5.0)]);
         assert_eq!(vector(e.query_instant(&d, "sum(up)", 0).unwrap()), vec![("{}".to_string(), 6.0)]);
+        assert_eq!(vector(e.query_instant(&d, "topk(1, up)", 0).unwrap()), vec![("up{job=\"b\"}".to_string(), 5.0)]);
+        assert_eq!(vector(e.query_instant(&d, "quantile(0.5, up)", 0).unwrap()), vec![("{}".to_string(), 3.0)]);
         assert_eq!(
             vector(e.query_instant(&d, "up{job='a'} + on() up{job='b'}", 0).unwrap()),
             vec![("{}".to_string(), 6.0)]
