@@ -21,11 +21,14 @@ pub trait Storage {
 pub struct Engine {
     /// How far back an instant selector looks for a sample (Prometheus: 5m).
     pub lookback_ms: i64,
+    /// Step of a subquery written without one (Prometheus: the global evaluation
+    /// interval, 1m by default).
+    pub default_step_ms: i64,
 }
 
 impl Default for Engine {
     fn default() -> Self {
-        Self { lookback_ms: 5 * 60 * 1000 }
+        Self { lookback_ms: 5 * 60 * 1000, default_step_ms: 60 * 1000 }
     }
 }
 
@@ -79,6 +82,42 @@ impl Engine {
                     .filter(|(_, s)| !s.is_empty())
                     .collect();
                 Ok(Value::Matrix { series, start_ms: end - range, end_ms: end })
+            }
+            Expr::Subquery(sq) => {
+                if sq.at.is_some() {
+                    return Err(Error::Unsupported("the @ modifier".into()));
+                }
+                let offset = match &sq.offset {
+                    Some(Offset::Pos(d)) => d.as_millis() as i64,
+                    Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+                    None => 0,
+                };
+                let range = sq.range.as_millis() as i64;
+                let step = sq.step.map_or(self.default_step_ms, |d| d.as_millis() as i64);
+                if step <= 0 {
+                    return Err(Error::Execution("subquery step must be positive".into()));
+                }
+                let end = t - offset;
+                let start = end - range;
+                // Steps are aligned to multiples of the step, inside (start, end].
+                let mut ts = start.div_euclid(step) * step;
+                if ts <= start {
+                    ts += step;
+                }
+                let mut series: std::collections::BTreeMap<Labels, Vec<Sample>> = std::collections::BTreeMap::new();
+                while ts <= end {
+                    match self.eval(storage, &sq.expr, ts)? {
+                        Value::Vector(v) => {
+                            for s in v {
+                                series.entry(s.labels).or_default().push(Sample::new(ts, s.v));
+                            }
+                        }
+                        Value::Scalar(x) => series.entry(Labels::default()).or_default().push(Sample::new(ts, x)),
+                        _ => return Err(Error::Execution("subqueries need an instant vector".into())),
+                    }
+                    ts += step;
+                }
+                Ok(Value::Matrix { series: series.into_iter().collect(), start_ms: start, end_ms: end })
             }
             Expr::Call(c) => {
                 let args = c.args.args.iter().map(|a| self.eval(storage, a, t)).collect::<Result<Vec<_>>>()?;
@@ -272,6 +311,11 @@ mod tests {
         assert!(e.query_instant(&d, "up + on() up", 0).is_err(), "many-to-many is refused");
         assert_eq!(vector(e.query_instant(&d, "increase(up{job='a'}[2m])", 60_000).unwrap()).len(), 1);
         assert_eq!(vector(e.query_instant(&d, "count_over_time(up[2m])", 60_000).unwrap()).len(), 2);
+        // Subquery steps at 0s and 30s lie inside (-30s, 30s]; both series have a value at each.
+        assert_eq!(
+            vector(e.query_instant(&d, "count_over_time(up[1m:30s])", 30_000).unwrap()),
+            vec![("{job=\"a\"}".to_string(), 2.0), ("{job=\"b\"}".to_string(), 2.0)]
+        );
         assert_eq!(
             vector(e.query_instant(&d, "abs(-up{job='a'})", 60_000).unwrap()),
             vec![("{job=\"a\"}".to_string(), 2.0)]

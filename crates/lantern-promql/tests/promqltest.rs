@@ -14,8 +14,14 @@ use lantern_promqltest::{
 };
 
 /// Files that must pass completely (native-histogram evals excepted).
-const REQUIRED: &[&str] =
-    &["literals.test", "range_queries.test", "selectors.test", "staleness.test", "trig_functions.test"];
+const REQUIRED: &[&str] = &[
+    "literals.test",
+    "range_queries.test",
+    "selectors.test",
+    "staleness.test",
+    "subquery.test",
+    "trig_functions.test",
+];
 
 #[derive(Default)]
 struct Mem {
