@@ -2,13 +2,24 @@
 
 use lantern_core::{is_stale_nan, Labels, MatchOp, Matcher, Sample, METRIC_NAME};
 use promql_parser::label::MatchOp as PMatchOp;
-use promql_parser::parser::{token, BinaryExpr, Expr, Offset, VectorSelector};
+use std::time::UNIX_EPOCH;
+
+use promql_parser::parser::{token, AtModifier, BinaryExpr, Expr, Offset, VectorSelector};
 
 use crate::aggregate::{aggregate, aggregate_with_param, Param};
 use crate::binary::vector_vector;
 use crate::functions::call;
 use crate::value::{InstantSample, Value};
 use crate::{Error, Result};
+
+/// The time range of the query being evaluated (equal ends for an instant query).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// First evaluation time, ms.
+    pub start: i64,
+    /// Last evaluation time, ms.
+    pub end: i64,
+}
 
 /// Where the engine reads samples from.
 pub trait Storage {
@@ -35,32 +46,38 @@ impl Default for Engine {
 impl Engine {
     /// Parses and evaluates `query` at time `t` (ms).
     pub fn query_instant(&self, storage: &dyn Storage, query: &str, t: i64) -> Result<Value> {
+        self.query_step(storage, query, t, Bounds { start: t, end: t })
+    }
+
+    /// Parses and evaluates `query` at time `t`, one step of a range query over `q`
+    /// (which `@ start()` and `@ end()` refer to).
+    pub fn query_step(&self, storage: &dyn Storage, query: &str, t: i64, q: Bounds) -> Result<Value> {
         let expr = promql_parser::parser::parse(query).map_err(Error::Parse)?;
-        self.eval(storage, &expr, t)
+        self.eval(storage, &expr, t, q)
     }
 
     /// Evaluates a parsed expression at time `t` (ms).
-    pub fn eval(&self, storage: &dyn Storage, expr: &Expr, t: i64) -> Result<Value> {
+    pub fn eval(&self, storage: &dyn Storage, expr: &Expr, t: i64, q: Bounds) -> Result<Value> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
             Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
-            Expr::Paren(p) => self.eval(storage, &p.expr, t),
-            Expr::Unary(u) => match self.eval(storage, &u.expr, t)? {
+            Expr::Paren(p) => self.eval(storage, &p.expr, t, q),
+            Expr::Unary(u) => match self.eval(storage, &u.expr, t, q)? {
                 Value::Scalar(v) => Ok(Value::Scalar(-v)),
                 Value::Vector(v) => Ok(Value::Vector(
                     v.into_iter().map(|s| InstantSample { labels: drop_name(&s.labels), v: -s.v }).collect(),
                 )),
                 _ => Err(Error::Execution("unary minus is only defined on scalars and instant vectors".into())),
             },
-            Expr::Binary(b) => self.binary(storage, b, t),
+            Expr::Binary(b) => self.binary(storage, b, t, q),
             Expr::Aggregate(a) => {
-                let Value::Vector(v) = self.eval(storage, &a.expr, t)? else {
+                let Value::Vector(v) = self.eval(storage, &a.expr, t, q)? else {
                     return Err(Error::Execution(format!("expected an instant vector in aggregation {expr}")));
                 };
                 let out = match &a.param {
                     None => aggregate(a.op.id(), a.modifier.as_ref(), v)?,
                     Some(p) => {
-                        let param = match self.eval(storage, p, t)? {
+                        let param = match self.eval(storage, p, t, q)? {
                             Value::Scalar(x) => Param::Number(x),
                             Value::String(s) => Param::Label(s),
                             _ => return Err(Error::Execution(format!("invalid parameter in aggregation {expr}"))),
@@ -70,10 +87,10 @@ impl Engine {
                 };
                 Ok(Value::Vector(out))
             }
-            Expr::VectorSelector(vs) => Ok(Value::Vector(self.select_instant(storage, vs, t)?)),
+            Expr::VectorSelector(vs) => Ok(Value::Vector(self.select_instant(storage, vs, t, q)?)),
             Expr::MatrixSelector(ms) => {
                 let range = ms.range.as_millis() as i64;
-                let end = t - offset_ms(&ms.vs)?;
+                let end = selector_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t, q);
                 let matchers = matchers_of(&ms.vs)?;
                 let series = storage
                     .select(&matchers, end - range + 1, end)
@@ -84,20 +101,12 @@ impl Engine {
                 Ok(Value::Matrix { series, start_ms: end - range, end_ms: end })
             }
             Expr::Subquery(sq) => {
-                if sq.at.is_some() {
-                    return Err(Error::Unsupported("the @ modifier".into()));
-                }
-                let offset = match &sq.offset {
-                    Some(Offset::Pos(d)) => d.as_millis() as i64,
-                    Some(Offset::Neg(d)) => -(d.as_millis() as i64),
-                    None => 0,
-                };
                 let range = sq.range.as_millis() as i64;
                 let step = sq.step.map_or(self.default_step_ms, |d| d.as_millis() as i64);
                 if step <= 0 {
                     return Err(Error::Execution("subquery step must be positive".into()));
                 }
-                let end = t - offset;
+                let end = selector_time(sq.at.as_ref(), sq.offset.as_ref(), t, q);
                 let start = end - range;
                 // Steps are aligned to multiples of the step, inside (start, end].
                 let mut ts = start.div_euclid(step) * step;
@@ -106,7 +115,7 @@ impl Engine {
                 }
                 let mut series: std::collections::BTreeMap<Labels, Vec<Sample>> = std::collections::BTreeMap::new();
                 while ts <= end {
-                    match self.eval(storage, &sq.expr, ts)? {
+                    match self.eval(storage, &sq.expr, ts, q)? {
                         Value::Vector(v) => {
                             for s in v {
                                 series.entry(s.labels).or_default().push(Sample::new(ts, s.v));
@@ -120,15 +129,21 @@ impl Engine {
                 Ok(Value::Matrix { series: series.into_iter().collect(), start_ms: start, end_ms: end })
             }
             Expr::Call(c) => {
-                let args = c.args.args.iter().map(|a| self.eval(storage, a, t)).collect::<Result<Vec<_>>>()?;
+                let args = c.args.args.iter().map(|a| self.eval(storage, a, t, q)).collect::<Result<Vec<_>>>()?;
                 call(c.func.name, args, t)
             }
             other => Err(Error::Unsupported(format!("{other}"))),
         }
     }
 
-    fn select_instant(&self, storage: &dyn Storage, vs: &VectorSelector, t: i64) -> Result<Vec<InstantSample>> {
-        let t = t - offset_ms(vs)?;
+    fn select_instant(
+        &self,
+        storage: &dyn Storage,
+        vs: &VectorSelector,
+        t: i64,
+        q: Bounds,
+    ) -> Result<Vec<InstantSample>> {
+        let t = selector_time(vs.at.as_ref(), vs.offset.as_ref(), t, q);
         let matchers = matchers_of(vs)?;
         // Left-open lookback window, as in Prometheus 3: (t - lookback, t].
         let mut out = Vec::new();
@@ -142,9 +157,9 @@ impl Engine {
         Ok(out)
     }
 
-    fn binary(&self, storage: &dyn Storage, b: &BinaryExpr, t: i64) -> Result<Value> {
-        let lhs = self.eval(storage, &b.lhs, t)?;
-        let rhs = self.eval(storage, &b.rhs, t)?;
+    fn binary(&self, storage: &dyn Storage, b: &BinaryExpr, t: i64, q: Bounds) -> Result<Value> {
+        let lhs = self.eval(storage, &b.lhs, t, q)?;
+        let rhs = self.eval(storage, &b.rhs, t, q)?;
         let op = b.op.id();
         let comparison = b.op.is_comparison_operator();
         let keep_bool = b.return_bool();
@@ -189,16 +204,23 @@ impl Engine {
     }
 }
 
-/// The selector's `offset` in ms (refusing `@`, which is not evaluated yet).
-fn offset_ms(vs: &VectorSelector) -> Result<i64> {
-    if vs.at.is_some() {
-        return Err(Error::Unsupported("the @ modifier".into()));
-    }
-    Ok(match &vs.offset {
+/// The time a selector or subquery reads at: its `@` time (or the evaluation time)
+/// minus its `offset`.
+fn selector_time(at: Option<&AtModifier>, offset: Option<&Offset>, t: i64, q: Bounds) -> i64 {
+    let base = match at {
+        None => t,
+        Some(AtModifier::Start) => q.start,
+        Some(AtModifier::End) => q.end,
+        Some(AtModifier::At(when)) => match when.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_millis() as i64,
+            Err(e) => -(e.duration().as_millis() as i64),
+        },
+    };
+    base - match offset {
         Some(Offset::Pos(d)) => d.as_millis() as i64,
         Some(Offset::Neg(d)) => -(d.as_millis() as i64),
         None => 0,
-    })
+    }
 }
 
 /// The selector's matchers, the metric name included.

@@ -14,7 +14,7 @@ mod engine;
 mod functions;
 mod value;
 
-pub use engine::{Engine, Storage};
+pub use engine::{Bounds, Engine, Storage};
 pub use value::{InstantSample, Value};
 
 /// Errors of query evaluation.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use lantern_core::{Labels, Matcher, Sample};
-use lantern_promql::{Engine, Storage, Value};
+use lantern_promql::{Bounds, Engine, Storage, Value};
 use lantern_promqltest::{
     almost_equal, has_histograms, load_samples, parse_script, Command, Eval, EvalKind, ExpectKind, Expected, Point,
     TextMatch,
@@ -54,7 +54,7 @@ fn check(engine: &Engine, db: &Mem, e: &Eval) -> bool {
             let mut t = start_ms;
             let mut res = Ok(());
             while t <= end_ms && step_ms > 0 {
-                match engine.query_instant(db, &e.query, t) {
+                match engine.query_step(db, &e.query, t, Bounds { start: start_ms, end: end_ms }) {
                     Ok(v) => out.push((t, v)),
                     Err(err) => {
                         res = Err(err);
