@@ -105,8 +105,176 @@ pub fn call(name: &str, mut args: Vec<Value>, t: i64) -> Result<Value> {
             let inv = 1.0 / to;
             Ok(map_vector(v, |x| (x * inv + 0.5).floor() / inv))
         }
+        "sort" | "sort_desc" => {
+            let mut v = vector_arg(name, args.pop())?;
+            let desc = name == "sort_desc";
+            // NaN last in both orders, as in Prometheus.
+            v.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ if desc => b.v.total_cmp(&a.v),
+                _ => a.v.total_cmp(&b.v),
+            });
+            Ok(Value::Vector(v))
+        }
+        "histogram_quantile" => {
+            let phi = scalar_arg(name, args.first())?;
+            let v = vector_arg(name, args.into_iter().nth(1))?;
+            Ok(Value::Vector(histogram_quantile(phi, v)))
+        }
+        "label_replace" => label_replace(args),
+        "label_join" => label_join(args),
         _ => range_function(name, args),
     }
+}
+
+fn string_arg(name: &str, v: Option<&Value>) -> Result<String> {
+    match v {
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(Error::Execution(format!("{name}() expects a string"))),
+    }
+}
+
+fn set_label(labels: &Labels, name: &str, value: &str) -> Labels {
+    let mut pairs: Vec<(std::sync::Arc<str>, std::sync::Arc<str>)> =
+        labels.iter().filter(|l| &*l.name != name).map(|l| (l.name.clone(), l.value.clone())).collect();
+    pairs.push((name.into(), value.into()));
+    Labels::from_pairs(pairs)
+}
+
+fn check_unique(v: &[InstantSample]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    if v.iter().all(|s| seen.insert(&s.labels)) {
+        Ok(())
+    } else {
+        Err(Error::Execution("vector cannot contain metrics with the same labelset".into()))
+    }
+}
+
+/// `label_replace(v, dst, replacement, src, regex)`.
+fn label_replace(args: Vec<Value>) -> Result<Value> {
+    let name = "label_replace";
+    let dst = string_arg(name, args.get(1))?;
+    let replacement = string_arg(name, args.get(2))?;
+    let src = string_arg(name, args.get(3))?;
+    let re_src = string_arg(name, args.get(4))?;
+    let re = regex::Regex::new(&format!("^(?s:{re_src})$"))
+        .map_err(|e| Error::Execution(format!("invalid regular expression in label_replace(): {re_src}: {e}")))?;
+    if !lantern_core::labels::is_valid_label_name(&dst) {
+        return Err(Error::Execution(format!("invalid destination label name in label_replace(): {dst}")));
+    }
+    let v = vector_arg(name, args.into_iter().next())?;
+    let out: Vec<InstantSample> = v
+        .into_iter()
+        .map(|s| {
+            let value = s.labels.get(&src).unwrap_or("");
+            match re.captures(value) {
+                Some(caps) => {
+                    let mut res = String::new();
+                    caps.expand(&replacement, &mut res);
+                    InstantSample { labels: set_label(&s.labels, &dst, &res), v: s.v }
+                }
+                None => s,
+            }
+        })
+        .collect();
+    check_unique(&out)?;
+    Ok(Value::Vector(out))
+}
+
+/// `label_join(v, dst, separator, src...)`.
+fn label_join(args: Vec<Value>) -> Result<Value> {
+    let name = "label_join";
+    let dst = string_arg(name, args.get(1))?;
+    let sep = string_arg(name, args.get(2))?;
+    let srcs: Vec<String> =
+        args[3.min(args.len())..].iter().map(|a| string_arg(name, Some(a))).collect::<Result<_>>()?;
+    if !lantern_core::labels::is_valid_label_name(&dst) {
+        return Err(Error::Execution(format!("invalid destination label name in label_join(): {dst}")));
+    }
+    let v = vector_arg(name, args.into_iter().next())?;
+    let out: Vec<InstantSample> = v
+        .into_iter()
+        .map(|s| {
+            let joined = srcs.iter().map(|l| s.labels.get(l).unwrap_or("")).collect::<Vec<_>>().join(&sep);
+            InstantSample { labels: set_label(&s.labels, &dst, &joined), v: s.v }
+        })
+        .collect();
+    check_unique(&out)?;
+    Ok(Value::Vector(out))
+}
+
+/// `histogram_quantile` over classic `le` buckets: linear interpolation inside the
+/// bucket holding the rank, as Prometheus computes it.
+fn histogram_quantile(phi: f64, v: Vec<InstantSample>) -> Vec<InstantSample> {
+    let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
+    for s in v {
+        let Some(le) = s.labels.get("le").and_then(parse_le) else { continue };
+        let key = Labels::from_pairs(
+            s.labels
+                .iter()
+                .filter(|l| &*l.name != "le" && &*l.name != lantern_core::METRIC_NAME)
+                .map(|l| (l.name.clone(), l.value.clone())),
+        );
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, b)) => b.push((le, s.v)),
+            None => groups.push((key, vec![(le, s.v)])),
+        }
+    }
+    groups.into_iter().map(|(labels, buckets)| InstantSample { labels, v: bucket_quantile(phi, buckets) }).collect()
+}
+
+/// A bucket's `le` bound.
+fn parse_le(s: &str) -> Option<f64> {
+    match s.to_ascii_lowercase().as_str() {
+        "+inf" | "inf" => Some(f64::INFINITY),
+        "-inf" => Some(f64::NEG_INFINITY),
+        _ => s.parse().ok(),
+    }
+}
+
+fn bucket_quantile(phi: f64, mut b: Vec<(f64, f64)>) -> f64 {
+    if phi.is_nan() {
+        return f64::NAN;
+    }
+    if phi < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if phi > 1.0 {
+        return f64::INFINITY;
+    }
+    b.sort_by(|x, y| x.0.total_cmp(&y.0));
+    if b.last().is_none_or(|l| l.0 != f64::INFINITY) || b.len() < 2 {
+        return f64::NAN;
+    }
+    // Counts must not decrease with the bound; repair as Prometheus does.
+    let mut max = f64::NEG_INFINITY;
+    for x in &mut b {
+        if x.1 < max {
+            x.1 = max;
+        }
+        max = x.1;
+    }
+    let observations = b[b.len() - 1].1;
+    if observations == 0.0 || observations.is_nan() {
+        return f64::NAN;
+    }
+    let mut rank = phi * observations;
+    let i = b.iter().position(|x| x.1 >= rank).unwrap_or(b.len() - 1);
+    if i == b.len() - 1 {
+        return b[b.len() - 2].0;
+    }
+    if i == 0 && b[0].0 <= 0.0 {
+        return b[0].0;
+    }
+    let (mut start, end, mut count) = (0.0, b[i].0, b[i].1);
+    if i > 0 {
+        start = b[i - 1].0;
+        count -= b[i - 1].1;
+        rank -= b[i - 1].1;
+    }
+    start + (end - start) * (rank / count)
 }
 
 fn range_function(name: &str, mut args: Vec<Value>) -> Result<Value> {
@@ -121,6 +289,13 @@ fn range_function(name: &str, mut args: Vec<Value>) -> Result<Value> {
             |s, _, _| Some(s.iter().map(|x| x.v).fold(f64::NAN, |m, v| if m.is_nan() || v > m { v } else { m }))
         }
         "present_over_time" => |_, _, _| Some(1.0),
+        "stdvar_over_time" => |s, _, _| Some(variance(s)),
+        "stddev_over_time" => |s, _, _| Some(variance(s).sqrt()),
+        "changes" => |s, _, _| {
+            Some(s.windows(2).filter(|w| !(w[0].v == w[1].v || (w[0].v.is_nan() && w[1].v.is_nan()))).count() as f64)
+        },
+        "resets" => |s, _, _| Some(s.windows(2).filter(|w| w[1].v < w[0].v).count() as f64),
+        "deriv" => |s, _, _| regression(s, s.first().map_or(0, |x| x.t)).map(|(slope, _)| slope),
         "rate" => |s, a, b| extrapolated(s, a, b, true, true),
         "increase" => |s, a, b| extrapolated(s, a, b, true, false),
         "delta" => |s, a, b| extrapolated(s, a, b, false, false),
@@ -180,6 +355,43 @@ fn extrapolated(s: &[Sample], start_ms: i64, end_ms: i64, counter: bool, per_sec
         factor /= range_s;
     }
     Some(result * factor)
+}
+
+/// Population variance (Welford).
+fn variance(s: &[Sample]) -> f64 {
+    let (mut n, mut mean, mut m2) = (0.0, 0.0, 0.0);
+    for x in s {
+        n += 1.0;
+        let d = x.v - mean;
+        mean += d / n;
+        m2 += d * (x.v - mean);
+    }
+    m2 / n
+}
+
+/// Least-squares slope (per second) and intercept at `at_ms`, for `deriv` and
+/// `predict_linear`; `None` with fewer than two samples.
+fn regression(s: &[Sample], at_ms: i64) -> Option<(f64, f64)> {
+    if s.len() < 2 {
+        return None;
+    }
+    let n = s.len() as f64;
+    let (mut sx, mut sy, mut sxy, mut sxx) = (0.0, 0.0, 0.0, 0.0);
+    let const_y = s.iter().all(|x| x.v == s[0].v);
+    for x in s {
+        let t = (x.t - at_ms) as f64 / 1000.0;
+        sx += t;
+        sy += x.v;
+        sxy += t * x.v;
+        sxx += t * t;
+    }
+    if const_y {
+        return Some((0.0, s[0].v));
+    }
+    let cov = sxy - sx * sy / n;
+    let var = sxx - sx * sx / n;
+    let slope = cov / var;
+    Some((slope, sy / n - slope * sx / n))
 }
 
 /// `irate` and `idelta`: from the last two samples.

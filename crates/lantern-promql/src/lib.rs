@@ -4,7 +4,8 @@
 //! and `bool` comparisons between scalars, vectors and scalars, and two vectors (with
 //! `on`/`ignoring`, `group_left`/`group_right`, `and`/`or`/`unless`), the basic
 //! aggregations, instant and range selectors with the lookback delta, staleness markers
-//! and `offset`, math functions and the `*_over_time`, `rate`/`increase`/`delta` family. Anything else is refused with
+//! and `offset`, math functions, `sort`, `label_replace`/`label_join`, classic `histogram_quantile`,
+//! and the `*_over_time`, `rate`/`increase`/`delta`, `changes`/`resets`/`deriv` family. Anything else is refused with
 //! [`Error::Unsupported`], never answered wrongly. Queries read samples through
 //! [`Storage`], so the metrics store, or an in-memory fake, can sit behind it.
 

@@ -87,6 +87,11 @@ fn check(engine: &Engine, db: &Mem, e: &Eval) -> bool {
         (Expected::String(want), _) => matches!(steps.as_slice(), [(_, Value::String(s))] if s == want),
         (Expected::Series(want), EvalKind::Instant { .. }) => {
             let [(_, Value::Vector(got))] = steps.as_slice() else { return false };
+            if e.expects.iter().any(|x| x.kind == ExpectKind::Ordered)
+                && !got.iter().zip(want).all(|(g, w)| g.labels == w.labels)
+            {
+                return false;
+            }
             got.len() == want.len()
                 && want.iter().all(|w| {
                     got.iter().any(|g| {
