@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use lantern_core::{Labels, METRIC_NAME};
 use promql_parser::parser::{token, LabelModifier};
 
-use crate::value::InstantSample;
+use crate::value::{cmp_nan_last, InstantSample};
 use crate::{Error, Result};
 
 /// The labels of the group a series falls in.
@@ -86,15 +86,8 @@ pub fn aggregate_with_param(
                 }
                 let k = if *k < 1.0 { 0 } else { k.min(usize::MAX as f64) as usize };
                 if op != token::T_LIMITK {
-                    // NaN sorts last either way, as in Prometheus.
                     let top = op == token::T_TOPK;
-                    members.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
-                        (true, true) => std::cmp::Ordering::Equal,
-                        (true, false) => std::cmp::Ordering::Greater,
-                        (false, true) => std::cmp::Ordering::Less,
-                        _ if top => b.v.total_cmp(&a.v),
-                        _ => a.v.total_cmp(&b.v),
-                    });
+                    members.sort_by(|a, b| cmp_nan_last(a.v, b.v, top));
                 }
                 out.extend(members.into_iter().take(k));
             }

@@ -5,7 +5,7 @@
 use lantern_core::{Labels, Sample};
 
 use crate::engine::drop_name;
-use crate::value::{InstantSample, Value};
+use crate::value::{cmp_nan_last, InstantSample, Value};
 use crate::{Error, Result};
 
 fn unsupported(name: &str) -> Error {
@@ -108,14 +108,7 @@ pub fn call(name: &str, mut args: Vec<Value>, t: i64) -> Result<Value> {
         "sort" | "sort_desc" => {
             let mut v = vector_arg(name, args.pop())?;
             let desc = name == "sort_desc";
-            // NaN last in both orders, as in Prometheus.
-            v.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
-                (true, true) => std::cmp::Ordering::Equal,
-                (true, false) => std::cmp::Ordering::Greater,
-                (false, true) => std::cmp::Ordering::Less,
-                _ if desc => b.v.total_cmp(&a.v),
-                _ => a.v.total_cmp(&b.v),
-            });
+            v.sort_by(|a, b| cmp_nan_last(a.v, b.v, desc));
             Ok(Value::Vector(v))
         }
         "histogram_quantile" => {

@@ -30,3 +30,16 @@ pub enum Value {
         end_ms: i64,
     },
 }
+
+/// Orders values ascending (or descending) with NaN last either way, as Prometheus's
+/// `sort`, `topk` and `bottomk` do.
+pub(crate) fn cmp_nan_last(a: f64, b: f64, descending: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ if descending => b.total_cmp(&a),
+        _ => a.total_cmp(&b),
+    }
+}
