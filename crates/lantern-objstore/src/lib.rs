@@ -121,15 +121,19 @@ impl Store {
         Ok(r.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect())
     }
 
-    /// Total size in bytes of the objects under `prefix`.
-    pub async fn size_under(&self, prefix: &str) -> Result<u64> {
+    /// Every object under `prefix`.
+    async fn list_all(&self, prefix: &str) -> Result<Vec<object_store::ObjectMeta>> {
         let p = ObjPath::from(prefix);
-        let metas: Vec<_> = self.inner.list(Some(&p)).try_collect().await.map_err(|source| Error::Backend {
+        self.inner.list(Some(&p)).try_collect().await.map_err(|source| Error::Backend {
             op: "list",
             path: prefix.to_string(),
             source,
-        })?;
-        Ok(metas.iter().map(|m| m.size).sum())
+        })
+    }
+
+    /// Total size in bytes of the objects under `prefix`.
+    pub async fn size_under(&self, prefix: &str) -> Result<u64> {
+        Ok(self.list_all(prefix).await?.iter().map(|m| m.size).sum())
     }
 
     /// Whether an object exists.
@@ -143,13 +147,7 @@ impl Store {
 
     /// Deletes every object under `prefix` (and, locally, the emptied directory).
     pub async fn delete_prefix(&self, prefix: &str) -> Result<()> {
-        let p = ObjPath::from(prefix);
-        let metas: Vec<_> = self.inner.list(Some(&p)).try_collect().await.map_err(|source| Error::Backend {
-            op: "list",
-            path: prefix.to_string(),
-            source,
-        })?;
-        for m in metas {
+        for m in self.list_all(prefix).await? {
             self.inner.delete(&m.location).await.map_err(|source| Error::Backend {
                 op: "delete",
                 path: m.location.to_string(),

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use lantern_core::{Labels, Matcher, Sample};
 use lantern_promql::{Bounds, Engine, Storage, Value};
 use lantern_promqltest::{
-    almost_equal, has_histograms, load_samples, parse_script, Command, Eval, EvalKind, ExpectKind, Expected, Point,
-    TextMatch,
+    almost_equal, has_histograms, load_samples, parse_script, suite_dir, Command, Eval, EvalKind, ExpectKind, Expected,
+    Point, TextMatch,
 };
 
 /// Files that must pass completely (native-histogram evals excepted).
@@ -37,12 +37,6 @@ impl Storage for Mem {
             .filter(|(_, s)| !s.is_empty())
             .collect()
     }
-}
-
-fn suite_dir() -> PathBuf {
-    std::env::var_os("LANTERN_PROMQLTEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/promqltest/testdata"))
 }
 
 /// Whether the engine's answer to `e` matches the expectation.

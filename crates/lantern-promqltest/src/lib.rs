@@ -11,6 +11,15 @@ pub use expand::{almost_equal, has_histograms, load_samples, EPSILON};
 pub use points::{parse_points, Point};
 pub use script::{parse_script, Command, Eval, EvalKind, Expect, ExpectKind, Expected, SeriesSpec, TextMatch};
 
+/// Where Prometheus's test scripts are: `LANTERN_PROMQLTEST_DIR`, else
+/// `../shared/promqltest/testdata` beside the repository. Runners that find nothing
+/// there say loudly that the suite was skipped.
+pub fn suite_dir() -> std::path::PathBuf {
+    std::env::var_os("LANTERN_PROMQLTEST_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/promqltest/testdata")
+    })
+}
+
 /// A script that does not parse, with the line it failed on.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("line {line}: {message}")]

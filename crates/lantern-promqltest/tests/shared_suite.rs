@@ -1,16 +1,7 @@
 //! Every script of Prometheus's PromQL test suite (`../shared/promqltest/testdata`, from
 //! Prometheus v3.9.1) parses, and the parser finds every command a plain line count finds.
 
-use std::path::PathBuf;
-
-use lantern_promqltest::{parse_script, Command};
-
-/// `LANTERN_PROMQLTEST_DIR`, else `../shared/promqltest/testdata` beside the repository.
-fn suite_dir() -> PathBuf {
-    std::env::var_os("LANTERN_PROMQLTEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/promqltest/testdata"))
-}
+use lantern_promqltest::{parse_script, suite_dir, Command};
 
 #[test]
 fn every_shared_script_parses() {
