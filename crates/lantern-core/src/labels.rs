@@ -28,9 +28,9 @@ impl Label {
     }
 }
 
-/// A sorted set of labels identifying one series.
+/// A sorted set of labels identifying one series; cloning is one reference-count increment.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Labels(Box<[Label]>);
+pub struct Labels(Arc<[Label]>);
 
 impl Labels {
     /// Builds a label set from pairs without validating names: sorts, drops empty values.
@@ -52,7 +52,7 @@ impl Labels {
                 false
             }
         });
-        Self(v.into_boxed_slice())
+        Self(v.into())
     }
 
     /// Builds a label set from input that came from outside, checking Prometheus's rules:
@@ -80,14 +80,14 @@ impl Labels {
         if !has_name {
             return Err(Error::MissingMetricName);
         }
-        Ok(Self(v.into_boxed_slice()))
+        Ok(Self(v.into()))
     }
 
     /// Wraps labels that are already sorted, unique and non-empty (e.g. decoded from our
     /// own files, which only ever hold label sets built by this type).
     pub fn from_sorted_unchecked(v: Vec<Label>) -> Self {
         debug_assert!(v.windows(2).all(|w| w[0].name < w[1].name), "labels must be sorted and unique");
-        Self(v.into_boxed_slice())
+        Self(v.into())
     }
 
     /// The value of `name`, if present.

@@ -1,18 +1,18 @@
-//! Instant evaluation of an expression tree.
+//! The evaluator: walks an expression tree once per query, each node producing its
+//! values for every step of the query's grid.
 
-use lantern_core::{is_stale_nan, Labels, MatchOp, Matcher, Sample, METRIC_NAME};
-use promql_parser::label::MatchOp as PMatchOp;
-use std::time::UNIX_EPOCH;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use promql_parser::parser::{token, AtModifier, BinaryExpr, Expr, Offset, VectorSelector};
+use lantern_core::{Labels, Matcher, Sample, METRIC_NAME};
+use promql_parser::parser::{AtModifier, Expr, Offset};
 
-use crate::aggregate::{aggregate, aggregate_with_param, Param};
-use crate::binary::vector_vector;
-use crate::functions::call;
-use crate::value::{InstantSample, Value};
-use crate::{Error, Result};
+use crate::value::{Grid, InstantSample, Pt, RangeInput, Series, Val, Value};
+use crate::{aggregate, binary, functions, selector, Error, Result};
 
-/// The time range of the query being evaluated (equal ends for an instant query).
+/// The time range of the query being evaluated (equal ends for an instant query);
+/// `@ start()` and `@ end()` refer to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {
     /// First evaluation time, ms.
@@ -23,8 +23,9 @@ pub struct Bounds {
 
 /// Where the engine reads samples from.
 pub trait Storage {
-    /// Series matching every matcher, with their samples in `[mint, maxt]`, ascending.
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, Vec<Sample>)>;
+    /// Series matching every matcher, with their samples in `[mint, maxt]` ascending
+    /// (staleness markers included). Series without samples in the range may be left out.
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<(Labels, Vec<Sample>)>>;
 }
 
 /// The evaluator and its settings.
@@ -35,178 +36,283 @@ pub struct Engine {
     /// Step of a subquery written without one (Prometheus: the global evaluation
     /// interval, 1m by default).
     pub default_step_ms: i64,
+    /// Most samples one query may hold in memory (Prometheus: `--query.max-samples`).
+    pub max_samples: usize,
+    /// Most series one result may have.
+    pub max_series: usize,
+    /// Longest a query may run.
+    pub timeout: Option<Duration>,
+    /// Most steps of a range query (Prometheus: 11,000).
+    pub max_steps: usize,
 }
 
 impl Default for Engine {
     fn default() -> Self {
-        Self { lookback_ms: 5 * 60 * 1000, default_step_ms: 60 * 1000 }
+        Self {
+            lookback_ms: 5 * 60 * 1000,
+            default_step_ms: 60 * 1000,
+            max_samples: 50_000_000,
+            max_series: 500_000,
+            timeout: Some(Duration::from_secs(120)),
+            max_steps: 11_000,
+        }
     }
 }
 
 impl Engine {
     /// Parses and evaluates `query` at time `t` (ms).
     pub fn query_instant(&self, storage: &dyn Storage, query: &str, t: i64) -> Result<Value> {
-        self.query_step(storage, query, t, Bounds { start: t, end: t })
-    }
-
-    /// Parses and evaluates `query` at time `t`, one step of a range query over `q`
-    /// (which `@ start()` and `@ end()` refer to).
-    pub fn query_step(&self, storage: &dyn Storage, query: &str, t: i64, q: Bounds) -> Result<Value> {
-        let expr = promql_parser::parser::parse(query).map_err(Error::Parse)?;
-        self.eval(storage, &expr, t, q)
+        let expr = parse(query)?;
+        self.instant(storage, &expr, t)
     }
 
     /// Evaluates a parsed expression at time `t` (ms).
-    pub fn eval(&self, storage: &dyn Storage, expr: &Expr, t: i64, q: Bounds) -> Result<Value> {
-        match expr {
-            Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
-            Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
-            Expr::Paren(p) => self.eval(storage, &p.expr, t, q),
-            Expr::Unary(u) => match self.eval(storage, &u.expr, t, q)? {
-                Value::Scalar(v) => Ok(Value::Scalar(-v)),
-                Value::Vector(v) => Ok(Value::Vector(
-                    v.into_iter().map(|s| InstantSample { labels: drop_name(&s.labels), v: -s.v }).collect(),
-                )),
-                _ => Err(Error::Execution("unary minus is only defined on scalars and instant vectors".into())),
-            },
-            Expr::Binary(b) => self.binary(storage, b, t, q),
-            Expr::Aggregate(a) => {
-                let Value::Vector(v) = self.eval(storage, &a.expr, t, q)? else {
-                    return Err(Error::Execution(format!("expected an instant vector in aggregation {expr}")));
-                };
-                let out = match &a.param {
-                    None => aggregate(a.op.id(), a.modifier.as_ref(), v)?,
-                    Some(p) => {
-                        let param = match self.eval(storage, p, t, q)? {
-                            Value::Scalar(x) => Param::Number(x),
-                            Value::String(s) => Param::Label(s),
-                            _ => return Err(Error::Execution(format!("invalid parameter in aggregation {expr}"))),
-                        };
-                        aggregate_with_param(a.op.id(), param, a.modifier.as_ref(), v)?
+    pub fn instant(&self, storage: &dyn Storage, expr: &Expr, t: i64) -> Result<Value> {
+        let ctx = Ctx::new(self, storage, Bounds { start: t, end: t });
+        let grid = Grid { start: t, step: 1, n: 1 };
+        Ok(match ctx.eval(expr, grid)? {
+            Val::Scalar(v) => Value::Scalar(v[0]),
+            Val::String(s) => Value::String(s),
+            Val::Vector(series) => {
+                let series = ctx.finish(series)?;
+                Value::Vector(
+                    series
+                        .into_iter()
+                        .filter_map(|s| s.points.first().map(|p| InstantSample { labels: s.labels, v: p.v }))
+                        .collect(),
+                )
+            }
+            Val::Matrix(mut input) => {
+                let mut out = Vec::new();
+                for s in std::mem::take(&mut input.series) {
+                    let mut window = Vec::new();
+                    input.for_each_window(&s.samples, |_, w| window = w.to_vec());
+                    if !window.is_empty() {
+                        let labels = if s.drop_name { drop_name(&s.labels) } else { s.labels };
+                        out.push((labels, window));
                     }
-                };
-                Ok(Value::Vector(out))
-            }
-            Expr::VectorSelector(vs) => Ok(Value::Vector(self.select_instant(storage, vs, t, q)?)),
-            Expr::MatrixSelector(ms) => {
-                let range = ms.range.as_millis() as i64;
-                let end = selector_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t, q);
-                let matchers = matchers_of(&ms.vs)?;
-                let series = storage
-                    .select(&matchers, end - range + 1, end)
-                    .into_iter()
-                    .map(|(l, s)| (l, s.into_iter().filter(|x| !is_stale_nan(x.v)).collect::<Vec<_>>()))
-                    .filter(|(_, s)| !s.is_empty())
-                    .collect();
-                Ok(Value::Matrix { series, start_ms: end - range, end_ms: end })
-            }
-            Expr::Subquery(sq) => {
-                let range = sq.range.as_millis() as i64;
-                let step = sq.step.map_or(self.default_step_ms, |d| d.as_millis() as i64);
-                if step <= 0 {
-                    return Err(Error::Execution("subquery step must be positive".into()));
                 }
-                let end = selector_time(sq.at.as_ref(), sq.offset.as_ref(), t, q);
-                let start = end - range;
-                // Steps are aligned to multiples of the step, inside (start, end].
-                let mut ts = start.div_euclid(step) * step;
-                if ts <= start {
-                    ts += step;
-                }
-                let mut series: std::collections::BTreeMap<Labels, Vec<Sample>> = std::collections::BTreeMap::new();
-                while ts <= end {
-                    match self.eval(storage, &sq.expr, ts, q)? {
-                        Value::Vector(v) => {
-                            for s in v {
-                                series.entry(s.labels).or_default().push(Sample::new(ts, s.v));
-                            }
-                        }
-                        Value::Scalar(x) => series.entry(Labels::default()).or_default().push(Sample::new(ts, x)),
-                        _ => return Err(Error::Execution("subqueries need an instant vector".into())),
-                    }
-                    ts += step;
-                }
-                Ok(Value::Matrix { series: series.into_iter().collect(), start_ms: start, end_ms: end })
+                ctx.check_series(out.len())?;
+                Value::Matrix(out)
             }
-            Expr::Call(c) => {
-                let args = c.args.args.iter().map(|a| self.eval(storage, a, t, q)).collect::<Result<Vec<_>>>()?;
-                call(c.func.name, args, t)
-            }
-            other => Err(Error::Unsupported(format!("{other}"))),
-        }
+        })
     }
 
-    fn select_instant(
+    /// Parses and evaluates `query` at every step of `[start, end]` (ms); the result is a
+    /// matrix ordered by labels, as Prometheus's `query_range` returns it.
+    pub fn query_range(
         &self,
         storage: &dyn Storage,
-        vs: &VectorSelector,
-        t: i64,
-        q: Bounds,
-    ) -> Result<Vec<InstantSample>> {
-        let t = selector_time(vs.at.as_ref(), vs.offset.as_ref(), t, q);
-        let matchers = matchers_of(vs)?;
-        // Left-open lookback window, as in Prometheus 3: (t - lookback, t].
-        let mut out = Vec::new();
-        for (labels, samples) in storage.select(&matchers, t - self.lookback_ms + 1, t) {
-            if let Some(last) = samples.last() {
-                if !is_stale_nan(last.v) {
-                    out.push(InstantSample { labels, v: last.v });
-                }
-            }
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Vec<(Labels, Vec<Sample>)>> {
+        let expr = parse(query)?;
+        self.range(storage, &expr, start, end, step)
+    }
+
+    /// Evaluates a parsed expression at every step of `[start, end]`.
+    pub fn range(
+        &self,
+        storage: &dyn Storage,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Vec<(Labels, Vec<Sample>)>> {
+        if step <= 0 {
+            return Err(Error::BadData(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
         }
+        if end < start {
+            return Err(Error::BadData("end timestamp must not be before start time".into()));
+        }
+        let n = ((end - start) / step) as usize + 1;
+        if n > self.max_steps {
+            return Err(Error::BadData(format!(
+                "exceeded maximum resolution of {} points per timeseries. Try decreasing the query resolution (?step=XX)",
+                self.max_steps
+            )));
+        }
+        let ctx = Ctx::new(self, storage, Bounds { start, end });
+        let grid = Grid { start, step, n };
+        let series = match ctx.eval(expr, grid)? {
+            Val::Scalar(v) => vec![Series {
+                labels: Labels::default(),
+                drop_name: false,
+                points: v.into_iter().enumerate().map(|(i, v)| Pt { i: i as u32, v }).collect(),
+            }],
+            Val::Vector(series) => ctx.finish(series)?,
+            Val::String(_) | Val::Matrix(_) => {
+                let kind = if matches!(ctx.eval(expr, Grid { start, step, n: 1 })?, Val::String(_)) {
+                    "string"
+                } else {
+                    "range vector"
+                };
+                return Err(Error::BadData(format!(
+                    "invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"
+                )));
+            }
+        };
+        let mut out: Vec<(Labels, Vec<Sample>)> = series
+            .into_iter()
+            .map(|s| (s.labels, s.points.into_iter().map(|p| Sample::new(grid.t(p.i as usize), p.v)).collect()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
+}
 
-    fn binary(&self, storage: &dyn Storage, b: &BinaryExpr, t: i64, q: Bounds) -> Result<Value> {
-        let lhs = self.eval(storage, &b.lhs, t, q)?;
-        let rhs = self.eval(storage, &b.rhs, t, q)?;
-        let op = b.op.id();
-        let comparison = b.op.is_comparison_operator();
-        let keep_bool = b.return_bool();
-        match (lhs, rhs) {
-            (Value::Scalar(a), Value::Scalar(c)) => {
-                if comparison && !keep_bool {
-                    return Err(Error::Parse("comparisons between scalars must use BOOL modifier".into()));
+/// Parses a query, with Prometheus's error type.
+pub fn parse(query: &str) -> Result<Expr> {
+    promql_parser::parser::parse(query).map_err(Error::Parse)
+}
+
+/// The state of one query's evaluation.
+pub(crate) struct Ctx<'a> {
+    pub engine: &'a Engine,
+    storage: &'a dyn Storage,
+    /// The outer query's range, for `@ start()` / `@ end()`.
+    pub q: Bounds,
+    deadline: Option<Instant>,
+    samples: Cell<usize>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(engine: &'a Engine, storage: &'a dyn Storage, q: Bounds) -> Self {
+        let deadline = engine.timeout.map(|d| Instant::now() + d);
+        Self { engine, storage, q, deadline, samples: Cell::new(0) }
+    }
+
+    /// Fails once the query has run past its timeout.
+    pub fn check_time(&self) -> Result<()> {
+        match self.deadline {
+            Some(d) if Instant::now() > d => Err(Error::Timeout("query timed out in expression evaluation".into())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Accounts for `n` more samples held by the query.
+    pub fn add_samples(&self, n: usize) -> Result<()> {
+        let total = self.samples.get() + n;
+        self.samples.set(total);
+        if total > self.engine.max_samples {
+            return Err(Error::Execution(
+                "query processing would load too many samples into memory in query execution".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_series(&self, n: usize) -> Result<()> {
+        if n > self.engine.max_series {
+            return Err(Error::Execution(format!(
+                "query result has {n} series, more than the limit of {} (query.max_series)",
+                self.engine.max_series
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads from storage, counting the samples against the query's limit.
+    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<(Labels, Vec<Sample>)>> {
+        self.check_time()?;
+        let data = self.storage.select(matchers, mint, maxt)?;
+        self.add_samples(data.iter().map(|(_, s)| s.len()).sum())?;
+        Ok(data)
+    }
+
+    /// Evaluates `expr` at every step of `grid`.
+    pub fn eval(&self, expr: &Expr, grid: Grid) -> Result<Val> {
+        self.check_time()?;
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; grid.n])),
+            Expr::StringLiteral(s) => Ok(Val::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, grid),
+            Expr::Unary(u) => match self.eval(&u.expr, grid)? {
+                Val::Scalar(v) => Ok(Val::Scalar(v.into_iter().map(|x| -x).collect())),
+                Val::Vector(mut v) => {
+                    for s in &mut v {
+                        s.drop_name = true;
+                        s.points.iter_mut().for_each(|p| p.v = -p.v);
+                    }
+                    Ok(Val::Vector(v))
                 }
-                Ok(Value::Scalar(apply(op, a, c)?.unwrap_or(0.0)))
-            }
-            (Value::Vector(v), Value::Scalar(c)) => self.vector_scalar(v, c, op, comparison, keep_bool, false),
-            (Value::Scalar(c), Value::Vector(v)) => self.vector_scalar(v, c, op, comparison, keep_bool, true),
-            (Value::Vector(l), Value::Vector(r)) => {
-                Ok(Value::Vector(vector_vector(op, comparison, b.modifier.as_ref(), l, r)?))
-            }
-            _ => Err(Error::Execution(format!("binary operation {b} needs scalars or instant vectors"))),
+                _ => Err(Error::Execution("unary minus is only defined on scalars and instant vectors".into())),
+            },
+            Expr::Binary(b) => binary::eval(self, b, grid),
+            Expr::Aggregate(a) => aggregate::eval(self, a, grid),
+            Expr::VectorSelector(vs) => Ok(Val::Vector(selector::vector(self, vs, grid, false)?)),
+            Expr::MatrixSelector(_) | Expr::Subquery(_) => Ok(Val::Matrix(self.range_input(expr, grid)?)),
+            Expr::Call(c) => functions::call(self, c, grid),
+            Expr::Extension(_) => Err(Error::Unsupported(format!("{expr}"))),
         }
     }
 
-    fn vector_scalar(
-        &self,
-        v: Vec<InstantSample>,
-        c: f64,
-        op: token::TokenId,
-        comparison: bool,
-        keep_bool: bool,
-        scalar_left: bool,
-    ) -> Result<Value> {
-        let mut out = Vec::with_capacity(v.len());
-        for s in v {
-            let (l, r) = if scalar_left { (c, s.v) } else { (s.v, c) };
-            let res = apply(op, l, r)?;
-            let labels = if comparison && !keep_bool { s.labels } else { drop_name(&s.labels) };
-            match (comparison, keep_bool, res) {
-                (true, false, Some(1.0)) => out.push(InstantSample { labels, v: s.v }),
-                (true, false, _) => {}
-                (_, _, Some(x)) => out.push(InstantSample { labels, v: x }),
-                (_, _, None) => {}
+    /// Evaluates a range-vector expression (a matrix selector or a subquery, possibly in
+    /// parentheses) for every step's window.
+    pub fn range_input(&self, expr: &Expr, grid: Grid) -> Result<RangeInput> {
+        match expr {
+            Expr::Paren(p) => self.range_input(&p.expr, grid),
+            Expr::MatrixSelector(ms) => selector::matrix(self, ms, grid),
+            Expr::Subquery(sq) => selector::subquery(self, sq, grid),
+            other => Err(Error::Execution(format!("expected a range vector, got {other}"))),
+        }
+    }
+
+    /// Removes the names marked for removal and merges series that now share a label
+    /// set, failing if two of them have a value at the same step.
+    pub fn finish(&self, series: Vec<Series>) -> Result<Vec<Series>> {
+        let series: Vec<Series> = series
+            .into_iter()
+            .map(|mut s| {
+                if s.drop_name {
+                    s.labels = drop_name(&s.labels);
+                    s.drop_name = false;
+                }
+                s
+            })
+            .collect();
+        let out = merge_same_labels(series, "vector cannot contain metrics with the same labelset")?;
+        self.check_series(out.len())?;
+        Ok(out)
+    }
+}
+
+/// Merges series with equal labels (keeping the first one's place); `collision` is the
+/// error when two have a point at the same step.
+pub(crate) fn merge_same_labels(series: Vec<Series>, collision: &str) -> Result<Vec<Series>> {
+    let mut index: HashMap<Labels, usize> = HashMap::with_capacity(series.len());
+    let mut out: Vec<Series> = Vec::with_capacity(series.len());
+    let mut merged = false;
+    for s in series {
+        match index.get(&s.labels) {
+            Some(&i) => {
+                out[i].points.extend(s.points);
+                merged = true;
+            }
+            None => {
+                index.insert(s.labels.clone(), out.len());
+                out.push(s);
             }
         }
-        Ok(Value::Vector(out))
     }
+    if merged {
+        for s in &mut out {
+            s.points.sort_by_key(|p| p.i);
+            if s.points.windows(2).any(|w| w[0].i == w[1].i) {
+                return Err(Error::Execution(collision.into()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The time a selector or subquery reads at: its `@` time (or the evaluation time)
 /// minus its `offset`.
-fn selector_time(at: Option<&AtModifier>, offset: Option<&Offset>, t: i64, q: Bounds) -> i64 {
+pub(crate) fn selector_time(at: Option<&AtModifier>, offset: Option<&Offset>, t: i64, q: Bounds) -> i64 {
     let base = match at {
         None => t,
         Some(AtModifier::Start) => q.start,
@@ -223,126 +329,13 @@ fn selector_time(at: Option<&AtModifier>, offset: Option<&Offset>, t: i64, q: Bo
     }
 }
 
-/// The selector's matchers, the metric name included.
-fn matchers_of(vs: &VectorSelector) -> Result<Vec<Matcher>> {
-    if !vs.matchers.or_matchers.is_empty() {
-        return Err(Error::Unsupported("'or' inside a selector".into()));
-    }
-    let mut matchers = Vec::new();
-    if let Some(name) = &vs.name {
-        matchers.push(Matcher::equal(METRIC_NAME, name.clone()));
-    }
-    for m in &vs.matchers.matchers {
-        let op = match m.op {
-            PMatchOp::Equal => MatchOp::Equal,
-            PMatchOp::NotEqual => MatchOp::NotEqual,
-            PMatchOp::Re(_) => MatchOp::Regex,
-            PMatchOp::NotRe(_) => MatchOp::NotRegex,
-        };
-        matchers.push(Matcher::new(op, m.name.clone(), m.value.clone()).map_err(|e| Error::Parse(e.to_string()))?);
-    }
-    Ok(matchers)
-}
-
-/// Applies an arithmetic or comparison operator; comparisons give 1 or 0.
-pub(crate) fn apply(op: token::TokenId, a: f64, b: f64) -> Result<Option<f64>> {
-    let bool_of = |x: bool| Some(if x { 1.0 } else { 0.0 });
-    Ok(match op {
-        token::T_ADD => Some(a + b),
-        token::T_SUB => Some(a - b),
-        token::T_MUL => Some(a * b),
-        token::T_DIV => Some(a / b),
-        token::T_MOD => Some(a % b),
-        token::T_POW => Some(a.powf(b)),
-        token::T_ATAN2 => Some(a.atan2(b)),
-        token::T_EQLC => bool_of(a == b),
-        token::T_NEQ => bool_of(a != b),
-        token::T_GTR => bool_of(a > b),
-        token::T_LSS => bool_of(a < b),
-        token::T_GTE => bool_of(a >= b),
-        token::T_LTE => bool_of(a <= b),
-        other => return Err(Error::Unsupported(format!("operator {}", token::TokenType::new(other)))),
-    })
-}
-
+/// `labels` without the metric name.
 pub(crate) fn drop_name(labels: &Labels) -> Labels {
-    Labels::from_pairs(labels.iter().filter(|l| &*l.name != METRIC_NAME).map(|l| (l.name.clone(), l.value.clone())))
+    if labels.get(METRIC_NAME).is_none() {
+        return labels.clone();
+    }
+    Labels::from_sorted_unchecked(labels.iter().filter(|l| &*l.name != METRIC_NAME).cloned().collect())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use lantern_core::STALE_NAN;
-
-    struct Fixed(Vec<(Labels, Vec<Sample>)>);
-
-    impl Storage for Fixed {
-        fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, Vec<Sample>)> {
-            self.0
-                .iter()
-                .filter(|(l, _)| matchers.iter().all(|m| m.matches(l.get(&m.name).unwrap_or(""))))
-                .map(|(l, s)| (l.clone(), s.iter().copied().filter(|x| x.t >= mint && x.t <= maxt).collect()))
-                .collect()
-        }
-    }
-
-    fn data() -> Fixed {
-        let up = |job: &str| Labels::from_pairs([("__name__", "up"), ("job", job)]);
-        Fixed(vec![
-            (up("a"), vec![Sample::new(0, 1.0), Sample::new(60_000, 2.0)]),
-            (up("b"), vec![Sample::new(0, 5.0), Sample::new(60_000, STALE_NAN)]),
-        ])
-    }
-
-    fn vector(v: Value) -> Vec<(String, f64)> {
-        let Value::Vector(v) = v else { panic!("{v:?}") };
-        v.into_iter().map(|s| (s.labels.to_string(), s.v)).collect()
-    }
-
-    #[test]
-    fn scalars_and_bool_comparisons() {
-        let e = Engine::default();
-        let d = Fixed(vec![]);
-        assert_eq!(e.query_instant(&d, "1 + 2 * 3", 0).unwrap(), Value::Scalar(7.0));
-        assert_eq!(e.query_instant(&d, "2 ^ 3 ^ 2", 0).unwrap(), Value::Scalar(512.0));
-        assert_eq!(e.query_instant(&d, "1 < bool 2", 0).unwrap(), Value::Scalar(1.0));
-        assert!(e.query_instant(&d, "1 < 2", 0).is_err());
-        assert!(matches!(e.query_instant(&d, "limit_ratio(0.5, up)", 0), Err(Error::Unsupported(_))));
-    }
-
-    #[test]
-    fn selectors_honour_lookback_staleness_and_offset() {
-        let e = Engine::default();
-        let d = data();
-        assert_eq!(vector(e.query_instant(&d, "up", 90_000).unwrap()), vec![("up{job=\"a\"}".to_string(), 2.0)]);
-        assert_eq!(vector(e.query_instant(&d, "up offset 1m", 90_000).unwrap()).len(), 2);
-        assert!(vector(e.query_instant(&d, "up", 60_000 + 300_000).unwrap()).is_empty(), "lookback is left-open");
-        assert_eq!(
-            vector(e.query_instant(&d, "-up{job='a'} * 2", 60_000).unwrap()),
-            vec![("{job=\"a\"}".to_string(), -4.0)]
-        );
-        assert_eq!(vector(e.query_instant(&d, "up > 1", 0).unwrap()), vec![("up{job=\"b\"}".to_string(), 5.0)]);
-        assert_eq!(vector(e.query_instant(&d, "sum(up)", 0).unwrap()), vec![("{}".to_string(), 6.0)]);
-        assert_eq!(vector(e.query_instant(&d, "topk(1, up)", 0).unwrap()), vec![("up{job=\"b\"}".to_string(), 5.0)]);
-        assert_eq!(vector(e.query_instant(&d, "quantile(0.5, up)", 0).unwrap()), vec![("{}".to_string(), 3.0)]);
-        assert_eq!(
-            vector(e.query_instant(&d, "up{job='a'} + on() up{job='b'}", 0).unwrap()),
-            vec![("{}".to_string(), 6.0)]
-        );
-        assert_eq!(vector(e.query_instant(&d, "up unless up{job='a'}", 0).unwrap()).len(), 1);
-        assert!(e.query_instant(&d, "up + on() up", 0).is_err(), "many-to-many is refused");
-        assert_eq!(vector(e.query_instant(&d, "increase(up{job='a'}[2m])", 60_000).unwrap()).len(), 1);
-        assert_eq!(vector(e.query_instant(&d, "count_over_time(up[2m])", 60_000).unwrap()).len(), 2);
-        // Subquery steps at 0s and 30s lie inside (-30s, 30s]; both series have a value at each.
-        assert_eq!(
-            vector(e.query_instant(&d, "count_over_time(up[1m:30s])", 30_000).unwrap()),
-            vec![("{job=\"a\"}".to_string(), 2.0), ("{job=\"b\"}".to_string(), 2.0)]
-        );
-        assert_eq!(
-            vector(e.query_instant(&d, "abs(-up{job='a'})", 60_000).unwrap()),
-            vec![("{job=\"a\"}".to_string(), 2.0)]
-        );
-        assert_eq!(vector(e.query_instant(&d, "avg by (job) (up)", 0).unwrap()).len(), 2);
-        assert_eq!(vector(e.query_instant(&d, "stddev without (job) (up)", 0).unwrap()), vec![("{}".to_string(), 2.0)]);
-    }
-}
+mod tests;

@@ -1,48 +1,61 @@
-//! PromQL functions: per-sample math, `time`, `vector`, `scalar`, the `*_over_time`
-//! family, and `rate`, `increase`, `delta`, `irate`, `idelta` with Prometheus's
-//! extrapolation. Others are refused as not supported yet.
+//! PromQL functions on instant vectors and scalars: math, `time`, `vector`, `scalar`,
+//! `timestamp`, `clamp*`, `round`, the date functions, `sort*`, `label_replace`,
+//! `label_join`, `absent`, classic `histogram_quantile`. Functions over range vectors
+//! live in [`crate::range_fn`].
 
-use lantern_core::{Labels, Sample};
+use std::cmp::Ordering;
+use std::collections::HashSet;
 
-use crate::engine::drop_name;
-use crate::value::{cmp_nan_last, InstantSample, Value};
-use crate::{Error, Result};
+use chrono::{Datelike, Timelike};
+use lantern_core::{Labels, METRIC_NAME};
+use promql_parser::parser::{Call, Expr};
 
-fn unsupported(name: &str) -> Error {
-    Error::Unsupported(format!("function {name}()"))
-}
+use crate::engine::Ctx;
+use crate::value::{cmp_nan_last, Grid, Pt, Series, Val};
+use crate::{range_fn, selector, Error, Result};
 
-fn vector_arg(name: &str, v: Option<Value>) -> Result<Vec<InstantSample>> {
-    match v {
-        Some(Value::Vector(v)) => Ok(v),
+pub(crate) fn vector_arg(ctx: &Ctx, e: Option<&Expr>, grid: Grid, name: &str) -> Result<Vec<Series>> {
+    match e.map(|e| ctx.eval(e, grid)).transpose()? {
+        Some(Val::Vector(v)) => Ok(v),
         _ => Err(Error::Execution(format!("{name}() expects an instant vector"))),
     }
 }
 
-fn scalar_arg(name: &str, v: Option<&Value>) -> Result<f64> {
-    match v {
-        Some(Value::Scalar(s)) => Ok(*s),
+pub(crate) fn scalar_arg(ctx: &Ctx, e: Option<&Expr>, grid: Grid, name: &str) -> Result<Vec<f64>> {
+    match e.map(|e| ctx.eval(e, grid)).transpose()? {
+        Some(Val::Scalar(v)) => Ok(v),
         _ => Err(Error::Execution(format!("{name}() expects a scalar"))),
     }
 }
 
-/// Applies `f` to every sample of a vector, dropping the metric name.
-fn map_vector(v: Vec<InstantSample>, f: impl Fn(f64) -> f64) -> Value {
-    Value::Vector(v.into_iter().map(|s| InstantSample { labels: drop_name(&s.labels), v: f(s.v) }).collect())
+fn string_arg(ctx: &Ctx, e: Option<&Expr>, grid: Grid, name: &str) -> Result<String> {
+    match e.map(|e| ctx.eval(e, grid)).transpose()? {
+        Some(Val::String(s)) => Ok(s),
+        _ => Err(Error::Execution(format!("{name}() expects a string"))),
+    }
 }
 
-/// Calls function `name` on evaluated arguments at time `t` (ms).
-pub fn call(name: &str, mut args: Vec<Value>, t: i64) -> Result<Value> {
-    let math: Option<fn(f64) -> f64> = match name {
-        "abs" => Some(f64::abs),
-        "ceil" => Some(f64::ceil),
-        "floor" => Some(f64::floor),
-        "exp" => Some(f64::exp),
-        "ln" => Some(f64::ln),
-        "log2" => Some(f64::log2),
-        "log10" => Some(f64::log10),
-        "sqrt" => Some(f64::sqrt),
-        "sgn" => Some(|v: f64| {
+/// Applies `f(step, value)` to every point, dropping the metric name.
+fn map_points(mut v: Vec<Series>, f: impl Fn(usize, f64) -> Option<f64>) -> Vec<Series> {
+    for s in &mut v {
+        s.drop_name = true;
+        s.points = s.points.iter().filter_map(|p| f(p.i as usize, p.v).map(|v| Pt { i: p.i, v })).collect();
+    }
+    v.retain(|s| !s.points.is_empty());
+    v
+}
+
+fn math(name: &str) -> Option<fn(f64) -> f64> {
+    Some(match name {
+        "abs" => f64::abs,
+        "ceil" => f64::ceil,
+        "floor" => f64::floor,
+        "exp" => f64::exp,
+        "ln" => f64::ln,
+        "log2" => f64::log2,
+        "log10" => f64::log10,
+        "sqrt" => f64::sqrt,
+        "sgn" => |v: f64| {
             if v > 0.0 {
                 1.0
             } else if v < 0.0 {
@@ -50,82 +63,250 @@ pub fn call(name: &str, mut args: Vec<Value>, t: i64) -> Result<Value> {
             } else {
                 v
             }
-        }),
-        "sin" => Some(f64::sin),
-        "cos" => Some(f64::cos),
-        "tan" => Some(f64::tan),
-        "asin" => Some(f64::asin),
-        "acos" => Some(f64::acos),
-        "atan" => Some(f64::atan),
-        "sinh" => Some(f64::sinh),
-        "cosh" => Some(f64::cosh),
-        "tanh" => Some(f64::tanh),
-        "asinh" => Some(f64::asinh),
-        "acosh" => Some(f64::acosh),
-        "atanh" => Some(f64::atanh),
-        "deg" => Some(f64::to_degrees),
-        "rad" => Some(f64::to_radians),
-        _ => None,
-    };
-    if let Some(f) = math {
-        let v = vector_arg(name, args.pop())?;
-        return Ok(map_vector(v, f));
+        },
+        "sin" => f64::sin,
+        "cos" => f64::cos,
+        "tan" => f64::tan,
+        "asin" => f64::asin,
+        "acos" => f64::acos,
+        "atan" => f64::atan,
+        "sinh" => f64::sinh,
+        "cosh" => f64::cosh,
+        "tanh" => f64::tanh,
+        "asinh" => f64::asinh,
+        "acosh" => f64::acosh,
+        "atanh" => f64::atanh,
+        "deg" => f64::to_degrees,
+        "rad" => f64::to_radians,
+        _ => return None,
+    })
+}
+
+/// A date function of seconds since the epoch (UTC), as Go's `time` computes it.
+fn date(name: &str) -> Option<fn(chrono::DateTime<chrono::Utc>) -> f64> {
+    Some(match name {
+        "minute" => |t| t.minute() as f64,
+        "hour" => |t| t.hour() as f64,
+        "day_of_week" => |t| t.weekday().num_days_from_sunday() as f64,
+        "day_of_month" => |t| t.day() as f64,
+        "day_of_year" => |t| t.ordinal() as f64,
+        "month" => |t| t.month() as f64,
+        "year" => |t| t.year() as f64,
+        "days_in_month" => |t| {
+            let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
+            chrono::NaiveDate::from_ymd_opt(y, m, 1)
+                .and_then(|next| next.pred_opt())
+                .map_or(f64::NAN, |last| last.day() as f64)
+        },
+        _ => return None,
+    })
+}
+
+/// Calls function `c` over the grid.
+pub(crate) fn call(ctx: &Ctx, c: &Call, grid: Grid) -> Result<Val> {
+    let name = c.func.name;
+    let args: Vec<&Expr> = c.args.args.iter().map(|a| a.as_ref()).collect();
+    let arg = |i: usize| args.get(i).copied();
+    if let Some(f) = math(name) {
+        return Ok(Val::Vector(map_points(vector_arg(ctx, arg(0), grid, name)?, |_, v| Some(f(v)))));
+    }
+    if let Some(f) = date(name) {
+        let to_date = move |secs: f64| -> f64 {
+            if !secs.is_finite() {
+                return f64::NAN;
+            }
+            chrono::DateTime::from_timestamp(secs as i64, 0).map_or(f64::NAN, f)
+        };
+        return Ok(Val::Vector(match arg(0) {
+            Some(e) => map_points(vector_arg(ctx, Some(e), grid, name)?, |_, v| Some(to_date(v))),
+            None => vec![Series {
+                labels: Labels::default(),
+                drop_name: false,
+                points: (0..grid.n).map(|i| Pt { i: i as u32, v: to_date(grid.t(i) as f64 / 1000.0) }).collect(),
+            }],
+        }));
     }
     match name {
-        "time" => Ok(Value::Scalar(t as f64 / 1000.0)),
-        "pi" => Ok(Value::Scalar(std::f64::consts::PI)),
+        "time" => Ok(Val::Scalar((0..grid.n).map(|i| grid.t(i) as f64 / 1000.0).collect())),
+        "pi" => Ok(Val::Scalar(vec![std::f64::consts::PI; grid.n])),
         "vector" => {
-            let s = scalar_arg(name, args.first())?;
-            Ok(Value::Vector(vec![InstantSample { labels: Labels::default(), v: s }]))
+            let s = scalar_arg(ctx, arg(0), grid, name)?;
+            let points = s.into_iter().enumerate().map(|(i, v)| Pt { i: i as u32, v }).collect();
+            Ok(Val::Vector(vec![Series { labels: Labels::default(), drop_name: false, points }]))
         }
         "scalar" => {
-            let v = vector_arg(name, args.pop())?;
-            Ok(Value::Scalar(if v.len() == 1 { v[0].v } else { f64::NAN }))
+            let v = vector_arg(ctx, arg(0), grid, name)?;
+            let mut out = vec![f64::NAN; grid.n];
+            let mut count = vec![0u32; grid.n];
+            for s in &v {
+                for p in &s.points {
+                    out[p.i as usize] = p.v;
+                    count[p.i as usize] += 1;
+                }
+            }
+            Ok(Val::Scalar(out.into_iter().zip(count).map(|(v, c)| if c == 1 { v } else { f64::NAN }).collect()))
+        }
+        "timestamp" => {
+            let mut inner = arg(0);
+            while let Some(Expr::Paren(p)) = inner {
+                inner = Some(&p.expr);
+            }
+            // Of a selector, the samples' own times; of anything else, the evaluation time.
+            let mut v = match inner {
+                Some(Expr::VectorSelector(vs)) => selector::vector(ctx, vs, grid, true)?,
+                _ => map_points(vector_arg(ctx, arg(0), grid, name)?, |i, _| Some(grid.t(i) as f64 / 1000.0)),
+            };
+            v.iter_mut().for_each(|s| s.drop_name = true);
+            Ok(Val::Vector(v))
         }
         "clamp" | "clamp_min" | "clamp_max" => {
-            let params: Vec<f64> = args[1..].iter().map(|a| scalar_arg(name, Some(a))).collect::<Result<_>>()?;
-            let v = vector_arg(name, args.into_iter().next())?;
-            let (lo, hi) = match name {
-                "clamp" => (params[0], params[1]),
-                "clamp_min" => (params[0], f64::INFINITY),
-                _ => (f64::NEG_INFINITY, params[0]),
-            };
-            if lo > hi {
-                return Ok(Value::Vector(Vec::new()));
-            }
-            Ok(map_vector(v, |x| if x.is_nan() { x } else { x.max(lo).min(hi) }))
+            let v = vector_arg(ctx, arg(0), grid, name)?;
+            let a = scalar_arg(ctx, arg(1), grid, name)?;
+            let b = if name == "clamp" { scalar_arg(ctx, arg(2), grid, name)? } else { Vec::new() };
+            Ok(Val::Vector(map_points(v, |i, x| {
+                let (lo, hi) = match name {
+                    "clamp" => (a[i], b[i]),
+                    "clamp_min" => (a[i], f64::INFINITY),
+                    _ => (f64::NEG_INFINITY, a[i]),
+                };
+                if name == "clamp" && hi < lo {
+                    return None;
+                }
+                // Go's math.Max/Min: NaN in, NaN out.
+                Some(if x.is_nan() || lo.is_nan() || hi.is_nan() { f64::NAN } else { x.max(lo).min(hi) })
+            })))
         }
         "round" => {
-            let to = match args.get(1) {
-                Some(a) => scalar_arg(name, Some(a))?,
-                None => 1.0,
+            let v = vector_arg(ctx, arg(0), grid, name)?;
+            let to = match arg(1) {
+                Some(e) => scalar_arg(ctx, Some(e), grid, name)?,
+                None => vec![1.0; grid.n],
             };
-            let v = vector_arg(name, args.into_iter().next())?;
             // Prometheus rounds half up, toward +Inf, via the inverse to avoid float error.
-            let inv = 1.0 / to;
-            Ok(map_vector(v, |x| (x * inv + 0.5).floor() / inv))
+            Ok(Val::Vector(map_points(v, |i, x| {
+                let inv = 1.0 / to[i];
+                Some((x * inv + 0.5).floor() / inv)
+            })))
         }
         "sort" | "sort_desc" => {
-            let mut v = vector_arg(name, args.pop())?;
-            let desc = name == "sort_desc";
-            v.sort_by(|a, b| cmp_nan_last(a.v, b.v, desc));
-            Ok(Value::Vector(v))
+            let mut v = vector_arg(ctx, arg(0), grid, name)?;
+            // Only an instant query's result has an order.
+            if grid.n == 1 {
+                let desc = name == "sort_desc";
+                v.sort_by(|a, b| cmp_nan_last(a.points[0].v, b.points[0].v, desc));
+            }
+            Ok(Val::Vector(v))
         }
+        "sort_by_label" | "sort_by_label_desc" => {
+            let mut v = vector_arg(ctx, arg(0), grid, name)?;
+            let labels: Vec<String> =
+                (1..args.len()).map(|i| string_arg(ctx, arg(i), grid, name)).collect::<Result<_>>()?;
+            v.sort_by(|a, b| {
+                let ord = labels
+                    .iter()
+                    .map(|l| natural_cmp(a.labels.get(l).unwrap_or(""), b.labels.get(l).unwrap_or("")))
+                    .find(|o| o.is_ne())
+                    .unwrap_or_else(|| a.labels.cmp(&b.labels));
+                if name == "sort_by_label_desc" {
+                    ord.reverse()
+                } else {
+                    ord
+                }
+            });
+            Ok(Val::Vector(v))
+        }
+        "label_replace" => label_replace(ctx, &args, grid),
+        "label_join" => label_join(ctx, &args, grid),
         "histogram_quantile" => {
-            let phi = scalar_arg(name, args.first())?;
-            let v = vector_arg(name, args.into_iter().nth(1))?;
-            Ok(Value::Vector(histogram_quantile(phi, v)))
+            let phi = scalar_arg(ctx, arg(0), grid, name)?;
+            let v = vector_arg(ctx, arg(1), grid, name)?;
+            Ok(Val::Vector(over_buckets(v, |i, b| bucket_quantile(phi[i], b))))
         }
-        "label_replace" => label_replace(args),
-        "label_join" => label_join(args),
-        _ => range_function(name, args),
+        "histogram_fraction" => {
+            let lower = scalar_arg(ctx, arg(0), grid, name)?;
+            let upper = scalar_arg(ctx, arg(1), grid, name)?;
+            let v = vector_arg(ctx, arg(2), grid, name)?;
+            Ok(Val::Vector(over_buckets(v, |i, b| bucket_fraction(lower[i], upper[i], b))))
+        }
+        // These read native histograms only; float samples are ignored (Prometheus adds
+        // an info annotation), so over classic data the result is empty.
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
+            for a in &args {
+                ctx.eval(a, grid)?;
+            }
+            Ok(Val::Vector(Vec::new()))
+        }
+        "absent" => {
+            let v = vector_arg(ctx, arg(0), grid, name)?;
+            let mut present = vec![false; grid.n];
+            for s in &v {
+                for p in &s.points {
+                    present[p.i as usize] = true;
+                }
+            }
+            Ok(Val::Vector(absent_series(arg(0), &present)))
+        }
+        _ => range_fn::call(ctx, name, &args, grid),
     }
 }
 
-fn string_arg(name: &str, v: Option<&Value>) -> Result<String> {
-    match v {
-        Some(Value::String(s)) => Ok(s.clone()),
-        _ => Err(Error::Execution(format!("{name}() expects a string"))),
+/// The result of `absent` / `absent_over_time`: 1 at each step where nothing was present,
+/// labelled from the selector's equality matchers.
+pub(crate) fn absent_series(e: Option<&Expr>, present: &[bool]) -> Vec<Series> {
+    let points: Vec<Pt> =
+        present.iter().enumerate().filter(|(_, &p)| !p).map(|(i, _)| Pt { i: i as u32, v: 1.0 }).collect();
+    if points.is_empty() {
+        return Vec::new();
+    }
+    let matchers = match e {
+        Some(Expr::VectorSelector(vs)) => Some(&vs.matchers.matchers),
+        Some(Expr::MatrixSelector(ms)) => Some(&ms.vs.matchers.matchers),
+        _ => None,
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut has = HashSet::new();
+    for m in matchers.into_iter().flatten() {
+        if m.name == METRIC_NAME {
+            continue;
+        }
+        pairs.retain(|(n, _)| *n != m.name);
+        // A name matched twice, or not by equality, is left out (Prometheus's historic rule).
+        if matches!(m.op, promql_parser::label::MatchOp::Equal) && has.insert(m.name.clone()) {
+            pairs.push((m.name.clone(), m.value.clone()));
+        }
+    }
+    vec![Series { labels: Labels::from_pairs(pairs), drop_name: false, points }]
+}
+
+/// Compares strings with runs of digits ordered by number ("a2" < "a10").
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, _) => return Ordering::Less,
+            (_, None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let lx = x.iter().take_while(|c| c.is_ascii_digit()).count();
+                let ly = y.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (nx, ny) = (&x[..lx], &y[..ly]);
+                let tx = nx.iter().skip_while(|&&c| c == b'0').count();
+                let ty = ny.iter().skip_while(|&&c| c == b'0').count();
+                let ord = tx.cmp(&ty).then_with(|| nx[lx - tx..].cmp(&ny[ly - ty..]));
+                if ord.is_ne() {
+                    return ord;
+                }
+                x = &x[lx..];
+                y = &y[ly..];
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
     }
 }
 
@@ -136,86 +317,96 @@ fn set_label(labels: &Labels, name: &str, value: &str) -> Labels {
     Labels::from_pairs(pairs)
 }
 
-fn check_unique(v: &[InstantSample]) -> Result<()> {
-    let mut seen = std::collections::HashSet::new();
-    if v.iter().all(|s| seen.insert(&s.labels)) {
-        Ok(())
-    } else {
-        Err(Error::Execution("vector cannot contain metrics with the same labelset".into()))
-    }
+/// Fails if two series share a label set at the same step.
+fn check_unique(v: Vec<Series>) -> Result<Vec<Series>> {
+    crate::engine::merge_same_labels(v, "vector cannot contain metrics with the same labelset")
 }
 
-/// `label_replace(v, dst, replacement, src, regex)`.
-fn label_replace(args: Vec<Value>) -> Result<Value> {
+fn label_replace(ctx: &Ctx, args: &[&Expr], grid: Grid) -> Result<Val> {
     let name = "label_replace";
-    let dst = string_arg(name, args.get(1))?;
-    let replacement = string_arg(name, args.get(2))?;
-    let src = string_arg(name, args.get(3))?;
-    let re_src = string_arg(name, args.get(4))?;
+    let arg = |i: usize| args.get(i).copied();
+    let dst = string_arg(ctx, arg(1), grid, name)?;
+    let replacement = string_arg(ctx, arg(2), grid, name)?;
+    let src = string_arg(ctx, arg(3), grid, name)?;
+    let re_src = string_arg(ctx, arg(4), grid, name)?;
     let re = regex::Regex::new(&format!("^(?s:{re_src})$"))
         .map_err(|e| Error::Execution(format!("invalid regular expression in label_replace(): {re_src}: {e}")))?;
     if !lantern_core::labels::is_valid_label_name(&dst) {
         return Err(Error::Execution(format!("invalid destination label name in label_replace(): {dst}")));
     }
-    let v = vector_arg(name, args.into_iter().next())?;
-    let out: Vec<InstantSample> = v
-        .into_iter()
-        .map(|s| {
-            let value = s.labels.get(&src).unwrap_or("");
-            match re.captures(value) {
-                Some(caps) => {
-                    let mut res = String::new();
-                    caps.expand(&replacement, &mut res);
-                    InstantSample { labels: set_label(&s.labels, &dst, &res), v: s.v }
-                }
-                None => s,
+    let mut v = vector_arg(ctx, arg(0), grid, name)?;
+    for s in &mut v {
+        let value = s.labels.get(&src).unwrap_or("");
+        if let Some(caps) = re.captures(value) {
+            let mut res = String::new();
+            caps.expand(&replacement, &mut res);
+            s.labels = set_label(&s.labels, &dst, &res);
+            // Writing the name keeps it: it is no longer the input's name.
+            if dst == METRIC_NAME {
+                s.drop_name = false;
             }
-        })
-        .collect();
-    check_unique(&out)?;
-    Ok(Value::Vector(out))
+        }
+    }
+    Ok(Val::Vector(check_unique(v)?))
 }
 
-/// `label_join(v, dst, separator, src...)`.
-fn label_join(args: Vec<Value>) -> Result<Value> {
+fn label_join(ctx: &Ctx, args: &[&Expr], grid: Grid) -> Result<Val> {
     let name = "label_join";
-    let dst = string_arg(name, args.get(1))?;
-    let sep = string_arg(name, args.get(2))?;
-    let srcs: Vec<String> =
-        args[3.min(args.len())..].iter().map(|a| string_arg(name, Some(a))).collect::<Result<_>>()?;
+    let arg = |i: usize| args.get(i).copied();
+    let dst = string_arg(ctx, arg(1), grid, name)?;
+    let sep = string_arg(ctx, arg(2), grid, name)?;
+    let srcs: Vec<String> = (3..args.len()).map(|i| string_arg(ctx, arg(i), grid, name)).collect::<Result<_>>()?;
     if !lantern_core::labels::is_valid_label_name(&dst) {
         return Err(Error::Execution(format!("invalid destination label name in label_join(): {dst}")));
     }
-    let v = vector_arg(name, args.into_iter().next())?;
-    let out: Vec<InstantSample> = v
-        .into_iter()
-        .map(|s| {
-            let joined = srcs.iter().map(|l| s.labels.get(l).unwrap_or("")).collect::<Vec<_>>().join(&sep);
-            InstantSample { labels: set_label(&s.labels, &dst, &joined), v: s.v }
-        })
-        .collect();
-    check_unique(&out)?;
-    Ok(Value::Vector(out))
-}
-
-/// `histogram_quantile` over classic `le` buckets: linear interpolation inside the
-/// bucket holding the rank, as Prometheus computes it.
-fn histogram_quantile(phi: f64, v: Vec<InstantSample>) -> Vec<InstantSample> {
-    let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
-    for s in v {
-        let Some(le) = s.labels.get("le").and_then(parse_le) else { continue };
-        let key = Labels::from_pairs(
-            s.labels
-                .iter()
-                .filter(|l| &*l.name != "le" && &*l.name != lantern_core::METRIC_NAME)
-                .map(|l| (l.name.clone(), l.value.clone())),
-        );
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, b)) => b.push((le, s.v)),
-            None => groups.push((key, vec![(le, s.v)])),
+    let mut v = vector_arg(ctx, arg(0), grid, name)?;
+    for s in &mut v {
+        let joined = srcs.iter().map(|l| s.labels.get(l).unwrap_or("")).collect::<Vec<_>>().join(&sep);
+        s.labels = set_label(&s.labels, &dst, &joined);
+        if dst == METRIC_NAME {
+            s.drop_name = false;
         }
     }
-    groups.into_iter().map(|(labels, buckets)| InstantSample { labels, v: bucket_quantile(phi, buckets) }).collect()
+    Ok(Val::Vector(check_unique(v)?))
+}
+
+/// Applies `f(step, buckets)` to each classic histogram: series grouped by all labels but
+/// `le` (the name is dropped afterwards, so two histograms that differ only by name
+/// collide, as in Prometheus).
+fn over_buckets(v: Vec<Series>, f: impl Fn(usize, &mut Vec<(f64, f64)>) -> f64) -> Vec<Series> {
+    let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<(Labels, Vec<(f64, usize)>)> = Vec::new();
+    for (k, s) in v.iter().enumerate() {
+        let Some(le) = s.labels.get("le").and_then(parse_le) else { continue };
+        let key =
+            Labels::from_sorted_unchecked(s.labels.iter().filter(|l| &*l.name != "le").cloned().collect::<Vec<_>>());
+        let g = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push((key, Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push((le, k));
+    }
+    let n = v.iter().flat_map(|s| s.points.last()).map(|p| p.i as usize + 1).max().unwrap_or(0);
+    let mut out = Vec::new();
+    let mut buckets: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n];
+    for (labels, members) in groups {
+        for (le, k) in members {
+            for p in &v[k].points {
+                buckets[p.i as usize].push((le, p.v));
+            }
+        }
+        let mut points = Vec::new();
+        for (i, b) in buckets.iter_mut().enumerate() {
+            if !b.is_empty() {
+                points.push(Pt { i: i as u32, v: f(i, b) });
+                b.clear();
+            }
+        }
+        if !points.is_empty() {
+            out.push(Series { labels, drop_name: true, points });
+        }
+    }
+    out
 }
 
 /// A bucket's `le` bound.
@@ -227,7 +418,99 @@ fn parse_le(s: &str) -> Option<f64> {
     }
 }
 
-fn bucket_quantile(phi: f64, mut b: Vec<(f64, f64)>) -> f64 {
+/// Whether `a` and `b` are equal within relative `epsilon` (Prometheus's `almost.Equal`).
+fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
+    const MIN_NORMAL: f64 = f64::MIN_POSITIVE;
+    if (a.is_nan() && b.is_nan()) || a == b {
+        return true;
+    }
+    let abs_sum = a.abs() + b.abs();
+    let diff = (a - b).abs();
+    if a == 0.0 || b == 0.0 || abs_sum < MIN_NORMAL {
+        return diff < epsilon * MIN_NORMAL;
+    }
+    diff / abs_sum.min(f64::MAX) < epsilon
+}
+
+/// Sorts buckets `(upper bound, cumulative count)` by bound, merges equal bounds
+/// (`le="1"` and `le="1.0"`), and makes counts non-decreasing: tiny float noise is
+/// smoothed, real decreases are clamped, as Prometheus does. `false` without a `+Inf`
+/// bucket.
+fn normalize_buckets(b: &mut Vec<(f64, f64)>) -> bool {
+    b.sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap_or(Ordering::Equal));
+    if b.last().is_none_or(|l| l.0 != f64::INFINITY) {
+        return false;
+    }
+    b.dedup_by(|later, earlier| {
+        if later.0 == earlier.0 {
+            earlier.1 += later.1;
+            true
+        } else {
+            false
+        }
+    });
+    let mut prev = b[0].1;
+    for x in b.iter_mut().skip(1) {
+        if x.1 == prev {
+            continue;
+        }
+        if almost_equal(prev, x.1, 1e-12) || x.1 < prev {
+            x.1 = prev;
+            continue;
+        }
+        prev = x.1;
+    }
+    true
+}
+
+/// The share of observations between `lower` and `upper` in classic buckets:
+/// interpolating linearly inside finite buckets; inside the open-ended first or last
+/// bucket a bound counts as sitting on the bucket's finite edge.
+fn bucket_fraction(lower: f64, upper: f64, b: &mut Vec<(f64, f64)>) -> f64 {
+    if !normalize_buckets(b) {
+        return f64::NAN;
+    }
+    let count = b[b.len() - 1].1;
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    // The estimated number of observations at or below x.
+    let rank = |x: f64| -> f64 {
+        if x == f64::NEG_INFINITY {
+            return 0.0;
+        }
+        if x == f64::INFINITY {
+            return count;
+        }
+        // The first bucket starts at zero when its bound is positive, else at -Inf.
+        let first_lower = if b[0].0 > 0.0 { 0.0 } else { f64::NEG_INFINITY };
+        let mut prev = (first_lower, 0.0);
+        for &(le, cum) in b.iter() {
+            if x <= le {
+                if x <= prev.0 {
+                    return prev.1;
+                }
+                if prev.0 == f64::NEG_INFINITY {
+                    return cum;
+                }
+                if le == f64::INFINITY {
+                    return prev.1;
+                }
+                return prev.1 + (cum - prev.1) * (x - prev.0) / (le - prev.0);
+            }
+            prev = (le, cum);
+        }
+        count
+    };
+    (rank(upper) - rank(lower)) / count
+}
+
+/// The quantile of classic buckets `(upper bound, cumulative count)`: linear
+/// interpolation inside the bucket holding the rank, as Prometheus computes it.
+fn bucket_quantile(phi: f64, b: &mut Vec<(f64, f64)>) -> f64 {
     if phi.is_nan() {
         return f64::NAN;
     }
@@ -237,24 +520,18 @@ fn bucket_quantile(phi: f64, mut b: Vec<(f64, f64)>) -> f64 {
     if phi > 1.0 {
         return f64::INFINITY;
     }
-    b.sort_by(|x, y| x.0.total_cmp(&y.0));
-    if b.last().is_none_or(|l| l.0 != f64::INFINITY) || b.len() < 2 {
+    if !normalize_buckets(b) {
         return f64::NAN;
     }
-    // Counts must not decrease with the bound; repair as Prometheus does.
-    let mut max = f64::NEG_INFINITY;
-    for x in &mut b {
-        if x.1 < max {
-            x.1 = max;
-        }
-        max = x.1;
+    if b.len() < 2 {
+        return f64::NAN;
     }
     let observations = b[b.len() - 1].1;
-    if observations == 0.0 || observations.is_nan() {
+    if observations == 0.0 {
         return f64::NAN;
     }
     let mut rank = phi * observations;
-    let i = b.iter().position(|x| x.1 >= rank).unwrap_or(b.len() - 1);
+    let i = b[..b.len() - 1].iter().position(|x| x.1 >= rank).unwrap_or(b.len() - 1);
     if i == b.len() - 1 {
         return b[b.len() - 2].0;
     }
@@ -268,141 +545,4 @@ fn bucket_quantile(phi: f64, mut b: Vec<(f64, f64)>) -> f64 {
         rank -= b[i - 1].1;
     }
     start + (end - start) * (rank / count)
-}
-
-fn range_function(name: &str, mut args: Vec<Value>) -> Result<Value> {
-    let f: fn(&[Sample], i64, i64) -> Option<f64> = match name {
-        "avg_over_time" => |s, _, _| Some(s.iter().map(|x| x.v).sum::<f64>() / s.len() as f64),
-        "sum_over_time" => |s, _, _| Some(s.iter().map(|x| x.v).sum()),
-        "count_over_time" => |s, _, _| Some(s.len() as f64),
-        "min_over_time" => {
-            |s, _, _| Some(s.iter().map(|x| x.v).fold(f64::NAN, |m, v| if m.is_nan() || v < m { v } else { m }))
-        }
-        "max_over_time" => {
-            |s, _, _| Some(s.iter().map(|x| x.v).fold(f64::NAN, |m, v| if m.is_nan() || v > m { v } else { m }))
-        }
-        "present_over_time" => |_, _, _| Some(1.0),
-        "stdvar_over_time" => |s, _, _| Some(variance(s)),
-        "stddev_over_time" => |s, _, _| Some(variance(s).sqrt()),
-        "changes" => |s, _, _| {
-            Some(s.windows(2).filter(|w| !(w[0].v == w[1].v || (w[0].v.is_nan() && w[1].v.is_nan()))).count() as f64)
-        },
-        "resets" => |s, _, _| Some(s.windows(2).filter(|w| w[1].v < w[0].v).count() as f64),
-        "deriv" => |s, _, _| regression(s, s.first().map_or(0, |x| x.t)).map(|(slope, _)| slope),
-        "rate" => |s, a, b| extrapolated(s, a, b, true, true),
-        "increase" => |s, a, b| extrapolated(s, a, b, true, false),
-        "delta" => |s, a, b| extrapolated(s, a, b, false, false),
-        "irate" => |s, _, _| instant(s, true),
-        "idelta" => |s, _, _| instant(s, false),
-        other => return Err(unsupported(other)),
-    };
-    let Some(Value::Matrix { series, start_ms, end_ms }) = args.pop() else {
-        return Err(Error::Execution(format!("{name}() expects a range vector")));
-    };
-    let out = series
-        .into_iter()
-        .filter_map(|(labels, samples)| {
-            f(&samples, start_ms, end_ms).map(|v| InstantSample { labels: drop_name(&labels), v })
-        })
-        .collect();
-    Ok(Value::Vector(out))
-}
-
-/// `rate`, `increase` and `delta`: the change over the window, extrapolated toward its
-/// edges as Prometheus does (at most half a sample interval past the data, never below
-/// zero for counters).
-fn extrapolated(s: &[Sample], start_ms: i64, end_ms: i64, counter: bool, per_second: bool) -> Option<f64> {
-    if s.len() < 2 {
-        return None;
-    }
-    let (first, last) = (s[0], s[s.len() - 1]);
-    let mut result = last.v - first.v;
-    if counter {
-        for w in s.windows(2) {
-            if w[1].v < w[0].v {
-                result += w[0].v;
-            }
-        }
-    }
-    let range_s = (end_ms - start_ms) as f64 / 1000.0;
-    let sampled = (last.t - first.t) as f64 / 1000.0;
-    let avg_gap = sampled / (s.len() - 1) as f64;
-    let mut to_start = (first.t - start_ms) as f64 / 1000.0;
-    let mut to_end = (end_ms - last.t) as f64 / 1000.0;
-    if counter && result > 0.0 && first.v >= 0.0 {
-        // A counter cannot have been below zero: do not extrapolate past that point.
-        let to_zero = sampled * (first.v / result);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    let threshold = avg_gap * 1.1;
-    if to_start >= threshold {
-        to_start = avg_gap / 2.0;
-    }
-    if to_end >= threshold {
-        to_end = avg_gap / 2.0;
-    }
-    let mut factor = (sampled + to_start + to_end) / sampled;
-    if per_second {
-        factor /= range_s;
-    }
-    Some(result * factor)
-}
-
-/// Population variance (Welford).
-fn variance(s: &[Sample]) -> f64 {
-    let (mut n, mut mean, mut m2) = (0.0, 0.0, 0.0);
-    for x in s {
-        n += 1.0;
-        let d = x.v - mean;
-        mean += d / n;
-        m2 += d * (x.v - mean);
-    }
-    m2 / n
-}
-
-/// Least-squares slope (per second) and intercept at `at_ms`, for `deriv` and
-/// `predict_linear`; `None` with fewer than two samples.
-fn regression(s: &[Sample], at_ms: i64) -> Option<(f64, f64)> {
-    if s.len() < 2 {
-        return None;
-    }
-    let n = s.len() as f64;
-    let (mut sx, mut sy, mut sxy, mut sxx) = (0.0, 0.0, 0.0, 0.0);
-    let const_y = s.iter().all(|x| x.v == s[0].v);
-    for x in s {
-        let t = (x.t - at_ms) as f64 / 1000.0;
-        sx += t;
-        sy += x.v;
-        sxy += t * x.v;
-        sxx += t * t;
-    }
-    if const_y {
-        return Some((0.0, s[0].v));
-    }
-    let cov = sxy - sx * sy / n;
-    let var = sxx - sx * sx / n;
-    let slope = cov / var;
-    Some((slope, sy / n - slope * sx / n))
-}
-
-/// `irate` and `idelta`: from the last two samples.
-fn instant(s: &[Sample], rate: bool) -> Option<f64> {
-    if s.len() < 2 {
-        return None;
-    }
-    let (a, b) = (s[s.len() - 2], s[s.len() - 1]);
-    let mut d = b.v - a.v;
-    if rate {
-        if b.v < a.v {
-            d = b.v;
-        }
-        let dt = (b.t - a.t) as f64 / 1000.0;
-        if dt == 0.0 {
-            return None;
-        }
-        d /= dt;
-    }
-    Some(d)
 }

@@ -1,35 +1,45 @@
-//! The PromQL engine, growing toward Prometheus 3.x semantics (issue 3).
+//! The PromQL engine, with Prometheus 3.x semantics (issue 3).
 //!
-//! Today it evaluates number and string literals, parentheses, unary minus, arithmetic
-//! and `bool` comparisons between scalars, vectors and scalars, and two vectors (with
-//! `on`/`ignoring`, `group_left`/`group_right`, `and`/`or`/`unless`), the basic
-//! aggregations, instant and range selectors with the lookback delta, staleness markers
-//! and `offset`, math functions, `sort`, `label_replace`/`label_join`, classic `histogram_quantile`,
-//! and the `*_over_time`, `rate`/`increase`/`delta`, `changes`/`resets`/`deriv` family. Anything else is refused with
-//! [`Error::Unsupported`], never answered wrongly. Queries read samples through
-//! [`Storage`], so the metrics store, or an in-memory fake, can sit behind it.
+//! [`Engine::instant`] and [`Engine::range`] evaluate a `promql-parser` expression tree
+//! once per query: every node produces its values for all steps at once, and every
+//! selector reads [`Storage`] once, so range queries cost little more than instant
+//! ones. Staleness, the left-open lookback window, `offset` and `@`, subqueries, all
+//! operators and aggregations, Prometheus 3's delayed removal of the metric name and its
+//! error messages follow Prometheus. Native histograms are not evaluated yet: what needs
+//! them is refused with [`Error::Unsupported`], never answered wrongly.
 
 mod aggregate;
 mod binary;
 mod engine;
 mod functions;
+mod range_fn;
+mod selector;
 mod value;
 
-pub use engine::{Bounds, Engine, Storage};
+pub use engine::{parse, Bounds, Engine, Storage};
 pub use value::{InstantSample, Value};
 
-/// Errors of query evaluation.
+/// Errors of query evaluation, by Prometheus's API error type.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 pub enum Error {
-    /// The query does not parse.
+    /// The query does not parse (`bad_data`).
     #[error("{0}")]
     Parse(String),
-    /// The query uses something the engine does not evaluate yet.
+    /// A request parameter is invalid (`bad_data`).
+    #[error("{0}")]
+    BadData(String),
+    /// The query uses something the engine does not evaluate yet (`execution`).
     #[error("not supported yet: {0}")]
     Unsupported(String),
-    /// The query is valid but cannot be evaluated (Prometheus's `execution` errors).
+    /// The query is valid but cannot be evaluated (`execution`).
     #[error("{0}")]
     Execution(String),
+    /// The query ran past its timeout (`timeout`).
+    #[error("{0}")]
+    Timeout(String),
+    /// The storage failed to read (`internal`).
+    #[error("{0}")]
+    Storage(String),
 }
 
 /// Result alias of the engine.
