@@ -1,18 +1,25 @@
-//! Prometheus's storage-facing HTTP APIs over the metrics store: remote write 1.0
-//! (`POST /api/v1/write`), remote read (`POST /api/v1/read`), and the series, label
-//! names and label values APIs. Handlers decode, call one store method, encode.
+//! Prometheus's HTTP APIs over the metrics store: remote write 1.0 (`POST
+//! /api/v1/write`), remote read (`POST /api/v1/read`), the series, label names and label
+//! values APIs, and the query APIs (`/api/v1/query`, `/api/v1/query_range`, …) through
+//! the PromQL engine. Handlers decode, call one store or engine method, encode.
 
+pub mod json;
 pub mod proto;
+mod query;
 mod remote_read;
 mod remote_write;
 mod series;
+mod status;
 pub mod wire;
+
+pub use status::RuntimeInfo;
 
 use std::sync::{Arc, OnceLock};
 
 use axum::routing::{get, post};
 use axum::Router;
 use lantern_http::ApiError;
+use lantern_promql::Engine;
 use lantern_tsdb::Tsdb;
 
 /// Size limits of the APIs.
@@ -30,18 +37,53 @@ impl Default for Limits {
     }
 }
 
+/// The current time in ms since the epoch (injected so tests control time).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
+}
+
 /// Shared state of the handlers. The store is set once it has replayed its log; until
 /// then the APIs answer 503.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct PromApi {
     db: Arc<OnceLock<Arc<Tsdb>>>,
     limits: Limits,
+    engine: Arc<Engine>,
+    clock: Clock,
+    runtime: Arc<RuntimeInfo>,
 }
 
 impl PromApi {
     /// State over a store slot filled by the caller when the store is open.
     pub fn new(db: Arc<OnceLock<Arc<Tsdb>>>, limits: Limits) -> Self {
-        Self { db, limits }
+        Self {
+            db,
+            limits,
+            engine: Arc::new(Engine::default()),
+            clock: system_clock(),
+            runtime: Arc::new(RuntimeInfo::default()),
+        }
+    }
+
+    /// Uses `engine` (its lookback delta, timeout and limits) for queries.
+    pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.engine = Arc::new(engine);
+        self
+    }
+
+    /// Uses `clock` for "now" (a query without `time`).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Reports `info` from `/api/v1/status/runtimeinfo`.
+    pub fn with_runtime_info(mut self, info: RuntimeInfo) -> Self {
+        self.runtime = Arc::new(info);
+        self
     }
 
     fn db(&self) -> Result<Arc<Tsdb>, ApiError> {
@@ -59,6 +101,13 @@ pub fn router(api: PromApi) -> Router {
         .route("/api/v1/series", get(series::series).post(series::series))
         .route("/api/v1/labels", get(series::labels).post(series::labels))
         .route("/api/v1/label/{name}/values", get(series::label_values))
+        .route("/api/v1/query", get(query::instant).post(query::instant))
+        .route("/api/v1/query_range", get(query::range).post(query::range))
+        .route("/api/v1/query_exemplars", get(query::exemplars).post(query::exemplars))
+        .route("/api/v1/format_query", get(query::format).post(query::format))
+        .route("/api/v1/metadata", get(status::metadata))
+        .route("/api/v1/status/buildinfo", get(status::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
         .route("/api/v1/admin/tsdb/flush", post(flush))
         .with_state(api)
 }

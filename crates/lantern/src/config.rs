@@ -25,6 +25,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Request limits.
     pub limits: LimitsConfig,
+    /// The PromQL engine.
+    pub query: QueryConfig,
 }
 
 impl Default for Config {
@@ -36,6 +38,7 @@ impl Default for Config {
             otlp_http_addr: "127.0.0.1:4318".into(),
             metrics: MetricsConfig::default(),
             limits: LimitsConfig::default(),
+            query: QueryConfig::default(),
         }
     }
 }
@@ -65,6 +68,45 @@ impl Default for MetricsConfig {
             block_duration: d(2 * 3600),
             out_of_order_window: d(24 * 3600),
             maintenance_interval: d(60),
+        }
+    }
+}
+
+/// `query:` — the PromQL engine (Prometheus's `--query.*` flags).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// How far back an instant selector looks for the latest sample.
+    pub lookback_delta: PromDuration,
+    /// Longest a query may run before it is stopped with a `timeout` error.
+    pub timeout: PromDuration,
+    /// Most samples one query may hold in memory, else an `execution` error.
+    pub max_samples: usize,
+    /// Most series one query result may have, else an `execution` error.
+    pub max_series: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        let e = lantern_promql::Engine::default();
+        Self {
+            lookback_delta: PromDuration(Duration::from_millis(e.lookback_ms as u64)),
+            timeout: PromDuration(e.timeout.unwrap_or(Duration::from_secs(120))),
+            max_samples: e.max_samples,
+            max_series: e.max_series,
+        }
+    }
+}
+
+impl QueryConfig {
+    /// The engine these settings describe.
+    pub fn engine(&self) -> lantern_promql::Engine {
+        lantern_promql::Engine {
+            lookback_ms: self.lookback_delta.0.as_millis() as i64,
+            timeout: Some(self.timeout.0),
+            max_samples: self.max_samples,
+            max_series: self.max_series,
+            ..lantern_promql::Engine::default()
         }
     }
 }
@@ -120,6 +162,19 @@ impl Config {
             if let Err(e) = resolve_addr(addr) {
                 errs.push(format!("key {key}: {e}"));
             }
+        }
+        let q = &self.query;
+        if q.lookback_delta.0 < Duration::from_millis(1) {
+            errs.push("key query.lookback_delta: must be positive".into());
+        }
+        if q.timeout.0 < Duration::from_millis(1) {
+            errs.push("key query.timeout: must be positive".into());
+        }
+        if q.max_samples == 0 {
+            errs.push("key query.max_samples: must be positive".into());
+        }
+        if q.max_series == 0 {
+            errs.push("key query.max_series: must be positive".into());
         }
         if self.data_dir.as_os_str().is_empty() {
             errs.push("key data_dir: must not be empty".into());

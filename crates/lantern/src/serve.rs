@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use lantern_objstore::Store;
-use lantern_prom_api::{Limits, PromApi};
+use lantern_prom_api::{Limits, PromApi, RuntimeInfo};
 use lantern_tsdb::Tsdb;
 use tokio::sync::watch;
 
@@ -33,7 +33,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let app = Router::new()
         .route("/-/healthy", get(|| async { "Lantern is Healthy.\n" }))
         .route("/-/ready", get(ready).with_state(db_slot.clone()))
-        .merge(lantern_prom_api::router(PromApi::new(db_slot.clone(), limits)));
+        .merge(lantern_prom_api::router(
+            PromApi::new(db_slot.clone(), limits).with_engine(cfg.query.engine()).with_runtime_info(RuntimeInfo {
+                start_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                storage_retention: retention_text(&cfg),
+            }),
+        ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut http_stop = stop_rx.clone();
@@ -139,5 +144,16 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+/// The retention as Prometheus prints it in runtimeinfo (`15d`, `15d or 10GiB`).
+fn retention_text(cfg: &Config) -> String {
+    let m = &cfg.metrics;
+    match (m.retention_time.0.is_zero(), m.retention_size.0) {
+        (true, 0) => "unlimited".into(),
+        (false, 0) => m.retention_time.to_string(),
+        (true, _) => m.retention_size.to_string(),
+        (false, _) => format!("{} or {}", m.retention_time, m.retention_size),
     }
 }

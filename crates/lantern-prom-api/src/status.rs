@@ -1,0 +1,91 @@
+//! `/api/v1/status/buildinfo`, `/api/v1/status/runtimeinfo` and `/api/v1/metadata`.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Serialize;
+
+use crate::PromApi;
+
+/// Facts about the running server that `runtimeinfo` reports.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeInfo {
+    /// When the server started, RFC 3339.
+    pub start_time: String,
+    /// The retention setting, as Prometheus prints it (`15d`, `10GiB`).
+    pub storage_retention: String,
+}
+
+/// The Prometheus release whose HTTP API Lantern answers like. Clients such as Grafana
+/// read `version` to decide which API features to use.
+const PROMETHEUS_API_VERSION: &str = "3.9.1";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BuildInfo {
+    version: &'static str,
+    revision: &'static str,
+    branch: &'static str,
+    build_user: &'static str,
+    build_date: &'static str,
+    go_version: &'static str,
+    /// Lantern's own version.
+    lantern_version: &'static str,
+}
+
+pub(crate) async fn buildinfo() -> Response {
+    lantern_http::success(BuildInfo {
+        version: PROMETHEUS_API_VERSION,
+        revision: option_env!("LANTERN_GIT_REVISION").unwrap_or("unknown"),
+        branch: "main",
+        build_user: "lantern",
+        build_date: option_env!("LANTERN_BUILD_DATE").unwrap_or("unknown"),
+        go_version: "n/a (Rust)",
+        lantern_version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Runtime {
+    start_time: String,
+    #[serde(rename = "CWD")]
+    cwd: String,
+    reload_config_success: bool,
+    last_config_time: String,
+    corruption_count: u64,
+    goroutine_count: usize,
+    #[serde(rename = "GOMAXPROCS")]
+    gomaxprocs: usize,
+    #[serde(rename = "GOMEMLIMIT")]
+    gomemlimit: i64,
+    #[serde(rename = "GOGC")]
+    gogc: String,
+    #[serde(rename = "GODEBUG")]
+    godebug: String,
+    storage_retention: String,
+}
+
+pub(crate) async fn runtimeinfo(State(api): State<PromApi>) -> Response {
+    let info = &api.runtime;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    lantern_http::success(Runtime {
+        start_time: info.start_time.clone(),
+        cwd: std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+        reload_config_success: true,
+        last_config_time: info.start_time.clone(),
+        corruption_count: 0,
+        // Lantern has no goroutines; the closest figure is the worker thread count.
+        goroutine_count: threads,
+        gomaxprocs: threads,
+        gomemlimit: i64::MAX,
+        gogc: String::new(),
+        godebug: String::new(),
+        storage_retention: info.storage_retention.clone(),
+    })
+}
+
+/// No metric metadata is ingested yet (scraping and OTLP bring TYPE, HELP and UNIT):
+/// the answer is the empty map Prometheus gives for unknown metrics.
+pub(crate) async fn metadata() -> Response {
+    lantern_http::success(std::collections::BTreeMap::<String, Vec<()>>::new())
+}
