@@ -161,3 +161,54 @@ pub fn get_json(url: &str) -> serde_json::Value {
 pub fn try_get_json(url: &str) -> Option<serde_json::Value> {
     serde_json::from_str(&http().get(url).send().ok()?.text().ok()?).ok()
 }
+
+/// A running Prometheus from Debian's package, killed on drop.
+pub struct Prometheus {
+    child: Child,
+    /// `http://127.0.0.1:port`.
+    pub url: String,
+    log: PathBuf,
+}
+
+impl Prometheus {
+    /// Starts Prometheus with `config` (YAML) in `dir`, plus `extra` flags, and waits
+    /// until it is ready.
+    pub fn start(dir: &Path, config: &str, extra: &[&str]) -> Prometheus {
+        let port = free_port();
+        let cfg = dir.join("prometheus.yml");
+        std::fs::write(&cfg, config.replace("{port}", &port.to_string())).unwrap();
+        let log = dir.join("prometheus.log");
+        let bin = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("Prometheus is not installed: run ./test.sh, which installs Debian's prometheus package");
+        let child = Command::new(bin)
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("prom-data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start prometheus");
+        let p = Prometheus { child, url: format!("http://127.0.0.1:{port}"), log };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !http().get(format!("{}/-/ready", p.url)).send().is_ok_and(|r| r.status().is_success()) {
+            assert!(Instant::now() < deadline, "prometheus did not start: {}", p.log_text());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        p
+    }
+
+    /// What Prometheus logged.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -6,4 +6,5 @@ mod api;
 mod durability;
 mod harness;
 mod prometheus;
+mod promql;
 mod startup;

@@ -2,19 +2,9 @@
 //! series API of both must list the same series.
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::harness::{free_port, try_get_json, Server};
-
-struct Prometheus(Child);
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::harness::{try_get_json, Prometheus, Server};
 
 fn series_set(base: &str, start: f64, end: f64) -> BTreeSet<String> {
     let v = try_get_json(&format!("{base}/api/v1/series?match[]=%7Bjob%3D%22prometheus%22%7D&start={start}&end={end}"));
@@ -26,32 +16,16 @@ fn series_set(base: &str, start: f64, end: f64) -> BTreeSet<String> {
 fn prometheus_remote_write_series_match_prometheus() {
     let dir = tempfile::tempdir().unwrap();
     let lantern = Server::start(&dir.path().join("lantern"));
-    let prom_port = free_port();
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\n\
+    let prom = Prometheus::start(
+        dir.path(),
+        &format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{{port}}']\n\
              remote_write:\n  - url: {}\n    queue_config:\n      batch_send_deadline: 1s\n",
             lantern.url("/api/v1/write")
         ),
-    )
-    .unwrap();
-    let bin = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("Prometheus is not installed: run ./test.sh, which installs Debian's prometheus package");
-    let _prom = Prometheus(
-        Command::new(bin)
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("prom").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
-            .spawn()
-            .expect("start prometheus"),
+        &[],
     );
-    let prom_url = format!("http://127.0.0.1:{prom_port}");
+    let prom_url = prom.url.clone();
     let now = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
     let start = now() - 60.0;
     // Prometheus discovers its targets a few seconds after start; wait for real scrapes.
@@ -71,7 +45,7 @@ fn prometheus_remote_write_series_match_prometheus() {
             break;
         }
         if Instant::now() >= deadline {
-            eprintln!("{}", std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default());
+            eprintln!("{}", prom.log_text());
         }
         assert!(
             Instant::now() < deadline,
