@@ -243,19 +243,24 @@ impl<'a> ChunkIter<'a> {
                 self.read_value()?;
             }
             _ => {
-                let mut prefix = 0;
-                for _ in 0..4 {
-                    if !self.r.read_bit()? {
-                        break;
-                    }
-                    prefix += 1;
-                }
+                // Up to four 1 bits (ended by a 0 unless there are four), then 0, 14, 17,
+                // 20 or 64 bits of delta-of-delta: all but the last fit one 64-bit peek.
+                let w = self.r.peek64();
+                let prefix = (!w).leading_zeros().min(4);
                 let dod = match prefix {
-                    0 => 0,
-                    1 => unbucket(self.r.read_bits(14)?, 14),
-                    2 => unbucket(self.r.read_bits(17)?, 17),
-                    3 => unbucket(self.r.read_bits(20)?, 20),
-                    _ => self.r.read_bits(64)? as i64,
+                    0 => {
+                        self.r.skip(1)?;
+                        0
+                    }
+                    1..=3 => {
+                        let n = [14, 17, 20][prefix as usize - 1];
+                        self.r.skip(prefix + 1 + n)?;
+                        unbucket((w << (prefix + 1)) >> (64 - n), n)
+                    }
+                    _ => {
+                        self.r.skip(4)?;
+                        self.r.read_bits(64)? as i64
+                    }
                 };
                 self.t_delta = self.t_delta.wrapping_add(dod);
                 self.t = self.t.wrapping_add(self.t_delta);
@@ -267,19 +272,31 @@ impl<'a> ChunkIter<'a> {
     }
 
     fn read_value(&mut self) -> Option<()> {
-        if !self.r.read_bit()? {
-            return Some(());
+        // Control bits: 0 = same value, 10 = same window, 11 = new window (5 bits of
+        // leading zeros, 6 of significant bits). Usually one 64-bit peek holds it all.
+        let w = self.r.peek64();
+        let control = w >> 62;
+        if control < 2 {
+            return self.r.skip(1);
         }
-        if self.r.read_bit()? {
-            self.leading = self.r.read_bits(5)? as u8;
-            let mut sig = self.r.read_bits(6)? as u8;
+        let mut header = 2;
+        if control == 3 {
+            self.leading = ((w << 2) >> 59) as u8;
+            let mut sig = ((w << 7) >> 58) as u8;
             if sig == 0 {
                 sig = 64;
             }
             self.trailing = 64u8.checked_sub(self.leading)?.checked_sub(sig)?;
+            header = 13;
         }
         let sig = 64 - self.leading as u32 - self.trailing as u32;
-        let bits = self.r.read_bits(sig)?;
+        let bits = if header + sig <= 57 {
+            self.r.skip(header + sig)?;
+            (w << header) >> (64 - sig)
+        } else {
+            self.r.skip(header)?;
+            self.r.read_bits(sig)?
+        };
         self.v ^= bits.checked_shl(self.trailing as u32).unwrap_or(0);
         Some(())
     }
@@ -345,6 +362,21 @@ mod tests {
             for (d, vb) in steps {
                 t += d;
                 s.push((t, f64::from_bits(vb)));
+            }
+            prop_assert!(same(&decode(&encode(&s)).unwrap(), &s));
+        }
+
+        /// Scrape-like data: steady intervals with jitter, repeated values, counters and
+        /// decimals, which take the short encodings (every dod bucket, both value windows).
+        #[test]
+        fn round_trip_scrape_like(start in 0i64..2_000_000_000_000i64,
+                                  steps in proptest::collection::vec((0i64..4, -600_000i64..600_000, 0u8..4, 0u32..1000), 0..300)) {
+            let (mut t, mut v) = (start, 0.0f64);
+            let mut s = Vec::new();
+            for (kind, jitter, vk, inc) in steps {
+                t += (15_000 + match kind { 0 => 0, 1 => jitter % 8, 2 => jitter % 60_000, _ => jitter }).max(1);
+                v = match vk { 0 => v, 1 => v + inc as f64, 2 => v + inc as f64 / 100.0, _ => (inc as f64).sqrt() };
+                s.push((t, v));
             }
             prop_assert!(same(&decode(&encode(&s)).unwrap(), &s));
         }

@@ -6,6 +6,7 @@
 //! interrupted write and is discarded at open. A block's index is held in memory with its
 //! postings; frames are read from the store per query.
 
+mod cache;
 pub mod index;
 
 use std::collections::BTreeMap;
@@ -170,6 +171,8 @@ pub async fn put(store: &Store, b: BuiltBlock) -> Result<BlockMeta> {
 pub struct Block {
     /// The block's meta.
     pub meta: BlockMeta,
+    /// The id as the frame cache's key.
+    cache_id: Arc<str>,
     index: BlockIndex,
     postings: Postings,
     store: Store,
@@ -239,7 +242,7 @@ impl Block {
         for (i, s) in index.series.iter().enumerate() {
             postings.add_labels(i as u32, &s.labels);
         }
-        Ok(Block { meta, index, postings, store: store.clone() })
+        Ok(Block { cache_id: meta.id.as_str().into(), meta, index, postings, store: store.clone() })
     }
 
     /// Whether the block holds data in `[mint, maxt]`.
@@ -283,6 +286,15 @@ impl Block {
         let mut frame_ids: Vec<u32> = wanted.iter().map(|(_, c)| c.frame).collect();
         frame_ids.sort_unstable();
         frame_ids.dedup();
+        let cache = cache::FrameCache::global();
+        let mut frames: BTreeMap<u32, Arc<Vec<u8>>> = BTreeMap::new();
+        frame_ids.retain(|&f| match cache.get(&self.cache_id, f) {
+            Some(d) => {
+                frames.insert(f, d);
+                false
+            }
+            None => true,
+        });
         let ranges: Vec<Range<u64>> = frame_ids
             .iter()
             .map(|&f| {
@@ -295,9 +307,10 @@ impl Block {
         } else {
             self.store.get_ranges(&path(&self.meta.id, "chunks"), &ranges).await?
         };
-        let mut frames: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
         for (f, data) in frame_ids.iter().zip(raw) {
-            frames.insert(*f, decompress(&self.meta.id, &data, &self.index.frames[*f as usize])?);
+            let d = Arc::new(decompress(&self.meta.id, &data, &self.index.frames[*f as usize])?);
+            cache.insert(&self.cache_id, *f, d.clone());
+            frames.insert(*f, d);
         }
         let mut out: Vec<(Labels, Vec<Sample>)> = Vec::new();
         let mut cur: Option<u32> = None;
@@ -307,7 +320,7 @@ impl Block {
                 cur = Some(*id);
             }
             let Some((_, v)) = out.last_mut() else { continue };
-            let frame = frames.get(&c.frame).map(Vec::as_slice).unwrap_or_default();
+            let frame = frames.get(&c.frame).map(|f| f.as_slice()).unwrap_or_default();
             for (t, val) in decode_chunk(&self.meta.id, frame, c)? {
                 if t >= mint && t <= maxt {
                     v.push(Sample::new(t, val));

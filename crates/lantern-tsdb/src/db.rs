@@ -245,8 +245,21 @@ impl Tsdb {
 
     /// Every series matching `matchers` with its samples in `[mint, maxt]`, sorted by labels.
     pub async fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<(Labels, Vec<Sample>)>> {
+        let blocks = self.blocks_overlapping(mint, maxt);
+        if blocks.is_empty() {
+            // Only the head: nothing to merge.
+            let mut out: Vec<(Labels, Vec<Sample>)> = self
+                .head
+                .select_series(matchers)
+                .into_iter()
+                .map(|(labels, s)| (labels, s.data.lock().samples(mint, maxt)))
+                .filter(|(_, s)| !s.is_empty())
+                .collect();
+            out.sort_by(|a, b| a.0.cmp(&b.0));
+            return Ok(out);
+        }
         let mut parts: BTreeMap<Labels, Vec<Vec<Sample>>> = BTreeMap::new();
-        for b in self.blocks_overlapping(mint, maxt) {
+        for b in blocks {
             let ids = b.select(matchers, mint, maxt);
             for (labels, samples) in b.samples(&ids, mint, maxt).await? {
                 if !samples.is_empty() {
@@ -261,6 +274,25 @@ impl Tsdb {
             }
         }
         Ok(parts.into_iter().map(|(l, p)| (l, merge_by_time(p, |s| s.t))).collect())
+    }
+
+    /// Every series matching `matchers` with its newest sample in `[mint, maxt]` (which
+    /// may be a staleness marker), sorted by labels: what an instant query needs. When no
+    /// block overlaps the range, the head answers from each series' last append without
+    /// decoding chunks.
+    pub async fn select_last(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<(Labels, Sample)>> {
+        if !self.blocks_overlapping(mint, maxt).is_empty() {
+            let all = self.select(matchers, mint, maxt).await?;
+            return Ok(all.into_iter().filter_map(|(l, s)| s.last().map(|x| (l, *x))).collect());
+        }
+        let mut out: Vec<(Labels, Sample)> = self
+            .head
+            .select_series(matchers)
+            .into_iter()
+            .filter_map(|(labels, s)| s.data.lock().last_in(mint, maxt).map(|x| (labels, x)))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     /// Label sets of the series matching any of the selectors (each a list of matchers

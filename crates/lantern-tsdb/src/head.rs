@@ -28,6 +28,8 @@ pub struct HeadChunk {
     pub min_t: i64,
     /// Last sample's timestamp.
     pub max_t: i64,
+    /// Last sample's value (instant queries read it without decoding).
+    pub last_v: f64,
     /// XOR-encoded samples.
     pub data: Arc<[u8]>,
 }
@@ -159,7 +161,8 @@ impl SeriesData {
             return;
         }
         let a = std::mem::take(&mut self.open);
-        let chunk = HeadChunk { min_t: self.open_min_t, max_t: a.last_t(), data: a.into_bytes().into() };
+        let chunk =
+            HeadChunk { min_t: self.open_min_t, max_t: a.last_t(), last_v: a.last_v(), data: a.into_bytes().into() };
         let mut v = std::mem::take(&mut self.sealed).into_vec();
         v.push(chunk);
         self.sealed = v.into_boxed_slice();
@@ -181,6 +184,22 @@ impl SeriesData {
         min.zip(max)
     }
 
+    /// The newest sample in `[mint, maxt]`. Without out-of-order samples and with the
+    /// range reaching past the last append, that is the last appended sample, read
+    /// without decoding anything.
+    pub fn last_in(&self, mint: i64, maxt: i64) -> Option<Sample> {
+        if self.ooo().is_empty() {
+            let last = match self.open_chunk() {
+                Some((_, a)) => Some((a.last_t(), a.last_v())),
+                None => self.sealed.last().map(|c| (c.max_t, c.last_v)),
+            };
+            if let Some((t, v)) = last.filter(|&(t, _)| t <= maxt) {
+                return (t >= mint).then(|| Sample::new(t, v));
+            }
+        }
+        self.samples(mint, maxt).pop()
+    }
+
     /// Samples in `[mint, maxt]`, ascending, out-of-order ones merged in (in-order data
     /// wins on equal timestamps).
     pub fn samples(&self, mint: i64, maxt: i64) -> Vec<Sample> {
@@ -193,8 +212,9 @@ impl SeriesData {
             }
             // Head chunks are built by us from appends; a decode error cannot happen, but
             // stopping at it is the safe answer if it ever did.
-            for (t, v) in ChunkIter::new(data).map_while(|r| r.ok()) {
-                if t >= mint && t <= maxt {
+            // In-order chunks ascend in time: stop at the first sample past the range.
+            for (t, v) in ChunkIter::new(data).map_while(|r| r.ok()).take_while(|&(t, _)| t <= maxt) {
+                if t >= mint {
                     inorder.push(Sample::new(t, v));
                 }
             }

@@ -182,6 +182,20 @@ async fn check_model(db: &Tsdb, model: &BTreeMap<(u8, i64), Vec<f64>>, step: &st
     for (k, v) in &seen {
         assert!(model[k].contains(v), "value {v} at {k:?} was written, after {step}");
     }
+    // The newest sample per series, as instant queries read it, agrees with a full read.
+    for (mint, maxt) in [(i64::MIN, i64::MAX), (0, 10_000), (5_000, 20_000), (25_000, 40_000)] {
+        let full = db.select(&all(), mint, maxt).await.unwrap();
+        let want: Vec<(Labels, i64, u64)> =
+            full.iter().filter_map(|(l, s)| s.last().map(|x| (l.clone(), x.t, x.v.to_bits()))).collect();
+        let got: Vec<(Labels, i64, u64)> = db
+            .select_last(&all(), mint, maxt)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(l, x)| (l, x.t, x.v.to_bits()))
+            .collect();
+        assert_eq!(got, want, "select_last over [{mint}, {maxt}] after {step}");
+    }
 }
 
 #[derive(Debug, Clone)]
