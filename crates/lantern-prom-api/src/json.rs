@@ -14,10 +14,11 @@ pub fn push_timestamp(out: &mut String, t: i64) {
     if t < 0 {
         out.push('-');
     }
-    let _ = write!(out, "{}", abs / 1000);
+    out.push_str(itoa::Buffer::new().format(abs / 1000));
     let frac = abs % 1000;
     if frac != 0 {
-        let _ = write!(out, ".{frac:03}");
+        let digits = [b'.', b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8];
+        out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
     }
 }
 
@@ -46,6 +47,23 @@ pub fn format_float(v: f64) -> String {
         return if v.is_sign_negative() { "-0".into() } else { "0".into() };
     }
     format!("{v}")
+}
+
+/// Appends a float as [`format_float`] spells it; the common case goes through `ryu`
+/// (the same shortest round-trip digits) without an intermediate string.
+fn push_float(out: &mut String, v: f64) {
+    let abs = v.abs();
+    if v.is_finite() && (1e-6..1e21).contains(&abs) {
+        let mut b = ryu::Buffer::new();
+        let s = b.format_finite(v);
+        // ryu writes integers as "1.0" and switches to exponents early ("1e16"); in
+        // those cases fall back, else its digits are Go's.
+        if !s.contains('e') {
+            out.push_str(s.strip_suffix(".0").unwrap_or(s));
+            return;
+        }
+    }
+    out.push_str(&format_float(v));
 }
 
 /// Appends `s` as a JSON string.
@@ -85,7 +103,7 @@ fn push_point(out: &mut String, t: i64, v: f64) {
     out.push('[');
     push_timestamp(out, t);
     out.push_str(",\"");
-    out.push_str(&format_float(v));
+    push_float(out, v);
     out.push_str("\"]");
 }
 
@@ -206,6 +224,17 @@ mod tests {
         assert_eq!(ts(1_700_000_000_500), "1700000000.500");
         assert_eq!(ts(1_700_000_000_007), "1700000000.007");
         assert_eq!(ts(-1_500), "-1.500");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_float_path_agrees_with_the_reference(bits in proptest::prelude::any::<u64>(), small in -1e7f64..1e7) {
+            for v in [f64::from_bits(bits), small, small.round(), small / 1e3] {
+                let mut fast = String::new();
+                push_float(&mut fast, v);
+                proptest::prop_assert_eq!(fast, format_float(v));
+            }
+        }
     }
 
     #[test]

@@ -30,6 +30,12 @@ impl Storage for TsdbStorage {
             .block_on(self.db.select(matchers, mint, maxt))
             .map_err(|e| lantern_promql::Error::Storage(e.to_string()))
     }
+
+    fn select_last(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> lantern_promql::Result<Vec<(Labels, Sample)>> {
+        self.rt
+            .block_on(self.db.select_last(matchers, mint, maxt))
+            .map_err(|e| lantern_promql::Error::Storage(e.to_string()))
+    }
 }
 
 fn engine_error(e: lantern_promql::Error) -> ApiError {
@@ -95,16 +101,22 @@ async fn params(
     Params::from_request(method, uri, headers, body, api.limits.max_request_bytes).await
 }
 
-/// Runs CPU-bound evaluation on the blocking pool.
+/// Runs CPU-bound evaluation off the async scheduler: in place on a multi-threaded
+/// runtime (the worker hands its other tasks away; no thread switch), else on the
+/// blocking pool.
 async fn run<T: Send + 'static>(
     f: impl FnOnce(&TsdbStorage) -> lantern_promql::Result<T> + Send + 'static,
     db: Arc<Tsdb>,
 ) -> Result<T, ApiError> {
     let rt = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || f(&TsdbStorage { db, rt }))
-        .await
-        .map_err(|e| ApiError::internal(format!("query evaluation failed: {e}")))?
-        .map_err(engine_error)
+    let r = if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+        tokio::task::block_in_place(move || f(&TsdbStorage { db, rt }))
+    } else {
+        tokio::task::spawn_blocking(move || f(&TsdbStorage { db, rt }))
+            .await
+            .map_err(|e| ApiError::internal(format!("query evaluation failed: {e}")))?
+    };
+    r.map_err(engine_error)
 }
 
 pub(crate) async fn instant(

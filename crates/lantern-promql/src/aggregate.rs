@@ -3,7 +3,7 @@
 //! `count_values`, with `by (…)` / `without (…)`. Each series' group is found once; the
 //! values are then combined step by step.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use lantern_core::{Labels, METRIC_NAME};

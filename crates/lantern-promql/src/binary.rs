@@ -3,7 +3,7 @@
 //! `group_right`), arithmetic, comparisons (filtering or `bool`) and the set operators
 //! `and`, `or`, `unless`. Matching signatures are computed once per series.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use lantern_core::{Labels, METRIC_NAME};

@@ -1,8 +1,8 @@
 //! The evaluator: walks an expression tree once per query, each node producing its
 //! values for every step of the query's grid.
 
+use foldhash::{HashMap, HashMapExt};
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use lantern_core::{Labels, Matcher, Sample, METRIC_NAME};
@@ -26,6 +26,14 @@ pub trait Storage {
     /// Series matching every matcher, with their samples in `[mint, maxt]` ascending
     /// (staleness markers included). Series without samples in the range may be left out.
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<(Labels, Vec<Sample>)>>;
+
+    /// Series matching every matcher with their newest sample in `[mint, maxt]` (a
+    /// staleness marker included): all an instant selector at one time needs. Stores
+    /// that can answer this without reading every sample should.
+    fn select_last(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<(Labels, Sample)>> {
+        let all = self.select(matchers, mint, maxt)?;
+        Ok(all.into_iter().filter_map(|(l, s)| s.last().map(|x| (l, *x))).collect())
+    }
 }
 
 /// The evaluator and its settings.
@@ -214,6 +222,14 @@ impl<'a> Ctx<'a> {
             )));
         }
         Ok(())
+    }
+
+    /// The newest sample per series (see [`Storage::select_last`]).
+    pub fn select_last(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<(Labels, Sample)>> {
+        self.check_time()?;
+        let data = self.storage.select_last(matchers, mint, maxt)?;
+        self.add_samples(data.len())?;
+        Ok(data)
     }
 
     /// Reads from storage, counting the samples against the query's limit.

@@ -374,7 +374,7 @@ fn label_join(ctx: &Ctx, args: &[&Expr], grid: Grid) -> Result<Val> {
 /// `le` (the name is dropped afterwards, so two histograms that differ only by name
 /// collide, as in Prometheus).
 fn over_buckets(v: Vec<Series>, f: impl Fn(usize, &mut Vec<(f64, f64)>) -> f64) -> Vec<Series> {
-    let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
+    let mut index: foldhash::HashMap<Labels, usize> = foldhash::HashMap::default();
     let mut groups: Vec<(Labels, Vec<(f64, usize)>)> = Vec::new();
     for (k, s) in v.iter().enumerate() {
         let Some(le) = s.labels.get("le").and_then(parse_le) else { continue };

@@ -21,6 +21,9 @@ struct Window<'a> {
     t: i64,
     /// The function's scalar parameters at this step.
     params: [f64; 2],
+    /// For `rate` and `increase`: the counter resets inside the window (index in the
+    /// series, value before the reset), found once per series instead of per window.
+    resets: Option<&'a [(usize, f64)]>,
 }
 
 type RangeFn = fn(&Window) -> Option<f64>;
@@ -120,28 +123,47 @@ pub(crate) fn call(ctx: &Ctx, name: &str, args: &[&Expr], grid: Grid) -> Result<
     let keep_name = matches!(name, "last_over_time" | "first_over_time");
     let param = |k: usize, i: usize| params.get(k).map_or(0.0, |p| p[i]);
     let constant_params = params.iter().all(|p| p.windows(2).all(|w| w[0].to_bits() == w[1].to_bits()));
+    let counter = matches!(name, "rate" | "increase");
     let mut out = Vec::with_capacity(input.series.len());
     for s in &input.series {
         ctx.check_time()?;
         let mut points = Vec::new();
-        let eval = |i: usize, samples: &[Sample]| {
+        let resets: Vec<(usize, f64)> = if counter {
+            s.samples.windows(2).enumerate().filter(|(_, p)| p[1].v < p[0].v).map(|(k, p)| (k + 1, p[0].v)).collect()
+        } else {
+            Vec::new()
+        };
+        let eval = |i: usize, lo: usize, samples: &[Sample]| {
             let end = input.ends[i];
-            f(&Window { samples, start: end - input.range, end, t: grid.t(i), params: [param(0, i), param(1, i)] })
+            // Resets at indices k with lo < k < lo + len: both samples inside the window.
+            let window_resets = counter.then(|| {
+                let a = resets.partition_point(|r| r.0 <= lo);
+                let b = resets.partition_point(|r| r.0 < lo + samples.len());
+                &resets[a..b]
+            });
+            f(&Window {
+                samples,
+                start: end - input.range,
+                end,
+                t: grid.t(i),
+                params: [param(0, i), param(1, i)],
+                resets: window_resets,
+            })
         };
         if input.fixed() && constant_params && grid.n > 1 && name != "predict_linear" {
             // Every step reads the same window (an `@` modifier): compute once.
             let mut first = None;
-            input.for_each_window(&s.samples, |i, w| {
+            input.for_each_window_at(&s.samples, |i, lo, w| {
                 if first.is_none() {
-                    first = eval(i, w);
+                    first = eval(i, lo, w);
                 }
             });
             if let Some(v) = first {
                 points = (0..grid.n).map(|i| Pt { i: i as u32, v }).collect();
             }
         } else {
-            input.for_each_window(&s.samples, |i, w| {
-                if let Some(v) = eval(i, w) {
+            input.for_each_window_at(&s.samples, |i, lo, w| {
+                if let Some(v) = eval(i, lo, w) {
                     points.push(Pt { i: i as u32, v });
                 }
             });
@@ -183,9 +205,15 @@ fn extrapolated(w: &Window, counter: bool, per_second: bool) -> Option<f64> {
     let (first, last) = (s[0], s[s.len() - 1]);
     let mut result = last.v - first.v;
     if counter {
-        for p in s.windows(2) {
-            if p[1].v < p[0].v {
-                result += p[0].v;
+        // Added in order, as Prometheus adds them, so results match to the bit.
+        match w.resets {
+            Some(resets) => resets.iter().for_each(|r| result += r.1),
+            None => {
+                for p in s.windows(2) {
+                    if p[1].v < p[0].v {
+                        result += p[0].v;
+                    }
+                }
             }
         }
     }

@@ -18,6 +18,20 @@ pub(crate) fn vector(ctx: &Ctx, vs: &VectorSelector, grid: Grid, timestamps: boo
     let (Some(&first), Some(&last)) = (times.first(), times.last()) else { return Ok(Vec::new()) };
     let lookback = ctx.engine.lookback_ms;
     let mut out = Vec::new();
+    if first == last {
+        // One time for every step (an instant query, or `@`): only the newest sample counts.
+        for (labels, s) in select_last(ctx, vs, first - lookback + 1, last)? {
+            if !is_stale_nan(s.v) {
+                let v = if timestamps { s.t as f64 / 1000.0 } else { s.v };
+                out.push(Series {
+                    labels,
+                    drop_name: false,
+                    points: (0..grid.n).map(|i| Pt { i: i as u32, v }).collect(),
+                });
+            }
+        }
+        return Ok(out);
+    }
     for (labels, samples) in select_all(ctx, vs, first - lookback + 1, last)? {
         let mut points = Vec::new();
         let mut j = 0;
@@ -120,6 +134,17 @@ fn select_all(ctx: &Ctx, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Ve
         for (labels, samples) in ctx.select(&m, mint, maxt)? {
             all.insert(labels, samples);
         }
+    }
+    Ok(all.into_iter().collect())
+}
+
+fn select_last(ctx: &Ctx, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<(Labels, Sample)>> {
+    if vs.matchers.or_matchers.is_empty() {
+        return ctx.select_last(&matchers_of(vs, &vs.matchers.matchers)?, mint, maxt);
+    }
+    let mut all: std::collections::BTreeMap<Labels, Sample> = std::collections::BTreeMap::new();
+    for m in &vs.matchers.or_matchers {
+        all.extend(ctx.select_last(&matchers_of(vs, m)?, mint, maxt)?);
     }
     Ok(all.into_iter().collect())
 }

@@ -82,6 +82,11 @@ pub(crate) struct RangeInput {
 impl RangeInput {
     /// Calls `f(step, window)` for every step whose window holds at least one sample.
     pub fn for_each_window(&self, samples: &[Sample], mut f: impl FnMut(usize, &[Sample])) {
+        self.for_each_window_at(samples, |i, _, w| f(i, w));
+    }
+
+    /// Same, also passing the index of the window's first sample in `samples`.
+    pub fn for_each_window_at(&self, samples: &[Sample], mut f: impl FnMut(usize, usize, &[Sample])) {
         let (mut lo, mut hi) = (0, 0);
         for (i, &end) in self.ends.iter().enumerate() {
             // Ends never decrease along the grid, so both cursors only move forward.
@@ -92,7 +97,7 @@ impl RangeInput {
                 lo += 1;
             }
             if lo < hi {
-                f(i, &samples[lo..hi]);
+                f(i, lo, &samples[lo..hi]);
             }
         }
     }

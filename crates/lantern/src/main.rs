@@ -75,8 +75,20 @@ impl ServeArgs {
 }
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LANTERN_LOG").unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // `LANTERN_LOG`: a level (`warn`) or per-target levels (`lantern_tsdb=debug,info`).
+    // (A `Targets` filter rather than `EnvFilter`, whose regex support would switch the
+    // whole binary's `regex` crate to building full DFAs, which makes every PromQL regex
+    // matcher slow to compile.)
+    let filter: tracing_subscriber::filter::Targets = std::env::var("LANTERN_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
+        .init();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
