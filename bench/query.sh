@@ -42,5 +42,5 @@ sleep "${SETTLE:-75}"   # let both run their periodic maintenance (head cuts, co
 HEADER="Command: \`HOSTS=$HOSTS SCRAPES=$SCRAPES REPEAT=$REPEAT bench/query.sh\` on $(date -u +%Y-%m-%d).
 Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, shared and noisy: compare ratios within one run.
 Peer: $(prometheus --version 2>&1 | head -1 | cut -d' ' -f1-3) (Debian package), remote-write receiver on; both hold the same $SERIES series x $SCRAPES scrapes (15 s apart, $((SCRAPES * 15 / 3600)) h), after a settling pause in which both ran their periodic head cuts and compaction.
-Each query: one warm-up, then $REPEAT runs per system alternating; the median wall time of the HTTP request (Python urllib on loopback). Range queries cover the whole span at a 60 s step."
+Each query: one warm-up, then $REPEAT runs per system alternating; the median wall time of the HTTP request (Python urllib on loopback). Range queries cover the span but its first 10 minutes, at a 60 s step."
 python3 bench/query.py "http://127.0.0.1:$LPORT" $LPID "http://127.0.0.1:$PPORT" $PPID_ "$END_S" $(( SCRAPES * 15 - 600 )) "$REPEAT" bench/QUERY_RESULTS.md "$HEADER"
