@@ -310,8 +310,8 @@ pub(crate) fn quantile(phi: f64, vals: &mut [f64]) -> f64 {
     vals[lower] * (1.0 - weight) + vals[upper] * weight
 }
 
-/// A value as Prometheus prints it in a label (`count_values`): Go's shortest `%g`-like
-/// form.
+/// A value as Prometheus prints it in a label (`count_values`): Go's
+/// `strconv.FormatFloat(v, 'f', -1, 64)`, never with an exponent.
 pub(crate) fn format_value(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
@@ -320,20 +320,7 @@ pub(crate) fn format_value(v: f64) -> String {
     } else if v == f64::NEG_INFINITY {
         "-Inf".into()
     } else {
-        let exp = if v == 0.0 { 0 } else { v.abs().log10().floor() as i32 };
-        if !(-4..21).contains(&exp) {
-            // Go's strconv 'g' with the shortest precision: 1e+21, 1.5e-05.
-            let s = format!("{v:e}");
-            match s.split_once('e') {
-                Some((m, e)) => {
-                    let e: i32 = e.parse().unwrap_or(0);
-                    format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
-                }
-                None => s,
-            }
-        } else {
-            format!("{v}")
-        }
+        format!("{v}")
     }
 }
 
