@@ -13,4 +13,4 @@ pub use duration::PromDuration;
 pub use error::{Error, Result};
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher};
-pub use sample::{is_stale_nan, Sample, STALE_NAN};
+pub use sample::{is_stale_nan, Exemplar, Sample, STALE_NAN};

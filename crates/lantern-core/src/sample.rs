@@ -33,6 +33,18 @@ impl Sample {
     }
 }
 
+/// An exemplar: one event behind a metric value (usually a trace), as OpenMetrics,
+/// remote write and OTLP carry them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    /// Its labels (`trace_id`, `span_id`, …).
+    pub labels: crate::Labels,
+    /// The observed value.
+    pub value: f64,
+    /// When it was observed, ms since the epoch.
+    pub t: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -203,8 +203,8 @@ pub(crate) async fn format(
     )
 }
 
-/// Exemplars are not kept by the store yet (scrape and OTLP ingest bring them): the
-/// query is checked, and the answer is the empty list Prometheus gives when none match.
+/// `/api/v1/query_exemplars`: the exemplars of the series the query's selectors read,
+/// between `start` and `end`, in Prometheus's shape.
 pub(crate) async fn exemplars(
     State(api): State<PromApi>,
     method: Method,
@@ -215,7 +215,7 @@ pub(crate) async fn exemplars(
     respond(
         async {
             let p = params(&api, &method, &uri, &headers, body).await?;
-            query_param(&p)?;
+            let expr = query_param(&p)?;
             let start = p.time_ms("start", lantern_http::time::MIN_TIME_MS)?;
             let end = p.time_ms("end", lantern_http::time::MAX_TIME_MS)?;
             if end < start {
@@ -223,7 +223,14 @@ pub(crate) async fn exemplars(
                     "invalid parameter \"end\": end timestamp must not be before start time",
                 ));
             }
-            Ok(lantern_http::success(Vec::<()>::new()))
+            let db = api.db()?;
+            let mut found: std::collections::BTreeMap<Labels, Vec<lantern_core::Exemplar>> = Default::default();
+            for matchers in lantern_promql::selector_matchers(&expr).map_err(engine_error)? {
+                for (labels, ex) in db.exemplars(&matchers, start, end) {
+                    found.insert(labels, ex);
+                }
+            }
+            Ok(json_response(json::envelope(&json::exemplars_data(&found), &[])))
         }
         .await,
     )

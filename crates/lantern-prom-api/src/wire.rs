@@ -9,8 +9,11 @@ use lantern_tsdb::Batch;
 /// Counts of what a request carried besides float samples.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Extras {
-    /// Exemplars (not stored by this decoder).
+    /// Exemplars decoded into the batch.
     pub exemplars: usize,
+    /// Exemplars left out: labels not UTF-8 or not valid label names, or longer than
+    /// 128 characters in all (OpenMetrics's limit, which Prometheus applies).
+    pub invalid_exemplars: usize,
     /// Native histogram samples (not supported yet).
     pub histograms: usize,
 }
@@ -65,10 +68,13 @@ fn decode_series<'a>(buf: &'a [u8], batch: &mut Batch<'a>, extras: &mut Extras) 
                 }
                 batch.sample(Sample::new(t, v));
             }
-            (3, 2) => {
-                r.bytes()?;
-                extras.exemplars += 1;
-            }
+            (3, 2) => match decode_exemplar(r.bytes()?)? {
+                Some(e) => {
+                    batch.exemplar(e);
+                    extras.exemplars += 1;
+                }
+                None => extras.invalid_exemplars += 1,
+            },
             (4, 2) => {
                 r.bytes()?;
                 extras.histograms += 1;
@@ -78,6 +84,41 @@ fn decode_series<'a>(buf: &'a [u8], batch: &mut Batch<'a>, extras: &mut Extras) 
     }
     batch.end_series();
     Ok(())
+}
+
+/// An exemplar message, or `None` if its labels are unusable.
+fn decode_exemplar(buf: &[u8]) -> Result<Option<lantern_core::Exemplar>, String> {
+    let mut r = Reader { b: buf, pos: 0 };
+    let (mut labels, mut value, mut t, mut ok) = (Vec::new(), 0f64, 0i64, true);
+    while !r.done() {
+        let (field, wt) = r.key()?;
+        match (field, wt) {
+            (1, 2) => {
+                let mut lr = Reader { b: r.bytes()?, pos: 0 };
+                let (mut name, mut val): (&[u8], &[u8]) = (b"", b"");
+                while !lr.done() {
+                    let (f, w) = lr.key()?;
+                    match (f, w) {
+                        (1, 2) => name = lr.bytes()?,
+                        (2, 2) => val = lr.bytes()?,
+                        _ => lr.skip(w)?,
+                    }
+                }
+                match (std::str::from_utf8(name), std::str::from_utf8(val)) {
+                    (Ok(n), Ok(v)) if lantern_core::labels::is_valid_label_name(n) => labels.push((n, v)),
+                    _ => ok = false,
+                }
+            }
+            (2, 1) => value = f64::from_bits(r.fixed64()?),
+            (3, 0) => t = r.varint()? as i64,
+            _ => r.skip(wt)?,
+        }
+    }
+    let runes: usize = labels.iter().map(|(n, v)| n.chars().count() + v.chars().count()).sum();
+    if !ok || runes > 128 {
+        return Ok(None);
+    }
+    Ok(Some(lantern_core::Exemplar { labels: lantern_core::Labels::from_pairs(labels), value, t }))
 }
 
 struct Reader<'a> {
@@ -165,7 +206,7 @@ mod tests {
         (
             proptest::collection::vec(("[a-z_]{1,6}", "\\PC{0,6}"), 0..5),
             proptest::collection::vec((any::<i64>(), any::<u64>()), 0..5),
-            0usize..2,
+            proptest::collection::vec(("[0-9a-f]{32}", any::<u64>(), any::<i64>()), 0..3),
         )
             .prop_map(|(labels, samples, ex)| TimeSeries {
                 labels: labels.into_iter().map(|(name, value)| proto::Label { name, value }).collect(),
@@ -173,7 +214,14 @@ mod tests {
                     .into_iter()
                     .map(|(t, v)| proto::Sample { value: f64::from_bits(v), timestamp: t })
                     .collect(),
-                exemplars: (0..ex).map(|_| Exemplar { labels: vec![], value: 1.0, timestamp: 1 }).collect(),
+                exemplars: ex
+                    .into_iter()
+                    .map(|(trace, v, t)| Exemplar {
+                        labels: vec![proto::Label { name: "trace_id".into(), value: trace }],
+                        value: f64::from_bits(v),
+                        timestamp: t,
+                    })
+                    .collect(),
                 histograms: vec![],
             })
     }
@@ -186,6 +234,13 @@ mod tests {
             let extras = decode_write_request(&buf, &mut b).unwrap();
             prop_assert_eq!(b.len(), series.len());
             prop_assert_eq!(extras.exemplars, series.iter().map(|s| s.exemplars.len()).sum::<usize>());
+            for (got, ts) in b.exemplars().zip(&series) {
+                prop_assert_eq!(got.len(), ts.exemplars.len());
+                for (a, e) in got.iter().zip(&ts.exemplars) {
+                    prop_assert_eq!(a.labels.get("trace_id"), Some(e.labels[0].value.as_str()));
+                    prop_assert!(a.t == e.timestamp && a.value.to_bits() == e.value.to_bits());
+                }
+            }
             for ((pairs, samples), ts) in b.iter().zip(&series) {
                 let mut want: Vec<(&[u8], &[u8])> = ts.labels.iter().filter(|l| !l.value.is_empty()).map(|l| (l.name.as_bytes(), l.value.as_bytes())).collect();
                 want.sort_by(|a, b| a.0.cmp(b.0));

@@ -17,6 +17,7 @@ mod selector;
 mod value;
 
 pub use engine::{parse, Bounds, Engine, Storage};
+pub use selector::selector_matchers;
 pub use value::{InstantSample, Value};
 
 /// Errors of query evaluation, by Prometheus's API error type.

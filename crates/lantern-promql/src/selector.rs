@@ -166,3 +166,52 @@ pub(crate) fn matchers_of(vs: &VectorSelector, list: &[promql_parser::label::Mat
     }
     Ok(matchers)
 }
+
+/// The matcher sets of every selector in `expr` (one per `or` alternative), for APIs that
+/// read what a query reads (exemplars).
+pub fn selector_matchers(expr: &promql_parser::parser::Expr) -> Result<Vec<Vec<Matcher>>> {
+    use promql_parser::parser::Expr;
+    let mut out = Vec::new();
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        let vs = match e {
+            Expr::VectorSelector(vs) => vs,
+            Expr::MatrixSelector(ms) => &ms.vs,
+            Expr::Aggregate(a) => {
+                stack.push(&a.expr);
+                stack.extend(a.param.as_deref());
+                continue;
+            }
+            Expr::Unary(u) => {
+                stack.push(&u.expr);
+                continue;
+            }
+            Expr::Binary(b) => {
+                stack.push(&b.lhs);
+                stack.push(&b.rhs);
+                continue;
+            }
+            Expr::Paren(p) => {
+                stack.push(&p.expr);
+                continue;
+            }
+            Expr::Subquery(s) => {
+                stack.push(&s.expr);
+                continue;
+            }
+            Expr::Call(c) => {
+                stack.extend(c.args.args.iter().map(|a| a.as_ref()));
+                continue;
+            }
+            _ => continue,
+        };
+        if vs.matchers.or_matchers.is_empty() {
+            out.push(matchers_of(vs, &vs.matchers.matchers)?);
+        } else {
+            for m in &vs.matchers.or_matchers {
+                out.push(matchers_of(vs, m)?);
+            }
+        }
+    }
+    Ok(out)
+}

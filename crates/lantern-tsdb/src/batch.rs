@@ -5,7 +5,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use lantern_core::{Labels, Sample};
+use lantern_core::{Exemplar, Labels, Sample};
 
 /// A label name and value as sent, not yet checked to be UTF-8.
 pub type Pair<'a> = (&'a [u8], &'a [u8]);
@@ -18,8 +18,10 @@ pub struct Batch<'a> {
     /// not know yet (bytes that are not UTF-8 cannot equal a stored label set).
     pairs: Vec<Pair<'a>>,
     samples: Vec<Sample>,
-    series: Vec<(Range<usize>, Range<usize>)>,
-    open: Option<(usize, usize)>,
+    /// Exemplars are rare: owned, validated values.
+    exemplars: Vec<Exemplar>,
+    series: Vec<(Range<usize>, Range<usize>, Range<usize>)>,
+    open: Option<(usize, usize, usize)>,
 }
 
 impl<'a> Batch<'a> {
@@ -32,7 +34,7 @@ impl<'a> Batch<'a> {
     /// [`Batch::end_series`].
     pub fn begin_series(&mut self) {
         debug_assert!(self.open.is_none(), "a series is already open");
-        self.open = Some((self.pairs.len(), self.samples.len()));
+        self.open = Some((self.pairs.len(), self.samples.len(), self.exemplars.len()));
     }
 
     /// Adds a label to the open series.
@@ -45,9 +47,14 @@ impl<'a> Batch<'a> {
         self.samples.push(s);
     }
 
+    /// Adds an exemplar to the open series.
+    pub fn exemplar(&mut self, e: Exemplar) {
+        self.exemplars.push(e);
+    }
+
     /// Ends the open series: drops empty values and sorts its labels by name.
     pub fn end_series(&mut self) {
-        let Some((p0, s0)) = self.open.take() else { return };
+        let Some((p0, s0, e0)) = self.open.take() else { return };
         let mut w = p0;
         for r in p0..self.pairs.len() {
             if !self.pairs[r].1.is_empty() {
@@ -60,7 +67,7 @@ impl<'a> Batch<'a> {
         if !ls.windows(2).all(|w| w[0].0 <= w[1].0) {
             ls.sort_unstable_by(|a, b| a.0.cmp(b.0));
         }
-        self.series.push((p0..self.pairs.len(), s0..self.samples.len()));
+        self.series.push((p0..self.pairs.len(), s0..self.samples.len(), e0..self.exemplars.len()));
     }
 
     /// Adds one whole series.
@@ -90,7 +97,17 @@ impl<'a> Batch<'a> {
 
     /// The series: sorted label pairs and samples.
     pub fn iter(&self) -> impl Iterator<Item = (&[Pair<'a>], &[Sample])> {
-        self.series.iter().map(|(p, s)| (&self.pairs[p.clone()], &self.samples[s.clone()]))
+        self.series.iter().map(|(p, s, _)| (&self.pairs[p.clone()], &self.samples[s.clone()]))
+    }
+
+    /// Each series' exemplars, in the order of [`Batch::iter`].
+    pub fn exemplars(&self) -> impl Iterator<Item = &[Exemplar]> {
+        self.series.iter().map(|(_, _, e)| &self.exemplars[e.clone()])
+    }
+
+    /// Number of exemplars.
+    pub fn exemplar_count(&self) -> usize {
+        self.exemplars.len()
     }
 }
 

@@ -12,7 +12,9 @@ use parking_lot::{Mutex, RwLock};
 use crate::batch::{labels_key, Batch, LabelsKey};
 use crate::block::{Block, BLOCKS_DIR};
 use crate::compact::merge_by_time;
+use crate::exemplars::{ExemplarRings, ExemplarVerdict};
 use crate::head::{AppendBounds, Head, MemSeries, Rejection, Verdict};
+use crate::record::RefExemplar;
 use crate::record::{Record, RefSample};
 use crate::wal::{frame, ReplayEvent, Wal};
 use crate::{ms, Options, Result};
@@ -51,6 +53,10 @@ pub struct AppendOutcome {
     pub already_stored: usize,
     /// Samples refused.
     pub rejected: Vec<RejectedSample>,
+    /// Exemplars stored.
+    pub exemplars_appended: usize,
+    /// Exemplars not stored: duplicates of stored ones, or older than the series' newest.
+    pub exemplars_skipped: usize,
 }
 
 /// Sizes, for status pages and benchmarks.
@@ -87,6 +93,8 @@ pub struct Tsdb {
     /// Set when an out-of-order sample below the floor waits to be persisted.
     ooo_below_floor: AtomicBool,
     closed: AtomicBool,
+    /// The newest exemplars of each head series.
+    exemplars: ExemplarRings,
     opts: Options,
 }
 
@@ -103,6 +111,7 @@ impl Tsdb {
         let block_range = ms(opts.block_range);
         let mut refs: HashMap<u64, Arc<MemSeries>> = HashMap::new();
         let (mut n_samples, mut max_t, mut ooo_below) = (0u64, i64::MIN, false);
+        let exemplars = ExemplarRings::new(opts.max_exemplars_per_series, opts.max_exemplar_series);
         let wal = Wal::open(wal_dir, |event| match event {
             ReplayEvent::Checkpoint { floor: f, first_segment: s } => {
                 floor = f;
@@ -131,6 +140,18 @@ impl Tsdb {
                     }
                 }
             }
+            ReplayEvent::Record(_, Record::Exemplars(v)) => {
+                for e in v {
+                    if let Some(s) = refs.get(&e.series) {
+                        exemplars.add(&head.labels_of(s), e.exemplar);
+                    }
+                }
+            }
+            ReplayEvent::Record(_, Record::LabeledExemplars(v)) => {
+                for (labels, e) in v {
+                    exemplars.add(&labels, e);
+                }
+            }
             ReplayEvent::Record(_, Record::Checkpoint { .. }) => {}
         })?;
         head.max_t.store(max_t, Ordering::SeqCst);
@@ -145,6 +166,7 @@ impl Tsdb {
             maintain_lock: tokio::sync::Mutex::new(()),
             ooo_below_floor: AtomicBool::new(ooo_below),
             closed: AtomicBool::new(false),
+            exemplars,
             opts,
         })
     }
@@ -185,7 +207,8 @@ impl Tsdb {
             let mut below_floor = false;
             // One index lock for the whole batch, and independent lookups the CPU overlaps.
             let found = self.head.lookup_many(&keys);
-            for ((pairs, samples), found) in input.iter().zip(found) {
+            let mut accepted_exemplars: Vec<RefExemplar> = Vec::new();
+            for (((pairs, samples), exemplars), found) in input.iter().zip(input.exemplars()).zip(found) {
                 let series = match found {
                     Some(s) => s,
                     None => match validate(pairs) {
@@ -220,9 +243,20 @@ impl Tsdb {
                         }
                     }
                 }
+                drop(d);
+                let series_labels = if exemplars.is_empty() { None } else { Some(self.head.labels_of(&series)) };
+                for (e, labels) in exemplars.iter().zip(std::iter::repeat(series_labels.as_ref()).flatten()) {
+                    match self.exemplars.add(labels, e.clone()) {
+                        ExemplarVerdict::Added => {
+                            accepted_exemplars.push(RefExemplar { series: series.wal_ref, exemplar: e.clone() })
+                        }
+                        _ => out.exemplars_skipped += 1,
+                    }
+                }
             }
             out.appended = accepted.len();
-            if new_series.is_empty() && accepted.is_empty() {
+            out.exemplars_appended = accepted_exemplars.len();
+            if new_series.is_empty() && accepted.is_empty() && accepted_exemplars.is_empty() {
                 return Ok(out);
             }
             let mut buf = Vec::with_capacity(accepted.len() * 12 + 64);
@@ -231,6 +265,9 @@ impl Tsdb {
             }
             if !accepted.is_empty() {
                 frame(&Record::Samples(accepted), &mut buf);
+            }
+            if !accepted_exemplars.is_empty() {
+                frame(&Record::Exemplars(accepted_exemplars), &mut buf);
             }
             let pos = self.wal.write(&buf, batch_max)?;
             self.head.max_t.fetch_max(batch_max, Ordering::SeqCst);
@@ -274,6 +311,12 @@ impl Tsdb {
             }
         }
         Ok(parts.into_iter().map(|(l, p)| (l, merge_by_time(p, |s| s.t))).collect())
+    }
+
+    /// Every series matching `matchers` that has exemplars in `[mint, maxt]`, with them,
+    /// sorted by labels.
+    pub fn exemplars(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, Vec<lantern_core::Exemplar>)> {
+        self.exemplars.select(matchers, mint, maxt)
     }
 
     /// Every series matching `matchers` with its newest sample in `[mint, maxt]` (which

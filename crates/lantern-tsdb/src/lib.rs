@@ -9,6 +9,7 @@ pub mod batch;
 pub mod block;
 mod compact;
 mod db;
+pub mod exemplars;
 pub mod head;
 pub mod postings;
 pub mod record;
@@ -64,6 +65,10 @@ pub struct Options {
     pub retention_size: Option<u64>,
     /// How far behind the newest sample a sample may be and still be accepted.
     pub out_of_order_window: Duration,
+    /// Exemplars kept per series (the newest ones).
+    pub max_exemplars_per_series: usize,
+    /// Series whose exemplars are kept at most (those with the oldest go first).
+    pub max_exemplar_series: usize,
 }
 
 impl Default for Options {
@@ -73,6 +78,8 @@ impl Default for Options {
             retention_time: Some(Duration::from_secs(15 * 24 * 3600)),
             retention_size: None,
             out_of_order_window: Duration::from_secs(24 * 3600),
+            max_exemplars_per_series: 10,
+            max_exemplar_series: 1_000_000,
         }
     }
 }

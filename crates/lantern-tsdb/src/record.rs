@@ -10,6 +10,17 @@ use crate::{Error, Result};
 const SERIES: u8 = 1;
 const SAMPLES: u8 = 2;
 const CHECKPOINT: u8 = 3;
+const EXEMPLARS: u8 = 4;
+const LABELED_EXEMPLARS: u8 = 5;
+
+/// An exemplar addressed by series reference, as logged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefExemplar {
+    /// The head's series reference.
+    pub series: u64,
+    /// The exemplar.
+    pub exemplar: lantern_core::Exemplar,
+}
 
 /// A sample addressed by series reference, as logged.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,6 +48,11 @@ pub enum Record {
         /// The first segment written after the checkpoint's cut.
         first_segment: u64,
     },
+    /// Exemplars for series logged earlier.
+    Exemplars(Vec<RefExemplar>),
+    /// Exemplars with their series' labels (in checkpoints: the series may have left
+    /// the head).
+    LabeledExemplars(Vec<(Labels, lantern_core::Exemplar)>),
 }
 
 impl Record {
@@ -71,6 +87,22 @@ impl Record {
                 buf.push(CHECKPOINT);
                 put_varint(buf, *floor);
                 put_uvarint(buf, *first_segment);
+            }
+            Record::Exemplars(v) => {
+                buf.push(EXEMPLARS);
+                put_uvarint(buf, v.len() as u64);
+                for e in v {
+                    put_uvarint(buf, e.series);
+                    put_exemplar(buf, &e.exemplar);
+                }
+            }
+            Record::LabeledExemplars(v) => {
+                buf.push(LABELED_EXEMPLARS);
+                put_uvarint(buf, v.len() as u64);
+                for (labels, e) in v {
+                    put_labels(buf, labels);
+                    put_exemplar(buf, e);
+                }
             }
         }
     }
@@ -108,6 +140,24 @@ impl Record {
                 Record::Samples(v)
             }
             CHECKPOINT => Record::Checkpoint { floor: d.varint()?, first_segment: d.uvarint()? },
+            EXEMPLARS => {
+                let n = d.length()?;
+                let mut v = Vec::with_capacity(n.min(1 << 16));
+                for _ in 0..n {
+                    let series = d.uvarint()?;
+                    v.push(RefExemplar { series, exemplar: get_exemplar(&mut d)? });
+                }
+                Record::Exemplars(v)
+            }
+            LABELED_EXEMPLARS => {
+                let n = d.length()?;
+                let mut v = Vec::with_capacity(n.min(1 << 16));
+                for _ in 0..n {
+                    let labels = get_labels(&mut d)?;
+                    v.push((labels, get_exemplar(&mut d)?));
+                }
+                Record::LabeledExemplars(v)
+            }
             t => return Err(Error::Corrupt(format!("unknown wal record type {t}"))),
         };
         if d.pos != b.len() {
@@ -115,6 +165,37 @@ impl Record {
         }
         Ok(rec)
     }
+}
+
+fn put_labels(buf: &mut Vec<u8>, labels: &Labels) {
+    put_uvarint(buf, labels.len() as u64);
+    for l in labels {
+        put_str(buf, &l.name);
+        put_str(buf, &l.value);
+    }
+}
+
+fn get_labels(d: &mut Decoder<'_>) -> Result<Labels> {
+    let nl = d.length()?;
+    let mut ls = Vec::with_capacity(nl.min(256));
+    for _ in 0..nl {
+        let name = d.str()?;
+        let value = d.str()?;
+        ls.push((name, value));
+    }
+    Ok(Labels::from_pairs(ls))
+}
+
+fn put_exemplar(buf: &mut Vec<u8>, e: &lantern_core::Exemplar) {
+    put_varint(buf, e.t);
+    buf.extend_from_slice(&e.value.to_bits().to_le_bytes());
+    put_labels(buf, &e.labels);
+}
+
+fn get_exemplar(d: &mut Decoder<'_>) -> Result<lantern_core::Exemplar> {
+    let t = d.varint()?;
+    let value = f64::from_bits(d.u64_le()?);
+    Ok(lantern_core::Exemplar { labels: get_labels(d)?, value, t })
 }
 
 /// Appends an unsigned LEB128 varint.
@@ -234,6 +315,22 @@ mod tests {
         let mut b = Vec::new();
         c.encode(&mut b);
         assert_eq!(Record::decode(&b).unwrap(), c);
+        let e = Record::Exemplars(vec![RefExemplar {
+            series: 3,
+            exemplar: lantern_core::Exemplar {
+                labels: Labels::from_pairs([("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")]),
+                value: 0.25,
+                t: 1_700_000_000_123,
+            },
+        }]);
+        let mut b = Vec::new();
+        e.encode(&mut b);
+        assert_eq!(Record::decode(&b).unwrap(), e);
+        let Record::Exemplars(v) = e else { unreachable!() };
+        let l = Record::LabeledExemplars(vec![(Labels::from_pairs([("__name__", "h_bucket")]), v[0].exemplar.clone())]);
+        let mut b = Vec::new();
+        l.encode(&mut b);
+        assert_eq!(Record::decode(&b).unwrap(), l);
     }
 
     proptest! {

@@ -253,13 +253,15 @@ impl Wal {
         self.sync_to(self.written.load(Ordering::SeqCst))
     }
 
-    /// Writes a checkpoint (the series still in the head, the floor and the first segment
+    /// Writes a checkpoint (the series still in the head and their exemplars, the floor and the first segment
     /// that is not covered) atomically, then deletes segments before `first_segment` whose
     /// samples are all older than `floor`.
-    pub fn checkpoint(&self, floor: i64, first_segment: u64, series: Record) -> Result<()> {
+    pub fn checkpoint(&self, floor: i64, first_segment: u64, records: &[Record]) -> Result<()> {
         let mut buf = Vec::new();
         frame(&Record::Checkpoint { floor, first_segment }, &mut buf);
-        frame(&series, &mut buf);
+        for r in records {
+            frame(r, &mut buf);
+        }
         let tmp = self.dir.join("checkpoint.tmp");
         {
             let mut f = File::create(&tmp).map_err(io("create", &tmp))?;
@@ -383,7 +385,7 @@ mod tests {
         log(&w, &samples(500), 500);
         let s2 = w.rotate().unwrap();
         log(&w, &samples(20), 20);
-        w.checkpoint(100, s2, Record::Series(vec![])).unwrap();
+        w.checkpoint(100, s2, &[Record::Series(vec![])]).unwrap();
         let segs = segments(dir.path()).unwrap();
         assert_eq!(segs, vec![s1, s2], "segment 0 (max t 10) is covered; segment 1 (t 500) is not");
         drop(w);

@@ -57,6 +57,10 @@ pub struct MetricsConfig {
     pub out_of_order_window: PromDuration,
     /// How often the head is cut into blocks, blocks compacted and retention applied.
     pub maintenance_interval: PromDuration,
+    /// Exemplars kept per series (the newest); they survive restarts. 0 keeps none.
+    pub max_exemplars_per_series: usize,
+    /// Series whose exemplars are kept at most.
+    pub max_exemplar_series: usize,
 }
 
 impl Default for MetricsConfig {
@@ -68,6 +72,8 @@ impl Default for MetricsConfig {
             block_duration: d(2 * 3600),
             out_of_order_window: d(24 * 3600),
             maintenance_interval: d(60),
+            max_exemplars_per_series: 10,
+            max_exemplar_series: 1_000_000,
         }
     }
 }
@@ -212,6 +218,8 @@ impl Config {
             retention_time: (!m.retention_time.0.is_zero()).then_some(m.retention_time.0),
             retention_size: (m.retention_size.0 != 0).then_some(m.retention_size.0),
             out_of_order_window: m.out_of_order_window.0,
+            max_exemplars_per_series: m.max_exemplars_per_series,
+            max_exemplar_series: m.max_exemplar_series,
         }
     }
 }

@@ -26,6 +26,20 @@ async fn setup(engine: Engine) -> (Router, tempfile::TempDir) {
         batch.push((labels, samples));
     }
     db.append(batch).unwrap();
+    let bucket = Labels::from_pairs([("__name__", "latency_bucket"), ("job", "api"), ("le", "0.5")]);
+    let mut b = lantern_tsdb::Batch::new();
+    b.begin_series();
+    for l in &bucket {
+        b.label(l.name.as_bytes(), l.value.as_bytes());
+    }
+    b.sample(Sample::new(60_000, 3.0));
+    b.exemplar(lantern_core::Exemplar {
+        labels: Labels::from_pairs([("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"), ("span_id", "00f067aa0ba902b7")]),
+        value: 0.25,
+        t: 59_500,
+    });
+    b.end_series();
+    db.append_batch(&b).unwrap();
     let slot = Arc::new(OnceLock::new());
     let _ = slot.set(Arc::new(db));
     let api = PromApi::new(slot, Limits::default()).with_engine(engine).with_clock(Arc::new(|| 600_000));

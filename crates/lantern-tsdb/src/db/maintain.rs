@@ -118,7 +118,11 @@ impl Tsdb {
             self.head.gc();
             self.head.all_series().into_iter().map(|(labels, s)| (s.wal_ref, labels)).collect::<Vec<_>>()
         };
-        self.wal.checkpoint(floor, first_segment, Record::Series(live))?;
+        if let Some(r) = self.opts.retention_time {
+            self.exemplars.expire(self.head.max_t.load(std::sync::atomic::Ordering::SeqCst).saturating_sub(ms(r)));
+        }
+        let exemplars = self.exemplars.dump();
+        self.wal.checkpoint(floor, first_segment, &[Record::Series(live), Record::LabeledExemplars(exemplars)])?;
         tracing::info!(floor, blocks = n_blocks, head_series = self.head.num_series(), "head cut into blocks");
         Ok(())
     }

@@ -16,6 +16,8 @@ fn opts() -> Options {
         retention_time: None,
         retention_size: None,
         out_of_order_window: Duration::from_millis(5000),
+        max_exemplars_per_series: 3,
+        max_exemplar_series: 100,
     }
 }
 
@@ -34,6 +36,55 @@ fn all() -> Vec<Matcher> {
 
 fn run<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+#[test]
+fn exemplars_survive_reopen_and_head_cuts_bounded_per_series() {
+    let dir = tempfile::tempdir().unwrap();
+    run(async {
+        let db = open(dir.path(), opts()).await;
+        let labels = series("request_duration_seconds_bucket", "api");
+        for i in 0..5i64 {
+            let mut b = crate::Batch::new();
+            b.begin_series();
+            for l in &labels {
+                b.label(l.name.as_bytes(), l.value.as_bytes());
+            }
+            b.sample(Sample::new(i * 100, i as f64));
+            b.exemplar(lantern_core::Exemplar {
+                labels: Labels::from_pairs([("trace_id", format!("{i:032x}"))]),
+                value: 0.5,
+                t: i * 100,
+            });
+            b.end_series();
+            let out = db.append_batch(&b).unwrap();
+            assert_eq!(out.exemplars_appended, 1);
+        }
+        let traces = |db: &Tsdb| -> Vec<String> {
+            db.exemplars(&all(), i64::MIN, i64::MAX)
+                .into_iter()
+                .flat_map(|(_, e)| e.into_iter().map(|x| x.labels.get("trace_id").unwrap().to_string()))
+                .collect()
+        };
+        let want: Vec<String> = (2..5).map(|i| format!("{i:032x}")).collect();
+        assert_eq!(traces(&db), want, "the newest 3 are kept");
+        db.close().unwrap();
+        let db = open(dir.path(), opts()).await;
+        assert_eq!(traces(&db), want, "after a restart");
+        // A flush moves every sample into blocks and checkpoints the log, deleting the
+        // segments: the exemplars now live only in the checkpoint.
+        db.flush().await.unwrap();
+        db.close().unwrap();
+        let segments = std::fs::read_dir(dir.path().join("wal"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+            .map(|e| std::fs::metadata(e.unwrap().path()).unwrap().len())
+            .sum::<u64>();
+        assert_eq!(segments, 0, "the segments holding the exemplars are gone (or empty)");
+        let db = open(dir.path(), opts()).await;
+        assert_eq!(traces(&db), want, "after a flush and a restart");
+        db.close().unwrap();
+    });
 }
 
 #[test]
