@@ -75,9 +75,13 @@ async fn write(api: &PromApi, headers: &HeaderMap, body: Body) -> Result<(), Api
         let mut raw = BODY.with(|b| b.take());
         let result = decompress_body(&compressed, max, &mut raw).and_then(|()| {
             let mut batch = Batch::new();
-            let extras = decode_write_request(&raw, &mut batch).map_err(|e| {
+            let mut metadata = Vec::new();
+            let extras = decode_write_request(&raw, &mut batch, &mut metadata).map_err(|e| {
                 ApiError::bad_data(format!("remote write body is not a valid prometheus.WriteRequest: {e}"))
             })?;
+            for (family, meta) in metadata {
+                db.metadata().set(&family, meta);
+            }
             let outcome = db.append_batch(&batch).map_err(store_error)?;
             report(batch.sample_count(), &outcome, extras)
         });

@@ -84,8 +84,36 @@ pub(crate) async fn runtimeinfo(State(api): State<PromApi>) -> Response {
     })
 }
 
-/// No metric metadata is ingested yet (scraping and OTLP bring TYPE, HELP and UNIT):
-/// the answer is the empty map Prometheus gives for unknown metrics.
-pub(crate) async fn metadata() -> Response {
-    lantern_http::success(std::collections::BTreeMap::<String, Vec<()>>::new())
+#[derive(Serialize)]
+struct Meta {
+    #[serde(rename = "type")]
+    kind: String,
+    help: String,
+    unit: String,
+}
+
+/// `/api/v1/metadata`: type, help and unit per metric family (`metric`, `limit`,
+/// `limit_per_metric`), as scrapes, remote write and OTLP reported them.
+pub(crate) async fn metadata(
+    State(api): State<PromApi>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    use axum::response::IntoResponse;
+    let r = async {
+        let p = lantern_http::Params::from_request(&method, &uri, &headers, body, api.limits.max_request_bytes).await?;
+        let limit = p.usize("limit")?.unwrap_or(0);
+        let per = p.usize("limit_per_metric")?.unwrap_or(0);
+        let metric = p.get("metric").filter(|m| !m.is_empty());
+        let found = api.db()?.metadata().get(metric, limit, per);
+        let out: std::collections::BTreeMap<String, Vec<Meta>> = found
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().map(|m| Meta { kind: m.kind, help: m.help, unit: m.unit }).collect()))
+            .collect();
+        Ok::<_, lantern_http::ApiError>(lantern_http::success(out))
+    }
+    .await;
+    r.unwrap_or_else(IntoResponse::into_response)
 }

@@ -4,6 +4,7 @@
 //! same message and are used to encode (clients, tests) and for remote read.
 
 use lantern_core::Sample;
+use lantern_tsdb::metadata::MetricMeta;
 use lantern_tsdb::Batch;
 
 /// Counts of what a request carried besides float samples.
@@ -18,8 +19,13 @@ pub struct Extras {
     pub histograms: usize,
 }
 
-/// Decodes a `WriteRequest` into `batch`.
-pub fn decode_write_request<'a>(buf: &'a [u8], batch: &mut Batch<'a>) -> Result<Extras, String> {
+/// Decodes a `WriteRequest` into `batch`, and its metric metadata into `metadata`
+/// (family name and what is known of it).
+pub fn decode_write_request<'a>(
+    buf: &'a [u8],
+    batch: &mut Batch<'a>,
+    metadata: &mut Vec<(String, MetricMeta)>,
+) -> Result<Extras, String> {
     let mut r = Reader { b: buf, pos: 0 };
     let mut extras = Extras::default();
     while !r.done() {
@@ -29,10 +35,39 @@ pub fn decode_write_request<'a>(buf: &'a [u8], batch: &mut Batch<'a>) -> Result<
                 let msg = r.bytes()?;
                 decode_series(msg, batch, &mut extras)?;
             }
+            (3, 2) => {
+                if let Some(m) = decode_metadata(r.bytes()?)? {
+                    metadata.push(m);
+                }
+            }
             _ => r.skip(wt)?,
         }
     }
     Ok(extras)
+}
+
+/// A `MetricMetadata` message (type, family name, help, unit), or `None` if unusable.
+fn decode_metadata(buf: &[u8]) -> Result<Option<(String, MetricMeta)>, String> {
+    let mut r = Reader { b: buf, pos: 0 };
+    let (mut kind, mut name, mut help, mut unit) = (0u64, "", "", "");
+    while !r.done() {
+        let (field, wt) = r.key()?;
+        match (field, wt) {
+            (1, 0) => kind = r.varint()?,
+            (2, 2) => name = std::str::from_utf8(r.bytes()?).unwrap_or(""),
+            (4, 2) => help = std::str::from_utf8(r.bytes()?).unwrap_or(""),
+            (5, 2) => unit = std::str::from_utf8(r.bytes()?).unwrap_or(""),
+            _ => r.skip(wt)?,
+        }
+    }
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let kind = ["unknown", "counter", "gauge", "histogram", "gaugehistogram", "summary", "info", "stateset"]
+        .get(kind as usize)
+        .copied()
+        .unwrap_or("unknown");
+    Ok(Some((name.to_string(), MetricMeta { kind: kind.into(), help: help.into(), unit: unit.into() })))
 }
 
 fn decode_series<'a>(buf: &'a [u8], batch: &mut Batch<'a>, extras: &mut Extras) -> Result<(), String> {
@@ -231,7 +266,7 @@ mod tests {
         fn agrees_with_prost(series in proptest::collection::vec(arb_series(), 0..6)) {
             let buf = WriteRequest { timeseries: series.clone(), metadata: vec![] }.encode_to_vec();
             let mut b = Batch::new();
-            let extras = decode_write_request(&buf, &mut b).unwrap();
+            let extras = decode_write_request(&buf, &mut b, &mut Vec::new()).unwrap();
             prop_assert_eq!(b.len(), series.len());
             prop_assert_eq!(extras.exemplars, series.iter().map(|s| s.exemplars.len()).sum::<usize>());
             for (got, ts) in b.exemplars().zip(&series) {
@@ -258,7 +293,7 @@ mod tests {
         #[test]
         fn garbage_is_an_error_or_a_batch_never_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let mut b = Batch::new();
-            let _ = decode_write_request(&bytes, &mut b);
+            let _ = decode_write_request(&bytes, &mut b, &mut Vec::new());
         }
     }
 }

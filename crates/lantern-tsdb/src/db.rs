@@ -95,6 +95,8 @@ pub struct Tsdb {
     closed: AtomicBool,
     /// The newest exemplars of each head series.
     exemplars: ExemplarRings,
+    /// Metric metadata from every source.
+    metadata: crate::metadata::MetadataStore,
     opts: Options,
 }
 
@@ -167,6 +169,7 @@ impl Tsdb {
             ooo_below_floor: AtomicBool::new(ooo_below),
             closed: AtomicBool::new(false),
             exemplars,
+            metadata: Default::default(),
             opts,
         })
     }
@@ -311,6 +314,11 @@ impl Tsdb {
             }
         }
         Ok(parts.into_iter().map(|(l, p)| (l, merge_by_time(p, |s| s.t))).collect())
+    }
+
+    /// Metric metadata (type, help, unit) reported by scrapes, remote write and OTLP.
+    pub fn metadata(&self) -> &crate::metadata::MetadataStore {
+        &self.metadata
     }
 
     /// Every series matching `matchers` that has exemplars in `[mint, maxt]`, with them,

@@ -11,6 +11,7 @@ mod compact;
 mod db;
 pub mod exemplars;
 pub mod head;
+pub mod metadata;
 pub mod postings;
 pub mod record;
 mod symbols;

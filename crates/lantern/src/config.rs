@@ -27,6 +27,10 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// The PromQL engine.
     pub query: QueryConfig,
+    /// Defaults for scraping (Prometheus's `global:`).
+    pub global: lantern_scrape::config::GlobalConfig,
+    /// Targets to scrape, in Prometheus's `scrape_configs` syntax.
+    pub scrape_configs: Vec<lantern_scrape::config::ScrapeConfig>,
 }
 
 impl Default for Config {
@@ -39,6 +43,8 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             limits: LimitsConfig::default(),
             query: QueryConfig::default(),
+            global: Default::default(),
+            scrape_configs: Vec::new(),
         }
     }
 }
@@ -169,6 +175,7 @@ impl Config {
                 errs.push(format!("key {key}: {e}"));
             }
         }
+        errs.extend(lantern_scrape::config::validate(&self.global, &self.scrape_configs));
         let q = &self.query;
         if q.lookback_delta.0 < Duration::from_millis(1) {
             errs.push("key query.lookback_delta: must be positive".into());

@@ -26,6 +26,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr().unwrap_or(http_addr), "http listening");
 
     let db_slot: Arc<OnceLock<Arc<Tsdb>>> = Arc::new(OnceLock::new());
+    let scrape_slot: lantern_scrape::api::Slot = Arc::new(OnceLock::new());
     let limits = Limits {
         max_request_bytes: usize::try_from(cfg.limits.max_request_body_size.0).unwrap_or(usize::MAX),
         max_decompressed_bytes: usize::try_from(cfg.limits.max_decompressed_body_size.0).unwrap_or(usize::MAX),
@@ -33,6 +34,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let app = Router::new()
         .route("/-/healthy", get(|| async { "Lantern is Healthy.\n" }))
         .route("/-/ready", get(ready).with_state(db_slot.clone()))
+        .merge(lantern_scrape::api::router(scrape_slot.clone()))
         .merge(lantern_prom_api::router(
             PromApi::new(db_slot.clone(), limits).with_engine(cfg.query.engine()).with_runtime_info(RuntimeInfo {
                 start_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -63,7 +65,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .context("opening the metrics store")?,
     );
     let _ = db_slot.set(db.clone());
-    tracing::info!("ready");
+    let scraper = lantern_scrape::ScrapeManager::start(db.clone(), cfg.global.clone(), cfg.scrape_configs.clone())
+        .map_err(|errs| anyhow::anyhow!(errs.join("; ")))?;
+    let _ = scrape_slot.set(scraper.clone());
+    tracing::info!(jobs = cfg.scrape_configs.len(), "ready");
 
     let maint_db = db.clone();
     let interval = cfg.metrics.maintenance_interval.0;
@@ -87,6 +92,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     served.context("http server")?;
     signals.abort();
     let _ = maintenance.await;
+    // Scrape loops end by marking their series stale, so they stop before the store.
+    scraper.stop().await;
     db.close().context("syncing the metrics write-ahead log")?;
     tracing::info!("stopped cleanly");
     Ok(())

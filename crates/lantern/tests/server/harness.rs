@@ -212,3 +212,53 @@ impl Drop for Prometheus {
         let _ = self.child.wait();
     }
 }
+
+/// The Python environment with the real client libraries of `tests/python/requirements.txt`
+/// (installed from PyPI into `target/pyenv` on first use); returns its interpreter.
+pub fn python() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let env = root.join("target/pyenv");
+    let req = root.join("tests/python/requirements.txt");
+    let wanted = std::fs::read_to_string(&req).expect("tests/python/requirements.txt");
+    let marker = env.join("installed.txt");
+    let lock = std::fs::File::create(root.join("target/pyenv.lock")).expect("lock file");
+    lock.lock().expect("lock the python environment");
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
+        let ok = Command::new("python3").args(["-m", "venv"]).arg(&env).status().is_ok_and(|s| s.success())
+            && Command::new(env.join("bin/pip"))
+                .args(["install", "-q", "--disable-pip-version-check", "-r"])
+                .arg(&req)
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(ok, "could not install the Python clients from PyPI into {}", env.display());
+        std::fs::write(&marker, &wanted).unwrap();
+    }
+    env.join("bin/python")
+}
+
+/// A child process killed on drop.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The repository's `tests/python/<name>`.
+pub fn py_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python").join(name)
+}
+
+/// Waits until `f` returns `Some`, or panics with `what` after `secs` seconds.
+pub fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -7,4 +7,5 @@ mod durability;
 mod harness;
 mod prometheus;
 mod promql;
+mod scrape;
 mod startup;

@@ -1,0 +1,415 @@
+//! One target's scraping: fetch with content negotiation, parse, label (target labels,
+//! `honor_labels`, `metric_relabel_configs`, limits), store with exemplars, mark vanished
+//! series stale, and write the `up`/`scrape_*` series.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lantern_core::{Exemplar, Labels, Sample, STALE_NAN};
+use lantern_expfmt::{Entry, Format, Parser};
+use lantern_tsdb::metadata::MetricMeta;
+use lantern_tsdb::{Batch, Tsdb};
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use crate::target::Target;
+
+/// What a job's scrapes share.
+#[derive(Debug)]
+pub struct JobSettings {
+    /// The job name (`scrapePool` in the API).
+    pub name: String,
+    /// Exposed labels win over target labels.
+    pub honor_labels: bool,
+    /// Exposed timestamps are used.
+    pub honor_timestamps: bool,
+    /// `metric_relabel_configs`.
+    pub metric_rules: Vec<lantern_relabel::Rule>,
+    /// Limits (0: none).
+    pub sample_limit: usize,
+    /// Most labels per series (0: none).
+    pub label_limit: usize,
+    /// Longest label name (0: none).
+    pub label_name_length_limit: usize,
+    /// Longest label value (0: none).
+    pub label_value_length_limit: usize,
+    /// Largest body in bytes (0: none).
+    pub body_size_limit: u64,
+    /// The HTTP client (TLS settings, timeouts).
+    pub client: reqwest::Client,
+    /// Authentication, resolved per scrape (files are re-read).
+    pub auth: Option<crate::Auth>,
+}
+
+/// Target health as the API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Not scraped yet.
+    Unknown,
+    /// The last scrape worked.
+    Up,
+    /// The last scrape failed.
+    Down,
+}
+
+/// A target's state, shared with the targets API.
+#[derive(Debug, Clone)]
+pub struct TargetState {
+    /// The target.
+    pub target: Target,
+    /// Health.
+    pub health: Health,
+    /// Why the last scrape failed ("" when it did not).
+    pub last_error: String,
+    /// When the last scrape started.
+    pub last_scrape: Option<SystemTime>,
+    /// How long it took, seconds.
+    pub last_duration: f64,
+    /// Metadata the target exposed, by metric family.
+    pub metadata: BTreeMap<String, MetricMeta>,
+}
+
+const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.1";
+
+/// What the loop remembers between scrapes.
+#[derive(Default)]
+struct Cache {
+    /// Series bytes as exposed → final labels (`None`: dropped by metric relabeling).
+    series: HashMap<Box<[u8]>, Option<Labels>>,
+    /// The series stored by the last scrape (to mark the vanished ones stale).
+    previous: HashSet<Labels>,
+}
+
+/// The counts a scrape reports in its synthetic series.
+#[derive(Debug, Default, Clone, Copy)]
+struct Report {
+    scraped: usize,
+    post_relabel: usize,
+}
+
+/// Scrapes `target` every interval, at an offset spread by the target's identity, until
+/// `stop` turns true; then marks everything it wrote stale.
+pub async fn run(
+    target: Target,
+    job: Arc<JobSettings>,
+    db: Arc<Tsdb>,
+    state: Arc<Mutex<TargetState>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let interval_ms = target.interval.as_millis().max(1) as u64;
+    let offset = {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = foldhash::fast::FixedState::with_seed(0x5c4a_9e11).build_hasher();
+        target.url.hash(&mut h);
+        target.labels.hash(&mut h);
+        h.finish() % interval_ms
+    };
+    let now_ms = || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    // The first scrape at the next time ≡ offset (mod interval): scrapes of all targets
+    // spread over the interval instead of firing together.
+    let wait = (offset + interval_ms - now_ms() % interval_ms) % interval_ms;
+    let mut next = tokio::time::Instant::now() + Duration::from_millis(wait);
+    let mut cache = Cache::default();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = stop.changed() => break,
+        }
+        let started = SystemTime::now();
+        let t = started.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let clock = Instant::now();
+        let fetched = fetch(&target, &job).await;
+        let (c, result) = {
+            let (job, db, target) = (job.clone(), db.clone(), target.clone());
+            let c = std::mem::take(&mut cache);
+            match tokio::task::spawn_blocking(move || store(c, fetched, &target, &job, &db, t, clock)).await {
+                Ok(r) => r,
+                Err(e) => (Cache::default(), Err((format!("scrape task failed: {e}"), Default::default()))),
+            }
+        };
+        cache = c;
+        let meta_ok = match &result {
+            Ok((_, meta)) | Err((_, meta)) => meta.clone(),
+        };
+        for (family, m) in &meta_ok {
+            db.metadata().set(family, m.clone());
+        }
+        let mut s = state.lock();
+        s.last_scrape = Some(started);
+        s.last_duration = clock.elapsed().as_secs_f64();
+        s.metadata = meta_ok;
+        match result {
+            Ok(_) => {
+                s.health = Health::Up;
+                s.last_error.clear();
+            }
+            Err((e, _)) => {
+                tracing::debug!(target = %target.url, error = %e, "scrape failed");
+                s.health = Health::Down;
+                s.last_error = e;
+            }
+        }
+        drop(s);
+        next += target.interval;
+        let now = tokio::time::Instant::now();
+        while next <= now {
+            next += target.interval;
+        }
+    }
+    // Gone or stopping: every series it wrote, and its own, end now.
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let mut rows: Vec<(Labels, Sample, Vec<Exemplar>)> =
+        cache.previous.into_iter().map(|l| (l, Sample::new(t, STALE_NAN), Vec::new())).collect();
+    for name in REPORT_NAMES {
+        rows.push((with_name(&target.labels, name), Sample::new(t, STALE_NAN), Vec::new()));
+    }
+    let _ = tokio::task::spawn_blocking(move || append(&db, rows)).await;
+}
+
+const REPORT_NAMES: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
+fn with_name(labels: &Labels, name: &str) -> Labels {
+    let mut pairs: Vec<(std::sync::Arc<str>, std::sync::Arc<str>)> =
+        labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
+    pairs.push((lantern_core::METRIC_NAME.into(), name.into()));
+    Labels::from_pairs(pairs)
+}
+
+/// The body and its format, or why there is none.
+async fn fetch(target: &Target, job: &JobSettings) -> Result<(bytes::Bytes, Format), String> {
+    let mut req = job
+        .client
+        .get(&target.url)
+        .header(reqwest::header::ACCEPT, ACCEPT)
+        .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{}", target.timeout.as_secs_f64()))
+        .timeout(target.timeout);
+    if let Some(auth) = &job.auth {
+        req = req.header(reqwest::header::AUTHORIZATION, auth.header()?);
+    }
+    let mut resp = req.send().await.map_err(|e| describe(&e, target.timeout))?;
+    if resp.status() != reqwest::StatusCode::OK {
+        return Err(format!("server returned HTTP status {}", resp.status()));
+    }
+    let format = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(Format::PrometheusText, Format::from_content_type);
+    let limit = job.body_size_limit;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e, target.timeout))? {
+        body.extend_from_slice(&chunk);
+        if limit > 0 && body.len() as u64 > limit {
+            return Err(format!("body size limit exceeded: more than {limit} bytes"));
+        }
+    }
+    Ok((body.into(), format))
+}
+
+fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!("Get: context deadline exceeded (scrape timeout {timeout:?})");
+    }
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+type Stored = Result<(Report, BTreeMap<String, MetricMeta>), (String, BTreeMap<String, MetricMeta>)>;
+
+/// Parses, labels and stores one scrape (on a blocking thread), with the report series.
+fn store(
+    mut cache: Cache,
+    fetched: Result<(bytes::Bytes, Format), String>,
+    target: &Target,
+    job: &JobSettings,
+    db: &Tsdb,
+    t: i64,
+    clock: Instant,
+) -> (Cache, Stored) {
+    let mut meta = BTreeMap::new();
+    let parsed = fetched.and_then(|(body, format)| parse(&mut cache, &body, format, target, job, t, &mut meta));
+    let (mut rows, report, result) = match parsed {
+        Ok((rows, report)) => (rows, report, Ok(())),
+        // A failed scrape stores nothing, and what the last one stored ends now.
+        Err(e) => (Vec::new(), Report::default(), Err(e)),
+    };
+    let current: HashSet<Labels> = rows.iter().map(|r| r.0.clone()).collect();
+    let mut added = 0;
+    for l in &current {
+        if !cache.previous.contains(l) {
+            added += 1;
+        }
+    }
+    for gone in cache.previous.iter().filter(|l| !current.contains(*l)) {
+        rows.push((gone.clone(), Sample::new(t, STALE_NAN), Vec::new()));
+    }
+    cache.previous = current;
+    let up = if result.is_ok() { 1.0 } else { 0.0 };
+    let values = [
+        up,
+        clock.elapsed().as_secs_f64(),
+        report.scraped as f64,
+        report.post_relabel as f64,
+        if result.is_ok() { added as f64 } else { 0.0 },
+    ];
+    for (name, v) in REPORT_NAMES.iter().zip(values) {
+        rows.push((with_name(&target.labels, name), Sample::new(t, v), Vec::new()));
+    }
+    let appended = append(db, rows);
+    let result = match (result, appended) {
+        (Ok(()), Ok(())) => Ok((report, meta)),
+        (Err(e), _) | (Ok(()), Err(e)) => Err((e, meta)),
+    };
+    (cache, result)
+}
+
+fn append(db: &Tsdb, rows: Vec<(Labels, Sample, Vec<Exemplar>)>) -> Result<(), String> {
+    let mut b = Batch::new();
+    for (labels, s, ex) in &rows {
+        b.begin_series();
+        for l in labels {
+            b.label(l.name.as_bytes(), l.value.as_bytes());
+        }
+        b.sample(*s);
+        for e in ex {
+            b.exemplar(e.clone());
+        }
+        b.end_series();
+    }
+    db.append_batch(&b).map(|_| ()).map_err(|e| format!("storing the scrape failed: {e}"))
+}
+
+type Rows = Vec<(Labels, Sample, Vec<Exemplar>)>;
+
+fn parse(
+    cache: &mut Cache,
+    body: &[u8],
+    format: Format,
+    target: &Target,
+    job: &JobSettings,
+    t: i64,
+    meta: &mut BTreeMap<String, MetricMeta>,
+) -> Result<(Rows, Report), String> {
+    let mut rows: Rows = Vec::new();
+    let mut report = Report::default();
+    let mut seen: HashMap<Labels, usize> = HashMap::new();
+    for entry in Parser::new(body, format) {
+        match entry.map_err(|e| e.to_string())? {
+            Entry::Help { name, text } => meta.entry(name.into_owned()).or_insert_with(unknown).help = text,
+            Entry::Type { name, kind } => {
+                meta.entry(name.into_owned()).or_insert_with(unknown).kind = kind.as_str().to_string()
+            }
+            Entry::Unit { name, unit } => meta.entry(name.into_owned()).or_insert_with(unknown).unit = unit.to_string(),
+            Entry::Sample(s) => {
+                report.scraped += 1;
+                let labels = match cache.series.get(s.series) {
+                    Some(l) => l.clone(),
+                    None => {
+                        let l = series_labels(&s, target, job)?;
+                        cache.series.insert(s.series.into(), l.clone());
+                        l
+                    }
+                };
+                let Some(labels) = labels else { continue };
+                report.post_relabel += 1;
+                if job.sample_limit > 0 && report.post_relabel > job.sample_limit {
+                    return Err(format!("sample limit exceeded: more than {} samples", job.sample_limit));
+                }
+                if let Some(first) = seen.insert(labels.clone(), s.line) {
+                    return Err(format!(
+                        "line {}: duplicate sample for series {labels} (first at line {first})",
+                        s.line
+                    ));
+                }
+                let ts = match (job.honor_timestamps, s.timestamp_ms) {
+                    (true, Some(ts)) => ts,
+                    _ => t,
+                };
+                let ex = s
+                    .exemplar
+                    .as_ref()
+                    .map(|e| Exemplar {
+                        labels: Labels::from_pairs(e.labels.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))),
+                        value: e.value,
+                        t: e.timestamp_ms.unwrap_or(ts),
+                    })
+                    .into_iter()
+                    .collect();
+                rows.push((labels, Sample::new(ts, s.value), ex));
+            }
+        }
+    }
+    Ok((rows, report))
+}
+
+fn unknown() -> MetricMeta {
+    MetricMeta { kind: "unknown".into(), help: String::new(), unit: String::new() }
+}
+
+/// The labels a scraped series is stored with, or `None` if metric relabeling drops it.
+fn series_labels(s: &lantern_expfmt::Sample<'_>, target: &Target, job: &JobSettings) -> Result<Option<Labels>, String> {
+    let line = s.line;
+    let exposed = s.labels().map_err(|e| e.to_string())?;
+    let mut m: BTreeMap<String, String> = BTreeMap::new();
+    m.insert(lantern_core::METRIC_NAME.into(), s.name.to_string());
+    for (n, v) in exposed {
+        m.insert(n.into_owned(), v.into_owned());
+    }
+    for l in &target.labels {
+        let (name, value) = (l.name.to_string(), l.value.to_string());
+        if job.honor_labels {
+            if m.get(&name).is_none_or(|v| v.is_empty()) {
+                m.insert(name, value);
+            }
+        } else {
+            if let Some(clash) = m.remove(&name).filter(|v| !v.is_empty()) {
+                let mut renamed = format!("exported_{name}");
+                while m.contains_key(&renamed) {
+                    renamed = format!("exported_{renamed}");
+                }
+                m.insert(renamed, clash);
+            }
+            m.insert(name, value);
+        }
+    }
+    if !lantern_relabel::process(&job.metric_rules, &mut m) {
+        return Ok(None);
+    }
+    if job.label_limit > 0 && m.len() > job.label_limit {
+        return Err(format!(
+            "line {line}: label_limit exceeded (metric: {}, number of labels: {}, limit: {})",
+            s.name,
+            m.len(),
+            job.label_limit
+        ));
+    }
+    for (n, v) in &m {
+        if job.label_name_length_limit > 0 && n.len() > job.label_name_length_limit {
+            return Err(format!(
+                "line {line}: label name {n:?} is longer than label_name_length_limit ({})",
+                job.label_name_length_limit
+            ));
+        }
+        if job.label_value_length_limit > 0 && v.len() > job.label_value_length_limit {
+            return Err(format!(
+                "line {line}: value of label {n:?} is longer than label_value_length_limit ({})",
+                job.label_value_length_limit
+            ));
+        }
+    }
+    let labels: Vec<lantern_core::Label> = m.into_iter().map(|(n, v)| lantern_core::Label::new(n, v)).collect();
+    Labels::validated(labels).map(Some).map_err(|e| format!("line {line}: {e}"))
+}
