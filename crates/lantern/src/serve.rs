@@ -25,7 +25,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .with_context(|| format!("key http_addr: cannot listen on {http_addr}"))?;
     tracing::info!(addr = %listener.local_addr().unwrap_or(http_addr), "http listening");
 
+    let grpc_addr = resolve_addr(&cfg.otlp_grpc_addr).map_err(|e| anyhow::anyhow!("key otlp_grpc_addr: {e}"))?;
+    let grpc_listener = tokio::net::TcpListener::bind(grpc_addr)
+        .await
+        .with_context(|| format!("key otlp_grpc_addr: cannot listen on {grpc_addr}"))?;
+    let otlp_http_addr = resolve_addr(&cfg.otlp_http_addr).map_err(|e| anyhow::anyhow!("key otlp_http_addr: {e}"))?;
+    let otlp_http_listener = tokio::net::TcpListener::bind(otlp_http_addr)
+        .await
+        .with_context(|| format!("key otlp_http_addr: cannot listen on {otlp_http_addr}"))?;
+    tracing::info!(grpc = %grpc_addr, http = %otlp_http_addr, "otlp listening");
     let db_slot: Arc<OnceLock<Arc<Tsdb>>> = Arc::new(OnceLock::new());
+    let otlp = lantern_otlp::MetricsIngest::new(db_slot.clone());
     let scrape_slot: lantern_scrape::api::Slot = Arc::new(OnceLock::new());
     let limits = Limits {
         max_request_bytes: usize::try_from(cfg.limits.max_request_body_size.0).unwrap_or(usize::MAX),
@@ -48,6 +58,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    let mut grpc_stop = stop_rx.clone();
+    let grpc = tokio::spawn(lantern_otlp::grpc::serve(grpc_listener, otlp.clone(), async move {
+        let _ = grpc_stop.wait_for(|s| *s).await;
+    }));
+    let mut otlp_http_stop = stop_rx.clone();
+    let otlp_http = tokio::spawn(async move {
+        axum::serve(otlp_http_listener, lantern_otlp::http::router(otlp))
+            .with_graceful_shutdown(async move {
+                let _ = otlp_http_stop.wait_for(|s| *s).await;
             })
             .await
     });
@@ -90,6 +112,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let served = http.await.context("http server task")?;
     served.context("http server")?;
+    grpc.await.context("otlp grpc server task")?.context("otlp grpc server")?;
+    otlp_http.await.context("otlp http server task")?.context("otlp http server")?;
     signals.abort();
     let _ = maintenance.await;
     // Scrape loops end by marking their series stale, so they stop before the store.

@@ -17,6 +17,9 @@ pub fn free_port() -> u16 {
 pub struct Server {
     pub child: Option<Child>,
     pub addr: String,
+    /// OTLP/gRPC and OTLP/HTTP addresses.
+    pub otlp_grpc: String,
+    pub otlp_http: String,
     pub data_dir: PathBuf,
     extra: Vec<String>,
 }
@@ -32,6 +35,8 @@ impl Server {
         let mut s = Server {
             child: None,
             addr: format!("127.0.0.1:{}", free_port()),
+            otlp_grpc: format!("127.0.0.1:{}", free_port()),
+            otlp_http: format!("127.0.0.1:{}", free_port()),
             data_dir: data_dir.to_path_buf(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
         };
@@ -46,6 +51,10 @@ impl Server {
             .arg(&self.data_dir)
             .arg("--http-addr")
             .arg(&self.addr)
+            .arg("--otlp-grpc-addr")
+            .arg(&self.otlp_grpc)
+            .arg("--otlp-http-addr")
+            .arg(&self.otlp_http)
             .args(&self.extra)
             .env("LANTERN_LOG", "warn")
             .stdout(Stdio::null())

@@ -5,6 +5,7 @@
 mod api;
 mod durability;
 mod harness;
+mod otlp;
 mod prometheus;
 mod promql;
 mod scrape;
