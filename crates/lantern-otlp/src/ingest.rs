@@ -3,13 +3,12 @@
 
 use std::sync::{Arc, OnceLock};
 
-use lantern_core::Labels;
-use lantern_tsdb::{Batch, Tsdb};
+use lantern_tsdb::Tsdb;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 
-use crate::metrics::{convert, DeltaState, Row};
+use crate::metrics::{convert, DeltaState, Sink};
 
 /// Why a request was not taken at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,63 +43,39 @@ impl MetricsIngest {
             .ok_or_else(|| IngestError::Unavailable("the metrics store is starting; retry shortly".into()))?;
         let delta = self.delta.clone();
         tokio::task::spawn_blocking(move || {
-            let mut c = convert(&req, &delta);
-            for (family, meta) in std::mem::take(&mut c.metadata) {
+            let bump = bumpalo::Bump::new();
+            let mut sink = Sink::default();
+            convert(&req, &bump, &delta, &mut sink);
+            for (family, meta) in std::mem::take(&mut sink.metadata) {
                 db.metadata().set(&family, meta);
             }
-            let total = c.rows.len();
-            let outcome = store(&db, &c.rows)?;
+            let outcome = db.append_batch(&sink.batch).map_err(|e| match e {
+                lantern_tsdb::Error::Closed => IngestError::Unavailable(e.to_string()),
+                other => IngestError::Internal(other.to_string()),
+            })?;
+            let (mut rejected, mut errors) = (sink.rejected, sink.errors);
             let refused = outcome.rejected.len() + outcome.invalid_series.iter().map(|s| s.samples).sum::<usize>();
             if refused > 0 {
-                let mut why: Vec<String> = outcome
+                let why = outcome
                     .invalid_series
                     .iter()
-                    .take(3)
                     .map(|s| format!("series {}: {}", s.labels, s.error))
                     .chain(
-                        outcome
-                            .rejected
-                            .iter()
-                            .take(3)
-                            .map(|r| format!("sample of {} at {}: {:?}", r.labels, r.t, r.reason)),
+                        outcome.rejected.iter().map(|r| format!("sample of {} at {}: {:?}", r.labels, r.t, r.reason)),
                     )
-                    .collect();
-                why.truncate(3);
-                c.rejected += refused;
-                c.errors.extend(why);
+                    .take(3);
+                rejected += refused;
+                errors.extend(why);
             }
-            tracing::debug!(samples = total, rejected = c.rejected, "otlp metrics stored");
+            tracing::debug!(samples = sink.samples, rejected, "otlp metrics stored");
             Ok(ExportMetricsServiceResponse {
-                partial_success: (c.rejected > 0).then(|| ExportMetricsPartialSuccess {
-                    rejected_data_points: c.rejected as i64,
-                    error_message: c.errors.join("; "),
+                partial_success: (rejected > 0).then(|| ExportMetricsPartialSuccess {
+                    rejected_data_points: rejected as i64,
+                    error_message: errors.join("; "),
                 }),
             })
         })
         .await
         .map_err(|e| IngestError::Internal(format!("ingest task failed: {e}")))?
-    }
-}
-
-fn store(db: &Tsdb, rows: &[Row]) -> Result<lantern_tsdb::AppendOutcome, IngestError> {
-    let mut b = Batch::new();
-    for (labels, s, ex) in rows {
-        push(&mut b, labels);
-        b.sample(*s);
-        for e in ex {
-            b.exemplar(e.clone());
-        }
-        b.end_series();
-    }
-    db.append_batch(&b).map_err(|e| match e {
-        lantern_tsdb::Error::Closed => IngestError::Unavailable(e.to_string()),
-        other => IngestError::Internal(other.to_string()),
-    })
-}
-
-fn push<'a>(b: &mut Batch<'a>, labels: &'a Labels) {
-    b.begin_series();
-    for l in labels {
-        b.label(l.name.as_bytes(), l.value.as_bytes());
     }
 }

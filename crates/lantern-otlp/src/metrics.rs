@@ -6,10 +6,13 @@
 //! exponential histograms as classic buckets, summaries as `{quantile}`; delta
 //! temporality accumulated into cumulative series; exemplars with `trace_id`/`span_id`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use lantern_core::{Exemplar, Labels, Sample, METRIC_NAME, STALE_NAN};
+use bumpalo::Bump;
+use lantern_core::{is_stale_nan, Exemplar, Labels, Sample, METRIC_NAME, STALE_NAN};
+use lantern_tsdb::batch::{labels_key, LabelsKey};
 use lantern_tsdb::metadata::MetricMeta;
+use lantern_tsdb::Batch;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -18,35 +21,10 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use parking_lot::Mutex;
 
-/// One series' sample (with its exemplars) to store.
-pub type Row = (Labels, Sample, Vec<Exemplar>);
-
-/// What a request became.
-#[derive(Debug, Default)]
-pub struct Converted {
-    /// Samples to store.
-    pub rows: Vec<Row>,
-    /// Metadata per metric family.
-    pub metadata: Vec<(String, MetricMeta)>,
-    /// Data points refused, and why (the first few reasons).
-    pub rejected: usize,
-    /// Why points were refused.
-    pub errors: Vec<String>,
-}
-
-impl Converted {
-    fn reject(&mut self, n: usize, why: String) {
-        self.rejected += n;
-        if self.errors.len() < 5 {
-            self.errors.push(why);
-        }
-    }
-}
-
 /// Running totals of delta series, so they are stored as cumulative ones.
 #[derive(Debug, Default)]
 pub struct DeltaState {
-    totals: Mutex<HashMap<Labels, f64>>,
+    totals: Mutex<HashMap<LabelsKey, f64>>,
 }
 
 /// Most delta series tracked; past this, the oldest state is dropped (the series restarts
@@ -54,12 +32,12 @@ pub struct DeltaState {
 const MAX_DELTA_SERIES: usize = 1_000_000;
 
 impl DeltaState {
-    fn add(&self, labels: &Labels, v: f64) -> f64 {
+    fn add(&self, series: LabelsKey, v: f64) -> f64 {
         let mut t = self.totals.lock();
-        if t.len() >= MAX_DELTA_SERIES && !t.contains_key(labels) {
+        if t.len() >= MAX_DELTA_SERIES && !t.contains_key(&series) {
             t.clear();
         }
-        let e = t.entry(labels.clone()).or_insert(0.0);
+        let e = t.entry(series).or_insert(0.0);
         *e += v;
         *e
     }
@@ -197,25 +175,6 @@ pub fn metric_name(name: &str, unit: &str, counter: bool, gauge: bool) -> String
     out
 }
 
-/// Labels from attributes; keys that sanitise to the same name join their values with `;`.
-fn attr_labels(attrs: &[KeyValue], out: &mut BTreeMap<String, String>) {
-    let mut sorted: Vec<&KeyValue> = attrs.iter().collect();
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    for kv in sorted {
-        let v = text(&kv.value);
-        if v.is_empty() {
-            continue;
-        }
-        let name = label_name(&kv.key);
-        out.entry(name)
-            .and_modify(|e| {
-                e.push(';');
-                e.push_str(&v);
-            })
-            .or_insert(v);
-    }
-}
-
 fn ms(nanos: u64) -> i64 {
     (nanos / 1_000_000) as i64
 }
@@ -225,21 +184,21 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn exemplar_of(e: &OtlpExemplar, fallback_t: i64) -> Exemplar {
-    let mut l = BTreeMap::new();
-    attr_labels(&e.filtered_attributes, &mut l);
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for kv in &e.filtered_attributes {
+        let v = text(&kv.value);
+        if !v.is_empty() {
+            pairs.push((label_name(&kv.key), v));
+        }
+    }
     if !e.trace_id.is_empty() {
-        l.insert("trace_id".into(), hex(&e.trace_id));
+        pairs.push(("trace_id".into(), hex(&e.trace_id)));
     }
     if !e.span_id.is_empty() {
-        l.insert("span_id".into(), hex(&e.span_id));
+        pairs.push(("span_id".into(), hex(&e.span_id)));
     }
-    let value = match e.value {
-        Some(exemplar::Value::AsDouble(d)) => d,
-        Some(exemplar::Value::AsInt(i)) => i as f64,
-        None => 0.0,
-    };
     let t = if e.time_unix_nano == 0 { fallback_t } else { ms(e.time_unix_nano) };
-    Exemplar { labels: Labels::from_pairs(l), value, t }
+    Exemplar { labels: Labels::from_pairs(pairs), value: exemplar_value(e), t }
 }
 
 fn exemplar_value(e: &OtlpExemplar) -> f64 {
@@ -248,20 +207,6 @@ fn exemplar_value(e: &OtlpExemplar) -> f64 {
         Some(exemplar::Value::AsInt(i)) => i as f64,
         None => 0.0,
     }
-}
-
-/// Builds the series labels: base labels, point attributes, and the name.
-fn series(base: &BTreeMap<String, String>, attrs: &[KeyValue], name: &str, extra: Option<(&str, String)>) -> Labels {
-    let mut l = BTreeMap::new();
-    attr_labels(attrs, &mut l);
-    for (k, v) in base {
-        l.insert(k.clone(), v.clone());
-    }
-    if let Some((k, v)) = extra {
-        l.insert(k.to_string(), v);
-    }
-    l.insert(METRIC_NAME.into(), name.to_string());
-    Labels::from_pairs(l)
 }
 
 fn format_bound(b: f64) -> String {
@@ -274,39 +219,162 @@ fn format_bound(b: f64) -> String {
     }
 }
 
-/// Converts a request; `delta` keeps the running totals of delta series.
-pub fn convert(req: &ExportMetricsServiceRequest, delta: &DeltaState) -> Converted {
-    let mut out = Converted::default();
-    for rm in &req.resource_metrics {
-        let attrs = rm.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
-        let get = |k: &str| attrs.iter().find(|a| a.key == k).map(|a| text(&a.value)).filter(|s| !s.is_empty());
-        let mut base = BTreeMap::new();
-        match (get("service.namespace"), get("service.name")) {
-            (Some(ns), Some(n)) => base.insert("job".to_string(), format!("{ns}/{n}")),
-            (None, Some(n)) => base.insert("job".to_string(), n),
-            _ => None,
-        };
-        if let Some(i) = get("service.instance.id") {
-            base.insert("instance".to_string(), i);
+/// A label pair borrowed from the request or from the request's arena.
+type Pair<'a> = (&'a str, &'a str);
+
+/// What a request becomes: a batch for the store (label bytes borrowed from the request
+/// and from `bump`), metadata, and the points refused.
+pub struct Sink<'a> {
+    /// The series and samples to store.
+    pub batch: Batch<'a>,
+    /// Metadata per metric family.
+    pub metadata: Vec<(String, MetricMeta)>,
+    /// Data points refused.
+    pub rejected: usize,
+    /// Why (the first few reasons).
+    pub errors: Vec<String>,
+    /// Samples written into the batch.
+    pub samples: usize,
+}
+
+impl Sink<'_> {
+    fn reject(&mut self, n: usize, why: String) {
+        self.rejected += n;
+        if self.errors.len() < 5 {
+            self.errors.push(why);
         }
+    }
+}
+
+impl Default for Sink<'_> {
+    fn default() -> Self {
+        Self { batch: Batch::new(), metadata: Vec::new(), rejected: 0, errors: Vec::new(), samples: 0 }
+    }
+}
+
+/// Per-request state: the arena for strings the request does not hold, the sanitised
+/// attribute keys seen so far, and a scratch list for one series' labels.
+struct Ctx<'a, 'd> {
+    bump: &'a Bump,
+    keys: HashMap<&'a str, &'a str>,
+    scratch: Vec<(Pair<'a>, &'a str)>,
+    delta: &'d DeltaState,
+}
+
+impl<'a> Ctx<'a, '_> {
+    fn key(&mut self, k: &'a str) -> &'a str {
+        if let Some(s) = self.keys.get(k) {
+            return s;
+        }
+        let s = label_name(k);
+        let s: &'a str = if s == k { k } else { self.bump.alloc_str(&s) };
+        self.keys.insert(k, s);
+        s
+    }
+
+    fn value(&self, v: &'a Option<AnyValue>) -> &'a str {
+        match v.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(any_value::Value::StringValue(s)) => s,
+            _ => self.bump.alloc_str(&text(v)),
+        }
+    }
+
+    /// Writes one sample of the series `base` + `attrs` + name (+ `extra`) into the
+    /// batch. Attributes that sanitise to the same name join their values with `;`
+    /// (in key order); `base` labels win over attributes.
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        sink: &mut Sink<'a>,
+        base: &[Pair<'a>],
+        attrs: &'a [KeyValue],
+        name: &'a str,
+        extra: Option<Pair<'a>>,
+        sample: Sample,
+        delta: bool,
+        exemplars: Vec<Exemplar>,
+    ) {
+        self.scratch.clear();
+        for kv in attrs {
+            let v = self.value(&kv.value);
+            if v.is_empty() {
+                continue;
+            }
+            let k = self.key(&kv.key);
+            self.scratch.push(((k, v), kv.key.as_str()));
+        }
+        self.scratch.sort_unstable_by(|a, b| a.0 .0.cmp(b.0 .0).then(a.1.cmp(b.1)));
+        // Join collisions (rare: two keys that sanitise alike).
+        let mut i = 1;
+        while i < self.scratch.len() {
+            if self.scratch[i].0 .0 == self.scratch[i - 1].0 .0 {
+                let joined = format!("{};{}", self.scratch[i - 1].0 .1, self.scratch[i].0 .1);
+                self.scratch[i - 1].0 .1 = self.bump.alloc_str(&joined);
+                self.scratch.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        let overridden =
+            |n: &str| base.iter().any(|(b, _)| *b == n) || n == METRIC_NAME || extra.is_some_and(|(e, _)| e == n);
+        self.scratch.retain(|((n, _), _)| !overridden(n));
+        for &p in base {
+            self.scratch.push((p, ""));
+        }
+        self.scratch.push(((METRIC_NAME, name), ""));
+        if let Some(p) = extra {
+            self.scratch.push((p, ""));
+        }
+        self.scratch.sort_unstable_by(|a, b| a.0 .0.cmp(b.0 .0));
+        let mut sample = sample;
+        if delta && !is_stale_nan(sample.v) {
+            let key = labels_key(self.scratch.iter().map(|((n, v), _)| (n.as_bytes(), v.as_bytes())));
+            sample.v = self.delta.add(key, sample.v);
+        }
+        sink.batch.begin_series();
+        for ((n, v), _) in &self.scratch {
+            sink.batch.label(n.as_bytes(), v.as_bytes());
+        }
+        sink.batch.sample(sample);
+        for e in exemplars {
+            sink.batch.exemplar(e);
+        }
+        sink.batch.end_series();
+        sink.samples += 1;
+    }
+}
+
+/// Converts a request into `sink`; `delta` keeps the running totals of delta series.
+pub fn convert<'a>(req: &'a ExportMetricsServiceRequest, bump: &'a Bump, delta: &DeltaState, sink: &mut Sink<'a>) {
+    let mut ctx = Ctx { bump, keys: HashMap::new(), scratch: Vec::new(), delta };
+    for rm in &req.resource_metrics {
+        let attrs: &'a [KeyValue] = rm.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
+        let get =
+            |k: &str| attrs.iter().find(|a| a.key == k).map(|a| ctx_value(bump, &a.value)).filter(|s| !s.is_empty());
+        let mut base: Vec<Pair<'a>> = Vec::new();
+        match (get("service.namespace"), get("service.name")) {
+            (Some(ns), Some(n)) => base.push(("job", bump.alloc_str(&format!("{ns}/{n}")))),
+            (None, Some(n)) => base.push(("job", n)),
+            _ => {}
+        }
+        if let Some(i) = get("service.instance.id") {
+            base.push(("instance", i));
+        }
+        let before = sink.samples;
         let mut newest = 0i64;
-        let before = out.rows.len();
         for sm in &rm.scope_metrics {
             let mut scoped = base.clone();
             if let Some(s) = &sm.scope {
                 if !s.name.is_empty() {
-                    scoped.insert("otel_scope_name".into(), s.name.clone());
+                    scoped.push(("otel_scope_name", &s.name));
                 }
                 if !s.version.is_empty() {
-                    scoped.insert("otel_scope_version".into(), s.version.clone());
+                    scoped.push(("otel_scope_version", &s.version));
                 }
             }
             for m in &sm.metrics {
-                metric(m, &scoped, delta, &mut out);
+                newest = newest.max(metric(&mut ctx, m, &scoped, sink));
             }
-        }
-        for r in &out.rows[before..] {
-            newest = newest.max(r.1.t);
         }
         // The other resource attributes describe the target: one `target_info` series.
         let others: Vec<KeyValue> = attrs
@@ -314,26 +382,31 @@ pub fn convert(req: &ExportMetricsServiceRequest, delta: &DeltaState) -> Convert
             .filter(|a| !matches!(a.key.as_str(), "service.name" | "service.namespace" | "service.instance.id"))
             .cloned()
             .collect();
-        if !others.is_empty() && out.rows.len() > before {
-            out.rows.push((series(&base, &others, "target_info", None), Sample::new(newest, 1.0), Vec::new()));
-            out.metadata.push((
+        if !others.is_empty() && sink.samples > before {
+            let others: &'a [KeyValue] = bump.alloc_slice_fill_iter(others);
+            ctx.emit(sink, &base, others, "target_info", None, Sample::new(newest, 1.0), false, Vec::new());
+            sink.metadata.push((
                 "target_info".into(),
                 MetricMeta { kind: "gauge".into(), help: "Target metadata".into(), unit: String::new() },
             ));
         }
     }
-    out
 }
 
-fn metric(m: &Metric, base: &BTreeMap<String, String>, delta: &DeltaState, out: &mut Converted) {
-    if m.name.is_empty() {
-        let n = points(m);
-        out.reject(n, "a metric without a name".into());
-        return;
+fn ctx_value<'a>(bump: &'a Bump, v: &'a Option<AnyValue>) -> &'a str {
+    match v.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => s,
+        _ => bump.alloc_str(&text(v)),
     }
-    let Some(data) = &m.data else {
-        return;
-    };
+}
+
+/// Writes one metric's points; returns the newest timestamp seen (ms).
+fn metric<'a>(ctx: &mut Ctx<'a, '_>, m: &'a Metric, base: &[Pair<'a>], sink: &mut Sink<'a>) -> i64 {
+    if m.name.is_empty() {
+        sink.reject(points(m), "a metric without a name".into());
+        return 0;
+    }
+    let Some(data) = &m.data else { return 0 };
     let (kind, counter, gauge) = match data {
         metric::Data::Gauge(_) => ("gauge", false, true),
         metric::Data::Sum(s) if s.is_monotonic => ("counter", true, false),
@@ -341,49 +414,45 @@ fn metric(m: &Metric, base: &BTreeMap<String, String>, delta: &DeltaState, out: 
         metric::Data::Histogram(_) | metric::Data::ExponentialHistogram(_) => ("histogram", false, false),
         metric::Data::Summary(_) => ("summary", false, false),
     };
-    let name = metric_name(&m.name, &m.unit, counter, gauge);
+    let owned = metric_name(&m.name, &m.unit, counter, gauge);
+    let name: &'a str = ctx.bump.alloc_str(&owned);
     let (unit_main, _) = unit_words(&m.unit);
-    out.metadata.push((name.clone(), MetricMeta { kind: kind.into(), help: m.description.clone(), unit: unit_main }));
-    let stale = |flags: u32| flags & 1 == 1;
+    sink.metadata.push((owned, MetricMeta { kind: kind.into(), help: m.description.clone(), unit: unit_main }));
+    let value = |stale: bool, v: f64| if stale { STALE_NAN } else { v };
+    let mut newest = 0;
     match data {
         metric::Data::Gauge(g) => {
             for p in &g.data_points {
-                let v = number(&p.value);
                 let t = ms(p.time_unix_nano);
+                newest = newest.max(t);
                 let ex = p.exemplars.iter().map(|e| exemplar_of(e, t)).collect();
-                out.rows.push((
-                    series(base, &p.attributes, &name, None),
-                    Sample::new(t, if stale(p.flags) { STALE_NAN } else { v }),
-                    ex,
-                ));
+                let s = Sample::new(t, value(p.flags & 1 == 1, number(&p.value)));
+                ctx.emit(sink, base, &p.attributes, name, None, s, false, ex);
             }
         }
-        metric::Data::Sum(s) => {
-            let is_delta = s.aggregation_temporality == AggregationTemporality::Delta as i32;
-            for p in &s.data_points {
-                let l = series(base, &p.attributes, &name, None);
+        metric::Data::Sum(sum) => {
+            let is_delta = sum.aggregation_temporality == AggregationTemporality::Delta as i32;
+            for p in &sum.data_points {
                 let t = ms(p.time_unix_nano);
-                let mut v = number(&p.value);
-                if stale(p.flags) {
-                    v = STALE_NAN;
-                } else if is_delta {
-                    v = delta.add(&l, v);
-                }
+                newest = newest.max(t);
                 let ex = p.exemplars.iter().map(|e| exemplar_of(e, t)).collect();
-                out.rows.push((l, Sample::new(t, v), ex));
+                let s = Sample::new(t, value(p.flags & 1 == 1, number(&p.value)));
+                ctx.emit(sink, base, &p.attributes, name, None, s, is_delta, ex);
             }
         }
         metric::Data::Histogram(h) => {
             let is_delta = h.aggregation_temporality == AggregationTemporality::Delta as i32;
             for p in &h.data_points {
-                histogram(p, base, &name, is_delta, delta, out);
+                newest = newest.max(ms(p.time_unix_nano));
+                histogram(ctx, p, base, name, is_delta, sink);
             }
         }
         metric::Data::ExponentialHistogram(h) => {
             let is_delta = h.aggregation_temporality == AggregationTemporality::Delta as i32;
             for p in &h.data_points {
+                newest = newest.max(ms(p.time_unix_nano));
                 let (bounds, counts) = exponential_buckets(p);
-                let classic = HistogramDataPoint {
+                let classic: &'a HistogramDataPoint = ctx.bump.alloc(HistogramDataPoint {
                     attributes: p.attributes.clone(),
                     start_time_unix_nano: p.start_time_unix_nano,
                     time_unix_nano: p.time_unix_nano,
@@ -395,32 +464,56 @@ fn metric(m: &Metric, base: &BTreeMap<String, String>, delta: &DeltaState, out: 
                     flags: p.flags,
                     min: p.min,
                     max: p.max,
-                };
-                histogram(&classic, base, &name, is_delta, delta, out);
+                });
+                histogram(ctx, classic, base, name, is_delta, sink);
             }
         }
         metric::Data::Summary(s) => {
+            let (sum_name, count_name) = (
+                ctx.bump.alloc_str(&format!("{owned_name}_sum", owned_name = name)),
+                ctx.bump.alloc_str(&format!("{name}_count")),
+            );
             for p in &s.data_points {
                 let t = ms(p.time_unix_nano);
-                let st = stale(p.flags);
-                let val = |v: f64| if st { STALE_NAN } else { v };
+                newest = newest.max(t);
+                let st = p.flags & 1 == 1;
                 for q in &p.quantile_values {
-                    let l = series(base, &p.attributes, &name, Some(("quantile", format_bound(q.quantile))));
-                    out.rows.push((l, Sample::new(t, val(q.value)), Vec::new()));
+                    let qv: &'a str = ctx.bump.alloc_str(&format_bound(q.quantile));
+                    ctx.emit(
+                        sink,
+                        base,
+                        &p.attributes,
+                        name,
+                        Some(("quantile", qv)),
+                        Sample::new(t, value(st, q.value)),
+                        false,
+                        Vec::new(),
+                    );
                 }
-                out.rows.push((
-                    series(base, &p.attributes, &format!("{name}_sum"), None),
-                    Sample::new(t, val(p.sum)),
+                ctx.emit(
+                    sink,
+                    base,
+                    &p.attributes,
+                    sum_name,
+                    None,
+                    Sample::new(t, value(st, p.sum)),
+                    false,
                     Vec::new(),
-                ));
-                out.rows.push((
-                    series(base, &p.attributes, &format!("{name}_count"), None),
-                    Sample::new(t, val(p.count as f64)),
+                );
+                ctx.emit(
+                    sink,
+                    base,
+                    &p.attributes,
+                    count_name,
+                    None,
+                    Sample::new(t, value(st, p.count as f64)),
+                    false,
                     Vec::new(),
-                ));
+                );
             }
         }
     }
+    newest
 }
 
 fn number(v: &Option<number_data_point::Value>) -> f64 {
@@ -442,16 +535,16 @@ fn points(m: &Metric) -> usize {
     }
 }
 
-fn histogram(
-    p: &HistogramDataPoint,
-    base: &BTreeMap<String, String>,
-    name: &str,
+fn histogram<'a>(
+    ctx: &mut Ctx<'a, '_>,
+    p: &'a HistogramDataPoint,
+    base: &[Pair<'a>],
+    name: &'a str,
     is_delta: bool,
-    delta: &DeltaState,
-    out: &mut Converted,
+    sink: &mut Sink<'a>,
 ) {
     if !p.bucket_counts.is_empty() && p.bucket_counts.len() != p.explicit_bounds.len() + 1 {
-        out.reject(
+        sink.reject(
             1,
             format!(
                 "histogram {name}: {} bucket counts for {} bounds (want bounds + 1)",
@@ -463,40 +556,51 @@ fn histogram(
     }
     let t = ms(p.time_unix_nano);
     let stale = p.flags & 1 == 1;
-    let mut emit = |l: Labels, v: f64, ex: Vec<Exemplar>| {
-        let v = if stale {
-            STALE_NAN
-        } else if is_delta {
-            delta.add(&l, v)
-        } else {
-            v
-        };
-        out.rows.push((l, Sample::new(t, v), ex));
-    };
-    let bucket_name = format!("{name}_bucket");
-    let mut cumulative = 0u64;
-    let mut exemplars: Vec<Option<&OtlpExemplar>> = Vec::new();
-    exemplars.resize(p.bucket_counts.len(), None);
+    let v = |x: f64| if stale { STALE_NAN } else { x };
+    let bucket_name: &'a str = ctx.bump.alloc_str(&format!("{name}_bucket"));
+    let mut exemplars: Vec<Option<&OtlpExemplar>> = vec![None; p.bucket_counts.len()];
     for e in &p.exemplars {
-        let v = exemplar_value(e);
-        let i = p.explicit_bounds.iter().position(|b| v <= *b).unwrap_or(p.explicit_bounds.len());
+        let x = exemplar_value(e);
+        let i = p.explicit_bounds.iter().position(|b| x <= *b).unwrap_or(p.explicit_bounds.len());
         if i < exemplars.len() {
             exemplars[i] = Some(e);
         }
     }
+    let mut cumulative = 0u64;
     for (i, c) in p.bucket_counts.iter().enumerate() {
         cumulative += c;
         let le = p.explicit_bounds.get(i).copied().unwrap_or(f64::INFINITY);
+        let le: &'a str = ctx.bump.alloc_str(&format_bound(le));
         let ex = exemplars[i].map(|e| vec![exemplar_of(e, t)]).unwrap_or_default();
-        emit(series(base, &p.attributes, &bucket_name, Some(("le", format_bound(le)))), cumulative as f64, ex);
+        ctx.emit(
+            sink,
+            base,
+            &p.attributes,
+            bucket_name,
+            Some(("le", le)),
+            Sample::new(t, v(cumulative as f64)),
+            is_delta,
+            ex,
+        );
     }
     if p.bucket_counts.is_empty() {
-        emit(series(base, &p.attributes, &bucket_name, Some(("le", "+Inf".into()))), p.count as f64, Vec::new());
+        ctx.emit(
+            sink,
+            base,
+            &p.attributes,
+            bucket_name,
+            Some(("le", "+Inf")),
+            Sample::new(t, v(p.count as f64)),
+            is_delta,
+            Vec::new(),
+        );
     }
     if let Some(sum) = p.sum {
-        emit(series(base, &p.attributes, &format!("{name}_sum"), None), sum, Vec::new());
+        let n = ctx.bump.alloc_str(&format!("{name}_sum"));
+        ctx.emit(sink, base, &p.attributes, n, None, Sample::new(t, v(sum)), is_delta, Vec::new());
     }
-    emit(series(base, &p.attributes, &format!("{name}_count"), None), p.count as f64, Vec::new());
+    let n = ctx.bump.alloc_str(&format!("{name}_count"));
+    ctx.emit(sink, base, &p.attributes, n, None, Sample::new(t, v(p.count as f64)), is_delta, Vec::new());
 }
 
 /// Most classic buckets an exponential histogram becomes; finer scales are merged down.

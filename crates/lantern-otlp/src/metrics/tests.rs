@@ -40,6 +40,32 @@ fn point(v: f64, t_ms: u64, attrs: Vec<KeyValue>) -> NumberDataPoint {
     }
 }
 
+/// A request converted, as plain values.
+struct Converted {
+    rows: Vec<(Labels, Sample, Vec<Exemplar>)>,
+    metadata: Vec<(String, MetricMeta)>,
+    rejected: usize,
+    errors: Vec<String>,
+}
+
+fn convert(req: &ExportMetricsServiceRequest, delta: &DeltaState) -> Converted {
+    let bump = Bump::new();
+    let mut sink = Sink::default();
+    super::convert(req, &bump, delta, &mut sink);
+    let rows = sink
+        .batch
+        .iter()
+        .zip(sink.batch.exemplars())
+        .map(|((pairs, samples), ex)| {
+            let labels = Labels::from_pairs(pairs.iter().map(|(n, v)| {
+                (std::str::from_utf8(n).unwrap().to_string(), std::str::from_utf8(v).unwrap().to_string())
+            }));
+            (labels, samples[0], ex.to_vec())
+        })
+        .collect();
+    Converted { rows, metadata: sink.metadata, rejected: sink.rejected, errors: sink.errors }
+}
+
 fn rows(c: &Converted) -> Vec<(String, f64)> {
     c.rows.iter().map(|(l, s, _)| (l.to_string(), s.v)).collect()
 }
