@@ -21,17 +21,30 @@ pub enum IngestError {
     Internal(String),
 }
 
+/// Requests converted and stored at once; more wait, up to [`ADMISSION_WAIT`].
+const IN_FLIGHT: usize = 8;
+/// How long a request waits for its turn before the client is told to retry.
+const ADMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Shared by the gRPC and HTTP receivers.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MetricsIngest {
     db: Arc<OnceLock<Arc<Tsdb>>>,
     delta: Arc<DeltaState>,
+    /// Back-pressure: a bounded number of requests in flight; the rest wait briefly,
+    /// then get a retryable error instead of queueing without bound.
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl MetricsIngest {
     /// A receiver writing into the store in `db` once it is set.
     pub fn new(db: Arc<OnceLock<Arc<Tsdb>>>) -> Self {
-        Self { db, delta: Arc::default() }
+        Self::with_limit(db, IN_FLIGHT)
+    }
+
+    /// Same, with at most `in_flight` requests processed at once.
+    pub fn with_limit(db: Arc<OnceLock<Arc<Tsdb>>>, in_flight: usize) -> Self {
+        Self { db, delta: Arc::default(), permits: Arc::new(tokio::sync::Semaphore::new(in_flight)) }
     }
 
     /// Converts and stores a request.
@@ -41,8 +54,17 @@ impl MetricsIngest {
             .get()
             .cloned()
             .ok_or_else(|| IngestError::Unavailable("the metrics store is starting; retry shortly".into()))?;
+        let permit = match tokio::time::timeout(ADMISSION_WAIT, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            _ => {
+                return Err(IngestError::Unavailable(
+                    "the metrics store is busy: too many requests in flight; retry later".into(),
+                ))
+            }
+        };
         let delta = self.delta.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let bump = bumpalo::Bump::new();
             let mut sink = Sink::default();
             convert(&req, &bump, &delta, &mut sink);
@@ -77,5 +99,26 @@ impl MetricsIngest {
         })
         .await
         .map_err(|e| IngestError::Internal(format!("ingest task failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn busy_and_starting_stores_answer_retryable_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let slot = Arc::new(OnceLock::new());
+        let ingest = MetricsIngest::with_limit(slot.clone(), 1);
+        let e = ingest.export(ExportMetricsServiceRequest::default()).await.unwrap_err();
+        assert!(matches!(e, IngestError::Unavailable(m) if m.contains("starting")));
+        let store = lantern_objstore::Store::local(&dir.path().join("data")).unwrap();
+        let db = Tsdb::open(&dir.path().join("wal"), store, Default::default()).await.unwrap();
+        let _ = slot.set(Arc::new(db));
+        assert!(ingest.export(ExportMetricsServiceRequest::default()).await.is_ok());
+        let _held = ingest.permits.clone().acquire_owned().await.unwrap();
+        let e = ingest.export(ExportMetricsServiceRequest::default()).await.unwrap_err();
+        assert!(matches!(e, IngestError::Unavailable(m) if m.contains("busy")));
     }
 }
