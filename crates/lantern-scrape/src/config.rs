@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 pub struct GlobalConfig {
     /// How often to scrape (1m).
     pub scrape_interval: PromDuration,
-    /// How long a scrape may take (10s).
-    pub scrape_timeout: PromDuration,
+    /// How long a scrape may take (10s, or the interval if that is shorter).
+    pub scrape_timeout: Option<PromDuration>,
     /// How often rules are evaluated (1m).
     pub evaluation_interval: PromDuration,
     /// Labels added to alerts and remote-written data (not to stored series).
@@ -26,7 +26,7 @@ impl Default for GlobalConfig {
     fn default() -> Self {
         Self {
             scrape_interval: PromDuration(Duration::from_secs(60)),
-            scrape_timeout: PromDuration(Duration::from_secs(10)),
+            scrape_timeout: None,
             evaluation_interval: PromDuration(Duration::from_secs(60)),
             external_labels: BTreeMap::new(),
         }
@@ -189,6 +189,13 @@ fn five_minutes() -> PromDuration {
     PromDuration(Duration::from_secs(300))
 }
 
+impl GlobalConfig {
+    /// The timeout after defaults: 10s, but never longer than the interval unless set.
+    pub fn timeout(&self) -> Duration {
+        self.scrape_timeout.map_or(Duration::from_secs(10).min(self.scrape_interval.0), |t| t.0)
+    }
+}
+
 impl ScrapeConfig {
     /// The interval after defaults.
     pub fn interval(&self, g: &GlobalConfig) -> Duration {
@@ -197,7 +204,7 @@ impl ScrapeConfig {
 
     /// The timeout after defaults (never longer than the interval).
     pub fn timeout(&self, g: &GlobalConfig) -> Duration {
-        self.scrape_timeout.unwrap_or(g.scrape_timeout).0.min(self.interval(g))
+        self.scrape_timeout.map_or(g.timeout(), |t| t.0).min(self.interval(g))
     }
 }
 
@@ -207,10 +214,10 @@ pub fn validate(g: &GlobalConfig, jobs: &[ScrapeConfig]) -> Vec<String> {
     if g.scrape_interval.0.is_zero() {
         errs.push("key global.scrape_interval: must be positive".into());
     }
-    if g.scrape_timeout.0 > g.scrape_interval.0 {
+    if let Some(t) = g.scrape_timeout.filter(|t| t.0 > g.scrape_interval.0) {
         errs.push(format!(
-            "key global.scrape_timeout: {} is longer than global.scrape_interval ({})",
-            g.scrape_timeout, g.scrape_interval
+            "key global.scrape_timeout: {t} is longer than global.scrape_interval ({})",
+            g.scrape_interval
         ));
     }
     let mut names = std::collections::HashSet::new();

@@ -2,7 +2,7 @@
 //! `honor_labels`, `metric_relabel_configs`, limits), store with exemplars, mark vanished
 //! series stale, and write the `up`/`scrape_*` series.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -72,13 +72,37 @@ pub struct TargetState {
 
 const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.1";
 
-/// What the loop remembers between scrapes.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// What the loop remembers between scrapes. Series are numbered by their final label
+/// set, so per-sample work hashes the exposed bytes once and then only numbers.
 #[derive(Default)]
 struct Cache {
-    /// Series bytes as exposed → final labels (`None`: dropped by metric relabeling).
-    series: HashMap<Box<[u8]>, Option<Labels>>,
+    /// Series bytes as exposed → series number (`None`: dropped by metric relabeling).
+    series: FastMap<Box<[u8]>, Option<u32>>,
+    /// Final label set → series number.
+    ids: FastMap<Labels, u32>,
+    /// Series number → final labels.
+    labels: Vec<Labels>,
     /// The series stored by the last scrape (to mark the vanished ones stale).
-    previous: HashSet<Labels>,
+    previous: Vec<u32>,
+    /// Scratch: the scrape a series was last seen in.
+    seen_in: Vec<u32>,
+    /// The current scrape's number.
+    scrape: u32,
+}
+
+impl Cache {
+    fn id_of(&mut self, labels: Labels) -> u32 {
+        if let Some(&id) = self.ids.get(&labels) {
+            return id;
+        }
+        let id = self.labels.len() as u32;
+        self.labels.push(labels.clone());
+        self.seen_in.push(0);
+        self.ids.insert(labels, id);
+        id
+    }
 }
 
 /// The counts a scrape reports in its synthetic series.
@@ -86,6 +110,8 @@ struct Cache {
 struct Report {
     scraped: usize,
     post_relabel: usize,
+    /// Series not in the previous scrape.
+    added: usize,
 }
 
 /// Scrapes `target` every interval, at an offset spread by the target's identity, until
@@ -159,8 +185,11 @@ pub async fn run(
     }
     // Gone or stopping: every series it wrote, and its own, end now.
     let t = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let mut rows: Vec<(Labels, Sample, Vec<Exemplar>)> =
-        cache.previous.into_iter().map(|l| (l, Sample::new(t, STALE_NAN), Vec::new())).collect();
+    let mut rows: Vec<(Labels, Sample, Vec<Exemplar>)> = cache
+        .previous
+        .iter()
+        .map(|&id| (cache.labels[id as usize].clone(), Sample::new(t, STALE_NAN), Vec::new()))
+        .collect();
     for name in REPORT_NAMES {
         rows.push((with_name(&target.labels, name), Sample::new(t, STALE_NAN), Vec::new()));
     }
@@ -240,40 +269,53 @@ fn store(
     clock: Instant,
 ) -> (Cache, Stored) {
     let mut meta = BTreeMap::new();
+    cache.scrape = cache.scrape.wrapping_add(1).max(1);
     let parsed = fetched.and_then(|(body, format)| parse(&mut cache, &body, format, target, job, t, &mut meta));
-    let (mut rows, report, result) = match parsed {
+    let (rows, report, result) = match parsed {
         Ok((rows, report)) => (rows, report, Ok(())),
         // A failed scrape stores nothing, and what the last one stored ends now.
         Err(e) => (Vec::new(), Report::default(), Err(e)),
     };
-    let current: HashSet<Labels> = rows.iter().map(|r| r.0.clone()).collect();
-    let mut added = 0;
-    for l in &current {
-        if !cache.previous.contains(l) {
-            added += 1;
-        }
+    let scrape = cache.scrape;
+    let mut out: Vec<(&Labels, Sample, Vec<Exemplar>)> = Vec::with_capacity(rows.len() + 5);
+    for (id, s, ex) in &rows {
+        out.push((&cache.labels[*id as usize], *s, ex.clone()));
     }
-    for gone in cache.previous.iter().filter(|l| !current.contains(*l)) {
-        rows.push((gone.clone(), Sample::new(t, STALE_NAN), Vec::new()));
+    let gone: Vec<u32> = cache.previous.iter().copied().filter(|&id| cache.seen_in[id as usize] != scrape).collect();
+    for id in &gone {
+        out.push((&cache.labels[*id as usize], Sample::new(t, STALE_NAN), Vec::new()));
     }
-    cache.previous = current;
     let up = if result.is_ok() { 1.0 } else { 0.0 };
-    let values = [
-        up,
-        clock.elapsed().as_secs_f64(),
-        report.scraped as f64,
-        report.post_relabel as f64,
-        if result.is_ok() { added as f64 } else { 0.0 },
-    ];
-    for (name, v) in REPORT_NAMES.iter().zip(values) {
-        rows.push((with_name(&target.labels, name), Sample::new(t, v), Vec::new()));
+    let values =
+        [up, clock.elapsed().as_secs_f64(), report.scraped as f64, report.post_relabel as f64, report.added as f64];
+    let report_labels: Vec<Labels> = REPORT_NAMES.iter().map(|n| with_name(&target.labels, n)).collect();
+    for (l, v) in report_labels.iter().zip(values) {
+        out.push((l, Sample::new(t, v), Vec::new()));
     }
-    let appended = append(db, rows);
+    let appended = append_refs(db, &out);
+    drop(out);
+    cache.previous = rows.iter().map(|r| r.0).collect();
     let result = match (result, appended) {
         (Ok(()), Ok(())) => Ok((report, meta)),
         (Err(e), _) | (Ok(()), Err(e)) => Err((e, meta)),
     };
     (cache, result)
+}
+
+fn append_refs(db: &Tsdb, rows: &[(&Labels, Sample, Vec<Exemplar>)]) -> Result<(), String> {
+    let mut b = Batch::new();
+    for (labels, s, ex) in rows {
+        b.begin_series();
+        for l in labels.iter() {
+            b.label(l.name.as_bytes(), l.value.as_bytes());
+        }
+        b.sample(*s);
+        for e in ex {
+            b.exemplar(e.clone());
+        }
+        b.end_series();
+    }
+    db.append_batch_unsynced(&b).map(|_| ()).map_err(|e| format!("storing the scrape failed: {e}"))
 }
 
 fn append(db: &Tsdb, rows: Vec<(Labels, Sample, Vec<Exemplar>)>) -> Result<(), String> {
@@ -289,10 +331,10 @@ fn append(db: &Tsdb, rows: Vec<(Labels, Sample, Vec<Exemplar>)>) -> Result<(), S
         }
         b.end_series();
     }
-    db.append_batch(&b).map(|_| ()).map_err(|e| format!("storing the scrape failed: {e}"))
+    db.append_batch_unsynced(&b).map(|_| ()).map_err(|e| format!("storing the scrape failed: {e}"))
 }
 
-type Rows = Vec<(Labels, Sample, Vec<Exemplar>)>;
+type Rows = Vec<(u32, Sample, Vec<Exemplar>)>;
 
 fn parse(
     cache: &mut Cache,
@@ -305,7 +347,7 @@ fn parse(
 ) -> Result<(Rows, Report), String> {
     let mut rows: Rows = Vec::new();
     let mut report = Report::default();
-    let mut seen: HashMap<Labels, usize> = HashMap::new();
+    let scrape = cache.scrape;
     for entry in Parser::new(body, format) {
         match entry.map_err(|e| e.to_string())? {
             Entry::Help { name, text } => meta.entry(name.into_owned()).or_insert_with(unknown).help = text,
@@ -315,25 +357,27 @@ fn parse(
             Entry::Unit { name, unit } => meta.entry(name.into_owned()).or_insert_with(unknown).unit = unit.to_string(),
             Entry::Sample(s) => {
                 report.scraped += 1;
-                let labels = match cache.series.get(s.series) {
-                    Some(l) => l.clone(),
+                let id = match cache.series.get(s.series) {
+                    Some(id) => *id,
                     None => {
-                        let l = series_labels(&s, target, job)?;
-                        cache.series.insert(s.series.into(), l.clone());
-                        l
+                        let id = series_labels(&s, target, job)?.map(|l| cache.id_of(l));
+                        cache.series.insert(s.series.into(), id);
+                        id
                     }
                 };
-                let Some(labels) = labels else { continue };
+                let Some(id) = id else { continue };
                 report.post_relabel += 1;
                 if job.sample_limit > 0 && report.post_relabel > job.sample_limit {
                     return Err(format!("sample limit exceeded: more than {} samples", job.sample_limit));
                 }
-                if let Some(first) = seen.insert(labels.clone(), s.line) {
-                    return Err(format!(
-                        "line {}: duplicate sample for series {labels} (first at line {first})",
-                        s.line
-                    ));
+                let last = cache.seen_in[id as usize];
+                if last == scrape {
+                    return Err(format!("line {}: duplicate sample for series {}", s.line, cache.labels[id as usize]));
                 }
+                if last == 0 || last != scrape.wrapping_sub(1) {
+                    report.added += 1;
+                }
+                cache.seen_in[id as usize] = scrape;
                 let ts = match (job.honor_timestamps, s.timestamp_ms) {
                     (true, Some(ts)) => ts,
                     _ => t,
@@ -348,7 +392,7 @@ fn parse(
                     })
                     .into_iter()
                     .collect();
-                rows.push((labels, Sample::new(ts, s.value), ex));
+                rows.push((id, Sample::new(ts, s.value), ex));
             }
         }
     }

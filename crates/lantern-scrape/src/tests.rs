@@ -55,7 +55,7 @@ fn job(yaml: &str) -> ScrapeConfig {
 fn global() -> GlobalConfig {
     GlobalConfig {
         scrape_interval: lantern_core::PromDuration(Duration::from_millis(200)),
-        scrape_timeout: lantern_core::PromDuration(Duration::from_millis(150)),
+        scrape_timeout: Some(lantern_core::PromDuration(Duration::from_millis(150))),
         ..GlobalConfig::default()
     }
 }

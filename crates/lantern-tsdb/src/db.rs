@@ -187,6 +187,28 @@ impl Tsdb {
     /// survive a crash. Series with invalid labels and samples the store refuses are
     /// listed; the rest are stored.
     pub fn append_batch(&self, input: &Batch<'_>) -> Result<AppendOutcome> {
+        let (out, pos) = self.append_logged(input)?;
+        if let Some(pos) = pos {
+            self.wal.sync_to(pos)?;
+        }
+        Ok(out)
+    }
+
+    /// Stores samples that no client waits on (scrapes): they are in the log, which the
+    /// operating system holds until the next fsync (at most [`Tsdb::sync`]'s period
+    /// later, or an acknowledged write's). A process crash loses nothing; a machine
+    /// crash may lose the last moments, as with Prometheus's own scrapes.
+    pub fn append_batch_unsynced(&self, input: &Batch<'_>) -> Result<AppendOutcome> {
+        Ok(self.append_logged(input)?.0)
+    }
+
+    /// Makes everything logged so far durable.
+    pub fn sync(&self) -> Result<()> {
+        self.wal.sync()
+    }
+
+    /// Applies and logs a batch; the log position to sync to, if anything was logged.
+    fn append_logged(&self, input: &Batch<'_>) -> Result<(AppendOutcome, Option<u64>)> {
         let mut out = AppendOutcome::default();
         // Hashing needs no lock; lookups happen under the append lock, which garbage
         // collection also takes, so a series found here stays in the head.
@@ -260,7 +282,7 @@ impl Tsdb {
             out.appended = accepted.len();
             out.exemplars_appended = accepted_exemplars.len();
             if new_series.is_empty() && accepted.is_empty() && accepted_exemplars.is_empty() {
-                return Ok(out);
+                return Ok((out, None));
             }
             let mut buf = Vec::with_capacity(accepted.len() * 12 + 64);
             if !new_series.is_empty() {
@@ -279,8 +301,7 @@ impl Tsdb {
             }
             pos
         };
-        self.wal.sync_to(pos)?;
-        Ok(out)
+        Ok((out, Some(pos)))
     }
 
     /// Every series matching `matchers` with its samples in `[mint, maxt]`, sorted by labels.

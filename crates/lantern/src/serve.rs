@@ -92,6 +92,24 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = scrape_slot.set(scraper.clone());
     tracing::info!(jobs = cfg.scrape_configs.len(), "ready");
 
+    // Scraped samples are logged without waiting for fsync; this makes them durable
+    // within a second.
+    let sync_db = db.clone();
+    let mut sync_stop = stop_rx.clone();
+    let syncer = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let d = sync_db.clone();
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || d.sync()).await {
+                        tracing::error!(error = %e, "syncing the write-ahead log failed; will retry");
+                    }
+                }
+                _ = sync_stop.changed() => break,
+            }
+        }
+    });
     let maint_db = db.clone();
     let interval = cfg.metrics.maintenance_interval.0;
     let mut maint_stop = stop_rx.clone();
@@ -116,6 +134,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     otlp_http.await.context("otlp http server task")?.context("otlp http server")?;
     signals.abort();
     let _ = maintenance.await;
+    let _ = syncer.await;
     // Scrape loops end by marking their series stale, so they stop before the store.
     scraper.stop().await;
     db.close().context("syncing the metrics write-ahead log")?;
