@@ -53,6 +53,56 @@ fn status(code: StatusCode, grpc_code: i32, message: String, enc: Encoding) -> R
     }
 }
 
+/// OTLP/JSON may write 64-bit integers as strings or numbers. The generated types read
+/// the data points' `…UnixNano` times only as strings and the other integers (exemplar
+/// times included) only as numbers, so each is brought to the form its type reads.
+fn ints_as_numbers(v: &mut serde_json::Value) {
+    normalize(v, false)
+}
+
+fn normalize(v: &mut serde_json::Value, in_exemplar: bool) {
+    use serde_json::Value;
+    const NUMBERS: &[&str] = &["asInt", "intValue", "count", "bucketCounts", "zeroCount", "droppedAttributesCount"];
+    let to_number = |x: &mut Value| {
+        if let Some(n) = x.as_str().and_then(|s| s.parse::<i64>().ok()) {
+            *x = Value::from(n);
+        } else if let Some(n) = x.as_str().and_then(|s| s.parse::<u64>().ok()) {
+            *x = Value::from(n);
+        }
+    };
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k.ends_with("UnixNano") && !in_exemplar {
+                    if let Some(n) = x.as_u64() {
+                        *x = Value::String(n.to_string());
+                    }
+                } else if NUMBERS.contains(&k.as_str()) || k.ends_with("UnixNano") {
+                    match x {
+                        Value::Array(a) => a.iter_mut().for_each(to_number),
+                        other => to_number(other),
+                    }
+                } else {
+                    normalize(x, in_exemplar || k == "exemplars");
+                }
+            }
+        }
+        Value::Array(a) => {
+            for x in a.iter_mut() {
+                // An exemplar's generated type wants every field present.
+                if let (true, Value::Object(m)) = (in_exemplar, &mut *x) {
+                    m.entry("filteredAttributes").or_insert_with(|| Value::Array(Vec::new()));
+                    m.entry("traceId").or_insert_with(|| Value::String(String::new()));
+                    m.entry("spanId").or_insert_with(|| Value::String(String::new()));
+                    m.entry("timeUnixNano").or_insert_with(|| Value::from(0u64));
+                }
+                normalize(x, in_exemplar)
+            }
+        }
+        _ => {}
+    }
+}
+
 async fn metrics(State(ingest): State<MetricsIngest>, headers: HeaderMap, body: Body) -> Response {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let enc = if ct.starts_with("application/x-protobuf") {
@@ -92,7 +142,11 @@ async fn metrics(State(ingest): State<MetricsIngest>, headers: HeaderMap, body: 
     let req = match enc {
         Encoding::Protobuf => ExportMetricsServiceRequest::decode(&bytes[..])
             .map_err(|e| format!("body is not a valid ExportMetricsServiceRequest: {e}")),
-        Encoding::Json => serde_json::from_slice::<ExportMetricsServiceRequest>(&bytes)
+        Encoding::Json => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .and_then(|mut v| {
+                ints_as_numbers(&mut v);
+                serde_json::from_value::<ExportMetricsServiceRequest>(v)
+            })
             .map_err(|e| format!("body is not a valid OTLP/JSON ExportMetricsServiceRequest: {e}")),
     };
     let req = match req {
@@ -118,5 +172,57 @@ async fn metrics(State(ingest): State<MetricsIngest>, headers: HeaderMap, body: 
             r
         }
         Err(IngestError::Internal(m)) => status(StatusCode::INTERNAL_SERVER_ERROR, 13, m, enc),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, OnceLock};
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use lantern_core::Matcher;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// An OTLP/JSON request as the spec writes them: hex IDs, 64-bit integers as strings.
+    const JSON: &str = r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"json-svc"}}]},
+      "scopeMetrics":[{"scope":{"name":"s"},"metrics":[
+        {"name":"jobs.done","unit":"1","sum":{"aggregationTemporality":2,"isMonotonic":true,
+          "dataPoints":[{"asInt":"7","timeUnixNano":"1700000000000000000","attributes":[{"key":"queue","value":{"stringValue":"q1"}},{"key":"shard","value":{"intValue":"3"}}]}]}},
+        {"name":"lat","unit":"ms","histogram":{"aggregationTemporality":2,"dataPoints":[{"timeUnixNano":"1700000000000000000",
+          "count":"2","sum":3.5,"bucketCounts":["1","1"],"explicitBounds":[1.0],
+          "exemplars":[{"asDouble":0.5,"timeUnixNano":"1700000000000000000","traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174"}]}]}}
+      ]}]}]}"#;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn otlp_json_is_stored_and_answered_in_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = lantern_objstore::Store::local(&dir.path().join("data")).unwrap();
+        let db = Arc::new(lantern_tsdb::Tsdb::open(&dir.path().join("wal"), store, Default::default()).await.unwrap());
+        let slot = Arc::new(OnceLock::new());
+        let _ = slot.set(db.clone());
+        let app = router(MetricsIngest::new(slot));
+        let req =
+            Request::post("/v1/metrics").header("content-type", "application/json").body(Body::from(JSON)).unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["content-type"], "application/json");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert!(!String::from_utf8_lossy(&body).contains("rejected"), "{}", String::from_utf8_lossy(&body));
+        let got = db.select(&[Matcher::equal("__name__", "jobs_done_total")], 0, i64::MAX / 2).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].1[0].t, got[0].1[0].v), (1_700_000_000_000, 7.0));
+        assert_eq!(got[0].0.get("job"), Some("json-svc"));
+        assert_eq!(got[0].0.get("shard"), Some("3"));
+        let count = db.select(&[Matcher::equal("__name__", "lat_milliseconds_count")], 0, i64::MAX / 2).await.unwrap();
+        assert_eq!(count[0].1[0].v, 2.0);
+        let ex = db.exemplars(&[Matcher::equal("__name__", "lat_milliseconds_bucket")], 0, i64::MAX / 2);
+        assert_eq!(ex[0].1[0].labels.get("trace_id"), Some("5b8efff798038103d269b633813fc60c"));
+
+        let req = Request::post("/v1/metrics").header("content-type", "text/plain").body(Body::from("x")).unwrap();
+        assert_eq!(app.oneshot(req).await.unwrap().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
 }

@@ -19,15 +19,24 @@ struct Exporter {
 
 impl Exporter {
     async fn start(body: &str) -> Exporter {
+        Self::start_with_auth(body, None).await
+    }
+
+    /// An exporter that answers 401 unless the `Authorization` header is `auth`.
+    async fn start_with_auth(body: &str, auth: Option<&str>) -> Exporter {
         let page = Arc::new(Mutex::new((200u16, "text/plain; version=0.0.4".to_string(), body.to_string())));
         let p = page.clone();
+        let auth = auth.map(str::to_string);
         let app = axum::Router::new().route(
             "/metrics",
             axum::routing::get(move |headers: axum::http::HeaderMap| {
-                let p = p.clone();
+                let (p, auth) = (p.clone(), auth.clone());
                 async move {
-                    let (status, ct, body) = p.lock().clone();
-                    let _accept = headers.get("accept").cloned();
+                    let (mut status, ct, mut body) = p.lock().clone();
+                    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+                    if auth.is_some() && given != auth {
+                        (status, body) = (401, "unauthorized".into());
+                    }
                     (axum::http::StatusCode::from_u16(status).unwrap(), [(axum::http::header::CONTENT_TYPE, ct)], body)
                 }
             }),
@@ -212,4 +221,30 @@ async fn file_sd_targets_follow_the_file_and_bad_configs_are_refused() {
     for want in ["scheme", "scrape_timeout", "modulus", "used by another job"] {
         assert!(all.contains(want), "{all}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn basic_auth_and_bearer_tokens_are_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(dir.path()).await;
+    // "user:secret" in base64.
+    let basic = Exporter::start_with_auth("a 1\n", Some("Basic dXNlcjpzZWNyZXQ=")).await;
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "s3cr3t\n").unwrap();
+    let bearer = Exporter::start_with_auth("b 1\n", Some("Bearer s3cr3t")).await;
+    let jobs = vec![
+        job(&format!("job_name: basic\nbasic_auth:\n  username: user\n  password: secret\nstatic_configs:\n  - targets: ['{}']\n", basic.addr)),
+        job(&format!(
+            "job_name: bearer\nauthorization:\n  credentials_file: {}\nstatic_configs:\n  - targets: ['{}']\n",
+            token_file.display(),
+            bearer.addr
+        )),
+        job(&format!("job_name: none\nstatic_configs:\n  - targets: ['{}']\n", basic.addr)),
+    ];
+    let m = ScrapeManager::start(db.clone(), global(), jobs).unwrap();
+    wait_for(|| try_state(&m, "basic").is_some_and(|s| s.health == Health::Up)).await;
+    wait_for(|| try_state(&m, "bearer").is_some_and(|s| s.health == Health::Up)).await;
+    wait_for(|| try_state(&m, "none").is_some_and(|s| s.health == Health::Down)).await;
+    assert!(state_of(&m, "none").last_error.contains("401"), "{}", state_of(&m, "none").last_error);
+    m.stop().await;
 }
