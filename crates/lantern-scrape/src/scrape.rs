@@ -84,6 +84,10 @@ struct Cache {
     ids: FastMap<Labels, u32>,
     /// Series number → final labels.
     labels: Vec<Labels>,
+    /// Series number → the store's handle on it (appends skip the label lookup).
+    handles: Vec<Option<lantern_tsdb::SeriesHandle>>,
+    /// The numbers of the target's `up` and `scrape_*` series.
+    report: Option<[u32; 5]>,
     /// The series stored by the last scrape (to mark the vanished ones stale).
     previous: Vec<u32>,
     /// Scratch: the scrape a series was last seen in.
@@ -99,6 +103,7 @@ impl Cache {
         }
         let id = self.labels.len() as u32;
         self.labels.push(labels.clone());
+        self.handles.push(None);
         self.seen_in.push(0);
         self.ids.insert(labels, id);
         id
@@ -277,24 +282,34 @@ fn store(
         Err(e) => (Vec::new(), Report::default(), Err(e)),
     };
     let scrape = cache.scrape;
-    let mut out: Vec<(&Labels, Sample, Vec<Exemplar>)> = Vec::with_capacity(rows.len() + 5);
-    for (id, s, ex) in &rows {
-        out.push((&cache.labels[*id as usize], *s, ex.clone()));
-    }
-    let gone: Vec<u32> = cache.previous.iter().copied().filter(|&id| cache.seen_in[id as usize] != scrape).collect();
-    for id in &gone {
-        out.push((&cache.labels[*id as usize], Sample::new(t, STALE_NAN), Vec::new()));
+    let mut all: Vec<(u32, Sample, Vec<Exemplar>)> = Vec::with_capacity(rows.len() + 5);
+    // After a failed scrape, everything the last one stored ends (some series may have
+    // been seen before the failure, but nothing of this scrape is stored).
+    let gone: Vec<u32> = if result.is_err() {
+        cache.previous.clone()
+    } else {
+        cache.previous.iter().copied().filter(|&id| cache.seen_in[id as usize] != scrape).collect()
+    };
+    cache.previous = rows.iter().map(|r| r.0).collect();
+    all.extend(rows);
+    for id in gone {
+        all.push((id, Sample::new(t, STALE_NAN), Vec::new()));
     }
     let up = if result.is_ok() { 1.0 } else { 0.0 };
     let values =
         [up, clock.elapsed().as_secs_f64(), report.scraped as f64, report.post_relabel as f64, report.added as f64];
-    let report_labels: Vec<Labels> = REPORT_NAMES.iter().map(|n| with_name(&target.labels, n)).collect();
-    for (l, v) in report_labels.iter().zip(values) {
-        out.push((l, Sample::new(t, v), Vec::new()));
+    let report_ids = match cache.report {
+        Some(ids) => ids,
+        None => {
+            let ids = REPORT_NAMES.map(|n| cache.id_of(with_name(&target.labels, n)));
+            cache.report = Some(ids);
+            ids
+        }
+    };
+    for (id, v) in report_ids.iter().zip(values) {
+        all.push((*id, Sample::new(t, v), Vec::new()));
     }
-    let appended = append_refs(db, &out);
-    drop(out);
-    cache.previous = rows.iter().map(|r| r.0).collect();
+    let appended = append_by_handle(&mut cache, db, &all);
     let result = match (result, appended) {
         (Ok(()), Ok(())) => Ok((report, meta)),
         (Err(e), _) | (Ok(()), Err(e)) => Err((e, meta)),
@@ -302,20 +317,35 @@ fn store(
     (cache, result)
 }
 
-fn append_refs(db: &Tsdb, rows: &[(&Labels, Sample, Vec<Exemplar>)]) -> Result<(), String> {
-    let mut b = Batch::new();
-    for (labels, s, ex) in rows {
-        b.begin_series();
-        for l in labels.iter() {
-            b.label(l.name.as_bytes(), l.value.as_bytes());
+/// Stores rows through the store's series handles, taking handles for new series and
+/// again for series the store has collected since.
+fn append_by_handle(cache: &mut Cache, db: &Tsdb, rows: &[(u32, Sample, Vec<Exemplar>)]) -> Result<(), String> {
+    let failed = |e: lantern_tsdb::Error| format!("storing the scrape failed: {e}");
+    for (id, _, _) in rows {
+        if cache.handles[*id as usize].is_none() {
+            cache.handles[*id as usize] = Some(db.handle(&cache.labels[*id as usize]).map_err(failed)?);
         }
-        b.sample(*s);
-        for e in ex {
-            b.exemplar(e.clone());
-        }
-        b.end_series();
     }
-    db.append_batch_unsynced(&b).map(|_| ()).map_err(|e| format!("storing the scrape failed: {e}"))
+    let mut todo: Vec<usize> = (0..rows.len()).collect();
+    for _ in 0..2 {
+        let refs: Vec<(&lantern_tsdb::SeriesHandle, Sample, &[Exemplar])> = todo
+            .iter()
+            .filter_map(|&i| {
+                let (id, s, ex) = &rows[i];
+                cache.handles[*id as usize].as_ref().map(|h| (h, *s, ex.as_slice()))
+            })
+            .collect();
+        let (_, gone) = db.append_handles_unsynced(&refs).map_err(failed)?;
+        if gone.is_empty() {
+            return Ok(());
+        }
+        todo = gone.into_iter().map(|k| todo[k]).collect();
+        for &i in &todo {
+            let id = rows[i].0 as usize;
+            cache.handles[id] = Some(db.handle(&cache.labels[id]).map_err(failed)?);
+        }
+    }
+    Ok(())
 }
 
 fn append(db: &Tsdb, rows: Vec<(Labels, Sample, Vec<Exemplar>)>) -> Result<(), String> {

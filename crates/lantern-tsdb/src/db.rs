@@ -59,6 +59,16 @@ pub struct AppendOutcome {
     pub exemplars_skipped: usize,
 }
 
+/// A handle on a head series (see [`Tsdb::handle`]).
+#[derive(Clone)]
+pub struct SeriesHandle(Arc<MemSeries>);
+
+impl std::fmt::Debug for SeriesHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SeriesHandle({})", self.0.wal_ref)
+    }
+}
+
 /// Sizes, for status pages and benchmarks.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
@@ -200,6 +210,104 @@ impl Tsdb {
     /// crash may lose the last moments, as with Prometheus's own scrapes.
     pub fn append_batch_unsynced(&self, input: &Batch<'_>) -> Result<AppendOutcome> {
         Ok(self.append_logged(input)?.0)
+    }
+
+    /// A handle on the head series with `labels` (which must be valid, as
+    /// [`Labels::validated`] makes them), creating and logging the series if it is new.
+    /// Appending by handle ([`Tsdb::append_handles_unsynced`]) skips the label lookup.
+    pub fn handle(&self, labels: &Labels) -> Result<SeriesHandle> {
+        let _g = self.append_lock.lock();
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(crate::Error::Closed);
+        }
+        let (series, created) = self.head.get_or_create(labels, None);
+        if created {
+            let mut buf = Vec::new();
+            frame(&Record::Series(vec![(series.wal_ref, labels.clone())]), &mut buf);
+            self.wal.write(&buf, i64::MIN)?;
+        }
+        Ok(SeriesHandle(series))
+    }
+
+    /// Appends one sample per handle, without waiting for fsync (see
+    /// [`Tsdb::append_batch_unsynced`]). Rows whose series garbage collection took out of
+    /// the head are not stored: their positions are returned, for the caller to take a
+    /// new handle and try again.
+    pub fn append_handles_unsynced(
+        &self,
+        rows: &[(&SeriesHandle, Sample, &[lantern_core::Exemplar])],
+    ) -> Result<(AppendOutcome, Vec<usize>)> {
+        let mut out = AppendOutcome::default();
+        let mut gone = Vec::new();
+        let _g = self.append_lock.lock();
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(crate::Error::Closed);
+        }
+        let head_max = self.head.max_t.load(Ordering::SeqCst);
+        let floor = self.head.floor.load(Ordering::SeqCst);
+        let window = ms(self.opts.out_of_order_window);
+        let bounds = AppendBounds {
+            floor,
+            oldest: if head_max == i64::MIN { i64::MIN } else { head_max.saturating_sub(window) },
+            block_range: ms(self.opts.block_range),
+        };
+        let mut accepted = Vec::with_capacity(rows.len());
+        let mut accepted_exemplars: Vec<RefExemplar> = Vec::new();
+        let (mut batch_max, mut below_floor) = (i64::MIN, false);
+        for (i, (h, s, exemplars)) in rows.iter().enumerate() {
+            let series = &h.0;
+            let mut d = series.data.lock();
+            if d.is_removed() {
+                gone.push(i);
+                continue;
+            }
+            match d.append(s.t, s.v, bounds) {
+                Verdict::Appended => {
+                    accepted.push(RefSample { series: series.wal_ref, t: s.t, v: s.v });
+                    batch_max = batch_max.max(s.t);
+                    below_floor |= s.t < floor;
+                }
+                Verdict::AlreadyStored => out.already_stored += 1,
+                Verdict::Rejected(reason) => {
+                    out.rejected.push(RejectedSample { labels: self.head.labels_of(series), t: s.t, reason })
+                }
+            }
+            drop(d);
+            if !exemplars.is_empty() {
+                let labels = self.head.labels_of(series);
+                for e in exemplars.iter() {
+                    match self.exemplars.add(&labels, e.clone()) {
+                        ExemplarVerdict::Added => {
+                            accepted_exemplars.push(RefExemplar { series: series.wal_ref, exemplar: e.clone() })
+                        }
+                        _ => out.exemplars_skipped += 1,
+                    }
+                }
+            }
+        }
+        out.appended = accepted.len();
+        out.exemplars_appended = accepted_exemplars.len();
+        if accepted.is_empty() && accepted_exemplars.is_empty() {
+            return Ok((out, gone));
+        }
+        let mut buf = Vec::with_capacity(accepted.len() * 12 + 64);
+        if !accepted.is_empty() {
+            frame(&Record::Samples(accepted), &mut buf);
+        }
+        if !accepted_exemplars.is_empty() {
+            frame(&Record::Exemplars(accepted_exemplars), &mut buf);
+        }
+        self.wal.write(&buf, batch_max)?;
+        self.head.max_t.fetch_max(batch_max, Ordering::SeqCst);
+        if below_floor {
+            self.ooo_below_floor.store(true, Ordering::SeqCst);
+        }
+        Ok((out, gone))
+    }
+
+    /// The labels of a handle's series.
+    pub fn handle_labels(&self, h: &SeriesHandle) -> Labels {
+        self.head.labels_of(&h.0)
     }
 
     /// Makes everything logged so far durable.

@@ -184,6 +184,18 @@ impl SeriesData {
         min.zip(max)
     }
 
+    /// Marks a series garbage collection took out of the head (it is empty), so a
+    /// caller still holding its handle learns it is gone. The mark is a `last_t` no
+    /// sample can have reached: appends stop at the end of time minus one.
+    pub fn mark_removed(&mut self) {
+        self.last_t = i64::MAX;
+    }
+
+    /// Whether garbage collection took this series out of the head.
+    pub fn is_removed(&self) -> bool {
+        self.last_t == i64::MAX && self.is_empty()
+    }
+
     /// The newest sample in `[mint, maxt]`. Without out-of-order samples and with the
     /// range reaching past the last append, that is the last appended sample, read
     /// without decoding anything.
@@ -432,6 +444,7 @@ impl Head {
         }
         let mut fresh = HeadIndex { symbols: std::mem::take(&mut idx.symbols), ..HeadIndex::default() };
         for s in &gone {
+            s.data.lock().mark_removed();
             for &id in s.label_ids.iter() {
                 fresh.symbols.release(id);
             }

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use batch::Batch;
-pub use db::{AppendOutcome, InvalidSeries, RejectedSample, Stats, Tsdb};
+pub use db::{AppendOutcome, InvalidSeries, RejectedSample, SeriesHandle, Stats, Tsdb};
 pub use head::Rejection;
 
 /// Errors of the metrics store.

@@ -88,6 +88,35 @@ fn exemplars_survive_reopen_and_head_cuts_bounded_per_series() {
 }
 
 #[test]
+fn appends_by_handle_survive_reopen_and_notice_garbage_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    run(async {
+        let db = open(dir.path(), opts()).await;
+        let labels = series("scraped", "a");
+        let h = db.handle(&labels).unwrap();
+        let (out, gone) =
+            db.append_handles_unsynced(&[(&h, Sample::new(100, 1.0), &[]), (&h, Sample::new(200, 2.0), &[])]).unwrap();
+        assert_eq!((out.appended, gone.len()), (2, 0));
+        let (out, _) = db.append_handles_unsynced(&[(&h, Sample::new(200, 2.0), &[])]).unwrap();
+        assert_eq!(out.already_stored, 1);
+        // A flush persists everything and collects the emptied series: the handle is stale.
+        db.flush().await.unwrap();
+        let (out, gone) = db.append_handles_unsynced(&[(&h, Sample::new(300, 3.0), &[])]).unwrap();
+        assert_eq!((out.appended, gone), (0, vec![0]));
+        let h = db.handle(&labels).unwrap();
+        let (out, gone) = db.append_handles_unsynced(&[(&h, Sample::new(300, 3.0), &[])]).unwrap();
+        assert_eq!((out.appended, gone.len()), (1, 0));
+        assert_eq!(db.handle_labels(&h), labels);
+        db.close().unwrap();
+        let db = open(dir.path(), opts()).await;
+        let got = db.select(&all(), i64::MIN, i64::MAX).await.unwrap();
+        let vals: Vec<(i64, f64)> = got[0].1.iter().map(|x| (x.t, x.v)).collect();
+        assert_eq!(vals, vec![(100, 1.0), (200, 2.0), (300, 3.0)]);
+        db.close().unwrap();
+    });
+}
+
+#[test]
 fn samples_survive_reopen_with_staleness_markers() {
     run(async {
         let dir = tempfile::tempdir().unwrap();
