@@ -8,8 +8,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lantern_core::{Exemplar, Labels, Sample, STALE_NAN};
 use lantern_expfmt::{Entry, Format, Parser};
+use lantern_tsdb::batch::LabelsKey;
 use lantern_tsdb::metadata::MetricMeta;
-use lantern_tsdb::{Batch, Tsdb};
+use lantern_tsdb::Tsdb;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
@@ -74,39 +75,70 @@ const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.5,applicati
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// How a cached series' labels can be made again (only needed when the store has
+/// collected its series and a new handle is wanted).
+enum Source {
+    /// The series as the target exposes it.
+    Exposed(Box<[u8]>),
+    /// The target's `up`/`scrape_*` series with this index in [`REPORT_NAMES`].
+    Report(usize),
+}
+
 /// What the loop remembers between scrapes. Series are numbered by their final label
-/// set, so per-sample work hashes the exposed bytes once and then only numbers.
+/// set; per sample, the exposed bytes are hashed once, then only numbers and the store's
+/// handles are used. Label sets are not kept: a handle is taken while they are at hand.
 #[derive(Default)]
 struct Cache {
-    /// Series bytes as exposed → series number (`None`: dropped by metric relabeling).
-    series: FastMap<Box<[u8]>, Option<u32>>,
-    /// Final label set → series number.
-    ids: FastMap<Labels, u32>,
-    /// Series number → final labels.
-    labels: Vec<Labels>,
-    /// Series number → the store's handle on it (appends skip the label lookup).
+    /// Hash of the series bytes as exposed → series number (`None`: dropped by metric
+    /// relabeling). 128 bits with seeds chosen per process, as the head keys label sets.
+    series: FastMap<LabelsKey, Option<u32>>,
+    /// Final label set (its key) → series number.
+    ids: FastMap<LabelsKey, u32>,
+    /// Series number → how to make its labels again.
+    source: Vec<Source>,
+    /// Series number → the store's handle on it.
     handles: Vec<Option<lantern_tsdb::SeriesHandle>>,
-    /// The numbers of the target's `up` and `scrape_*` series.
-    report: Option<[u32; 5]>,
+    /// Labels of series numbered in this scrape, until their handle is taken.
+    fresh: Vec<(u32, Labels)>,
     /// The series stored by the last scrape (to mark the vanished ones stale).
     previous: Vec<u32>,
     /// Scratch: the scrape a series was last seen in.
     seen_in: Vec<u32>,
     /// The current scrape's number.
     scrape: u32,
+    /// The numbers of the target's `up` and `scrape_*` series.
+    report: Option<[u32; 5]>,
 }
 
 impl Cache {
-    fn id_of(&mut self, labels: Labels) -> u32 {
-        if let Some(&id) = self.ids.get(&labels) {
+    fn id_of(&mut self, labels: Labels, source: Source) -> u32 {
+        let key = lantern_tsdb::batch::key_of(&labels);
+        if let Some(&id) = self.ids.get(&key) {
             return id;
         }
-        let id = self.labels.len() as u32;
-        self.labels.push(labels.clone());
+        let id = self.source.len() as u32;
+        self.source.push(source);
         self.handles.push(None);
         self.seen_in.push(0);
-        self.ids.insert(labels, id);
+        self.ids.insert(key, id);
+        self.fresh.push((id, labels));
         id
+    }
+
+    /// The labels of series `id`, made again from its source.
+    fn labels_of(&self, id: u32, target: &Target, job: &JobSettings) -> Option<Labels> {
+        match &self.source[id as usize] {
+            Source::Report(i) => Some(with_name(&target.labels, REPORT_NAMES[*i])),
+            Source::Exposed(bytes) => {
+                let mut line = bytes.to_vec();
+                line.extend_from_slice(b" 0\n");
+                let entry = Parser::new(&line, Format::PrometheusText).next()?.ok()?;
+                match entry {
+                    Entry::Sample(s) => series_labels(&s, target, job).ok().flatten(),
+                    _ => None,
+                }
+            }
+        }
     }
 }
 
@@ -190,15 +222,11 @@ pub async fn run(
     }
     // Gone or stopping: every series it wrote, and its own, end now.
     let t = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let mut rows: Vec<(Labels, Sample, Vec<Exemplar>)> = cache
-        .previous
-        .iter()
-        .map(|&id| (cache.labels[id as usize].clone(), Sample::new(t, STALE_NAN), Vec::new()))
-        .collect();
-    for name in REPORT_NAMES {
-        rows.push((with_name(&target.labels, name), Sample::new(t, STALE_NAN), Vec::new()));
-    }
-    let _ = tokio::task::spawn_blocking(move || append(&db, rows)).await;
+    let mut rows: Vec<(u32, Sample, Vec<Exemplar>)> =
+        cache.previous.iter().map(|&id| (id, Sample::new(t, STALE_NAN), Vec::new())).collect();
+    let report = report_ids(&mut cache, &target);
+    rows.extend(report.iter().map(|&id| (id, Sample::new(t, STALE_NAN), Vec::new())));
+    let _ = tokio::task::spawn_blocking(move || append_by_handle(&mut cache, &db, &rows, &target, &job)).await;
 }
 
 const REPORT_NAMES: [&str; 5] = [
@@ -298,18 +326,11 @@ fn store(
     let up = if result.is_ok() { 1.0 } else { 0.0 };
     let values =
         [up, clock.elapsed().as_secs_f64(), report.scraped as f64, report.post_relabel as f64, report.added as f64];
-    let report_ids = match cache.report {
-        Some(ids) => ids,
-        None => {
-            let ids = REPORT_NAMES.map(|n| cache.id_of(with_name(&target.labels, n)));
-            cache.report = Some(ids);
-            ids
-        }
-    };
+    let report_ids = report_ids(&mut cache, target);
     for (id, v) in report_ids.iter().zip(values) {
         all.push((*id, Sample::new(t, v), Vec::new()));
     }
-    let appended = append_by_handle(&mut cache, db, &all);
+    let appended = append_by_handle(&mut cache, db, &all, target, job);
     let result = match (result, appended) {
         (Ok(()), Ok(())) => Ok((report, meta)),
         (Err(e), _) | (Ok(()), Err(e)) => Err((e, meta)),
@@ -317,13 +338,42 @@ fn store(
     (cache, result)
 }
 
+/// The numbers of the target's report series.
+fn report_ids(cache: &mut Cache, target: &Target) -> [u32; 5] {
+    if let Some(ids) = cache.report {
+        return ids;
+    }
+    let mut ids = [0u32; 5];
+    for (i, n) in REPORT_NAMES.iter().enumerate() {
+        ids[i] = cache.id_of(with_name(&target.labels, n), Source::Report(i));
+    }
+    cache.report = Some(ids);
+    ids
+}
+
 /// Stores rows through the store's series handles, taking handles for new series and
 /// again for series the store has collected since.
-fn append_by_handle(cache: &mut Cache, db: &Tsdb, rows: &[(u32, Sample, Vec<Exemplar>)]) -> Result<(), String> {
+fn append_by_handle(
+    cache: &mut Cache,
+    db: &Tsdb,
+    rows: &[(u32, Sample, Vec<Exemplar>)],
+    target: &Target,
+    job: &JobSettings,
+) -> Result<(), String> {
     let failed = |e: lantern_tsdb::Error| format!("storing the scrape failed: {e}");
+    for (id, labels) in std::mem::take(&mut cache.fresh) {
+        cache.handles[id as usize] = Some(db.handle(&labels).map_err(failed)?);
+    }
+    let renew = |cache: &mut Cache, id: u32| -> Result<(), String> {
+        let labels = cache
+            .labels_of(id, target, job)
+            .ok_or_else(|| format!("storing the scrape failed: the labels of series {id} cannot be made again"))?;
+        cache.handles[id as usize] = Some(db.handle(&labels).map_err(failed)?);
+        Ok(())
+    };
     for (id, _, _) in rows {
         if cache.handles[*id as usize].is_none() {
-            cache.handles[*id as usize] = Some(db.handle(&cache.labels[*id as usize]).map_err(failed)?);
+            renew(cache, *id)?;
         }
     }
     let mut todo: Vec<usize> = (0..rows.len()).collect();
@@ -341,27 +391,10 @@ fn append_by_handle(cache: &mut Cache, db: &Tsdb, rows: &[(u32, Sample, Vec<Exem
         }
         todo = gone.into_iter().map(|k| todo[k]).collect();
         for &i in &todo {
-            let id = rows[i].0 as usize;
-            cache.handles[id] = Some(db.handle(&cache.labels[id]).map_err(failed)?);
+            renew(cache, rows[i].0)?;
         }
     }
     Ok(())
-}
-
-fn append(db: &Tsdb, rows: Vec<(Labels, Sample, Vec<Exemplar>)>) -> Result<(), String> {
-    let mut b = Batch::new();
-    for (labels, s, ex) in &rows {
-        b.begin_series();
-        for l in labels {
-            b.label(l.name.as_bytes(), l.value.as_bytes());
-        }
-        b.sample(*s);
-        for e in ex {
-            b.exemplar(e.clone());
-        }
-        b.end_series();
-    }
-    db.append_batch_unsynced(&b).map(|_| ()).map_err(|e| format!("storing the scrape failed: {e}"))
 }
 
 type Rows = Vec<(u32, Sample, Vec<Exemplar>)>;
@@ -387,11 +420,13 @@ fn parse(
             Entry::Unit { name, unit } => meta.entry(name.into_owned()).or_insert_with(unknown).unit = unit.to_string(),
             Entry::Sample(s) => {
                 report.scraped += 1;
-                let id = match cache.series.get(s.series) {
+                let key = lantern_tsdb::batch::labels_key(std::iter::once((s.series, &b""[..])));
+                let id = match cache.series.get(&key) {
                     Some(id) => *id,
                     None => {
-                        let id = series_labels(&s, target, job)?.map(|l| cache.id_of(l));
-                        cache.series.insert(s.series.into(), id);
+                        let id =
+                            series_labels(&s, target, job)?.map(|l| cache.id_of(l, Source::Exposed(s.series.into())));
+                        cache.series.insert(key, id);
                         id
                     }
                 };
@@ -402,7 +437,11 @@ fn parse(
                 }
                 let last = cache.seen_in[id as usize];
                 if last == scrape {
-                    return Err(format!("line {}: duplicate sample for series {}", s.line, cache.labels[id as usize]));
+                    return Err(format!(
+                        "line {}: duplicate sample for series {}",
+                        s.line,
+                        String::from_utf8_lossy(s.series)
+                    ));
                 }
                 if last == 0 || last != scrape.wrapping_sub(1) {
                     report.added += 1;

@@ -137,6 +137,14 @@ async fn scrapes_label_and_mark_stale() {
     assert_eq!(values(&db, "scrape_samples_post_metric_relabeling").await[0].1.last(), Some(&2.0));
     assert_eq!(db.metadata().get(Some("http_requests_total"), 0, 0)["http_requests_total"][0].kind, "counter");
 
+    // A flush persists everything and the store collects the emptied head series: the
+    // loop's handles go stale, and it takes new ones (labels made again) without losing
+    // a scrape.
+    let before = values(&db, "http_requests_total").await[0].1.len();
+    db.flush().await.unwrap();
+    wait_for_async(|| async { values(&db, "http_requests_total").await[0].1.len() >= before + 2 }).await;
+    assert_eq!(try_state(&m, "app").unwrap().health, Health::Up, "{}", state_of(&m, "app").last_error);
+
     // A series that vanishes gets a staleness marker.
     exp.set(200, "text/plain", "http_requests_total{method=\"GET\",endpoint=\"/api/a\",status=\"200\"} 4\n");
     wait_for_async(|| async {
