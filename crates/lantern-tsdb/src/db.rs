@@ -13,7 +13,7 @@ use crate::batch::{labels_key, Batch, LabelsKey};
 use crate::block::{Block, BLOCKS_DIR};
 use crate::compact::merge_by_time;
 use crate::exemplars::{ExemplarRings, ExemplarVerdict};
-use crate::head::{AppendBounds, Head, MemSeries, Rejection, Verdict};
+use crate::head::{AppendBounds, Head, MemSeries, Rejection, SeriesData, Verdict};
 use crate::record::RefExemplar;
 use crate::record::{Record, RefSample};
 use crate::wal::{frame, ReplayEvent, Wal};
@@ -57,6 +57,103 @@ pub struct AppendOutcome {
     pub exemplars_appended: usize,
     /// Exemplars not stored: duplicates of stored ones, or older than the series' newest.
     pub exemplars_skipped: usize,
+}
+
+/// What one append call accepted, on its way to the log: filled series by series under
+/// the append lock, then written as one frame group.
+struct Pending {
+    bounds: AppendBounds,
+    new_series: Vec<(u64, Labels)>,
+    samples: Vec<RefSample>,
+    exemplars: Vec<RefExemplar>,
+    max_t: i64,
+    below_floor: bool,
+}
+
+impl Tsdb {
+    /// Starts an append (the caller holds the append lock): the bounds samples are
+    /// checked against, or `Closed`.
+    fn begin_append(&self, capacity: usize) -> Result<Pending> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(crate::Error::Closed);
+        }
+        let head_max = self.head.max_t.load(Ordering::SeqCst);
+        let window = ms(self.opts.out_of_order_window);
+        let bounds = AppendBounds {
+            floor: self.head.floor.load(Ordering::SeqCst),
+            oldest: if head_max == i64::MIN { i64::MIN } else { head_max.saturating_sub(window) },
+            block_range: ms(self.opts.block_range),
+        };
+        Ok(Pending {
+            bounds,
+            new_series: Vec::new(),
+            samples: Vec::with_capacity(capacity),
+            exemplars: Vec::new(),
+            max_t: i64::MIN,
+            below_floor: false,
+        })
+    }
+
+    /// Applies one series' samples and exemplars.
+    fn apply(
+        &self,
+        p: &mut Pending,
+        out: &mut AppendOutcome,
+        series: &MemSeries,
+        d: &mut SeriesData,
+        samples: &[Sample],
+        exemplars: &[lantern_core::Exemplar],
+    ) {
+        for s in samples {
+            match d.append(s.t, s.v, p.bounds) {
+                Verdict::Appended => {
+                    p.samples.push(RefSample { series: series.wal_ref, t: s.t, v: s.v });
+                    p.max_t = p.max_t.max(s.t);
+                    p.below_floor |= s.t < p.bounds.floor;
+                }
+                Verdict::AlreadyStored => out.already_stored += 1,
+                Verdict::Rejected(reason) => {
+                    out.rejected.push(RejectedSample { labels: self.head.labels_of(series), t: s.t, reason })
+                }
+            }
+        }
+        if exemplars.is_empty() {
+            return;
+        }
+        let labels = self.head.labels_of(series);
+        for e in exemplars {
+            match self.exemplars.add(&labels, e.clone()) {
+                ExemplarVerdict::Added => p.exemplars.push(RefExemplar { series: series.wal_ref, exemplar: e.clone() }),
+                _ => out.exemplars_skipped += 1,
+            }
+        }
+    }
+
+    /// Logs what was accepted (the caller still holds the append lock); the log position
+    /// to sync to, if anything was logged.
+    fn finish_append(&self, p: Pending, out: &mut AppendOutcome) -> Result<Option<u64>> {
+        out.appended = p.samples.len();
+        out.exemplars_appended = p.exemplars.len();
+        if p.new_series.is_empty() && p.samples.is_empty() && p.exemplars.is_empty() {
+            return Ok(None);
+        }
+        let mut buf = Vec::with_capacity(p.samples.len() * 12 + 64);
+        if !p.new_series.is_empty() {
+            frame(&Record::Series(p.new_series), &mut buf);
+        }
+        if !p.samples.is_empty() {
+            frame(&Record::Samples(p.samples), &mut buf);
+        }
+        if !p.exemplars.is_empty() {
+            frame(&Record::Exemplars(p.exemplars), &mut buf);
+        }
+        let pos = self.wal.write(&buf, p.max_t)?;
+        self.head.max_t.fetch_max(p.max_t, Ordering::SeqCst);
+        if p.below_floor {
+            self.ooo_below_floor.store(true, Ordering::SeqCst);
+        }
+        Ok(Some(pos))
+    }
 }
 
 /// A handle on a head series (see [`Tsdb::handle`]).
@@ -217,15 +314,12 @@ impl Tsdb {
     /// Appending by handle ([`Tsdb::append_handles_unsynced`]) skips the label lookup.
     pub fn handle(&self, labels: &Labels) -> Result<SeriesHandle> {
         let _g = self.append_lock.lock();
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(crate::Error::Closed);
-        }
+        let mut p = self.begin_append(0)?;
         let (series, created) = self.head.get_or_create(labels, None);
         if created {
-            let mut buf = Vec::new();
-            frame(&Record::Series(vec![(series.wal_ref, labels.clone())]), &mut buf);
-            self.wal.write(&buf, i64::MIN)?;
+            p.new_series.push((series.wal_ref, labels.clone()));
         }
+        self.finish_append(p, &mut AppendOutcome::default())?;
         Ok(SeriesHandle(series))
     }
 
@@ -240,68 +334,16 @@ impl Tsdb {
         let mut out = AppendOutcome::default();
         let mut gone = Vec::new();
         let _g = self.append_lock.lock();
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(crate::Error::Closed);
-        }
-        let head_max = self.head.max_t.load(Ordering::SeqCst);
-        let floor = self.head.floor.load(Ordering::SeqCst);
-        let window = ms(self.opts.out_of_order_window);
-        let bounds = AppendBounds {
-            floor,
-            oldest: if head_max == i64::MIN { i64::MIN } else { head_max.saturating_sub(window) },
-            block_range: ms(self.opts.block_range),
-        };
-        let mut accepted = Vec::with_capacity(rows.len());
-        let mut accepted_exemplars: Vec<RefExemplar> = Vec::new();
-        let (mut batch_max, mut below_floor) = (i64::MIN, false);
+        let mut p = self.begin_append(rows.len())?;
         for (i, (h, s, exemplars)) in rows.iter().enumerate() {
-            let series = &h.0;
-            let mut d = series.data.lock();
+            let mut d = h.0.data.lock();
             if d.is_removed() {
                 gone.push(i);
                 continue;
             }
-            match d.append(s.t, s.v, bounds) {
-                Verdict::Appended => {
-                    accepted.push(RefSample { series: series.wal_ref, t: s.t, v: s.v });
-                    batch_max = batch_max.max(s.t);
-                    below_floor |= s.t < floor;
-                }
-                Verdict::AlreadyStored => out.already_stored += 1,
-                Verdict::Rejected(reason) => {
-                    out.rejected.push(RejectedSample { labels: self.head.labels_of(series), t: s.t, reason })
-                }
-            }
-            drop(d);
-            if !exemplars.is_empty() {
-                let labels = self.head.labels_of(series);
-                for e in exemplars.iter() {
-                    match self.exemplars.add(&labels, e.clone()) {
-                        ExemplarVerdict::Added => {
-                            accepted_exemplars.push(RefExemplar { series: series.wal_ref, exemplar: e.clone() })
-                        }
-                        _ => out.exemplars_skipped += 1,
-                    }
-                }
-            }
+            self.apply(&mut p, &mut out, &h.0, &mut d, std::slice::from_ref(s), exemplars);
         }
-        out.appended = accepted.len();
-        out.exemplars_appended = accepted_exemplars.len();
-        if accepted.is_empty() && accepted_exemplars.is_empty() {
-            return Ok((out, gone));
-        }
-        let mut buf = Vec::with_capacity(accepted.len() * 12 + 64);
-        if !accepted.is_empty() {
-            frame(&Record::Samples(accepted), &mut buf);
-        }
-        if !accepted_exemplars.is_empty() {
-            frame(&Record::Exemplars(accepted_exemplars), &mut buf);
-        }
-        self.wal.write(&buf, batch_max)?;
-        self.head.max_t.fetch_max(batch_max, Ordering::SeqCst);
-        if below_floor {
-            self.ooo_below_floor.store(true, Ordering::SeqCst);
-        }
+        self.finish_append(p, &mut out)?;
         Ok((out, gone))
     }
 
@@ -321,95 +363,36 @@ impl Tsdb {
         // Hashing needs no lock; lookups happen under the append lock, which garbage
         // collection also takes, so a series found here stays in the head.
         let keys: Vec<LabelsKey> = input.iter().map(|(pairs, _)| labels_key(pairs.iter().copied())).collect();
-        let pos = {
-            let _g = self.append_lock.lock();
-            if self.closed.load(Ordering::SeqCst) {
-                return Err(crate::Error::Closed);
-            }
-            let head_max = self.head.max_t.load(Ordering::SeqCst);
-            let floor = self.head.floor.load(Ordering::SeqCst);
-            let window = ms(self.opts.out_of_order_window);
-            let bounds = AppendBounds {
-                floor,
-                oldest: if head_max == i64::MIN { i64::MIN } else { head_max.saturating_sub(window) },
-                block_range: ms(self.opts.block_range),
+        let _g = self.append_lock.lock();
+        let mut p = self.begin_append(input.sample_count())?;
+        // One index lock for the whole batch, and independent lookups the CPU overlaps.
+        let found = self.head.lookup_many(&keys);
+        for (((pairs, samples), exemplars), found) in input.iter().zip(input.exemplars()).zip(found) {
+            let series = match found {
+                Some(s) => s,
+                None => match validate(pairs) {
+                    Ok(ls) => {
+                        let (series, created) = self.head.get_or_create(&ls, None);
+                        if created {
+                            p.new_series.push((series.wal_ref, ls));
+                        }
+                        series
+                    }
+                    Err(error) => {
+                        let shown = Labels::from_pairs(
+                            pairs.iter().map(|(n, v)| (String::from_utf8_lossy(n), String::from_utf8_lossy(v))),
+                        )
+                        .to_string();
+                        out.invalid_series.push(InvalidSeries { labels: shown, error, samples: samples.len() });
+                        continue;
+                    }
+                },
             };
-            let mut new_series = Vec::new();
-            let mut accepted = Vec::with_capacity(input.sample_count());
-            let mut batch_max = i64::MIN;
-            let mut below_floor = false;
-            // One index lock for the whole batch, and independent lookups the CPU overlaps.
-            let found = self.head.lookup_many(&keys);
-            let mut accepted_exemplars: Vec<RefExemplar> = Vec::new();
-            for (((pairs, samples), exemplars), found) in input.iter().zip(input.exemplars()).zip(found) {
-                let series = match found {
-                    Some(s) => s,
-                    None => match validate(pairs) {
-                        Ok(ls) => {
-                            let (series, created) = self.head.get_or_create(&ls, None);
-                            if created {
-                                new_series.push((series.wal_ref, ls));
-                            }
-                            series
-                        }
-                        Err(error) => {
-                            let shown = Labels::from_pairs(
-                                pairs.iter().map(|(n, v)| (String::from_utf8_lossy(n), String::from_utf8_lossy(v))),
-                            )
-                            .to_string();
-                            out.invalid_series.push(InvalidSeries { labels: shown, error, samples: samples.len() });
-                            continue;
-                        }
-                    },
-                };
-                let mut d = series.data.lock();
-                for s in samples.iter().copied() {
-                    match d.append(s.t, s.v, bounds) {
-                        Verdict::Appended => {
-                            accepted.push(RefSample { series: series.wal_ref, t: s.t, v: s.v });
-                            batch_max = batch_max.max(s.t);
-                            below_floor |= s.t < floor;
-                        }
-                        Verdict::AlreadyStored => out.already_stored += 1,
-                        Verdict::Rejected(reason) => {
-                            out.rejected.push(RejectedSample { labels: self.head.labels_of(&series), t: s.t, reason })
-                        }
-                    }
-                }
-                drop(d);
-                let series_labels = if exemplars.is_empty() { None } else { Some(self.head.labels_of(&series)) };
-                for (e, labels) in exemplars.iter().zip(std::iter::repeat(series_labels.as_ref()).flatten()) {
-                    match self.exemplars.add(labels, e.clone()) {
-                        ExemplarVerdict::Added => {
-                            accepted_exemplars.push(RefExemplar { series: series.wal_ref, exemplar: e.clone() })
-                        }
-                        _ => out.exemplars_skipped += 1,
-                    }
-                }
-            }
-            out.appended = accepted.len();
-            out.exemplars_appended = accepted_exemplars.len();
-            if new_series.is_empty() && accepted.is_empty() && accepted_exemplars.is_empty() {
-                return Ok((out, None));
-            }
-            let mut buf = Vec::with_capacity(accepted.len() * 12 + 64);
-            if !new_series.is_empty() {
-                frame(&Record::Series(new_series), &mut buf);
-            }
-            if !accepted.is_empty() {
-                frame(&Record::Samples(accepted), &mut buf);
-            }
-            if !accepted_exemplars.is_empty() {
-                frame(&Record::Exemplars(accepted_exemplars), &mut buf);
-            }
-            let pos = self.wal.write(&buf, batch_max)?;
-            self.head.max_t.fetch_max(batch_max, Ordering::SeqCst);
-            if below_floor {
-                self.ooo_below_floor.store(true, Ordering::SeqCst);
-            }
-            pos
-        };
-        Ok((out, Some(pos)))
+            let mut d = series.data.lock();
+            self.apply(&mut p, &mut out, &series, &mut d, samples, exemplars);
+        }
+        let pos = self.finish_append(p, &mut out)?;
+        Ok((out, pos))
     }
 
     /// Every series matching `matchers` with its samples in `[mint, maxt]`, sorted by labels.
