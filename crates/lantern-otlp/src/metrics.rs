@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
     exemplar, metric, number_data_point, AggregationTemporality, Exemplar as OtlpExemplar,
-    ExponentialHistogramDataPoint, HistogramDataPoint, Metric,
+    ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint,
 };
 use parking_lot::Mutex;
 
@@ -273,10 +273,7 @@ impl<'a> Ctx<'a, '_> {
     }
 
     fn value(&self, v: &'a Option<AnyValue>) -> &'a str {
-        match v.as_ref().and_then(|v| v.value.as_ref()) {
-            Some(any_value::Value::StringValue(s)) => s,
-            _ => self.bump.alloc_str(&text(v)),
-        }
+        value_text(self.bump, v)
     }
 
     /// Writes one sample of the series `base` + `attrs` + name (+ `extra`) into the
@@ -350,7 +347,7 @@ pub fn convert<'a>(req: &'a ExportMetricsServiceRequest, bump: &'a Bump, delta: 
     for rm in &req.resource_metrics {
         let attrs: &'a [KeyValue] = rm.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
         let get =
-            |k: &str| attrs.iter().find(|a| a.key == k).map(|a| ctx_value(bump, &a.value)).filter(|s| !s.is_empty());
+            |k: &str| attrs.iter().find(|a| a.key == k).map(|a| value_text(bump, &a.value)).filter(|s| !s.is_empty());
         let mut base: Vec<Pair<'a>> = Vec::new();
         match (get("service.namespace"), get("service.name")) {
             (Some(ns), Some(n)) => base.push(("job", bump.alloc_str(&format!("{ns}/{n}")))),
@@ -393,7 +390,9 @@ pub fn convert<'a>(req: &'a ExportMetricsServiceRequest, bump: &'a Bump, delta: 
     }
 }
 
-fn ctx_value<'a>(bump: &'a Bump, v: &'a Option<AnyValue>) -> &'a str {
+/// An attribute value as a label value: borrowed when it is a string, else written
+/// into the arena.
+fn value_text<'a>(bump: &'a Bump, v: &'a Option<AnyValue>) -> &'a str {
     match v.as_ref().and_then(|v| v.value.as_ref()) {
         Some(any_value::Value::StringValue(s)) => s,
         _ => bump.alloc_str(&text(v)),
@@ -421,24 +420,10 @@ fn metric<'a>(ctx: &mut Ctx<'a, '_>, m: &'a Metric, base: &[Pair<'a>], sink: &mu
     let value = |stale: bool, v: f64| if stale { STALE_NAN } else { v };
     let mut newest = 0;
     match data {
-        metric::Data::Gauge(g) => {
-            for p in &g.data_points {
-                let t = ms(p.time_unix_nano);
-                newest = newest.max(t);
-                let ex = p.exemplars.iter().map(|e| exemplar_of(e, t)).collect();
-                let s = Sample::new(t, value(p.flags & 1 == 1, number(&p.value)));
-                ctx.emit(sink, base, &p.attributes, name, None, s, false, ex);
-            }
-        }
+        metric::Data::Gauge(g) => newest = numbers(ctx, sink, base, name, &g.data_points, false),
         metric::Data::Sum(sum) => {
             let is_delta = sum.aggregation_temporality == AggregationTemporality::Delta as i32;
-            for p in &sum.data_points {
-                let t = ms(p.time_unix_nano);
-                newest = newest.max(t);
-                let ex = p.exemplars.iter().map(|e| exemplar_of(e, t)).collect();
-                let s = Sample::new(t, value(p.flags & 1 == 1, number(&p.value)));
-                ctx.emit(sink, base, &p.attributes, name, None, s, is_delta, ex);
-            }
+            newest = numbers(ctx, sink, base, name, &sum.data_points, is_delta);
         }
         metric::Data::Histogram(h) => {
             let is_delta = h.aggregation_temporality == AggregationTemporality::Delta as i32;
@@ -512,6 +497,26 @@ fn metric<'a>(ctx: &mut Ctx<'a, '_>, m: &'a Metric, base: &[Pair<'a>], sink: &mu
                 );
             }
         }
+    }
+    newest
+}
+
+/// Writes gauge or sum points; returns the newest timestamp (ms).
+fn numbers<'a>(
+    ctx: &mut Ctx<'a, '_>,
+    sink: &mut Sink<'a>,
+    base: &[Pair<'a>],
+    name: &'a str,
+    points: &'a [NumberDataPoint],
+    is_delta: bool,
+) -> i64 {
+    let mut newest = 0;
+    for p in points {
+        let t = ms(p.time_unix_nano);
+        newest = newest.max(t);
+        let ex = p.exemplars.iter().map(|e| exemplar_of(e, t)).collect();
+        let v = if p.flags & 1 == 1 { STALE_NAN } else { number(&p.value) };
+        ctx.emit(sink, base, &p.attributes, name, None, Sample::new(t, v), is_delta, ex);
     }
     newest
 }

@@ -117,12 +117,18 @@ pub fn router(api: PromApi) -> Router {
 /// on disk can be measured or backed up. 204 when done.
 async fn flush(axum::extract::State(api): axum::extract::State<PromApi>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let r = async {
-        api.db()?.flush().await.map_err(store_error)?;
-        Ok::<_, ApiError>(axum::http::StatusCode::NO_CONTENT.into_response())
-    }
-    .await;
-    r.unwrap_or_else(IntoResponse::into_response)
+    respond(
+        async {
+            api.db()?.flush().await.map_err(store_error)?;
+            Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+        }
+        .await,
+    )
+}
+
+/// A handler's answer, or its error in Prometheus's envelope.
+pub(crate) fn respond(r: Result<axum::response::Response, ApiError>) -> axum::response::Response {
+    r.unwrap_or_else(axum::response::IntoResponse::into_response)
 }
 
 fn store_error(e: lantern_tsdb::Error) -> ApiError {

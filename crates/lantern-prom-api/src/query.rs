@@ -15,7 +15,7 @@ use lantern_http::{ApiError, ErrorKind, Params};
 use lantern_promql::{Engine, Storage, Value};
 use lantern_tsdb::Tsdb;
 
-use crate::{json, PromApi};
+use crate::{json, respond, PromApi};
 
 /// The engine's view of the metrics store: each selector is one store read, run from
 /// the blocking thread the query evaluates on.
@@ -47,10 +47,6 @@ fn engine_error(e: lantern_promql::Error) -> ApiError {
         E::Timeout(m) => ApiError::new(ErrorKind::Timeout, m),
         E::Storage(m) => ApiError::internal(m),
     }
-}
-
-fn respond(r: Result<Response, ApiError>) -> Response {
-    r.unwrap_or_else(IntoResponse::into_response)
 }
 
 fn json_response(body: String) -> Response {

@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use lantern_core::labels::is_valid_label_name;
 use lantern_http::selector::parse_selectors;
 use lantern_http::time::{MAX_TIME_MS, MIN_TIME_MS};
 use lantern_http::{success, ApiError, Params};
 
-use crate::PromApi;
+use crate::{respond, PromApi};
 
 struct Common {
     groups: Vec<Vec<lantern_core::Matcher>>,
@@ -35,10 +35,6 @@ async fn common(
         return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
     }
     Ok(Common { groups, start, end, limit: p.usize("limit")?.filter(|&l| l > 0) })
-}
-
-fn respond(r: Result<Response, ApiError>) -> Response {
-    r.unwrap_or_else(IntoResponse::into_response)
 }
 
 fn truncate<T>(mut v: Vec<T>, limit: Option<usize>) -> Vec<T> {

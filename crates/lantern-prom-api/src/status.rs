@@ -101,19 +101,20 @@ pub(crate) async fn metadata(
     headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    use axum::response::IntoResponse;
-    let r = async {
-        let p = lantern_http::Params::from_request(&method, &uri, &headers, body, api.limits.max_request_bytes).await?;
-        let limit = p.usize("limit")?.unwrap_or(0);
-        let per = p.usize("limit_per_metric")?.unwrap_or(0);
-        let metric = p.get("metric").filter(|m| !m.is_empty());
-        let found = api.db()?.metadata().get(metric, limit, per);
-        let out: std::collections::BTreeMap<String, Vec<Meta>> = found
-            .into_iter()
-            .map(|(k, v)| (k, v.into_iter().map(|m| Meta { kind: m.kind, help: m.help, unit: m.unit }).collect()))
-            .collect();
-        Ok::<_, lantern_http::ApiError>(lantern_http::success(out))
-    }
-    .await;
-    r.unwrap_or_else(IntoResponse::into_response)
+    crate::respond(
+        async {
+            let p =
+                lantern_http::Params::from_request(&method, &uri, &headers, body, api.limits.max_request_bytes).await?;
+            let limit = p.usize("limit")?.unwrap_or(0);
+            let per = p.usize("limit_per_metric")?.unwrap_or(0);
+            let metric = p.get("metric").filter(|m| !m.is_empty());
+            let found = api.db()?.metadata().get(metric, limit, per);
+            let out: std::collections::BTreeMap<String, Vec<Meta>> = found
+                .into_iter()
+                .map(|(k, v)| (k, v.into_iter().map(|m| Meta { kind: m.kind, help: m.help, unit: m.unit }).collect()))
+                .collect();
+            Ok(lantern_http::success(out))
+        }
+        .await,
+    )
 }

@@ -77,17 +77,8 @@ fn decode_series<'a>(buf: &'a [u8], batch: &mut Batch<'a>, extras: &mut Extras) 
         let (field, wt) = r.key()?;
         match (field, wt) {
             (1, 2) => {
-                let mut lr = Reader { b: r.bytes()?, pos: 0 };
                 // Bytes, not str: the store checks UTF-8 only for series it does not know.
-                let (mut name, mut value): (&[u8], &[u8]) = (b"", b"");
-                while !lr.done() {
-                    let (f, w) = lr.key()?;
-                    match (f, w) {
-                        (1, 2) => name = lr.bytes()?,
-                        (2, 2) => value = lr.bytes()?,
-                        _ => lr.skip(w)?,
-                    }
-                }
+                let (name, value) = decode_label(r.bytes()?)?;
                 batch.label(name, value);
             }
             (2, 2) => {
@@ -121,6 +112,21 @@ fn decode_series<'a>(buf: &'a [u8], batch: &mut Batch<'a>, extras: &mut Extras) 
     Ok(())
 }
 
+/// A `Label` message: its name and value bytes.
+fn decode_label(buf: &[u8]) -> Result<(&[u8], &[u8]), String> {
+    let mut r = Reader { b: buf, pos: 0 };
+    let (mut name, mut value): (&[u8], &[u8]) = (b"", b"");
+    while !r.done() {
+        let (f, w) = r.key()?;
+        match (f, w) {
+            (1, 2) => name = r.bytes()?,
+            (2, 2) => value = r.bytes()?,
+            _ => r.skip(w)?,
+        }
+    }
+    Ok((name, value))
+}
+
 /// An exemplar message, or `None` if its labels are unusable.
 fn decode_exemplar(buf: &[u8]) -> Result<Option<lantern_core::Exemplar>, String> {
     let mut r = Reader { b: buf, pos: 0 };
@@ -129,16 +135,7 @@ fn decode_exemplar(buf: &[u8]) -> Result<Option<lantern_core::Exemplar>, String>
         let (field, wt) = r.key()?;
         match (field, wt) {
             (1, 2) => {
-                let mut lr = Reader { b: r.bytes()?, pos: 0 };
-                let (mut name, mut val): (&[u8], &[u8]) = (b"", b"");
-                while !lr.done() {
-                    let (f, w) = lr.key()?;
-                    match (f, w) {
-                        (1, 2) => name = lr.bytes()?,
-                        (2, 2) => val = lr.bytes()?,
-                        _ => lr.skip(w)?,
-                    }
-                }
+                let (name, val) = decode_label(r.bytes()?)?;
                 match (std::str::from_utf8(name), std::str::from_utf8(val)) {
                     (Ok(n), Ok(v)) if lantern_core::labels::is_valid_label_name(n) => labels.push((n, v)),
                     _ => ok = false,

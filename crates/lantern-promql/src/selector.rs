@@ -119,12 +119,7 @@ pub(crate) fn subquery(ctx: &Ctx, sq: &SubqueryExpr, grid: Grid) -> Result<Range
 }
 
 fn select_all(ctx: &Ctx, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<(Labels, Vec<Sample>)>> {
-    // With `or` inside the braces the parser keeps every alternative in `or_matchers`.
-    let alternatives = if vs.matchers.or_matchers.is_empty() {
-        vec![matchers_of(vs, &vs.matchers.matchers)?]
-    } else {
-        vs.matchers.or_matchers.iter().map(|m| matchers_of(vs, m)).collect::<Result<Vec<_>>>()?
-    };
+    let alternatives = alternatives(vs)?;
     if alternatives.len() == 1 {
         return ctx.select(&alternatives[0], mint, maxt);
     }
@@ -139,14 +134,25 @@ fn select_all(ctx: &Ctx, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Ve
 }
 
 fn select_last(ctx: &Ctx, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<(Labels, Sample)>> {
-    if vs.matchers.or_matchers.is_empty() {
-        return ctx.select_last(&matchers_of(vs, &vs.matchers.matchers)?, mint, maxt);
+    let alternatives = alternatives(vs)?;
+    if let [only] = alternatives.as_slice() {
+        return ctx.select_last(only, mint, maxt);
     }
     let mut all: std::collections::BTreeMap<Labels, Sample> = std::collections::BTreeMap::new();
-    for m in &vs.matchers.or_matchers {
-        all.extend(ctx.select_last(&matchers_of(vs, m)?, mint, maxt)?);
+    for m in &alternatives {
+        all.extend(ctx.select_last(m, mint, maxt)?);
     }
     Ok(all.into_iter().collect())
+}
+
+/// A selector's matcher sets, one per `or` alternative (with `or` inside the braces the
+/// parser keeps every alternative in `or_matchers`).
+fn alternatives(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>> {
+    if vs.matchers.or_matchers.is_empty() {
+        Ok(vec![matchers_of(vs, &vs.matchers.matchers)?])
+    } else {
+        vs.matchers.or_matchers.iter().map(|m| matchers_of(vs, m)).collect()
+    }
 }
 
 /// A selector's matchers, the metric name included.
@@ -205,13 +211,7 @@ pub fn selector_matchers(expr: &promql_parser::parser::Expr) -> Result<Vec<Vec<M
             }
             _ => continue,
         };
-        if vs.matchers.or_matchers.is_empty() {
-            out.push(matchers_of(vs, &vs.matchers.matchers)?);
-        } else {
-            for m in &vs.matchers.or_matchers {
-                out.push(matchers_of(vs, m)?);
-            }
-        }
+        out.extend(alternatives(vs)?);
     }
     Ok(out)
 }

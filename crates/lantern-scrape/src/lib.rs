@@ -275,7 +275,6 @@ fn job_settings(job: &ScrapeConfig) -> Result<JobSettings, String> {
         (None, None) => None,
     };
     Ok(JobSettings {
-        name: job.job_name.clone(),
         honor_labels: job.honor_labels,
         honor_timestamps: job.honor_timestamps,
         metric_rules: lantern_relabel::compile(&job.metric_relabel_configs).map_err(|e| e.to_string())?,

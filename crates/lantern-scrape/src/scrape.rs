@@ -19,8 +19,6 @@ use crate::target::Target;
 /// What a job's scrapes share.
 #[derive(Debug)]
 pub struct JobSettings {
-    /// The job name (`scrapePool` in the API).
-    pub name: String,
     /// Exposed labels win over target labels.
     pub honor_labels: bool,
     /// Exposed timestamps are used.
