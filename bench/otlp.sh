@@ -9,13 +9,13 @@
 # Writes bench/OTLP_RESULTS.md. Nothing here is a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 SERVICES=${SERVICES:-20}
 ROUNDS=${ROUNDS:-200}
 CONC=${CONC:-4}
 OUT=bench/out/otlp
 rm -rf "$OUT" && mkdir -p "$OUT"
 cargo build --release -q -p lantern -p lantern-bench
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 HTTP=$(free_port); GRPC=$(free_port); OHTTP=$(free_port)
 target/release/lantern serve --data-dir "$OUT/data" --http-addr "127.0.0.1:$HTTP" --otlp-grpc-addr "127.0.0.1:$GRPC" \
   --otlp-http-addr "127.0.0.1:$OHTTP" >"$OUT/lantern.log" 2>&1 &
@@ -23,10 +23,9 @@ PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do curl -sf -o /dev/null "http://127.0.0.1:$HTTP/-/ready" && break; sleep 0.2; done
 TCK=$(getconf CLK_TCK)
-cpu() { awk '{print $14+$15}' "/proc/$PID/stat"; }
-c0=$(cpu)
+c0=$(cpu_ticks $PID)
 res=$(target/release/otlp_bench --url "http://127.0.0.1:$GRPC" --services "$SERVICES" --rounds "$ROUNDS" --concurrency "$CONC")
-c1=$(cpu)
+c1=$(cpu_ticks $PID)
 echo "$res" >&2
 points=$(echo "$res" | python3 -c 'import json,sys; print(json.load(sys.stdin)["points"])')
 rejected=$(echo "$res" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rejected"])')
@@ -39,7 +38,7 @@ stored=$(curl -s "http://127.0.0.1:$HTTP/api/v1/query" --data-urlencode "time=$(
   echo "# OTLP metrics ingest benchmark"
   echo
   echo "Command: \`SERVICES=$SERVICES ROUNDS=$ROUNDS CONC=$CONC bench/otlp.sh\` on $(date -u +%Y-%m-%d)."
-  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, shared and noisy."
+  echo "Machine: $(machine), shared and noisy."
   echo "Load: \`otlp_bench\` (crates/lantern-bench) sends $points data points over OTLP/gRPC in requests of 1,000 (10 metrics x 100 points, 3 attributes each, one resource per service), $CONC streams; $series series."
   echo
   echo "| | value | target |"

@@ -9,6 +9,7 @@
 # Writes bench/QUERY_RESULTS.md. Nothing here is a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 HOSTS=${HOSTS:-50}
 SCRAPES=${SCRAPES:-720}
 REPEAT=${REPEAT:-5}
@@ -17,8 +18,6 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 command -v prometheus >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 cargo build --release -q -p lantern -p lantern-bench
 
-wait_http() { for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "no answer from $1" >&2; return 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 LPORT=$(free_port); PPORT=$(free_port)
 target/release/lantern serve --data-dir "$OUT/lantern" --http-addr "127.0.0.1:$LPORT" >"$OUT/lantern.log" 2>&1 &
@@ -40,7 +39,7 @@ done
 SERIES=$(echo "$res" | python3 -c 'import json,sys; print(json.load(sys.stdin)["series"])')
 sleep "${SETTLE:-75}"   # let both run their periodic maintenance (head cuts, compaction) once
 HEADER="Command: \`HOSTS=$HOSTS SCRAPES=$SCRAPES REPEAT=$REPEAT bench/query.sh\` on $(date -u +%Y-%m-%d).
-Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, shared and noisy: compare ratios within one run.
+Machine: $(machine), shared and noisy: compare ratios within one run.
 Peer: $(prometheus --version 2>&1 | head -1 | cut -d' ' -f1-3) (Debian package), remote-write receiver on; both hold the same $SERIES series x $SCRAPES scrapes (15 s apart, $((SCRAPES * 15 / 3600)) h), after a settling pause in which both ran their periodic head cuts and compaction.
 Each query: one warm-up, then $REPEAT runs per system alternating; the median wall time of the HTTP request (Python urllib on loopback). Range queries cover the span but its first 10 minutes, at a 60 s step."
 python3 bench/query.py "http://127.0.0.1:$LPORT" $LPID "http://127.0.0.1:$PPORT" $PPID_ "$END_S" $(( SCRAPES * 15 - 600 )) "$REPEAT" bench/QUERY_RESULTS.md "$HEADER"

@@ -14,6 +14,7 @@
 # Writes bench/RESULTS.md (the machine is noted there). Nothing here is a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 HOSTS=${HOSTS:-100}
 SCRAPES=${SCRAPES:-1440}
 MEM_MULT=${MEM_MULT:-50}          # memory test: HOSTS x ~206 series x MEM_MULT
@@ -33,10 +34,6 @@ cargo build --release -q -p lantern -p lantern-bench
 BENCH=target/release/lantern-bench
 TCK=$(getconf CLK_TCK)
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
-wait_http() { for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "no answer from $1" >&2; return 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_system() { # name datadir port -> sets PID, WRITE_URL
   local name=$1 dir=$2 port=$3
@@ -113,7 +110,7 @@ ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
   echo "# Benchmark results"
   echo
   echo "Command: \`HOSTS=$HOSTS SCRAPES=$SCRAPES MEM_MULT=$MEM_MULT MEM_SCRAPES=$MEM_SCRAPES CONC=$CONC bench/run.sh\` on $(date -u +%Y-%m-%d)."
-  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, shared and noisy: compare ratios within one run."
+  echo "Machine: $(machine), shared and noisy: compare ratios within one run."
   echo "Peers: $(prometheus --version 2>&1 | head -1 | cut -d' ' -f1-3), VictoriaMetrics $(dpkg-query -W -f '${Version}' victoria-metrics) (Debian packages)."
   echo "Data: ${SERIES_INGEST:-${SAMPLES[lantern]}} samples of fleet data (lantern-bench: $HOSTS hosts, node-exporter-like series, 15 s scrapes) sent by remote write with $CONC connections."
   echo

@@ -9,6 +9,7 @@
 # Writes bench/SCRAPE_RESULTS.md. Nothing here is a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 TARGETS=${TARGETS:-1000}
 SERIES=${SERIES:-1000}
 DURATION=${DURATION:-300}
@@ -17,8 +18,6 @@ OUT=bench/out/scrape
 rm -rf "$OUT" && mkdir -p "$OUT"
 command -v prometheus >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 cargo build --release -q -p lantern -p lantern-bench
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "no answer from $1" >&2; return 1; }
 
 target/release/scrape_targets --base-port "$BASE" --targets "$TARGETS" --series "$SERIES" >"$OUT/targets.log" 2>&1 &
 TPID=$!
@@ -35,14 +34,12 @@ prometheus --config.file="$OUT/scrape.yml" --storage.tsdb.path="$OUT/prometheus"
 PPID_=$!
 wait_http "http://127.0.0.1:$LPORT/-/ready"; wait_http "http://127.0.0.1:$PPORT/-/ready"
 TCK=$(getconf CLK_TCK)
-cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
-rss() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
 # Let both discover the targets and fill their heads, then measure a steady window.
 sleep 60
-l0=$(cpu $LPID); p0=$(cpu $PPID_)
+l0=$(cpu_ticks $LPID); p0=$(cpu_ticks $PPID_)
 sleep "$DURATION"
-l1=$(cpu $LPID); p1=$(cpu $PPID_)
-lrss=$(rss $LPID); prss=$(rss $PPID_)
+l1=$(cpu_ticks $LPID); p1=$(cpu_ticks $PPID_)
+lrss=$(rss_kb $LPID); prss=$(rss_kb $PPID_)
 q() { curl -s "http://127.0.0.1:$1/api/v1/query" --data-urlencode "query=$2" | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)'; }
 lseries=$(q $LPORT 'count({job="bench"})'); pseries=$(q $PPORT 'count({job="bench"})')
 lup=$(q $LPORT 'sum(up{job="bench"})'); pup=$(q $PPORT 'sum(up{job="bench"})')
@@ -51,7 +48,7 @@ lcpu=$(python3 -c "print(round(($l1 - $l0) / $TCK, 2))"); pcpu=$(python3 -c "pri
   echo "# Scraping benchmark"
   echo
   echo "Command: \`TARGETS=$TARGETS SERIES=$SERIES DURATION=$DURATION bench/scrape.sh\` on $(date -u +%Y-%m-%d)."
-  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, shared and noisy: both servers ran at the same time, scraping the same exporters."
+  echo "Machine: $(machine), shared and noisy: both servers ran at the same time, scraping the same exporters."
   echo "Peer: $(prometheus --version 2>&1 | head -1 | cut -d' ' -f1-3) (Debian package). Exporters: \`scrape_targets\` (crates/lantern-bench), $TARGETS targets x $SERIES series in the text format, scraped every 15 s. Measured over $DURATION s after a 60 s warm-up."
   echo
   echo "| | Lantern | Prometheus | Lantern / Prometheus | target |"

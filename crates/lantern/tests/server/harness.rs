@@ -271,3 +271,14 @@ pub fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) ->
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Runs an instant PromQL query (POST form) against `srv`.
+pub fn query(srv: &Server, q: &str) -> serde_json::Value {
+    let r = http().post(srv.url("/api/v1/query")).form(&[("query", q)]).send().unwrap();
+    serde_json::from_str(&r.text().unwrap()).unwrap()
+}
+
+/// The value of the first result of a query answer.
+pub fn first_value(v: &serde_json::Value) -> Option<f64> {
+    v["data"]["result"].as_array()?.first()?["value"][1].as_str()?.parse().ok()
+}

@@ -4,16 +4,7 @@
 
 use std::process::Command;
 
-use crate::harness::{get_json, http, py_script, python, Server};
-
-fn query(srv: &Server, q: &str) -> serde_json::Value {
-    let r = http().post(srv.url("/api/v1/query")).form(&[("query", q)]).send().unwrap();
-    serde_json::from_str(&r.text().unwrap()).unwrap()
-}
-
-fn value(v: &serde_json::Value) -> Option<f64> {
-    v["data"]["result"].as_array()?.first()?["value"][1].as_str()?.parse().ok()
-}
+use crate::harness::{first_value, get_json, http, py_script, python, query, Server};
 
 fn push(transport: &str, endpoint: &str, service: &str, extra: &[&str]) -> String {
     let out = Command::new(python())
@@ -35,26 +26,26 @@ fn the_opentelemetry_sdk_pushes_metrics_over_grpc_and_http() {
 
     // Cumulative over gRPC: the second export holds the total.
     let orders = query(&srv, "orders_placed_total{job=\"checkout\"}");
-    assert_eq!(value(&orders), Some(5.0), "{orders}");
+    assert_eq!(first_value(&orders), Some(5.0), "{orders}");
     let labels = &orders["data"]["result"][0]["metric"];
     assert_eq!(labels["instance"], "instance-1");
     assert_eq!(labels["payment_method"], "card");
     assert_eq!(labels["otel_scope_name"], "checkout");
     assert_eq!(labels["otel_scope_version"], "1.0.0");
     // Delta over HTTP, accumulated into a cumulative series.
-    assert_eq!(value(&query(&srv, "orders_placed_total{job=\"payments\"}")), Some(5.0));
-    assert_eq!(value(&query(&srv, "http_server_request_duration_seconds_count{job=\"payments\"}")), Some(2.0));
+    assert_eq!(first_value(&query(&srv, "orders_placed_total{job=\"payments\"}")), Some(5.0));
+    assert_eq!(first_value(&query(&srv, "http_server_request_duration_seconds_count{job=\"payments\"}")), Some(2.0));
 
-    assert_eq!(value(&query(&srv, "http_server_request_duration_seconds_count{job=\"checkout\"}")), Some(2.0));
-    assert_eq!(value(&query(&srv, "http_server_request_duration_seconds_sum{job=\"checkout\"}")), Some(2.0));
+    assert_eq!(first_value(&query(&srv, "http_server_request_duration_seconds_count{job=\"checkout\"}")), Some(2.0));
+    assert_eq!(first_value(&query(&srv, "http_server_request_duration_seconds_sum{job=\"checkout\"}")), Some(2.0));
     let b = query(&srv, "http_server_request_duration_seconds_bucket{job=\"checkout\", le=\"+Inf\"}");
-    assert_eq!(value(&b), Some(2.0), "{b}");
-    assert_eq!(value(&query(&srv, "http_server_active_requests{job=\"checkout\"}")), Some(2.0));
-    assert_eq!(value(&query(&srv, "process_memory_usage_bytes{job=\"checkout\"}")), Some(1048576.0));
+    assert_eq!(first_value(&b), Some(2.0), "{b}");
+    assert_eq!(first_value(&query(&srv, "http_server_active_requests{job=\"checkout\"}")), Some(2.0));
+    assert_eq!(first_value(&query(&srv, "process_memory_usage_bytes{job=\"checkout\"}")), Some(1048576.0));
     let info = query(&srv, "target_info{job=\"checkout\"}");
     assert_eq!(info["data"]["result"][0]["metric"]["deployment_environment"], "test", "{info}");
     let q = "histogram_quantile(0.5, sum by (le) (http_server_request_duration_seconds_bucket{job=\"checkout\"}))";
-    assert!(value(&query(&srv, q)).is_some());
+    assert!(first_value(&query(&srv, q)).is_some());
     let md = get_json(&srv.url("/api/v1/metadata?metric=orders_placed_total"));
     assert_eq!(md["data"]["orders_placed_total"][0]["type"], "counter", "{md}");
 

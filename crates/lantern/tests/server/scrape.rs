@@ -4,16 +4,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::harness::{eventually, free_port, get_json, http, py_script, python, Proc, Server};
-
-fn query(srv: &Server, q: &str) -> serde_json::Value {
-    let r = http().post(srv.url("/api/v1/query")).form(&[("query", q)]).send().unwrap();
-    serde_json::from_str(&r.text().unwrap()).unwrap()
-}
-
-fn scalar_of(v: &serde_json::Value) -> Option<f64> {
-    v["data"]["result"].as_array()?.first()?["value"][1].as_str()?.parse().ok()
-}
+use crate::harness::{eventually, first_value, free_port, get_json, http, py_script, python, query, Proc, Server};
 
 #[test]
 fn the_seed_prometheus_client_app_is_scraped_with_its_names_labels_and_exemplars() {
@@ -52,7 +43,7 @@ fn the_seed_prometheus_client_app_is_scraped_with_its_names_labels_and_exemplars
     http().get(format!("{app}/traced/payments?trace_id=0af7651916cd43dd8448eb211c80319c")).send().unwrap();
 
     let users = eventually(30, "the counter to be scraped", || {
-        scalar_of(&query(&srv, "http_requests_total{endpoint=\"users\"}")).filter(|v| *v == 5.0)
+        first_value(&query(&srv, "http_requests_total{endpoint=\"users\"}")).filter(|v| *v == 5.0)
     });
     assert_eq!(users, 5.0);
     let v = query(&srv, "http_requests_total{endpoint=\"users\"}");
@@ -73,12 +64,12 @@ fn the_seed_prometheus_client_app_is_scraped_with_its_names_labels_and_exemplars
         .collect();
     les.sort_by(f64::total_cmp);
     assert_eq!(les, vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, f64::INFINITY]);
-    assert_eq!(scalar_of(&query(&srv, "http_request_duration_seconds_count{endpoint=\"orders\"}")), Some(3.0));
-    assert_eq!(scalar_of(&query(&srv, "active_connections")), Some(0.0));
-    assert_eq!(scalar_of(&query(&srv, "up{job=\"seed\"}")), Some(1.0));
-    assert!(scalar_of(&query(&srv, "scrape_samples_scraped{job=\"seed\"}")).is_some_and(|n| n > 20.0));
+    assert_eq!(first_value(&query(&srv, "http_request_duration_seconds_count{endpoint=\"orders\"}")), Some(3.0));
+    assert_eq!(first_value(&query(&srv, "active_connections")), Some(0.0));
+    assert_eq!(first_value(&query(&srv, "up{job=\"seed\"}")), Some(1.0));
+    assert!(first_value(&query(&srv, "scrape_samples_scraped{job=\"seed\"}")).is_some_and(|n| n > 20.0));
     assert!(
-        scalar_of(&query(&srv, "http_requests_created{endpoint=\"users\"}")).is_some(),
+        first_value(&query(&srv, "http_requests_created{endpoint=\"users\"}")).is_some(),
         "OpenMetrics _created series"
     );
     let q = "histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket[1m])))";
