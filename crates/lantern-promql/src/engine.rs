@@ -6,6 +6,7 @@ use std::cell::Cell;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use lantern_core::{Labels, Matcher, Sample, METRIC_NAME};
+use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{AtModifier, Expr, Offset};
 
 use crate::value::{Grid, InstantSample, Pt, RangeInput, Series, Val, Value};
@@ -144,6 +145,10 @@ impl Engine {
                 self.max_steps
             )));
         }
+        // Refused before any evaluation, as Prometheus does.
+        if matches!(expr.value_type(), ValueType::String | ValueType::Matrix) {
+            return Err(not_for_range(expr));
+        }
         let ctx = Ctx::new(self, storage, Bounds { start, end });
         let grid = Grid { start, step, n };
         let series = match ctx.eval(expr, grid)? {
@@ -153,16 +158,7 @@ impl Engine {
                 points: v.into_iter().enumerate().map(|(i, v)| Pt { i: i as u32, v }).collect(),
             }],
             Val::Vector(series) => ctx.finish(series)?,
-            Val::String(_) | Val::Matrix(_) => {
-                let kind = if matches!(ctx.eval(expr, Grid { start, step, n: 1 })?, Val::String(_)) {
-                    "string"
-                } else {
-                    "range vector"
-                };
-                return Err(Error::BadData(format!(
-                    "invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"
-                )));
-            }
+            Val::String(_) | Val::Matrix(_) => return Err(not_for_range(expr)),
         };
         let mut out: Vec<(Labels, Vec<Sample>)> = series
             .into_iter()
@@ -171,6 +167,12 @@ impl Engine {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
+}
+
+/// The error for a range query whose expression is not a scalar or an instant vector.
+fn not_for_range(expr: &Expr) -> Error {
+    let kind = if expr.value_type() == ValueType::String { "string" } else { "range vector" };
+    Error::BadData(format!("invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"))
 }
 
 /// Parses a query, with Prometheus's error type.
