@@ -104,11 +104,6 @@ impl<'a> Batch<'a> {
     pub fn exemplars(&self) -> impl Iterator<Item = &[Exemplar]> {
         self.series.iter().map(|(_, _, e)| &self.exemplars[e.clone()])
     }
-
-    /// Number of exemplars.
-    pub fn exemplar_count(&self) -> usize {
-        self.exemplars.len()
-    }
 }
 
 /// The identity of a label set in memory: two independent 64-bit hashes with seeds

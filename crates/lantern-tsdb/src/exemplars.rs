@@ -90,16 +90,6 @@ impl ExemplarRings {
         out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.t.cmp(&b.1.t)));
         out
     }
-
-    /// Number of exemplars kept.
-    pub fn len(&self) -> usize {
-        self.rings.lock().values().map(VecDeque::len).sum()
-    }
-
-    /// Whether none is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
