@@ -133,27 +133,27 @@ async fn metrics(State(ingest): State<MetricsIngest>, headers: HeaderMap, body: 
                     enc,
                 )
             }
-            Ok(_) => out,
+            Ok(_) => out.into(),
             Err(e) => return status(StatusCode::BAD_REQUEST, 3, format!("body is not valid gzip: {e}"), enc),
         }
     } else {
-        raw.to_vec()
+        raw
     };
-    let req = match enc {
-        Encoding::Protobuf => ExportMetricsServiceRequest::decode(&bytes[..])
-            .map_err(|e| format!("body is not a valid ExportMetricsServiceRequest: {e}")),
-        Encoding::Json => serde_json::from_slice::<serde_json::Value>(&bytes)
-            .and_then(|mut v| {
-                ints_as_numbers(&mut v);
-                serde_json::from_value::<ExportMetricsServiceRequest>(v)
-            })
-            .map_err(|e| format!("body is not a valid OTLP/JSON ExportMetricsServiceRequest: {e}")),
+    // JSON is read into the generated types and re-encoded: one decoder for both.
+    let body = match enc {
+        Encoding::Protobuf => bytes,
+        Encoding::Json => match serde_json::from_slice::<serde_json::Value>(&bytes).and_then(|mut v| {
+            ints_as_numbers(&mut v);
+            serde_json::from_value::<ExportMetricsServiceRequest>(v)
+        }) {
+            Ok(r) => r.encode_to_vec().into(),
+            Err(e) => {
+                let m = format!("body is not a valid OTLP/JSON ExportMetricsServiceRequest: {e}");
+                return status(StatusCode::BAD_REQUEST, 3, m, enc);
+            }
+        },
     };
-    let req = match req {
-        Ok(r) => r,
-        Err(m) => return status(StatusCode::BAD_REQUEST, 3, m, enc),
-    };
-    match ingest.export(req).await {
+    match ingest.export(body).await {
         Ok(resp) => match enc {
             Encoding::Protobuf => {
                 (StatusCode::OK, [(header::CONTENT_TYPE, "application/x-protobuf")], resp.encode_to_vec())
@@ -171,6 +171,7 @@ async fn metrics(State(ingest): State<MetricsIngest>, headers: HeaderMap, body: 
             r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
             r
         }
+        Err(IngestError::Invalid(m)) => status(StatusCode::BAD_REQUEST, 3, m, enc),
         Err(IngestError::Internal(m)) => status(StatusCode::INTERNAL_SERVER_ERROR, 13, m, enc),
     }
 }

@@ -3,16 +3,19 @@
 
 use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
+
 use lantern_tsdb::Tsdb;
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
 
 use crate::metrics::{convert, DeltaState, Sink};
 
 /// Why a request was not taken at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IngestError {
+    /// The body is not a valid request (gRPC INVALID_ARGUMENT, HTTP 400).
+    #[error("{0}")]
+    Invalid(String),
     /// The store cannot take data now; the client should retry (gRPC UNAVAILABLE, HTTP 503).
     #[error("{0}")]
     Unavailable(String),
@@ -47,8 +50,9 @@ impl MetricsIngest {
         Self { db, delta: Arc::default(), permits: Arc::new(tokio::sync::Semaphore::new(in_flight)) }
     }
 
-    /// Converts and stores a request.
-    pub async fn export(&self, req: ExportMetricsServiceRequest) -> Result<ExportMetricsServiceResponse, IngestError> {
+    /// Decodes, converts and stores a request: `body` is an `ExportMetricsServiceRequest`
+    /// in protobuf.
+    pub async fn export(&self, body: Bytes) -> Result<ExportMetricsServiceResponse, IngestError> {
         let db = self
             .db
             .get()
@@ -66,8 +70,10 @@ impl MetricsIngest {
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let bump = bumpalo::Bump::new();
+            let req = lantern_otlp_wire::metrics::metrics_request(&body, &bump)
+                .map_err(|e| IngestError::Invalid(format!("body is not a valid ExportMetricsServiceRequest: {e}")))?;
             let mut sink = Sink::default();
-            convert(&req, &bump, &delta, &mut sink);
+            convert(req, &bump, &delta, &mut sink);
             for (family, meta) in std::mem::take(&mut sink.metadata) {
                 db.metadata().set(&family, meta);
             }
@@ -111,14 +117,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let slot = Arc::new(OnceLock::new());
         let ingest = MetricsIngest::with_limit(slot.clone(), 1);
-        let e = ingest.export(ExportMetricsServiceRequest::default()).await.unwrap_err();
+        let e = ingest.export(Bytes::new()).await.unwrap_err();
         assert!(matches!(e, IngestError::Unavailable(m) if m.contains("starting")));
         let store = lantern_objstore::Store::local(&dir.path().join("data")).unwrap();
         let db = Tsdb::open(&dir.path().join("wal"), store, Default::default()).await.unwrap();
         let _ = slot.set(Arc::new(db));
-        assert!(ingest.export(ExportMetricsServiceRequest::default()).await.is_ok());
+        assert!(ingest.export(Bytes::new()).await.is_ok());
+        let e = ingest.export(Bytes::from_static(&[0x0a, 0x05, 0x01])).await.unwrap_err();
+        assert!(matches!(e, IngestError::Invalid(m) if m.contains("runs past the end")));
         let _held = ingest.permits.clone().acquire_owned().await.unwrap();
-        let e = ingest.export(ExportMetricsServiceRequest::default()).await.unwrap_err();
+        let e = ingest.export(Bytes::new()).await.unwrap_err();
         assert!(matches!(e, IngestError::Unavailable(m) if m.contains("busy")));
     }
 }

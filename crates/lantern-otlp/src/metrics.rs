@@ -13,13 +13,12 @@ use lantern_core::{is_stale_nan, Exemplar, Labels, Sample, METRIC_NAME, STALE_NA
 use lantern_tsdb::batch::{labels_key, LabelsKey};
 use lantern_tsdb::metadata::MetricMeta;
 use lantern_tsdb::Batch;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
-use opentelemetry_proto::tonic::metrics::v1::{
-    exemplar, metric, number_data_point, AggregationTemporality, Exemplar as OtlpExemplar,
-    ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint,
-};
 use parking_lot::Mutex;
+
+use lantern_otlp_wire::metrics::{
+    Common, Data, Exemplar as OtlpExemplar, ExpHistogramPoint, HistogramPoint, Kv, Metric, NumberPoint,
+    ResourceMetrics, Value,
+};
 
 /// Running totals of delta series, so they are stored as cumulative ones.
 #[derive(Debug, Default)]
@@ -43,39 +42,33 @@ impl DeltaState {
     }
 }
 
-fn text(v: &Option<AnyValue>) -> String {
-    match v.as_ref().and_then(|v| v.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        Some(any_value::Value::BoolValue(b)) => b.to_string(),
-        Some(any_value::Value::IntValue(i)) => i.to_string(),
-        Some(any_value::Value::DoubleValue(d)) => d.to_string(),
-        Some(any_value::Value::BytesValue(b)) => b.iter().map(|x| format!("{x:02x}")).collect(),
-        Some(any_value::Value::ArrayValue(a)) => {
-            let items: Vec<String> = a.values.iter().map(json_of).collect();
+fn text(v: &Value) -> String {
+    match *v {
+        Value::Str(s) => s.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Double(d) => d.to_string(),
+        Value::Bytes(b) => hex(b),
+        Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(json_of).collect();
             format!("[{}]", items.join(","))
         }
-        Some(any_value::Value::KvlistValue(kv)) => {
+        Value::KvList(kv) => {
             let items: Vec<String> = kv
-                .values
                 .iter()
-                .map(|k| {
-                    format!(
-                        "{}:{}",
-                        serde_json::Value::String(k.key.clone()),
-                        k.value.as_ref().map_or("null".into(), json_of)
-                    )
-                })
+                .map(|k| format!("{}:{}", serde_json::Value::String(k.key.into()), json_of(&k.value)))
                 .collect();
             format!("{{{}}}", items.join(","))
         }
-        None => String::new(),
+        Value::Empty => String::new(),
     }
 }
 
-fn json_of(v: &AnyValue) -> String {
-    match &v.value {
-        Some(any_value::Value::StringValue(s)) => serde_json::Value::String(s.clone()).to_string(),
-        _ => text(&Some(v.clone())),
+fn json_of(v: &Value) -> String {
+    match *v {
+        Value::Str(s) => serde_json::Value::String(s.into()).to_string(),
+        Value::Empty => "null".into(),
+        _ => text(v),
     }
 }
 
@@ -185,28 +178,20 @@ fn hex(b: &[u8]) -> String {
 
 fn exemplar_of(e: &OtlpExemplar, fallback_t: i64) -> Exemplar {
     let mut pairs: Vec<(String, String)> = Vec::new();
-    for kv in &e.filtered_attributes {
+    for kv in e.filtered_attributes {
         let v = text(&kv.value);
         if !v.is_empty() {
-            pairs.push((label_name(&kv.key), v));
+            pairs.push((label_name(kv.key), v));
         }
     }
     if !e.trace_id.is_empty() {
-        pairs.push(("trace_id".into(), hex(&e.trace_id)));
+        pairs.push(("trace_id".into(), hex(e.trace_id)));
     }
     if !e.span_id.is_empty() {
-        pairs.push(("span_id".into(), hex(&e.span_id)));
+        pairs.push(("span_id".into(), hex(e.span_id)));
     }
     let t = if e.time_unix_nano == 0 { fallback_t } else { ms(e.time_unix_nano) };
-    Exemplar { labels: Labels::from_pairs(pairs), value: exemplar_value(e), t }
-}
-
-fn exemplar_value(e: &OtlpExemplar) -> f64 {
-    match e.value {
-        Some(exemplar::Value::AsDouble(d)) => d,
-        Some(exemplar::Value::AsInt(i)) => i as f64,
-        None => 0.0,
-    }
+    Exemplar { labels: Labels::from_pairs(pairs), value: e.value, t }
 }
 
 fn format_bound(b: f64) -> String {
@@ -256,7 +241,7 @@ impl Default for Sink<'_> {
 /// attribute keys seen so far, and a scratch list for one series' labels.
 struct Ctx<'a, 'd> {
     bump: &'a Bump,
-    keys: HashMap<&'a str, &'a str>,
+    keys: HashMap<&'a str, &'a str, foldhash::fast::RandomState>,
     scratch: Vec<(Pair<'a>, &'a str)>,
     delta: &'d DeltaState,
 }
@@ -272,7 +257,7 @@ impl<'a> Ctx<'a, '_> {
         s
     }
 
-    fn value(&self, v: &'a Option<AnyValue>) -> &'a str {
+    fn value(&self, v: &Value<'a>) -> &'a str {
         value_text(self.bump, v)
     }
 
@@ -284,7 +269,7 @@ impl<'a> Ctx<'a, '_> {
         &mut self,
         sink: &mut Sink<'a>,
         base: &[Pair<'a>],
-        attrs: &'a [KeyValue],
+        attrs: &'a [Kv<'a>],
         name: &'a str,
         extra: Option<Pair<'a>>,
         sample: Sample,
@@ -297,8 +282,8 @@ impl<'a> Ctx<'a, '_> {
             if v.is_empty() {
                 continue;
             }
-            let k = self.key(&kv.key);
-            self.scratch.push(((k, v), kv.key.as_str()));
+            let k = self.key(kv.key);
+            self.scratch.push(((k, v), kv.key));
         }
         self.scratch.sort_unstable_by(|a, b| a.0 .0.cmp(b.0 .0).then(a.1.cmp(b.1)));
         // Join collisions (rare: two keys that sanitise alike).
@@ -341,11 +326,12 @@ impl<'a> Ctx<'a, '_> {
     }
 }
 
-/// Converts a request into `sink`; `delta` keeps the running totals of delta series.
-pub fn convert<'a>(req: &'a ExportMetricsServiceRequest, bump: &'a Bump, delta: &DeltaState, sink: &mut Sink<'a>) {
-    let mut ctx = Ctx { bump, keys: HashMap::new(), scratch: Vec::new(), delta };
-    for rm in &req.resource_metrics {
-        let attrs: &'a [KeyValue] = rm.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
+/// Converts a decoded request into `sink`; `delta` keeps the running totals of delta
+/// series.
+pub fn convert<'a>(req: &'a [ResourceMetrics<'a>], bump: &'a Bump, delta: &DeltaState, sink: &mut Sink<'a>) {
+    let mut ctx = Ctx { bump, keys: HashMap::default(), scratch: Vec::new(), delta };
+    for rm in req {
+        let attrs: &'a [Kv<'a>] = rm.resource;
         let get =
             |k: &str| attrs.iter().find(|a| a.key == k).map(|a| value_text(bump, &a.value)).filter(|s| !s.is_empty());
         let mut base: Vec<Pair<'a>> = Vec::new();
@@ -359,28 +345,30 @@ pub fn convert<'a>(req: &'a ExportMetricsServiceRequest, bump: &'a Bump, delta: 
         }
         let before = sink.samples;
         let mut newest = 0i64;
-        for sm in &rm.scope_metrics {
+        for sm in rm.scope_metrics {
             let mut scoped = base.clone();
             if let Some(s) = &sm.scope {
                 if !s.name.is_empty() {
-                    scoped.push(("otel_scope_name", &s.name));
+                    scoped.push(("otel_scope_name", s.name));
                 }
                 if !s.version.is_empty() {
-                    scoped.push(("otel_scope_version", &s.version));
+                    scoped.push(("otel_scope_version", s.version));
                 }
             }
-            for m in &sm.metrics {
+            for m in sm.metrics {
                 newest = newest.max(metric(&mut ctx, m, &scoped, sink));
             }
         }
         // The other resource attributes describe the target: one `target_info` series.
-        let others: Vec<KeyValue> = attrs
-            .iter()
-            .filter(|a| !matches!(a.key.as_str(), "service.name" | "service.namespace" | "service.instance.id"))
-            .cloned()
-            .collect();
+        let others = bumpalo::collections::Vec::from_iter_in(
+            attrs
+                .iter()
+                .filter(|a| !matches!(a.key, "service.name" | "service.namespace" | "service.instance.id"))
+                .copied(),
+            bump,
+        );
         if !others.is_empty() && sink.samples > before {
-            let others: &'a [KeyValue] = bump.alloc_slice_fill_iter(others);
+            let others: &'a [Kv<'a>] = others.into_bump_slice();
             ctx.emit(sink, &base, others, "target_info", None, Sample::new(newest, 1.0), false, Vec::new());
             sink.metadata.push((
                 "target_info".into(),
@@ -392,109 +380,73 @@ pub fn convert<'a>(req: &'a ExportMetricsServiceRequest, bump: &'a Bump, delta: 
 
 /// An attribute value as a label value: borrowed when it is a string, else written
 /// into the arena.
-fn value_text<'a>(bump: &'a Bump, v: &'a Option<AnyValue>) -> &'a str {
-    match v.as_ref().and_then(|v| v.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => s,
+fn value_text<'a>(bump: &'a Bump, v: &Value<'a>) -> &'a str {
+    match *v {
+        Value::Str(s) => s,
         _ => bump.alloc_str(&text(v)),
     }
 }
 
 /// Writes one metric's points; returns the newest timestamp seen (ms).
-fn metric<'a>(ctx: &mut Ctx<'a, '_>, m: &'a Metric, base: &[Pair<'a>], sink: &mut Sink<'a>) -> i64 {
+fn metric<'a>(ctx: &mut Ctx<'a, '_>, m: &Metric<'a>, base: &[Pair<'a>], sink: &mut Sink<'a>) -> i64 {
+    let Some(data) = m.data else { return 0 };
     if m.name.is_empty() {
-        sink.reject(points(m), "a metric without a name".into());
+        sink.reject(data.points(), "a metric without a name".into());
         return 0;
     }
-    let Some(data) = &m.data else { return 0 };
     let (kind, counter, gauge) = match data {
-        metric::Data::Gauge(_) => ("gauge", false, true),
-        metric::Data::Sum(s) if s.is_monotonic => ("counter", true, false),
-        metric::Data::Sum(_) => ("gauge", false, true),
-        metric::Data::Histogram(_) | metric::Data::ExponentialHistogram(_) => ("histogram", false, false),
-        metric::Data::Summary(_) => ("summary", false, false),
+        Data::Gauge(_) => ("gauge", false, true),
+        Data::Sum(_, _, true) => ("counter", true, false),
+        Data::Sum(_, _, false) => ("gauge", false, true),
+        Data::Histogram(..) | Data::ExponentialHistogram(..) => ("histogram", false, false),
+        Data::Summary(_) => ("summary", false, false),
     };
-    let owned = metric_name(&m.name, &m.unit, counter, gauge);
+    let owned = metric_name(m.name, m.unit, counter, gauge);
     let name: &'a str = ctx.bump.alloc_str(&owned);
-    let (unit_main, _) = unit_words(&m.unit);
-    sink.metadata.push((owned, MetricMeta { kind: kind.into(), help: m.description.clone(), unit: unit_main }));
+    let (unit_main, _) = unit_words(m.unit);
+    sink.metadata.push((owned, MetricMeta { kind: kind.into(), help: m.description.into(), unit: unit_main }));
     let value = |stale: bool, v: f64| if stale { STALE_NAN } else { v };
     let mut newest = 0;
     match data {
-        metric::Data::Gauge(g) => newest = numbers(ctx, sink, base, name, &g.data_points, false),
-        metric::Data::Sum(sum) => {
-            let is_delta = sum.aggregation_temporality == AggregationTemporality::Delta as i32;
-            newest = numbers(ctx, sink, base, name, &sum.data_points, is_delta);
-        }
-        metric::Data::Histogram(h) => {
-            let is_delta = h.aggregation_temporality == AggregationTemporality::Delta as i32;
-            for p in &h.data_points {
-                newest = newest.max(ms(p.time_unix_nano));
+        Data::Gauge(points) => newest = numbers(ctx, sink, base, name, points, false),
+        Data::Sum(points, is_delta, _) => newest = numbers(ctx, sink, base, name, points, is_delta),
+        Data::Histogram(points, is_delta) => {
+            for p in points {
+                newest = newest.max(ms(p.common.time_unix_nano));
                 histogram(ctx, p, base, name, is_delta, sink);
             }
         }
-        metric::Data::ExponentialHistogram(h) => {
-            let is_delta = h.aggregation_temporality == AggregationTemporality::Delta as i32;
-            for p in &h.data_points {
-                newest = newest.max(ms(p.time_unix_nano));
+        Data::ExponentialHistogram(points, is_delta) => {
+            for p in points {
+                newest = newest.max(ms(p.common.time_unix_nano));
                 let (bounds, counts) = exponential_buckets(p);
-                let classic: &'a HistogramDataPoint = ctx.bump.alloc(HistogramDataPoint {
-                    attributes: p.attributes.clone(),
-                    start_time_unix_nano: p.start_time_unix_nano,
-                    time_unix_nano: p.time_unix_nano,
+                let classic = HistogramPoint {
+                    common: p.common,
                     count: p.count,
                     sum: p.sum,
-                    bucket_counts: counts,
-                    explicit_bounds: bounds,
-                    exemplars: p.exemplars.clone(),
-                    flags: p.flags,
-                    min: p.min,
-                    max: p.max,
-                });
-                histogram(ctx, classic, base, name, is_delta, sink);
+                    bucket_counts: ctx.bump.alloc_slice_copy(&counts),
+                    explicit_bounds: ctx.bump.alloc_slice_copy(&bounds),
+                };
+                histogram(ctx, &classic, base, name, is_delta, sink);
             }
         }
-        metric::Data::Summary(s) => {
-            let (sum_name, count_name) = (
-                ctx.bump.alloc_str(&format!("{owned_name}_sum", owned_name = name)),
-                ctx.bump.alloc_str(&format!("{name}_count")),
-            );
-            for p in &s.data_points {
-                let t = ms(p.time_unix_nano);
+        Data::Summary(points) => {
+            let (sum_name, count_name) =
+                (ctx.bump.alloc_str(&format!("{name}_sum")), ctx.bump.alloc_str(&format!("{name}_count")));
+            for p in points {
+                let t = ms(p.common.time_unix_nano);
                 newest = newest.max(t);
-                let st = p.flags & 1 == 1;
-                for q in &p.quantile_values {
-                    let qv: &'a str = ctx.bump.alloc_str(&format_bound(q.quantile));
-                    ctx.emit(
-                        sink,
-                        base,
-                        &p.attributes,
-                        name,
-                        Some(("quantile", qv)),
-                        Sample::new(t, value(st, q.value)),
-                        false,
-                        Vec::new(),
-                    );
+                let st = p.common.flags & 1 == 1;
+                let attrs = p.common.attributes;
+                for &(q, qv) in p.quantiles {
+                    let ql: &'a str = ctx.bump.alloc_str(&format_bound(q));
+                    let sample = Sample::new(t, value(st, qv));
+                    ctx.emit(sink, base, attrs, name, Some(("quantile", ql)), sample, false, Vec::new());
                 }
-                ctx.emit(
-                    sink,
-                    base,
-                    &p.attributes,
-                    sum_name,
-                    None,
-                    Sample::new(t, value(st, p.sum)),
-                    false,
-                    Vec::new(),
-                );
-                ctx.emit(
-                    sink,
-                    base,
-                    &p.attributes,
-                    count_name,
-                    None,
-                    Sample::new(t, value(st, p.count as f64)),
-                    false,
-                    Vec::new(),
-                );
+                let sample = Sample::new(t, value(st, p.sum));
+                ctx.emit(sink, base, attrs, sum_name, None, sample, false, Vec::new());
+                let sample = Sample::new(t, value(st, p.count as f64));
+                ctx.emit(sink, base, attrs, count_name, None, sample, false, Vec::new());
             }
         }
     }
@@ -507,42 +459,24 @@ fn numbers<'a>(
     sink: &mut Sink<'a>,
     base: &[Pair<'a>],
     name: &'a str,
-    points: &'a [NumberDataPoint],
+    points: &'a [NumberPoint<'a>],
     is_delta: bool,
 ) -> i64 {
     let mut newest = 0;
     for p in points {
-        let t = ms(p.time_unix_nano);
+        let Common { attributes, time_unix_nano, flags, exemplars } = p.common;
+        let t = ms(time_unix_nano);
         newest = newest.max(t);
-        let ex = p.exemplars.iter().map(|e| exemplar_of(e, t)).collect();
-        let v = if p.flags & 1 == 1 { STALE_NAN } else { number(&p.value) };
-        ctx.emit(sink, base, &p.attributes, name, None, Sample::new(t, v), is_delta, ex);
+        let ex = exemplars.iter().map(|e| exemplar_of(e, t)).collect();
+        let v = if flags & 1 == 1 { STALE_NAN } else { p.value };
+        ctx.emit(sink, base, attributes, name, None, Sample::new(t, v), is_delta, ex);
     }
     newest
 }
 
-fn number(v: &Option<number_data_point::Value>) -> f64 {
-    match v {
-        Some(number_data_point::Value::AsDouble(d)) => *d,
-        Some(number_data_point::Value::AsInt(i)) => *i as f64,
-        None => 0.0,
-    }
-}
-
-fn points(m: &Metric) -> usize {
-    match &m.data {
-        Some(metric::Data::Gauge(g)) => g.data_points.len(),
-        Some(metric::Data::Sum(s)) => s.data_points.len(),
-        Some(metric::Data::Histogram(h)) => h.data_points.len(),
-        Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
-        Some(metric::Data::Summary(s)) => s.data_points.len(),
-        None => 0,
-    }
-}
-
 fn histogram<'a>(
     ctx: &mut Ctx<'a, '_>,
-    p: &'a HistogramDataPoint,
+    p: &HistogramPoint<'a>,
     base: &[Pair<'a>],
     name: &'a str,
     is_delta: bool,
@@ -559,14 +493,14 @@ fn histogram<'a>(
         );
         return;
     }
-    let t = ms(p.time_unix_nano);
-    let stale = p.flags & 1 == 1;
+    let t = ms(p.common.time_unix_nano);
+    let attrs = p.common.attributes;
+    let stale = p.common.flags & 1 == 1;
     let v = |x: f64| if stale { STALE_NAN } else { x };
     let bucket_name: &'a str = ctx.bump.alloc_str(&format!("{name}_bucket"));
     let mut exemplars: Vec<Option<&OtlpExemplar>> = vec![None; p.bucket_counts.len()];
-    for e in &p.exemplars {
-        let x = exemplar_value(e);
-        let i = p.explicit_bounds.iter().position(|b| x <= *b).unwrap_or(p.explicit_bounds.len());
+    for e in p.common.exemplars {
+        let i = p.explicit_bounds.iter().position(|b| e.value <= *b).unwrap_or(p.explicit_bounds.len());
         if i < exemplars.len() {
             exemplars[i] = Some(e);
         }
@@ -577,35 +511,19 @@ fn histogram<'a>(
         let le = p.explicit_bounds.get(i).copied().unwrap_or(f64::INFINITY);
         let le: &'a str = ctx.bump.alloc_str(&format_bound(le));
         let ex = exemplars[i].map(|e| vec![exemplar_of(e, t)]).unwrap_or_default();
-        ctx.emit(
-            sink,
-            base,
-            &p.attributes,
-            bucket_name,
-            Some(("le", le)),
-            Sample::new(t, v(cumulative as f64)),
-            is_delta,
-            ex,
-        );
+        let sample = Sample::new(t, v(cumulative as f64));
+        ctx.emit(sink, base, attrs, bucket_name, Some(("le", le)), sample, is_delta, ex);
     }
     if p.bucket_counts.is_empty() {
-        ctx.emit(
-            sink,
-            base,
-            &p.attributes,
-            bucket_name,
-            Some(("le", "+Inf")),
-            Sample::new(t, v(p.count as f64)),
-            is_delta,
-            Vec::new(),
-        );
+        let sample = Sample::new(t, v(p.count as f64));
+        ctx.emit(sink, base, attrs, bucket_name, Some(("le", "+Inf")), sample, is_delta, Vec::new());
     }
     if let Some(sum) = p.sum {
         let n = ctx.bump.alloc_str(&format!("{name}_sum"));
-        ctx.emit(sink, base, &p.attributes, n, None, Sample::new(t, v(sum)), is_delta, Vec::new());
+        ctx.emit(sink, base, attrs, n, None, Sample::new(t, v(sum)), is_delta, Vec::new());
     }
     let n = ctx.bump.alloc_str(&format!("{name}_count"));
-    ctx.emit(sink, base, &p.attributes, n, None, Sample::new(t, v(p.count as f64)), is_delta, Vec::new());
+    ctx.emit(sink, base, attrs, n, None, Sample::new(t, v(p.count as f64)), is_delta, Vec::new());
 }
 
 /// Most classic buckets an exponential histogram becomes; finer scales are merged down.
@@ -613,12 +531,9 @@ const MAX_BUCKETS: usize = 160;
 
 /// Classic bounds and per-bucket counts of an exponential histogram: negative buckets
 /// (most negative first), the zero bucket, positive buckets, then `+Inf`.
-fn exponential_buckets(p: &ExponentialHistogramDataPoint) -> (Vec<f64>, Vec<u64>) {
-    let take = |b: &Option<opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets>| {
-        b.as_ref().map(|b| (b.offset, b.bucket_counts.clone())).unwrap_or((0, Vec::new()))
-    };
-    let (mut pos_off, mut pos) = take(&p.positive);
-    let (mut neg_off, mut neg) = take(&p.negative);
+fn exponential_buckets(p: &ExpHistogramPoint) -> (Vec<f64>, Vec<u64>) {
+    let (mut pos_off, mut pos) = (p.positive.0, p.positive.1.to_vec());
+    let (mut neg_off, mut neg) = (p.negative.0, p.negative.1.to_vec());
     let mut scale = p.scale;
     // Merging pairs of buckets lowers the scale by one: index i becomes i >> 1.
     let merge = |off: i32, counts: &[u64]| -> (i32, Vec<u64>) {

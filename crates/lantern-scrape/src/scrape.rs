@@ -105,6 +105,12 @@ struct Cache {
     previous: Vec<u32>,
     /// Scratch: the scrape a series was last seen in.
     seen_in: Vec<u32>,
+    /// The last good scrape's samples in exposition order (key, number): targets expose
+    /// series in the same order each time, so the sample at position `i` is checked
+    /// against entry `i` first, a sequential read instead of a table probe.
+    order: Vec<(LabelsKey, Option<u32>)>,
+    /// Scratch for the order being read.
+    order_next: Vec<(LabelsKey, Option<u32>)>,
     /// The current scrape's number.
     scrape: u32,
     /// The numbers of the target's `up` and `scrape_*` series.
@@ -198,11 +204,15 @@ pub async fn run(
             }
         };
         cache = c;
-        let meta_ok = match &result {
-            Ok((_, meta)) | Err((_, meta)) => meta.clone(),
+        let mut result = result;
+        let meta_ok = match &mut result {
+            Ok((_, meta)) | Err((_, meta)) => std::mem::take(meta),
         };
-        for (family, m) in &meta_ok {
-            db.metadata().set(family, m.clone());
+        // Targets rarely change their metadata: the store is told only when they do.
+        if state.lock().metadata != meta_ok {
+            for (family, m) in &meta_ok {
+                db.metadata().set(family, m.clone());
+            }
         }
         let mut s = state.lock();
         s.last_scrape = Some(started);
@@ -414,9 +424,11 @@ fn parse(
     t: i64,
     meta: &mut BTreeMap<String, MetricMeta>,
 ) -> Result<(Rows, Report), String> {
-    let mut rows: Rows = Vec::new();
+    let mut rows: Rows = Vec::with_capacity(cache.order.len());
     let mut report = Report::default();
     let scrape = cache.scrape;
+    let mut order = std::mem::take(&mut cache.order_next);
+    order.clear();
     for entry in Parser::new(body, format) {
         match entry.map_err(|e| e.to_string())? {
             Entry::Help { name, text } => meta.entry(name.into_owned()).or_insert_with(unknown).help = text,
@@ -425,17 +437,21 @@ fn parse(
             }
             Entry::Unit { name, unit } => meta.entry(name.into_owned()).or_insert_with(unknown).unit = unit.to_string(),
             Entry::Sample(s) => {
-                report.scraped += 1;
                 let key = lantern_tsdb::batch::labels_key(std::iter::once((s.series, &b""[..])));
-                let id = match cache.series.get(&key) {
-                    Some(id) => *id,
-                    None => {
-                        let id =
-                            series_labels(&s, target, job)?.map(|l| cache.id_of(l, Source::Exposed(s.series.into())));
-                        cache.series.insert(key, id);
-                        id
-                    }
+                let id = match cache.order.get(report.scraped) {
+                    Some(&(k, id)) if k == key => id,
+                    _ => match cache.series.get(&key) {
+                        Some(id) => *id,
+                        None => {
+                            let id = series_labels(&s, target, job)?
+                                .map(|l| cache.id_of(l, Source::Exposed(s.series.into())));
+                            cache.series.insert(key, id);
+                            id
+                        }
+                    },
                 };
+                report.scraped += 1;
+                order.push((key, id));
                 let Some(id) = id else { continue };
                 report.post_relabel += 1;
                 if job.sample_limit > 0 && report.post_relabel > job.sample_limit {
@@ -471,6 +487,7 @@ fn parse(
             }
         }
     }
+    cache.order_next = std::mem::replace(&mut cache.order, order);
     Ok((rows, report))
 }
 

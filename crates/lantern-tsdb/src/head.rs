@@ -417,6 +417,11 @@ impl Head {
         idx.series.iter().map(|s| (idx.symbols.labels(&s.label_ids), s.clone())).collect()
     }
 
+    /// Every series, without building their labels.
+    pub fn series_refs(&self) -> Vec<Arc<MemSeries>> {
+        self.index.read().series.clone()
+    }
+
     /// Number of series.
     pub fn num_series(&self) -> usize {
         self.index.read().series.len()

@@ -1,10 +1,13 @@
 use super::*;
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    exponential_histogram_data_point::Buckets, ExponentialHistogram, Gauge, Histogram, NumberDataPoint,
+    exemplar, exponential_histogram_data_point::Buckets, metric, number_data_point, AggregationTemporality,
+    ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
     ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message;
 
 fn kv(k: &str, v: &str) -> KeyValue {
     KeyValue { key: k.into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.into())) }) }
@@ -49,9 +52,11 @@ struct Converted {
 }
 
 fn convert(req: &ExportMetricsServiceRequest, delta: &DeltaState) -> Converted {
+    let bytes = req.encode_to_vec();
     let bump = Bump::new();
     let mut sink = Sink::default();
-    super::convert(req, &bump, delta, &mut sink);
+    let view = lantern_otlp_wire::metrics::metrics_request(&bytes, &bump).unwrap();
+    super::convert(view, &bump, delta, &mut sink);
     let rows = sink
         .batch
         .iter()
@@ -150,7 +155,7 @@ fn histograms_become_cumulative_buckets_with_exemplars() {
         sum: Some(1.5),
         bucket_counts: vec![1, 2, 3],
         explicit_bounds: vec![0.1, 0.5],
-        exemplars: vec![OtlpExemplar {
+        exemplars: vec![opentelemetry_proto::tonic::metrics::v1::Exemplar {
             value: Some(exemplar::Value::AsDouble(0.3)),
             trace_id: vec![0xab; 16],
             span_id: vec![0xcd; 8],
@@ -222,7 +227,9 @@ fn exponential_histograms_and_summaries() {
         positive: Some(Buckets { offset: 0, bucket_counts: vec![1, 2] }),
         ..Default::default()
     };
-    let (bounds, counts) = exponential_buckets(&p);
+    let view =
+        ExpHistogramPoint { count: 4, sum: Some(7.0), zero_count: 1, positive: (0, &[1, 2]), ..Default::default() };
+    let (bounds, counts) = exponential_buckets(&view);
     assert_eq!(bounds, vec![0.0, 2.0, 4.0]);
     assert_eq!(counts, vec![1, 1, 2, 0]);
     let req = request(vec![

@@ -75,13 +75,21 @@ impl Tsdb {
         // Snapshot what lies below the floor, grouped by block-range window.
         let mut windows: BTreeMap<i64, Vec<WindowSeries>> = BTreeMap::new();
         let mut taken: Vec<(Arc<MemSeries>, usize)> = Vec::new();
-        let mut series = self.head.all_series();
-        series.sort_by(|a, b| a.0.cmp(&b.0));
-        for (labels, s) in series {
+        // Labels are built and sorted only for the series with something to persist.
+        let mut below = Vec::new();
+        for s in self.head.series_refs() {
             let (chunks, ooo, seen) = s.data.lock().snapshot_below(floor);
-            if chunks.is_empty() && ooo.is_empty() {
-                continue;
+            if !chunks.is_empty() || !ooo.is_empty() {
+                below.push((self.head.labels_of(&s), s, chunks, ooo, seen));
             }
+        }
+        if below.is_empty() {
+            // Nothing lies below the new floor: no block to write, and the log (whose
+            // replay starts from the last checkpoint's floor) still holds everything.
+            return Ok(());
+        }
+        below.sort_by(|a, b| a.0.cmp(&b.0));
+        for (labels, s, chunks, ooo, seen) in below {
             let mut per_window: BTreeMap<i64, WindowData> = BTreeMap::new();
             for c in chunks {
                 per_window.entry(align_down(c.min_t, range)).or_default().0.push(c);

@@ -1,0 +1,416 @@
+//! The event engine shared by spans and logs: timestamped rows with a schema the table
+//! defines. Rows are logged (fsynced, group commit) before they are acknowledged, kept
+//! in memory while recent, then sealed into immutable Parquet segments (zstd, sorted by
+//! the table's sort column, row groups with min/max statistics) written through the
+//! object-store seam. Each segment has a small sidecar: its time range, row count, a
+//! Bloom filter over the table's index keys (trace IDs, services, attribute values…),
+//! and a table-defined summary. Queries skip segments by time and by filter, and row
+//! groups by the sort column's statistics. Retention drops whole segments by age and by
+//! total size.
+
+pub mod bloom;
+pub mod log;
+mod segment;
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use lantern_objstore::Store;
+use parking_lot::{Mutex, RwLock};
+
+pub use segment::SegmentInfo;
+
+/// Errors of the event store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file operation failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// On which file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The object store failed.
+    #[error(transparent)]
+    Store(#[from] lantern_objstore::Error),
+    /// A sealed segment could not be written or read.
+    #[error("segment {id}: {message}")]
+    Segment {
+        /// The segment.
+        id: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A background task failed.
+    #[error("task failed: {0}")]
+    Task(String),
+}
+
+/// Results of the event store.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a kind of event (a span, a log line) is to the engine.
+pub trait Table: Send + Sync + 'static {
+    /// One event.
+    type Row: Clone + Send + Sync + 'static;
+    /// Directory name under the data directory and the object store.
+    const NAME: &'static str;
+    /// The Arrow schema of sealed segments.
+    fn schema() -> SchemaRef;
+    /// The row's time in nanoseconds since the epoch.
+    fn time(row: &Self::Row) -> i64;
+    /// The value rows are sorted by inside a segment (row groups are skipped by its
+    /// min/max); the column is [`Table::SORT_COLUMN`].
+    fn sort_key(row: &Self::Row) -> &[u8];
+    /// The sort column's name (a binary or fixed-size binary column).
+    const SORT_COLUMN: &'static str;
+    /// Index keys of the row (see [`bloom::key`]): a query naming keys skips segments
+    /// whose filter lacks any of them.
+    fn keys(row: &Self::Row, out: &mut Vec<u64>);
+    /// Writes rows as one log payload (for [`EventStore::append`]).
+    fn encode_log(rows: &[Self::Row], out: &mut Vec<u8>);
+    /// The rows of a log payload: what [`Table::encode_log`] wrote, or what a caller of
+    /// [`EventStore::append_payload`] logged (say, the request the rows came from).
+    /// `None` for a payload that cannot be read.
+    fn decode_log(b: &[u8]) -> Option<Vec<Self::Row>>;
+    /// Rows as a record batch of [`Table::schema`].
+    fn to_batch(rows: &[Self::Row]) -> std::result::Result<RecordBatch, String>;
+    /// Rows of a record batch.
+    fn from_batch(batch: &RecordBatch) -> std::result::Result<Vec<Self::Row>, String>;
+    /// A summary of a segment's rows kept in its sidecar (e.g. services and operations).
+    fn summarize(rows: &[Self::Row]) -> serde_json::Value;
+}
+
+/// Tuning and retention.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Seal once this many rows are in memory.
+    pub max_head_rows: usize,
+    /// Seal once the oldest row in memory arrived this long ago.
+    pub max_head_age: Duration,
+    /// Drop segments whose newest row is older than this.
+    pub retention_age: Option<Duration>,
+    /// Drop the oldest segments while sealed data is larger than this.
+    pub retention_bytes: Option<u64>,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_head_rows: 250_000,
+            max_head_age: Duration::from_secs(600),
+            retention_age: None,
+            retention_bytes: None,
+            row_group_rows: 4096,
+        }
+    }
+}
+
+/// Which rows a scan reads.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Oldest row time (ns), inclusive.
+    pub min_t: i64,
+    /// Newest row time (ns), inclusive.
+    pub max_t: i64,
+    /// Index keys every matching row has.
+    pub keys: Vec<u64>,
+    /// The sort column's value, when the scan looks for one (a trace ID).
+    pub sort_eq: Option<Vec<u8>>,
+}
+
+impl Scan {
+    /// Every row.
+    pub fn all() -> Self {
+        Self { min_t: i64::MIN, max_t: i64::MAX, keys: Vec::new(), sort_eq: None }
+    }
+}
+
+struct Head<R> {
+    rows: Vec<R>,
+    /// Rows being written into a segment: still answered from memory.
+    sealing: Vec<Arc<Vec<R>>>,
+    since: Option<Instant>,
+}
+
+/// Counts for status pages and benchmarks.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    /// Rows in memory (not yet sealed).
+    pub head_rows: usize,
+    /// Sealed segments.
+    pub segments: usize,
+    /// Rows in sealed segments.
+    pub sealed_rows: u64,
+    /// Bytes of sealed segments (data and sidecars).
+    pub sealed_bytes: u64,
+    /// Bytes of the write-ahead log.
+    pub log_bytes: u64,
+}
+
+/// A store of one table.
+pub struct EventStore<T: Table> {
+    log: log::Log,
+    store: Store,
+    opts: Options,
+    head: RwLock<Head<T::Row>>,
+    segments: RwLock<Vec<Arc<segment::Segment>>>,
+    seal_lock: tokio::sync::Mutex<()>,
+    seq: Mutex<u64>,
+}
+
+impl<T: Table> EventStore<T> {
+    /// Opens the store: loads the segment sidecars, removes half-written segments, and
+    /// replays the log written since the last seal.
+    pub async fn open(log_dir: &Path, store: Store, opts: Options) -> Result<Self> {
+        let mut segments = Vec::new();
+        for id in store.list_dirs(T::NAME).await? {
+            match segment::Segment::load(&store, T::NAME, &id).await? {
+                Some(s) => segments.push(Arc::new(s)),
+                None => {
+                    tracing::warn!(table = T::NAME, segment = %id, "removing a segment left half-written");
+                    store.delete_prefix(&format!("{}/{id}", T::NAME)).await?;
+                }
+            }
+        }
+        segments.sort_by_key(|s| (s.info.min_t, s.info.id.clone()));
+        let from = segments.iter().map(|s| s.info.log_upto).max().unwrap_or(0);
+        let mut rows = Vec::new();
+        let mut bad = 0usize;
+        let log = log::Log::open(log_dir, from, |payload| {
+            match T::decode_log(payload) {
+                Some(r) => rows.extend(r),
+                None => bad += 1,
+            }
+            true
+        })?;
+        if bad > 0 {
+            tracing::warn!(table = T::NAME, records = bad, "log records that no longer decode were skipped");
+        }
+        tracing::info!(table = T::NAME, segments = segments.len(), replayed = rows.len(), "event store opened");
+        let since = (!rows.is_empty()).then(Instant::now);
+        let seq = segments.len() as u64;
+        Ok(Self {
+            log,
+            store,
+            opts,
+            head: RwLock::new(Head { rows, sealing: Vec::new(), since }),
+            segments: RwLock::new(segments),
+            seal_lock: tokio::sync::Mutex::new(()),
+            seq: Mutex::new(seq),
+        })
+    }
+
+    /// Stores rows: returns once they are logged and fsynced (they survive a crash).
+    pub fn append(&self, rows: Vec<T::Row>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut payload = Vec::with_capacity(rows.len() * 256);
+        T::encode_log(&rows, &mut payload);
+        self.append_payload(rows, &payload)
+    }
+
+    /// Stores rows, logging `payload` for them: [`Table::decode_log`] of it must give
+    /// the same rows back (a receiver logs the request itself, sparing an encoding).
+    pub fn append_payload(&self, rows: Vec<T::Row>, payload: &[u8]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut framed = Vec::with_capacity(payload.len() + 8);
+        log::frame(payload, &mut framed);
+        // Rows go into memory under the same lock as the log write, so a seal (which
+        // rotates the log under it) never separates a row from its log segment.
+        let pos = {
+            let mut h = self.head.write();
+            let pos = self.log.write(&framed)?;
+            h.since.get_or_insert_with(Instant::now);
+            h.rows.extend(rows);
+            pos
+        };
+        self.log.sync_to(pos)
+    }
+
+    /// Seals the rows in memory if there are enough or they are old enough, then
+    /// applies retention. Called periodically.
+    pub async fn maintain(&self) -> Result<()> {
+        let due = {
+            let h = self.head.read();
+            h.rows.len() >= self.opts.max_head_rows
+                || h.since.is_some_and(|s| s.elapsed() >= self.opts.max_head_age && !h.rows.is_empty())
+        };
+        if due {
+            self.seal().await?;
+        }
+        self.apply_retention().await
+    }
+
+    /// Seals every row in memory into a segment now.
+    pub async fn seal(&self) -> Result<()> {
+        let _g = self.seal_lock.lock().await;
+        let (rows, upto) = {
+            let mut h = self.head.write();
+            if h.rows.is_empty() {
+                return Ok(());
+            }
+            let upto = self.log.rotate()?;
+            let rows = Arc::new(std::mem::take(&mut h.rows));
+            h.since = None;
+            h.sealing.push(rows.clone());
+            (rows, upto)
+        };
+        let id = {
+            let mut s = self.seq.lock();
+            *s += 1;
+            let min_t = rows.iter().map(T::time).min().unwrap_or(0);
+            format!("{:020}-{:06}", min_t.max(0), *s)
+        };
+        let opts = self.opts.clone();
+        let (id2, rows2) = (id.clone(), rows.clone());
+        let built = tokio::task::spawn_blocking(move || segment::build::<T>(&id2, &rows2, upto, &opts))
+            .await
+            .map_err(|e| Error::Task(e.to_string()))??;
+        let seg = segment::Segment::put(&self.store, T::NAME, built).await?;
+        {
+            let mut segs = self.segments.write();
+            segs.push(Arc::new(seg));
+            segs.sort_by_key(|s| (s.info.min_t, s.info.id.clone()));
+            let mut h = self.head.write();
+            h.sealing.retain(|r| !Arc::ptr_eq(r, &rows));
+        }
+        self.log.drop_before(upto)?;
+        tracing::info!(table = T::NAME, segment = %id, rows = rows.len(), "events sealed");
+        Ok(())
+    }
+
+    async fn apply_retention(&self) -> Result<()> {
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64);
+        let mut drop: Vec<Arc<segment::Segment>> = Vec::new();
+        {
+            let segs = self.segments.read();
+            if let Some(age) = self.opts.retention_age {
+                let oldest = now_ns.saturating_sub(age.as_nanos().min(i64::MAX as u128) as i64);
+                drop.extend(segs.iter().filter(|s| s.info.max_t < oldest).cloned());
+            }
+            if let Some(limit) = self.opts.retention_bytes {
+                let mut total: u64 = segs.iter().map(|s| s.info.bytes).sum();
+                let mut by_age: Vec<&Arc<segment::Segment>> = segs.iter().collect();
+                by_age.sort_by_key(|s| s.info.max_t);
+                for s in by_age {
+                    if total <= limit {
+                        break;
+                    }
+                    total -= s.info.bytes;
+                    if !drop.iter().any(|d| d.info.id == s.info.id) {
+                        drop.push(s.clone());
+                    }
+                }
+            }
+        }
+        if drop.is_empty() {
+            return Ok(());
+        }
+        self.segments.write().retain(|s| !drop.iter().any(|d| d.info.id == s.info.id));
+        for s in &drop {
+            self.store.delete_prefix(&format!("{}/{}", T::NAME, s.info.id)).await?;
+        }
+        tracing::info!(table = T::NAME, segments = drop.len(), "segments dropped by retention");
+        Ok(())
+    }
+
+    /// Calls `visit` with each row the scan selects: rows in memory first, then
+    /// segments from the newest; `visit` stops the scan by returning `Break`. Rows are
+    /// only pre-filtered by time and keys' segments: `visit` checks the rest.
+    pub async fn scan(&self, scan: &Scan, mut visit: impl FnMut(&T::Row) -> ControlFlow<()> + Send) -> Result<()> {
+        let in_range = |r: &T::Row| {
+            let t = T::time(r);
+            t >= scan.min_t && t <= scan.max_t && scan.sort_eq.as_deref().is_none_or(|k| T::sort_key(r) == k)
+        };
+        type Sealing<R> = Vec<Arc<Vec<R>>>;
+        let (rows, sealing): (Vec<T::Row>, Sealing<T::Row>) = {
+            let h = self.head.read();
+            (h.rows.iter().filter(|r| in_range(r)).cloned().collect(), h.sealing.clone())
+        };
+        for r in rows.iter().rev() {
+            if visit(r).is_break() {
+                return Ok(());
+            }
+        }
+        for batch in sealing.iter().rev() {
+            for r in batch.iter().rev().filter(|r| in_range(r)) {
+                if visit(r).is_break() {
+                    return Ok(());
+                }
+            }
+        }
+        let mut segs: Vec<Arc<segment::Segment>> = self
+            .segments
+            .read()
+            .iter()
+            .filter(|s| s.info.max_t >= scan.min_t && s.info.min_t <= scan.max_t)
+            .filter(|s| scan.keys.iter().all(|k| s.bloom.may_contain(*k)))
+            .cloned()
+            .collect();
+        segs.sort_by_key(|s| std::cmp::Reverse(s.info.max_t));
+        for s in segs {
+            let rows = s.read::<T>(&self.store, scan.sort_eq.as_deref()).await?;
+            for r in rows.iter().filter(|r| in_range(r)) {
+                if visit(r).is_break() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The summaries of every sealed segment overlapping `[min_t, max_t]` (ns).
+    pub fn summaries(&self, min_t: i64, max_t: i64) -> Vec<serde_json::Value> {
+        self.segments
+            .read()
+            .iter()
+            .filter(|s| s.info.max_t >= min_t && s.info.min_t <= max_t)
+            .map(|s| s.info.summary.clone())
+            .collect()
+    }
+
+    /// Rows in memory overlapping `[min_t, max_t]` (ns), for callers that summarise
+    /// them as a segment's summary does.
+    pub fn head_rows(&self, min_t: i64, max_t: i64) -> Vec<T::Row> {
+        let h = self.head.read();
+        h.rows
+            .iter()
+            .chain(h.sealing.iter().flat_map(|s| s.iter()))
+            .filter(|r| (min_t..=max_t).contains(&T::time(r)))
+            .cloned()
+            .collect()
+    }
+
+    /// Counts.
+    pub fn stats(&self) -> Stats {
+        let segs = self.segments.read();
+        Stats {
+            head_rows: {
+                let h = self.head.read();
+                h.rows.len() + h.sealing.iter().map(|s| s.len()).sum::<usize>()
+            },
+            segments: segs.len(),
+            sealed_rows: segs.iter().map(|s| s.info.rows).sum(),
+            sealed_bytes: segs.iter().map(|s| s.info.bytes).sum(),
+            log_bytes: self.log.disk_size(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

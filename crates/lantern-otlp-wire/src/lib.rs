@@ -1,0 +1,11 @@
+//! OTLP protobuf read in place. [`pb`] is a protobuf wire reader over borrowed bytes;
+//! [`common`] decodes attributes, resources and scopes; [`metrics`] and [`traces`] decode
+//! the export requests into views whose strings and bytes borrow the request and whose
+//! lists live in a per-request arena. Unknown fields are skipped as protobuf says.
+
+pub mod common;
+pub mod metrics;
+pub mod pb;
+pub mod traces;
+
+pub use pb::DecodeError;
