@@ -1,0 +1,387 @@
+//! Spans as an event-engine table: the Parquet schema (one column per span field;
+//! attributes, resource, events and links as OTLP/JSON text, which Parquet's
+//! dictionaries and zstd squeeze well), the index keys, and the log payload (the OTLP
+//! request itself, converted again on replay).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{FixedSizeBinaryBuilder, Int32Builder, Int64Builder, StringBuilder, UInt32Builder};
+use arrow_array::{
+    Array, ArrayRef, FixedSizeBinaryArray, Int32Array, Int64Array, RecordBatch, StringArray, UInt32Array,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use lantern_events::bloom::key;
+use lantern_events::Table;
+
+use crate::model::{Attr, AttrValue, Event, Link, Origin, Span};
+
+/// The spans table.
+pub struct Spans;
+
+/// Log payload tags.
+const OTLP: u8 = 1;
+const JSON: u8 = 2;
+
+/// The key of a trace ID in segment filters.
+pub fn trace_key(id: &[u8; 16]) -> u64 {
+    key(&[b"t", id])
+}
+
+/// The key of a service.
+pub fn service_key(service: &str) -> u64 {
+    key(&[b"s", service.as_bytes()])
+}
+
+/// The key of an operation of a service.
+pub fn operation_key(service: &str, name: &str) -> u64 {
+    key(&[b"o", service.as_bytes(), name.as_bytes()])
+}
+
+/// The key of an attribute value (span or resource attribute), by its text.
+pub fn attr_key(k: &str, v: &str) -> u64 {
+    key(&[b"a", k.as_bytes(), v.as_bytes()])
+}
+
+/// Makes the log payload of an OTLP request body.
+pub fn otlp_payload(body: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(body.len() + 1);
+    v.push(OTLP);
+    v.extend_from_slice(body);
+    v
+}
+
+fn schema() -> SchemaRef {
+    let s = |n: &str| Field::new(n, DataType::Utf8, false);
+    Arc::new(Schema::new(vec![
+        Field::new("trace_id", DataType::FixedSizeBinary(16), false),
+        Field::new("span_id", DataType::FixedSizeBinary(8), false),
+        Field::new("parent_span_id", DataType::FixedSizeBinary(8), true),
+        s("trace_state"),
+        Field::new("flags", DataType::UInt32, false),
+        s("service"),
+        s("name"),
+        Field::new("kind", DataType::Int32, false),
+        Field::new("start_ns", DataType::Int64, false),
+        Field::new("duration_ns", DataType::Int64, false),
+        Field::new("status_code", DataType::Int32, false),
+        s("status_message"),
+        s("attributes"),
+        Field::new("dropped_attributes", DataType::UInt32, false),
+        s("events"),
+        Field::new("dropped_events", DataType::UInt32, false),
+        s("links"),
+        Field::new("dropped_links", DataType::UInt32, false),
+        s("resource"),
+        s("scope_name"),
+        s("scope_version"),
+        s("scope_attributes"),
+    ]))
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn scalar_text(v: &AttrValue) -> Option<String> {
+    match v {
+        AttrValue::ArrayValue(_) | AttrValue::KvlistValue(_) | AttrValue::BytesValue(_) => None,
+        v => Some(v.text()),
+    }
+}
+
+/// Index keys of a span: trace, service, operation, and each scalar span or resource
+/// attribute value.
+pub fn span_keys(s: &Span, out: &mut Vec<u64>) {
+    out.push(trace_key(&s.trace_id));
+    out.push(service_key(&s.origin.service));
+    out.push(operation_key(&s.origin.service, &s.name));
+    for a in s.attributes.iter().chain(&s.origin.resource) {
+        if let Some(v) = scalar_text(&a.value) {
+            if v.len() <= 256 {
+                out.push(attr_key(&a.key, &v));
+            }
+        }
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LoggedSpan {
+    trace_id: String,
+    span_id: String,
+    parent_span_id: Option<String>,
+    trace_state: String,
+    flags: u32,
+    name: String,
+    kind: i32,
+    start_ns: i64,
+    end_ns: i64,
+    status_code: i32,
+    status_message: String,
+    attributes: Vec<Attr>,
+    dropped_attributes: u32,
+    events: Vec<Event>,
+    dropped_events: u32,
+    links: Vec<Link>,
+    dropped_links: u32,
+    origin: Origin,
+}
+
+fn col<'a, A: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a A, String> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<A>())
+        .ok_or_else(|| format!("column {name} is missing or has the wrong type"))
+}
+
+impl Table for Spans {
+    type Row = Span;
+    const NAME: &'static str = "spans";
+    const SORT_COLUMN: &'static str = "trace_id";
+
+    fn schema() -> SchemaRef {
+        schema()
+    }
+
+    fn time(s: &Span) -> i64 {
+        s.start_ns
+    }
+
+    fn sort_key(s: &Span) -> &[u8] {
+        &s.trace_id
+    }
+
+    fn keys(s: &Span, out: &mut Vec<u64>) {
+        span_keys(s, out)
+    }
+
+    fn encode_log(rows: &[Span], out: &mut Vec<u8>) {
+        out.push(JSON);
+        let logged: Vec<LoggedSpan> = rows
+            .iter()
+            .map(|s| LoggedSpan {
+                trace_id: crate::model::hex(&s.trace_id),
+                span_id: crate::model::hex(&s.span_id),
+                parent_span_id: s.parent_span_id.map(|p| crate::model::hex(&p)),
+                trace_state: s.trace_state.clone(),
+                flags: s.flags,
+                name: s.name.clone(),
+                kind: s.kind,
+                start_ns: s.start_ns,
+                end_ns: s.end_ns,
+                status_code: s.status_code,
+                status_message: s.status_message.clone(),
+                attributes: s.attributes.clone(),
+                dropped_attributes: s.dropped_attributes,
+                events: s.events.clone(),
+                dropped_events: s.dropped_events,
+                links: s.links.clone(),
+                dropped_links: s.dropped_links,
+                origin: (*s.origin).clone(),
+            })
+            .collect();
+        out.extend_from_slice(json(&logged).as_bytes());
+    }
+
+    fn decode_log(b: &[u8]) -> Option<Vec<Span>> {
+        let (&tag, body) = b.split_first()?;
+        match tag {
+            OTLP => {
+                let bump = bumpalo::Bump::new();
+                let req = lantern_otlp_wire::traces::traces_request(body, &bump).ok()?;
+                Some(crate::model::convert(req).spans)
+            }
+            JSON => {
+                let logged: Vec<LoggedSpan> = serde_json::from_slice(body).ok()?;
+                logged
+                    .into_iter()
+                    .map(|l| {
+                        let id8 = |s: &str| -> Option<[u8; 8]> { crate::model::unhex(s)?.try_into().ok() };
+                        Some(Span {
+                            trace_id: crate::model::unhex(&l.trace_id)?.try_into().ok()?,
+                            span_id: id8(&l.span_id)?,
+                            parent_span_id: match &l.parent_span_id {
+                                Some(p) => Some(id8(p)?),
+                                None => None,
+                            },
+                            trace_state: l.trace_state,
+                            flags: l.flags,
+                            name: l.name,
+                            kind: l.kind,
+                            start_ns: l.start_ns,
+                            end_ns: l.end_ns,
+                            status_code: l.status_code,
+                            status_message: l.status_message,
+                            attributes: l.attributes,
+                            dropped_attributes: l.dropped_attributes,
+                            events: l.events,
+                            dropped_events: l.dropped_events,
+                            links: l.links,
+                            dropped_links: l.dropped_links,
+                            origin: Arc::new(l.origin),
+                        })
+                    })
+                    .collect()
+            }
+            _ => None,
+        }
+    }
+
+    fn to_batch(rows: &[Span]) -> Result<RecordBatch, String> {
+        let n = rows.len();
+        let e = |e: arrow_schema::ArrowError| e.to_string();
+        let mut trace_id = FixedSizeBinaryBuilder::with_capacity(n, 16);
+        let mut span_id = FixedSizeBinaryBuilder::with_capacity(n, 8);
+        let mut parent = FixedSizeBinaryBuilder::with_capacity(n, 8);
+        let mut strings: Vec<StringBuilder> = (0..11).map(|_| StringBuilder::with_capacity(n, n * 16)).collect();
+        let (mut flags, mut kind, mut status) =
+            (UInt32Builder::with_capacity(n), Int32Builder::with_capacity(n), Int32Builder::with_capacity(n));
+        let (mut start, mut duration) = (Int64Builder::with_capacity(n), Int64Builder::with_capacity(n));
+        let mut dropped: Vec<UInt32Builder> = (0..3).map(|_| UInt32Builder::with_capacity(n)).collect();
+        // Resources repeat across spans: their JSON is made once per origin.
+        let mut origins: HashMap<*const Origin, (String, String)> = HashMap::new();
+        for s in rows {
+            trace_id.append_value(s.trace_id).map_err(e)?;
+            span_id.append_value(s.span_id).map_err(e)?;
+            match s.parent_span_id {
+                Some(p) => parent.append_value(p).map_err(e)?,
+                None => parent.append_null(),
+            }
+            let (resource, scope_attrs) = origins
+                .entry(Arc::as_ptr(&s.origin))
+                .or_insert_with(|| (json(&s.origin.resource), json(&s.origin.scope_attributes)));
+            let texts: [&str; 11] = [
+                &s.trace_state,
+                &s.origin.service,
+                &s.name,
+                &s.status_message,
+                &json(&s.attributes),
+                &json(&s.events),
+                &json(&s.links),
+                resource,
+                &s.origin.scope_name,
+                &s.origin.scope_version,
+                scope_attrs,
+            ];
+            for (b, t) in strings.iter_mut().zip(texts) {
+                b.append_value(t);
+            }
+            flags.append_value(s.flags);
+            kind.append_value(s.kind);
+            status.append_value(s.status_code);
+            start.append_value(s.start_ns);
+            duration.append_value(s.duration_ns());
+            dropped[0].append_value(s.dropped_attributes);
+            dropped[1].append_value(s.dropped_events);
+            dropped[2].append_value(s.dropped_links);
+        }
+        let mut st: Vec<ArrayRef> = strings.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        let mut dr: Vec<ArrayRef> = dropped.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        let take = |v: &mut Vec<ArrayRef>| v.remove(0);
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(trace_id.finish()),
+            Arc::new(span_id.finish()),
+            Arc::new(parent.finish()),
+            take(&mut st), // trace_state
+            Arc::new(flags.finish()),
+            take(&mut st), // service
+            take(&mut st), // name
+            Arc::new(kind.finish()),
+            Arc::new(start.finish()),
+            Arc::new(duration.finish()),
+            Arc::new(status.finish()),
+            take(&mut st), // status_message
+            take(&mut st), // attributes
+            take(&mut dr),
+            take(&mut st), // events
+            take(&mut dr),
+            take(&mut st), // links
+            take(&mut dr),
+            take(&mut st), // resource
+            take(&mut st), // scope_name
+            take(&mut st), // scope_version
+            take(&mut st), // scope_attributes
+        ];
+        RecordBatch::try_new(schema(), cols).map_err(e)
+    }
+
+    fn from_batch(b: &RecordBatch) -> Result<Vec<Span>, String> {
+        let trace_id = col::<FixedSizeBinaryArray>(b, "trace_id")?;
+        let span_id = col::<FixedSizeBinaryArray>(b, "span_id")?;
+        let parent = col::<FixedSizeBinaryArray>(b, "parent_span_id")?;
+        let text = |n: &str| col::<StringArray>(b, n);
+        let (trace_state, service, name, status_message) =
+            (text("trace_state")?, text("service")?, text("name")?, text("status_message")?);
+        let (attributes, events, links, resource) =
+            (text("attributes")?, text("events")?, text("links")?, text("resource")?);
+        let (scope_name, scope_version, scope_attributes) =
+            (text("scope_name")?, text("scope_version")?, text("scope_attributes")?);
+        let u32s = |n: &str| col::<UInt32Array>(b, n);
+        let (flags, d_attr, d_ev, d_link) =
+            (u32s("flags")?, u32s("dropped_attributes")?, u32s("dropped_events")?, u32s("dropped_links")?);
+        let (kind, status) = (col::<Int32Array>(b, "kind")?, col::<Int32Array>(b, "status_code")?);
+        let (start, duration) = (col::<Int64Array>(b, "start_ns")?, col::<Int64Array>(b, "duration_ns")?);
+        let parse = |what: &str, s: &str| -> Result<serde_json::Value, String> {
+            serde_json::from_str(s).map_err(|e| format!("{what}: {e}"))
+        };
+        let mut origins: HashMap<(String, String, String, String, String), Arc<Origin>> = HashMap::new();
+        let mut out = Vec::with_capacity(b.num_rows());
+        for i in 0..b.num_rows() {
+            let okey = (
+                service.value(i).to_string(),
+                resource.value(i).to_string(),
+                scope_name.value(i).to_string(),
+                scope_version.value(i).to_string(),
+                scope_attributes.value(i).to_string(),
+            );
+            let origin = match origins.get(&okey) {
+                Some(o) => o.clone(),
+                None => {
+                    let o = Arc::new(Origin {
+                        service: okey.0.clone(),
+                        resource: serde_json::from_value(parse("resource", &okey.1)?).map_err(|e| e.to_string())?,
+                        scope_name: okey.2.clone(),
+                        scope_version: okey.3.clone(),
+                        scope_attributes: serde_json::from_value(parse("scope_attributes", &okey.4)?)
+                            .map_err(|e| e.to_string())?,
+                    });
+                    origins.insert(okey, o.clone());
+                    o
+                }
+            };
+            let start_ns = start.value(i);
+            out.push(Span {
+                trace_id: trace_id.value(i).try_into().map_err(|_| "trace_id width")?,
+                span_id: span_id.value(i).try_into().map_err(|_| "span_id width")?,
+                parent_span_id: if parent.is_null(i) {
+                    None
+                } else {
+                    Some(parent.value(i).try_into().map_err(|_| "parent_span_id width")?)
+                },
+                trace_state: trace_state.value(i).to_string(),
+                flags: flags.value(i),
+                name: name.value(i).to_string(),
+                kind: kind.value(i),
+                start_ns,
+                end_ns: start_ns + duration.value(i),
+                status_code: status.value(i),
+                status_message: status_message.value(i).to_string(),
+                attributes: serde_json::from_str(attributes.value(i)).map_err(|e| format!("attributes: {e}"))?,
+                dropped_attributes: d_attr.value(i),
+                events: serde_json::from_str(events.value(i)).map_err(|e| format!("events: {e}"))?,
+                dropped_events: d_ev.value(i),
+                links: serde_json::from_str(links.value(i)).map_err(|e| format!("links: {e}"))?,
+                dropped_links: d_link.value(i),
+                origin,
+            });
+        }
+        Ok(out)
+    }
+
+    fn summarize(rows: &[Span]) -> serde_json::Value {
+        let mut ops: Vec<(&str, &str, i32)> =
+            rows.iter().map(|s| (s.origin.service.as_str(), s.name.as_str(), s.kind)).collect();
+        ops.sort_unstable();
+        ops.dedup();
+        serde_json::json!({ "operations": ops })
+    }
+}
