@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use tonic::body::Body;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{http, BoxFuture, Service, StdError};
@@ -15,6 +16,7 @@ use tonic::server::{NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
 use crate::ingest::{IngestError, MetricsIngest};
+use crate::traces::TraceIngest;
 
 /// Largest request accepted.
 const MAX_MESSAGE: usize = 64 << 20;
@@ -83,6 +85,14 @@ impl Export for MetricsIngest {
     }
 }
 
+impl Export for TraceIngest {
+    const SERVICE: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+    type Response = ExportTraceServiceResponse;
+    async fn export(&self, body: Bytes) -> Result<ExportTraceServiceResponse, Status> {
+        TraceIngest::export(self, body).await.map_err(Status::from)
+    }
+}
+
 /// A tonic service answering `<SERVICE>/Export` with `E` (gzip accepted).
 #[derive(Clone)]
 pub struct ExportService<E>(Arc<E>);
@@ -145,11 +155,13 @@ where
 /// Serves OTLP/gRPC on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    ingest: MetricsIngest,
+    metrics: MetricsIngest,
+    traces: TraceIngest,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
-        .add_service(ExportService::new(ingest))
+        .add_service(ExportService::new(metrics))
+        .add_service(ExportService::new(traces))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await
 }

@@ -1,4 +1,4 @@
-//! OTLP over HTTP (`:4318`): `POST /v1/metrics` with a protobuf or JSON body (gzip
+//! OTLP over HTTP (`:4318`): `POST /v1/metrics` and `/v1/traces` with a protobuf or JSON body (gzip
 //! allowed), answered in the request's encoding; errors carry a `google.rpc.Status`.
 
 use std::io::Read;
@@ -9,17 +9,29 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 use crate::ingest::{IngestError, MetricsIngest};
+use crate::traces::TraceIngest;
 
 /// Largest body accepted, compressed or not.
 const MAX_BODY: usize = 64 << 20;
 
 /// The OTLP/HTTP routes.
-pub fn router(ingest: MetricsIngest) -> Router {
-    Router::new().route("/v1/metrics", post(metrics)).with_state(ingest)
+pub fn router(metrics: MetricsIngest, traces: TraceIngest) -> Router {
+    Router::new()
+        .route("/v1/metrics", post(self::metrics))
+        .route("/v1/traces", post(self::traces))
+        .with_state(Receivers { metrics, traces })
+}
+
+#[derive(Clone)]
+struct Receivers {
+    metrics: MetricsIngest,
+    traces: TraceIngest,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -103,57 +115,64 @@ fn normalize(v: &mut serde_json::Value, in_exemplar: bool) {
     }
 }
 
-async fn metrics(State(ingest): State<MetricsIngest>, headers: HeaderMap, body: Body) -> Response {
+/// Reads a request body: its encoding from the content type, gzip undone, size bounded;
+/// JSON is read into the generated type `J` and re-encoded as protobuf, so one decoder
+/// serves both encodings.
+async fn read_request<J>(headers: &HeaderMap, body: Body, what: &str) -> Result<(Encoding, Bytes), Response>
+where
+    J: prost::Message + serde::de::DeserializeOwned,
+{
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let enc = if ct.starts_with("application/x-protobuf") {
         Encoding::Protobuf
     } else if ct.starts_with("application/json") {
         Encoding::Json
     } else {
-        return status(
+        return Err(status(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             3,
             format!("unsupported content type {ct:?}: use application/x-protobuf or application/json"),
             Encoding::Json,
-        );
+        ));
     };
-    let raw = match lantern_http::read_body_limited(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(e) => return status(e.kind.status(), 3, e.message, enc),
-    };
+    let raw = lantern_http::read_body_limited(body, MAX_BODY)
+        .await
+        .map_err(|e| status(e.kind.status(), 3, e.message, enc))?;
     let gzip = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()) == Some("gzip");
-    let bytes = if gzip {
+    let bytes: Bytes = if gzip {
         let mut out = Vec::new();
         match flate2::read::GzDecoder::new(&raw[..]).take(MAX_BODY as u64 + 1).read_to_end(&mut out) {
             Ok(n) if n > MAX_BODY => {
-                return status(
+                return Err(status(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     8,
                     format!("decompressed body is larger than {MAX_BODY} bytes"),
                     enc,
-                )
+                ))
             }
             Ok(_) => out.into(),
-            Err(e) => return status(StatusCode::BAD_REQUEST, 3, format!("body is not valid gzip: {e}"), enc),
+            Err(e) => return Err(status(StatusCode::BAD_REQUEST, 3, format!("body is not valid gzip: {e}"), enc)),
         }
     } else {
         raw
     };
-    // JSON is read into the generated types and re-encoded: one decoder for both.
-    let body = match enc {
-        Encoding::Protobuf => bytes,
+    match enc {
+        Encoding::Protobuf => Ok((enc, bytes)),
         Encoding::Json => match serde_json::from_slice::<serde_json::Value>(&bytes).and_then(|mut v| {
             ints_as_numbers(&mut v);
-            serde_json::from_value::<ExportMetricsServiceRequest>(v)
+            serde_json::from_value::<J>(v)
         }) {
-            Ok(r) => r.encode_to_vec().into(),
+            Ok(r) => Ok((enc, r.encode_to_vec().into())),
             Err(e) => {
-                let m = format!("body is not a valid OTLP/JSON ExportMetricsServiceRequest: {e}");
-                return status(StatusCode::BAD_REQUEST, 3, m, enc);
+                Err(status(StatusCode::BAD_REQUEST, 3, format!("body is not a valid OTLP/JSON {what}: {e}"), enc))
             }
         },
-    };
-    match ingest.export(body).await {
+    }
+}
+
+/// The answer to an export, in the request's encoding.
+fn answer<R: prost::Message + serde::Serialize>(result: Result<R, IngestError>, enc: Encoding) -> Response {
+    match result {
         Ok(resp) => match enc {
             Encoding::Protobuf => {
                 (StatusCode::OK, [(header::CONTENT_TYPE, "application/x-protobuf")], resp.encode_to_vec())
@@ -173,6 +192,20 @@ async fn metrics(State(ingest): State<MetricsIngest>, headers: HeaderMap, body: 
         }
         Err(IngestError::Invalid(m)) => status(StatusCode::BAD_REQUEST, 3, m, enc),
         Err(IngestError::Internal(m)) => status(StatusCode::INTERNAL_SERVER_ERROR, 13, m, enc),
+    }
+}
+
+async fn metrics(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> Response {
+    match read_request::<ExportMetricsServiceRequest>(&headers, body, "ExportMetricsServiceRequest").await {
+        Ok((enc, body)) => answer(r.metrics.export(body).await, enc),
+        Err(resp) => resp,
+    }
+}
+
+async fn traces(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> Response {
+    match read_request::<ExportTraceServiceRequest>(&headers, body, "ExportTraceServiceRequest").await {
+        Ok((enc, body)) => answer(r.traces.export(body).await, enc),
+        Err(resp) => resp,
     }
 }
 
@@ -205,7 +238,7 @@ mod tests {
         let db = Arc::new(lantern_tsdb::Tsdb::open(&dir.path().join("wal"), store, Default::default()).await.unwrap());
         let slot = Arc::new(OnceLock::new());
         let _ = slot.set(db.clone());
-        let app = router(MetricsIngest::new(slot));
+        let app = router(MetricsIngest::new(slot), TraceIngest::new(Arc::default(), Arc::default()));
         let req =
             Request::post("/v1/metrics").header("content-type", "application/json").body(Body::from(JSON)).unwrap();
         let resp = app.clone().oneshot(req).await.unwrap();
@@ -225,5 +258,49 @@ mod tests {
 
         let req = Request::post("/v1/metrics").header("content-type", "text/plain").body(Body::from("x")).unwrap();
         assert_eq!(app.oneshot(req).await.unwrap().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    const TRACE_JSON: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"shop"}}]},
+      "scopeSpans":[{"scope":{"name":"app"},"spans":[
+        {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"create_order","kind":2,
+         "startTimeUnixNano":"1700000000000000000","endTimeUnixNano":1700000000100000000,
+         "attributes":[{"key":"user.id","value":{"stringValue":"user-456"}}],
+         "events":[{"timeUnixNano":"1700000000050000000","name":"retry"}],
+         "status":{"code":2,"message":"card declined"}},
+        {"traceId":"00000000000000000000000000000000","spanId":"eee19b7ec3c1b175","name":"bad"}
+      ]}]}]}"#;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn otlp_json_traces_are_stored_and_invalid_spans_refused_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = lantern_objstore::Store::local(&dir.path().join("data")).unwrap();
+        let traces = Arc::new(
+            lantern_traces::TraceStore::open(&dir.path().join("log"), store, Default::default()).await.unwrap(),
+        );
+        let slot = Arc::new(OnceLock::new());
+        let _ = slot.set(traces.clone());
+        let app = router(MetricsIngest::new(Arc::default()), TraceIngest::new(slot, Arc::default()));
+        let req = Request::post("/v1/traces")
+            .header("content-type", "application/json")
+            .body(Body::from(TRACE_JSON))
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["partialSuccess"]["rejectedSpans"], 1, "{v}");
+        assert!(v["partialSuccess"]["errorMessage"].as_str().unwrap().contains("trace_id is all zeros"), "{v}");
+        let id = lantern_traces::model::parse_trace_id("5b8efff798038103d269b633813fc60c").unwrap();
+        let t = traces.trace(&id).await.unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!((t[0].name.as_str(), t[0].status_code, t[0].events[0].name.as_str()), ("create_order", 2, "retry"));
+        assert_eq!(t[0].end_ns - t[0].start_ns, 100_000_000);
+
+        let req = Request::post("/v1/traces")
+            .header("content-type", "application/x-protobuf")
+            .body(Body::from(vec![0x0a, 0x09]))
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     }
 }

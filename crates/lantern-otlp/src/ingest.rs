@@ -25,9 +25,21 @@ pub enum IngestError {
 }
 
 /// Requests converted and stored at once; more wait, up to [`ADMISSION_WAIT`].
-const IN_FLIGHT: usize = 8;
+pub(crate) const IN_FLIGHT: usize = 8;
 /// How long a request waits for its turn before the client is told to retry.
 const ADMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits for a turn among the requests in flight; past [`ADMISSION_WAIT`] the client is
+/// told to retry.
+pub(crate) async fn admit(
+    permits: &Arc<tokio::sync::Semaphore>,
+    what: &str,
+) -> Result<tokio::sync::OwnedSemaphorePermit, IngestError> {
+    match tokio::time::timeout(ADMISSION_WAIT, permits.clone().acquire_owned()).await {
+        Ok(Ok(p)) => Ok(p),
+        _ => Err(IngestError::Unavailable(format!("the {what} is busy: too many requests in flight; retry later"))),
+    }
+}
 
 /// Shared by the gRPC and HTTP receivers.
 #[derive(Clone)]
@@ -58,14 +70,7 @@ impl MetricsIngest {
             .get()
             .cloned()
             .ok_or_else(|| IngestError::Unavailable("the metrics store is starting; retry shortly".into()))?;
-        let permit = match tokio::time::timeout(ADMISSION_WAIT, self.permits.clone().acquire_owned()).await {
-            Ok(Ok(p)) => p,
-            _ => {
-                return Err(IngestError::Unavailable(
-                    "the metrics store is busy: too many requests in flight; retry later".into(),
-                ))
-            }
-        };
+        let permit = admit(&self.permits, "metrics store").await?;
         let delta = self.delta.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;

@@ -1,11 +1,13 @@
 //! OTLP ingest: metrics over gRPC ([`grpc`], `:4317`) and HTTP ([`http`], `:4318`,
 //! protobuf and JSON), converted to Prometheus series by [`metrics`] and stored through
-//! [`ingest::MetricsIngest`] with OTLP's partial-success answers. Traces and logs arrive
-//! here in later issues.
+//! [`ingest::MetricsIngest`] with OTLP's partial-success answers; traces the same way
+//! into the span store ([`traces::TraceIngest`]). Logs arrive here in a later issue.
 
 pub mod grpc;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod traces;
 
 pub use ingest::MetricsIngest;
+pub use traces::TraceIngest;

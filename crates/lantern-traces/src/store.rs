@@ -102,13 +102,18 @@ impl TraceStore {
         }
     }
 
-    /// Stores spans (see [`EventStore::append_payload`]); returns once they are durable.
-    pub fn append(&self, spans: Vec<Span>, payload: &[u8]) -> lantern_events::Result<()> {
+    /// Stores spans; returns once they are durable. `payload` is the log record they
+    /// come from (an OTLP request, see [`crate::table::otlp_payload`]); without one, the
+    /// spans themselves are logged.
+    pub fn append(&self, spans: Vec<Span>, payload: Option<&[u8]>) -> lantern_events::Result<()> {
         self.note_operations(&spans);
-        self.events.append_payload(spans, payload)
+        match payload {
+            Some(p) => self.events.append_payload(spans, p),
+            None => self.events.append(spans),
+        }
     }
 
-    /// The event store underneath (appends, maintenance, stats).
+    /// The event store underneath (maintenance, stats; append through [`TraceStore::append`]).
     pub fn events(&self) -> &EventStore<Spans> {
         &self.events
     }

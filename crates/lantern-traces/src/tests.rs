@@ -65,7 +65,7 @@ fn ingest(store: &TraceStore, body: &[u8]) -> usize {
     let bump = bumpalo::Bump::new();
     let req = lantern_otlp_wire::traces::traces_request(body, &bump).unwrap();
     let c = convert(req);
-    store.append(c.spans, &otlp_payload(body)).unwrap();
+    store.append(c.spans, Some(&otlp_payload(body))).unwrap();
     c.rejected
 }
 

@@ -27,6 +27,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// The PromQL engine.
     pub query: QueryConfig,
+    /// The span store.
+    pub traces: TracesConfig,
     /// Defaults for scraping (Prometheus's `global:`).
     pub global: lantern_scrape::config::GlobalConfig,
     /// Targets to scrape, in Prometheus's `scrape_configs` syntax.
@@ -43,6 +45,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             limits: LimitsConfig::default(),
             query: QueryConfig::default(),
+            traces: TracesConfig::default(),
             global: Default::default(),
             scrape_configs: Vec::new(),
         }
@@ -80,6 +83,35 @@ impl Default for MetricsConfig {
             maintenance_interval: d(60),
             max_exemplars_per_series: 10,
             max_exemplar_series: 1_000_000,
+        }
+    }
+}
+
+/// `traces:` — the span store and the metrics made from spans.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracesConfig {
+    /// Delete spans older than this (`0` keeps them forever).
+    pub retention_time: PromDuration,
+    /// Delete the oldest segments while sealed spans take more than this (`0`: no limit).
+    pub retention_size: ByteSize,
+    /// Spans in memory are sealed into a segment past this many…
+    pub segment_max_spans: usize,
+    /// …or once the oldest is this old.
+    pub segment_max_age: PromDuration,
+    /// How often span metrics (RED and service graph) are written to the metrics store.
+    pub span_metrics_interval: PromDuration,
+}
+
+impl Default for TracesConfig {
+    fn default() -> Self {
+        let d = |s: u64| PromDuration(Duration::from_secs(s));
+        Self {
+            retention_time: d(7 * 86_400),
+            retention_size: ByteSize(0),
+            segment_max_spans: 250_000,
+            segment_max_age: d(600),
+            span_metrics_interval: d(15),
         }
     }
 }
@@ -208,6 +240,19 @@ impl Config {
                 m.retention_time, m.block_duration
             ));
         }
+        let t = &self.traces;
+        if t.segment_max_spans == 0 {
+            errs.push("key traces.segment_max_spans: must be positive".into());
+        }
+        if t.segment_max_age.0 < Duration::from_secs(1) {
+            errs.push(format!("key traces.segment_max_age: {} is too short (minimum 1s)", t.segment_max_age));
+        }
+        if t.span_metrics_interval.0 < Duration::from_secs(1) {
+            errs.push(format!(
+                "key traces.span_metrics_interval: {} is too short (minimum 1s)",
+                t.span_metrics_interval
+            ));
+        }
         if self.limits.max_request_body_size.0 == 0 {
             errs.push("key limits.max_request_body_size: must be greater than 0".into());
         }
@@ -227,6 +272,20 @@ impl Config {
             out_of_order_window: m.out_of_order_window.0,
             max_exemplars_per_series: m.max_exemplars_per_series,
             max_exemplar_series: m.max_exemplar_series,
+        }
+    }
+}
+
+impl Config {
+    /// The span store options this configuration asks for.
+    pub fn trace_options(&self) -> lantern_events::Options {
+        let t = &self.traces;
+        lantern_events::Options {
+            max_head_rows: t.segment_max_spans,
+            max_head_age: t.segment_max_age.0,
+            retention_age: (!t.retention_time.0.is_zero()).then_some(t.retention_time.0),
+            retention_bytes: (t.retention_size.0 != 0).then_some(t.retention_size.0),
+            ..lantern_events::Options::default()
         }
     }
 }

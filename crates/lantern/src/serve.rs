@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use lantern_objstore::Store;
 use lantern_prom_api::{Limits, PromApi, RuntimeInfo};
+use lantern_traces::{SpanMetrics, TraceStore};
 use lantern_tsdb::Tsdb;
 use tokio::sync::watch;
 
@@ -36,6 +37,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(grpc = %grpc_addr, http = %otlp_http_addr, "otlp listening");
     let db_slot: Arc<OnceLock<Arc<Tsdb>>> = Arc::new(OnceLock::new());
     let otlp = lantern_otlp::MetricsIngest::new(db_slot.clone());
+    let trace_slot: Arc<OnceLock<Arc<TraceStore>>> = Arc::new(OnceLock::new());
+    let span_metrics = Arc::new(SpanMetrics::default());
+    let traces_in = lantern_otlp::TraceIngest::new(trace_slot.clone(), span_metrics.clone());
     let scrape_slot: lantern_scrape::api::Slot = Arc::new(OnceLock::new());
     let limits = Limits {
         max_request_bytes: usize::try_from(cfg.limits.max_request_body_size.0).unwrap_or(usize::MAX),
@@ -43,7 +47,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     };
     let app = Router::new()
         .route("/-/healthy", get(|| async { "Lantern is Healthy.\n" }))
-        .route("/-/ready", get(ready).with_state(db_slot.clone()))
+        .route("/-/ready", get(ready).with_state((db_slot.clone(), trace_slot.clone())))
+        .merge(lantern_jaeger::router(lantern_jaeger::JaegerApi::new(trace_slot.clone(), db_slot.clone())))
         .merge(lantern_scrape::api::router(scrape_slot.clone()))
         .merge(lantern_prom_api::router(
             PromApi::new(db_slot.clone(), limits).with_engine(cfg.query.engine()).with_runtime_info(RuntimeInfo {
@@ -62,12 +67,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .await
     });
     let mut grpc_stop = stop_rx.clone();
-    let grpc = tokio::spawn(lantern_otlp::grpc::serve(grpc_listener, otlp.clone(), async move {
+    let grpc = tokio::spawn(lantern_otlp::grpc::serve(grpc_listener, otlp.clone(), traces_in.clone(), async move {
         let _ = grpc_stop.wait_for(|s| *s).await;
     }));
     let mut otlp_http_stop = stop_rx.clone();
     let otlp_http = tokio::spawn(async move {
-        axum::serve(otlp_http_listener, lantern_otlp::http::router(otlp))
+        axum::serve(otlp_http_listener, lantern_otlp::http::router(otlp, traces_in))
             .with_graceful_shutdown(async move {
                 let _ = otlp_http_stop.wait_for(|s| *s).await;
             })
@@ -87,6 +92,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .context("opening the metrics store")?,
     );
     let _ = db_slot.set(db.clone());
+    let trace_data = Store::local(&cfg.data_dir.join("traces"))
+        .with_context(|| format!("key data_dir: cannot use {}", cfg.data_dir.display()))?;
+    let traces = Arc::new(
+        TraceStore::open(&cfg.data_dir.join("traces").join("wal"), trace_data, cfg.trace_options())
+            .await
+            .context("opening the span store")?,
+    );
+    let _ = trace_slot.set(traces.clone());
     let scraper = lantern_scrape::ScrapeManager::start(db.clone(), cfg.global.clone(), cfg.scrape_configs.clone())
         .map_err(|errs| anyhow::anyhow!(errs.join("; ")))?;
     let _ = scrape_slot.set(scraper.clone());
@@ -128,12 +141,47 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         }
     });
 
+    // Spans in memory are sealed into segments when due; retention applies.
+    let maint_traces = traces.clone();
+    let mut trace_stop = stop_rx.clone();
+    let trace_maintenance = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = maint_traces.events().maintain().await {
+                        tracing::error!(error = %e, "span store maintenance failed; will retry");
+                    }
+                }
+                _ = trace_stop.changed() => break,
+            }
+        }
+    });
+    // Span metrics (RED, service graph) go into the metrics store on their period.
+    let (sm_db, sm) = (db.clone(), span_metrics.clone());
+    let sm_interval = cfg.traces.span_metrics_interval.0;
+    let mut sm_stop = stop_rx.clone();
+    let span_metrics_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(sm_interval);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => write_span_metrics(&sm_db, &sm).await,
+                _ = sm_stop.changed() => break,
+            }
+        }
+        write_span_metrics(&sm_db, &sm).await;
+    });
+
     let served = http.await.context("http server task")?;
     served.context("http server")?;
     grpc.await.context("otlp grpc server task")?.context("otlp grpc server")?;
     otlp_http.await.context("otlp http server task")?.context("otlp http server")?;
     signals.abort();
     let _ = maintenance.await;
+    let _ = trace_maintenance.await;
+    let _ = span_metrics_task.await;
     let _ = syncer.await;
     // Scrape loops end by marking their series stale, so they stop before the store.
     scraper.stop().await;
@@ -142,8 +190,41 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn ready(axum::extract::State(slot): axum::extract::State<Arc<OnceLock<Arc<Tsdb>>>>) -> axum::response::Response {
-    if slot.get().is_some() {
+/// Writes the span metrics' current values into the metrics store.
+async fn write_span_metrics(db: &Arc<Tsdb>, sm: &Arc<SpanMetrics>) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let rows = sm.flush(now);
+    if rows.is_empty() {
+        return;
+    }
+    let db = db.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        let mut batch = lantern_tsdb::Batch::new();
+        for (labels, sample, exemplars) in &rows {
+            batch.begin_series();
+            for l in labels {
+                batch.label(l.name.as_bytes(), l.value.as_bytes());
+            }
+            batch.sample(*sample);
+            for e in exemplars {
+                batch.exemplar(e.clone());
+            }
+            batch.end_series();
+        }
+        db.append_batch(&batch)
+    })
+    .await;
+    match stored {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "writing span metrics failed"),
+        Err(e) => tracing::error!(error = %e, "span metrics task failed"),
+    }
+}
+
+type ReadySlots = (Arc<OnceLock<Arc<Tsdb>>>, Arc<OnceLock<Arc<TraceStore>>>);
+
+async fn ready(axum::extract::State((db, traces)): axum::extract::State<ReadySlots>) -> axum::response::Response {
+    if db.get().is_some() && traces.get().is_some() {
         "Lantern is Ready.\n".into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable: replaying the write-ahead log\n").into_response()

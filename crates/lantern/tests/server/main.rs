@@ -10,3 +10,4 @@ mod prometheus;
 mod promql;
 mod scrape;
 mod startup;
+mod traces;

@@ -1,0 +1,61 @@
+//! OTLP traces: every request, whatever its transport, is decoded in place, converted
+//! into spans (invalid IDs refused one by one), counted into span metrics, and stored
+//! with the request itself as the log record; the answer carries OTLP's partial success.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use lantern_traces::table::otlp_payload;
+use lantern_traces::{SpanMetrics, TraceStore};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
+
+use crate::ingest::{admit, IngestError};
+
+/// Shared by the gRPC and HTTP receivers.
+#[derive(Clone)]
+pub struct TraceIngest {
+    store: Arc<OnceLock<Arc<TraceStore>>>,
+    metrics: Arc<SpanMetrics>,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl TraceIngest {
+    /// A receiver writing into the span store in `store` once it is set, and counting
+    /// spans into `metrics`.
+    pub fn new(store: Arc<OnceLock<Arc<TraceStore>>>, metrics: Arc<SpanMetrics>) -> Self {
+        Self { store, metrics, permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::IN_FLIGHT)) }
+    }
+
+    /// Decodes, converts and stores a request (`body`: an `ExportTraceServiceRequest`
+    /// in protobuf); returns once the spans are durable.
+    pub async fn export(&self, body: Bytes) -> Result<ExportTraceServiceResponse, IngestError> {
+        let store = self
+            .store
+            .get()
+            .cloned()
+            .ok_or_else(|| IngestError::Unavailable("the span store is starting; retry shortly".into()))?;
+        let permit = admit(&self.permits, "span store").await?;
+        let metrics = self.metrics.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let bump = bumpalo::Bump::new();
+            let req = lantern_otlp_wire::traces::traces_request(&body, &bump)
+                .map_err(|e| IngestError::Invalid(format!("body is not a valid ExportTraceServiceRequest: {e}")))?;
+            let converted = lantern_traces::model::convert(req);
+            let stored = converted.spans.len();
+            metrics.observe(&converted.spans);
+            store
+                .append(converted.spans, Some(&otlp_payload(&body)))
+                .map_err(|e| IngestError::Internal(e.to_string()))?;
+            tracing::debug!(spans = stored, rejected = converted.rejected, "otlp spans stored");
+            Ok(ExportTraceServiceResponse {
+                partial_success: (converted.rejected > 0).then(|| ExportTracePartialSuccess {
+                    rejected_spans: converted.rejected as i64,
+                    error_message: converted.errors.join("; "),
+                }),
+            })
+        })
+        .await
+        .map_err(|e| IngestError::Internal(format!("ingest task failed: {e}")))?
+    }
+}
