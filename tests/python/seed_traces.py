@@ -4,10 +4,16 @@ Usage: seed_traces.py grpc|http ENDPOINT SERVICE
 A Flask app instrumented as in the seed (FlaskInstrumentor, RequestsInstrumentor,
 BatchSpanProcessor + OTLPSpanExporter) serves POST /api/orders, whose handler makes the
 seed's manual spans: create_order (user.id) with children validate_order,
-process_payment (payment.amount, payment.status) and create_fulfillment. One order is
-placed through Flask's test client; the script prints the trace id.
+process_payment (payment.amount, payment.status) and create_fulfillment. The payment is
+charged over HTTP (requests) at a second Flask app, SERVICE-payment, served on a
+loopback port with its own tracer provider: a client span and the server span it
+called. One order is placed through Flask's test client; the script prints the trace id.
 """
 import sys
+import threading
+
+import requests
+from werkzeug.serving import make_server
 
 from flask import Flask, jsonify, request
 from opentelemetry import trace
@@ -20,10 +26,31 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 transport, endpoint, service = sys.argv[1], sys.argv[2], sys.argv[3]
 if transport == "grpc":
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    exporter = OTLPSpanExporter(endpoint=endpoint, insecure=True)
+
+    def new_exporter():
+        return OTLPSpanExporter(endpoint=endpoint, insecure=True)
 else:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    exporter = OTLPSpanExporter(endpoint=endpoint)
+
+    def new_exporter():
+        return OTLPSpanExporter(endpoint=endpoint)
+exporter = new_exporter()
+
+# The payment service: another process in real life, another tracer provider here.
+payment_app = Flask("payment")
+payment_provider = TracerProvider(resource=Resource.create({"service.name": service + "-payment"}))
+payment_provider.add_span_processor(BatchSpanProcessor(new_exporter()))
+FlaskInstrumentor().instrument_app(payment_app, tracer_provider=payment_provider)
+
+
+@payment_app.route("/charge", methods=["POST"])
+def charge():
+    return jsonify({"status": "success"})
+
+
+payment_server = make_server("127.0.0.1", 0, payment_app)
+threading.Thread(target=payment_server.serve_forever, daemon=True).start()
+payment_url = f"http://127.0.0.1:{payment_server.server_port}/charge"
 
 app = Flask(__name__)
 
@@ -49,8 +76,14 @@ class Order:
         return {"total": self.total}
 
 
-class Charge:
-    status = "success"
+class PaymentService:
+    def charge(self, order):
+        response = requests.post(payment_url, json=order.to_dict(), timeout=10)
+        response.raise_for_status()
+        return type("Charge", (), response.json())
+
+
+payment_service = PaymentService()
 
 
 current_user = User()
@@ -73,7 +106,7 @@ def create_order():
         # Child span for payment
         with tracer.start_as_current_span("process_payment") as payment_span:
             payment_span.set_attribute("payment.amount", order.total)
-            result = Charge()
+            result = payment_service.charge(order)
             payment_span.set_attribute("payment.status", result.status)
         # Child span for fulfillment
         with tracer.start_as_current_span("create_fulfillment"):
@@ -84,4 +117,6 @@ def create_order():
 response = app.test_client().post("/api/orders", json={"items": ["book"]})
 assert response.status_code == 200, response.status_code
 provider.shutdown()
+payment_server.shutdown()
+payment_provider.shutdown()
 print(seen["trace_id"], flush=True)

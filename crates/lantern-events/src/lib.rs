@@ -66,13 +66,11 @@ pub trait Table: Send + Sync + 'static {
     fn schema() -> SchemaRef;
     /// The row's time in nanoseconds since the epoch.
     fn time(row: &Self::Row) -> i64;
-    /// The value rows are sorted by inside a segment (row groups are skipped by its
-    /// min/max); the column is [`Table::SORT_COLUMN`].
-    fn sort_key(row: &Self::Row) -> &[u8];
-    /// The sort column's name (a binary or fixed-size binary column).
-    const SORT_COLUMN: &'static str;
-    /// Index keys of the row (see [`bloom::key`]): a query naming keys skips segments
-    /// whose filter lacks any of them.
+    /// The order of rows inside a segment: rows queried together (one service's, one
+    /// trace's) should be near each other, so row groups are skipped as wholes.
+    fn order(a: &Self::Row, b: &Self::Row) -> std::cmp::Ordering;
+    /// Index keys of the row (see [`bloom::key`]): a query naming keys skips row groups
+    /// (and so segments) whose filter lacks any of them.
     fn keys(row: &Self::Row, out: &mut Vec<u64>);
     /// Writes rows as one log payload (for [`EventStore::append`]).
     fn encode_log(rows: &[Self::Row], out: &mut Vec<u8>);
@@ -81,11 +79,11 @@ pub trait Table: Send + Sync + 'static {
     /// `None` for a payload that cannot be read.
     fn decode_log(b: &[u8]) -> Option<Vec<Self::Row>>;
     /// Rows as a record batch of [`Table::schema`].
-    fn to_batch(rows: &[Self::Row]) -> std::result::Result<RecordBatch, String>;
+    fn to_batch(rows: &[&Self::Row]) -> std::result::Result<RecordBatch, String>;
     /// Rows of a record batch.
     fn from_batch(batch: &RecordBatch) -> std::result::Result<Vec<Self::Row>, String>;
     /// A summary of a segment's rows kept in its sidecar (e.g. services and operations).
-    fn summarize(rows: &[Self::Row]) -> serde_json::Value;
+    fn summarize(rows: &[&Self::Row]) -> serde_json::Value;
 }
 
 /// Tuning and retention.
@@ -115,8 +113,13 @@ impl Default for Options {
     }
 }
 
+/// A cheap test on sealed rows before they are decoded: the rows of a record batch that
+/// may match (`None`: all of them). It may keep rows that do not match (the visitor
+/// checks), never drop one that does.
+pub type RowFilter = Arc<dyn Fn(&RecordBatch) -> Option<arrow_array::BooleanArray> + Send + Sync>;
+
 /// Which rows a scan reads.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Scan {
     /// Oldest row time (ns), inclusive.
     pub min_t: i64,
@@ -124,21 +127,24 @@ pub struct Scan {
     pub max_t: i64,
     /// Index keys every matching row has.
     pub keys: Vec<u64>,
-    /// The sort column's value, when the scan looks for one (a trace ID).
-    pub sort_eq: Option<Vec<u8>>,
+    /// A prefilter of sealed rows.
+    pub filter: Option<RowFilter>,
 }
 
 impl Scan {
     /// Every row.
     pub fn all() -> Self {
-        Self { min_t: i64::MIN, max_t: i64::MAX, keys: Vec::new(), sort_eq: None }
+        Self { min_t: i64::MIN, max_t: i64::MAX, keys: Vec::new(), filter: None }
     }
 }
 
+/// Rows in memory, in the batches they were appended in (shared, so a scan takes
+/// them without copying rows or holding the lock while it reads).
 struct Head<R> {
-    rows: Vec<R>,
-    /// Rows being written into a segment: still answered from memory.
-    sealing: Vec<Arc<Vec<R>>>,
+    batches: Vec<Arc<Vec<R>>>,
+    rows: usize,
+    /// Batches being written into a segment: still answered from memory.
+    sealing: Vec<Arc<Vec<Arc<Vec<R>>>>>,
     since: Option<Instant>,
 }
 
@@ -203,7 +209,12 @@ impl<T: Table> EventStore<T> {
             log,
             store,
             opts,
-            head: RwLock::new(Head { rows, sealing: Vec::new(), since }),
+            head: RwLock::new(Head {
+                rows: rows.len(),
+                batches: if rows.is_empty() { Vec::new() } else { vec![Arc::new(rows)] },
+                sealing: Vec::new(),
+                since,
+            }),
             segments: RwLock::new(segments),
             seal_lock: tokio::sync::Mutex::new(()),
             seq: Mutex::new(seq),
@@ -217,24 +228,24 @@ impl<T: Table> EventStore<T> {
         }
         let mut payload = Vec::with_capacity(rows.len() * 256);
         T::encode_log(&rows, &mut payload);
-        self.append_payload(rows, &payload)
+        self.append_payload(rows, &[&payload])
     }
 
-    /// Stores rows, logging `payload` for them: [`Table::decode_log`] of it must give
-    /// the same rows back (a receiver logs the request itself, sparing an encoding).
-    pub fn append_payload(&self, rows: Vec<T::Row>, payload: &[u8]) -> Result<()> {
+    /// Stores rows, logging `payload` (its parts concatenated) for them:
+    /// [`Table::decode_log`] of it must give the same rows back (a receiver logs the
+    /// request itself, sparing an encoding).
+    pub fn append_payload(&self, rows: Vec<T::Row>, payload: &[&[u8]]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut framed = Vec::with_capacity(payload.len() + 8);
-        log::frame(payload, &mut framed);
         // Rows go into memory under the same lock as the log write, so a seal (which
         // rotates the log under it) never separates a row from its log segment.
         let pos = {
             let mut h = self.head.write();
-            let pos = self.log.write(&framed)?;
+            let pos = self.log.write_frame(payload)?;
             h.since.get_or_insert_with(Instant::now);
-            h.rows.extend(rows);
+            h.rows += rows.len();
+            h.batches.push(Arc::new(rows));
             pos
         };
         self.log.sync_to(pos)
@@ -245,8 +256,8 @@ impl<T: Table> EventStore<T> {
     pub async fn maintain(&self) -> Result<()> {
         let due = {
             let h = self.head.read();
-            h.rows.len() >= self.opts.max_head_rows
-                || h.since.is_some_and(|s| s.elapsed() >= self.opts.max_head_age && !h.rows.is_empty())
+            h.rows >= self.opts.max_head_rows
+                || h.since.is_some_and(|s| s.elapsed() >= self.opts.max_head_age && h.rows > 0)
         };
         if due {
             self.seal().await?;
@@ -259,11 +270,12 @@ impl<T: Table> EventStore<T> {
         let _g = self.seal_lock.lock().await;
         let (rows, upto) = {
             let mut h = self.head.write();
-            if h.rows.is_empty() {
+            if h.rows == 0 {
                 return Ok(());
             }
             let upto = self.log.rotate()?;
-            let rows = Arc::new(std::mem::take(&mut h.rows));
+            let rows = Arc::new(std::mem::take(&mut h.batches));
+            h.rows = 0;
             h.since = None;
             h.sealing.push(rows.clone());
             (rows, upto)
@@ -271,7 +283,7 @@ impl<T: Table> EventStore<T> {
         let id = {
             let mut s = self.seq.lock();
             *s += 1;
-            let min_t = rows.iter().map(T::time).min().unwrap_or(0);
+            let min_t = rows.iter().flat_map(|b| b.iter()).map(T::time).min().unwrap_or(0);
             format!("{:020}-{:06}", min_t.max(0), *s)
         };
         let opts = self.opts.clone();
@@ -288,7 +300,8 @@ impl<T: Table> EventStore<T> {
             h.sealing.retain(|r| !Arc::ptr_eq(r, &rows));
         }
         self.log.drop_before(upto)?;
-        tracing::info!(table = T::NAME, segment = %id, rows = rows.len(), "events sealed");
+        let n: usize = rows.iter().map(|b| b.len()).sum();
+        tracing::info!(table = T::NAME, segment = %id, rows = n, "events sealed");
         Ok(())
     }
 
@@ -335,19 +348,14 @@ impl<T: Table> EventStore<T> {
     pub async fn scan(&self, scan: &Scan, mut visit: impl FnMut(&T::Row) -> ControlFlow<()> + Send) -> Result<()> {
         let in_range = |r: &T::Row| {
             let t = T::time(r);
-            t >= scan.min_t && t <= scan.max_t && scan.sort_eq.as_deref().is_none_or(|k| T::sort_key(r) == k)
+            t >= scan.min_t && t <= scan.max_t
         };
-        type Sealing<R> = Vec<Arc<Vec<R>>>;
-        let (rows, sealing): (Vec<T::Row>, Sealing<T::Row>) = {
+        // Newest first: the batches in memory, then those being sealed.
+        let batches: Vec<Arc<Vec<T::Row>>> = {
             let h = self.head.read();
-            (h.rows.iter().filter(|r| in_range(r)).cloned().collect(), h.sealing.clone())
+            h.batches.iter().rev().chain(h.sealing.iter().rev().flat_map(|s| s.iter().rev())).cloned().collect()
         };
-        for r in rows.iter().rev() {
-            if visit(r).is_break() {
-                return Ok(());
-            }
-        }
-        for batch in sealing.iter().rev() {
+        for batch in &batches {
             for r in batch.iter().rev().filter(|r| in_range(r)) {
                 if visit(r).is_break() {
                     return Ok(());
@@ -359,16 +367,14 @@ impl<T: Table> EventStore<T> {
             .read()
             .iter()
             .filter(|s| s.info.max_t >= scan.min_t && s.info.min_t <= scan.max_t)
-            .filter(|s| scan.keys.iter().all(|k| s.bloom.may_contain(*k)))
+            .filter(|s| s.may_contain(&scan.keys))
             .cloned()
             .collect();
         segs.sort_by_key(|s| std::cmp::Reverse(s.info.max_t));
+        let mut filtered = |r: &T::Row| if in_range(r) { visit(r) } else { ControlFlow::Continue(()) };
         for s in segs {
-            let rows = s.read::<T>(&self.store, scan.sort_eq.as_deref()).await?;
-            for r in rows.iter().filter(|r| in_range(r)) {
-                if visit(r).is_break() {
-                    return Ok(());
-                }
+            if s.scan::<T>(&self.store, &scan.keys, scan.filter.as_ref(), &mut filtered).await?.is_break() {
+                return Ok(());
             }
         }
         Ok(())
@@ -388,9 +394,10 @@ impl<T: Table> EventStore<T> {
     /// them as a segment's summary does.
     pub fn head_rows(&self, min_t: i64, max_t: i64) -> Vec<T::Row> {
         let h = self.head.read();
-        h.rows
+        h.batches
             .iter()
             .chain(h.sealing.iter().flat_map(|s| s.iter()))
+            .flat_map(|b| b.iter())
             .filter(|r| (min_t..=max_t).contains(&T::time(r)))
             .cloned()
             .collect()
@@ -402,7 +409,7 @@ impl<T: Table> EventStore<T> {
         Stats {
             head_rows: {
                 let h = self.head.read();
-                h.rows.len() + h.sealing.iter().map(|s| s.len()).sum::<usize>()
+                h.rows + h.sealing.iter().flat_map(|s| s.iter()).map(|b| b.len()).sum::<usize>()
             },
             segments: segs.len(),
             sealed_rows: segs.iter().map(|s| s.info.rows).sum(),

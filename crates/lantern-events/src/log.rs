@@ -142,6 +142,31 @@ impl Log {
         sync_dir(&self.dir)
     }
 
+    /// Writes one frame whose payload is `parts` concatenated (no copy into one buffer);
+    /// returns the position to pass to [`Log::sync_to`].
+    pub fn write_frame(&self, parts: &[&[u8]]) -> Result<u64> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut crc = crc32fast::Hasher::new();
+        for p in parts {
+            crc.update(p);
+        }
+        let mut header = [0u8; HEADER];
+        header[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        header[4..].copy_from_slice(&crc.finalize().to_le_bytes());
+        let mut w = self.writer.lock();
+        if w.size >= SEGMENT_SIZE {
+            self.start_segment(&mut w)?;
+        }
+        let path = self.dir.join(name(w.segment));
+        w.file.write_all(&header).map_err(io("write", &path))?;
+        for p in parts {
+            w.file.write_all(p).map_err(io("write", &path))?;
+        }
+        let n = (HEADER + len) as u64;
+        w.size += n;
+        Ok(self.written.fetch_add(n, Ordering::SeqCst) + n)
+    }
+
     /// Starts a new segment; returns its number. Everything written before is in
     /// earlier segments.
     pub fn rotate(&self) -> Result<u64> {

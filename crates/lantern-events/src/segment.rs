@@ -1,19 +1,25 @@
 //! Sealed segments: `<table>/<id>/data.parquet` and the sidecar `<table>/<id>/meta`
-//! (written last: a segment without it is half-written). The sidecar is `LEVM1`, a
-//! `u32 LE` length, that many bytes of JSON ([`SegmentInfo`]), then the Bloom filter.
+//! (written last: a segment without it is half-written). The sidecar is `LEVM2`, a
+//! `u32 LE` length, that many bytes of JSON ([`SegmentInfo`]), then per row group a
+//! `u32 LE` length and that Bloom filter (over the group's index keys).
 
-use bytes::Bytes;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
 use lantern_objstore::Store;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{ChunkReader, Length};
 use serde::{Deserialize, Serialize};
 
 use crate::bloom::Bloom;
-use crate::{Error, Options, Result, Table};
+use crate::{Error, Options, Result, RowFilter, Table};
 
-const MAGIC: &[u8] = b"LEVM1";
+const MAGIC: &[u8] = b"LEVM2";
 
 /// What the sidecar says of a segment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,24 +34,29 @@ pub struct SegmentInfo {
     pub rows: u64,
     /// Bytes of data and sidecar.
     pub bytes: u64,
+    /// Bytes of the Parquet file.
+    #[serde(default)]
+    pub data_len: u64,
     /// Log segments before this one hold only rows of this or earlier segments.
     pub log_upto: u64,
     /// The table's summary of the rows.
     pub summary: serde_json::Value,
 }
 
-/// A segment as the store keeps it in memory: its sidecar.
+/// A segment as the store keeps it in memory: its sidecar, and the Parquet footer once
+/// a query has read it.
 pub struct Segment {
     /// The sidecar's fields.
     pub info: SegmentInfo,
-    /// The filter over the rows' index keys.
-    pub bloom: Bloom,
+    /// Per row group, the filter over its rows' index keys.
+    pub groups: Vec<Bloom>,
+    footer: tokio::sync::OnceCell<ArrowReaderMetadata>,
 }
 
 /// A segment built in memory, not yet written.
 pub struct Built {
     info: SegmentInfo,
-    bloom: Bloom,
+    groups: Vec<Bloom>,
     data: Vec<u8>,
 }
 
@@ -54,21 +65,30 @@ fn err(id: &str, m: impl std::fmt::Display) -> Error {
 }
 
 /// Sorts rows by the table's sort column and time, and encodes them.
-pub fn build<T: Table>(id: &str, rows: &[T::Row], log_upto: u64, opts: &Options) -> Result<Built> {
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by(|&a, &b| {
-        T::sort_key(&rows[a]).cmp(T::sort_key(&rows[b])).then(T::time(&rows[a]).cmp(&T::time(&rows[b])))
-    });
-    let sorted: Vec<T::Row> = order.iter().map(|&i| rows[i].clone()).collect();
+pub fn build<T: Table>(
+    id: &str,
+    batches: &[std::sync::Arc<Vec<T::Row>>],
+    log_upto: u64,
+    opts: &Options,
+) -> Result<Built> {
+    let mut all: Vec<&T::Row> = batches.iter().flat_map(|b| b.iter()).collect();
+    all.sort_by(|a, b| T::order(a, b).then(T::time(a).cmp(&T::time(b))));
+    let rows = &all;
+    let group_rows = opts.row_group_rows.max(1);
+    let mut groups = Vec::new();
     let mut keys = Vec::new();
-    for r in &sorted {
-        T::keys(r, &mut keys);
-    }
-    keys.sort_unstable();
-    keys.dedup();
-    let mut bloom = Bloom::with_capacity(keys.len());
-    for k in &keys {
-        bloom.insert(*k);
+    for chunk in all.chunks(group_rows) {
+        keys.clear();
+        for r in chunk {
+            T::keys(r, &mut keys);
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        let mut bloom = Bloom::with_capacity(keys.len());
+        for k in &keys {
+            bloom.insert(*k);
+        }
+        groups.push(bloom);
     }
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|e| err(id, e))?))
@@ -76,30 +96,37 @@ pub fn build<T: Table>(id: &str, rows: &[T::Row], log_upto: u64, opts: &Options)
         .build();
     let mut data = Vec::new();
     let mut w = ArrowWriter::try_new(&mut data, T::schema(), Some(props)).map_err(|e| err(id, e))?;
-    for chunk in sorted.chunks(opts.row_group_rows.max(1)) {
+    for chunk in all.chunks(group_rows) {
         let batch = T::to_batch(chunk).map_err(|e| err(id, e))?;
         w.write(&batch).map_err(|e| err(id, e))?;
+        // One row group per chunk, so group `g` is what filter `g` describes.
+        w.flush().map_err(|e| err(id, e))?;
     }
     w.close().map_err(|e| err(id, e))?;
     let info = SegmentInfo {
         id: id.to_string(),
-        min_t: rows.iter().map(T::time).min().unwrap_or(0),
-        max_t: rows.iter().map(T::time).max().unwrap_or(0),
+        min_t: rows.iter().map(|r| T::time(r)).min().unwrap_or(0),
+        max_t: rows.iter().map(|r| T::time(r)).max().unwrap_or(0),
         rows: rows.len() as u64,
         bytes: 0,
+        data_len: 0,
         log_upto,
         summary: T::summarize(rows),
     };
-    Ok(Built { info, bloom, data })
+    Ok(Built { info, groups, data })
 }
 
-fn sidecar(info: &SegmentInfo, bloom: &Bloom) -> Result<Vec<u8>> {
+fn sidecar(info: &SegmentInfo, groups: &[Bloom]) -> Result<Vec<u8>> {
     let json = serde_json::to_vec(info).map_err(|e| err(&info.id, e))?;
-    let mut out = Vec::with_capacity(MAGIC.len() + 4 + json.len() + bloom.len_bytes());
+    let mut out =
+        Vec::with_capacity(MAGIC.len() + 4 + json.len() + groups.iter().map(|b| 4 + b.len_bytes()).sum::<usize>());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(json.len() as u32).to_le_bytes());
     out.extend_from_slice(&json);
-    out.extend_from_slice(&bloom.to_bytes());
+    for b in groups {
+        out.extend_from_slice(&(b.len_bytes() as u32).to_le_bytes());
+        out.extend_from_slice(&b.to_bytes());
+    }
     Ok(out)
 }
 
@@ -108,12 +135,13 @@ impl Segment {
     pub async fn put(store: &Store, table: &str, mut b: Built) -> Result<Segment> {
         let id = b.info.id.clone();
         let data_len = b.data.len() as u64;
+        b.info.data_len = data_len;
         store.put(&format!("{table}/{id}/data.parquet"), Bytes::from(b.data)).await?;
         // The sidecar's own size is counted approximately (its JSON holds the total).
-        b.info.bytes = data_len + b.bloom.len_bytes() as u64 + 256;
-        let meta = sidecar(&b.info, &b.bloom)?;
+        b.info.bytes = data_len + b.groups.iter().map(|g| 4 + g.len_bytes() as u64).sum::<u64>() + 256;
+        let meta = sidecar(&b.info, &b.groups)?;
         store.put(&format!("{table}/{id}/meta"), Bytes::from(meta)).await?;
-        Ok(Segment { info: b.info, bloom: b.bloom })
+        Ok(Segment { info: b.info, groups: b.groups, footer: Default::default() })
     }
 
     /// Loads a segment's sidecar; `None` when it is missing (a half-written segment).
@@ -131,41 +159,148 @@ impl Segment {
         let start = MAGIC.len() + 4;
         let json = b.get(start..start + n).ok_or_else(bad)?;
         let info: SegmentInfo = serde_json::from_slice(json).map_err(|e| err(id, e))?;
-        let bloom = Bloom::from_bytes(&b[start + n..]).ok_or_else(bad)?;
-        Ok(Some(Segment { info, bloom }))
+        let mut rest = &b[start + n..];
+        let mut groups = Vec::new();
+        while !rest.is_empty() {
+            let len = u32::from_le_bytes(rest.get(..4).and_then(|x| x.try_into().ok()).ok_or_else(bad)?) as usize;
+            groups.push(Bloom::from_bytes(rest.get(4..4 + len).ok_or_else(bad)?).ok_or_else(bad)?);
+            rest = &rest[4 + len..];
+        }
+        Ok(Some(Segment { info, groups, footer: Default::default() }))
     }
 
-    /// The segment's rows; with `sort_eq`, only row groups whose sort-column range can
-    /// hold that value.
-    pub async fn read<T: Table>(&self, store: &Store, sort_eq: Option<&[u8]>) -> Result<Vec<T::Row>> {
-        let id = self.info.id.clone();
-        let data = store.get(&format!("{}/{id}/data.parquet", T::NAME)).await?;
-        let want = sort_eq.map(<[u8]>::to_vec);
-        tokio::task::spawn_blocking(move || decode::<T>(&id, data, want.as_deref()))
+    /// Whether some row group may hold rows with every key.
+    pub fn may_contain(&self, keys: &[u64]) -> bool {
+        self.groups.iter().any(|g| keys.iter().all(|k| g.may_contain(*k)))
+    }
+
+    fn data_path<T: Table>(&self) -> String {
+        format!("{}/{}/data.parquet", T::NAME, self.info.id)
+    }
+
+    /// The Parquet footer, read once (two ranged reads: the tail, then the metadata).
+    async fn footer<T: Table>(&self, store: &Store) -> Result<&ArrowReaderMetadata> {
+        self.footer
+            .get_or_try_init(|| async {
+                let id = &self.info.id;
+                let path = self.data_path::<T>();
+                let len = self.info.data_len;
+                if len < 8 {
+                    return Err(err(id, "data file length unknown or too short"));
+                }
+                let tail = store.get_range(&path, len - 8..len).await?;
+                let tail: [u8; 8] = tail[..].try_into().map_err(|_| err(id, "short footer"))?;
+                let n =
+                    ParquetMetaDataReader::decode_footer_tail(&tail).map_err(|e| err(id, e))?.metadata_length() as u64;
+                if n + 8 > len {
+                    return Err(err(id, "footer longer than the file"));
+                }
+                let meta = store.get_range(&path, len - 8 - n..len - 8).await?;
+                let meta = ParquetMetaDataReader::decode_metadata(&meta).map_err(|e| err(id, e))?;
+                ArrowReaderMetadata::try_new(Arc::new(meta), ArrowReaderOptions::new()).map_err(|e| err(id, e))
+            })
             .await
-            .map_err(|e| Error::Task(e.to_string()))?
+    }
+
+    /// Hands the segment's rows to `visit`, one row group at a time (reading only that
+    /// group's bytes), until it breaks. Row groups whose filter lacks one of `keys` are
+    /// skipped; rows `filter` rules out are not decoded.
+    pub async fn scan<T: Table>(
+        &self,
+        store: &Store,
+        keys: &[u64],
+        filter: Option<&RowFilter>,
+        visit: &mut (impl FnMut(&T::Row) -> ControlFlow<()> + Send),
+    ) -> Result<ControlFlow<()>> {
+        let footer = self.footer::<T>(store).await?.clone();
+        let meta = footer.metadata().clone();
+        for g in 0..meta.num_row_groups() {
+            if self.groups.get(g).is_some_and(|b| !keys.iter().all(|k| b.may_contain(*k))) {
+                continue;
+            }
+            let rg = meta.row_group(g);
+            let ranges: Vec<std::ops::Range<u64>> = rg
+                .columns()
+                .iter()
+                .map(|c| {
+                    let (start, len) = c.byte_range();
+                    start..start + len
+                })
+                .collect();
+            let parts = store.get_ranges(&self.data_path::<T>(), &ranges).await?;
+            let chunks = Ranges { len: self.info.data_len, parts: ranges.iter().map(|r| r.start).zip(parts).collect() };
+            let (id, footer, filter) = (self.info.id.clone(), footer.clone(), filter.cloned());
+            let rows = tokio::task::spawn_blocking(move || decode::<T>(&id, chunks, footer, g, filter.as_ref()))
+                .await
+                .map_err(|e| Error::Task(e.to_string()))??;
+            for r in &rows {
+                if visit(r).is_break() {
+                    return Ok(ControlFlow::Break(()));
+                }
+            }
+        }
+        Ok(ControlFlow::Continue(()))
     }
 }
 
-fn decode<T: Table>(id: &str, data: Bytes, sort_eq: Option<&[u8]>) -> Result<Vec<T::Row>> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(data).map_err(|e| err(id, e))?;
-    let meta = builder.metadata().clone();
-    let col = builder.parquet_schema().columns().iter().position(|c| c.name() == T::SORT_COLUMN);
-    let groups: Vec<usize> = (0..meta.num_row_groups())
-        .filter(|&g| {
-            let (Some(k), Some(c)) = (sort_eq, col) else { return true };
-            let Some(stats) = meta.row_group(g).column(c).statistics() else { return true };
-            match (stats.min_bytes_opt(), stats.max_bytes_opt()) {
-                (Some(lo), Some(hi)) => lo <= k && k <= hi,
-                _ => true,
+/// Byte ranges of a Parquet file fetched from the store, read as the file.
+struct Ranges {
+    len: u64,
+    parts: Vec<(u64, Bytes)>,
+}
+
+impl Ranges {
+    fn slice(&self, start: u64, len: Option<usize>) -> parquet::errors::Result<Bytes> {
+        for (s, b) in &self.parts {
+            if start >= *s && start < s + b.len() as u64 {
+                let off = (start - s) as usize;
+                let end = len.map_or(b.len(), |l| off + l);
+                if end <= b.len() {
+                    return Ok(b.slice(off..end));
+                }
             }
-        })
-        .collect();
-    let reader = builder.with_row_groups(groups).build().map_err(|e| err(id, e))?;
+        }
+        Err(parquet::errors::ParquetError::General(format!("bytes at {start} were not fetched")))
+    }
+}
+
+impl Length for Ranges {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl ChunkReader for Ranges {
+    type T = bytes::buf::Reader<Bytes>;
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(self.slice(start, None)?.reader())
+    }
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        self.slice(start, Some(length))
+    }
+}
+
+/// The rows of row group `g` that `filter` keeps.
+fn decode<T: Table>(
+    id: &str,
+    chunks: Ranges,
+    footer: ArrowReaderMetadata,
+    g: usize,
+    filter: Option<&RowFilter>,
+) -> Result<Vec<T::Row>> {
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)
+        .with_row_groups(vec![g])
+        .build()
+        .map_err(|e| err(id, e))?;
     let mut rows = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| err(id, e))?;
-        rows.extend(T::from_batch(&batch).map_err(|e| err(id, e))?);
+        let mut batch = batch.map_err(|e| err(id, e))?;
+        if let Some(mask) = filter.and_then(|f| f(&batch)) {
+            batch = arrow_select::filter::filter_record_batch(&batch, &mask).map_err(|e| err(id, e))?;
+        }
+        if batch.num_rows() > 0 {
+            rows.extend(T::from_batch(&batch).map_err(|e| err(id, e))?);
+        }
     }
     Ok(rows)
 }

@@ -100,6 +100,16 @@ impl Store {
         r.bytes().await.map_err(|source| Error::Backend { op: "get", path: path.to_string(), source })
     }
 
+    /// Reads one byte range of an object.
+    pub async fn get_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
+        let p = ObjPath::from(path);
+        self.inner.get_range(&p, range).await.map_err(|source| Error::Backend {
+            op: "get",
+            path: path.to_string(),
+            source,
+        })
+    }
+
     /// Reads several byte ranges of one object (adjacent ranges are coalesced by the backend).
     pub async fn get_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         let p = ObjPath::from(path);

@@ -15,6 +15,7 @@
 //! period), stamped with the flush time.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lantern_core::{Exemplar, Labels, Sample};
@@ -32,22 +33,25 @@ const MAX_PENDING: usize = 100_000;
 /// Most distinct series of each kind (beyond, new ones are not counted).
 const MAX_SERIES: usize = 50_000;
 
+/// An observation kept as an exemplar: trace, span, value, time (ms).
+type Observed = ([u8; 16], [u8; 8], f64, i64);
+
 #[derive(Debug, Clone, Default)]
 struct Hist {
     count: u64,
     sum: f64,
     buckets: [u64; BUCKETS.len() + 1],
     /// Newest observation per bucket since the last flush: trace, span, value, time (ms).
-    exemplars: [Option<(String, String, f64, i64)>; BUCKETS.len() + 1],
+    exemplars: [Option<Observed>; BUCKETS.len() + 1],
 }
 
 impl Hist {
-    fn observe(&mut self, seconds: f64, s: &Span) {
+    fn observe(&mut self, h: &Half) {
         self.count += 1;
-        self.sum += seconds;
-        let i = BUCKETS.iter().position(|b| seconds <= *b).unwrap_or(BUCKETS.len());
+        self.sum += h.seconds;
+        let i = BUCKETS.iter().position(|b| h.seconds <= *b).unwrap_or(BUCKETS.len());
         self.buckets[i] += 1;
-        self.exemplars[i] = Some((hex(&s.trace_id), hex(&s.span_id), seconds, s.end_ns / 1_000_000));
+        self.exemplars[i] = Some((h.trace_id, h.span_id, h.seconds, h.end_ms));
     }
 }
 
@@ -59,20 +63,45 @@ struct Edge {
     client: Hist,
 }
 
+/// What the metrics need of a span.
 #[derive(Debug, Clone)]
 struct Half {
-    span: Span,
-    seen: Instant,
+    service: Arc<crate::model::Origin>,
+    failed: bool,
+    seconds: f64,
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    end_ms: i64,
 }
+
+impl Half {
+    fn of(s: &Span) -> Self {
+        Half {
+            service: s.origin.clone(),
+            failed: s.status_code == 2,
+            seconds: seconds(s),
+            trace_id: s.trace_id,
+            span_id: s.span_id,
+            end_ms: s.end_ns / 1_000_000,
+        }
+    }
+}
+
+/// Service, span name, kind, status.
+type CallKey = (String, String, i32, i32);
 
 #[derive(Default)]
 struct State {
-    calls: HashMap<[String; 4], Hist>,
+    /// Calls by a hash of their key; the key is kept to tell collisions apart.
+    calls: HashMap<u64, Vec<(CallKey, Hist)>>,
+    n_calls: usize,
+    /// When unpaired halves were last swept.
+    swept: Option<Instant>,
     edges: HashMap<(String, String), Edge>,
     /// Client spans by (trace, own span ID), waiting for their server.
-    clients: HashMap<([u8; 16], [u8; 8]), Half>,
+    clients: HashMap<([u8; 16], [u8; 8]), (Half, Instant)>,
     /// Server spans by (trace, parent span ID), waiting for their client.
-    servers: HashMap<([u8; 16], [u8; 8]), Half>,
+    servers: HashMap<([u8; 16], [u8; 8]), (Half, Instant)>,
 }
 
 /// The generator: fed spans as they are stored, flushed into a metrics batch.
@@ -106,22 +135,31 @@ impl SpanMetrics {
         let mut st = self.state.lock();
         let now = Instant::now();
         for s in spans {
-            let key = [
-                s.origin.service.clone(),
-                s.name.clone(),
-                kind_name(s.kind).to_string(),
-                status_name(s.status_code).to_string(),
-            ];
-            if st.calls.len() < MAX_SERIES || st.calls.contains_key(&key) {
-                st.calls.entry(key).or_default().observe(seconds(s), s);
+            let half = Half::of(s);
+            let h = {
+                use std::hash::BuildHasher;
+                foldhash::fast::FixedState::with_seed(7).hash_one((&s.origin.service, &s.name, s.kind, s.status_code))
+            };
+            let full = st.n_calls >= MAX_SERIES;
+            let list = st.calls.entry(h).or_default();
+            let same = |k: &CallKey| k.0 == s.origin.service && k.1 == s.name && k.2 == s.kind && k.3 == s.status_code;
+            match list.iter_mut().find(|(k, _)| same(k)) {
+                Some((_, hist)) => hist.observe(&half),
+                None if !full => {
+                    let mut hist = Hist::default();
+                    hist.observe(&half);
+                    list.push(((s.origin.service.clone(), s.name.clone(), s.kind, s.status_code), hist));
+                    st.n_calls += 1;
+                }
+                None => {}
             }
             match s.kind {
                 3 | 4 => {
                     let k = (s.trace_id, s.span_id);
                     match st.servers.remove(&k) {
-                        Some(server) => pair(&mut st, s, &server.span),
+                        Some((server, _)) => pair(&mut st, &half, &server),
                         None if st.clients.len() < MAX_PENDING => {
-                            st.clients.insert(k, Half { span: s.clone(), seen: now });
+                            st.clients.insert(k, (half, now));
                         }
                         None => {}
                     }
@@ -130,9 +168,9 @@ impl SpanMetrics {
                     let Some(parent) = s.parent_span_id else { continue };
                     let k = (s.trace_id, parent);
                     match st.clients.remove(&k) {
-                        Some(client) => pair(&mut st, &client.span, s),
+                        Some((client, _)) => pair(&mut st, &client, &half),
                         None if st.servers.len() < MAX_PENDING => {
-                            st.servers.insert(k, Half { span: s.clone(), seen: now });
+                            st.servers.insert(k, (half, now));
                         }
                         None => {}
                     }
@@ -140,8 +178,12 @@ impl SpanMetrics {
                 _ => {}
             }
         }
-        st.clients.retain(|_, h| now.duration_since(h.seen) < PAIR_WAIT);
-        st.servers.retain(|_, h| now.duration_since(h.seen) < PAIR_WAIT);
+        // Halves whose other half never came are dropped, looked for once a second.
+        if st.swept.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+            st.clients.retain(|_, (_, seen)| now.duration_since(*seen) < PAIR_WAIT);
+            st.servers.retain(|_, (_, seen)| now.duration_since(*seen) < PAIR_WAIT);
+            st.swept = Some(now);
+        }
     }
 
     /// Every series's current value at `t_ms`, with the exemplars gathered since the
@@ -149,9 +191,13 @@ impl SpanMetrics {
     pub fn flush(&self, t_ms: i64) -> Vec<(Labels, Sample, Vec<Exemplar>)> {
         let mut st = self.state.lock();
         let mut out = Vec::new();
-        for ([service, name, kind, status], h) in st.calls.iter_mut() {
-            let base =
-                [("service", service.as_str()), ("span_name", name), ("span_kind", kind), ("status_code", status)];
+        for ((service, name, kind, status), h) in st.calls.values_mut().flat_map(|l| l.iter_mut()) {
+            let base = [
+                ("service", service.as_str()),
+                ("span_name", name),
+                ("span_kind", kind_name(*kind)),
+                ("status_code", status_name(*status)),
+            ];
             let labels = |metric: &str, extra: Option<(&str, &str)>| {
                 Labels::from_pairs(base.iter().copied().chain([("__name__", metric)]).chain(extra))
             };
@@ -176,18 +222,18 @@ impl SpanMetrics {
     }
 }
 
-fn pair(st: &mut State, client: &Span, server: &Span) {
-    let key = (client.origin.service.clone(), server.origin.service.clone());
+fn pair(st: &mut State, client: &Half, server: &Half) {
+    let key = (client.service.service.clone(), server.service.service.clone());
     if st.edges.len() >= MAX_SERIES && !st.edges.contains_key(&key) {
         return;
     }
     let e = st.edges.entry(key).or_default();
     e.total += 1;
-    if client.status_code == 2 || server.status_code == 2 {
+    if client.failed || server.failed {
         e.failed += 1;
     }
-    e.server.observe(seconds(server), server);
-    e.client.observe(seconds(client), client);
+    e.server.observe(server);
+    e.client.observe(client);
 }
 
 /// Makes a series' labels from its metric name and an extra label.
@@ -208,7 +254,7 @@ fn histogram(
         let ex = h.exemplars[i]
             .take()
             .map(|(trace, span, v, t)| Exemplar {
-                labels: Labels::from_pairs([("trace_id", trace), ("span_id", span)]),
+                labels: Labels::from_pairs([("trace_id", hex(&trace)), ("span_id", hex(&span))]),
                 value: v,
                 t,
             })

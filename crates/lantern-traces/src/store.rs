@@ -11,7 +11,7 @@ use lantern_objstore::Store;
 use parking_lot::Mutex;
 
 use crate::model::Span;
-use crate::table::{attr_key, operation_key, service_key, trace_key, Spans};
+use crate::table::{attr_key, operation_key, prefilter, service_key, trace_key, Spans};
 
 /// A trace search, as Jaeger's `/api/traces` and the UI ask it.
 #[derive(Debug, Clone, Default)]
@@ -105,7 +105,7 @@ impl TraceStore {
     /// Stores spans; returns once they are durable. `payload` is the log record they
     /// come from (an OTLP request, see [`crate::table::otlp_payload`]); without one, the
     /// spans themselves are logged.
-    pub fn append(&self, spans: Vec<Span>, payload: Option<&[u8]>) -> lantern_events::Result<()> {
+    pub fn append(&self, spans: Vec<Span>, payload: Option<&[&[u8]]>) -> lantern_events::Result<()> {
         self.note_operations(&spans);
         match payload {
             Some(p) => self.events.append_payload(spans, p),
@@ -120,13 +120,13 @@ impl TraceStore {
 
     /// Every span of a trace, ordered by start time; empty if unknown.
     pub async fn trace(&self, id: &[u8; 16]) -> lantern_events::Result<Vec<Span>> {
-        let scan = Scan { keys: vec![trace_key(id)], sort_eq: Some(id.to_vec()), ..Scan::all() };
+        let scan = Scan { keys: vec![trace_key(id)], filter: Some(prefilter::trace(*id)), ..Scan::all() };
         let mut spans = Vec::new();
         let mut seen = HashSet::new();
         self.events
             .scan(&scan, |s| {
                 // A span sent twice (a client retry) is shown once.
-                if seen.insert(s.span_id) {
+                if s.trace_id == *id && seen.insert(s.span_id) {
                     spans.push(s.clone());
                 }
                 ControlFlow::Continue(())
@@ -150,7 +150,15 @@ impl TraceStore {
                 keys.push(attr_key(k, v));
             }
         }
-        let scan = Scan { min_t: q.start_ns, max_t: q.end_ns, keys, sort_eq: None };
+        let tags: Vec<(String, String)> = q
+            .tags
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "error" | "otel.status_code" | "span.kind"))
+            .cloned()
+            .collect();
+        let filter =
+            prefilter::search(q.service.clone(), q.operation.clone(), &tags, q.min_duration_ns, q.max_duration_ns);
+        let scan = Scan { min_t: q.start_ns, max_t: q.end_ns, keys, filter: Some(filter) };
         // The newest start per trace, to order the answer.
         let mut found: BTreeMap<[u8; 16], i64> = BTreeMap::new();
         let limit = q.limit.max(1);

@@ -43,12 +43,9 @@ pub fn attr_key(k: &str, v: &str) -> u64 {
     key(&[b"a", k.as_bytes(), v.as_bytes()])
 }
 
-/// Makes the log payload of an OTLP request body.
-pub fn otlp_payload(body: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(body.len() + 1);
-    v.push(OTLP);
-    v.extend_from_slice(body);
-    v
+/// The log payload of an OTLP request body, as parts (a tag, then the body).
+pub fn otlp_payload(body: &[u8]) -> [&[u8]; 2] {
+    [&[OTLP], body]
 }
 
 fn schema() -> SchemaRef {
@@ -136,7 +133,6 @@ fn col<'a, A: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a A, String> 
 impl Table for Spans {
     type Row = Span;
     const NAME: &'static str = "spans";
-    const SORT_COLUMN: &'static str = "trace_id";
 
     fn schema() -> SchemaRef {
         schema()
@@ -146,8 +142,9 @@ impl Table for Spans {
         s.start_ns
     }
 
-    fn sort_key(s: &Span) -> &[u8] {
-        &s.trace_id
+    /// One service's spans together (searches name a service), by trace within it.
+    fn order(a: &Span, b: &Span) -> std::cmp::Ordering {
+        a.origin.service.cmp(&b.origin.service).then(a.trace_id.cmp(&b.trace_id))
     }
 
     fn keys(s: &Span, out: &mut Vec<u64>) {
@@ -226,7 +223,7 @@ impl Table for Spans {
         }
     }
 
-    fn to_batch(rows: &[Span]) -> Result<RecordBatch, String> {
+    fn to_batch(rows: &[&Span]) -> Result<RecordBatch, String> {
         let n = rows.len();
         let e = |e: arrow_schema::ArrowError| e.to_string();
         let mut trace_id = FixedSizeBinaryBuilder::with_capacity(n, 16);
@@ -377,11 +374,80 @@ impl Table for Spans {
         Ok(out)
     }
 
-    fn summarize(rows: &[Span]) -> serde_json::Value {
+    fn summarize(rows: &[&Span]) -> serde_json::Value {
         let mut ops: Vec<(&str, &str, i32)> =
             rows.iter().map(|s| (s.origin.service.as_str(), s.name.as_str(), s.kind)).collect();
         ops.sort_unstable();
         ops.dedup();
         serde_json::json!({ "operations": ops })
+    }
+}
+
+/// Prefilters of sealed spans: tests on the raw columns that let a scan decode only the
+/// spans that may match.
+pub mod prefilter {
+    use std::sync::Arc;
+
+    use arrow_array::{Array, BooleanArray, FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray};
+    use lantern_events::RowFilter;
+    use memchr::memmem::Finder;
+
+    use crate::model::{Attr, AttrValue};
+
+    /// Spans of one trace.
+    pub fn trace(id: [u8; 16]) -> RowFilter {
+        Arc::new(move |b: &RecordBatch| {
+            let col = b.column_by_name("trace_id")?.as_any().downcast_ref::<FixedSizeBinaryArray>()?;
+            Some((0..col.len()).map(|i| Some(col.value(i) == id)).collect())
+        })
+    }
+
+    /// The JSON texts an attribute `key` with text `value` may have in the attributes
+    /// column (as this table writes it); `None` when it cannot be told from the text.
+    fn fragments(key: &str, value: &str) -> Option<Vec<Vec<u8>>> {
+        let mut candidates = vec![AttrValue::StringValue(value.to_string())];
+        if let Ok(i) = value.parse::<i64>() {
+            candidates.push(AttrValue::IntValue(i));
+        } else if let Ok(b) = value.parse::<bool>() {
+            candidates.push(AttrValue::BoolValue(b));
+        } else if value.parse::<f64>().is_ok() {
+            // A double's text and its JSON may be written differently: no prefilter.
+            return None;
+        }
+        candidates.into_iter().map(|v| serde_json::to_vec(&Attr { key: key.to_string(), value: v }).ok()).collect()
+    }
+
+    /// Spans that may match a search: service and operation equal, duration in range, and
+    /// each tag's JSON text found in the span's or the resource's attributes.
+    pub fn search(
+        service: Option<String>,
+        operation: Option<String>,
+        tags: &[(String, String)],
+        min_duration_ns: Option<i64>,
+        max_duration_ns: Option<i64>,
+    ) -> RowFilter {
+        let tags: Vec<Vec<Finder<'static>>> = tags
+            .iter()
+            .filter_map(|(k, v)| fragments(k, v))
+            .map(|fs| fs.into_iter().map(|f| Finder::new(&f).into_owned()).collect())
+            .collect();
+        Arc::new(move |b: &RecordBatch| {
+            let text = |n: &str| b.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+            let (svc, name, attrs, res) = (text("service")?, text("name")?, text("attributes")?, text("resource")?);
+            let dur = b.column_by_name("duration_ns")?.as_any().downcast_ref::<Int64Array>()?.clone();
+            let keep = (0..b.num_rows()).map(|i| {
+                let ok = service.as_deref().is_none_or(|s| svc.value(i) == s)
+                    && operation.as_deref().is_none_or(|o| name.value(i) == o)
+                    && min_duration_ns.is_none_or(|m| dur.value(i) >= m)
+                    && max_duration_ns.is_none_or(|m| dur.value(i) <= m)
+                    && tags.iter().all(|fs| {
+                        fs.iter().any(|f| {
+                            f.find(attrs.value(i).as_bytes()).is_some() || f.find(res.value(i).as_bytes()).is_some()
+                        })
+                    });
+                Some(ok)
+            });
+            Some(keep.collect::<BooleanArray>())
+        })
     }
 }

@@ -52,6 +52,18 @@ fn check_trace(srv: &Server, id: &str, service: &str) {
     assert_eq!(tag(pay, "payment.status"), "success");
     let pid = root["processID"].as_str().unwrap();
     assert_eq!(t["processes"][pid]["serviceName"], service);
+    // The payment call: a client span under process_payment, and the payment service's
+    // server span under it, in its own process.
+    let client =
+        spans.iter().find(|s| tag(s, "span.kind") == "client").unwrap_or_else(|| panic!("no client span: {v}"));
+    assert_eq!(client["references"][0]["spanID"], pay["spanID"]);
+    let server = spans
+        .iter()
+        .find(|s| s["references"][0]["spanID"] == client["spanID"])
+        .unwrap_or_else(|| panic!("no server span under the client span: {v}"));
+    assert_eq!(tag(server, "span.kind"), "server");
+    let spid = server["processID"].as_str().unwrap();
+    assert_eq!(t["processes"][spid]["serviceName"], format!("{service}-payment"));
 }
 
 #[test]
@@ -66,7 +78,15 @@ fn the_seed_trace_comes_back_from_the_jaeger_api() {
     check_trace(&srv, &over_http, "order-service-http");
 
     let services = get_json(&srv.url("/api/services"));
-    assert_eq!(services["data"], serde_json::json!(["order-service", "order-service-http"]));
+    assert_eq!(
+        services["data"],
+        serde_json::json!([
+            "order-service",
+            "order-service-http",
+            "order-service-http-payment",
+            "order-service-payment"
+        ])
+    );
     let ops = get_json(&srv.url("/api/services/order-service/operations"));
     assert!(ops["data"].as_array().unwrap().contains(&Value::from("process_payment")), "{ops}");
     let found = get_json(&srv.url(
@@ -94,12 +114,32 @@ fn the_seed_trace_comes_back_from_the_jaeger_api() {
     assert!(!ids.is_empty() && ids.iter().all(|i| *i == over_grpc), "{ex}");
     assert_eq!(http().get(srv.url(&format!("/api/traces/{}", ids[0]))).send().unwrap().status().as_u16(), 200);
 
+    // The service graph: one call from the order service to its payment service.
+    let edge = "traces_service_graph_request_total{client=\"order-service\", server=\"order-service-payment\"}";
+    let calls = eventually(20, "service graph", || {
+        let v = query(&srv, edge);
+        let found = v["data"]["result"].as_array().is_some_and(|r| !r.is_empty());
+        found.then_some(v)
+    });
+    assert_eq!(calls["data"]["result"][0]["value"][1], "1", "{calls}");
+    let ex = get_json(&srv.url(
+        "/api/v1/query_exemplars?query=traces_service_graph_request_server_seconds_bucket%7Bclient%3D%22order-service%22%7D&start=0&end=9999999999",
+    ));
+    assert_eq!(ex["data"][0]["exemplars"][0]["labels"]["trace_id"], over_grpc.as_str(), "{ex}");
+    let deps = get_json(&srv.url("/api/dependencies?lookback=3600000"));
+    assert!(
+        deps["data"].as_array().unwrap().contains(
+            &serde_json::json!({"parent": "order-service", "child": "order-service-payment", "callCount": 1})
+        ),
+        "{deps}"
+    );
+
     // Acknowledged spans survive kill -9.
     srv.restart();
     check_trace(&srv, &over_grpc, "order-service");
     check_trace(&srv, &over_http, "order-service-http");
     let cp = get_json(&srv.url(&format!("/api/v1/traces/{over_grpc}/critical-path")));
-    assert_eq!(cp["data"]["spans"].as_array().unwrap().len(), 5, "{cp}");
+    assert_eq!(cp["data"]["spans"].as_array().unwrap().len(), 7, "{cp}");
 
     // Unknown traces: 404 in Jaeger's envelope; undecodable bodies: 400 with a reason.
     let r = http().get(srv.url("/api/traces/0123456789abcdef0123456789abcdef")).send().unwrap();
