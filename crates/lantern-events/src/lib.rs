@@ -113,10 +113,17 @@ impl Default for Options {
     }
 }
 
-/// A cheap test on sealed rows before they are decoded: the rows of a record batch that
-/// may match (`None`: all of them). It may keep rows that do not match (the visitor
-/// checks), never drop one that does.
-pub type RowFilter = Arc<dyn Fn(&RecordBatch) -> Option<arrow_array::BooleanArray> + Send + Sync>;
+/// A cheap test on sealed rows before they are decoded: given a record batch of just
+/// `columns`, the rows that may match. It may keep rows that do not match (the visitor
+/// checks), never drop one that does. A row group is read in two steps: `columns` for
+/// every row, then the other columns only if some row passed, and only for those rows.
+#[derive(Clone)]
+pub struct RowFilter {
+    /// The columns the test reads.
+    pub columns: Vec<&'static str>,
+    /// The test.
+    pub test: Arc<dyn Fn(&RecordBatch) -> arrow_array::BooleanArray + Send + Sync>,
+}
 
 /// Which rows a scan reads.
 #[derive(Clone, Default)]
@@ -127,14 +134,19 @@ pub struct Scan {
     pub max_t: i64,
     /// Index keys every matching row has.
     pub keys: Vec<u64>,
+    /// When not empty, every matching row has one of these keys.
+    pub any_keys: Vec<u64>,
     /// A prefilter of sealed rows.
     pub filter: Option<RowFilter>,
+    /// Segments whose newest row is older than this (ns, read as each segment is
+    /// reached) are not read: a caller that has what it needs from newer rows raises it.
+    pub floor: Option<Arc<std::sync::atomic::AtomicI64>>,
 }
 
 impl Scan {
     /// Every row.
     pub fn all() -> Self {
-        Self { min_t: i64::MIN, max_t: i64::MAX, keys: Vec::new(), filter: None }
+        Self { min_t: i64::MIN, max_t: i64::MAX, keys: Vec::new(), any_keys: Vec::new(), filter: None, floor: None }
     }
 }
 
@@ -367,13 +379,19 @@ impl<T: Table> EventStore<T> {
             .read()
             .iter()
             .filter(|s| s.info.max_t >= scan.min_t && s.info.min_t <= scan.max_t)
-            .filter(|s| s.may_contain(&scan.keys))
+            .filter(|s| s.may_contain(&scan.keys, &scan.any_keys))
             .cloned()
             .collect();
         segs.sort_by_key(|s| std::cmp::Reverse(s.info.max_t));
         let mut filtered = |r: &T::Row| if in_range(r) { visit(r) } else { ControlFlow::Continue(()) };
         for s in segs {
-            if s.scan::<T>(&self.store, &scan.keys, scan.filter.as_ref(), &mut filtered).await?.is_break() {
+            if scan.floor.as_ref().is_some_and(|f| s.info.max_t < f.load(std::sync::atomic::Ordering::Relaxed)) {
+                break;
+            }
+            if s.scan::<T>(&self.store, &scan.keys, &scan.any_keys, scan.filter.as_ref(), &mut filtered)
+                .await?
+                .is_break()
+            {
                 return Ok(());
             }
         }

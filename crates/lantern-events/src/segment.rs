@@ -6,10 +6,14 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
+use arrow_array::BooleanArray;
 use bytes::{Buf, Bytes};
 use lantern_objstore::Store;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::ProjectionMask;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::properties::WriterProperties;
@@ -169,9 +173,10 @@ impl Segment {
         Ok(Some(Segment { info, groups, footer: Default::default() }))
     }
 
-    /// Whether some row group may hold rows with every key.
-    pub fn may_contain(&self, keys: &[u64]) -> bool {
-        self.groups.iter().any(|g| keys.iter().all(|k| g.may_contain(*k)))
+    /// Whether some row group may hold rows with every key of `keys` and one of
+    /// `any_keys` (if any are given).
+    pub fn may_contain(&self, keys: &[u64], any_keys: &[u64]) -> bool {
+        self.groups.iter().any(|g| group_may_contain(g, keys, any_keys))
     }
 
     fn data_path<T: Table>(&self) -> String {
@@ -209,28 +214,52 @@ impl Segment {
         &self,
         store: &Store,
         keys: &[u64],
+        any_keys: &[u64],
         filter: Option<&RowFilter>,
         visit: &mut (impl FnMut(&T::Row) -> ControlFlow<()> + Send),
     ) -> Result<ControlFlow<()>> {
         let footer = self.footer::<T>(store).await?.clone();
         let meta = footer.metadata().clone();
         for g in 0..meta.num_row_groups() {
-            if self.groups.get(g).is_some_and(|b| !keys.iter().all(|k| b.may_contain(*k))) {
+            if self.groups.get(g).is_some_and(|b| !group_may_contain(b, keys, any_keys)) {
                 continue;
             }
             let rg = meta.row_group(g);
-            let ranges: Vec<std::ops::Range<u64>> = rg
-                .columns()
-                .iter()
-                .map(|c| {
-                    let (start, len) = c.byte_range();
-                    start..start + len
-                })
+            let path = self.data_path::<T>();
+            let schema = footer.parquet_schema();
+            let col_range = |c: usize| {
+                let (start, len) = rg.column(c).byte_range();
+                start..start + len
+            };
+            // Step 1: the filter's columns, for every row.
+            let mut selection = None;
+            let mut fetched: Vec<(u64, Bytes)> = Vec::new();
+            if let Some(f) = filter {
+                let cols: Vec<usize> =
+                    (0..schema.num_columns()).filter(|&c| f.columns.contains(&schema.column(c).name())).collect();
+                let ranges: Vec<std::ops::Range<u64>> = cols.iter().map(|&c| col_range(c)).collect();
+                let parts = store.get_ranges(&path, &ranges).await?;
+                fetched = ranges.iter().map(|r| r.start).zip(parts).collect();
+                let chunks = Ranges { len: self.info.data_len, parts: fetched.clone() };
+                let (id, footer, f) = (self.info.id.clone(), footer.clone(), f.clone());
+                let mask = tokio::task::spawn_blocking(move || select(&id, chunks, footer, g, &cols, &f))
+                    .await
+                    .map_err(|e| Error::Task(e.to_string()))??;
+                if mask.true_count() == 0 {
+                    continue;
+                }
+                selection = Some(mask);
+            }
+            // Step 2: every column, decoding only the selected rows.
+            let rest: Vec<std::ops::Range<u64>> = (0..schema.num_columns())
+                .map(col_range)
+                .filter(|r| !fetched.iter().any(|(s, _)| *s == r.start))
                 .collect();
-            let parts = store.get_ranges(&self.data_path::<T>(), &ranges).await?;
-            let chunks = Ranges { len: self.info.data_len, parts: ranges.iter().map(|r| r.start).zip(parts).collect() };
-            let (id, footer, filter) = (self.info.id.clone(), footer.clone(), filter.cloned());
-            let rows = tokio::task::spawn_blocking(move || decode::<T>(&id, chunks, footer, g, filter.as_ref()))
+            let parts = store.get_ranges(&path, &rest).await?;
+            fetched.extend(rest.iter().map(|r| r.start).zip(parts));
+            let chunks = Ranges { len: self.info.data_len, parts: fetched };
+            let (id, footer) = (self.info.id.clone(), footer.clone());
+            let rows = tokio::task::spawn_blocking(move || decode::<T>(&id, chunks, footer, g, selection))
                 .await
                 .map_err(|e| Error::Task(e.to_string()))??;
             for r in &rows {
@@ -241,6 +270,12 @@ impl Segment {
         }
         Ok(ControlFlow::Continue(()))
     }
+}
+
+/// Whether a row group's filter may hold rows with all of `keys` and one of `any_keys`
+/// (if any are given).
+fn group_may_contain(g: &Bloom, keys: &[u64], any_keys: &[u64]) -> bool {
+    keys.iter().all(|k| g.may_contain(*k)) && (any_keys.is_empty() || any_keys.iter().any(|k| g.may_contain(*k)))
 }
 
 /// Byte ranges of a Parquet file fetched from the store, read as the file.
@@ -280,24 +315,47 @@ impl ChunkReader for Ranges {
     }
 }
 
-/// The rows of row group `g` that `filter` keeps.
+/// Which rows of row group `g` pass `filter`, reading only its columns (`cols`).
+fn select(
+    id: &str,
+    chunks: Ranges,
+    footer: ArrowReaderMetadata,
+    g: usize,
+    cols: &[usize],
+    filter: &RowFilter,
+) -> Result<BooleanArray> {
+    let mask = ProjectionMask::leaves(footer.parquet_schema(), cols.iter().copied());
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)
+        .with_row_groups(vec![g])
+        .with_projection(mask)
+        .with_batch_size(usize::MAX >> 1)
+        .build()
+        .map_err(|e| err(id, e))?;
+    let mut parts: Vec<BooleanArray> = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| err(id, e))?;
+        parts.push((filter.test)(&batch));
+    }
+    let keep: Vec<bool> = parts.iter().flat_map(|p| p.iter().map(|v| v.unwrap_or(true))).collect();
+    Ok(BooleanArray::from(keep))
+}
+
+/// The rows of row group `g` (only those `selection` marks, when given).
 fn decode<T: Table>(
     id: &str,
     chunks: Ranges,
     footer: ArrowReaderMetadata,
     g: usize,
-    filter: Option<&RowFilter>,
+    selection: Option<BooleanArray>,
 ) -> Result<Vec<T::Row>> {
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)
-        .with_row_groups(vec![g])
-        .build()
-        .map_err(|e| err(id, e))?;
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer).with_row_groups(vec![g]);
+    if let Some(mask) = &selection {
+        builder = builder.with_row_selection(RowSelection::from_filters(std::slice::from_ref(mask)));
+    }
+    let reader = builder.build().map_err(|e| err(id, e))?;
     let mut rows = Vec::new();
     for batch in reader {
-        let mut batch = batch.map_err(|e| err(id, e))?;
-        if let Some(mask) = filter.and_then(|f| f(&batch)) {
-            batch = arrow_select::filter::filter_record_batch(&batch, &mask).map_err(|e| err(id, e))?;
-        }
+        let batch = batch.map_err(|e| err(id, e))?;
         if batch.num_rows() > 0 {
             rows.extend(T::from_batch(&batch).map_err(|e| err(id, e))?);
         }

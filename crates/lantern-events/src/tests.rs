@@ -118,10 +118,16 @@ async fn rows_survive_sealing_and_reopening_and_scans_skip_what_cannot_match() {
     // filter has the key (the visitor sees only what the prefilter kept).
     let want = note(1_000 + 777, 777);
     let id = want.id.clone();
-    let filter: RowFilter = Arc::new(move |b: &RecordBatch| {
-        let col = b.column(1).as_any().downcast_ref::<BinaryArray>()?;
-        Some(col.iter().map(|v| Some(v == Some(&id[..]))).collect())
-    });
+    let filter = RowFilter {
+        columns: vec!["id"],
+        test: Arc::new(move |b: &RecordBatch| {
+            let col = b.column_by_name("id").and_then(|c| c.as_any().downcast_ref::<BinaryArray>().cloned());
+            col.map_or_else(
+                || vec![true; b.num_rows()].into(),
+                |col| col.iter().map(|v| Some(v == Some(&id[..]))).collect(),
+            )
+        }),
+    };
     let scan = Scan { keys: vec![bloom::key(&[b"id", &want.id])], filter: Some(filter), ..Scan::all() };
     let mut seen = Vec::new();
     s.scan(&scan, |r| {

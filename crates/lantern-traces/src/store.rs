@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use lantern_events::{EventStore, Options, Scan};
 use lantern_objstore::Store;
@@ -120,20 +122,36 @@ impl TraceStore {
 
     /// Every span of a trace, ordered by start time; empty if unknown.
     pub async fn trace(&self, id: &[u8; 16]) -> lantern_events::Result<Vec<Span>> {
-        let scan = Scan { keys: vec![trace_key(id)], filter: Some(prefilter::trace(*id)), ..Scan::all() };
-        let mut spans = Vec::new();
+        Ok(self.traces(&[*id]).await?.remove(id).unwrap_or_default())
+    }
+
+    /// Every span of each of `ids`, ordered by start time (unknown traces are absent),
+    /// in one pass over the row groups that may hold any of them.
+    pub async fn traces(&self, ids: &[[u8; 16]]) -> lantern_events::Result<HashMap<[u8; 16], Vec<Span>>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let wanted: HashSet<[u8; 16]> = ids.iter().copied().collect();
+        let scan = Scan {
+            any_keys: ids.iter().map(trace_key).collect(),
+            filter: Some(prefilter::traces(wanted.clone())),
+            ..Scan::all()
+        };
+        let mut out: HashMap<[u8; 16], Vec<Span>> = HashMap::new();
         let mut seen = HashSet::new();
         self.events
             .scan(&scan, |s| {
                 // A span sent twice (a client retry) is shown once.
-                if s.trace_id == *id && seen.insert(s.span_id) {
-                    spans.push(s.clone());
+                if wanted.contains(&s.trace_id) && seen.insert((s.trace_id, s.span_id)) {
+                    out.entry(s.trace_id).or_default().push(s.clone());
                 }
                 ControlFlow::Continue(())
             })
             .await?;
-        spans.sort_by_key(|s| (s.start_ns, s.span_id));
-        Ok(spans)
+        for spans in out.values_mut() {
+            spans.sort_by_key(|s| (s.start_ns, s.span_id));
+        }
+        Ok(out)
     }
 
     /// IDs of the newest traces with a span matching `q` (at most `q.limit`), newest first.
@@ -158,19 +176,30 @@ impl TraceStore {
             .collect();
         let filter =
             prefilter::search(q.service.clone(), q.operation.clone(), &tags, q.min_duration_ns, q.max_duration_ns);
-        let scan = Scan { min_t: q.start_ns, max_t: q.end_ns, keys, filter: Some(filter) };
+        // Segments come newest first: once `limit` traces are found, a segment whose
+        // newest span is older than all of them cannot change the answer.
+        let floor = Arc::new(AtomicI64::new(i64::MIN));
+        let scan = Scan {
+            min_t: q.start_ns,
+            max_t: q.end_ns,
+            keys,
+            filter: Some(filter),
+            floor: Some(floor.clone()),
+            ..Scan::all()
+        };
         // The newest start per trace, to order the answer.
         let mut found: BTreeMap<[u8; 16], i64> = BTreeMap::new();
         let limit = q.limit.max(1);
         self.events
             .scan(&scan, |s| {
                 if matches(s, q) {
+                    let new = !found.contains_key(&s.trace_id);
                     let e = found.entry(s.trace_id).or_insert(s.start_ns);
                     *e = (*e).max(s.start_ns);
-                    // Rows come newest segment first, not strictly newest row first:
-                    // collect a margin, then keep the newest.
-                    if found.len() >= limit * 4 {
-                        return ControlFlow::Break(());
+                    if new && found.len() >= limit {
+                        let mut starts: Vec<i64> = found.values().copied().collect();
+                        starts.sort_unstable_by(|a, b| b.cmp(a));
+                        floor.store(starts[limit - 1], Ordering::Relaxed);
                     }
                 }
                 ControlFlow::Continue(())
@@ -183,14 +212,9 @@ impl TraceStore {
 
     /// The newest traces with a span matching `q`, each whole.
     pub async fn search(&self, q: &Search) -> lantern_events::Result<Vec<Vec<Span>>> {
-        let mut out = Vec::new();
-        for id in self.search_ids(q).await? {
-            let t = self.trace(&id).await?;
-            if !t.is_empty() {
-                out.push(t);
-            }
-        }
-        Ok(out)
+        let ids = self.search_ids(q).await?;
+        let mut all = self.traces(&ids).await?;
+        Ok(ids.iter().filter_map(|id| all.remove(id)).collect())
     }
 
     /// Every service with spans between `start_ns` and `end_ns`, sorted.

@@ -386,6 +386,7 @@ impl Table for Spans {
 /// Prefilters of sealed spans: tests on the raw columns that let a scan decode only the
 /// spans that may match.
 pub mod prefilter {
+    use std::collections::HashSet;
     use std::sync::Arc;
 
     use arrow_array::{Array, BooleanArray, FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray};
@@ -394,12 +395,19 @@ pub mod prefilter {
 
     use crate::model::{Attr, AttrValue};
 
-    /// Spans of one trace.
-    pub fn trace(id: [u8; 16]) -> RowFilter {
-        Arc::new(move |b: &RecordBatch| {
-            let col = b.column_by_name("trace_id")?.as_any().downcast_ref::<FixedSizeBinaryArray>()?;
-            Some((0..col.len()).map(|i| Some(col.value(i) == id)).collect())
-        })
+    /// Spans of the given traces.
+    pub fn traces(ids: HashSet<[u8; 16]>) -> RowFilter {
+        RowFilter {
+            columns: vec!["trace_id"],
+            test: Arc::new(move |b: &RecordBatch| {
+                match b.column_by_name("trace_id").and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>()) {
+                    Some(col) => (0..col.len())
+                        .map(|i| Some(col.value(i).try_into().is_ok_and(|id: [u8; 16]| ids.contains(&id))))
+                        .collect(),
+                    None => vec![true; b.num_rows()].into(),
+                }
+            }),
+        }
     }
 
     /// The JSON texts an attribute `key` with text `value` may have in the attributes
@@ -431,7 +439,7 @@ pub mod prefilter {
             .filter_map(|(k, v)| fragments(k, v))
             .map(|fs| fs.into_iter().map(|f| Finder::new(&f).into_owned()).collect())
             .collect();
-        Arc::new(move |b: &RecordBatch| {
+        let test = move |b: &RecordBatch| -> Option<BooleanArray> {
             let text = |n: &str| b.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
             let (svc, name, attrs, res) = (text("service")?, text("name")?, text("attributes")?, text("resource")?);
             let dur = b.column_by_name("duration_ns")?.as_any().downcast_ref::<Int64Array>()?.clone();
@@ -448,6 +456,10 @@ pub mod prefilter {
                 Some(ok)
             });
             Some(keep.collect::<BooleanArray>())
-        })
+        };
+        RowFilter {
+            columns: vec!["service", "name", "attributes", "resource", "duration_ns"],
+            test: Arc::new(move |b: &RecordBatch| test(b).unwrap_or_else(|| vec![true; b.num_rows()].into())),
+        }
     }
 }
