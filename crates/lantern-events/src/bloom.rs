@@ -59,12 +59,23 @@ impl Bloom {
 /// The hash of a key made of parts (a kind tag and values), as stores and queries
 /// compute it alike.
 pub fn key(parts: &[&[u8]]) -> u64 {
-    let mut h = xxhash_rust::xxh64::Xxh64::new(0x6c61_6e74);
+    // One-shot hashing of the framed parts (a stack buffer for the usual short keys).
+    let n: usize = parts.iter().map(|p| p.len() + 4).sum();
+    let mut small = [0u8; 256];
+    let mut big = Vec::new();
+    let buf: &mut [u8] = if n <= small.len() {
+        &mut small[..n]
+    } else {
+        big.resize(n, 0);
+        &mut big
+    };
+    let mut at = 0;
     for p in parts {
-        h.update(&(p.len() as u32).to_le_bytes());
-        h.update(p);
+        buf[at..at + 4].copy_from_slice(&(p.len() as u32).to_le_bytes());
+        buf[at + 4..at + 4 + p.len()].copy_from_slice(p);
+        at += 4 + p.len();
     }
-    h.digest()
+    xxhash_rust::xxh64::xxh64(buf, 0x6c61_6e74)
 }
 
 #[cfg(test)]
@@ -81,6 +92,15 @@ mod tests {
         let fp = (10_000..110_000u64).filter(|i| b.may_contain(key(&[b"k", &i.to_le_bytes()]))).count();
         assert!(fp < 3_000, "{fp} false positives of 100000");
         let back = Bloom::from_bytes(&b.to_bytes()).unwrap();
+        // The same framing whatever the length (the persisted filters depend on it).
+        let long = vec![7u8; 300];
+        let mut h = xxhash_rust::xxh64::Xxh64::new(0x6c61_6e74);
+        for p in [&b"a"[..], &long[..]] {
+            h.update(&(p.len() as u32).to_le_bytes());
+            h.update(p);
+        }
+        assert_eq!(key(&[b"a", &long]), h.digest());
+        assert_ne!(key(&[b"ab", b"c"]), key(&[b"a", b"bc"]));
         assert_eq!(back, b);
         assert!(Bloom::from_bytes(&[1, 2, 3]).is_none());
     }

@@ -80,10 +80,27 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-fn scalar_text(v: &AttrValue) -> Option<String> {
+/// JSON writing of the span's list fields behind one trait object type.
+mod erased {
+    pub trait Json {
+        fn write_json(&self, out: &mut Vec<u8>);
+    }
+
+    impl<T: serde::Serialize> Json for Vec<T> {
+        fn write_json(&self, out: &mut Vec<u8>) {
+            if serde_json::to_writer(&mut *out, self).is_err() {
+                out.clear();
+                out.extend_from_slice(b"[]");
+            }
+        }
+    }
+}
+
+fn scalar_text(v: &AttrValue) -> Option<std::borrow::Cow<'_, str>> {
     match v {
         AttrValue::ArrayValue(_) | AttrValue::KvlistValue(_) | AttrValue::BytesValue(_) => None,
-        v => Some(v.text()),
+        AttrValue::StringValue(s) => Some(s.as_str().into()),
+        v => Some(v.text().into()),
     }
 }
 
@@ -236,6 +253,7 @@ impl Table for Spans {
         let mut dropped: Vec<UInt32Builder> = (0..3).map(|_| UInt32Builder::with_capacity(n)).collect();
         // Resources repeat across spans: their JSON is made once per origin.
         let mut origins: HashMap<*const Origin, (String, String)> = HashMap::new();
+        let mut bufs: [Vec<u8>; 3] = Default::default();
         for s in rows {
             trace_id.append_value(s.trace_id).map_err(e)?;
             span_id.append_value(s.span_id).map_err(e)?;
@@ -246,14 +264,23 @@ impl Table for Spans {
             let (resource, scope_attrs) = origins
                 .entry(Arc::as_ptr(&s.origin))
                 .or_insert_with(|| (json(&s.origin.resource), json(&s.origin.scope_attributes)));
+            // Serialised into reused buffers: no allocation per span.
+            for (buf, part) in bufs.iter_mut().zip([
+                &s.attributes as &dyn erased::Json,
+                &s.events as &dyn erased::Json,
+                &s.links as &dyn erased::Json,
+            ]) {
+                buf.clear();
+                part.write_json(buf);
+            }
             let texts: [&str; 11] = [
                 &s.trace_state,
                 &s.origin.service,
                 &s.name,
                 &s.status_message,
-                &json(&s.attributes),
-                &json(&s.events),
-                &json(&s.links),
+                std::str::from_utf8(&bufs[0]).unwrap_or("[]"),
+                std::str::from_utf8(&bufs[1]).unwrap_or("[]"),
+                std::str::from_utf8(&bufs[2]).unwrap_or("[]"),
                 resource,
                 &s.origin.scope_name,
                 &s.origin.scope_version,

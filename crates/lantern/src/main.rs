@@ -10,6 +10,11 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
 
+/// mimalloc: less fragmentation than glibc's allocator under many threads allocating
+/// and freeing request-sized buffers (lower resident memory, fewer page faults).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Lantern: metrics, logs and traces in one binary.
 #[derive(Parser, Debug)]
 #[command(name = "lantern", version, about)]
