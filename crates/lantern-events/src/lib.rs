@@ -263,6 +263,17 @@ impl<T: Table> EventStore<T> {
         self.log.sync_to(pos)
     }
 
+    /// Reads every segment's Parquet footer (after opening), so first queries do not wait
+    /// on them; a footer that cannot be read is reported and left for the query to retry.
+    pub async fn warm(&self) {
+        let segs: Vec<Arc<segment::Segment>> = self.segments.read().clone();
+        for s in segs {
+            if let Err(e) = s.warm::<T>(&self.store).await {
+                tracing::warn!(table = T::NAME, segment = %s.info.id, error = %e, "reading a segment's footer failed");
+            }
+        }
+    }
+
     /// Seals the rows in memory if there are enough or they are old enough, then
     /// applies retention. Called periodically.
     pub async fn maintain(&self) -> Result<()> {
@@ -304,6 +315,9 @@ impl<T: Table> EventStore<T> {
             .await
             .map_err(|e| Error::Task(e.to_string()))??;
         let seg = segment::Segment::put(&self.store, T::NAME, built).await?;
+        if let Err(e) = seg.warm::<T>(&self.store).await {
+            tracing::warn!(table = T::NAME, error = %e, "reading a new segment's footer failed");
+        }
         {
             let mut segs = self.segments.write();
             segs.push(Arc::new(seg));

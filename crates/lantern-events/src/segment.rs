@@ -207,6 +207,11 @@ impl Segment {
             .await
     }
 
+    /// Reads the Parquet footer now, so the first query of the segment does not wait on it.
+    pub async fn warm<T: Table>(&self, store: &Store) -> Result<()> {
+        self.footer::<T>(store).await.map(|_| ())
+    }
+
     /// Hands the segment's rows to `visit`, one row group at a time (reading only that
     /// group's bytes), until it breaks. Row groups whose filter lacks one of `keys` are
     /// skipped; rows `filter` rules out are not decoded.

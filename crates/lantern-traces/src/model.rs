@@ -323,3 +323,176 @@ pub fn convert(req: &[ResourceSpans]) -> Converted {
     }
     out
 }
+
+/// Attributes as one JSON object, `{"http.method":"GET","http.status_code":200}`: half
+/// the size of OTLP/JSON's key-value lists, so sealed spans scan faster, and still read
+/// by any JSON tool. Strings, booleans and integers are plain JSON; a double is written
+/// with a fraction or exponent (`1.0`), so it reads back as a double; what plain JSON
+/// cannot tell apart is tagged as OTLP/JSON tags it: `{"bytesValue":"<hex>"}`,
+/// `{"arrayValue":[…]}`, `{"kvlistValue":{…}}`, `{"doubleValue":"NaN"}`. Key order and
+/// repeated keys are kept.
+pub mod compact {
+    use serde::de::{Deserializer, MapAccess, Visitor};
+    use serde_json::{json, Value};
+
+    use super::{hex, unhex, Attr, AttrValue};
+
+    fn to_json(v: &AttrValue) -> Value {
+        match v {
+            AttrValue::StringValue(s) => Value::String(s.clone()),
+            AttrValue::BoolValue(b) => Value::Bool(*b),
+            AttrValue::IntValue(i) => Value::from(*i),
+            AttrValue::DoubleValue(d) if d.is_finite() => {
+                // serde_json writes 1.0 as `1.0`: it reads back as a double.
+                serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number)
+            }
+            AttrValue::DoubleValue(d) => {
+                let text = if d.is_nan() {
+                    "NaN"
+                } else if *d > 0.0 {
+                    "Infinity"
+                } else {
+                    "-Infinity"
+                };
+                json!({ "doubleValue": text })
+            }
+            AttrValue::BytesValue(b) => json!({ "bytesValue": hex(b) }),
+            AttrValue::ArrayValue(a) => json!({ "arrayValue": a.iter().map(to_json).collect::<Vec<_>>() }),
+            AttrValue::KvlistValue(kv) => {
+                let mut m = serde_json::Map::new();
+                for a in kv {
+                    m.insert(a.key.clone(), to_json(&a.value));
+                }
+                json!({ "kvlistValue": m })
+            }
+        }
+    }
+
+    fn from_json(v: Value) -> Option<AttrValue> {
+        Some(match v {
+            Value::Null => return None,
+            Value::String(s) => AttrValue::StringValue(s),
+            Value::Bool(b) => AttrValue::BoolValue(b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => AttrValue::IntValue(i),
+                None => AttrValue::DoubleValue(n.as_f64()?),
+            },
+            Value::Array(a) => AttrValue::ArrayValue(a.into_iter().filter_map(from_json).collect()),
+            Value::Object(mut m) => {
+                let (tag, inner) = m.iter_mut().next().map(|(k, v)| (k.clone(), v.take()))?;
+                match (tag.as_str(), inner) {
+                    ("bytesValue", Value::String(h)) => AttrValue::BytesValue(unhex(&h)?),
+                    ("arrayValue", Value::Array(a)) => {
+                        AttrValue::ArrayValue(a.into_iter().filter_map(from_json).collect())
+                    }
+                    ("kvlistValue", Value::Object(kv)) => AttrValue::KvlistValue(
+                        kv.into_iter().filter_map(|(key, v)| Some(Attr { key, value: from_json(v)? })).collect(),
+                    ),
+                    ("doubleValue", Value::String(s)) => AttrValue::DoubleValue(match s.as_str() {
+                        "Infinity" => f64::INFINITY,
+                        "-Infinity" => f64::NEG_INFINITY,
+                        _ => f64::NAN,
+                    }),
+                    _ => return None,
+                }
+            }
+        })
+    }
+
+    /// Appends the attributes as one JSON object.
+    pub fn write(attrs: &[Attr], out: &mut Vec<u8>) {
+        out.push(b'{');
+        for (i, a) in attrs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            // Writing JSON strings and values into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, &a.key);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut *out, &to_json(&a.value));
+        }
+        out.push(b'}');
+    }
+
+    /// The attributes as text (see [`write`]).
+    pub fn to_string(attrs: &[Attr]) -> String {
+        let mut v = Vec::new();
+        write(attrs, &mut v);
+        String::from_utf8(v).unwrap_or_default()
+    }
+
+    struct Pairs;
+
+    impl<'de> Visitor<'de> for Pairs {
+        type Value = Vec<Attr>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object of attributes")
+        }
+        fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Vec<Attr>, M::Error> {
+            let mut out = Vec::new();
+            while let Some((key, v)) = m.next_entry::<String, Value>()? {
+                if let Some(value) = from_json(v) {
+                    out.push(Attr { key, value });
+                }
+            }
+            Ok(out)
+        }
+    }
+
+    /// Attributes from their text (see [`write`]).
+    pub fn read(text: &str) -> Result<Vec<Attr>, String> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        de.deserialize_map(Pairs).map_err(|e| e.to_string())
+    }
+
+    /// The texts an attribute `key` whose value reads as `value` may have inside an
+    /// object [`write`] wrote (string, integer or boolean forms); `None` when the text
+    /// cannot be told (a double's text may differ from its JSON).
+    pub fn fragments(key: &str, value: &str) -> Option<Vec<Vec<u8>>> {
+        let k = serde_json::to_string(key).ok()?;
+        let mut out = vec![format!("{k}:{}", serde_json::to_string(value).ok()?).into_bytes()];
+        if let Ok(i) = value.parse::<i64>() {
+            out.push(format!("{k}:{i}").into_bytes());
+        } else if let Ok(b) = value.parse::<bool>() {
+            out.push(format!("{k}:{b}").into_bytes());
+        } else if value.parse::<f64>().is_ok() {
+            return None;
+        }
+        Some(out)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn every_value_kind_reads_back_as_written() {
+            let attrs = vec![
+                Attr { key: "s".into(), value: AttrValue::StringValue("a \"quoted\" value".into()) },
+                Attr { key: "i".into(), value: AttrValue::IntValue(-7) },
+                Attr { key: "d".into(), value: AttrValue::DoubleValue(1.0) },
+                Attr { key: "nan".into(), value: AttrValue::DoubleValue(f64::INFINITY) },
+                Attr { key: "b".into(), value: AttrValue::BoolValue(true) },
+                Attr { key: "bytes".into(), value: AttrValue::BytesValue(vec![0, 255]) },
+                Attr {
+                    key: "list".into(),
+                    value: AttrValue::ArrayValue(vec![AttrValue::IntValue(1), AttrValue::StringValue("x".into())]),
+                },
+                Attr {
+                    key: "map".into(),
+                    value: AttrValue::KvlistValue(vec![Attr { key: "k".into(), value: AttrValue::BoolValue(false) }]),
+                },
+                Attr { key: "s".into(), value: AttrValue::StringValue("repeated keys are kept".into()) },
+            ];
+            let text = to_string(&attrs);
+            assert!(text.starts_with(r#"{"s":"a \"quoted\" value","i":-7,"d":1.0,"#), "{text}");
+            assert_eq!(read(&text).unwrap(), attrs);
+            assert_eq!(read("{}").unwrap(), vec![]);
+            assert!(read("[1]").is_err());
+            // The search fragments are found in what was written.
+            let f = fragments("i", "-7").unwrap();
+            assert!(f.iter().any(|f| text.as_bytes().windows(f.len()).any(|w| w == &f[..])));
+            assert!(fragments("d", "1.0").is_none());
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! Spans as an event-engine table: the Parquet schema (one column per span field;
-//! attributes, resource, events and links as OTLP/JSON text, which Parquet's
-//! dictionaries and zstd squeeze well), the index keys, and the log payload (the OTLP
+//! attributes and resources as compact JSON objects ([`compact`]), events and links as
+//! OTLP/JSON text, which Parquet's dictionaries and zstd squeeze well), the index keys, and the log payload (the OTLP
 //! request itself, converted again on replay).
 
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use lantern_events::bloom::key;
 use lantern_events::Table;
 
-use crate::model::{Attr, AttrValue, Event, Link, Origin, Span};
+use crate::model::{compact, Attr, AttrValue, Event, Link, Origin, Span};
 
 /// The spans table.
 pub struct Spans;
@@ -80,7 +80,7 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-/// JSON writing of the span's list fields behind one trait object type.
+/// JSON writing of the span's list fields into a reused buffer.
 mod erased {
     pub trait Json {
         fn write_json(&self, out: &mut Vec<u8>);
@@ -253,6 +253,7 @@ impl Table for Spans {
         let mut dropped: Vec<UInt32Builder> = (0..3).map(|_| UInt32Builder::with_capacity(n)).collect();
         // Resources repeat across spans: their JSON is made once per origin.
         let mut origins: HashMap<*const Origin, (String, String)> = HashMap::new();
+        use erased::Json as _;
         let mut bufs: [Vec<u8>; 3] = Default::default();
         for s in rows {
             trace_id.append_value(s.trace_id).map_err(e)?;
@@ -261,18 +262,16 @@ impl Table for Spans {
                 Some(p) => parent.append_value(p).map_err(e)?,
                 None => parent.append_null(),
             }
-            let (resource, scope_attrs) = origins
-                .entry(Arc::as_ptr(&s.origin))
-                .or_insert_with(|| (json(&s.origin.resource), json(&s.origin.scope_attributes)));
+            let (resource, scope_attrs) = origins.entry(Arc::as_ptr(&s.origin)).or_insert_with(|| {
+                (compact::to_string(&s.origin.resource), compact::to_string(&s.origin.scope_attributes))
+            });
             // Serialised into reused buffers: no allocation per span.
-            for (buf, part) in bufs.iter_mut().zip([
-                &s.attributes as &dyn erased::Json,
-                &s.events as &dyn erased::Json,
-                &s.links as &dyn erased::Json,
-            ]) {
+            for buf in bufs.iter_mut() {
                 buf.clear();
-                part.write_json(buf);
             }
+            compact::write(&s.attributes, &mut bufs[0]);
+            s.events.write_json(&mut bufs[1]);
+            s.links.write_json(&mut bufs[2]);
             let texts: [&str; 11] = [
                 &s.trace_state,
                 &s.origin.service,
@@ -344,9 +343,7 @@ impl Table for Spans {
             (u32s("flags")?, u32s("dropped_attributes")?, u32s("dropped_events")?, u32s("dropped_links")?);
         let (kind, status) = (col::<Int32Array>(b, "kind")?, col::<Int32Array>(b, "status_code")?);
         let (start, duration) = (col::<Int64Array>(b, "start_ns")?, col::<Int64Array>(b, "duration_ns")?);
-        let parse = |what: &str, s: &str| -> Result<serde_json::Value, String> {
-            serde_json::from_str(s).map_err(|e| format!("{what}: {e}"))
-        };
+
         let mut origins: HashMap<(String, String, String, String, String), Arc<Origin>> = HashMap::new();
         let mut out = Vec::with_capacity(b.num_rows());
         for i in 0..b.num_rows() {
@@ -362,11 +359,10 @@ impl Table for Spans {
                 None => {
                     let o = Arc::new(Origin {
                         service: okey.0.clone(),
-                        resource: serde_json::from_value(parse("resource", &okey.1)?).map_err(|e| e.to_string())?,
+                        resource: compact::read(&okey.1).map_err(|e| format!("resource: {e}"))?,
                         scope_name: okey.2.clone(),
                         scope_version: okey.3.clone(),
-                        scope_attributes: serde_json::from_value(parse("scope_attributes", &okey.4)?)
-                            .map_err(|e| e.to_string())?,
+                        scope_attributes: compact::read(&okey.4).map_err(|e| format!("scope_attributes: {e}"))?,
                     });
                     origins.insert(okey, o.clone());
                     o
@@ -389,7 +385,7 @@ impl Table for Spans {
                 end_ns: start_ns + duration.value(i),
                 status_code: status.value(i),
                 status_message: status_message.value(i).to_string(),
-                attributes: serde_json::from_str(attributes.value(i)).map_err(|e| format!("attributes: {e}"))?,
+                attributes: compact::read(attributes.value(i)).map_err(|e| format!("attributes: {e}"))?,
                 dropped_attributes: d_attr.value(i),
                 events: serde_json::from_str(events.value(i)).map_err(|e| format!("events: {e}"))?,
                 dropped_events: d_ev.value(i),
@@ -420,8 +416,6 @@ pub mod prefilter {
     use lantern_events::RowFilter;
     use memchr::memmem::Finder;
 
-    use crate::model::{Attr, AttrValue};
-
     /// Spans of the given traces.
     pub fn traces(ids: HashSet<[u8; 16]>) -> RowFilter {
         RowFilter {
@@ -437,21 +431,6 @@ pub mod prefilter {
         }
     }
 
-    /// The JSON texts an attribute `key` with text `value` may have in the attributes
-    /// column (as this table writes it); `None` when it cannot be told from the text.
-    fn fragments(key: &str, value: &str) -> Option<Vec<Vec<u8>>> {
-        let mut candidates = vec![AttrValue::StringValue(value.to_string())];
-        if let Ok(i) = value.parse::<i64>() {
-            candidates.push(AttrValue::IntValue(i));
-        } else if let Ok(b) = value.parse::<bool>() {
-            candidates.push(AttrValue::BoolValue(b));
-        } else if value.parse::<f64>().is_ok() {
-            // A double's text and its JSON may be written differently: no prefilter.
-            return None;
-        }
-        candidates.into_iter().map(|v| serde_json::to_vec(&Attr { key: key.to_string(), value: v }).ok()).collect()
-    }
-
     /// Spans that may match a search: service and operation equal, duration in range, and
     /// each tag's JSON text found in the span's or the resource's attributes.
     pub fn search(
@@ -463,7 +442,7 @@ pub mod prefilter {
     ) -> RowFilter {
         let tags: Vec<Vec<Finder<'static>>> = tags
             .iter()
-            .filter_map(|(k, v)| fragments(k, v))
+            .filter_map(|(k, v)| crate::model::compact::fragments(k, v))
             .map(|fs| fs.into_iter().map(|f| Finder::new(&f).into_owned()).collect())
             .collect();
         let test = move |b: &RecordBatch| -> Option<BooleanArray> {

@@ -100,6 +100,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .context("opening the span store")?,
     );
     let _ = trace_slot.set(traces.clone());
+    let warm_traces = traces.clone();
+    tokio::spawn(async move { warm_traces.events().warm().await });
     let scraper = lantern_scrape::ScrapeManager::start(db.clone(), cfg.global.clone(), cfg.scrape_configs.clone())
         .map_err(|errs| anyhow::anyhow!(errs.join("; ")))?;
     let _ = scrape_slot.set(scraper.clone());
