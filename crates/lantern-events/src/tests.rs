@@ -178,6 +178,25 @@ async fn rows_survive_sealing_and_reopening_and_scans_skip_what_cannot_match() {
 }
 
 #[tokio::test]
+async fn retention_by_age_drops_old_segments_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::local(&dir.path().join("data")).unwrap();
+    let opts = Options { retention_age: Some(std::time::Duration::from_secs(86_400)), ..Options::default() };
+    let s = EventStore::<Notes>::open(&dir.path().join("log"), store.clone(), opts).await.unwrap();
+    // Rows from 1970, sealed; then rows from now, sealed.
+    s.append(vec![note(1_000, 1), note(2_000, 2)]).unwrap();
+    s.seal().await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+    s.append(vec![note(now, 3)]).unwrap();
+    s.seal().await.unwrap();
+    assert_eq!(s.stats().segments, 2);
+    s.maintain().await.unwrap();
+    assert_eq!(s.stats().segments, 1);
+    assert_eq!(collect(&s, &Scan::all()).await, vec![note(now, 3)]);
+    assert_eq!(store.list_dirs("notes").await.unwrap().len(), 1, "the old segment's files are gone");
+}
+
+#[tokio::test]
 async fn a_half_written_segment_is_removed_and_its_rows_replayed() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::local(&dir.path().join("data")).unwrap();
