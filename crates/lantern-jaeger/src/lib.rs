@@ -74,36 +74,33 @@ fn now_ns() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
 }
 
-async fn trace(State(api): State<JaegerApi>, Path(id): Path<String>) -> Response {
-    let store = match store(&api) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
-    let Some(tid) = parse_trace_id(&id) else {
-        return error(StatusCode::BAD_REQUEST, format!("malformed trace ID {id:?}: want up to 32 hex digits"));
-    };
+/// The spans of trace `id` (hex), or the answer to give instead: 503 while starting,
+/// 400 for a malformed ID, 404 for an unknown trace.
+async fn spans_of(api: &JaegerApi, id: &str) -> Result<Vec<lantern_traces::Span>, Fail> {
+    let store = store(api)?;
+    let tid = parse_trace_id(id)
+        .ok_or_else(|| Fail(StatusCode::BAD_REQUEST, format!("malformed trace ID {id:?}: want up to 32 hex digits")))?;
     match store.trace(&tid).await {
-        Ok(spans) if spans.is_empty() => error(StatusCode::NOT_FOUND, "trace not found"),
+        Ok(spans) if spans.is_empty() => Err(Fail(StatusCode::NOT_FOUND, "trace not found".into())),
+        Ok(spans) => Ok(spans),
+        Err(e) => Err(Fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+async fn trace(State(api): State<JaegerApi>, Path(id): Path<String>) -> Response {
+    match spans_of(&api, &id).await {
         Ok(spans) => ok(json!([json::trace(&spans)]), 1),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(f) => f.into_response(),
     }
 }
 
 async fn critical_path(State(api): State<JaegerApi>, Path(id): Path<String>) -> Response {
-    let store = match store(&api) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
-    let Some(tid) = parse_trace_id(&id) else {
-        return error(StatusCode::BAD_REQUEST, format!("malformed trace ID {id:?}: want up to 32 hex digits"));
-    };
-    match store.trace(&tid).await {
-        Ok(spans) if spans.is_empty() => error(StatusCode::NOT_FOUND, "trace not found"),
+    match spans_of(&api, &id).await {
         Ok(spans) => {
             let cp = lantern_traces::critical::critical_path(&spans);
             ok(serde_json::to_value(cp).unwrap_or(Value::Null), 1)
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(f) => f.into_response(),
     }
 }
 

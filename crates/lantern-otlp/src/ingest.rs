@@ -29,16 +29,27 @@ pub(crate) const IN_FLIGHT: usize = 8;
 /// How long a request waits for its turn before the client is told to retry.
 const ADMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Waits for a turn among the requests in flight; past [`ADMISSION_WAIT`] the client is
-/// told to retry.
-pub(crate) async fn admit(
+/// Runs `work` on the blocking pool once it has a turn among the requests in flight;
+/// past [`ADMISSION_WAIT`] the client is told to retry (`what` names the store).
+pub(crate) async fn run_admitted<T: Send + 'static>(
     permits: &Arc<tokio::sync::Semaphore>,
     what: &str,
-) -> Result<tokio::sync::OwnedSemaphorePermit, IngestError> {
-    match tokio::time::timeout(ADMISSION_WAIT, permits.clone().acquire_owned()).await {
-        Ok(Ok(p)) => Ok(p),
-        _ => Err(IngestError::Unavailable(format!("the {what} is busy: too many requests in flight; retry later"))),
-    }
+    work: impl FnOnce() -> Result<T, IngestError> + Send + 'static,
+) -> Result<T, IngestError> {
+    let permit = match tokio::time::timeout(ADMISSION_WAIT, permits.clone().acquire_owned()).await {
+        Ok(Ok(p)) => p,
+        _ => {
+            return Err(IngestError::Unavailable(format!(
+                "the {what} is busy: too many requests in flight; retry later"
+            )))
+        }
+    };
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+    .map_err(|e| IngestError::Internal(format!("ingest task failed: {e}")))?
 }
 
 /// Shared by the gRPC and HTTP receivers.
@@ -70,10 +81,9 @@ impl MetricsIngest {
             .get()
             .cloned()
             .ok_or_else(|| IngestError::Unavailable("the metrics store is starting; retry shortly".into()))?;
-        let permit = admit(&self.permits, "metrics store").await?;
+
         let delta = self.delta.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+        run_admitted(&self.permits, "metrics store", move || {
             let bump = bumpalo::Bump::new();
             let req = lantern_otlp_wire::metrics::metrics_request(&body, &bump)
                 .map_err(|e| IngestError::Invalid(format!("body is not a valid ExportMetricsServiceRequest: {e}")))?;
@@ -109,7 +119,6 @@ impl MetricsIngest {
             })
         })
         .await
-        .map_err(|e| IngestError::Internal(format!("ingest task failed: {e}")))?
     }
 }
 

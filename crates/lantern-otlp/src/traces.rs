@@ -9,7 +9,7 @@ use lantern_traces::table::otlp_payload;
 use lantern_traces::{SpanMetrics, TraceStore};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 
-use crate::ingest::{admit, IngestError};
+use crate::ingest::{run_admitted, IngestError};
 
 /// Shared by the gRPC and HTTP receivers.
 #[derive(Clone)]
@@ -34,10 +34,9 @@ impl TraceIngest {
             .get()
             .cloned()
             .ok_or_else(|| IngestError::Unavailable("the span store is starting; retry shortly".into()))?;
-        let permit = admit(&self.permits, "span store").await?;
+
         let metrics = self.metrics.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+        run_admitted(&self.permits, "span store", move || {
             let bump = bumpalo::Bump::new();
             let req = lantern_otlp_wire::traces::traces_request(&body, &bump)
                 .map_err(|e| IngestError::Invalid(format!("body is not a valid ExportTraceServiceRequest: {e}")))?;
@@ -56,6 +55,5 @@ impl TraceIngest {
             })
         })
         .await
-        .map_err(|e| IngestError::Internal(format!("ingest task failed: {e}")))?
     }
 }
