@@ -64,6 +64,11 @@ pub trait Table: Send + Sync + 'static {
     const NAME: &'static str;
     /// The Arrow schema of sealed segments.
     fn schema() -> SchemaRef;
+    /// The schema of one segment of these rows: [`Table::schema`] unless the table's
+    /// columns depend on its rows (log fields become columns of their own).
+    fn segment_schema(_rows: &[&Self::Row]) -> SchemaRef {
+        Self::schema()
+    }
     /// The row's time in nanoseconds since the epoch.
     fn time(row: &Self::Row) -> i64;
     /// The order of rows inside a segment: rows queried together (one service's, one
@@ -78,8 +83,8 @@ pub trait Table: Send + Sync + 'static {
     /// [`EventStore::append_payload`] logged (say, the request the rows came from).
     /// `None` for a payload that cannot be read.
     fn decode_log(b: &[u8]) -> Option<Vec<Self::Row>>;
-    /// Rows as a record batch of [`Table::schema`].
-    fn to_batch(rows: &[&Self::Row]) -> std::result::Result<RecordBatch, String>;
+    /// Rows as a record batch of `schema` (what [`Table::segment_schema`] gave).
+    fn to_batch(schema: &SchemaRef, rows: &[&Self::Row]) -> std::result::Result<RecordBatch, String>;
     /// Rows of a record batch.
     fn from_batch(batch: &RecordBatch) -> std::result::Result<Vec<Self::Row>, String>;
     /// A summary of a segment's rows kept in its sidecar (e.g. services and operations).
@@ -114,13 +119,14 @@ impl Default for Options {
 }
 
 /// A cheap test on sealed rows before they are decoded: given a record batch of just
-/// `columns`, the rows that may match. It may keep rows that do not match (the visitor
+/// `columns` (those of them the segment has: a test reads a missing one as all null),
+/// the rows that may match. It may keep rows that do not match (the visitor
 /// checks), never drop one that does. A row group is read in two steps: `columns` for
 /// every row, then the other columns only if some row passed, and only for those rows.
 #[derive(Clone)]
 pub struct RowFilter {
     /// The columns the test reads.
-    pub columns: Vec<&'static str>,
+    pub columns: Vec<String>,
     /// The test.
     pub test: Arc<dyn Fn(&RecordBatch) -> arrow_array::BooleanArray + Send + Sync>,
 }
@@ -138,6 +144,8 @@ pub struct Scan {
     pub any_keys: Vec<u64>,
     /// A prefilter of sealed rows.
     pub filter: Option<RowFilter>,
+    /// A test of a row group's filter (beyond `keys` and `any_keys`): false skips it.
+    pub groups: Option<GroupTest>,
     /// Segments whose newest row is older than this (ns, read as each segment is
     /// reached) are not read: a caller that has what it needs from newer rows raises it.
     pub floor: Option<Arc<std::sync::atomic::AtomicI64>>,
@@ -146,9 +154,27 @@ pub struct Scan {
 impl Scan {
     /// Every row.
     pub fn all() -> Self {
-        Self { min_t: i64::MIN, max_t: i64::MAX, keys: Vec::new(), any_keys: Vec::new(), filter: None, floor: None }
+        Self {
+            min_t: i64::MIN,
+            max_t: i64::MAX,
+            keys: Vec::new(),
+            any_keys: Vec::new(),
+            filter: None,
+            groups: None,
+            floor: None,
+        }
+    }
+
+    /// Whether a row group with this filter may hold a selected row.
+    fn group_may_match(&self, g: &bloom::Bloom) -> bool {
+        self.keys.iter().all(|k| g.may_contain(*k))
+            && (self.any_keys.is_empty() || self.any_keys.iter().any(|k| g.may_contain(*k)))
+            && self.groups.as_ref().is_none_or(|t| t(g))
     }
 }
+
+/// A test of a row group's Bloom filter: false when no row of the group can match.
+pub type GroupTest = Arc<dyn Fn(&bloom::Bloom) -> bool + Send + Sync>;
 
 /// Rows in memory, in the batches they were appended in (shared, so a scan takes
 /// them without copying rows or holding the lock while it reads).
@@ -393,7 +419,7 @@ impl<T: Table> EventStore<T> {
             .read()
             .iter()
             .filter(|s| s.info.max_t >= scan.min_t && s.info.min_t <= scan.max_t)
-            .filter(|s| s.may_contain(&scan.keys, &scan.any_keys))
+            .filter(|s| s.groups.iter().any(|g| scan.group_may_match(g)))
             .cloned()
             .collect();
         segs.sort_by_key(|s| std::cmp::Reverse(s.info.max_t));
@@ -402,12 +428,46 @@ impl<T: Table> EventStore<T> {
             if scan.floor.as_ref().is_some_and(|f| s.info.max_t < f.load(std::sync::atomic::Ordering::Relaxed)) {
                 break;
             }
-            if s.scan::<T>(&self.store, &scan.keys, &scan.any_keys, scan.filter.as_ref(), &mut filtered)
-                .await?
-                .is_break()
-            {
+            if s.scan::<T>(&self.store, scan, &mut filtered).await?.is_break() {
                 return Ok(());
             }
+        }
+        Ok(())
+    }
+
+    /// Reads only `columns` of the rows a scan selects, for counting without decoding
+    /// rows: rows in memory go to `row` (newest first), sealed row groups to `batch` as
+    /// record batches of those columns (the ones the segment has) whose `time` lies in
+    /// the scan's range only as far as the row group's does: `batch` checks times.
+    /// `scan.filter` is not applied here.
+    pub async fn scan_columns(
+        &self,
+        scan: &Scan,
+        columns: &[&str],
+        mut row: impl FnMut(&T::Row) + Send,
+        mut batch: impl FnMut(&RecordBatch) + Send,
+    ) -> Result<()> {
+        let batches: Vec<Arc<Vec<T::Row>>> = {
+            let h = self.head.read();
+            h.batches.iter().rev().chain(h.sealing.iter().rev().flat_map(|s| s.iter().rev())).cloned().collect()
+        };
+        for b in &batches {
+            for r in b.iter() {
+                let t = T::time(r);
+                if t >= scan.min_t && t <= scan.max_t {
+                    row(r);
+                }
+            }
+        }
+        let segs: Vec<Arc<segment::Segment>> = self
+            .segments
+            .read()
+            .iter()
+            .filter(|s| s.info.max_t >= scan.min_t && s.info.min_t <= scan.max_t)
+            .cloned()
+            .collect();
+        for s in segs {
+            s.scan_columns::<T>(&self.store, scan, columns, &mut batch).await?;
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use arrow_array::BooleanArray;
+use arrow_array::{BooleanArray, RecordBatch};
 use bytes::{Buf, Bytes};
 use lantern_objstore::Store;
 use parquet::arrow::arrow_reader::{
@@ -21,7 +21,7 @@ use parquet::file::reader::{ChunkReader, Length};
 use serde::{Deserialize, Serialize};
 
 use crate::bloom::Bloom;
-use crate::{Error, Options, Result, RowFilter, Table};
+use crate::{Error, Options, Result, RowFilter, Scan, Table};
 
 const MAGIC: &[u8] = b"LEVM2";
 
@@ -43,6 +43,9 @@ pub struct SegmentInfo {
     pub data_len: u64,
     /// Log segments before this one hold only rows of this or earlier segments.
     pub log_upto: u64,
+    /// Per row group, its oldest and newest row time (ns).
+    #[serde(default)]
+    pub group_times: Vec<[i64; 2]>,
     /// The table's summary of the rows.
     pub summary: serde_json::Value,
 }
@@ -80,8 +83,11 @@ pub fn build<T: Table>(
     let rows = &all;
     let group_rows = opts.row_group_rows.max(1);
     let mut groups = Vec::new();
+    let mut group_times = Vec::new();
     let mut keys = Vec::new();
     for chunk in all.chunks(group_rows) {
+        let times = chunk.iter().map(|r| T::time(r));
+        group_times.push([times.clone().min().unwrap_or(0), times.max().unwrap_or(0)]);
         keys.clear();
         for r in chunk {
             T::keys(r, &mut keys);
@@ -99,9 +105,10 @@ pub fn build<T: Table>(
         .set_max_row_group_size(opts.row_group_rows.max(1))
         .build();
     let mut data = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut data, T::schema(), Some(props)).map_err(|e| err(id, e))?;
+    let schema = T::segment_schema(rows);
+    let mut w = ArrowWriter::try_new(&mut data, schema.clone(), Some(props)).map_err(|e| err(id, e))?;
     for chunk in all.chunks(group_rows) {
-        let batch = T::to_batch(chunk).map_err(|e| err(id, e))?;
+        let batch = T::to_batch(&schema, chunk).map_err(|e| err(id, e))?;
         w.write(&batch).map_err(|e| err(id, e))?;
         // One row group per chunk, so group `g` is what filter `g` describes.
         w.flush().map_err(|e| err(id, e))?;
@@ -115,6 +122,7 @@ pub fn build<T: Table>(
         bytes: 0,
         data_len: 0,
         log_upto,
+        group_times,
         summary: T::summarize(rows),
     };
     Ok(Built { info, groups, data })
@@ -173,12 +181,6 @@ impl Segment {
         Ok(Some(Segment { info, groups, footer: Default::default() }))
     }
 
-    /// Whether some row group may hold rows with every key of `keys` and one of
-    /// `any_keys` (if any are given).
-    pub fn may_contain(&self, keys: &[u64], any_keys: &[u64]) -> bool {
-        self.groups.iter().any(|g| group_may_contain(g, keys, any_keys))
-    }
-
     fn data_path<T: Table>(&self) -> String {
         format!("{}/{}/data.parquet", T::NAME, self.info.id)
     }
@@ -212,21 +214,70 @@ impl Segment {
         self.footer::<T>(store).await.map(|_| ())
     }
 
+    /// Whether the scan may want rows of row group `g`: by its time range and filter.
+    fn group_selected(&self, g: usize, scan: &Scan) -> bool {
+        let times_ok = self.info.group_times.get(g).is_none_or(|[lo, hi]| *hi >= scan.min_t && *lo <= scan.max_t);
+        times_ok && self.groups.get(g).is_none_or(|b| scan.group_may_match(b))
+    }
+
+    /// Hands `columns` of the row groups the scan selects (by time and filter) to
+    /// `visit` as record batches, decoding nothing else.
+    pub async fn scan_columns<T: Table>(
+        &self,
+        store: &Store,
+        scan: &Scan,
+        columns: &[&str],
+        visit: &mut (impl FnMut(&RecordBatch) + Send),
+    ) -> Result<()> {
+        let footer = self.footer::<T>(store).await?.clone();
+        let meta = footer.metadata().clone();
+        let schema = footer.parquet_schema();
+        let cols: Vec<usize> =
+            (0..schema.num_columns()).filter(|&c| columns.contains(&schema.column(c).name())).collect();
+        if cols.is_empty() {
+            return Ok(());
+        }
+        let path = self.data_path::<T>();
+        for g in 0..meta.num_row_groups() {
+            if !self.group_selected(g, scan) {
+                continue;
+            }
+            let rg = meta.row_group(g);
+            let ranges: Vec<std::ops::Range<u64>> = cols
+                .iter()
+                .map(|&c| {
+                    let (start, len) = rg.column(c).byte_range();
+                    start..start + len
+                })
+                .collect();
+            let parts = store.get_ranges(&path, &ranges).await?;
+            let chunks = Ranges { len: self.info.data_len, parts: ranges.iter().map(|r| r.start).zip(parts).collect() };
+            let (id, footer, cols) = (self.info.id.clone(), footer.clone(), cols.clone());
+            let batches = tokio::task::spawn_blocking(move || project(&id, chunks, footer, g, &cols))
+                .await
+                .map_err(|e| Error::Task(e.to_string()))??;
+            for b in &batches {
+                visit(b);
+            }
+        }
+        Ok(())
+    }
+
     /// Hands the segment's rows to `visit`, one row group at a time (reading only that
-    /// group's bytes), until it breaks. Row groups whose filter lacks one of `keys` are
-    /// skipped; rows `filter` rules out are not decoded.
+    /// group's bytes), until it breaks. Row groups outside the scan's time range or
+    /// whose filter rules the scan out are skipped; rows its `filter` rules out are not
+    /// decoded.
     pub async fn scan<T: Table>(
         &self,
         store: &Store,
-        keys: &[u64],
-        any_keys: &[u64],
-        filter: Option<&RowFilter>,
+        scan: &Scan,
         visit: &mut (impl FnMut(&T::Row) -> ControlFlow<()> + Send),
     ) -> Result<ControlFlow<()>> {
+        let filter = scan.filter.as_ref();
         let footer = self.footer::<T>(store).await?.clone();
         let meta = footer.metadata().clone();
         for g in 0..meta.num_row_groups() {
-            if self.groups.get(g).is_some_and(|b| !group_may_contain(b, keys, any_keys)) {
+            if !self.group_selected(g, scan) {
                 continue;
             }
             let rg = meta.row_group(g);
@@ -239,9 +290,14 @@ impl Segment {
             // Step 1: the filter's columns, for every row.
             let mut selection = None;
             let mut fetched: Vec<(u64, Bytes)> = Vec::new();
-            if let Some(f) = filter {
-                let cols: Vec<usize> =
-                    (0..schema.num_columns()).filter(|&c| f.columns.contains(&schema.column(c).name())).collect();
+            // A filter none of whose columns the segment has cannot be run (it would
+            // not know the row count): every row goes to the visitor, which checks.
+            let filter_cols = filter.map(|f| {
+                (0..schema.num_columns())
+                    .filter(|&c| f.columns.iter().any(|n| n == schema.column(c).name()))
+                    .collect::<Vec<_>>()
+            });
+            if let (Some(f), Some(cols)) = (filter, filter_cols.filter(|c| !c.is_empty())) {
                 let ranges: Vec<std::ops::Range<u64>> = cols.iter().map(|&c| col_range(c)).collect();
                 let parts = store.get_ranges(&path, &ranges).await?;
                 fetched = ranges.iter().map(|r| r.start).zip(parts).collect();
@@ -275,12 +331,6 @@ impl Segment {
         }
         Ok(ControlFlow::Continue(()))
     }
-}
-
-/// Whether a row group's filter may hold rows with all of `keys` and one of `any_keys`
-/// (if any are given).
-fn group_may_contain(g: &Bloom, keys: &[u64], any_keys: &[u64]) -> bool {
-    keys.iter().all(|k| g.may_contain(*k)) && (any_keys.is_empty() || any_keys.iter().any(|k| g.may_contain(*k)))
 }
 
 /// Byte ranges of a Parquet file fetched from the store, read as the file.
@@ -318,6 +368,24 @@ impl ChunkReader for Ranges {
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
         self.slice(start, Some(length))
     }
+}
+
+/// Columns `cols` of row group `g`.
+fn project(
+    id: &str,
+    chunks: Ranges,
+    footer: ArrowReaderMetadata,
+    g: usize,
+    cols: &[usize],
+) -> Result<Vec<RecordBatch>> {
+    let mask = ProjectionMask::leaves(footer.parquet_schema(), cols.iter().copied());
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)
+        .with_row_groups(vec![g])
+        .with_projection(mask)
+        .with_batch_size(65536)
+        .build()
+        .map_err(|e| err(id, e))?;
+    reader.map(|b| b.map_err(|e| err(id, e))).collect()
 }
 
 /// Which rows of row group `g` pass `filter`, reading only its columns (`cols`).

@@ -56,9 +56,9 @@ impl Table for Notes {
         }
         Some(out)
     }
-    fn to_batch(rows: &[&Note]) -> std::result::Result<RecordBatch, String> {
+    fn to_batch(schema: &SchemaRef, rows: &[&Note]) -> std::result::Result<RecordBatch, String> {
         RecordBatch::try_new(
-            Self::schema(),
+            schema.clone(),
             vec![
                 Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.t))),
                 Arc::new(BinaryArray::from_iter_values(rows.iter().map(|r| &r.id[..]))),
@@ -119,7 +119,7 @@ async fn rows_survive_sealing_and_reopening_and_scans_skip_what_cannot_match() {
     let want = note(1_000 + 777, 777);
     let id = want.id.clone();
     let filter = RowFilter {
-        columns: vec!["id"],
+        columns: vec!["id".into()],
         test: Arc::new(move |b: &RecordBatch| {
             let col = b.column_by_name("id").and_then(|c| c.as_any().downcast_ref::<BinaryArray>().cloned());
             col.map_or_else(

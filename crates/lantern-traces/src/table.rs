@@ -240,7 +240,7 @@ impl Table for Spans {
         }
     }
 
-    fn to_batch(rows: &[&Span]) -> Result<RecordBatch, String> {
+    fn to_batch(schema: &SchemaRef, rows: &[&Span]) -> Result<RecordBatch, String> {
         let n = rows.len();
         let e = |e: arrow_schema::ArrowError| e.to_string();
         let mut trace_id = FixedSizeBinaryBuilder::with_capacity(n, 16);
@@ -324,7 +324,7 @@ impl Table for Spans {
             take(&mut st), // scope_version
             take(&mut st), // scope_attributes
         ];
-        RecordBatch::try_new(schema(), cols).map_err(e)
+        RecordBatch::try_new(schema.clone(), cols).map_err(e)
     }
 
     fn from_batch(b: &RecordBatch) -> Result<Vec<Span>, String> {
@@ -419,7 +419,7 @@ pub mod prefilter {
     /// Spans of the given traces.
     pub fn traces(ids: HashSet<[u8; 16]>) -> RowFilter {
         RowFilter {
-            columns: vec!["trace_id"],
+            columns: vec!["trace_id".into()],
             test: Arc::new(move |b: &RecordBatch| {
                 match b.column_by_name("trace_id").and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>()) {
                     Some(col) => (0..col.len())
@@ -464,7 +464,7 @@ pub mod prefilter {
             Some(keep.collect::<BooleanArray>())
         };
         RowFilter {
-            columns: vec!["service", "name", "attributes", "resource", "duration_ns"],
+            columns: ["service", "name", "attributes", "resource", "duration_ns"].map(String::from).into(),
             test: Arc::new(move |b: &RecordBatch| test(b).unwrap_or_else(|| vec![true; b.num_rows()].into())),
         }
     }

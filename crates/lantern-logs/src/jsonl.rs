@@ -1,0 +1,278 @@
+//! JSON lines into log events: each object's keys become typed fields in order (nested
+//! objects flattened with dots, arrays kept as JSON); `timestamp` (or `time`, `ts`,
+//! `@timestamp`) gives the time, `level` (or `severity`, `levelname`) the level, and
+//! `event`/`message`/`msg` the message, all kept as fields too. A line that is not a
+//! JSON object is kept as text, never dropped.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::model::{normalize_level, LogRow, Stream, Value};
+
+/// Field names read as the event time, by preference.
+pub const TIME_KEYS: [&str; 4] = ["timestamp", "time", "ts", "@timestamp"];
+/// Field names read as the level, by preference.
+pub const LEVEL_KEYS: [&str; 3] = ["level", "severity", "levelname"];
+
+/// Turns lines into events for one request: streams and field names are shared between
+/// the request's events.
+pub struct LineParser {
+    labels: Vec<(String, String)>,
+    now: i64,
+    streams: HashMap<String, Arc<Stream>>,
+    names: HashMap<Box<str>, Arc<str>>,
+    scratch: Vec<(String, Value)>,
+}
+
+impl LineParser {
+    /// A parser whose events carry `labels` (say, `service`) and the level each line
+    /// names; `now` (ns) is the time of lines without one.
+    pub fn new(labels: Vec<(String, String)>, now: i64) -> Self {
+        Self { labels, now, streams: HashMap::new(), names: HashMap::new(), scratch: Vec::new() }
+    }
+
+    /// The stream of lines at this level.
+    pub fn stream(&mut self, level: &str) -> Arc<Stream> {
+        if let Some(s) = self.streams.get(level) {
+            return s.clone();
+        }
+        let mut labels = self.labels.clone();
+        if !level.is_empty() && !labels.iter().any(|(k, _)| k == "level") {
+            labels.push(("level".into(), level.to_string()));
+        }
+        let s = Arc::new(Stream::new(labels));
+        self.streams.insert(level.to_string(), s.clone());
+        s
+    }
+
+    fn name(&mut self, k: String) -> Arc<str> {
+        if let Some(n) = self.names.get(k.as_str()) {
+            return n.clone();
+        }
+        let n: Arc<str> = k.as_str().into();
+        self.names.insert(k.into_boxed_str(), n.clone());
+        n
+    }
+
+    /// One line as an event.
+    pub fn parse(&mut self, line: &str) -> LogRow {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        self.scratch.clear();
+        if line.trim_start().starts_with('{') && flatten_object(line, &mut self.scratch) {
+            let mut fields = Vec::with_capacity(self.scratch.len());
+            let mut scratch = std::mem::take(&mut self.scratch);
+            for (k, v) in scratch.drain(..) {
+                fields.push((self.name(k), v));
+            }
+            self.scratch = scratch;
+            let time = TIME_KEYS
+                .iter()
+                .find_map(|k| fields.iter().find(|(n, _)| &**n == *k).and_then(|(_, v)| value_time(v)))
+                .unwrap_or(self.now);
+            let level = LEVEL_KEYS
+                .iter()
+                .find_map(|k| fields.iter().find(|(n, _)| &**n == *k))
+                .map(|(_, v)| normalize_level(&v.text()))
+                .unwrap_or_default();
+            let stream = self.stream(&level);
+            return LogRow { time, stream, line: None, fields };
+        }
+        let stream = self.stream("");
+        LogRow { time: self.now, stream, line: Some(line.into()), fields: Vec::new() }
+    }
+}
+
+/// A field value read as a time: RFC 3339 text or epoch seconds, milliseconds,
+/// microseconds or nanoseconds (by magnitude).
+pub fn value_time(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(epoch(*i as f64)),
+        Value::Float(f) => Some(epoch(*f)),
+        Value::Str(s) => parse_time(s),
+        _ => None,
+    }
+}
+
+fn epoch(x: f64) -> i64 {
+    let a = x.abs();
+    let ns = if a < 1e11 {
+        x * 1e9
+    } else if a < 1e14 {
+        x * 1e6
+    } else if a < 1e17 {
+        x * 1e3
+    } else {
+        x
+    };
+    ns as i64
+}
+
+/// Text as a time (ns): RFC 3339 (`Z` or an offset; without one, UTC; `T` or a space),
+/// a date alone, or an epoch number.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return t.timestamp_nanos_opt();
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return t.and_utc().timestamp_nanos_opt();
+        }
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%z") {
+        return t.timestamp_nanos_opt();
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_nanos_opt();
+    }
+    s.parse::<f64>().ok().filter(|x| x.is_finite()).map(epoch)
+}
+
+/// Reads a JSON object into flat fields; false (and `out` unspecified) when `line` is
+/// not exactly one JSON object.
+pub fn flatten_object(line: &str, out: &mut Vec<(String, Value)>) -> bool {
+    let mut de = serde_json::Deserializer::from_str(line);
+    let ok = de.deserialize_map(ObjectVisitor { prefix: "", out }).is_ok();
+    ok && de.end().is_ok()
+}
+
+struct ObjectVisitor<'a> {
+    prefix: &'a str,
+    out: &'a mut Vec<(String, Value)>,
+}
+
+impl<'de> Visitor<'de> for ObjectVisitor<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let key = if self.prefix.is_empty() { k.into_owned() } else { format!("{}.{k}", self.prefix) };
+            map.next_value_seed(FieldSeed { key, out: self.out })?;
+        }
+        Ok(())
+    }
+}
+
+struct FieldSeed<'a> {
+    key: String,
+    out: &'a mut Vec<(String, Value)>,
+}
+
+impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.out.push((self.key, Value::Null));
+        Ok(())
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<(), E> {
+        self.out.push((self.key, Value::Bool(b)));
+        Ok(())
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<(), E> {
+        self.out.push((self.key, Value::Int(i)));
+        Ok(())
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<(), E> {
+        let v = i64::try_from(u).map_or(Value::Float(u as f64), Value::Int);
+        self.out.push((self.key, v));
+        Ok(())
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<(), E> {
+        self.out.push((self.key, Value::Float(f)));
+        Ok(())
+    }
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        self.out.push((self.key, Value::Str(s.into())));
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let at = self.out.len();
+        let key = self.key;
+        ObjectVisitor { prefix: &key, out: self.out }.visit_map(map)?;
+        if self.out.len() == at {
+            // An empty object stays a field.
+            self.out.push((key, Value::Json("{}".into())));
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element::<serde_json::Value>()? {
+            items.push(v);
+        }
+        self.out.push((self.key, Value::Json(serde_json::Value::Array(items).to_string().into())));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_structlog_line() {
+        let mut p = LineParser::new(vec![("service".into(), "checkout".into())], 7);
+        let r = p.parse(
+            r#"{"request_id": "req-123", "user_id": "user-456", "event": "payment_failed", "error": "Card declined", "error_code": "CARD_DECLINED", "timestamp": "2026-02-11T19:00:01Z", "level": "error"}"#,
+        );
+        assert_eq!(r.time, 1_770_836_401_000_000_000);
+        assert_eq!(&*r.stream.level, "error");
+        assert_eq!(&*r.stream.service, "checkout");
+        assert_eq!(r.stream.text(), r#"{level="error", service="checkout"}"#);
+        assert_eq!(r.message(), "payment_failed");
+        let keys: Vec<&str> = r.fields.iter().map(|(k, _)| &**k).collect();
+        assert_eq!(keys, ["request_id", "user_id", "event", "error", "error_code", "timestamp", "level"]);
+        let hit = serde_json::Value::Object(r.hit());
+        assert_eq!(hit["timestamp"], "2026-02-11T19:00:01Z");
+        assert_eq!(hit["event"], "payment_failed");
+        assert_eq!(hit["message"], "payment_failed");
+        assert_eq!(hit["error_code"], "CARD_DECLINED");
+        assert_eq!(
+            r.render_line(),
+            r#"{"request_id": "req-123", "user_id": "user-456", "event": "payment_failed", "error": "Card declined", "error_code": "CARD_DECLINED", "timestamp": "2026-02-11T19:00:01Z", "level": "error"}"#
+        );
+    }
+
+    #[test]
+    fn nesting_types_epochs_and_text() {
+        let mut p = LineParser::new(vec![], 7);
+        let r = p.parse(r#"{"ts": 1770836401.5, "http": {"method": "GET", "status": 200, "ok": true}, "tags": [1, "a"], "x": null, "big": 18446744073709551615, "msg": "hi", "e": {}}"#);
+        assert_eq!(r.time, 1_770_836_401_500_000_000);
+        assert_eq!(r.field("http.method"), Some(&Value::Str("GET".into())));
+        assert_eq!(r.field("http.status"), Some(&Value::Int(200)));
+        assert_eq!(r.field("http.ok"), Some(&Value::Bool(true)));
+        assert_eq!(r.field("tags"), Some(&Value::Json(r#"[1,"a"]"#.into())));
+        assert_eq!(r.field("x"), Some(&Value::Null));
+        assert_eq!(r.field("big"), Some(&Value::Float(18446744073709551615.0)));
+        assert_eq!(r.field("e"), Some(&Value::Json("{}".into())));
+        assert_eq!(r.message(), "hi");
+        assert_eq!(&*r.stream.level, "");
+        for (text, t) in [("1770836401", 1_770_836_401_000_000_000i64), ("1770836401000", 1_770_836_401_000_000_000)] {
+            assert_eq!(p.parse(&format!(r#"{{"timestamp": {text}}}"#)).time, t);
+        }
+        assert_eq!(p.parse(r#"{"timestamp": "2026-02-11 19:00:01.25"}"#).time, 1_770_836_401_250_000_000);
+        // Not JSON, or not an object, or trailing garbage: text, kept whole.
+        for l in ["plain text line", "[1,2]", r#"{"a": 1} trailing"#, "{broken"] {
+            let r = p.parse(l);
+            assert_eq!(r.line.as_deref(), Some(l));
+            assert_eq!(r.time, 7);
+            assert_eq!(r.message(), l);
+        }
+        assert_eq!(&*p.parse(r#"{"level": "WARNING"}"#).stream.level, "warn");
+    }
+}

@@ -1,0 +1,19 @@
+//! Logs on the event engine: [`model`] (events, streams, typed fields), [`jsonl`]
+//! (JSON lines into events), [`table`] (the Parquet layout), [`tokens`] (index keys),
+//! [`codec`] (log payloads), [`search`] (the seed's search syntax), [`store`]
+//! (`LogStore`).
+
+pub mod codec;
+pub mod jsonl;
+pub mod model;
+pub mod search;
+pub mod store;
+pub mod table;
+pub mod tokens;
+
+pub use model::{LogRow, Stream, Value};
+pub use search::{Search, SearchError};
+pub use store::{Found, LogStore, Order, Rejected};
+
+#[cfg(test)]
+mod tests;

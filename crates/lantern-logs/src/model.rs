@@ -1,0 +1,259 @@
+//! A log event as the store keeps it: a time, the stream it belongs to (indexed labels
+//! such as `service` and `level`), the raw line when it was text, and typed fields in
+//! their original order (a JSON line's keys, nested objects flattened with dots).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// A field's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// JSON null.
+    Null,
+    /// true or false.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// A string.
+    Str(Box<str>),
+    /// An array (or an object kept whole), as JSON text.
+    Json(Box<str>),
+}
+
+impl Value {
+    /// The value as text (strings unquoted, numbers as JSON writes them).
+    pub fn text(&self) -> Cow<'_, str> {
+        match self {
+            Value::Null => "null".into(),
+            Value::Bool(b) => if *b { "true" } else { "false" }.into(),
+            Value::Int(i) => i.to_string().into(),
+            Value::Float(f) => float_text(*f).into(),
+            Value::Str(s) | Value::Json(s) => Cow::Borrowed(s),
+        }
+    }
+
+    /// The value as a JSON value.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => (*b).into(),
+            Value::Int(i) => (*i).into(),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into),
+            Value::Str(s) => serde_json::Value::String(s.to_string()),
+            Value::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.to_string())),
+        }
+    }
+
+    /// A value from JSON (objects and arrays kept whole as text).
+    pub fn from_json(v: &serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            serde_json::Value::String(s) => Value::Str(s.as_str().into()),
+            v => Value::Json(v.to_string().into()),
+        }
+    }
+
+    /// The number, if the value is one (or a string holding one).
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            Value::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// Appends the value as JSON.
+    pub fn write_json(&self, out: &mut String) {
+        match self {
+            Value::Str(s) => write_json_str(s, out),
+            Value::Json(s) => out.push_str(s),
+            Value::Float(f) if !f.is_finite() => out.push_str("null"),
+            v => out.push_str(&v.text()),
+        }
+    }
+}
+
+/// A float as JSON writes it (`1.5`, `2.0`).
+pub fn float_text(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e16 {
+        format!("{f:.1}")
+    } else {
+        f.to_string()
+    }
+}
+
+/// Appends `s` as a JSON string.
+pub fn write_json_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A stream: the indexed labels its lines share. `service` and `level` are read from
+/// the labels (`service`, else `service_name`, `app` or `job`; `level`, else
+/// `detected_level` or `severity`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Stream {
+    /// Labels, sorted by name.
+    pub labels: Vec<(Box<str>, Box<str>)>,
+    /// The service.
+    pub service: Box<str>,
+    /// The level, normalised (lowercase; `warning` is `warn`), empty if unknown.
+    pub level: Box<str>,
+}
+
+impl Stream {
+    /// A stream of these labels (sorted here; empty values dropped, as Loki does).
+    pub fn new(mut labels: Vec<(String, String)>) -> Stream {
+        labels.retain(|(_, v)| !v.is_empty());
+        labels.sort();
+        labels.dedup_by(|a, b| a.0 == b.0);
+        let get = |names: &[&str]| {
+            names.iter().find_map(|n| labels.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str())).unwrap_or("")
+        };
+        let service = get(&["service", "service_name", "app", "job"]).into();
+        let level = normalize_level(get(&["level", "detected_level", "severity"])).into();
+        Stream { labels: labels.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), service, level }
+    }
+
+    /// A label's value.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels.iter().find(|(k, _)| &**k == name).map(|(_, v)| &**v)
+    }
+
+    /// The labels as Loki writes a stream: `{a="b", c="d"}`.
+    pub fn text(&self) -> String {
+        let mut out = String::from("{");
+        for (i, (k, v)) in self.labels.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(k);
+            out.push('=');
+            write_json_str(v, &mut out);
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// A level as written by loggers, normalised: lowercase, `warning` → `warn`, `err` →
+/// `error`, `fatal`/`crit`/`critical` kept as `fatal`/`critical`.
+pub fn normalize_level(l: &str) -> String {
+    let l = l.trim().to_ascii_lowercase();
+    match l.as_str() {
+        "warning" => "warn".into(),
+        "err" | "eror" => "error".into(),
+        "crit" => "critical".into(),
+        "information" | "informational" => "info".into(),
+        "dbg" => "debug".into(),
+        _ => l,
+    }
+}
+
+/// A log event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRow {
+    /// Time in nanoseconds since the epoch.
+    pub time: i64,
+    /// Its stream.
+    pub stream: Arc<Stream>,
+    /// The raw line, for events that arrived as text (not a JSON object).
+    pub line: Option<Box<str>>,
+    /// Fields in their original order.
+    pub fields: Vec<(Arc<str>, Value)>,
+}
+
+/// Field names whose value is the event's message, by preference.
+pub const MESSAGE_KEYS: [&str; 3] = ["event", "message", "msg"];
+
+impl LogRow {
+    /// A field's value.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(k, _)| &**k == name).map(|(_, v)| v)
+    }
+
+    /// The message: the raw line, else the `event`, `message` or `msg` field.
+    pub fn message(&self) -> Cow<'_, str> {
+        if let Some(l) = &self.line {
+            return Cow::Borrowed(l);
+        }
+        MESSAGE_KEYS.iter().find_map(|k| self.field(k)).map_or(Cow::Borrowed(""), |v| v.text())
+    }
+
+    /// The line as LogQL sees it: the raw line, or the fields as one JSON object.
+    pub fn render_line(&self) -> Cow<'_, str> {
+        if let Some(l) = &self.line {
+            return Cow::Borrowed(l);
+        }
+        let mut out = String::with_capacity(64 + self.fields.len() * 24);
+        out.push('{');
+        for (i, (k, v)) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            write_json_str(k, &mut out);
+            out.push_str(": ");
+            v.write_json(&mut out);
+        }
+        out.push('}');
+        Cow::Owned(out)
+    }
+
+    /// The event as a flat JSON object: `timestamp` (RFC 3339), `level`, `message`,
+    /// `service`, every field under its own name, and the other stream labels.
+    pub fn hit(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("timestamp".into(), rfc3339(self.time).into());
+        if !self.stream.level.is_empty() {
+            m.insert("level".into(), self.stream.level.to_string().into());
+        }
+        m.insert("message".into(), self.message().into_owned().into());
+        if !self.stream.service.is_empty() {
+            m.insert("service".into(), self.stream.service.to_string().into());
+        }
+        for (k, v) in &self.fields {
+            if !m.contains_key(&**k) {
+                m.insert(k.to_string(), v.to_json());
+            }
+        }
+        for (k, v) in &self.stream.labels {
+            if !m.contains_key(&**k) {
+                m.insert(k.to_string(), v.to_string().into());
+            }
+        }
+        m
+    }
+}
+
+/// Nanoseconds since the epoch as RFC 3339 in UTC (fraction digits only as needed).
+pub fn rfc3339(ns: i64) -> String {
+    chrono::DateTime::from_timestamp(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_default()
+}
+
+/// Whether a field holds an identifier, matched whole rather than word by word: `id`,
+/// `trace_id`, `span_id`, `request_id` and any other name ending in `_id`, `.id` or
+/// `Id` (`traceId`).
+pub fn is_id_field(name: &str) -> bool {
+    name == "id" || name.ends_with("_id") || name.ends_with(".id") || name.ends_with("Id") || name.ends_with("ID")
+}

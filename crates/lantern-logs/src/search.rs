@@ -1,0 +1,488 @@
+//! The seed's search syntax evaluated on log events. A parsed [`lantern_lucene::Query`]
+//! is compiled once into a [`Search`]: a test of an event, a test of a row group's
+//! filter (words, identifiers, services, levels it needs), a cheap test of sealed rows'
+//! `_time`/`_level`/`_service` and field columns before they are decoded, and the time
+//! range its `timestamp:[a TO b]` clauses allow.
+//!
+//! Matching: `level` and `service` compare the stream's values; `message` the message;
+//! `timestamp` (or `@timestamp`, `time`) the event time (bounds are RFC 3339 text or
+//! epoch numbers); any other name a field, else a stream label. A word matches a value
+//! equal to it (ignoring case), or a run of the value's words; a phrase a run of words;
+//! identifiers (see [`crate::model::is_id_field`]) match only whole. Numbers compare as
+//! numbers. Free text matches the line or any field. `*`/`?` match a whole value or one
+//! word.
+
+use std::sync::Arc;
+
+use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use lantern_events::bloom::Bloom;
+use lantern_events::RowFilter;
+use lantern_lucene::{Query, TermKind};
+
+use crate::jsonl::parse_time;
+use crate::model::{is_id_field, LogRow, Value};
+use crate::table::col;
+use crate::tokens::{id_key, label_key, level_key, service_key, word_key, words};
+
+/// A search that cannot run (a bad range bound, a bad pattern).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SearchError(pub String);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Target {
+    Level,
+    Service,
+    Message,
+    Time,
+    Any,
+    Field(String),
+}
+
+fn target(field: Option<&str>) -> Target {
+    match field {
+        None => Target::Any,
+        Some("level") => Target::Level,
+        Some("service") => Target::Service,
+        Some("message") => Target::Message,
+        Some("timestamp" | "@timestamp" | "time") => Target::Time,
+        Some(f) => Target::Field(f.to_string()),
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Term {
+    target: Target,
+    text: String,
+    lower: String,
+    kind: TermKind,
+    /// The term's words, lowercased.
+    words: Vec<String>,
+    number: Option<f64>,
+    time: Option<i64>,
+    pattern: Option<regex::Regex>,
+}
+
+#[derive(Debug, Clone)]
+enum Bound {
+    Time(i64),
+    Number(f64),
+    Text(String),
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    All,
+    Term(Box<Term>),
+    Range { target: Target, lo: Option<(Bound, bool)>, hi: Option<(Bound, bool)> },
+    Exists(Target),
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+}
+
+/// A compiled search.
+#[derive(Debug, Clone)]
+pub struct Search {
+    node: Arc<Node>,
+}
+
+fn lower_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    words(s, |w| out.push(String::from_utf8_lossy(w).to_lowercase()));
+    out
+}
+
+fn glob(p: &str) -> Result<regex::Regex, SearchError> {
+    let mut re = String::from("(?is)^");
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(e) = chars.next() {
+                    re.push_str(&regex::escape(&e.to_string()));
+                }
+            }
+            '*' => re.push_str(".*"),
+            '?' => re.push('.'),
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).map_err(|e| SearchError(format!("pattern {p:?}: {e}")))
+}
+
+fn bound(target: &Target, b: Option<(String, bool)>) -> Result<Option<(Bound, bool)>, SearchError> {
+    let Some((text, incl)) = b else { return Ok(None) };
+    let v = if *target == Target::Time {
+        Bound::Time(parse_time(&text).ok_or_else(|| SearchError(format!("range bound {text:?} is not a time")))?)
+    } else if let Ok(n) = text.parse::<f64>() {
+        Bound::Number(n)
+    } else {
+        Bound::Text(text)
+    };
+    Ok(Some((v, incl)))
+}
+
+fn compile(q: Query) -> Result<Node, SearchError> {
+    Ok(match q {
+        Query::All => Node::All,
+        Query::Term { field, text, kind } => {
+            let target = target(field.as_deref());
+            let pattern = (kind == TermKind::Wildcard).then(|| glob(&text)).transpose()?;
+            Node::Term(Box::new(Term {
+                lower: text.to_lowercase(),
+                words: lower_words(&text),
+                number: text.parse().ok(),
+                time: if target == Target::Time { parse_time(&text) } else { None },
+                target,
+                text,
+                kind,
+                pattern,
+            }))
+        }
+        Query::Range { field, lo, hi } => {
+            let target = target(Some(&field));
+            Node::Range { lo: bound(&target, lo)?, hi: bound(&target, hi)?, target }
+        }
+        Query::Exists(f) => Node::Exists(target(Some(&f))),
+        Query::And(v) => Node::And(v.into_iter().map(compile).collect::<Result<_, _>>()?),
+        Query::Or(v) => Node::Or(v.into_iter().map(compile).collect::<Result<_, _>>()?),
+        Query::Not(q) => Node::Not(Box::new(compile(*q)?)),
+    })
+}
+
+/// Whether `want` (lowercased words) occur in a row in `text`'s words.
+fn has_run(text: &str, want: &[String]) -> bool {
+    if want.is_empty() {
+        return false;
+    }
+    let mut have: Vec<String> = Vec::new();
+    words(text, |w| have.push(String::from_utf8_lossy(w).to_lowercase()));
+    have.windows(want.len()).any(|w| w == want)
+}
+
+fn text_matches(t: &Term, text: &str, id: bool) -> bool {
+    match (&t.pattern, id) {
+        (Some(p), true) => p.is_match(text),
+        (Some(p), false) => {
+            p.is_match(text) || {
+                let mut any = false;
+                words(text, |w| any = any || p.is_match(&String::from_utf8_lossy(w)));
+                any
+            }
+        }
+        (None, true) => text.eq_ignore_ascii_case(&t.text),
+        (None, false) => (t.kind == TermKind::Word && text.to_lowercase() == t.lower) || has_run(text, &t.words),
+    }
+}
+
+fn value_matches(t: &Term, v: &Value, id: bool) -> bool {
+    match v {
+        Value::Null => t.lower == "null",
+        Value::Int(_) | Value::Float(_) if t.pattern.is_none() => match t.number {
+            Some(n) => v.number() == Some(n),
+            None => text_matches(t, &v.text(), id),
+        },
+        v => text_matches(t, &v.text(), id),
+    }
+}
+
+fn cmp_bound(v: &Value, b: &Bound) -> Option<std::cmp::Ordering> {
+    match b {
+        Bound::Number(n) => v.number()?.partial_cmp(n),
+        Bound::Text(s) => Some((*v.text()).cmp(s.as_str())),
+        Bound::Time(t) => crate::jsonl::value_time(v).map(|x| x.cmp(t)),
+    }
+}
+
+fn in_range(
+    ord_lo: Option<std::cmp::Ordering>,
+    ord_hi: Option<std::cmp::Ordering>,
+    lo: &Option<(Bound, bool)>,
+    hi: &Option<(Bound, bool)>,
+) -> bool {
+    use std::cmp::Ordering::*;
+    let lo_ok = match (lo, ord_lo) {
+        (None, _) => true,
+        (Some((_, incl)), Some(o)) => o == Greater || (*incl && o == Equal),
+        (Some(_), None) => false,
+    };
+    let hi_ok = match (hi, ord_hi) {
+        (None, _) => true,
+        (Some((_, incl)), Some(o)) => o == Less || (*incl && o == Equal),
+        (Some(_), None) => false,
+    };
+    lo_ok && hi_ok
+}
+
+fn time_cmp(t: i64, b: &Option<(Bound, bool)>) -> Option<std::cmp::Ordering> {
+    match b {
+        Some((Bound::Time(x), _)) => Some(t.cmp(x)),
+        _ => None,
+    }
+}
+
+fn eval(n: &Node, r: &LogRow) -> bool {
+    match n {
+        Node::All => true,
+        Node::And(v) => v.iter().all(|n| eval(n, r)),
+        Node::Or(v) => v.iter().any(|n| eval(n, r)),
+        Node::Not(n) => !eval(n, r),
+        Node::Term(t) => match &t.target {
+            Target::Level => match &t.pattern {
+                Some(p) => p.is_match(&r.stream.level),
+                None => *r.stream.level == *t.lower,
+            },
+            Target::Service => match &t.pattern {
+                Some(p) => p.is_match(&r.stream.service),
+                None => *r.stream.service == *t.text,
+            },
+            Target::Message => text_matches(t, &r.message(), false),
+            Target::Time => t.time == Some(r.time),
+            Target::Field(f) => match r.field(f) {
+                Some(v) => value_matches(t, v, is_id_field(f)),
+                None => r.stream.label(f).is_some_and(|v| text_matches(t, v, true) || text_matches(t, v, false)),
+            },
+            Target::Any => {
+                r.line.as_deref().is_some_and(|l| text_matches(t, l, false))
+                    || r.fields.iter().any(|(k, v)| value_matches(t, v, is_id_field(k)))
+            }
+        },
+        Node::Range { target, lo, hi } => match target {
+            Target::Time => in_range(time_cmp(r.time, lo), time_cmp(r.time, hi), lo, hi),
+            Target::Field(f) => {
+                let v = r.field(f).cloned().or_else(|| r.stream.label(f).map(|s| Value::Str(s.into())));
+                v.is_some_and(|v| {
+                    let c = |b: &Option<(Bound, bool)>| b.as_ref().and_then(|(b, _)| cmp_bound(&v, b));
+                    in_range(c(lo), c(hi), lo, hi)
+                })
+            }
+            Target::Level | Target::Service | Target::Message | Target::Any => {
+                let s = match target {
+                    Target::Level => r.stream.level.to_string(),
+                    Target::Service => r.stream.service.to_string(),
+                    _ => r.message().into_owned(),
+                };
+                let v = Value::Str(s.into());
+                let c = |b: &Option<(Bound, bool)>| b.as_ref().and_then(|(b, _)| cmp_bound(&v, b));
+                in_range(c(lo), c(hi), lo, hi)
+            }
+        },
+        Node::Exists(t) => match t {
+            Target::Level => !r.stream.level.is_empty(),
+            Target::Service => !r.stream.service.is_empty(),
+            Target::Message | Target::Time | Target::Any => true,
+            Target::Field(f) => r.field(f).is_some_and(|v| *v != Value::Null) || r.stream.label(f).is_some(),
+        },
+    }
+}
+
+fn group_may_match(n: &Node, g: &Bloom) -> bool {
+    match n {
+        Node::And(v) => v.iter().all(|n| group_may_match(n, g)),
+        Node::Or(v) => v.iter().any(|n| group_may_match(n, g)),
+        Node::Term(t) if t.pattern.is_none() => {
+            let words_in = || !t.words.is_empty() && t.words.iter().all(|w| g.may_contain(word_key(w.as_bytes())));
+            match &t.target {
+                Target::Level => g.may_contain(level_key(&t.lower)),
+                Target::Service => g.may_contain(service_key(&t.text)),
+                Target::Message => t.words.is_empty() || words_in(),
+                Target::Time => true,
+                Target::Field(f) => {
+                    // A number may sit in a float column written differently ("5" as 5.0).
+                    t.number.is_some()
+                        || g.may_contain(label_key(f, &t.text))
+                        || if is_id_field(f) { g.may_contain(id_key(&t.text)) } else { words_in() }
+                }
+                Target::Any => t.number.is_some() || words_in() || g.may_contain(id_key(&t.text)),
+            }
+        }
+        _ => true,
+    }
+}
+
+/// Three-valued logic for tests on partial rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tri {
+    No,
+    Yes,
+    Maybe,
+}
+
+impl Tri {
+    fn from(b: bool) -> Tri {
+        if b {
+            Tri::Yes
+        } else {
+            Tri::No
+        }
+    }
+}
+
+/// The prefilter's columns of one record batch.
+struct Cols<'a> {
+    time: Option<&'a Int64Array>,
+    level: Option<&'a StringArray>,
+    service: Option<&'a StringArray>,
+    batch: &'a RecordBatch,
+}
+
+impl Cols<'_> {
+    fn field(&self, f: &str, i: usize) -> Option<Option<Value>> {
+        let c = self.batch.column_by_name(&col::field(f))?;
+        if c.is_null(i) {
+            return None;
+        }
+        let a = c.as_any();
+        if let Some(a) = a.downcast_ref::<StringArray>() {
+            return Some(Some(Value::Str(a.value(i).into())));
+        }
+        if let Some(a) = a.downcast_ref::<Int64Array>() {
+            return Some(Some(Value::Int(a.value(i))));
+        }
+        if let Some(a) = a.downcast_ref::<Float64Array>() {
+            return Some(Some(Value::Float(a.value(i))));
+        }
+        if let Some(a) = a.downcast_ref::<BooleanArray>() {
+            return Some(Some(Value::Bool(a.value(i))));
+        }
+        None
+    }
+}
+
+fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
+    match n {
+        Node::All => Tri::Yes,
+        Node::And(v) => {
+            let mut out = Tri::Yes;
+            for n in v {
+                match pre(n, c, i) {
+                    Tri::No => return Tri::No,
+                    Tri::Maybe => out = Tri::Maybe,
+                    Tri::Yes => {}
+                }
+            }
+            out
+        }
+        Node::Or(v) => {
+            let mut out = Tri::No;
+            for n in v {
+                match pre(n, c, i) {
+                    Tri::Yes => return Tri::Yes,
+                    Tri::Maybe => out = Tri::Maybe,
+                    Tri::No => {}
+                }
+            }
+            out
+        }
+        Node::Not(n) => match pre(n, c, i) {
+            Tri::Yes => Tri::No,
+            Tri::No => Tri::Yes,
+            Tri::Maybe => Tri::Maybe,
+        },
+        Node::Term(t) => match &t.target {
+            Target::Level => c.level.map_or(Tri::Maybe, |a| {
+                let l = a.value(i);
+                Tri::from(t.pattern.as_ref().map_or(l == t.lower, |p| p.is_match(l)))
+            }),
+            Target::Service => c.service.map_or(Tri::Maybe, |a| {
+                let s = a.value(i);
+                Tri::from(t.pattern.as_ref().map_or(s == t.text, |p| p.is_match(s)))
+            }),
+            Target::Field(f) => match c.field(f, i) {
+                // A field with a column of its own; a row without a value there may
+                // still have one elsewhere (a stream label).
+                Some(Some(v)) => Tri::from(value_matches(t, &v, is_id_field(f))),
+                _ => Tri::Maybe,
+            },
+            Target::Time => c.time.map_or(Tri::Maybe, |a| Tri::from(t.time == Some(a.value(i)))),
+            Target::Message | Target::Any => Tri::Maybe,
+        },
+        Node::Range { target: Target::Time, lo, hi } => c.time.map_or(Tri::Maybe, |a| {
+            let t = a.value(i);
+            Tri::from(in_range(time_cmp(t, lo), time_cmp(t, hi), lo, hi))
+        }),
+        _ => Tri::Maybe,
+    }
+}
+
+fn named_fields(n: &Node, out: &mut Vec<String>) {
+    match n {
+        Node::And(v) | Node::Or(v) => v.iter().for_each(|n| named_fields(n, out)),
+        Node::Not(n) => named_fields(n, out),
+        Node::Term(t) => {
+            if let Target::Field(f) = &t.target {
+                out.push(col::field(f));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Narrows `[lo, hi]` by the time ranges every match must be in.
+fn narrow(n: &Node, lo: &mut i64, hi: &mut i64) {
+    match n {
+        Node::And(v) => v.iter().for_each(|n| narrow(n, lo, hi)),
+        Node::Range { target: Target::Time, lo: l, hi: h } => {
+            if let Some((Bound::Time(t), incl)) = l {
+                *lo = (*lo).max(if *incl { *t } else { t.saturating_add(1) });
+            }
+            if let Some((Bound::Time(t), incl)) = h {
+                *hi = (*hi).min(if *incl { *t } else { t.saturating_sub(1) });
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Search {
+    /// Compiles a query text.
+    pub fn parse(text: &str) -> Result<Search, SearchError> {
+        let q = lantern_lucene::parse(text).map_err(|e| SearchError(e.to_string()))?;
+        Search::new(q)
+    }
+
+    /// Compiles a parsed query.
+    pub fn new(q: Query) -> Result<Search, SearchError> {
+        Ok(Search { node: Arc::new(compile(q)?) })
+    }
+
+    /// Whether an event matches.
+    pub fn matches(&self, r: &LogRow) -> bool {
+        eval(&self.node, r)
+    }
+
+    /// Whether a row group with this filter may hold a match.
+    pub fn group_may_match(&self, g: &Bloom) -> bool {
+        group_may_match(&self.node, g)
+    }
+
+    /// The time range (ns, inclusive) matches must lie in, within `[lo, hi]`.
+    pub fn time_range(&self, mut lo: i64, mut hi: i64) -> (i64, i64) {
+        narrow(&self.node, &mut lo, &mut hi);
+        (lo, hi)
+    }
+
+    /// The prefilter of sealed rows.
+    pub fn row_filter(&self) -> RowFilter {
+        let mut fields = Vec::new();
+        named_fields(&self.node, &mut fields);
+        let mut columns: Vec<String> = vec![col::TIME.into(), col::LEVEL.into(), col::SERVICE.into()];
+        columns.extend(fields);
+        let node = self.node.clone();
+        RowFilter {
+            columns,
+            test: Arc::new(move |b: &RecordBatch| {
+                let get = |n: &str| b.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>());
+                let c = Cols {
+                    time: b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
+                    level: get(col::LEVEL),
+                    service: get(col::SERVICE),
+                    batch: b,
+                };
+                (0..b.num_rows()).map(|i| Some(pre(&node, &c, i) != Tri::No)).collect()
+            }),
+        }
+    }
+}

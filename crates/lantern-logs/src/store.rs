@@ -1,0 +1,312 @@
+//! The log store: events appended (logged and fsynced before the caller answers),
+//! searched with the seed's syntax, counted into a volume histogram, and listed by
+//! stream for label and series lookups.
+
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+
+use lantern_events::{EventStore, Options, Scan};
+use lantern_objstore::Store;
+use parking_lot::Mutex;
+
+use crate::codec;
+use crate::jsonl::LineParser;
+use crate::model::{LogRow, Stream};
+use crate::search::Search;
+use crate::table::{stream_of_json, Logs};
+
+/// Errors of the log store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The event engine failed.
+    #[error(transparent)]
+    Events(#[from] lantern_events::Error),
+}
+
+/// Results of the log store.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The order of search hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Oldest first.
+    Asc,
+    /// Newest first.
+    Desc,
+}
+
+/// What a search found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Matches in the time range, all of them.
+    pub total: u64,
+    /// The first `limit` matches in the order asked.
+    pub hits: Vec<LogRow>,
+}
+
+/// A line of a JSON-lines request that was not stored, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// 1-based line number in the body.
+    pub line: usize,
+    /// Why.
+    pub reason: String,
+}
+
+/// The store.
+pub struct LogStore {
+    events: EventStore<Logs>,
+    /// Subscribers to new events (live tail), each with its own bounded queue.
+    taps: Mutex<Vec<tokio::sync::mpsc::Sender<Arc<Vec<LogRow>>>>>,
+}
+
+struct ByTime(i64, u64, LogRow);
+impl PartialEq for ByTime {
+    fn eq(&self, o: &Self) -> bool {
+        (self.0, self.1) == (o.0, o.1)
+    }
+}
+impl Eq for ByTime {}
+impl PartialOrd for ByTime {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for ByTime {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.0, self.1).cmp(&(o.0, o.1))
+    }
+}
+
+impl LogStore {
+    /// Opens the store (the log under `log_dir`, segments in `store`).
+    pub async fn open(log_dir: &Path, store: Store, opts: Options) -> Result<Self> {
+        let events = EventStore::open(log_dir, store, opts).await?;
+        Ok(Self { events, taps: Mutex::new(Vec::new()) })
+    }
+
+    /// Reads segment footers ahead of the first queries.
+    pub async fn warm(&self) {
+        self.events.warm().await
+    }
+
+    fn publish(&self, rows: &[LogRow]) {
+        let mut taps = self.taps.lock();
+        if taps.is_empty() {
+            return;
+        }
+        let batch = Arc::new(rows.to_vec());
+        // A tail that cannot keep up misses events rather than slowing ingest.
+        taps.retain(|t| !t.is_closed());
+        for t in taps.iter() {
+            let _ = t.try_send(batch.clone());
+        }
+    }
+
+    /// New events as they are stored, in batches (a bounded queue: a slow reader
+    /// misses batches).
+    pub fn subscribe(&self) -> tokio::sync::mpsc::Receiver<Arc<Vec<LogRow>>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        self.taps.lock().push(tx);
+        rx
+    }
+
+    /// Stores events; returns once they are durable.
+    pub fn append(&self, rows: Vec<LogRow>) -> Result<()> {
+        self.publish(&rows);
+        Ok(self.events.append(rows)?)
+    }
+
+    /// Stores events with a log payload of the caller's (see
+    /// [`lantern_events::EventStore::append_payload`]).
+    pub fn append_payload(&self, rows: Vec<LogRow>, payload: &[&[u8]]) -> Result<()> {
+        self.publish(&rows);
+        Ok(self.events.append_payload(rows, payload)?)
+    }
+
+    /// Stores the lines of a JSON-lines body with these stream labels: lines longer
+    /// than `max_line` bytes are rejected (and named), the rest stored. `now` (ns) is
+    /// the time of lines without one. Returns the number stored and the rejections.
+    pub fn append_jsonl(
+        &self,
+        labels: Vec<(String, String)>,
+        now: i64,
+        body: &str,
+        max_line: usize,
+    ) -> Result<(usize, Vec<Rejected>)> {
+        let mut p = LineParser::new(labels.clone(), now);
+        let mut rows = Vec::new();
+        let mut rejected = Vec::new();
+        for (i, line) in body.split('\n').enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            if line.len() > max_line {
+                rejected.push(Rejected {
+                    line: i + 1,
+                    reason: format!("line {} is {} bytes, longer than the limit of {max_line}", i + 1, line.len()),
+                });
+                continue;
+            }
+            rows.push(p.parse(line));
+        }
+        let n = rows.len();
+        if rejected.is_empty() {
+            // The body itself is the log record: replay parses it again.
+            let header = codec::jsonl_header(&labels, now);
+            self.append_payload(rows, &[&header, body.as_bytes()])?;
+        } else {
+            self.append(rows)?;
+        }
+        Ok((n, rejected))
+    }
+
+    fn scan_for(&self, s: &Search, start: i64, end: i64) -> Scan {
+        let (min_t, max_t) = s.time_range(start, end);
+        let search = s.clone();
+        Scan {
+            min_t,
+            max_t,
+            filter: Some(s.row_filter()),
+            groups: Some(Arc::new(move |g| search.group_may_match(g))),
+            ..Scan::all()
+        }
+    }
+
+    /// Events matching `s` in `[start, end]` (ns): how many, and the first `limit` in
+    /// `order`.
+    pub async fn search(&self, s: &Search, start: i64, end: i64, order: Order, limit: usize) -> Result<Found> {
+        let scan = self.scan_for(s, start, end);
+        if scan.min_t > scan.max_t {
+            return Ok(Found::default());
+        }
+        let mut total = 0u64;
+        // The heap's top is the hit to drop first: the newest when ascending.
+        let mut heap: BinaryHeap<ByTime> = BinaryHeap::new();
+        let mut heap_desc: BinaryHeap<std::cmp::Reverse<ByTime>> = BinaryHeap::new();
+        let mut seq = 0u64;
+        self.events
+            .scan(&scan, |r| {
+                if s.matches(r) {
+                    total += 1;
+                    seq += 1;
+                    if limit > 0 {
+                        match order {
+                            Order::Asc => {
+                                if heap.len() < limit {
+                                    heap.push(ByTime(r.time, seq, r.clone()));
+                                } else if heap.peek().is_some_and(|top| r.time < top.0) {
+                                    heap.pop();
+                                    heap.push(ByTime(r.time, seq, r.clone()));
+                                }
+                            }
+                            Order::Desc => {
+                                if heap_desc.len() < limit {
+                                    heap_desc.push(std::cmp::Reverse(ByTime(r.time, seq, r.clone())));
+                                } else if heap_desc.peek().is_some_and(|top| r.time > top.0 .0) {
+                                    heap_desc.pop();
+                                    heap_desc.push(std::cmp::Reverse(ByTime(r.time, seq, r.clone())));
+                                }
+                            }
+                        }
+                    }
+                }
+                ControlFlow::Continue(())
+            })
+            .await?;
+        let hits = match order {
+            Order::Asc => heap.into_sorted_vec().into_iter().map(|b| b.2).collect(),
+            Order::Desc => heap_desc.into_sorted_vec().into_iter().map(|b| b.0 .2).collect(),
+        };
+        Ok(Found { total, hits })
+    }
+
+    /// Calls `visit` with every event matching the scan (newest batches first; no
+    /// order inside them). For query engines over the store.
+    pub async fn scan(&self, scan: &Scan, visit: impl FnMut(&LogRow) -> ControlFlow<()> + Send) -> Result<()> {
+        Ok(self.events.scan(scan, visit).await?)
+    }
+
+    /// Reads only some columns of the events a scan selects (see
+    /// [`lantern_events::EventStore::scan_columns`]).
+    pub async fn scan_columns(
+        &self,
+        scan: &Scan,
+        columns: &[&str],
+        row: impl FnMut(&LogRow) + Send,
+        batch: impl FnMut(&arrow_array::RecordBatch) + Send,
+    ) -> Result<()> {
+        Ok(self.events.scan_columns(scan, columns, row, batch).await?)
+    }
+
+    /// Matches of `s` in `[start, end]` counted per `step` (ns) and level: bucket start
+    /// time → level → count.
+    pub async fn volume(
+        &self,
+        s: &Search,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<BTreeMap<i64, BTreeMap<String, u64>>> {
+        let scan = self.scan_for(s, start, end);
+        let step = step.max(1);
+        let mut out: BTreeMap<i64, BTreeMap<String, u64>> = BTreeMap::new();
+        if scan.min_t > scan.max_t {
+            return Ok(out);
+        }
+        self.events
+            .scan(&scan, |r| {
+                if s.matches(r) {
+                    let b = start + (r.time - start).div_euclid(step) * step;
+                    *out.entry(b).or_default().entry(r.stream.level.to_string()).or_default() += 1;
+                }
+                ControlFlow::Continue(())
+            })
+            .await?;
+        Ok(out)
+    }
+
+    /// The streams with events in `[start, end]` (ns): from segment summaries and the
+    /// events in memory.
+    pub fn streams(&self, start: i64, end: i64) -> Vec<Arc<Stream>> {
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut out = Vec::new();
+        for summary in self.events.summaries(start, end) {
+            for s in summary["streams"].as_array().into_iter().flatten().filter_map(|v| v.as_str()) {
+                if seen.insert(s.to_string()) {
+                    if let Some(st) = stream_of_json(s) {
+                        out.push(Arc::new(st));
+                    }
+                }
+            }
+        }
+        let mut ptrs: HashSet<*const Stream> = HashSet::new();
+        for r in self.events.head_rows(start, end) {
+            if ptrs.insert(Arc::as_ptr(&r.stream)) {
+                let text = r.stream.text();
+                if seen.insert(format!("head{text}")) && !out.iter().any(|s: &Arc<Stream>| s.labels == r.stream.labels)
+                {
+                    out.push(r.stream.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Seals what is in memory if due, and applies retention.
+    pub async fn maintain(&self) -> Result<()> {
+        Ok(self.events.maintain().await?)
+    }
+
+    /// Seals what is in memory now.
+    pub async fn seal(&self) -> Result<()> {
+        Ok(self.events.seal().await?)
+    }
+
+    /// Counts.
+    pub fn stats(&self) -> lantern_events::Stats {
+        self.events.stats()
+    }
+}

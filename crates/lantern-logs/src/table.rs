@@ -1,0 +1,386 @@
+//! Log events as an event-engine table. A segment's columns depend on its rows: the
+//! fixed ones (`_time`, `_service`, `_level`, `_labels` as a JSON object, `_line` for
+//! text events, `_keys` (a JSON event's field names in order), `_rest` (fields without
+//! a column of their own, as a JSON object)) and one typed column per common field
+//! (`.name`: string, integer, float or boolean), which Parquet's dictionaries and zstd
+//! squeeze far better than the lines. Rows are ordered by service, then time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
+use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use lantern_events::Table;
+
+use crate::codec;
+use crate::model::{LogRow, Stream, Value};
+
+/// The logs table.
+pub struct Logs;
+
+/// Field columns per segment at most (the most common fields); the rest go to `_rest`.
+const MAX_FIELD_COLUMNS: usize = 256;
+
+/// Column names.
+pub mod col {
+    /// Time (ns).
+    pub const TIME: &str = "_time";
+    /// The stream's service.
+    pub const SERVICE: &str = "_service";
+    /// The stream's level.
+    pub const LEVEL: &str = "_level";
+    /// The stream's labels, as a JSON object.
+    pub const LABELS: &str = "_labels";
+    /// The raw line of a text event.
+    pub const LINE: &str = "_line";
+    /// A JSON event's field names in order, as a JSON array.
+    pub const KEYS: &str = "_keys";
+    /// Fields without a column, as a JSON object.
+    pub const REST: &str = "_rest";
+    /// The column of a field.
+    pub fn field(name: &str) -> String {
+        format!(".{name}")
+    }
+}
+
+fn fixed_fields() -> Vec<Field> {
+    let s = |n: &str, null: bool| Field::new(n, DataType::Utf8, null);
+    vec![
+        Field::new(col::TIME, DataType::Int64, false),
+        s(col::SERVICE, false),
+        s(col::LEVEL, false),
+        s(col::LABELS, false),
+        s(col::LINE, true),
+        s(col::KEYS, true),
+        s(col::REST, true),
+    ]
+}
+
+const NULL: u8 = 1;
+const BOOL: u8 = 2;
+const INT: u8 = 4;
+const FLOAT: u8 = 8;
+const STR: u8 = 16;
+const JSON: u8 = 32;
+
+fn type_bit(v: &Value) -> u8 {
+    match v {
+        Value::Null => NULL,
+        Value::Bool(_) => BOOL,
+        Value::Int(_) => INT,
+        Value::Float(_) => FLOAT,
+        Value::Str(_) => STR,
+        Value::Json(_) => JSON,
+    }
+}
+
+/// The column type of a field seen with these value types, if it gets one.
+fn column_type(mask: u8) -> Option<DataType> {
+    match mask & !NULL {
+        BOOL => Some(DataType::Boolean),
+        INT => Some(DataType::Int64),
+        FLOAT => Some(DataType::Float64),
+        m if m == INT | FLOAT => Some(DataType::Float64),
+        STR => Some(DataType::Utf8),
+        _ => None,
+    }
+}
+
+fn labels_json(s: &Stream) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in s.labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        crate::model::write_json_str(k, &mut out);
+        out.push(':');
+        crate::model::write_json_str(v, &mut out);
+    }
+    out.push('}');
+    out
+}
+
+fn column<'a, A: 'static>(b: &'a RecordBatch, name: &str) -> Option<&'a A> {
+    b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<A>())
+}
+
+/// A field column of a batch, typed.
+enum FieldCol<'a> {
+    Bool(&'a BooleanArray),
+    Int(&'a Int64Array),
+    Float(&'a Float64Array),
+    Str(&'a StringArray),
+}
+
+impl FieldCol<'_> {
+    fn get(&self, i: usize) -> Value {
+        match self {
+            FieldCol::Bool(a) if a.is_valid(i) => Value::Bool(a.value(i)),
+            FieldCol::Int(a) if a.is_valid(i) => Value::Int(a.value(i)),
+            FieldCol::Float(a) if a.is_valid(i) => Value::Float(a.value(i)),
+            FieldCol::Str(a) if a.is_valid(i) => Value::Str(a.value(i).into()),
+            _ => Value::Null,
+        }
+    }
+}
+
+/// The field columns of a batch, by field name.
+fn field_columns(b: &RecordBatch) -> HashMap<&str, FieldCol<'_>> {
+    let schema = b.schema_ref();
+    let mut out = HashMap::new();
+    for (i, f) in schema.fields().iter().enumerate() {
+        let Some(name) = f.name().strip_prefix('.') else { continue };
+        let c = b.column(i).as_any();
+        let fc = if let Some(a) = c.downcast_ref::<BooleanArray>() {
+            FieldCol::Bool(a)
+        } else if let Some(a) = c.downcast_ref::<Int64Array>() {
+            FieldCol::Int(a)
+        } else if let Some(a) = c.downcast_ref::<Float64Array>() {
+            FieldCol::Float(a)
+        } else if let Some(a) = c.downcast_ref::<StringArray>() {
+            FieldCol::Str(a)
+        } else {
+            continue;
+        };
+        out.insert(name, fc);
+    }
+    out
+}
+
+impl Table for Logs {
+    type Row = LogRow;
+    const NAME: &'static str = "logs";
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(fixed_fields()))
+    }
+
+    fn segment_schema(rows: &[&LogRow]) -> SchemaRef {
+        let mut seen: HashMap<&str, (usize, u8)> = HashMap::new();
+        for r in rows {
+            for (k, v) in &r.fields {
+                let e = seen.entry(&**k).or_default();
+                e.0 += 1;
+                e.1 |= type_bit(v);
+            }
+        }
+        let mut cols: Vec<(&str, usize, DataType)> =
+            seen.into_iter().filter_map(|(k, (n, mask))| column_type(mask).map(|t| (k, n, t))).collect();
+        cols.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        cols.truncate(MAX_FIELD_COLUMNS);
+        cols.sort_by(|a, b| a.0.cmp(b.0));
+        let mut fields = fixed_fields();
+        fields.extend(cols.into_iter().map(|(k, _, t)| Field::new(col::field(k), t, true)));
+        Arc::new(Schema::new(fields))
+    }
+
+    fn time(r: &LogRow) -> i64 {
+        r.time
+    }
+
+    /// One service's events together, by time within it.
+    fn order(a: &LogRow, b: &LogRow) -> std::cmp::Ordering {
+        a.stream.service.cmp(&b.stream.service)
+    }
+
+    fn keys(r: &LogRow, out: &mut Vec<u64>) {
+        crate::tokens::row_keys(r, out)
+    }
+
+    fn encode_log(rows: &[LogRow], out: &mut Vec<u8>) {
+        codec::encode_rows(rows, out)
+    }
+
+    fn decode_log(b: &[u8]) -> Option<Vec<LogRow>> {
+        codec::decode_payload(b)
+    }
+
+    fn to_batch(schema: &SchemaRef, rows: &[&LogRow]) -> Result<RecordBatch, String> {
+        let n = rows.len();
+        let mut time = Int64Builder::with_capacity(n);
+        let mut service = StringBuilder::with_capacity(n, n * 8);
+        let mut level = StringBuilder::with_capacity(n, n * 4);
+        let mut labels = StringBuilder::with_capacity(n, n * 32);
+        let mut line = StringBuilder::new();
+        let mut keys = StringBuilder::new();
+        let mut rest = StringBuilder::new();
+        enum B {
+            Bool(BooleanBuilder),
+            Int(Int64Builder),
+            Float(Float64Builder),
+            Str(StringBuilder),
+        }
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut builders: Vec<B> = Vec::new();
+        for f in schema.fields().iter() {
+            let Some(name) = f.name().strip_prefix('.') else { continue };
+            index.insert(name, builders.len());
+            builders.push(match f.data_type() {
+                DataType::Boolean => B::Bool(BooleanBuilder::with_capacity(n)),
+                DataType::Int64 => B::Int(Int64Builder::with_capacity(n)),
+                DataType::Float64 => B::Float(Float64Builder::with_capacity(n)),
+                _ => B::Str(StringBuilder::with_capacity(n, n * 8)),
+            });
+        }
+        let mut labels_memo: HashMap<*const Stream, String> = HashMap::new();
+        let mut filled = vec![false; builders.len()];
+        let mut keys_text = String::new();
+        let mut rest_text = String::new();
+        for r in rows {
+            time.append_value(r.time);
+            service.append_value(&r.stream.service);
+            level.append_value(&r.stream.level);
+            let lj = labels_memo.entry(Arc::as_ptr(&r.stream)).or_insert_with(|| labels_json(&r.stream));
+            labels.append_value(lj);
+            line.append_option(r.line.as_deref());
+            filled.iter_mut().for_each(|f| *f = false);
+            if r.line.is_some() && r.fields.is_empty() {
+                keys.append_null();
+                rest.append_null();
+            } else {
+                keys_text.clear();
+                rest_text.clear();
+                keys_text.push('[');
+                for (i, (k, v)) in r.fields.iter().enumerate() {
+                    if i > 0 {
+                        keys_text.push(',');
+                    }
+                    crate::model::write_json_str(k, &mut keys_text);
+                    let slot = index.get(&**k).copied().filter(|&c| !filled[c]);
+                    match (slot.map(|c| (c, &mut builders[c])), v) {
+                        (Some((_, B::Bool(b))), Value::Bool(x)) => b.append_value(*x),
+                        (Some((_, B::Int(b))), Value::Int(x)) => b.append_value(*x),
+                        (Some((_, B::Float(b))), Value::Float(x)) => b.append_value(*x),
+                        (Some((_, B::Float(b))), Value::Int(x)) => b.append_value(*x as f64),
+                        (Some((_, B::Str(b))), Value::Str(x)) => b.append_value(x),
+                        (Some(_), Value::Null) => {}
+                        _ => {
+                            rest_text.push(if rest_text.is_empty() { '{' } else { ',' });
+                            crate::model::write_json_str(k, &mut rest_text);
+                            rest_text.push(':');
+                            v.write_json(&mut rest_text);
+                            continue;
+                        }
+                    }
+                    if let Some(c) = slot {
+                        filled[c] = true;
+                    }
+                }
+                keys_text.push(']');
+                keys.append_value(&keys_text);
+                if rest_text.is_empty() {
+                    rest.append_null();
+                } else {
+                    rest_text.push('}');
+                    rest.append_value(&rest_text);
+                }
+            }
+            for (c, b) in builders.iter_mut().enumerate() {
+                if !filled[c] {
+                    match b {
+                        B::Bool(b) => b.append_null(),
+                        B::Int(b) => b.append_null(),
+                        B::Float(b) => b.append_null(),
+                        B::Str(b) => b.append_null(),
+                    }
+                }
+            }
+        }
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(time.finish()),
+            Arc::new(service.finish()),
+            Arc::new(level.finish()),
+            Arc::new(labels.finish()),
+            Arc::new(line.finish()),
+            Arc::new(keys.finish()),
+            Arc::new(rest.finish()),
+        ];
+        for b in builders {
+            cols.push(match b {
+                B::Bool(mut b) => Arc::new(b.finish()),
+                B::Int(mut b) => Arc::new(b.finish()),
+                B::Float(mut b) => Arc::new(b.finish()),
+                B::Str(mut b) => Arc::new(b.finish()),
+            });
+        }
+        RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())
+    }
+
+    fn from_batch(b: &RecordBatch) -> Result<Vec<LogRow>, String> {
+        let missing = |n: &str| format!("column {n} is missing or has the wrong type");
+        let time = column::<Int64Array>(b, col::TIME).ok_or_else(|| missing(col::TIME))?;
+        let labels = column::<StringArray>(b, col::LABELS).ok_or_else(|| missing(col::LABELS))?;
+        let line = column::<StringArray>(b, col::LINE);
+        let keys = column::<StringArray>(b, col::KEYS);
+        let rest = column::<StringArray>(b, col::REST);
+        let fields = field_columns(b);
+        let mut streams: HashMap<&str, Arc<Stream>> = HashMap::new();
+        let mut names: HashMap<&str, Arc<[Arc<str>]>> = HashMap::new();
+        let mut out = Vec::with_capacity(b.num_rows());
+        for i in 0..b.num_rows() {
+            let lt = labels.value(i);
+            let stream = match streams.get(lt) {
+                Some(s) => s.clone(),
+                None => {
+                    let m: Vec<(String, String)> =
+                        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(lt)
+                            .map_err(|e| format!("labels {lt:?}: {e}"))?
+                            .into_iter()
+                            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+                            .collect();
+                    let s = Arc::new(Stream::new(m));
+                    streams.insert(lt, s.clone());
+                    s
+                }
+            };
+            let text = line.filter(|l| l.is_valid(i)).map(|l| Box::<str>::from(l.value(i)));
+            let mut row_fields = Vec::new();
+            if let Some(kt) = keys.filter(|k| k.is_valid(i)).map(|k| k.value(i)) {
+                let order = match names.get(kt) {
+                    Some(o) => o.clone(),
+                    None => {
+                        let v: Vec<String> = serde_json::from_str(kt).map_err(|e| format!("keys {kt:?}: {e}"))?;
+                        let o: Arc<[Arc<str>]> = v.into_iter().map(|s| Arc::<str>::from(s.as_str())).collect();
+                        names.insert(kt, o.clone());
+                        o
+                    }
+                };
+                let rest_map: Option<serde_json::Map<String, serde_json::Value>> = rest
+                    .filter(|r| r.is_valid(i))
+                    .map(|r| serde_json::from_str(r.value(i)).map_err(|e| format!("rest fields: {e}")))
+                    .transpose()?;
+                row_fields.reserve(order.len());
+                for k in order.iter() {
+                    let v = match rest_map.as_ref().and_then(|m| m.get(&**k)) {
+                        Some(v) => Value::from_json(v),
+                        None => fields.get(&**k).map_or(Value::Null, |c| c.get(i)),
+                    };
+                    row_fields.push((k.clone(), v));
+                }
+            }
+            out.push(LogRow { time: time.value(i), stream, line: text, fields: row_fields });
+        }
+        Ok(out)
+    }
+
+    /// The segment's streams (label sets as JSON objects), for label and series lookups.
+    fn summarize(rows: &[&LogRow]) -> serde_json::Value {
+        let mut seen: HashMap<*const Stream, ()> = HashMap::new();
+        let mut streams: Vec<String> = Vec::new();
+        for r in rows {
+            if seen.insert(Arc::as_ptr(&r.stream), ()).is_none() {
+                streams.push(labels_json(&r.stream));
+            }
+        }
+        streams.sort();
+        streams.dedup();
+        serde_json::json!({ "streams": streams })
+    }
+}
+
+/// A stream from its labels as `_labels` and summaries hold them (a JSON object).
+pub fn stream_of_json(text: &str) -> Option<Stream> {
+    let m: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+    Some(Stream::new(m.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())).collect()))
+}

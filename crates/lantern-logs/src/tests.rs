@@ -1,0 +1,156 @@
+use std::sync::Arc;
+
+use lantern_events::Options;
+use lantern_objstore::Store;
+
+use crate::model::rfc3339;
+use crate::{LogStore, Order, Search};
+
+const SEED: &str = r#"{"request_id": "req-123", "user_id": "user-456", "event": "request_started", "path": "/api/orders", "timestamp": "2026-02-11T19:00:00Z", "level": "info"}
+{"request_id": "req-123", "user_id": "user-456", "event": "payment_failed", "error": "Card declined", "error_code": "CARD_DECLINED", "timestamp": "2026-02-11T19:00:01Z", "level": "error"}
+"#;
+
+async fn open(dir: &std::path::Path) -> LogStore {
+    let store = Store::local(&dir.join("objects")).unwrap();
+    LogStore::open(&dir.join("wal"), store, Options { row_group_rows: 64, ..Options::default() }).await.unwrap()
+}
+
+fn filler(n: usize) -> String {
+    let mut body = String::new();
+    for i in 0..n {
+        body.push_str(&format!(
+            r#"{{"request_id": "req-f{i}", "user_id": "user-{u}", "event": "request_completed", "duration_ms": {d}, "timestamp": "2026-02-11T18:{m:02}:{s:02}Z", "level": "{l}"}}"#,
+            u = i % 7,
+            d = i as f64 * 0.5,
+            m = (i / 60) % 60,
+            s = i % 60,
+            l = if i % 10 == 0 { "warning" } else { "info" },
+        ));
+        body.push('\n');
+    }
+    body
+}
+
+async fn ids(s: &LogStore, q: &str, order: Order) -> (u64, Vec<String>) {
+    let search = Search::parse(q).unwrap();
+    let f = s.search(&search, i64::MIN, i64::MAX, order, 5).await.unwrap();
+    let ids = f
+        .hits
+        .iter()
+        .map(|r| {
+            format!("{}@{}", r.field("request_id").map(|v| v.text().into_owned()).unwrap_or_default(), rfc3339(r.time))
+        })
+        .collect();
+    (f.total, ids)
+}
+
+#[tokio::test]
+async fn the_seeds_query_finds_the_seeds_line_in_memory_sealed_and_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = || vec![("service".to_string(), "checkout".to_string())];
+    {
+        let s = open(dir.path()).await;
+        s.append_jsonl(labels(), 1, &filler(500), 1 << 20).unwrap();
+        s.append_jsonl(labels(), 1, SEED, 1 << 20).unwrap();
+        let q = "level:error AND timestamp:[2026-02-11T18:30:00 TO 2026-02-11T19:35:00]";
+        let check = |(total, ids): (u64, Vec<String>)| {
+            assert_eq!(total, 1);
+            assert_eq!(ids, ["req-123@2026-02-11T19:00:01Z"]);
+        };
+        check(ids(&s, q, Order::Asc).await);
+        s.seal().await.unwrap();
+        assert_eq!(s.stats().segments, 1);
+        check(ids(&s, q, Order::Asc).await);
+        // Words, phrases, identifiers, numbers, ranges, wildcards, exists, negation.
+        assert_eq!(ids(&s, r#"error:"card declined""#, Order::Asc).await.0, 1);
+        assert_eq!(ids(&s, "Card", Order::Asc).await.0, 1);
+        assert_eq!(ids(&s, "CARD_DECLINED", Order::Asc).await.0, 1);
+        assert_eq!(ids(&s, "request_id:req-f42", Order::Asc).await, (1, vec!["req-f42@2026-02-11T18:00:42Z".into()]));
+        assert_eq!(ids(&s, "req-f42", Order::Asc).await.0, 1);
+        // Identifiers match whole only.
+        assert_eq!(ids(&s, "request_id:f42", Order::Asc).await.0, 0);
+        assert_eq!(ids(&s, "duration_ms:21", Order::Asc).await.0, 1);
+        assert_eq!(ids(&s, "duration_ms:[10 TO 12]", Order::Asc).await.0, 5);
+        assert_eq!(ids(&s, "duration_ms:>249", Order::Asc).await.0, 1);
+        assert_eq!(ids(&s, "level:warn", Order::Asc).await.0, 50);
+        assert_eq!(ids(&s, "request_id:req-f4?", Order::Asc).await.0, 10);
+        assert_eq!(ids(&s, "_exists_:error_code", Order::Asc).await.0, 1);
+        assert_eq!(ids(&s, "user_id:user-456 AND NOT event:payment_failed", Order::Asc).await.0, 1);
+        assert_eq!(ids(&s, "-level:info", Order::Asc).await.0, 51);
+        assert_eq!(ids(&s, "service:checkout", Order::Asc).await.0, 502);
+        assert_eq!(ids(&s, "service:other", Order::Asc).await.0, 0);
+        assert_eq!(ids(&s, "message:payment_failed OR message:request_started", Order::Asc).await.0, 2);
+        // Order and limit.
+        let (total, newest) = ids(&s, "*", Order::Desc).await;
+        assert_eq!(total, 502);
+        assert_eq!(newest[0], "req-123@2026-02-11T19:00:01Z");
+        let (_, oldest) = ids(&s, "*", Order::Asc).await;
+        assert_eq!(oldest[0], "req-f0@2026-02-11T18:00:00Z");
+        assert_eq!(oldest.len(), 5);
+    }
+    // The log replays what was not sealed; the sealed segment is reloaded.
+    let s = open(dir.path()).await;
+    s.append_jsonl(labels(), 1, &filler(3), 1 << 20).unwrap();
+    drop(s);
+    let s = open(dir.path()).await;
+    assert_eq!(ids(&s, "*", Order::Asc).await.0, 505);
+    let (_, hit) = ids(&s, "payment_failed", Order::Asc).await;
+    assert_eq!(hit, ["req-123@2026-02-11T19:00:01Z"]);
+    let search = Search::parse("payment_failed").unwrap();
+    let f = s.search(&search, i64::MIN, i64::MAX, Order::Asc, 1).await.unwrap();
+    let hit = serde_json::Value::Object(f.hits[0].hit());
+    assert_eq!(
+        hit,
+        serde_json::json!({
+            "timestamp": "2026-02-11T19:00:01Z", "level": "error", "message": "payment_failed",
+            "service": "checkout", "request_id": "req-123", "user_id": "user-456", "event": "payment_failed",
+            "error": "Card declined", "error_code": "CARD_DECLINED"
+        })
+    );
+    // The JSON line comes back as it was written.
+    assert_eq!(f.hits[0].render_line(), SEED.lines().nth(1).unwrap());
+    let streams = s.streams(i64::MIN, i64::MAX);
+    let mut texts: Vec<String> = streams.iter().map(|s| s.text()).collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(
+        texts,
+        [
+            r#"{level="error", service="checkout"}"#,
+            r#"{level="info", service="checkout"}"#,
+            r#"{level="warn", service="checkout"}"#
+        ]
+    );
+}
+
+#[tokio::test]
+async fn long_lines_are_rejected_by_number_and_the_rest_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let body = format!("short one\n{}\n{{\"event\":\"ok\"}}\n", "x".repeat(100));
+    let (n, rejected) = s.append_jsonl(vec![], 5, &body, 50).unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].line, 2);
+    assert!(rejected[0].reason.contains("100 bytes"), "{}", rejected[0].reason);
+    drop(s);
+    let s = open(dir.path()).await;
+    assert_eq!(ids(&s, "*", Order::Asc).await.0, 2);
+}
+
+#[tokio::test]
+async fn volume_counts_by_step_and_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    s.append_jsonl(vec![], 1, &filler(120), 1 << 20).unwrap();
+    s.seal().await.unwrap();
+    let t0 = crate::jsonl::parse_time("2026-02-11T18:00:00Z").unwrap();
+    let v = s.volume(&Search::parse("").unwrap(), t0, t0 + 120_000_000_000, 60_000_000_000).await.unwrap();
+    let got: Vec<(i64, Vec<(String, u64)>)> =
+        v.into_iter().map(|(t, m)| ((t - t0) / 1_000_000_000, m.into_iter().collect())).collect();
+    assert_eq!(
+        got,
+        [(0, vec![("info".into(), 54), ("warn".into(), 6)]), (60, vec![("info".into(), 54), ("warn".into(), 6)])]
+    );
+    let _ = Arc::new(());
+}

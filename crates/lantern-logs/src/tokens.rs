@@ -1,0 +1,97 @@
+//! Index keys of log events for the per-row-group filters: words of text (lowercase;
+//! letters, digits, `_` and non-ASCII characters make words), identifiers whole, and the
+//! stream's service, level and labels. Stores and queries compute them alike.
+
+use lantern_events::bloom::key;
+
+use crate::model::{is_id_field, LogRow, Value};
+
+/// Words longer than this are indexed by their first this-many bytes.
+const MAX_WORD: usize = 64;
+
+/// Whether a byte belongs to a word.
+pub fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// Calls `f` with each word of `s` (as bytes, not yet lowercased).
+pub fn words(s: &str, mut f: impl FnMut(&[u8])) {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && !is_word_byte(b[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && is_word_byte(b[i]) {
+            i += 1;
+        }
+        if i > start {
+            f(&b[start..i]);
+        }
+    }
+}
+
+/// The key of a word (lowercased here).
+pub fn word_key(w: &[u8]) -> u64 {
+    let w = &w[..w.len().min(MAX_WORD)];
+    let mut buf = [0u8; MAX_WORD];
+    for (d, s) in buf.iter_mut().zip(w) {
+        *d = s.to_ascii_lowercase();
+    }
+    key(&[b"w", &buf[..w.len()]])
+}
+
+/// The key of an identifier's whole value (lowercased).
+pub fn id_key(v: &str) -> u64 {
+    key(&[b"i", v.to_ascii_lowercase().as_bytes()])
+}
+
+/// The key of a service.
+pub fn service_key(s: &str) -> u64 {
+    key(&[b"s", s.as_bytes()])
+}
+
+/// The key of a level.
+pub fn level_key(l: &str) -> u64 {
+    key(&[b"v", l.as_bytes()])
+}
+
+/// The key of a stream label.
+pub fn label_key(name: &str, value: &str) -> u64 {
+    key(&[b"l", name.as_bytes(), value.as_bytes()])
+}
+
+/// Every key of an event.
+pub fn row_keys(r: &LogRow, out: &mut Vec<u64>) {
+    out.push(service_key(&r.stream.service));
+    out.push(level_key(&r.stream.level));
+    for (k, v) in &r.stream.labels {
+        out.push(label_key(k, v));
+    }
+    if let Some(l) = &r.line {
+        words(l, |w| out.push(word_key(w)));
+    }
+    for (k, v) in &r.fields {
+        match v {
+            Value::Null => {}
+            Value::Str(s) if is_id_field(k) => out.push(id_key(s)),
+            Value::Int(i) if is_id_field(k) => out.push(id_key(&i.to_string())),
+            Value::Str(s) | Value::Json(s) => words(s, |w| out.push(word_key(w))),
+            v => words(&v.text(), |w| out.push(word_key(w))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_on_punctuation_and_keep_underscores() {
+        let mut got = Vec::new();
+        words("Card declined: CARD_DECLINED (req-123) café", |w| got.push(String::from_utf8_lossy(w).into_owned()));
+        assert_eq!(got, ["Card", "declined", "CARD_DECLINED", "req", "123", "café"]);
+        assert_eq!(word_key(b"Card"), word_key(b"card"));
+    }
+}

@@ -1,0 +1,91 @@
+use super::*;
+
+fn t(field: Option<&str>, text: &str) -> Query {
+    Query::Term { field: field.map(str::to_string), text: text.into(), kind: TermKind::Word }
+}
+
+#[test]
+fn the_seeds_query() {
+    let q = parse("level:error AND timestamp:[2026-02-11T14:30:00 TO 2026-02-11T14:35:00]").unwrap();
+    assert_eq!(
+        q,
+        Query::And(vec![
+            t(Some("level"), "error"),
+            Query::Range {
+                field: "timestamp".into(),
+                lo: Some(("2026-02-11T14:30:00".into(), true)),
+                hi: Some(("2026-02-11T14:35:00".into(), true)),
+            }
+        ])
+    );
+}
+
+#[test]
+fn operators_and_precedence() {
+    // AND binds tighter than OR; juxtaposition is AND.
+    assert_eq!(parse("a b OR c").unwrap(), Query::Or(vec![Query::And(vec![t(None, "a"), t(None, "b")]), t(None, "c")]));
+    assert_eq!(
+        parse("a && (b || c)").unwrap(),
+        Query::And(vec![t(None, "a"), Query::Or(vec![t(None, "b"), t(None, "c")])])
+    );
+    assert_eq!(parse("NOT a").unwrap(), Query::Not(Box::new(t(None, "a"))));
+    assert_eq!(parse("-level:info").unwrap(), Query::Not(Box::new(t(Some("level"), "info"))));
+    assert_eq!(parse("+a !b").unwrap(), Query::And(vec![t(None, "a"), Query::Not(Box::new(t(None, "b")))]));
+    // A lone '-' inside a word is part of it.
+    assert_eq!(parse("user_id:user-456").unwrap(), t(Some("user_id"), "user-456"));
+}
+
+#[test]
+fn phrases_wildcards_exists_groups() {
+    assert_eq!(
+        parse(r#"error:"Card declined""#).unwrap(),
+        Query::Term { field: Some("error".into()), text: "Card declined".into(), kind: TermKind::Phrase }
+    );
+    assert_eq!(parse("req-*").unwrap(), Query::Term { field: None, text: "req-*".into(), kind: TermKind::Wildcard });
+    assert_eq!(parse(r"a\*b").unwrap(), t(None, "a*b"));
+    assert_eq!(parse("_exists_:error_code").unwrap(), Query::Exists("error_code".into()));
+    assert_eq!(parse("error_code:*").unwrap(), Query::Exists("error_code".into()));
+    assert_eq!(parse("*").unwrap(), Query::All);
+    assert_eq!(parse("*:*").unwrap(), Query::All);
+    assert_eq!(parse("").unwrap(), Query::All);
+    assert_eq!(
+        parse("level:(error OR warn)").unwrap(),
+        Query::Or(vec![t(Some("level"), "error"), t(Some("level"), "warn")])
+    );
+    assert_eq!(parse(r#"url:http\://x"#).unwrap(), t(Some("url"), "http://x"));
+    // A value after a field may hold ':' unescaped.
+    assert_eq!(parse("timestamp:2026-02-11T14:30:00").unwrap(), t(Some("timestamp"), "2026-02-11T14:30:00"));
+}
+
+#[test]
+fn ranges_and_comparisons() {
+    assert_eq!(
+        parse("status:{400 TO *]").unwrap(),
+        Query::Range { field: "status".into(), lo: Some(("400".into(), false)), hi: None }
+    );
+    assert_eq!(
+        parse("duration_ms:>=250").unwrap(),
+        Query::Range { field: "duration_ms".into(), lo: Some(("250".into(), true)), hi: None }
+    );
+    assert_eq!(
+        parse("duration_ms:<5").unwrap(),
+        Query::Range { field: "duration_ms".into(), lo: None, hi: Some(("5".into(), false)) }
+    );
+}
+
+#[test]
+fn errors_point_at_the_problem() {
+    let e = |q: &str| parse(q).unwrap_err();
+    assert_eq!(e("level:error AND").pos, 15);
+    assert_eq!(e("(a OR b").pos, 0);
+    assert_eq!(e("a)").pos, 1);
+    assert_eq!(e(r#"msg:"unclosed"#).pos, 4);
+    assert_eq!(e("t:[1 2]").pos, 5);
+    assert!(e("t:[1 2]").message.contains("TO"), "{}", e("t:[1 2]"));
+    assert_eq!(e("t:[1 TO 2").pos, 2);
+    assert_eq!(e("level:").pos, 6);
+    assert_eq!(e(":x").pos, 0);
+    assert_eq!(e("a OR").pos, 4);
+    assert_eq!(e("()").pos, 1);
+    assert!(e("a AND").to_string().starts_with("syntax error at position 5: "));
+}
