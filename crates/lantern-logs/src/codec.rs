@@ -69,6 +69,8 @@ pub fn encode_rows(rows: &[LogRow], out: &mut Vec<u8>) {
             put_str(k, out);
             put_str(v, out);
         }
+        put_str(&r.stream.level, out);
+        out.push(u8::from(r.compact));
         match &r.line {
             Some(l) => {
                 out.push(1);
@@ -145,7 +147,8 @@ pub fn decode_payload(b: &[u8]) -> Option<Vec<LogRow>> {
 fn decode_rows(r: &mut Reader) -> Option<Vec<LogRow>> {
     let n = usize::try_from(r.varint()?).ok()?;
     let mut rows = Vec::with_capacity(n.min(1 << 16));
-    let mut streams: HashMap<Vec<(String, String)>, Arc<Stream>> = HashMap::new();
+    type StreamKey = (Vec<(String, String)>, String);
+    let mut streams: HashMap<StreamKey, Arc<Stream>> = HashMap::new();
     let mut names: HashMap<&str, Arc<str>> = HashMap::new();
     for _ in 0..n {
         let time = r.i64()?;
@@ -154,7 +157,12 @@ fn decode_rows(r: &mut Reader) -> Option<Vec<LogRow>> {
         for _ in 0..nl {
             labels.push((r.str()?.to_string(), r.str()?.to_string()));
         }
-        let stream = streams.entry(labels).or_insert_with_key(|l| Arc::new(Stream::new(l.clone()))).clone();
+        let level = r.str()?.to_string();
+        let compact = r.u8()? != 0;
+        let stream = streams
+            .entry((labels, level))
+            .or_insert_with_key(|(l, level)| Arc::new(Stream::with_level(l.clone(), level)))
+            .clone();
         let line = match r.u8()? {
             0 => None,
             _ => Some(r.str()?.into()),
@@ -176,7 +184,7 @@ fn decode_rows(r: &mut Reader) -> Option<Vec<LogRow>> {
             };
             fields.push((name, v));
         }
-        rows.push(LogRow { time, stream, line, fields });
+        rows.push(LogRow { time, stream, line, fields, compact });
     }
     Some(rows)
 }
@@ -212,6 +220,7 @@ mod tests {
                     stream: Arc::new(Stream::new(vec![("service".into(), svc)])),
                     line: line.map(Into::into),
                     fields: fields.into_iter().map(|(k, v)| (Arc::from(k.as_str()), v)).collect(),
+                    compact: time % 2 == 0,
                 })
                 .collect();
             let mut b = Vec::new();

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::model::{normalize_level, LogRow, Stream, Value};
+use crate::model::{normalize_level, render_object, LogRow, Stream, Value};
 
 /// Field names read as the event time, by preference.
 pub const TIME_KEYS: [&str; 4] = ["timestamp", "time", "ts", "@timestamp"];
@@ -78,10 +78,32 @@ impl LineParser {
                 .map(|(_, v)| normalize_level(&v.text()))
                 .unwrap_or_default();
             let stream = self.stream(&level);
-            return LogRow { time, stream, line: None, fields };
+            let (line, compact) = reproduce(line, &fields);
+            return LogRow { time, stream, line, fields, compact };
         }
         let stream = self.stream("");
-        LogRow { time: self.now, stream, line: Some(line.into()), fields: Vec::new() }
+        LogRow { time: self.now, stream, line: Some(line.into()), fields: Vec::new(), compact: false }
+    }
+}
+
+/// How a JSON line is kept: `(None, compact)` when its fields, written again in that
+/// style, give the line back; else the line itself.
+pub fn reproduce(line: &str, fields: &[(Arc<str>, Value)]) -> (Option<Box<str>>, bool) {
+    for compact in [false, true] {
+        if render_object(fields, compact) == line {
+            return (None, compact);
+        }
+    }
+    (Some(line.into()), false)
+}
+
+impl LineParser {
+    /// Field names shared by this parser's events.
+    pub fn intern(&mut self, k: &str) -> Arc<str> {
+        if let Some(n) = self.names.get(k) {
+            return n.clone();
+        }
+        self.name(k.to_string())
     }
 }
 
@@ -267,6 +289,13 @@ mod tests {
         }
         assert_eq!(p.parse(r#"{"timestamp": "2026-02-11 19:00:01.25"}"#).time, 1_770_836_401_250_000_000);
         // Not JSON, or not an object, or trailing garbage: text, kept whole.
+        // Compact JSON is written back compactly; JSON that would not come back the same is
+        // kept as it was.
+        let r = p.parse(r#"{"a":1,"b":"x"}"#);
+        assert_eq!((r.line.as_deref(), r.render_line().as_ref()), (None, r#"{"a":1,"b":"x"}"#));
+        let odd = r#"{"a" :1, "n": {"b": 2}}"#;
+        let r = p.parse(odd);
+        assert_eq!((r.line.as_deref(), r.field("n.b")), (Some(odd), Some(&Value::Int(2))));
         for l in ["plain text line", "[1,2]", r#"{"a": 1} trailing"#, "{broken"] {
             let r = p.parse(l);
             assert_eq!(r.line.as_deref(), Some(l));

@@ -6,6 +6,7 @@
 pub mod codec;
 pub mod jsonl;
 pub mod model;
+pub mod push;
 pub mod search;
 pub mod store;
 pub mod table;

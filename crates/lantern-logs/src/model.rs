@@ -122,7 +122,13 @@ pub struct Stream {
 
 impl Stream {
     /// A stream of these labels (sorted here; empty values dropped, as Loki does).
-    pub fn new(mut labels: Vec<(String, String)>) -> Stream {
+    pub fn new(labels: Vec<(String, String)>) -> Stream {
+        Self::with_level(labels, "")
+    }
+
+    /// A stream of these labels whose level, when no label gives one, is `level` (read
+    /// from its lines, say).
+    pub fn with_level(mut labels: Vec<(String, String)>, level: &str) -> Stream {
         labels.retain(|(_, v)| !v.is_empty());
         labels.sort();
         labels.dedup_by(|a, b| a.0 == b.0);
@@ -130,7 +136,8 @@ impl Stream {
             names.iter().find_map(|n| labels.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str())).unwrap_or("")
         };
         let service = get(&["service", "service_name", "app", "job"]).into();
-        let level = normalize_level(get(&["level", "detected_level", "severity"])).into();
+        let named = get(&["level", "detected_level", "severity"]);
+        let level = normalize_level(if named.is_empty() { level } else { named }).into();
         Stream { labels: labels.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), service, level }
     }
 
@@ -176,10 +183,14 @@ pub struct LogRow {
     pub time: i64,
     /// Its stream.
     pub stream: Arc<Stream>,
-    /// The raw line, for events that arrived as text (not a JSON object).
+    /// The raw line: for events that arrived as text, and for JSON objects whose
+    /// fields, written again, would not give the same text.
     pub line: Option<Box<str>>,
     /// Fields in their original order.
     pub fields: Vec<(Arc<str>, Value)>,
+    /// For a JSON event without `line`: written again compactly (`{"a":1}`) rather
+    /// than as Python writes it (`{"a": 1}`).
+    pub compact: bool,
 }
 
 /// Field names whose value is the event's message, by preference.
@@ -191,31 +202,20 @@ impl LogRow {
         self.fields.iter().find(|(k, _)| &**k == name).map(|(_, v)| v)
     }
 
-    /// The message: the raw line, else the `event`, `message` or `msg` field.
+    /// The message: the `event`, `message` or `msg` field, else the raw line.
     pub fn message(&self) -> Cow<'_, str> {
-        if let Some(l) = &self.line {
-            return Cow::Borrowed(l);
+        match MESSAGE_KEYS.iter().find_map(|k| self.field(k)) {
+            Some(v) => v.text(),
+            None => Cow::Borrowed(self.line.as_deref().unwrap_or("")),
         }
-        MESSAGE_KEYS.iter().find_map(|k| self.field(k)).map_or(Cow::Borrowed(""), |v| v.text())
     }
 
     /// The line as LogQL sees it: the raw line, or the fields as one JSON object.
     pub fn render_line(&self) -> Cow<'_, str> {
-        if let Some(l) = &self.line {
-            return Cow::Borrowed(l);
+        match &self.line {
+            Some(l) => Cow::Borrowed(l),
+            None => Cow::Owned(render_object(&self.fields, self.compact)),
         }
-        let mut out = String::with_capacity(64 + self.fields.len() * 24);
-        out.push('{');
-        for (i, (k, v)) in self.fields.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            write_json_str(k, &mut out);
-            out.push_str(": ");
-            v.write_json(&mut out);
-        }
-        out.push('}');
-        Cow::Owned(out)
     }
 
     /// The event as a flat JSON object: `timestamp` (RFC 3339), `level`, `message`,
@@ -242,6 +242,72 @@ impl LogRow {
         }
         m
     }
+}
+
+/// Fields as one JSON object, spaced as Python's `json.dumps` writes it or compact.
+pub fn render_object(fields: &[(Arc<str>, Value)], compact: bool) -> String {
+    let (sep, colon) = if compact { (",", ":") } else { (", ", ": ") };
+    let mut out = String::with_capacity(64 + fields.len() * 24);
+    out.push('{');
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        write_json_str(k, &mut out);
+        out.push_str(colon);
+        v.write_json(&mut out);
+    }
+    out.push('}');
+    out
+}
+
+/// Parses a label set as Loki writes streams: `{a="b", c="d"}` (Go string escapes).
+pub fn parse_label_set(s: &str) -> Result<Vec<(String, String)>, String> {
+    let t = s.trim();
+    let inner = t
+        .strip_prefix('{')
+        .and_then(|x| x.strip_suffix('}'))
+        .ok_or_else(|| format!("labels {s:?} are not in braces"))?;
+    let mut out = Vec::new();
+    let mut rest = inner.trim_start();
+    while !rest.is_empty() {
+        let eq = rest.find('=').ok_or_else(|| format!("labels {s:?}: expected '=' after a name"))?;
+        let name = rest[..eq].trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("labels {s:?}: invalid label name {name:?}"));
+        }
+        let after = rest[eq + 1..].trim_start();
+        let mut chars = after.char_indices();
+        if chars.next().map(|(_, c)| c) != Some('"') {
+            return Err(format!("labels {s:?}: the value of {name:?} is not quoted"));
+        }
+        let mut value = String::new();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    end = Some(i + 1);
+                    break;
+                }
+                '\\' => match chars.next().map(|(_, e)| e) {
+                    Some('n') => value.push('\n'),
+                    Some('t') => value.push('\t'),
+                    Some(e) => value.push(e),
+                    None => break,
+                },
+                c => value.push(c),
+            }
+        }
+        let end = end.ok_or_else(|| format!("labels {s:?}: the value of {name:?} is never closed"))?;
+        out.push((name.to_string(), value));
+        rest = after[end..].trim_start();
+        if let Some(r) = rest.strip_prefix(',') {
+            rest = r.trim_start();
+        } else if !rest.is_empty() {
+            return Err(format!("labels {s:?}: expected ',' after {name:?}"));
+        }
+    }
+    Ok(out)
 }
 
 /// Nanoseconds since the epoch as RFC 3339 in UTC (fraction digits only as needed).

@@ -38,6 +38,8 @@ pub mod col {
     pub const KEYS: &str = "_keys";
     /// Fields without a column, as a JSON object.
     pub const REST: &str = "_rest";
+    /// Whether a JSON event is written back compactly.
+    pub const COMPACT: &str = "_compact";
     /// The column of a field.
     pub fn field(name: &str) -> String {
         format!(".{name}")
@@ -54,6 +56,7 @@ fn fixed_fields() -> Vec<Field> {
         s(col::LINE, true),
         s(col::KEYS, true),
         s(col::REST, true),
+        Field::new(col::COMPACT, DataType::Boolean, true),
     ]
 }
 
@@ -205,6 +208,7 @@ impl Table for Logs {
         let mut line = StringBuilder::new();
         let mut keys = StringBuilder::new();
         let mut rest = StringBuilder::new();
+        let mut compact = BooleanBuilder::with_capacity(n);
         enum B {
             Bool(BooleanBuilder),
             Int(Int64Builder),
@@ -234,8 +238,9 @@ impl Table for Logs {
             let lj = labels_memo.entry(Arc::as_ptr(&r.stream)).or_insert_with(|| labels_json(&r.stream));
             labels.append_value(lj);
             line.append_option(r.line.as_deref());
+            compact.append_option((r.line.is_none() && r.compact).then_some(true));
             filled.iter_mut().for_each(|f| *f = false);
-            if r.line.is_some() && r.fields.is_empty() {
+            if r.fields.is_empty() && r.line.is_some() {
                 keys.append_null();
                 rest.append_null();
             } else {
@@ -295,6 +300,7 @@ impl Table for Logs {
             Arc::new(line.finish()),
             Arc::new(keys.finish()),
             Arc::new(rest.finish()),
+            Arc::new(compact.finish()),
         ];
         for b in builders {
             cols.push(match b {
@@ -311,16 +317,18 @@ impl Table for Logs {
         let missing = |n: &str| format!("column {n} is missing or has the wrong type");
         let time = column::<Int64Array>(b, col::TIME).ok_or_else(|| missing(col::TIME))?;
         let labels = column::<StringArray>(b, col::LABELS).ok_or_else(|| missing(col::LABELS))?;
+        let levels = column::<StringArray>(b, col::LEVEL).ok_or_else(|| missing(col::LEVEL))?;
+        let compact = column::<BooleanArray>(b, col::COMPACT);
         let line = column::<StringArray>(b, col::LINE);
         let keys = column::<StringArray>(b, col::KEYS);
         let rest = column::<StringArray>(b, col::REST);
         let fields = field_columns(b);
-        let mut streams: HashMap<&str, Arc<Stream>> = HashMap::new();
+        let mut streams: HashMap<(&str, &str), Arc<Stream>> = HashMap::new();
         let mut names: HashMap<&str, Arc<[Arc<str>]>> = HashMap::new();
         let mut out = Vec::with_capacity(b.num_rows());
         for i in 0..b.num_rows() {
-            let lt = labels.value(i);
-            let stream = match streams.get(lt) {
+            let (lt, level) = (labels.value(i), levels.value(i));
+            let stream = match streams.get(&(lt, level)) {
                 Some(s) => s.clone(),
                 None => {
                     let m: Vec<(String, String)> =
@@ -329,8 +337,8 @@ impl Table for Logs {
                             .into_iter()
                             .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
                             .collect();
-                    let s = Arc::new(Stream::new(m));
-                    streams.insert(lt, s.clone());
+                    let s = Arc::new(Stream::with_level(m, level));
+                    streams.insert((lt, level), s.clone());
                     s
                 }
             };
@@ -359,7 +367,8 @@ impl Table for Logs {
                     row_fields.push((k.clone(), v));
                 }
             }
-            out.push(LogRow { time: time.value(i), stream, line: text, fields: row_fields });
+            let compact = compact.is_some_and(|c| c.is_valid(i) && c.value(i));
+            out.push(LogRow { time: time.value(i), stream, line: text, fields: row_fields, compact });
         }
         Ok(out)
     }

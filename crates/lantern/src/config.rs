@@ -29,6 +29,8 @@ pub struct Config {
     pub query: QueryConfig,
     /// The span store.
     pub traces: TracesConfig,
+    /// The log store.
+    pub logs: LogsConfig,
     /// Defaults for scraping (Prometheus's `global:`).
     pub global: lantern_scrape::config::GlobalConfig,
     /// Targets to scrape, in Prometheus's `scrape_configs` syntax.
@@ -46,6 +48,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             query: QueryConfig::default(),
             traces: TracesConfig::default(),
+            logs: LogsConfig::default(),
             global: Default::default(),
             scrape_configs: Vec::new(),
         }
@@ -112,6 +115,44 @@ impl Default for TracesConfig {
             segment_max_spans: 250_000,
             segment_max_age: d(600),
             span_metrics_interval: d(15),
+        }
+    }
+}
+
+/// `logs:` — the log store and its ingest limits.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsConfig {
+    /// Delete log lines older than this (`0` keeps them forever).
+    pub retention_time: PromDuration,
+    /// Delete the oldest segments while sealed logs take more than this (`0`: no limit).
+    pub retention_size: ByteSize,
+    /// Lines in memory are sealed into a segment past this many…
+    pub segment_max_lines: usize,
+    /// …or once the oldest is this old.
+    pub segment_max_age: PromDuration,
+    /// Longer lines are rejected (by line number; the rest of the request is stored).
+    pub max_line_size: ByteSize,
+    /// Larger ingest requests are rejected whole (413).
+    pub max_request_size: ByteSize,
+    /// Ingest bytes per second across every log endpoint; past it, 429 (`0`: no limit).
+    pub ingest_rate_limit: ByteSize,
+    /// Bytes a burst may take above the rate.
+    pub ingest_burst_size: ByteSize,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        let d = |s: u64| PromDuration(Duration::from_secs(s));
+        Self {
+            retention_time: d(7 * 86_400),
+            retention_size: ByteSize(0),
+            segment_max_lines: 250_000,
+            segment_max_age: d(600),
+            max_line_size: ByteSize(256 * 1024),
+            max_request_size: ByteSize(64 << 20),
+            ingest_rate_limit: ByteSize(0),
+            ingest_burst_size: ByteSize(64 << 20),
         }
     }
 }
@@ -253,6 +294,19 @@ impl Config {
                 t.span_metrics_interval
             ));
         }
+        let l = &self.logs;
+        if l.segment_max_lines == 0 {
+            errs.push("key logs.segment_max_lines: must be positive".into());
+        }
+        if l.segment_max_age.0 < Duration::from_secs(1) {
+            errs.push(format!("key logs.segment_max_age: {} is too short (minimum 1s)", l.segment_max_age));
+        }
+        if l.max_line_size.0 == 0 {
+            errs.push("key logs.max_line_size: must be greater than 0".into());
+        }
+        if l.max_request_size.0 == 0 {
+            errs.push("key logs.max_request_size: must be greater than 0".into());
+        }
         if self.limits.max_request_body_size.0 == 0 {
             errs.push("key limits.max_request_body_size: must be greater than 0".into());
         }
@@ -287,6 +341,37 @@ impl Config {
             retention_bytes: (t.retention_size.0 != 0).then_some(t.retention_size.0),
             ..lantern_events::Options::default()
         }
+    }
+}
+
+impl Config {
+    /// The log store options this configuration asks for.
+    pub fn log_options(&self) -> lantern_events::Options {
+        let l = &self.logs;
+        lantern_events::Options {
+            max_head_rows: l.segment_max_lines,
+            max_head_age: l.segment_max_age.0,
+            retention_age: (!l.retention_time.0.is_zero()).then_some(l.retention_time.0),
+            retention_bytes: (l.retention_size.0 != 0).then_some(l.retention_size.0),
+            // Larger row groups than spans': log columns compress better in long runs.
+            row_group_rows: 16_384,
+        }
+    }
+
+    /// The log ingest limits.
+    pub fn log_limits(&self) -> (lantern_logs_api::Limits, lantern_logs_api::RateLimit) {
+        let l = &self.logs;
+        let size = |b: ByteSize| usize::try_from(b.0).unwrap_or(usize::MAX);
+        (
+            lantern_logs_api::Limits {
+                max_line_bytes: size(l.max_line_size),
+                max_request_bytes: size(l.max_request_size),
+            },
+            lantern_logs_api::RateLimit::new(
+                (l.ingest_rate_limit.0 != 0).then_some(l.ingest_rate_limit.0),
+                l.ingest_burst_size.0,
+            ),
+        )
     }
 }
 

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use lantern_logs::LogStore;
 use lantern_objstore::Store;
 use lantern_prom_api::{Limits, PromApi, RuntimeInfo};
 use lantern_traces::{SpanMetrics, TraceStore};
@@ -40,6 +41,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let trace_slot: Arc<OnceLock<Arc<TraceStore>>> = Arc::new(OnceLock::new());
     let span_metrics = Arc::new(SpanMetrics::default());
     let traces_in = lantern_otlp::TraceIngest::new(trace_slot.clone(), span_metrics.clone());
+    let log_slot: Arc<OnceLock<Arc<LogStore>>> = Arc::new(OnceLock::new());
+    let (log_limits, log_rate) = cfg.log_limits();
     let scrape_slot: lantern_scrape::api::Slot = Arc::new(OnceLock::new());
     let limits = Limits {
         max_request_bytes: usize::try_from(cfg.limits.max_request_body_size.0).unwrap_or(usize::MAX),
@@ -47,7 +50,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     };
     let app = Router::new()
         .route("/-/healthy", get(|| async { "Lantern is Healthy.\n" }))
-        .route("/-/ready", get(ready).with_state((db_slot.clone(), trace_slot.clone())))
+        .route("/-/ready", get(ready).with_state((db_slot.clone(), trace_slot.clone(), log_slot.clone())))
+        .merge(lantern_logs_api::router(lantern_logs_api::LogsApi::new(log_slot.clone(), log_limits, log_rate)))
         .merge(lantern_jaeger::router(lantern_jaeger::JaegerApi::new(trace_slot.clone(), db_slot.clone())))
         .merge(lantern_scrape::api::router(scrape_slot.clone()))
         .merge(lantern_prom_api::router(
@@ -102,6 +106,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = trace_slot.set(traces.clone());
     let warm_traces = traces.clone();
     tokio::spawn(async move { warm_traces.events().warm().await });
+    let log_data = Store::local(&cfg.data_dir.join("logs"))
+        .with_context(|| format!("key data_dir: cannot use {}", cfg.data_dir.display()))?;
+    let logs = Arc::new(
+        LogStore::open(&cfg.data_dir.join("logs").join("wal"), log_data, cfg.log_options())
+            .await
+            .context("opening the log store")?,
+    );
+    let _ = log_slot.set(logs.clone());
+    let warm_logs = logs.clone();
+    tokio::spawn(async move { warm_logs.warm().await });
     let scraper = lantern_scrape::ScrapeManager::start(db.clone(), cfg.global.clone(), cfg.scrape_configs.clone())
         .map_err(|errs| anyhow::anyhow!(errs.join("; ")))?;
     let _ = scrape_slot.set(scraper.clone());
@@ -160,6 +174,22 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             }
         }
     });
+    let maint_logs = logs.clone();
+    let mut log_stop = stop_rx.clone();
+    let log_maintenance = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = maint_logs.maintain().await {
+                        tracing::error!(error = %e, "log store maintenance failed; will retry");
+                    }
+                }
+                _ = log_stop.changed() => break,
+            }
+        }
+    });
     // Span metrics (RED, service graph) go into the metrics store on their period.
     let (sm_db, sm) = (db.clone(), span_metrics.clone());
     let sm_interval = cfg.traces.span_metrics_interval.0;
@@ -183,6 +213,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     signals.abort();
     let _ = maintenance.await;
     let _ = trace_maintenance.await;
+    let _ = log_maintenance.await;
     let _ = span_metrics_task.await;
     let _ = syncer.await;
     // Scrape loops end by marking their series stale, so they stop before the store.
@@ -223,10 +254,10 @@ async fn write_span_metrics(db: &Arc<Tsdb>, sm: &Arc<SpanMetrics>) {
     }
 }
 
-type ReadySlots = (Arc<OnceLock<Arc<Tsdb>>>, Arc<OnceLock<Arc<TraceStore>>>);
+type ReadySlots = (Arc<OnceLock<Arc<Tsdb>>>, Arc<OnceLock<Arc<TraceStore>>>, Arc<OnceLock<Arc<LogStore>>>);
 
-async fn ready(axum::extract::State((db, traces)): axum::extract::State<ReadySlots>) -> axum::response::Response {
-    if db.get().is_some() && traces.get().is_some() {
+async fn ready(axum::extract::State((db, traces, logs)): axum::extract::State<ReadySlots>) -> axum::response::Response {
+    if db.get().is_some() && traces.get().is_some() && logs.get().is_some() {
         "Lantern is Ready.\n".into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable: replaying the write-ahead log\n").into_response()

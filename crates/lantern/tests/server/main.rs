@@ -5,6 +5,7 @@
 mod api;
 mod durability;
 mod harness;
+mod logs;
 mod otlp;
 mod prometheus;
 mod promql;

@@ -1,0 +1,134 @@
+//! Ingest endpoints: JSON lines (`?service=NAME` becomes the `service` label) and
+//! Loki's push (JSON, or snappy-compressed protobuf). Oversized lines are refused by
+//! number with the rest stored (400 naming them), an oversized body is 413, an empty
+//! rate-limit bucket 429. Events are durable before the answer.
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lantern_http::{read_body_limited, ApiError, ErrorKind};
+use lantern_logs::push::{decode_json, decode_proto};
+use lantern_logs::Rejected;
+use serde_json::json;
+
+use crate::{now_ns, LogsApi};
+
+#[derive(serde::Deserialize)]
+pub(crate) struct JsonlParams {
+    service: Option<String>,
+}
+
+fn rate_limited(api: &LogsApi, n: usize) -> Result<(), ApiError> {
+    if api.rate.take(n) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorKind::RateLimited, "log ingest rate limit exceeded: retry later"))
+    }
+}
+
+fn store_failed(e: impl std::fmt::Display) -> ApiError {
+    ApiError::unavailable(format!("storing log lines failed: {e}"))
+}
+
+/// The answer to a request some of whose lines were refused: 400 naming them (at
+/// most 20 reasons), the count stored.
+fn partial(accepted: usize, rejected: &[Rejected]) -> Response {
+    let mut msg = format!("{} lines were rejected, {accepted} stored", rejected.len());
+    for r in rejected.iter().take(20) {
+        msg.push_str("; ");
+        msg.push_str(&r.reason);
+    }
+    let body = json!({
+        "status": "error",
+        "errorType": "bad_data",
+        "error": msg,
+        "accepted": accepted,
+        "rejected": rejected.iter().map(|r| json!({"line": r.line, "reason": r.reason})).collect::<Vec<_>>(),
+    });
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
+
+pub(crate) async fn jsonl(State(api): State<LogsApi>, Query(p): Query<JsonlParams>, body: Body) -> Response {
+    let run = async {
+        let store = api.store()?;
+        let body = read_body_limited(body, api.limits.max_request_bytes).await?;
+        rate_limited(&api, body.len())?;
+        let text = std::str::from_utf8(&body)
+            .map_err(|e| ApiError::bad_data(format!("the body is not UTF-8 text: {e}")))?
+            .to_string();
+        let labels: Vec<(String, String)> = p.service.into_iter().map(|s| ("service".to_string(), s)).collect();
+        let max = api.limits.max_line_bytes;
+        let (n, rejected) = tokio::task::spawn_blocking(move || store.append_jsonl(labels, now_ns(), &text, max))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(store_failed)?;
+        Ok::<_, ApiError>(if rejected.is_empty() {
+            axum::Json(json!({"accepted": n})).into_response()
+        } else {
+            partial(n, &rejected)
+        })
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Loki answers push errors as text.
+fn loki_error(e: ApiError) -> Response {
+    (e.kind.status(), format!("{}\n", e.message)).into_response()
+}
+
+pub(crate) async fn loki_push(State(api): State<LogsApi>, headers: HeaderMap, body: Body) -> Response {
+    let run = async {
+        let store = api.store()?;
+        let body = read_body_limited(body, api.limits.max_request_bytes).await?;
+        rate_limited(&api, body.len())?;
+        let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let enc = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let max_line = api.limits.max_line_bytes;
+        let max_body = api.limits.max_request_bytes;
+        let pushed = tokio::task::spawn_blocking(move || {
+            if ct.starts_with("application/json") {
+                if !enc.is_empty() && enc != "identity" {
+                    return Err(ApiError::new(
+                        ErrorKind::UnsupportedMediaType,
+                        format!("content encoding {enc:?} is not supported for JSON pushes"),
+                    ));
+                }
+                decode_json(&body, max_line).map_err(ApiError::bad_data)
+            } else {
+                // Protobuf: snappy block format, as Promtail and the Loki clients send it.
+                let n = snap::raw::decompress_len(&body)
+                    .map_err(|e| ApiError::bad_data(format!("the push body is not snappy-compressed: {e}")))?;
+                if n > max_body {
+                    return Err(ApiError::new(
+                        ErrorKind::TooLarge,
+                        format!("the push body decompresses to {n} bytes, more than the limit of {max_body}"),
+                    ));
+                }
+                let raw = snap::raw::Decoder::new()
+                    .decompress_vec(&body)
+                    .map_err(|e| ApiError::bad_data(format!("the push body is not snappy-compressed: {e}")))?;
+                decode_proto(&raw, max_line).map_err(ApiError::bad_data)
+            }
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+        let n = pushed.rows.len();
+        let rejected = pushed.rejected;
+        let rows = pushed.rows;
+        tokio::task::spawn_blocking(move || store.append(rows))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(store_failed)?;
+        if rejected.is_empty() {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        let mut msg = format!("{} entries were rejected, {n} stored", rejected.len());
+        for r in rejected.iter().take(20) {
+            msg.push('\n');
+            msg.push_str(&r.reason);
+        }
+        Ok::<_, ApiError>((StatusCode::BAD_REQUEST, msg + "\n").into_response())
+    };
+    run.await.unwrap_or_else(loki_error)
+}

@@ -1,0 +1,70 @@
+//! The log store's HTTP APIs: ingest (`POST /api/v1/logs/jsonl`, Loki's
+//! `POST /loki/api/v1/push`), the seed's search (`/api/v1/logs/search`) and the volume
+//! histogram (`/api/v1/logs/volume`). Handlers decode, call the store, and encode.
+
+mod ingest;
+mod limit;
+mod search;
+
+use std::sync::{Arc, OnceLock};
+
+use axum::routing::{get, post};
+use axum::Router;
+use lantern_http::ApiError;
+use lantern_logs::LogStore;
+
+pub use limit::RateLimit;
+
+/// Ingest limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Longest line accepted (bytes).
+    pub max_line_bytes: usize,
+    /// Largest request body accepted (bytes, after decompression).
+    pub max_request_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_line_bytes: 256 * 1024, max_request_bytes: 64 << 20 }
+    }
+}
+
+/// What the APIs read and write.
+#[derive(Clone)]
+pub struct LogsApi {
+    store: Arc<OnceLock<Arc<LogStore>>>,
+    limits: Limits,
+    rate: Arc<RateLimit>,
+}
+
+impl LogsApi {
+    /// The APIs over the store in the slot (empty until the server has opened it).
+    pub fn new(store: Arc<OnceLock<Arc<LogStore>>>, limits: Limits, rate: RateLimit) -> Self {
+        Self { store, limits, rate: Arc::new(rate) }
+    }
+
+    fn store(&self) -> Result<Arc<LogStore>, ApiError> {
+        self.store.get().cloned().ok_or_else(|| ApiError::unavailable("the log store is still opening"))
+    }
+}
+
+/// The routes.
+pub fn router(api: LogsApi) -> Router {
+    Router::new()
+        .route("/api/v1/logs/jsonl", post(ingest::jsonl))
+        .route("/loki/api/v1/push", post(ingest::loki_push))
+        .route("/api/v1/logs/search", get(search::search_get).post(search::search_post))
+        .route("/api/v1/logs/volume", get(search::volume))
+        .with_state(api)
+}
+
+/// Now, in nanoseconds since the epoch.
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,124 @@
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use lantern_logs::LogStore;
+use tower::ServiceExt;
+
+use crate::{router, Limits, LogsApi, RateLimit};
+
+const SEED: &str = r#"{"request_id": "req-123", "user_id": "user-456", "event": "request_started", "path": "/api/orders", "timestamp": "2026-02-11T19:00:00Z", "level": "info"}
+{"request_id": "req-123", "user_id": "user-456", "event": "payment_failed", "error": "Card declined", "error_code": "CARD_DECLINED", "timestamp": "2026-02-11T19:00:01Z", "level": "error"}
+"#;
+
+async fn app(dir: &std::path::Path, limits: Limits, rate: RateLimit) -> axum::Router {
+    let store = lantern_objstore::Store::local(&dir.join("objects")).unwrap();
+    let logs = LogStore::open(&dir.join("wal"), store, lantern_events::Options::default()).await.unwrap();
+    let slot = Arc::new(OnceLock::new());
+    let _ = slot.set(Arc::new(logs));
+    router(LogsApi::new(slot, limits, rate))
+}
+
+async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, String) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn post(uri: &str, ct: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::post(uri).header("content-type", ct).body(body.into()).unwrap()
+}
+
+#[tokio::test]
+async fn jsonl_then_the_seeds_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), Limits::default(), RateLimit::new(None, 0)).await;
+    let (s, b) = call(&app, post("/api/v1/logs/jsonl?service=checkout", "application/x-ndjson", SEED)).await;
+    assert_eq!((s, b.as_str()), (StatusCode::OK, r#"{"accepted":2}"#));
+    let q = r#"{"query": "level:error AND timestamp:[2026-02-11T14:30:00 TO 2026-02-11T19:35:00]", "sort": "timestamp:asc", "limit": 100}"#;
+    let (s, b) = call(&app, post("/api/v1/logs/search", "application/json", q)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["hits"][0]["message"], "payment_failed");
+    assert_eq!(v["hits"][0]["event"], "payment_failed");
+    assert_eq!(v["hits"][0]["service"], "checkout");
+    assert_eq!(v["hits"][0]["timestamp"], "2026-02-11T19:00:01Z");
+    assert_eq!(v["hits"][0]["error_code"], "CARD_DECLINED");
+    // GET with parameters, start/end.
+    let uri = "/api/v1/logs/search?query=user_id:user-456&start=2026-02-11T19:00:00Z&end=2026-02-11T19:00:00.5Z";
+    let (s, b) = call(&app, Request::get(uri).body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!((v["total"].as_u64(), v["hits"][0]["event"].as_str()), (Some(1), Some("request_started")));
+    // A syntax error points at its position.
+    let (s, b) = call(&app, post("/api/v1/logs/search", "application/json", r#"{"query": "level:error AND"}"#)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(b.contains("syntax error at position 15"), "{b}");
+    let (s, b) =
+        call(&app, post("/api/v1/logs/search", "application/json", r#"{"query": "x", "sort": "level:asc"}"#)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, b) = call(&app, post("/api/v1/logs/search", "application/json", r#"{"qeury": "x"}"#)).await;
+    assert!(s == StatusCode::BAD_REQUEST && b.contains("qeury"), "{b}");
+    // The volume histogram.
+    let uri = "/api/v1/logs/volume?start=2026-02-11T19:00:00Z&end=2026-02-11T19:01:00Z&step=1m";
+    let (s, b) = call(&app, Request::get(uri).body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["buckets"][0]["counts"], serde_json::json!({"error": 1, "info": 1}));
+}
+
+#[tokio::test]
+async fn limits_and_loki_pushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits { max_line_bytes: 200, max_request_bytes: 4096 };
+    let app = app(dir.path(), limits, RateLimit::new(Some(100_000), 100_000)).await;
+    let body = format!("ok line\n{}\nanother\n", "y".repeat(300));
+    let (s, b) = call(&app, post("/api/v1/logs/jsonl", "text/plain", body)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(b.contains("line 2 is 300 bytes"), "{b}");
+    assert!(b.contains(r#""accepted":2"#), "{b}");
+    let (s, b) = call(&app, post("/api/v1/logs/jsonl", "text/plain", "z".repeat(5000))).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{b}");
+
+    let json = r#"{"streams": [{"stream": {"service": "payment"}, "values": [["1770836401000000000", "card declined"], ["1770836402000000000", "ok", {"trace_id": "t1"}]]}]}"#;
+    let (s, b) = call(&app, post("/loki/api/v1/push", "application/json", json)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    let req = lantern_logs::push::proto::PushRequest {
+        streams: vec![lantern_logs::push::proto::StreamAdapter {
+            labels: r#"{service="payment"}"#.into(),
+            entries: vec![lantern_logs::push::proto::EntryAdapter {
+                timestamp: Some(lantern_logs::push::proto::Timestamp { seconds: 1_770_836_403, nanos: 0 }),
+                line: "refund issued".into(),
+                structured_metadata: vec![],
+            }],
+            hash: 0,
+        }],
+    };
+    let raw = prost::Message::encode_to_vec(&req);
+    let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+    let (s, b) = call(&app, post("/loki/api/v1/push", "application/x-protobuf", body)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    let (s, b) = call(&app, post("/loki/api/v1/push", "application/x-protobuf", "not snappy")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, b) = call(
+        &app,
+        post("/api/v1/logs/search", "application/json", r#"{"query": "service:payment", "sort": "timestamp:asc"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["total"], 3);
+    assert_eq!(v["hits"][1]["trace_id"], "t1");
+    assert_eq!(v["hits"][2]["message"], "refund issued");
+    // The rate limit: the bucket of 100 kB empties.
+    let line = "r".repeat(150) + "\n";
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        let (s, _) = call(&app, post("/api/v1/logs/jsonl", "text/plain", line.repeat(26))).await;
+        statuses.push(s);
+    }
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+}
