@@ -81,7 +81,7 @@ impl LineParser {
             let (line, compact) = reproduce(line, &fields);
             return LogRow { time, stream, line, fields, compact };
         }
-        let stream = self.stream("");
+        let stream = self.stream(&text_level(line));
         LogRow { time: self.now, stream, line: Some(line.into()), fields: Vec::new(), compact: false }
     }
 }
@@ -105,6 +105,25 @@ impl LineParser {
         }
         self.name(k.to_string())
     }
+}
+
+/// The level a text line names in logfmt style (`level=error`, `lvl=warn`,
+/// `severity=info`), normalised; empty if none.
+pub fn text_level(line: &str) -> String {
+    for key in ["level=", "lvl=", "severity="] {
+        let mut from = 0;
+        while let Some(i) = line[from..].find(key) {
+            let at = from + i;
+            if at == 0 || line.as_bytes()[at - 1] == b' ' {
+                let v = &line[at + key.len()..];
+                let v = v.trim_start_matches('"');
+                let end = v.find([' ', '"']).unwrap_or(v.len());
+                return normalize_level(&v[..end]);
+            }
+            from = at + key.len();
+        }
+    }
+    String::new()
 }
 
 /// A field value read as a time: RFC 3339 text or epoch seconds, milliseconds,

@@ -5,6 +5,7 @@
 
 pub mod codec;
 pub mod jsonl;
+pub mod logql;
 pub mod model;
 pub mod push;
 pub mod search;

@@ -1,0 +1,10 @@
+//! LogQL over the log store: [`pipeline`] compiles a log query, [`engine`] runs log
+//! and metric queries.
+
+pub mod engine;
+pub mod pipeline;
+
+pub use engine::{run, Answer, EvalError, Params, SeriesOut, StreamOut};
+
+#[cfg(test)]
+mod tests;
