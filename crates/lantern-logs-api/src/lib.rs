@@ -1,10 +1,13 @@
 //! The log store's HTTP APIs: ingest (`POST /api/v1/logs/jsonl`, Loki's
-//! `POST /loki/api/v1/push`), the seed's search (`/api/v1/logs/search`) and the volume
-//! histogram (`/api/v1/logs/volume`). Handlers decode, call the store, and encode.
+//! `POST /loki/api/v1/push`), the seed's search (`/api/v1/logs/search`), the volume
+//! histogram (`/api/v1/logs/volume`), and Loki's query API with LogQL (`loki.rs`,
+//! `tail.rs`). Handlers decode, call the store or the LogQL engine, and encode.
 
 mod ingest;
 mod limit;
+mod loki;
 mod search;
+mod tail;
 
 use std::sync::{Arc, OnceLock};
 
@@ -56,6 +59,17 @@ pub fn router(api: LogsApi) -> Router {
         .route("/loki/api/v1/push", post(ingest::loki_push))
         .route("/api/v1/logs/search", get(search::search_get).post(search::search_post))
         .route("/api/v1/logs/volume", get(search::volume))
+        .route("/loki/api/v1/query", get(loki::query).post(loki::query))
+        .route("/loki/api/v1/query_range", get(loki::query_range).post(loki::query_range))
+        .route("/loki/api/v1/labels", get(loki::labels).post(loki::labels))
+        .route("/loki/api/v1/label", get(loki::labels))
+        .route("/loki/api/v1/label/{name}/values", get(loki::label_values))
+        .route("/loki/api/v1/series", get(loki::series).post(loki::series))
+        .route("/loki/api/v1/index/volume", get(loki::volume).post(loki::volume))
+        .route("/loki/api/v1/index/volume_range", get(loki::volume_range).post(loki::volume_range))
+        .route("/loki/api/v1/index/stats", get(loki::index_stats).post(loki::index_stats))
+        .route("/loki/api/v1/status/buildinfo", get(loki::buildinfo))
+        .route("/loki/api/v1/tail", get(tail::tail))
         .with_state(api)
 }
 

@@ -122,3 +122,79 @@ async fn limits_and_loki_pushes() {
     }
     assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
 }
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+fn enc(q: &str) -> String {
+    q.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn loki_query_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), Limits::default(), RateLimit::new(None, 0)).await;
+    let (s, _) = call(&app, post("/api/v1/logs/jsonl?service=checkout", "application/x-ndjson", SEED)).await;
+    assert_eq!(s, StatusCode::OK);
+    let range = "&start=2026-02-11T18:00:00Z&end=2026-02-11T20:00:00Z";
+    // A log query: streams with [ns, line] values, newest first.
+    let q = enc(r#"{service="checkout"} |= "payment_failed" | json | line_format "{{.error_code}}""#);
+    let (s, b) = call(&app, get(&format!("/loki/api/v1/query_range?query={q}{range}&limit=10"))).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["data"]["resultType"], "streams");
+    let r = &v["data"]["result"][0];
+    assert_eq!(r["values"], serde_json::json!([["1770836401000000000", "CARD_DECLINED"]]));
+    assert_eq!(r["stream"]["request_id"], "req-123");
+    assert_eq!(r["stream"]["service"], "checkout");
+    // A metric query over a range: a matrix of [seconds, "value"].
+    let q = enc(r#"sum by (level) (count_over_time({service="checkout"}[1m]))"#);
+    let (s, b) =
+        call(&app, get(&format!("/loki/api/v1/query_range?query={q}&start=1770836400&end=1770836460&step=60"))).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["data"]["resultType"], "matrix");
+    let result = v["data"]["result"].as_array().unwrap();
+    let error = result.iter().find(|r| r["metric"]["level"] == "error").unwrap();
+    assert_eq!(error["values"], serde_json::json!([[1770836460.0, "1"]]));
+    // An instant metric query: a vector; an instant log query is refused as Loki does.
+    let q = enc(r#"sum(count_over_time({service="checkout"}[5m])) > 1"#);
+    let (s, b) = call(&app, get(&format!("/loki/api/v1/query?query={q}&time=1770836460000000000"))).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["data"]["result"], serde_json::json!([{"metric": {}, "value": [1770836460.0, "2"]}]));
+    let (s, b) = call(&app, get(&format!("/loki/api/v1/query?query={}", enc(r#"{service="checkout"}"#)))).await;
+    assert!(s == StatusCode::BAD_REQUEST && b.contains("range query"), "{b}");
+    let (s, b) = call(&app, get(&format!("/loki/api/v1/query_range?query={}", enc(r#"{service="checkout""#)))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(b.starts_with("parse error at line 1, col 20"), "{b}");
+    // Labels, values, series.
+    let (_, b) = call(&app, get(&format!("/loki/api/v1/labels?{}", &range[1..]))).await;
+    assert_eq!(b, r#"{"data":["level","service"],"status":"success"}"#);
+    let (_, b) = call(&app, get(&format!("/loki/api/v1/label/level/values?{}", &range[1..]))).await;
+    assert_eq!(b, r#"{"data":["error","info"],"status":"success"}"#);
+    let m = enc(r#"{level="error"}"#);
+    let (_, b) = call(&app, get(&format!("/loki/api/v1/series?match[]={m}{range}"))).await;
+    assert_eq!(b, r#"{"data":[{"level":"error","service":"checkout"}],"status":"success"}"#);
+    // Volume by the selector's labels.
+    let q = enc(r#"{service="checkout"}"#);
+    let (s, b) =
+        call(&app, get(&format!("/loki/api/v1/index/volume_range?query={q}&start=1770836400&end=1770836460&step=60")))
+            .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["data"]["result"][0]["metric"], serde_json::json!({"service": "checkout"}));
+    let bytes: f64 = v["data"]["result"][0]["values"][0][1].as_str().unwrap().parse().unwrap();
+    assert_eq!(bytes, 187.0, "{b}");
+    let (s, b) = call(&app, get("/loki/api/v1/status/buildinfo")).await;
+    assert!(s == StatusCode::OK && b.contains("version"), "{b}");
+}

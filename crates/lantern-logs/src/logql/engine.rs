@@ -157,7 +157,7 @@ fn scan_of(pipe: &Arc<Pipeline>, min_t: i64, max_t: i64) -> Scan {
 }
 
 /// Entry labels, plus `detected_level` for streams whose level no label names.
-fn entry_of(pipe: &Pipeline, r: &LogRow) -> Option<Entry> {
+pub fn entry_of(pipe: &Pipeline, r: &LogRow) -> Option<Entry> {
     if !pipe.stream_matches(&r.stream) {
         return None;
     }

@@ -1,12 +1,14 @@
 //! The seed's structlog configuration, run with the real library from PyPI, writes its
-//! JSON lines to Lantern; the seed's search syntax finds the `payment_failed` line, also
-//! after a `kill -9`.
+//! JSON lines to Lantern; the seed's search syntax and LogQL (Loki's API) find the
+//! `payment_failed` line, also after a `kill -9`. Loki's own Python client pushes, and
+//! a WebSocket client follows the live tail.
 
-use std::process::Command;
+use std::io::BufRead;
+use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-use crate::harness::{http, py_script, python, Server};
+use crate::harness::{get_json, http, py_script, python, Proc, Server};
 
 fn structlog(mode: &str, target: &str) {
     let out =
@@ -66,12 +68,51 @@ fn check_payment_failed(srv: &Server, service: &str) {
     assert_eq!(v["hits"][0]["order_id"], "order-789");
 }
 
+fn enc(q: &str) -> String {
+    q.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The same line through LogQL: a log query with the json parser, and a metric query.
+fn check_logql(srv: &Server, service: &str) {
+    let now = chrono::Utc::now().timestamp();
+    let range = format!("&start={}&end={}", now - 300, now + 60);
+    let q = enc(&format!(r#"{{service="{service}"}} |= "payment_failed" | json | error_code="CARD_DECLINED""#));
+    let v = get_json(&srv.url(&format!("/loki/api/v1/query_range?query={q}{range}&limit=10")));
+    assert_eq!(v["data"]["resultType"], "streams", "{v}");
+    let streams = v["data"]["result"].as_array().unwrap();
+    assert_eq!(streams.len(), 1, "{v}");
+    assert_eq!(streams[0]["stream"]["request_id"], "req-123");
+    assert_eq!(streams[0]["stream"]["level"], "error");
+    let line: Value = serde_json::from_str(streams[0]["values"][0][1].as_str().unwrap()).unwrap();
+    assert_eq!(line["event"], "payment_failed", "the line is structlog's JSON");
+    assert_eq!(line["error"], "Card declined");
+    let q = enc(&format!(r#"sum by (level) (count_over_time({{service="{service}"}}[10m]))"#));
+    let v = get_json(&srv.url(&format!("/loki/api/v1/query?query={q}")));
+    let mut counts: Vec<(String, String)> = v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["metric"]["level"].as_str().unwrap().to_string(), r["value"][1].as_str().unwrap().to_string()))
+        .collect();
+    counts.sort();
+    assert_eq!(counts, [("error".to_string(), "1".to_string()), ("info".to_string(), "3".to_string())], "{v}");
+}
+
 #[test]
 fn structlog_lines_come_back_through_the_seeds_search_syntax() {
     let dir = tempfile::tempdir().unwrap();
     let mut srv = Server::start(&dir.path().join("data"));
     structlog("http", &srv.url("/api/v1/logs/jsonl?service=checkout"));
     check_payment_failed(&srv, "checkout");
+    check_logql(&srv, "checkout");
     // A syntax error is a 400 naming the position.
     let r = http().post(srv.url("/api/v1/logs/search")).body(r#"{"query": "level:(error OR"}"#).send().unwrap();
     assert_eq!(r.status(), 400);
@@ -79,4 +120,43 @@ fn structlog_lines_come_back_through_the_seeds_search_syntax() {
     // Acknowledged lines survive kill -9.
     srv.restart();
     check_payment_failed(&srv, "checkout");
+    check_logql(&srv, "checkout");
+}
+
+#[test]
+fn loki_clients_push_and_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("data"));
+    let base = srv.url("");
+    let base = base.trim_end_matches('/');
+    // The live tail, connected before the lines are pushed.
+    let mut tail = Proc(
+        Command::new(python())
+            .arg(py_script("loki_client.py"))
+            .args(["tail", base, r#"{service="payment"} |= "declined""#, "1"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the tail client"),
+    );
+    let mut out = std::io::BufReader::new(tail.0.stdout.take().unwrap()).lines();
+    assert_eq!(out.next().unwrap().unwrap(), "connected");
+    let push = Command::new(python()).arg(py_script("loki_client.py")).args(["push", base]).output().unwrap();
+    assert!(push.status.success(), "{}", String::from_utf8_lossy(&push.stderr));
+    let got: Value = serde_json::from_str(&out.next().expect("a tailed line").unwrap()).unwrap();
+    assert_eq!(got["line"], "card declined for req-123", "{got}");
+    assert_eq!(got["labels"]["service"], "payment");
+    assert_eq!(got["labels"]["severity"], "error", "python-logging-loki tags the level");
+    // Pushed lines come back through LogQL and the search syntax.
+    let q = enc(r#"{service="payment"} |~ "req-12[34]""#);
+    let v = get_json(&srv.url(&format!("/loki/api/v1/query_range?query={q}&direction=forward")));
+    let lines: Vec<&str> = v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["values"].as_array().unwrap().iter().map(|v| v[1].as_str().unwrap()))
+        .collect();
+    assert_eq!(lines.len(), 2, "{v}");
+    let v = search(&srv, json!({"query": "service:payment AND level:error"}));
+    assert_eq!(v["total"], 1, "{v}");
+    assert_eq!(v["hits"][0]["message"], "card declined for req-123");
 }
