@@ -12,6 +12,8 @@ use crate::model::{LogRow, Stream, Value};
 const ROWS: u8 = 1;
 /// A JSON-lines body: every line of it was stored.
 const JSONL: u8 = 2;
+/// An OTLP `ExportLogsServiceRequest` (protobuf) all of whose records were stored.
+const OTLP: u8 = 3;
 
 fn put_varint(mut v: u64, out: &mut Vec<u8>) {
     while v >= 0x80 {
@@ -118,6 +120,14 @@ pub fn jsonl_header(labels: &[(String, String)], now: i64) -> Vec<u8> {
     h
 }
 
+/// The payload header of an OTLP logs request all of whose records were stored (the
+/// arrival time, which records without a time take); the body follows it.
+pub fn otlp_header(now: i64) -> Vec<u8> {
+    let mut h = vec![OTLP];
+    h.extend_from_slice(&now.to_le_bytes());
+    h
+}
+
 /// The lines of a JSON-lines body, as ingest splits them: by `\n`, skipping blank ones.
 pub fn body_lines(body: &str) -> impl Iterator<Item = &str> {
     body.split('\n').filter(|l| !l.trim().is_empty())
@@ -139,6 +149,12 @@ pub fn decode_payload(b: &[u8]) -> Option<Vec<LogRow>> {
             let body = std::str::from_utf8(r.0).ok()?;
             let mut p = LineParser::new(labels, now);
             Some(body_lines(body).map(|l| p.parse(l)).collect())
+        }
+        OTLP => {
+            let now = r.i64()?;
+            let bump = bumpalo::Bump::new();
+            let req = lantern_otlp_wire::logs::logs_request(r.0, &bump).ok()?;
+            Some(crate::otlp::convert(req, now).rows)
         }
         _ => None,
     }

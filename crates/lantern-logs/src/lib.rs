@@ -7,6 +7,7 @@ pub mod codec;
 pub mod jsonl;
 pub mod logql;
 pub mod model;
+pub mod otlp;
 pub mod push;
 pub mod search;
 pub mod store;

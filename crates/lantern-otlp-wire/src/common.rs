@@ -138,3 +138,65 @@ pub fn scope<'a>(b: &'a [u8], bump: &'a Bump) -> Result<Scope<'a>, DecodeError> 
     s.attributes = attrs.into_bump_slice();
     Ok(s)
 }
+
+/// A resource's items of one signal (`ResourceSpans`, `ResourceMetrics`,
+/// `ResourceLogs`).
+#[derive(Debug, Clone, Copy)]
+pub struct Resource<'a, T> {
+    /// The resource's attributes.
+    pub resource: &'a [Kv<'a>],
+    /// The items, by instrumentation scope.
+    pub scopes: &'a [Scoped<'a, T>],
+}
+
+/// A scope's items (`ScopeSpans`, `ScopeMetrics`, `ScopeLogs`).
+#[derive(Debug, Clone, Copy)]
+pub struct Scoped<'a, T> {
+    /// `scope`, when set.
+    pub scope: Option<Scope<'a>>,
+    /// The spans, metrics or log records.
+    pub items: &'a [T],
+}
+
+/// Decodes an export request of any signal: every signal nests its items the same
+/// way (field 1: resource items; in them, 1: resource, 2: scope items; in those,
+/// 1: scope, 2: an item), so only the item decoder differs.
+pub fn envelope<'a, T>(
+    b: &'a [u8],
+    bump: &'a Bump,
+    item: impl Fn(&'a [u8], &'a Bump) -> Result<T, DecodeError>,
+) -> Result<&'a [Resource<'a, T>], DecodeError> {
+    let mut out = BVec::new_in(bump);
+    fields(b, |t, f| {
+        if t != 1 {
+            return Ok(());
+        }
+        let mut r = Resource { resource: &[], scopes: &[] };
+        let mut scopes = BVec::new_in(bump);
+        fields(f.bytes(t)?, |t, f| {
+            match t {
+                1 => r.resource = resource(f.bytes(t)?, bump)?,
+                2 => {
+                    let mut sc = Scoped { scope: None, items: &[] };
+                    let mut items = BVec::new_in(bump);
+                    fields(f.bytes(t)?, |t, f| {
+                        match t {
+                            1 => sc.scope = Some(scope(f.bytes(t)?, bump)?),
+                            2 => items.push(item(f.bytes(t)?, bump)?),
+                            _ => {}
+                        }
+                        Ok(())
+                    })?;
+                    sc.items = items.into_bump_slice();
+                    scopes.push(sc);
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
+        r.scopes = scopes.into_bump_slice();
+        out.push(r);
+        Ok(())
+    })?;
+    Ok(out.into_bump_slice())
+}

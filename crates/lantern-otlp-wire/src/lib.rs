@@ -1,9 +1,10 @@
 //! OTLP protobuf read in place. [`pb`] is a protobuf wire reader over borrowed bytes;
-//! [`common`] decodes attributes, resources and scopes; [`metrics`] and [`traces`] decode
-//! the export requests into views whose strings and bytes borrow the request and whose
+//! [`common`] decodes attributes, resources, scopes and the envelope every export request
+//! shares; [`metrics`], [`traces`] and [`logs`] decode the export requests into views whose strings and bytes borrow the request and whose
 //! lists live in a per-request arena. Unknown fields are skipped as protobuf says.
 
 pub mod common;
+pub mod logs;
 pub mod metrics;
 pub mod pb;
 pub mod traces;

@@ -3,7 +3,7 @@
 use bumpalo::collections::Vec as BVec;
 use bumpalo::Bump;
 
-use crate::common::{fields, push_kv, resource, scope};
+use crate::common::{fields, push_kv};
 pub use crate::common::{Kv, Scope, Value};
 use crate::pb::{DecodeError, Field};
 
@@ -152,23 +152,8 @@ pub struct Metric<'a> {
     pub data: Option<Data<'a>>,
 }
 
-/// A `ScopeMetrics`.
-#[derive(Debug, Clone, Copy)]
-pub struct ScopeMetrics<'a> {
-    /// `scope`, when set.
-    pub scope: Option<Scope<'a>>,
-    /// `metrics`.
-    pub metrics: &'a [Metric<'a>],
-}
-
-/// A `ResourceMetrics`.
-#[derive(Debug, Clone, Copy)]
-pub struct ResourceMetrics<'a> {
-    /// The resource's attributes.
-    pub resource: &'a [Kv<'a>],
-    /// `scope_metrics`.
-    pub scope_metrics: &'a [ScopeMetrics<'a>],
-}
+/// A `ResourceMetrics`: its resource and its metrics by scope.
+pub type ResourceMetrics<'a> = crate::common::Resource<'a, Metric<'a>>;
 
 /// Decodes the shared data point fields; other tags go to `other`.
 fn point<'a>(
@@ -349,39 +334,7 @@ fn metric<'a>(b: &'a [u8], bump: &'a Bump) -> Result<Metric<'a>, DecodeError> {
 
 /// Decodes an `ExportMetricsServiceRequest`.
 pub fn metrics_request<'a>(b: &'a [u8], bump: &'a Bump) -> Result<&'a [ResourceMetrics<'a>], DecodeError> {
-    let mut out = BVec::new_in(bump);
-    fields(b, |t, f| {
-        if t != 1 {
-            return Ok(());
-        }
-        let mut rm = ResourceMetrics { resource: &[], scope_metrics: &[] };
-        let mut sms = BVec::new_in(bump);
-        fields(f.bytes(t)?, |t, f| {
-            match t {
-                1 => rm.resource = resource(f.bytes(t)?, bump)?,
-                2 => {
-                    let mut sm = ScopeMetrics { scope: None, metrics: &[] };
-                    let mut ms = BVec::new_in(bump);
-                    fields(f.bytes(t)?, |t, f| {
-                        match t {
-                            1 => sm.scope = Some(scope(f.bytes(t)?, bump)?),
-                            2 => ms.push(metric(f.bytes(t)?, bump)?),
-                            _ => {}
-                        }
-                        Ok(())
-                    })?;
-                    sm.metrics = ms.into_bump_slice();
-                    sms.push(sm);
-                }
-                _ => {}
-            }
-            Ok(())
-        })?;
-        rm.scope_metrics = sms.into_bump_slice();
-        out.push(rm);
-        Ok(())
-    })?;
-    Ok(out.into_bump_slice())
+    crate::common::envelope(b, bump, metric)
 }
 
 #[cfg(test)]
@@ -468,15 +421,15 @@ mod tests {
         assert_eq!(rms[0].resource[0].key, "service.name");
         assert!(matches!(rms[0].resource[0].value, Value::Str("svc")));
         assert!(matches!(rms[0].resource[1].value, Value::Array([Value::Int(-3)])));
-        let sm = &rms[0].scope_metrics[0];
+        let sm = &rms[0].scopes[0];
         assert_eq!((sm.scope.unwrap().name, sm.scope.unwrap().version), ("lib", "1.0"));
-        let Some(Data::Histogram(ps, true)) = sm.metrics[0].data else { panic!("{:?}", sm.metrics[0]) };
+        let Some(Data::Histogram(ps, true)) = sm.items[0].data else { panic!("{:?}", sm.items[0]) };
         let p = ps[0];
         assert_eq!((p.count, p.sum, p.bucket_counts, p.explicit_bounds), (3, Some(1.5), &[1, 2][..], &[0.5][..]));
         assert_eq!((p.common.time_unix_nano, p.common.flags), (5, 1));
         assert!(matches!(p.common.attributes[0].value, Value::Bool(true)));
         assert_eq!((p.common.exemplars[0].value, p.common.exemplars[0].trace_id), (-7.0, &[1u8; 16][..]));
-        let Some(Data::ExponentialHistogram(ps, false)) = sm.metrics[1].data else { panic!() };
+        let Some(Data::ExponentialHistogram(ps, false)) = sm.items[1].data else { panic!() };
         assert_eq!((ps[0].scale, ps[0].positive, ps[0].zero_threshold), (-2, (-5, &[4, 300][..]), 0.25));
 
         assert!(metrics_request(&bytes[..bytes.len() - 3], &bump).is_err());

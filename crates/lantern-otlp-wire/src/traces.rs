@@ -3,7 +3,7 @@
 use bumpalo::collections::Vec as BVec;
 use bumpalo::Bump;
 
-use crate::common::{fields, push_kv, resource, scope};
+use crate::common::{fields, push_kv};
 pub use crate::common::{Kv, Scope, Value};
 use crate::pb::DecodeError;
 
@@ -76,23 +76,8 @@ pub struct Span<'a> {
     pub status_message: &'a str,
 }
 
-/// A `ScopeSpans`.
-#[derive(Debug, Clone, Copy)]
-pub struct ScopeSpans<'a> {
-    /// `scope`, when set.
-    pub scope: Option<Scope<'a>>,
-    /// `spans`.
-    pub spans: &'a [Span<'a>],
-}
-
-/// A `ResourceSpans`.
-#[derive(Debug, Clone, Copy)]
-pub struct ResourceSpans<'a> {
-    /// The resource's attributes.
-    pub resource: &'a [Kv<'a>],
-    /// `scope_spans`.
-    pub scope_spans: &'a [ScopeSpans<'a>],
-}
+/// A `ResourceSpans`: its resource and its spans by scope.
+pub type ResourceSpans<'a> = crate::common::Resource<'a, Span<'a>>;
 
 fn event<'a>(b: &'a [u8], bump: &'a Bump) -> Result<Event<'a>, DecodeError> {
     let mut e = Event::default();
@@ -179,39 +164,7 @@ fn span<'a>(b: &'a [u8], bump: &'a Bump) -> Result<Span<'a>, DecodeError> {
 
 /// Decodes an `ExportTraceServiceRequest`.
 pub fn traces_request<'a>(b: &'a [u8], bump: &'a Bump) -> Result<&'a [ResourceSpans<'a>], DecodeError> {
-    let mut out = BVec::new_in(bump);
-    fields(b, |t, f| {
-        if t != 1 {
-            return Ok(());
-        }
-        let mut rs = ResourceSpans { resource: &[], scope_spans: &[] };
-        let mut sss = BVec::new_in(bump);
-        fields(f.bytes(t)?, |t, f| {
-            match t {
-                1 => rs.resource = resource(f.bytes(t)?, bump)?,
-                2 => {
-                    let mut ss = ScopeSpans { scope: None, spans: &[] };
-                    let mut spans = BVec::new_in(bump);
-                    fields(f.bytes(t)?, |t, f| {
-                        match t {
-                            1 => ss.scope = Some(scope(f.bytes(t)?, bump)?),
-                            2 => spans.push(span(f.bytes(t)?, bump)?),
-                            _ => {}
-                        }
-                        Ok(())
-                    })?;
-                    ss.spans = spans.into_bump_slice();
-                    sss.push(ss);
-                }
-                _ => {}
-            }
-            Ok(())
-        })?;
-        rs.scope_spans = sss.into_bump_slice();
-        out.push(rs);
-        Ok(())
-    })?;
-    Ok(out.into_bump_slice())
+    crate::common::envelope(b, bump, span)
 }
 
 #[cfg(test)]
@@ -279,9 +232,9 @@ mod tests {
         let bump = Bump::new();
         let rs = traces_request(&bytes, &bump).unwrap();
         assert!(matches!(rs[0].resource[0].value, Value::Str("orders")));
-        let ss = rs[0].scope_spans[0];
+        let ss = rs[0].scopes[0];
         assert_eq!(ss.scope.unwrap().name, "app");
-        let s = ss.spans[0];
+        let s = ss.items[0];
         assert_eq!((s.trace_id, s.span_id, s.parent_span_id), (&[7u8; 16][..], &[8u8; 8][..], &[9u8; 8][..]));
         assert_eq!((s.trace_state, s.flags, s.name, s.kind), ("k=v", 0x301, "create_order", 2));
         assert_eq!((s.start_time_unix_nano, s.end_time_unix_nano), (10, 20));

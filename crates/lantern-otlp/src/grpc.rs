@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use tonic::body::Body;
@@ -16,6 +17,7 @@ use tonic::server::{NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
 use crate::ingest::{IngestError, MetricsIngest};
+use crate::logs::LogIngest;
 use crate::traces::TraceIngest;
 
 /// Largest request accepted.
@@ -82,6 +84,14 @@ impl Export for MetricsIngest {
     type Response = ExportMetricsServiceResponse;
     async fn export(&self, body: Bytes) -> Result<ExportMetricsServiceResponse, Status> {
         MetricsIngest::export(self, body).await.map_err(Status::from)
+    }
+}
+
+impl Export for LogIngest {
+    const SERVICE: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
+    type Response = ExportLogsServiceResponse;
+    async fn export(&self, body: Bytes) -> Result<ExportLogsServiceResponse, Status> {
+        LogIngest::export(self, body).await.map_err(Status::from)
     }
 }
 
@@ -157,11 +167,13 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: MetricsIngest,
     traces: TraceIngest,
+    logs: LogIngest,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
         .add_service(ExportService::new(metrics))
         .add_service(ExportService::new(traces))
+        .add_service(ExportService::new(logs))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await
 }

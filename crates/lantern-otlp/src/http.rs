@@ -1,4 +1,4 @@
-//! OTLP over HTTP (`:4318`): `POST /v1/metrics` and `/v1/traces` with a protobuf or JSON body (gzip
+//! OTLP over HTTP (`:4318`): `POST /v1/metrics`, `/v1/traces` and `/v1/logs` with a protobuf or JSON body (gzip
 //! allowed), answered in the request's encoding; errors carry a `google.rpc.Status`.
 
 use std::io::Read;
@@ -10,28 +10,32 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 use crate::ingest::{IngestError, MetricsIngest};
+use crate::logs::LogIngest;
 use crate::traces::TraceIngest;
 
 /// Largest body accepted, compressed or not.
 const MAX_BODY: usize = 64 << 20;
 
 /// The OTLP/HTTP routes.
-pub fn router(metrics: MetricsIngest, traces: TraceIngest) -> Router {
+pub fn router(metrics: MetricsIngest, traces: TraceIngest, logs: LogIngest) -> Router {
     Router::new()
         .route("/v1/metrics", post(self::metrics))
         .route("/v1/traces", post(self::traces))
-        .with_state(Receivers { metrics, traces })
+        .route("/v1/logs", post(self::logs))
+        .with_state(Receivers { metrics, traces, logs })
 }
 
 #[derive(Clone)]
 struct Receivers {
     metrics: MetricsIngest,
     traces: TraceIngest,
+    logs: LogIngest,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -218,6 +222,13 @@ async fn traces(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> R
     }
 }
 
+async fn logs(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> Response {
+    match read_request::<ExportLogsServiceRequest>(&headers, body, "ExportLogsServiceRequest").await {
+        Ok((enc, body)) => answer(r.logs.export(body).await, enc),
+        Err(resp) => resp,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, OnceLock};
@@ -247,7 +258,11 @@ mod tests {
         let db = Arc::new(lantern_tsdb::Tsdb::open(&dir.path().join("wal"), store, Default::default()).await.unwrap());
         let slot = Arc::new(OnceLock::new());
         let _ = slot.set(db.clone());
-        let app = router(MetricsIngest::new(slot), TraceIngest::new(Arc::default(), Arc::default()));
+        let app = router(
+            MetricsIngest::new(slot),
+            TraceIngest::new(Arc::default(), Arc::default()),
+            LogIngest::new(Arc::default()),
+        );
         let req =
             Request::post("/v1/metrics").header("content-type", "application/json").body(Body::from(JSON)).unwrap();
         let resp = app.clone().oneshot(req).await.unwrap();
@@ -288,7 +303,11 @@ mod tests {
         );
         let slot = Arc::new(OnceLock::new());
         let _ = slot.set(traces.clone());
-        let app = router(MetricsIngest::new(Arc::default()), TraceIngest::new(slot, Arc::default()));
+        let app = router(
+            MetricsIngest::new(Arc::default()),
+            TraceIngest::new(slot, Arc::default()),
+            LogIngest::new(Arc::default()),
+        );
         let req = Request::post("/v1/traces")
             .header("content-type", "application/json")
             .body(Body::from(TRACE_JSON))

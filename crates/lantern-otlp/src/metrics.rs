@@ -345,7 +345,7 @@ pub fn convert<'a>(req: &'a [ResourceMetrics<'a>], bump: &'a Bump, delta: &Delta
         }
         let before = sink.samples;
         let mut newest = 0i64;
-        for sm in rm.scope_metrics {
+        for sm in rm.scopes {
             let mut scoped = base.clone();
             if let Some(s) = &sm.scope {
                 if !s.name.is_empty() {
@@ -355,7 +355,7 @@ pub fn convert<'a>(req: &'a [ResourceMetrics<'a>], bump: &'a Bump, delta: &Delta
                     scoped.push(("otel_scope_version", s.version));
                 }
             }
-            for m in sm.metrics {
+            for m in sm.items {
                 newest = newest.max(metric(&mut ctx, m, &scoped, sink));
             }
         }

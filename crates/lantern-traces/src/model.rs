@@ -248,7 +248,7 @@ pub fn convert(req: &[ResourceSpans]) -> Converted {
             .map(|a| a.value.text())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "unknown_service".to_string());
-        for ss in rs.scope_spans {
+        for ss in rs.scopes {
             let scope = ss.scope.unwrap_or_default();
             let origin = Arc::new(Origin {
                 service: service.clone(),
@@ -257,7 +257,7 @@ pub fn convert(req: &[ResourceSpans]) -> Converted {
                 scope_version: scope.version.to_string(),
                 scope_attributes: attrs(scope.attributes),
             });
-            for s in ss.spans {
+            for s in ss.items {
                 let ids = (|| -> Result<_, String> {
                     let trace_id = id::<16>(s.trace_id, "trace_id")?;
                     let span_id = id::<8>(s.span_id, "span_id")?;

@@ -43,6 +43,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let traces_in = lantern_otlp::TraceIngest::new(trace_slot.clone(), span_metrics.clone());
     let log_slot: Arc<OnceLock<Arc<LogStore>>> = Arc::new(OnceLock::new());
     let (log_limits, log_rate) = cfg.log_limits();
+    let logs_in = lantern_otlp::LogIngest::new(log_slot.clone());
     let scrape_slot: lantern_scrape::api::Slot = Arc::new(OnceLock::new());
     let limits = Limits {
         max_request_bytes: usize::try_from(cfg.limits.max_request_body_size.0).unwrap_or(usize::MAX),
@@ -71,12 +72,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .await
     });
     let mut grpc_stop = stop_rx.clone();
-    let grpc = tokio::spawn(lantern_otlp::grpc::serve(grpc_listener, otlp.clone(), traces_in.clone(), async move {
-        let _ = grpc_stop.wait_for(|s| *s).await;
-    }));
+    let grpc = tokio::spawn(lantern_otlp::grpc::serve(
+        grpc_listener,
+        otlp.clone(),
+        traces_in.clone(),
+        logs_in.clone(),
+        async move {
+            let _ = grpc_stop.wait_for(|s| *s).await;
+        },
+    ));
     let mut otlp_http_stop = stop_rx.clone();
     let otlp_http = tokio::spawn(async move {
-        axum::serve(otlp_http_listener, lantern_otlp::http::router(otlp, traces_in))
+        axum::serve(otlp_http_listener, lantern_otlp::http::router(otlp, traces_in, logs_in))
             .with_graceful_shutdown(async move {
                 let _ = otlp_http_stop.wait_for(|s| *s).await;
             })

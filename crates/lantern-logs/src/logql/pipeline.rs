@@ -461,6 +461,15 @@ impl Pipeline {
     /// Runs the pipeline on an event of a matching stream.
     pub fn run(&self, r: &LogRow) -> Option<Entry> {
         let mut labels: Labels = r.stream.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        // The fields of a text line (Loki's structured metadata, OTLP attributes) are
+        // labels without parsing; those of a JSON line come from `| json`.
+        if let Some(l) = &r.line {
+            if !l.trim_start().starts_with('{') {
+                for (k, v) in &r.fields {
+                    labels.entry(sanitize(k)).or_insert_with(|| field_text(v));
+                }
+            }
+        }
         let mut line: Option<String> = None;
         let mut value = None;
         let mut parsed_json: Option<serde_json::Value> = None;

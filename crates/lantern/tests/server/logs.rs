@@ -123,6 +123,46 @@ fn structlog_lines_come_back_through_the_seeds_search_syntax() {
     check_logql(&srv, "checkout");
 }
 
+fn otlp_logs(transport: &str, endpoint: &str, service: &str) -> String {
+    let out = Command::new(python())
+        .arg(py_script("otlp_logs.py"))
+        .args([transport, endpoint, service])
+        .output()
+        .expect("run the OpenTelemetry logging exporter");
+    assert!(out.status.success(), "OTLP logs script failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_opentelemetry_logging_exporter_over_grpc_and_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(&dir.path().join("data"));
+    let grpc = otlp_logs("grpc", &format!("http://{}", srv.otlp_grpc), "orders-grpc");
+    let over_http = otlp_logs("http", &format!("http://{}/v1/logs", srv.otlp_http), "orders-http");
+    let check = |srv: &Server, service: &str, trace_id: &str| {
+        let v = search(srv, json!({"query": format!("service:{service} AND level:error")}));
+        assert_eq!(v["total"], 1, "{v}");
+        let hit = &v["hits"][0];
+        assert_eq!(hit["message"], "payment_failed", "{hit}");
+        assert_eq!(hit["request_id"], "req-123");
+        assert_eq!(hit["error_code"], "CARD_DECLINED");
+        assert_eq!(hit["severity_text"], "ERROR");
+        assert_eq!(hit["trace_id"], trace_id, "the record carries its span's trace id");
+        assert_eq!(hit["span_id"].as_str().map(str::len), Some(16));
+        // The trace ID finds every record of the request.
+        let v = search(srv, json!({"query": format!("trace_id:{trace_id}")}));
+        assert_eq!(v["total"], 2, "{v}");
+        let q = enc(&format!(r#"{{service="{service}"}} | request_id="req-123""#));
+        let v = get_json(&srv.url(&format!("/loki/api/v1/query_range?query={q}")));
+        assert_eq!(v["data"]["result"][0]["values"][0][1], "payment_failed", "{v}");
+    };
+    check(&srv, "orders-grpc", &grpc);
+    check(&srv, "orders-http", &over_http);
+    srv.restart();
+    check(&srv, "orders-grpc", &grpc);
+    check(&srv, "orders-http", &over_http);
+}
+
 #[test]
 fn loki_clients_push_and_tail() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,61 @@
+//! OTLP logs: every request, whatever its transport, is decoded in place, converted into
+//! log events (records with malformed IDs refused one by one) and stored, with the
+//! request itself as the log record when every record was kept; the answer carries
+//! OTLP's partial success.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use lantern_logs::codec::otlp_header;
+use lantern_logs::LogStore;
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
+
+use crate::ingest::{run_admitted, IngestError};
+
+/// Shared by the gRPC and HTTP receivers.
+#[derive(Clone)]
+pub struct LogIngest {
+    store: Arc<OnceLock<Arc<LogStore>>>,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl LogIngest {
+    /// A receiver writing into the log store in `store` once it is set.
+    pub fn new(store: Arc<OnceLock<Arc<LogStore>>>) -> Self {
+        Self { store, permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::IN_FLIGHT)) }
+    }
+
+    /// Decodes, converts and stores a request (`body`: an `ExportLogsServiceRequest` in
+    /// protobuf); returns once the events are durable.
+    pub async fn export(&self, body: Bytes) -> Result<ExportLogsServiceResponse, IngestError> {
+        let store = self
+            .store
+            .get()
+            .cloned()
+            .ok_or_else(|| IngestError::Unavailable("the log store is starting; retry shortly".into()))?;
+        run_admitted(&self.permits, "log store", move || {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            let bump = bumpalo::Bump::new();
+            let req = lantern_otlp_wire::logs::logs_request(&body, &bump)
+                .map_err(|e| IngestError::Invalid(format!("body is not a valid ExportLogsServiceRequest: {e}")))?;
+            let c = lantern_logs::otlp::convert(req, now);
+            let stored = c.rows.len();
+            let result = if c.rejected == 0 {
+                store.append_payload(c.rows, &[&otlp_header(now), &body])
+            } else {
+                store.append(c.rows)
+            };
+            result.map_err(|e| IngestError::Internal(e.to_string()))?;
+            tracing::debug!(records = stored, rejected = c.rejected, "otlp log records stored");
+            Ok(ExportLogsServiceResponse {
+                partial_success: (c.rejected > 0).then(|| ExportLogsPartialSuccess {
+                    rejected_log_records: c.rejected as i64,
+                    error_message: c.errors.join("; "),
+                }),
+            })
+        })
+        .await
+    }
+}
