@@ -216,6 +216,18 @@ impl<T: Table> EventStore<T> {
     /// Opens the store: loads the segment sidecars, removes half-written segments, and
     /// replays the log written since the last seal.
     pub async fn open(log_dir: &Path, store: Store, opts: Options) -> Result<Self> {
+        Self::open_observing(log_dir, store, opts, |_| {}).await
+    }
+
+    /// [`EventStore::open`], also handing each replayed log payload to `observe` (a
+    /// table's owner may keep more in a payload than its rows: say, how far into a
+    /// file they were read).
+    pub async fn open_observing(
+        log_dir: &Path,
+        store: Store,
+        opts: Options,
+        mut observe: impl FnMut(&[u8]),
+    ) -> Result<Self> {
         let mut segments = Vec::new();
         for id in store.list_dirs(T::NAME).await? {
             match segment::Segment::load(&store, T::NAME, &id).await? {
@@ -231,6 +243,7 @@ impl<T: Table> EventStore<T> {
         let mut rows = Vec::new();
         let mut bad = 0usize;
         let log = log::Log::open(log_dir, from, |payload| {
+            observe(payload);
             match T::decode_log(payload) {
                 Some(r) => rows.extend(r),
                 None => bad += 1,

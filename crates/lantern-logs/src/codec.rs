@@ -14,6 +14,8 @@ const ROWS: u8 = 1;
 const JSONL: u8 = 2;
 /// An OTLP `ExportLogsServiceRequest` (protobuf) all of whose records were stored.
 const OTLP: u8 = 3;
+/// Lines read from a file: labels, arrival time, the file and the offset after them.
+const FILE: u8 = 4;
 
 fn put_varint(mut v: u64, out: &mut Vec<u8>) {
     while v >= 0x80 {
@@ -128,6 +130,39 @@ pub fn otlp_header(now: i64) -> Vec<u8> {
     h
 }
 
+/// The payload header of lines read from a file (the body follows): they replay as
+/// [`jsonl_header`]'s do, and [`file_offset`] reads back how far the file was read.
+pub fn file_header(labels: &[(String, String)], now: i64, file: &str, end: u64) -> Vec<u8> {
+    let mut h = jsonl_header(labels, now);
+    h[0] = FILE;
+    put_str(file, &mut h);
+    h.extend_from_slice(&end.to_le_bytes());
+    h
+}
+
+/// The file and the offset after the lines of a [`file_header`] payload.
+pub fn file_offset(b: &[u8]) -> Option<(String, u64)> {
+    let (&tag, rest) = b.split_first()?;
+    if tag != FILE {
+        return None;
+    }
+    let mut r = Reader(rest);
+    let (_, _) = jsonl_prefix(&mut r)?;
+    let file = r.str()?.to_string();
+    let end = u64::from_le_bytes(r.bytes(8)?.try_into().ok()?);
+    Some((file, end))
+}
+
+fn jsonl_prefix(r: &mut Reader) -> Option<(i64, Vec<(String, String)>)> {
+    let now = r.i64()?;
+    let n = usize::try_from(r.varint()?).ok()?;
+    let mut labels = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        labels.push((r.str()?.to_string(), r.str()?.to_string()));
+    }
+    Some((now, labels))
+}
+
 /// The lines of a JSON-lines body, as ingest splits them: by `\n`, skipping blank ones.
 pub fn body_lines(body: &str) -> impl Iterator<Item = &str> {
     body.split('\n').filter(|l| !l.trim().is_empty())
@@ -139,12 +174,11 @@ pub fn decode_payload(b: &[u8]) -> Option<Vec<LogRow>> {
     let mut r = Reader(rest);
     match tag {
         ROWS => decode_rows(&mut r),
-        JSONL => {
-            let now = r.i64()?;
-            let n = usize::try_from(r.varint()?).ok()?;
-            let mut labels = Vec::with_capacity(n.min(64));
-            for _ in 0..n {
-                labels.push((r.str()?.to_string(), r.str()?.to_string()));
+        JSONL | FILE => {
+            let (now, labels) = jsonl_prefix(&mut r)?;
+            if tag == FILE {
+                r.str()?;
+                r.bytes(8)?;
             }
             let body = std::str::from_utf8(r.0).ok()?;
             let mut p = LineParser::new(labels, now);

@@ -4,6 +4,7 @@
 //! (`LogStore`).
 
 pub mod codec;
+pub mod files;
 pub mod jsonl;
 pub mod logql;
 pub mod model;

@@ -2,7 +2,7 @@
 //! searched with the seed's syntax, counted into a volume histogram, and listed by
 //! stream for label and series lookups.
 
-use std::collections::{BTreeMap, BinaryHeap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
@@ -60,6 +60,12 @@ pub struct LogStore {
     events: EventStore<Logs>,
     /// Subscribers to new events (live tail), each with its own bounded queue.
     taps: Mutex<Vec<tokio::sync::mpsc::Sender<Arc<Vec<LogRow>>>>>,
+    /// How far each file was read, by the log records replayed at start-up.
+    replayed_files: HashMap<String, u64>,
+    /// Held by a file input from storing lines to writing its checkpoint, and by
+    /// sealing: a seal (which drops the log records that say how far a file was read)
+    /// never falls between the two.
+    checkpoint: tokio::sync::Mutex<()>,
 }
 
 struct ByTime(i64, u64, LogRow);
@@ -83,8 +89,15 @@ impl Ord for ByTime {
 impl LogStore {
     /// Opens the store (the log under `log_dir`, segments in `store`).
     pub async fn open(log_dir: &Path, store: Store, opts: Options) -> Result<Self> {
-        let events = EventStore::open(log_dir, store, opts).await?;
-        Ok(Self { events, taps: Mutex::new(Vec::new()) })
+        let mut replayed_files: HashMap<String, u64> = HashMap::new();
+        let events = EventStore::open_observing(log_dir, store, opts, |payload| {
+            if let Some((file, end)) = codec::file_offset(payload) {
+                let e = replayed_files.entry(file).or_default();
+                *e = (*e).max(end);
+            }
+        })
+        .await?;
+        Ok(Self { events, taps: Mutex::new(Vec::new()), replayed_files, checkpoint: tokio::sync::Mutex::new(()) })
     }
 
     /// Reads segment footers ahead of the first queries.
@@ -161,6 +174,54 @@ impl LogStore {
             self.append(rows)?;
         }
         Ok((n, rejected))
+    }
+
+    /// Stores lines read from a file (complete lines, `\n`-separated) with these
+    /// labels; `file` names the file (and its identity) and `end` is the offset after
+    /// the lines, kept in the log record so a restart resumes after them. Lines longer
+    /// than `max_line` are cut to it.
+    pub fn append_file(
+        &self,
+        labels: Vec<(String, String)>,
+        now: i64,
+        file: &str,
+        end: u64,
+        body: &str,
+        max_line: usize,
+    ) -> Result<usize> {
+        let mut p = LineParser::new(labels.clone(), now);
+        let mut rows = Vec::new();
+        for line in codec::body_lines(body) {
+            let line = if line.len() > max_line {
+                let mut cut = max_line;
+                while !line.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                &line[..cut]
+            } else {
+                line
+            };
+            rows.push(p.parse(line));
+        }
+        let n = rows.len();
+        let header = codec::file_header(&labels, now, file, end);
+        // Even no lines (blank ones only) move the file's offset on.
+        self.publish(&rows);
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        self.events.append_payload(rows, &[&header, body.as_bytes()])?;
+        Ok(n)
+    }
+
+    /// How far the log records replayed at start-up say each file was read.
+    pub fn replayed_file_offsets(&self) -> &HashMap<String, u64> {
+        &self.replayed_files
+    }
+
+    /// The lock a file input holds from storing lines to writing its checkpoint.
+    pub fn checkpoint_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.checkpoint
     }
 
     fn scan_for(&self, s: &Search, start: i64, end: i64) -> Scan {
@@ -297,11 +358,13 @@ impl LogStore {
 
     /// Seals what is in memory if due, and applies retention.
     pub async fn maintain(&self) -> Result<()> {
+        let _g = self.checkpoint.lock().await;
         Ok(self.events.maintain().await?)
     }
 
     /// Seals what is in memory now.
     pub async fn seal(&self) -> Result<()> {
+        let _g = self.checkpoint.lock().await;
         Ok(self.events.seal().await?)
     }
 

@@ -31,6 +31,8 @@ pub struct Config {
     pub traces: TracesConfig,
     /// The log store.
     pub logs: LogsConfig,
+    /// Files whose lines are stored as logs, followed as `tail -F` does.
+    pub log_files: Vec<LogFileConfig>,
     /// Defaults for scraping (Prometheus's `global:`).
     pub global: lantern_scrape::config::GlobalConfig,
     /// Targets to scrape, in Prometheus's `scrape_configs` syntax.
@@ -49,6 +51,7 @@ impl Default for Config {
             query: QueryConfig::default(),
             traces: TracesConfig::default(),
             logs: LogsConfig::default(),
+            log_files: Vec::new(),
             global: Default::default(),
             scrape_configs: Vec::new(),
         }
@@ -139,6 +142,21 @@ pub struct LogsConfig {
     pub ingest_rate_limit: ByteSize,
     /// Bytes a burst may take above the rate.
     pub ingest_burst_size: ByteSize,
+    /// How often `log_files` are checked for new lines.
+    pub file_poll_interval: PromDuration,
+}
+
+/// One entry of `log_files:`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogFileConfig {
+    /// Paths or glob patterns (`/var/log/app/*.log`).
+    pub paths: Vec<String>,
+    /// The `service` label of their lines.
+    pub service: String,
+    /// More stream labels.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for LogsConfig {
@@ -153,6 +171,7 @@ impl Default for LogsConfig {
             max_request_size: ByteSize(64 << 20),
             ingest_rate_limit: ByteSize(0),
             ingest_burst_size: ByteSize(64 << 20),
+            file_poll_interval: d(1),
         }
     }
 }
@@ -307,6 +326,29 @@ impl Config {
         if l.max_request_size.0 == 0 {
             errs.push("key logs.max_request_size: must be greater than 0".into());
         }
+        if l.file_poll_interval.0 < Duration::from_millis(10) {
+            errs.push(format!("key logs.file_poll_interval: {} is too short (minimum 10ms)", l.file_poll_interval));
+        }
+        for (i, f) in self.log_files.iter().enumerate() {
+            if f.paths.is_empty() {
+                errs.push(format!("key log_files[{i}].paths: at least one path or pattern is needed"));
+            }
+            for p in &f.paths {
+                if let Err(e) = glob::Pattern::new(p) {
+                    errs.push(format!("key log_files[{i}].paths: {p:?} is not a valid pattern: {e}"));
+                }
+            }
+            if f.service.is_empty() {
+                errs.push(format!("key log_files[{i}].service: must not be empty"));
+            }
+            for name in f.labels.keys() {
+                let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !ok || name == "service" || name == "filename" {
+                    errs.push(format!("key log_files[{i}].labels: {name:?} is not a label name that can be set here"));
+                }
+            }
+        }
         if self.limits.max_request_body_size.0 == 0 {
             errs.push("key limits.max_request_body_size: must be greater than 0".into());
         }
@@ -356,6 +398,18 @@ impl Config {
             // Larger row groups than spans': log columns compress better in long runs.
             row_group_rows: 16_384,
         }
+    }
+
+    /// The file inputs.
+    pub fn file_inputs(&self) -> Vec<lantern_logs::files::FileInput> {
+        self.log_files
+            .iter()
+            .map(|f| lantern_logs::files::FileInput {
+                paths: f.paths.clone(),
+                service: f.service.clone(),
+                labels: f.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            })
+            .collect()
     }
 
     /// The log ingest limits.

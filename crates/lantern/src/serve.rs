@@ -181,6 +181,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             }
         }
     });
+    let tailer = lantern_logs::files::Tailer::new(
+        logs.clone(),
+        cfg.file_inputs(),
+        lantern_logs::files::positions_path(&cfg.data_dir.join("logs")),
+        usize::try_from(cfg.logs.max_line_size.0).unwrap_or(usize::MAX),
+    );
+    let file_input =
+        (!cfg.log_files.is_empty()).then(|| tokio::spawn(tailer.run(cfg.logs.file_poll_interval.0, stop_rx.clone())));
     let maint_logs = logs.clone();
     let mut log_stop = stop_rx.clone();
     let log_maintenance = tokio::spawn(async move {
@@ -221,6 +229,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = maintenance.await;
     let _ = trace_maintenance.await;
     let _ = log_maintenance.await;
+    if let Some(f) = file_input {
+        let _ = f.await;
+    }
     let _ = span_metrics_task.await;
     let _ = syncer.await;
     // Scrape loops end by marking their series stale, so they stop before the store.

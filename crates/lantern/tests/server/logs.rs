@@ -123,6 +123,38 @@ fn structlog_lines_come_back_through_the_seeds_search_syntax() {
     check_logql(&srv, "checkout");
 }
 
+#[test]
+fn structlog_lines_reach_lantern_through_a_followed_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("app-logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let cfg = dir.path().join("lantern.yml");
+    let pattern = logs.join("*.log");
+    std::fs::write(
+        &cfg,
+        format!(
+            "logs:\n  file_poll_interval: 100ms\nlog_files:\n  - paths: [{:?}]\n    service: checkout-file\n    labels: {{env: test}}\n",
+            pattern.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let mut srv = Server::start_with(&dir.path().join("data"), &["--config", cfg.to_str().unwrap()]);
+    let file = logs.join("app.log");
+    structlog("file", file.to_str().unwrap());
+    let total = |srv: &Server| search(srv, json!({"query": "service:checkout-file"}))["total"].as_u64().unwrap();
+    crate::harness::eventually(20, "the file's four lines", || (total(&srv) == 4).then_some(()));
+    check_payment_failed(&srv, "checkout-file");
+    let v = search(&srv, json!({"query": "service:checkout-file AND env:test AND event:request_completed"}));
+    assert_eq!(v["total"], 1, "{v}");
+    // kill -9, more lines while down, a restart: every line once.
+    srv.kill9();
+    structlog("file", file.to_str().unwrap());
+    srv.restart();
+    crate::harness::eventually(20, "eight lines", || (total(&srv) == 8).then_some(()));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(total(&srv), 8, "no line is stored twice");
+}
+
 fn otlp_logs(transport: &str, endpoint: &str, service: &str) -> String {
     let out = Command::new(python())
         .arg(py_script("otlp_logs.py"))

@@ -1,0 +1,361 @@
+//! File inputs: files named by paths and globs are followed as `tail -F` does (by
+//! name: a file replaced under its name is read to its end, then the new one from its
+//! start; a file cut shorter is read again from its start), complete lines are stored
+//! with the input's labels (`service`, `filename`, any others), and how far each file
+//! was read is checkpointed (`positions.json`), so a restart neither loses nor repeats
+//! a line: each batch's log record also carries its file offset, and the checkpoint is
+//! written before a seal can drop that record.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::LogStore;
+
+/// One input: files and the labels their lines get.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileInput {
+    /// Paths or glob patterns.
+    pub paths: Vec<String>,
+    /// The `service` label.
+    pub service: String,
+    /// More stream labels.
+    pub labels: Vec<(String, String)>,
+}
+
+/// Bytes read from one file per pass at most.
+const CHUNK: u64 = 4 << 20;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Positions {
+    files: HashMap<String, Position>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct Position {
+    inode: u64,
+    offset: u64,
+    /// A hash of the file's first bytes (up to [`PRINT`]) read so far.
+    #[serde(default)]
+    print: u64,
+}
+
+/// Bytes of a file's start that identify its content: a file rewritten in place
+/// (truncated, then written past the old offset between two passes) no longer matches.
+const PRINT: u64 = 256;
+
+struct Tracked {
+    input: usize,
+    file: File,
+    inode: u64,
+    offset: u64,
+    print: u64,
+}
+
+/// The hash of the first `min(upto, PRINT)` bytes of a file.
+fn fingerprint(file: &mut File, upto: u64) -> std::io::Result<u64> {
+    let mut buf = Vec::new();
+    file.seek(SeekFrom::Start(0))?;
+    file.take(upto.min(PRINT)).read_to_end(&mut buf)?;
+    Ok(lantern_events::bloom::key(&[&buf]))
+}
+
+/// Follows the files of every input.
+pub struct Tailer {
+    store: Arc<LogStore>,
+    inputs: Vec<FileInput>,
+    positions_path: PathBuf,
+    max_line: usize,
+    tracked: HashMap<String, Tracked>,
+    saved: Positions,
+}
+
+fn key(path: &str, inode: u64) -> String {
+    format!("{path}#{inode}")
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+impl Tailer {
+    /// A tailer checkpointing into `positions_path`; lines longer than `max_line` are
+    /// cut to it.
+    pub fn new(store: Arc<LogStore>, inputs: Vec<FileInput>, positions_path: PathBuf, max_line: usize) -> Self {
+        let saved = std::fs::read(&positions_path)
+            .ok()
+            .and_then(|b| match serde_json::from_slice::<Positions>(&b) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!(path = %positions_path.display(), error = %e, "file positions are unreadable; files are read from their start");
+                    None
+                }
+            })
+            .unwrap_or_default();
+        Self { store, inputs, positions_path, max_line, tracked: HashMap::new(), saved }
+    }
+
+    /// Runs passes every `interval` until `stop` changes.
+    pub async fn run(mut self, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => break,
+            }
+            self = match tokio::task::spawn_blocking(move || {
+                self.pass();
+                self
+            })
+            .await
+            {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(error = %e, "the file input stopped");
+                    return;
+                }
+            };
+        }
+    }
+
+    /// Finds the inputs' files and stores what was appended to them since the last
+    /// pass.
+    pub fn pass(&mut self) {
+        let mut found: Vec<(String, usize)> = Vec::new();
+        for (i, input) in self.inputs.iter().enumerate() {
+            for pattern in &input.paths {
+                match glob::glob(pattern) {
+                    Ok(paths) => found
+                        .extend(paths.flatten().filter(|p| p.is_file()).map(|p| (p.to_string_lossy().into_owned(), i))),
+                    Err(e) => tracing::warn!(pattern = %pattern, error = %e, "invalid file pattern"),
+                }
+            }
+        }
+        for (path, input) in found {
+            if let Err(e) = self.follow(&path, input) {
+                tracing::warn!(path = %path, error = %e, "reading a log file failed; will retry");
+            }
+        }
+    }
+
+    fn follow(&mut self, path: &str, input: usize) -> std::io::Result<()> {
+        let meta = std::fs::metadata(path)?;
+        let inode = meta.ino();
+        if let Some(t) = self.tracked.get(path) {
+            if t.inode != inode {
+                // Replaced under its name: finish the old file, then start the new one.
+                self.read(path, true)?;
+                self.tracked.remove(path);
+            }
+        }
+        if !self.tracked.contains_key(path) {
+            let saved = self.saved.files.get(path).filter(|p| p.inode == inode).copied();
+            let mut offset = saved.map_or(0, |p| p.offset);
+            if let Some(&end) = self.store.replayed_file_offsets().get(&key(path, inode)) {
+                offset = offset.max(end);
+            }
+            let mut file = File::open(path)?;
+            let print = fingerprint(&mut file, offset)?;
+            // A checkpoint for other content under the same inode is void.
+            if saved.is_some_and(|p| p.offset == offset && p.print != print && p.print != 0) {
+                offset = 0;
+            }
+            let print = fingerprint(&mut file, offset)?;
+            self.tracked.insert(path.to_string(), Tracked { input, file, inode, offset, print });
+        }
+        let len = meta.len();
+        if let Some(t) = self.tracked.get_mut(path) {
+            let rewritten = t.offset > 0 && fingerprint(&mut t.file, t.offset)? != t.print;
+            if len < t.offset || rewritten {
+                tracing::info!(path = %path, "log file was truncated; reading it from the start");
+                t.offset = 0;
+                t.print = fingerprint(&mut t.file, 0)?;
+            }
+        }
+        while self.read(path, false)? {}
+        Ok(())
+    }
+
+    /// Reads and stores the next complete lines of a tracked file (with `to_end`, a
+    /// last unterminated line too); true when there may be more.
+    fn read(&mut self, path: &str, to_end: bool) -> std::io::Result<bool> {
+        let Some(t) = self.tracked.get_mut(path) else { return Ok(false) };
+        t.file.seek(SeekFrom::Start(t.offset))?;
+        let mut buf = Vec::new();
+        (&mut t.file).take(CHUNK).read_to_end(&mut buf)?;
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        let full = buf.len() as u64 == CHUNK;
+        let used = match buf.iter().rposition(|&b| b == b'\n') {
+            Some(i) => i + 1,
+            None if to_end || full => buf.len(),
+            None => return Ok(false),
+        };
+        let used = if to_end && !full { buf.len() } else { used };
+        buf.truncate(used);
+        let end = t.offset + used as u64;
+        let text = String::from_utf8_lossy(&buf);
+        let input = &self.inputs[t.input];
+        let mut labels =
+            vec![("service".to_string(), input.service.clone()), ("filename".to_string(), path.to_string())];
+        labels.extend(input.labels.iter().cloned());
+        let file_key = key(path, t.inode);
+        let inode = t.inode;
+        let print = if t.offset < PRINT { fingerprint(&mut t.file, end)? } else { t.print };
+        {
+            let _g = self.store.checkpoint_lock().blocking_lock();
+            self.store
+                .append_file(labels, now_ns(), &file_key, end, &text, self.max_line)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            self.saved.files.insert(path.to_string(), Position { inode, offset: end, print });
+            self.save()?;
+        }
+        if let Some(t) = self.tracked.get_mut(path) {
+            t.offset = end;
+            t.print = print;
+        }
+        Ok(full)
+    }
+
+    fn save(&self) -> std::io::Result<()> {
+        let tmp = self.positions_path.with_extension("tmp");
+        let mut f = File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec(&self.saved).map_err(std::io::Error::other)?)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &self.positions_path)?;
+        if let Some(dir) = self.positions_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+/// The default checkpoint file under a data directory.
+pub fn positions_path(logs_dir: &Path) -> PathBuf {
+    logs_dir.join("positions.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Order, Search};
+
+    async fn lines(store: &LogStore) -> Vec<String> {
+        let f = store.search(&Search::parse("").unwrap(), i64::MIN, i64::MAX, Order::Asc, 1000).await.unwrap();
+        let mut v: Vec<String> = f.hits.iter().map(|r| r.render_line().into_owned()).collect();
+        v.sort();
+        v
+    }
+
+    async fn open(dir: &Path) -> Arc<LogStore> {
+        Arc::new(
+            LogStore::open(
+                &dir.join("wal"),
+                lantern_objstore::Store::local(&dir.join("objects")).unwrap(),
+                Default::default(),
+            )
+            .await
+            .unwrap(),
+        )
+    }
+
+    fn append(path: &Path, text: &str) {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn follows_rotation_truncation_and_restarts_without_loss_or_repeats() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let file = logs.join("app.log");
+        let input = FileInput {
+            paths: vec![logs.join("*.log").to_string_lossy().into_owned()],
+            service: "checkout".into(),
+            labels: vec![],
+        };
+        let data = dir.path().join("data");
+        let pos = dir.path().join("positions.json");
+        append(&file, "{\"event\": \"a\", \"level\": \"info\"}\nb\npartial");
+        let store = open(&data).await;
+        let mut t = Tailer::new(store.clone(), vec![input.clone()], pos.clone(), 1024);
+        let t = tokio::task::spawn_blocking(move || {
+            t.pass();
+            t
+        })
+        .await
+        .unwrap();
+        assert_eq!(lines(&store).await, ["b", "{\"event\": \"a\", \"level\": \"info\"}"]);
+        let hit = store.search(&Search::parse("b").unwrap(), i64::MIN, i64::MAX, Order::Asc, 1).await.unwrap();
+        assert_eq!(hit.hits[0].stream.label("filename"), Some(file.to_string_lossy().as_ref()));
+        assert_eq!(hit.hits[0].stream.label("service"), Some("checkout"));
+        drop(t);
+        drop(store);
+
+        // Restart: the line completed meanwhile is read once; nothing is repeated.
+        append(&file, " line\nc\n");
+        let store = open(&data).await;
+        let mut t = Tailer::new(store.clone(), vec![input.clone()], pos.clone(), 1024);
+        let mut t = tokio::task::spawn_blocking(move || {
+            t.pass();
+            t
+        })
+        .await
+        .unwrap();
+        assert_eq!(lines(&store).await, ["b", "c", "partial line", "{\"event\": \"a\", \"level\": \"info\"}"]);
+
+        // Rotation: the old file's last lines, then the new file from its start.
+        append(&file, "d\n");
+        std::fs::rename(&file, logs.join("app.log.1")).unwrap();
+        append(&file, "e\n");
+        // Truncation of the new file after one more line: read again from the start.
+        t = tokio::task::spawn_blocking(move || {
+            t.pass();
+            t
+        })
+        .await
+        .unwrap();
+        std::fs::write(&file, "f\n").unwrap();
+        t = tokio::task::spawn_blocking(move || {
+            t.pass();
+            t
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            lines(&store).await,
+            ["b", "c", "d", "e", "f", "partial line", "{\"event\": \"a\", \"level\": \"info\"}"]
+        );
+
+        // A crash after lines were stored but before the checkpoint was written: the
+        // log record says how far the file was read.
+        append(&file, "g\n");
+        let saved = std::fs::read(&pos).unwrap();
+        t = tokio::task::spawn_blocking(move || {
+            t.pass();
+            t
+        })
+        .await
+        .unwrap();
+        std::fs::write(&pos, saved).unwrap();
+        drop(t);
+        drop(store);
+        let store = open(&data).await;
+        let mut t = Tailer::new(store.clone(), vec![input], pos, 1024);
+        tokio::task::spawn_blocking(move || t.pass()).await.unwrap();
+        assert_eq!(
+            lines(&store).await,
+            ["b", "c", "d", "e", "f", "g", "partial line", "{\"event\": \"a\", \"level\": \"info\"}"]
+        );
+    }
+}
