@@ -10,18 +10,30 @@ pub struct Bloom {
 const PROBES: u64 = 7;
 
 impl Bloom {
-    /// A filter sized for `keys` distinct keys.
+    /// A filter sized for `keys` distinct keys (10 bits each).
     pub fn with_capacity(keys: usize) -> Self {
-        let bits = (keys.max(64) * 10).next_power_of_two();
-        Self { words: vec![0; bits / 64] }
+        let words = (keys.max(64) * 10).div_ceil(64);
+        Self { words: vec![0; words] }
     }
 
     /// A filter from its bytes (as [`Bloom::to_bytes`] wrote them).
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
-        if b.is_empty() || !b.len().is_multiple_of(8) || !(b.len() / 8).is_power_of_two() {
+        if b.is_empty() || !b.len().is_multiple_of(8) {
             return None;
         }
         Some(Self { words: b.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect() })
+    }
+
+    /// A bit position from a hash: masked when the filter's size is a power of two (as
+    /// every filter written before sizes were exact is), else reduced by
+    /// multiply-shift.
+    fn reduce(&self, h: u64) -> usize {
+        let bits = (self.words.len() * 64) as u64;
+        if bits.is_power_of_two() {
+            (h & (bits - 1)) as usize
+        } else {
+            ((u128::from(h) * u128::from(bits)) >> 64) as usize
+        }
     }
 
     /// The filter's bytes.
@@ -29,18 +41,16 @@ impl Bloom {
         self.words.iter().flat_map(|w| w.to_le_bytes()).collect()
     }
 
-    fn positions(&self, key: u64) -> impl Iterator<Item = usize> {
-        let mask = (self.words.len() * 64 - 1) as u64;
+    fn positions(&self, key: u64) -> impl Iterator<Item = usize> + '_ {
         let (h1, h2) = (key, key.rotate_left(32) | 1);
-        (0..PROBES).map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) & mask) as usize)
+        (0..PROBES).map(move |i| self.reduce(h1.wrapping_add(i.wrapping_mul(h2))))
     }
 
     /// Adds a key.
     pub fn insert(&mut self, key: u64) {
-        let mask = (self.words.len() * 64 - 1) as u64;
         let (h1, h2) = (key, key.rotate_left(32) | 1);
         for i in 0..PROBES {
-            let p = (h1.wrapping_add(i.wrapping_mul(h2)) & mask) as usize;
+            let p = self.reduce(h1.wrapping_add(i.wrapping_mul(h2)));
             self.words[p / 64] |= 1 << (p % 64);
         }
     }
@@ -103,5 +113,16 @@ mod tests {
         assert_ne!(key(&[b"ab", b"c"]), key(&[b"a", b"bc"]));
         assert_eq!(back, b);
         assert!(Bloom::from_bytes(&[1, 2, 3]).is_none());
+        // Sizes are exact (10 bits per key), not rounded up to a power of two; filters of
+        // a power-of-two size (as older segments hold) read as they were written.
+        assert_eq!(Bloom::with_capacity(10_000).len_bytes(), 12_504);
+        let mut old = Bloom { words: vec![0; 256] };
+        old.insert(42);
+        let mask = (256 * 64 - 1) as u64;
+        let (h1, h2) = (42u64, 42u64.rotate_left(32) | 1);
+        for i in 0..PROBES {
+            let p = (h1.wrapping_add(i.wrapping_mul(h2)) & mask) as usize;
+            assert!(old.words[p / 64] & (1 << (p % 64)) != 0);
+        }
     }
 }

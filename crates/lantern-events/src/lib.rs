@@ -22,6 +22,7 @@ use arrow_schema::SchemaRef;
 use lantern_objstore::Store;
 use parking_lot::{Mutex, RwLock};
 
+pub use parquet;
 pub use segment::SegmentInfo;
 
 /// Errors of the event store.
@@ -69,6 +70,15 @@ pub trait Table: Send + Sync + 'static {
     fn segment_schema(_rows: &[&Self::Row]) -> SchemaRef {
         Self::schema()
     }
+    /// Per-column Parquet settings for a segment of these rows (encodings, whether
+    /// dictionaries pay); the defaults otherwise.
+    fn writer_props(
+        props: parquet::file::properties::WriterPropertiesBuilder,
+        _schema: &SchemaRef,
+        _rows: &[&Self::Row],
+    ) -> parquet::file::properties::WriterPropertiesBuilder {
+        props
+    }
     /// The row's time in nanoseconds since the epoch.
     fn time(row: &Self::Row) -> i64;
     /// The order of rows inside a segment: rows queried together (one service's, one
@@ -77,6 +87,13 @@ pub trait Table: Send + Sync + 'static {
     /// Index keys of the row (see [`bloom::key`]): a query naming keys skips row groups
     /// (and so segments) whose filter lacks any of them.
     fn keys(row: &Self::Row, out: &mut Vec<u64>);
+    /// Index keys of a row group's rows (duplicates allowed): [`Table::keys`] of each
+    /// unless the table knows a cheaper way (rows sharing values).
+    fn group_keys(rows: &[&Self::Row], out: &mut Vec<u64>) {
+        for r in rows {
+            Self::keys(r, out);
+        }
+    }
     /// Writes rows as one log payload (for [`EventStore::append`]).
     fn encode_log(rows: &[Self::Row], out: &mut Vec<u8>);
     /// The rows of a log payload: what [`Table::encode_log`] wrote, or what a caller of

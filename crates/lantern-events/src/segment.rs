@@ -89,9 +89,7 @@ pub fn build<T: Table>(
         let times = chunk.iter().map(|r| T::time(r));
         group_times.push([times.clone().min().unwrap_or(0), times.max().unwrap_or(0)]);
         keys.clear();
-        for r in chunk {
-            T::keys(r, &mut keys);
-        }
+        T::group_keys(chunk, &mut keys);
         keys.sort_unstable();
         keys.dedup();
         let mut bloom = Bloom::with_capacity(keys.len());
@@ -100,12 +98,12 @@ pub fn build<T: Table>(
         }
         groups.push(bloom);
     }
+    let schema = T::segment_schema(rows);
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|e| err(id, e))?))
-        .set_max_row_group_size(opts.row_group_rows.max(1))
-        .build();
+        .set_max_row_group_size(opts.row_group_rows.max(1));
+    let props = T::writer_props(props, &schema, rows).build();
     let mut data = Vec::new();
-    let schema = T::segment_schema(rows);
     let mut w = ArrowWriter::try_new(&mut data, schema.clone(), Some(props)).map_err(|e| err(id, e))?;
     for chunk in all.chunks(group_rows) {
         let batch = T::to_batch(&schema, chunk).map_err(|e| err(id, e))?;

@@ -54,20 +54,30 @@ pub(crate) async fn jsonl(State(api): State<LogsApi>, Query(p): Query<JsonlParam
         let store = api.store()?;
         let body = read_body_limited(body, api.limits.max_request_bytes).await?;
         rate_limited(&api, body.len())?;
-        let text = std::str::from_utf8(&body)
-            .map_err(|e| ApiError::bad_data(format!("the body is not UTF-8 text: {e}")))?
-            .to_string();
         let labels: Vec<(String, String)> = p.service.into_iter().map(|s| ("service".to_string(), s)).collect();
         let max = api.limits.max_line_bytes;
-        let (n, rejected) = tokio::task::spawn_blocking(move || store.append_jsonl(labels, now_ns(), &text, max))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(store_failed)?;
+        let (n, rejected) = tokio::task::spawn_blocking(move || {
+            let text = std::str::from_utf8(&body)
+                .map_err(|e| ApiError::bad_data(format!("the body is not UTF-8 text: {e}")))?;
+            store.append_jsonl(labels, now_ns(), text, max).map_err(store_failed)
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
         Ok::<_, ApiError>(if rejected.is_empty() {
             axum::Json(json!({"accepted": n})).into_response()
         } else {
             partial(n, &rejected)
         })
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /api/v1/admin/logs/flush`: seals the lines in memory into a segment now.
+pub(crate) async fn flush(State(api): State<LogsApi>) -> Response {
+    let run = async {
+        let store = api.store()?;
+        store.seal().await.map_err(|e| ApiError::internal(format!("sealing log lines failed: {e}")))?;
+        Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
 }

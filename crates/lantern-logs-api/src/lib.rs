@@ -70,6 +70,7 @@ pub fn router(api: LogsApi) -> Router {
         .route("/loki/api/v1/index/stats", get(loki::index_stats).post(loki::index_stats))
         .route("/loki/api/v1/status/buildinfo", get(loki::buildinfo))
         .route("/loki/api/v1/tail", get(tail::tail))
+        .route("/api/v1/admin/logs/flush", post(ingest::flush))
         .with_state(api)
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::model::{normalize_level, render_object, LogRow, Stream, Value};
+use crate::model::{normalize_level, render_into, LogRow, Names, Stream, Value};
 
 /// Field names read as the event time, by preference.
 pub const TIME_KEYS: [&str; 4] = ["timestamp", "time", "ts", "@timestamp"];
@@ -22,16 +22,25 @@ pub const LEVEL_KEYS: [&str; 3] = ["level", "severity", "levelname"];
 pub struct LineParser {
     labels: Vec<(String, String)>,
     now: i64,
-    streams: HashMap<String, Arc<Stream>>,
-    names: HashMap<Box<str>, Arc<str>>,
-    scratch: Vec<(String, Value)>,
+    streams: HashMap<String, Arc<Stream>, foldhash::fast::RandomState>,
+    names: Names,
+    render: String,
+    /// Fields of the last JSON line: the next one likely has as many.
+    last_fields: usize,
 }
 
 impl LineParser {
     /// A parser whose events carry `labels` (say, `service`) and the level each line
     /// names; `now` (ns) is the time of lines without one.
     pub fn new(labels: Vec<(String, String)>, now: i64) -> Self {
-        Self { labels, now, streams: HashMap::new(), names: HashMap::new(), scratch: Vec::new() }
+        Self {
+            labels,
+            now,
+            streams: HashMap::default(),
+            names: Names::default(),
+            render: String::new(),
+            last_fields: 0,
+        }
     }
 
     /// The stream of lines at this level.
@@ -48,26 +57,12 @@ impl LineParser {
         s
     }
 
-    fn name(&mut self, k: String) -> Arc<str> {
-        if let Some(n) = self.names.get(k.as_str()) {
-            return n.clone();
-        }
-        let n: Arc<str> = k.as_str().into();
-        self.names.insert(k.into_boxed_str(), n.clone());
-        n
-    }
-
     /// One line as an event.
     pub fn parse(&mut self, line: &str) -> LogRow {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        self.scratch.clear();
-        if line.trim_start().starts_with('{') && flatten_object(line, &mut self.scratch) {
-            let mut fields = Vec::with_capacity(self.scratch.len());
-            let mut scratch = std::mem::take(&mut self.scratch);
-            for (k, v) in scratch.drain(..) {
-                fields.push((self.name(k), v));
-            }
-            self.scratch = scratch;
+        let mut fields = Vec::with_capacity(self.last_fields);
+        if line.trim_start().starts_with('{') && flatten_object(line, &mut self.names, &mut fields) {
+            self.last_fields = fields.len();
             let time = TIME_KEYS
                 .iter()
                 .find_map(|k| fields.iter().find(|(n, _)| &**n == *k).and_then(|(_, v)| value_time(v)))
@@ -78,7 +73,7 @@ impl LineParser {
                 .map(|(_, v)| normalize_level(&v.text()))
                 .unwrap_or_default();
             let stream = self.stream(&level);
-            let (line, compact) = reproduce(line, &fields);
+            let (line, compact) = reproduce_with(line, &fields, &mut self.render);
             return LogRow { time, stream, line, fields, compact };
         }
         let stream = self.stream(&text_level(line));
@@ -89,10 +84,16 @@ impl LineParser {
 /// How a JSON line is kept: `(None, compact)` when its fields, written again in that
 /// style, give the line back; else the line itself.
 pub fn reproduce(line: &str, fields: &[(Arc<str>, Value)]) -> (Option<Box<str>>, bool) {
-    for compact in [false, true] {
-        if render_object(fields, compact) == line {
-            return (None, compact);
-        }
+    reproduce_with(line, fields, &mut String::new())
+}
+
+/// [`reproduce`] rendering into a reused buffer.
+pub fn reproduce_with(line: &str, fields: &[(Arc<str>, Value)], buf: &mut String) -> (Option<Box<str>>, bool) {
+    // The separators after the first key tell the style; one rendering decides.
+    let compact = !line.contains("\": ");
+    render_into(fields, compact, buf);
+    if buf == line {
+        return (None, compact);
     }
     (Some(line.into()), false)
 }
@@ -100,10 +101,7 @@ pub fn reproduce(line: &str, fields: &[(Arc<str>, Value)]) -> (Option<Box<str>>,
 impl LineParser {
     /// Field names shared by this parser's events.
     pub fn intern(&mut self, k: &str) -> Arc<str> {
-        if let Some(n) = self.names.get(k) {
-            return n.clone();
-        }
-        self.name(k.to_string())
+        self.names.get(k)
     }
 }
 
@@ -172,17 +170,18 @@ pub fn parse_time(s: &str) -> Option<i64> {
     s.parse::<f64>().ok().filter(|x| x.is_finite()).map(epoch)
 }
 
-/// Reads a JSON object into flat fields; false (and `out` unspecified) when `line` is
-/// not exactly one JSON object.
-pub fn flatten_object(line: &str, out: &mut Vec<(String, Value)>) -> bool {
+/// Reads a JSON object into flat fields (names shared through `names`); false (and
+/// `out` unspecified) when `line` is not exactly one JSON object.
+pub fn flatten_object(line: &str, names: &mut Names, out: &mut Vec<(Arc<str>, Value)>) -> bool {
     let mut de = serde_json::Deserializer::from_str(line);
-    let ok = de.deserialize_map(ObjectVisitor { prefix: "", out }).is_ok();
+    let ok = de.deserialize_map(ObjectVisitor { prefix: "", names, out }).is_ok();
     ok && de.end().is_ok()
 }
 
 struct ObjectVisitor<'a> {
     prefix: &'a str,
-    out: &'a mut Vec<(String, Value)>,
+    names: &'a mut Names,
+    out: &'a mut Vec<(Arc<str>, Value)>,
 }
 
 impl<'de> Visitor<'de> for ObjectVisitor<'_> {
@@ -192,16 +191,21 @@ impl<'de> Visitor<'de> for ObjectVisitor<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let key = if self.prefix.is_empty() { k.into_owned() } else { format!("{}.{k}", self.prefix) };
-            map.next_value_seed(FieldSeed { key, out: self.out })?;
+            let key = if self.prefix.is_empty() {
+                self.names.get(&k)
+            } else {
+                self.names.get(&format!("{}.{k}", self.prefix))
+            };
+            map.next_value_seed(FieldSeed { key, names: &mut *self.names, out: &mut *self.out })?;
         }
         Ok(())
     }
 }
 
 struct FieldSeed<'a> {
-    key: String,
-    out: &'a mut Vec<(String, Value)>,
+    key: Arc<str>,
+    names: &'a mut Names,
+    out: &'a mut Vec<(Arc<str>, Value)>,
 }
 
 impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
@@ -238,13 +242,13 @@ impl<'de> Visitor<'de> for FieldSeed<'_> {
         Ok(())
     }
     fn visit_str<E>(self, s: &str) -> Result<(), E> {
-        self.out.push((self.key, Value::Str(s.into())));
+        self.out.push((self.key, Value::Str(self.names.value(s))));
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         let at = self.out.len();
         let key = self.key;
-        ObjectVisitor { prefix: &key, out: self.out }.visit_map(map)?;
+        ObjectVisitor { prefix: &key, names: self.names, out: &mut *self.out }.visit_map(map)?;
         if self.out.len() == at {
             // An empty object stays a field.
             self.out.push((key, Value::Json("{}".into())));

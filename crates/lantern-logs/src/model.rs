@@ -17,9 +17,9 @@ pub enum Value {
     /// A floating-point number.
     Float(f64),
     /// A string.
-    Str(Box<str>),
+    Str(Arc<str>),
     /// An array (or an object kept whole), as JSON text.
-    Json(Box<str>),
+    Json(Arc<str>),
 }
 
 impl Value {
@@ -72,9 +72,13 @@ impl Value {
 
     /// Appends the value as JSON.
     pub fn write_json(&self, out: &mut String) {
+        use std::fmt::Write;
         match self {
             Value::Str(s) => write_json_str(s, out),
             Value::Json(s) => out.push_str(s),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
             Value::Float(f) if !f.is_finite() => out.push_str("null"),
             v => out.push_str(&v.text()),
         }
@@ -93,6 +97,12 @@ pub fn float_text(f: f64) -> String {
 /// Appends `s` as a JSON string.
 pub fn write_json_str(s: &str, out: &mut String) {
     out.push('"');
+    // Most strings need no escaping.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -246,19 +256,66 @@ impl LogRow {
 
 /// Fields as one JSON object, spaced as Python's `json.dumps` writes it or compact.
 pub fn render_object(fields: &[(Arc<str>, Value)], compact: bool) -> String {
-    let (sep, colon) = if compact { (",", ":") } else { (", ", ": ") };
     let mut out = String::with_capacity(64 + fields.len() * 24);
+    render_into(fields, compact, &mut out);
+    out
+}
+
+/// [`render_object`] into a buffer (cleared first).
+pub fn render_into(fields: &[(Arc<str>, Value)], compact: bool, out: &mut String) {
+    let (sep, colon) = if compact { (",", ":") } else { (", ", ": ") };
+    out.clear();
     out.push('{');
     for (i, (k, v)) in fields.iter().enumerate() {
         if i > 0 {
             out.push_str(sep);
         }
-        write_json_str(k, &mut out);
+        write_json_str(k, out);
         out.push_str(colon);
-        v.write_json(&mut out);
+        v.write_json(out);
     }
     out.push('}');
-    out
+}
+
+type Interned = std::collections::HashMap<Box<str>, Arc<str>, foldhash::fast::RandomState>;
+
+/// Field names, and short string values, shared between the events of one request
+/// (made once: fewer allocations, less memory for events in memory).
+#[derive(Default)]
+pub struct Names {
+    names: Interned,
+    values: Interned,
+}
+
+/// Values shared at most per [`Names`] (the first ones seen: repeated values such as
+/// events, paths and levels come early; unique ones stop being added once it is full).
+const MAX_SHARED_VALUES: usize = 2048;
+
+impl Names {
+    /// The shared name.
+    pub fn get(&mut self, k: &str) -> Arc<str> {
+        if let Some(n) = self.names.get(k) {
+            return n.clone();
+        }
+        let n: Arc<str> = k.into();
+        self.names.insert(k.into(), n.clone());
+        n
+    }
+
+    /// A string value, shared when short and seen before.
+    pub fn value(&mut self, v: &str) -> Arc<str> {
+        if v.len() > 64 {
+            return v.into();
+        }
+        if let Some(n) = self.values.get(v) {
+            return n.clone();
+        }
+        let n: Arc<str> = v.into();
+        if self.values.len() < MAX_SHARED_VALUES {
+            self.values.insert(v.into(), n.clone());
+        }
+        n
+    }
 }
 
 /// Parses a label set as Loki writes streams: `{a="b", c="d"}` (Go string escapes).

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use lantern_otlp_wire::logs::{Kv, ResourceLogs, Value as Wire};
 
-use crate::model::{normalize_level, LogRow, Stream, Value};
+use crate::model::{normalize_level, LogRow, Names, Stream, Value};
 
 /// Events converted from a request, and the records refused.
 #[derive(Debug, Default)]
@@ -41,19 +41,6 @@ pub fn severity_level(text: &str, number: i32) -> String {
         _ => "",
     }
     .into()
-}
-
-struct Names(HashMap<String, Arc<str>>);
-
-impl Names {
-    fn get(&mut self, k: &str) -> Arc<str> {
-        if let Some(n) = self.0.get(k) {
-            return n.clone();
-        }
-        let n: Arc<str> = k.into();
-        self.0.insert(k.to_string(), n.clone());
-        n
-    }
 }
 
 fn wire_json(v: &Wire) -> serde_json::Value {
@@ -102,7 +89,7 @@ fn push_attrs(names: &mut Names, prefix: &str, kvs: &[Kv], out: &mut Vec<(Arc<st
 /// Converts a decoded request; `now` (ns) is the time of records without one.
 pub fn convert(req: &[ResourceLogs], now: i64) -> Converted {
     let mut out = Converted::default();
-    let mut names = Names(HashMap::new());
+    let mut names = Names::default();
     let mut streams: HashMap<(String, String), Arc<Stream>> = HashMap::new();
     for rl in req {
         let service = rl

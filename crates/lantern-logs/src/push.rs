@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::jsonl::{flatten_object, reproduce, LEVEL_KEYS};
-use crate::model::{normalize_level, parse_label_set, LogRow, Stream, Value};
+use crate::model::{normalize_level, parse_label_set, LogRow, Names, Stream, Value};
 use crate::store::Rejected;
 
 /// The protobuf messages of a push.
@@ -98,23 +98,13 @@ struct JsonStream {
 struct Builder {
     max_line: usize,
     out: Pushed,
-    names: HashMap<String, Arc<str>>,
+    names: Names,
     streams: HashMap<(String, String), Arc<Stream>>,
-    scratch: Vec<(String, Value)>,
 }
 
 impl Builder {
     fn new(max_line: usize) -> Self {
-        Self { max_line, out: Pushed::default(), names: HashMap::new(), streams: HashMap::new(), scratch: Vec::new() }
-    }
-
-    fn name(&mut self, k: &str) -> Arc<str> {
-        if let Some(n) = self.names.get(k) {
-            return n.clone();
-        }
-        let n: Arc<str> = k.into();
-        self.names.insert(k.to_string(), n.clone());
-        n
+        Self { max_line, out: Pushed::default(), names: Names::default(), streams: HashMap::new() }
     }
 
     fn reject(&mut self, stream: usize, entry: usize, labels: &str, reason: String) {
@@ -132,22 +122,14 @@ impl Builder {
         line: &str,
         metadata: Vec<(String, String)>,
     ) {
-        self.scratch.clear();
         let mut fields: Vec<(Arc<str>, Value)> = Vec::new();
         let mut compact = false;
         let mut text: Option<Box<str>> = Some(line.into());
-        if line.trim_start().starts_with('{') && flatten_object(line, &mut self.scratch) {
-            let scratch = std::mem::take(&mut self.scratch);
-            for (k, v) in &scratch {
-                let n = self.name(k);
-                fields.push((n, v.clone()));
-            }
-            self.scratch = scratch;
-            if metadata.is_empty() {
-                let (l, c) = reproduce(line, &fields);
-                text = l;
-                compact = c;
-            }
+        let parsed = line.trim_start().starts_with('{') && flatten_object(line, &mut self.names, &mut fields);
+        if parsed && metadata.is_empty() {
+            let (l, c) = reproduce(line, &fields);
+            text = l;
+            compact = c;
         }
         let level = LEVEL_KEYS
             .iter()
@@ -155,7 +137,7 @@ impl Builder {
             .map(|(_, v)| normalize_level(&v.text()))
             .unwrap_or_default();
         for (k, v) in metadata {
-            let n = self.name(&k);
+            let n = self.names.get(&k);
             fields.push((n, Value::Str(v.into())));
         }
         if text.is_none() && fields.is_empty() {

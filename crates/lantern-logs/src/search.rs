@@ -246,7 +246,10 @@ fn eval(n: &Node, r: &LogRow) -> bool {
             },
             Target::Any => {
                 r.line.as_deref().is_some_and(|l| text_matches(t, l, false))
-                    || r.fields.iter().any(|(k, v)| value_matches(t, v, is_id_field(k)))
+                    || r.fields
+                        .iter()
+                        .filter(|(k, _)| !crate::jsonl::TIME_KEYS.contains(&&**k))
+                        .any(|(k, v)| value_matches(t, v, is_id_field(k)))
             }
         },
         Node::Range { target, lo, hi } => match target {
@@ -290,12 +293,20 @@ fn group_may_match(n: &Node, g: &Bloom) -> bool {
                 Target::Message => t.words.is_empty() || words_in(),
                 Target::Time => true,
                 Target::Field(f) => {
-                    // A number may sit in a float column written differently ("5" as 5.0).
+                    // Numbers, booleans and times are not in the filters (they are
+                    // matched by value).
                     t.number.is_some()
+                        || matches!(t.lower.as_str(), "true" | "false" | "null")
+                        || crate::jsonl::TIME_KEYS.contains(&f.as_str())
                         || g.may_contain(label_key(f, &t.text))
                         || if is_id_field(f) { g.may_contain(id_key(&t.text)) } else { words_in() }
                 }
-                Target::Any => t.number.is_some() || words_in() || g.may_contain(id_key(&t.text)),
+                Target::Any => {
+                    t.number.is_some()
+                        || matches!(t.lower.as_str(), "true" | "false" | "null")
+                        || words_in()
+                        || g.may_contain(id_key(&t.text))
+                }
             }
         }
         _ => true,

@@ -90,6 +90,57 @@ fn column_type(mask: u8) -> Option<DataType> {
     }
 }
 
+/// Marks a `_keys` entry (`\u{1}<style><name>`) whose value is the row time written in
+/// a style of [`time_text`].
+const DERIVED: char = '\u{1}';
+
+/// Writes a time (ns) as loggers do: 0 RFC 3339 `Z` with as many fraction digits as
+/// needed (0, 3, 6 or 9), 1 Python's `isoformat` in UTC with `Z` (6 digits unless
+/// zero), 2 the same with `+00:00`, 3 six digits always with `Z`, 4 three digits with
+/// `Z` (JavaScript), 5 nine digits with `Z`.
+pub fn time_text(ns: i64, style: u8) -> String {
+    use chrono::SecondsFormat;
+    let Some(t) = chrono::DateTime::from_timestamp(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32)
+    else {
+        return String::new();
+    };
+    let micro_or_none = |z: &str| {
+        if t.timestamp_subsec_micros() == 0 {
+            format!("{}{z}", t.format("%Y-%m-%dT%H:%M:%S"))
+        } else {
+            format!("{}{z}", t.format("%Y-%m-%dT%H:%M:%S%.6f"))
+        }
+    };
+    match style {
+        0 => t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        1 => micro_or_none("Z"),
+        2 => micro_or_none("+00:00"),
+        3 => t.to_rfc3339_opts(SecondsFormat::Micros, true),
+        4 => t.to_rfc3339_opts(SecondsFormat::Millis, true),
+        _ => t.to_rfc3339_opts(SecondsFormat::Nanos, true),
+    }
+}
+
+/// The style in which a time field's text is the row time, if it is one.
+fn time_style(k: &str, v: &Value, time: i64) -> Option<u8> {
+    let Value::Str(s) = v else { return None };
+    if !crate::jsonl::TIME_KEYS.contains(&k) || s.len() < 20 {
+        return None;
+    }
+    (0..6u8).find(|&style| *time_text(time, style) == **s)
+}
+
+/// A `_keys` entry: the field name, and the style if its value is the row time.
+fn derived_key(s: &str) -> (Arc<str>, Option<u8>) {
+    let mut chars = s.chars();
+    if chars.next() == Some(DERIVED) {
+        if let Some(d) = chars.next().and_then(|c| c.to_digit(10)) {
+            return (Arc::from(chars.as_str()), Some(d as u8));
+        }
+    }
+    (Arc::from(s), None)
+}
+
 fn labels_json(s: &Stream) -> String {
     let mut out = String::from("{");
     for (i, (k, v)) in s.labels.iter().enumerate() {
@@ -160,13 +211,20 @@ impl Table for Logs {
     }
 
     fn segment_schema(rows: &[&LogRow]) -> SchemaRef {
-        let mut seen: HashMap<&str, (usize, u8)> = HashMap::new();
+        // By name pointer first (names are shared between events), then merged by name.
+        let mut by_ptr: HashMap<*const u8, (&str, usize, u8), foldhash::fast::RandomState> = HashMap::default();
         for r in rows {
             for (k, v) in &r.fields {
-                let e = seen.entry(&**k).or_default();
-                e.0 += 1;
-                e.1 |= type_bit(v);
+                let e = by_ptr.entry(k.as_ptr()).or_insert((&**k, 0, 0));
+                e.1 += 1;
+                e.2 |= type_bit(v);
             }
+        }
+        let mut seen: HashMap<&str, (usize, u8)> = HashMap::new();
+        for (k, n, mask) in by_ptr.into_values() {
+            let e = seen.entry(k).or_default();
+            e.0 += n;
+            e.1 |= mask;
         }
         let mut cols: Vec<(&str, usize, DataType)> =
             seen.into_iter().filter_map(|(k, (n, mask))| column_type(mask).map(|t| (k, n, t))).collect();
@@ -176,6 +234,52 @@ impl Table for Logs {
         let mut fields = fixed_fields();
         fields.extend(cols.into_iter().map(|(k, _, t)| Field::new(col::field(k), t, true)));
         Arc::new(Schema::new(fields))
+    }
+
+    /// Times delta-encoded; floats split by byte; fields with mostly distinct values
+    /// (request IDs, durations) without dictionaries, which would only add indices.
+    fn writer_props(
+        mut props: lantern_events::parquet::file::properties::WriterPropertiesBuilder,
+        schema: &SchemaRef,
+        rows: &[&LogRow],
+    ) -> lantern_events::parquet::file::properties::WriterPropertiesBuilder {
+        use lantern_events::parquet::basic::Encoding;
+        use lantern_events::parquet::schema::types::ColumnPath;
+        let path = |n: &str| ColumnPath::new(vec![n.to_string()]);
+        props = props
+            .set_column_dictionary_enabled(path(col::TIME), false)
+            .set_column_encoding(path(col::TIME), Encoding::DELTA_BINARY_PACKED);
+        // Distinct values of each field in a sample of rows spread over the segment.
+        let sample: Vec<&LogRow> = rows.iter().step_by((rows.len() / 2048).max(1)).copied().collect();
+        let mut distinct: HashMap<&str, std::collections::HashSet<String>> = HashMap::new();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for r in &sample {
+            for (k, v) in &r.fields {
+                if matches!(v, Value::Str(_) | Value::Int(_)) {
+                    *seen.entry(&**k).or_default() += 1;
+                    distinct.entry(&**k).or_default().insert(v.text().into_owned());
+                }
+            }
+        }
+        for f in schema.fields().iter() {
+            let Some(name) = f.name().strip_prefix('.') else { continue };
+            match f.data_type() {
+                DataType::Float64 => {
+                    props = props
+                        .set_column_dictionary_enabled(path(f.name()), false)
+                        .set_column_encoding(path(f.name()), Encoding::BYTE_STREAM_SPLIT);
+                }
+                DataType::Utf8 | DataType::Int64 => {
+                    let n = seen.get(name).copied().unwrap_or(0);
+                    let d = distinct.get(name).map_or(0, |s| s.len());
+                    if n >= 64 && d * 2 > n {
+                        props = props.set_column_dictionary_enabled(path(f.name()), false);
+                    }
+                }
+                _ => {}
+            }
+        }
+        props
     }
 
     fn time(r: &LogRow) -> i64 {
@@ -189,6 +293,10 @@ impl Table for Logs {
 
     fn keys(r: &LogRow, out: &mut Vec<u64>) {
         crate::tokens::row_keys(r, out)
+    }
+
+    fn group_keys(rows: &[&LogRow], out: &mut Vec<u64>) {
+        crate::tokens::group_keys(rows, out)
     }
 
     fn encode_log(rows: &[LogRow], out: &mut Vec<u8>) {
@@ -215,7 +323,8 @@ impl Table for Logs {
             Float(Float64Builder),
             Str(StringBuilder),
         }
-        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut index: HashMap<&str, usize, foldhash::fast::RandomState> = HashMap::default();
+        let mut by_ptr: HashMap<*const u8, Option<usize>, foldhash::fast::RandomState> = HashMap::default();
         let mut builders: Vec<B> = Vec::new();
         for f in schema.fields().iter() {
             let Some(name) = f.name().strip_prefix('.') else { continue };
@@ -251,8 +360,23 @@ impl Table for Logs {
                     if i > 0 {
                         keys_text.push(',');
                     }
+                    // A time field that `_time` gives back exactly is not stored again.
+                    if let Some(style) = time_style(k, v, r.time) {
+                        crate::model::write_json_str(&format!("{DERIVED}{style}{k}"), &mut keys_text);
+                        continue;
+                    }
                     crate::model::write_json_str(k, &mut keys_text);
-                    let slot = index.get(&**k).copied().filter(|&c| !filled[c]);
+                    // Names are shared between events: look a name up by its pointer,
+                    // by its text only the first time.
+                    let col = match by_ptr.get(&k.as_ptr()) {
+                        Some(c) => *c,
+                        None => {
+                            let c = index.get(&**k).copied();
+                            by_ptr.insert(k.as_ptr(), c);
+                            c
+                        }
+                    };
+                    let slot = col.filter(|&c| !filled[c]);
                     match (slot.map(|c| (c, &mut builders[c])), v) {
                         (Some((_, B::Bool(b))), Value::Bool(x)) => b.append_value(*x),
                         (Some((_, B::Int(b))), Value::Int(x)) => b.append_value(*x),
@@ -324,7 +448,9 @@ impl Table for Logs {
         let rest = column::<StringArray>(b, col::REST);
         let fields = field_columns(b);
         let mut streams: HashMap<(&str, &str), Arc<Stream>> = HashMap::new();
-        let mut names: HashMap<&str, Arc<[Arc<str>]>> = HashMap::new();
+        // Field names of a `_keys` value, each with its time style if derived.
+        type Order = Arc<[(Arc<str>, Option<u8>)]>;
+        let mut names: HashMap<&str, Order> = HashMap::new();
         let mut out = Vec::with_capacity(b.num_rows());
         for i in 0..b.num_rows() {
             let (lt, level) = (labels.value(i), levels.value(i));
@@ -349,7 +475,7 @@ impl Table for Logs {
                     Some(o) => o.clone(),
                     None => {
                         let v: Vec<String> = serde_json::from_str(kt).map_err(|e| format!("keys {kt:?}: {e}"))?;
-                        let o: Arc<[Arc<str>]> = v.into_iter().map(|s| Arc::<str>::from(s.as_str())).collect();
+                        let o: Order = v.iter().map(|s| derived_key(s)).collect();
                         names.insert(kt, o.clone());
                         o
                     }
@@ -359,7 +485,11 @@ impl Table for Logs {
                     .map(|r| serde_json::from_str(r.value(i)).map_err(|e| format!("rest fields: {e}")))
                     .transpose()?;
                 row_fields.reserve(order.len());
-                for k in order.iter() {
+                for (k, derived) in order.iter() {
+                    if let Some(style) = derived {
+                        row_fields.push((k.clone(), Value::Str(time_text(time.value(i), *style).into())));
+                        continue;
+                    }
                     let v = match rest_map.as_ref().and_then(|m| m.get(&**k)) {
                         Some(v) => Value::from_json(v),
                         None => fields.get(&**k).map_or(Value::Null, |c| c.get(i)),

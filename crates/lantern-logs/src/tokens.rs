@@ -2,6 +2,8 @@
 //! letters, digits, `_` and non-ASCII characters make words), identifiers whole, and the
 //! stream's service, level and labels. Stores and queries compute them alike.
 
+use std::collections::HashSet;
+
 use lantern_events::bloom::key;
 
 use crate::model::{is_id_field, LogRow, Value};
@@ -62,24 +64,58 @@ pub fn label_key(name: &str, value: &str) -> u64 {
     key(&[b"l", name.as_bytes(), value.as_bytes()])
 }
 
-/// Every key of an event.
-pub fn row_keys(r: &LogRow, out: &mut Vec<u64>) {
+/// Every key of a group of events, each shared value (stream, interned string)
+/// tokenised once.
+pub fn group_keys(rows: &[&LogRow], out: &mut Vec<u64>) {
+    let mut streams: HashSet<*const crate::model::Stream, foldhash::fast::RandomState> = HashSet::default();
+    let mut values: HashSet<*const u8, foldhash::fast::RandomState> = HashSet::default();
+    for r in rows {
+        if streams.insert(std::sync::Arc::as_ptr(&r.stream)) {
+            stream_keys(r, out);
+        }
+        if let Some(l) = &r.line {
+            words(l, |w| out.push(word_key(w)));
+        }
+        for (k, v) in &r.fields {
+            if let Value::Str(s) | Value::Json(s) = v {
+                if !values.insert(s.as_ptr()) {
+                    continue;
+                }
+            }
+            field_keys(k, v, out);
+        }
+    }
+}
+
+fn stream_keys(r: &LogRow, out: &mut Vec<u64>) {
     out.push(service_key(&r.stream.service));
     out.push(level_key(&r.stream.level));
     for (k, v) in &r.stream.labels {
         out.push(label_key(k, v));
     }
+}
+
+fn field_keys(k: &str, v: &Value, out: &mut Vec<u64>) {
+    match v {
+        // Numbers and booleans are matched by value (row tests on their columns),
+        // times by range: words of them would only fill the filters.
+        Value::Null | Value::Bool(_) | Value::Float(_) => {}
+        Value::Int(i) if is_id_field(k) => out.push(id_key(&i.to_string())),
+        Value::Int(_) => {}
+        Value::Str(_) if crate::jsonl::TIME_KEYS.contains(&k) => {}
+        Value::Str(s) if is_id_field(k) => out.push(id_key(s)),
+        Value::Str(s) | Value::Json(s) => words(s, |w| out.push(word_key(w))),
+    }
+}
+
+/// Every key of an event.
+pub fn row_keys(r: &LogRow, out: &mut Vec<u64>) {
+    stream_keys(r, out);
     if let Some(l) = &r.line {
         words(l, |w| out.push(word_key(w)));
     }
     for (k, v) in &r.fields {
-        match v {
-            Value::Null => {}
-            Value::Str(s) if is_id_field(k) => out.push(id_key(s)),
-            Value::Int(i) if is_id_field(k) => out.push(id_key(&i.to_string())),
-            Value::Str(s) | Value::Json(s) => words(s, |w| out.push(word_key(w))),
-            v => words(&v.text(), |w| out.push(word_key(w))),
-        }
+        field_keys(k, v, out);
     }
 }
 
