@@ -87,6 +87,8 @@ pub trait Table: Send + Sync + 'static {
     /// Index keys of the row (see [`bloom::key`]): a query naming keys skips row groups
     /// (and so segments) whose filter lacks any of them.
     fn keys(row: &Self::Row, out: &mut Vec<u64>);
+    /// Bits per distinct key in the row-group filters (see [`bloom::Bloom::with_bits`]).
+    const BLOOM_BITS_PER_KEY: usize = 10;
     /// Index keys of a row group's rows (duplicates allowed): [`Table::keys`] of each
     /// unless the table knows a cheaper way (rows sharing values).
     fn group_keys(rows: &[&Self::Row], out: &mut Vec<u64>) {
@@ -106,6 +108,12 @@ pub trait Table: Send + Sync + 'static {
     fn from_batch(batch: &RecordBatch) -> std::result::Result<Vec<Self::Row>, String>;
     /// A summary of a segment's rows kept in its sidecar (e.g. services and operations).
     fn summarize(rows: &[&Self::Row]) -> serde_json::Value;
+    /// A summary of one row group's rows (say, rows per stream), for answers that a
+    /// group lying wholly inside a query's range gives without being read; `None` keeps
+    /// none.
+    fn summarize_group(_rows: &[&Self::Row]) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// Tuning and retention.
@@ -142,8 +150,11 @@ impl Default for Options {
 /// every row, then the other columns only if some row passed, and only for those rows.
 #[derive(Clone)]
 pub struct RowFilter {
-    /// The columns the test reads.
+    /// The columns the test reads (`.*`: every column whose name starts with `.`).
     pub columns: Vec<String>,
+    /// Whether string columns come as dictionary arrays (`Dictionary(Int32, Utf8)`), so a
+    /// test of many rows tests each distinct value once.
+    pub dictionary: bool,
     /// The test.
     pub test: Arc<dyn Fn(&RecordBatch) -> arrow_array::BooleanArray + Send + Sync>,
 }
@@ -163,6 +174,9 @@ pub struct Scan {
     pub filter: Option<RowFilter>,
     /// A test of a row group's filter (beyond `keys` and `any_keys`): false skips it.
     pub groups: Option<GroupTest>,
+    /// Row groups lying wholly inside this range (ns, inclusive) are not read: the
+    /// caller takes them from [`EventStore::group_summaries`].
+    pub skip_within: Option<(i64, i64)>,
     /// Segments whose newest row is older than this (ns, read as each segment is
     /// reached) are not read: a caller that has what it needs from newer rows raises it.
     pub floor: Option<Arc<std::sync::atomic::AtomicI64>>,
@@ -178,6 +192,7 @@ impl Scan {
             any_keys: Vec::new(),
             filter: None,
             groups: None,
+            skip_within: None,
             floor: None,
         }
     }
@@ -510,6 +525,22 @@ impl<T: Table> EventStore<T> {
             .filter(|s| s.info.max_t >= min_t && s.info.min_t <= max_t)
             .map(|s| s.info.summary.clone())
             .collect()
+    }
+
+    /// The summaries ([`Table::summarize_group`]) of the sealed row groups lying wholly
+    /// inside `[min_t, max_t]` (ns), with their time ranges: what a scan with
+    /// `skip_within` of that range does not read.
+    pub fn group_summaries(&self, min_t: i64, max_t: i64) -> Vec<([i64; 2], serde_json::Value)> {
+        let segs = self.segments.read();
+        let mut out = Vec::new();
+        for s in segs.iter().filter(|s| s.info.max_t >= min_t && s.info.min_t <= max_t) {
+            for (t, v) in s.info.group_times.iter().zip(&s.info.group_summaries) {
+                if t[0] >= min_t && t[1] <= max_t && !v.is_null() {
+                    out.push((*t, v.clone()));
+                }
+            }
+        }
+        out
     }
 
     /// Rows in memory overlapping `[min_t, max_t]` (ns), for callers that summarise

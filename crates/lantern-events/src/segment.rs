@@ -46,6 +46,9 @@ pub struct SegmentInfo {
     /// Per row group, its oldest and newest row time (ns).
     #[serde(default)]
     pub group_times: Vec<[i64; 2]>,
+    /// Per row group, the table's summary of it (empty when the table keeps none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_summaries: Vec<serde_json::Value>,
     /// The table's summary of the rows.
     pub summary: serde_json::Value,
 }
@@ -84,15 +87,17 @@ pub fn build<T: Table>(
     let group_rows = opts.row_group_rows.max(1);
     let mut groups = Vec::new();
     let mut group_times = Vec::new();
+    let mut group_summaries = Vec::new();
     let mut keys = Vec::new();
     for chunk in all.chunks(group_rows) {
         let times = chunk.iter().map(|r| T::time(r));
         group_times.push([times.clone().min().unwrap_or(0), times.max().unwrap_or(0)]);
+        group_summaries.push(T::summarize_group(chunk).unwrap_or(serde_json::Value::Null));
         keys.clear();
         T::group_keys(chunk, &mut keys);
         keys.sort_unstable();
         keys.dedup();
-        let mut bloom = Bloom::with_capacity(keys.len());
+        let mut bloom = Bloom::with_bits(keys.len(), T::BLOOM_BITS_PER_KEY);
         for k in &keys {
             bloom.insert(*k);
         }
@@ -112,6 +117,9 @@ pub fn build<T: Table>(
         w.flush().map_err(|e| err(id, e))?;
     }
     w.close().map_err(|e| err(id, e))?;
+    if group_summaries.iter().all(serde_json::Value::is_null) {
+        group_summaries.clear();
+    }
     let info = SegmentInfo {
         id: id.to_string(),
         min_t: rows.iter().map(|r| T::time(r)).min().unwrap_or(0),
@@ -121,6 +129,7 @@ pub fn build<T: Table>(
         data_len: 0,
         log_upto,
         group_times,
+        group_summaries,
         summary: T::summarize(rows),
     };
     Ok(Built { info, groups, data })
@@ -214,8 +223,12 @@ impl Segment {
 
     /// Whether the scan may want rows of row group `g`: by its time range and filter.
     fn group_selected(&self, g: usize, scan: &Scan) -> bool {
-        let times_ok = self.info.group_times.get(g).is_none_or(|[lo, hi]| *hi >= scan.min_t && *lo <= scan.max_t);
-        times_ok && self.groups.get(g).is_none_or(|b| scan.group_may_match(b))
+        let times = self.info.group_times.get(g);
+        let times_ok = times.is_none_or(|[lo, hi]| *hi >= scan.min_t && *lo <= scan.max_t);
+        // A group the caller counts from its summary.
+        let summarized = self.info.group_summaries.get(g).is_some_and(|s| !s.is_null())
+            && scan.skip_within.zip(times).is_some_and(|((a, b), [lo, hi])| *lo >= a && *hi <= b);
+        times_ok && !summarized && self.groups.get(g).is_none_or(|b| scan.group_may_match(b))
     }
 
     /// Hands `columns` of the row groups the scan selects (by time and filter) to
@@ -261,6 +274,51 @@ impl Segment {
         Ok(())
     }
 
+    /// Step 1 of reading row group `g`: its filter columns for every row, and which rows
+    /// pass (`None` when none does); the bytes fetched are kept for step 2.
+    #[allow(clippy::type_complexity)] // (selection, fetched byte ranges)
+    async fn filter_group<T: Table>(
+        &self,
+        store: &Store,
+        scan: &Scan,
+        footer: &ArrowReaderMetadata,
+        g: usize,
+    ) -> Result<Option<(Option<BooleanArray>, Vec<(u64, Bytes)>)>> {
+        let Some(f) = scan.filter.as_ref() else { return Ok(Some((None, Vec::new()))) };
+        let schema = footer.parquet_schema();
+        let rg = footer.metadata().row_group(g);
+        // A filter none of whose columns the segment has cannot be run (it would not
+        // know the row count): every row goes to the visitor, which checks.
+        let cols: Vec<usize> = (0..schema.num_columns())
+            .filter(|&c| {
+                let column = schema.column(c);
+                let name = column.name();
+                f.columns.iter().any(|n| n == name || (n == ".*" && name.starts_with('.')))
+            })
+            .collect();
+        if cols.is_empty() {
+            return Ok(Some((None, Vec::new())));
+        }
+        let ranges: Vec<std::ops::Range<u64>> = cols
+            .iter()
+            .map(|&c| {
+                let (start, len) = rg.column(c).byte_range();
+                start..start + len
+            })
+            .collect();
+        let parts = store.get_ranges(&self.data_path::<T>(), &ranges).await?;
+        let fetched: Vec<(u64, Bytes)> = ranges.iter().map(|r| r.start).zip(parts).collect();
+        let chunks = Ranges { len: self.info.data_len, parts: fetched.clone() };
+        let (id, footer, f) = (self.info.id.clone(), footer.clone(), f.clone());
+        let mask = tokio::task::spawn_blocking(move || select(&id, chunks, footer, g, &cols, &f))
+            .await
+            .map_err(|e| Error::Task(e.to_string()))??;
+        if mask.true_count() == 0 {
+            return Ok(None);
+        }
+        Ok(Some((Some(mask), fetched)))
+    }
+
     /// Hands the segment's rows to `visit`, one row group at a time (reading only that
     /// group's bytes), until it breaks. Row groups outside the scan's time range or
     /// whose filter rules the scan out are skipped; rows its `filter` rules out are not
@@ -271,47 +329,29 @@ impl Segment {
         scan: &Scan,
         visit: &mut (impl FnMut(&T::Row) -> ControlFlow<()> + Send),
     ) -> Result<ControlFlow<()>> {
-        let filter = scan.filter.as_ref();
+        use futures::StreamExt;
         let footer = self.footer::<T>(store).await?.clone();
         let meta = footer.metadata().clone();
-        for g in 0..meta.num_row_groups() {
-            if !self.group_selected(g, scan) {
-                continue;
-            }
+        let groups: Vec<usize> = (0..meta.num_row_groups()).filter(|&g| self.group_selected(g, scan)).collect();
+        // Step 1 (the filter's columns, for every row) runs for the next group while this
+        // one is decoded and visited: two groups at a time.
+        let mut filtered = futures::stream::iter(groups)
+            .map(|g| {
+                let footer = footer.clone();
+                async move { self.filter_group::<T>(store, scan, &footer, g).await.map(|r| (g, r)) }
+            })
+            .buffered(2);
+        while let Some(next) = filtered.next().await {
+            let (g, picked) = next?;
+            let Some((selection, mut fetched)) = picked else { continue };
+            // Step 2: every column, decoding only the selected rows.
             let rg = meta.row_group(g);
             let path = self.data_path::<T>();
-            let schema = footer.parquet_schema();
-            let col_range = |c: usize| {
-                let (start, len) = rg.column(c).byte_range();
-                start..start + len
-            };
-            // Step 1: the filter's columns, for every row.
-            let mut selection = None;
-            let mut fetched: Vec<(u64, Bytes)> = Vec::new();
-            // A filter none of whose columns the segment has cannot be run (it would
-            // not know the row count): every row goes to the visitor, which checks.
-            let filter_cols = filter.map(|f| {
-                (0..schema.num_columns())
-                    .filter(|&c| f.columns.iter().any(|n| n == schema.column(c).name()))
-                    .collect::<Vec<_>>()
-            });
-            if let (Some(f), Some(cols)) = (filter, filter_cols.filter(|c| !c.is_empty())) {
-                let ranges: Vec<std::ops::Range<u64>> = cols.iter().map(|&c| col_range(c)).collect();
-                let parts = store.get_ranges(&path, &ranges).await?;
-                fetched = ranges.iter().map(|r| r.start).zip(parts).collect();
-                let chunks = Ranges { len: self.info.data_len, parts: fetched.clone() };
-                let (id, footer, f) = (self.info.id.clone(), footer.clone(), f.clone());
-                let mask = tokio::task::spawn_blocking(move || select(&id, chunks, footer, g, &cols, &f))
-                    .await
-                    .map_err(|e| Error::Task(e.to_string()))??;
-                if mask.true_count() == 0 {
-                    continue;
-                }
-                selection = Some(mask);
-            }
-            // Step 2: every column, decoding only the selected rows.
-            let rest: Vec<std::ops::Range<u64>> = (0..schema.num_columns())
-                .map(col_range)
+            let rest: Vec<std::ops::Range<u64>> = (0..footer.parquet_schema().num_columns())
+                .map(|c| {
+                    let (start, len) = rg.column(c).byte_range();
+                    start..start + len
+                })
                 .filter(|r| !fetched.iter().any(|(s, _)| *s == r.start))
                 .collect();
             let parts = store.get_ranges(&path, &rest).await?;
@@ -396,6 +436,35 @@ fn select(
     filter: &RowFilter,
 ) -> Result<BooleanArray> {
     let mask = ProjectionMask::leaves(footer.parquet_schema(), cols.iter().copied());
+    let footer = if filter.dictionary {
+        // Strings stored with a dictionary are read as one: each distinct value is tested
+        // once (the others stay plain: building a dictionary would cost more).
+        use arrow_schema::{DataType, Field, Schema};
+        let rg = footer.metadata().row_group(g);
+        let dictionary_coded = |name: &str| {
+            (0..rg.num_columns()).any(|c| {
+                let cc = rg.column(c);
+                cc.column_descr().name() == name && cc.dictionary_page_offset().is_some()
+            })
+        };
+        let fields: Vec<Field> = footer
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Utf8 if dictionary_coded(f.name()) => Field::new(
+                    f.name(),
+                    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                    f.is_nullable(),
+                ),
+                _ => f.as_ref().clone(),
+            })
+            .collect();
+        let opts = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+        ArrowReaderMetadata::try_new(footer.metadata().clone(), opts).map_err(|e| err(id, e))?
+    } else {
+        footer
+    };
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)
         .with_row_groups(vec![g])
         .with_projection(mask)

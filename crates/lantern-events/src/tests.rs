@@ -119,6 +119,7 @@ async fn rows_survive_sealing_and_reopening_and_scans_skip_what_cannot_match() {
     let want = note(1_000 + 777, 777);
     let id = want.id.clone();
     let filter = RowFilter {
+        dictionary: false,
         columns: vec!["id".into()],
         test: Arc::new(move |b: &RecordBatch| {
             let col = b.column_by_name("id").and_then(|c| c.as_any().downcast_ref::<BinaryArray>().cloned());

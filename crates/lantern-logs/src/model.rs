@@ -374,9 +374,23 @@ pub fn rfc3339(ns: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Whether a field holds an identifier, matched whole rather than word by word: `id`,
-/// `trace_id`, `span_id`, `request_id` and any other name ending in `_id`, `.id` or
-/// `Id` (`traceId`).
+/// Fields holding request-scoped identifiers: matched whole rather than word by word,
+/// and kept whole in the row-group filters (a needle search skips every group but its
+/// own).
+pub const ID_FIELDS: [&str; 10] = [
+    "trace_id",
+    "span_id",
+    "request_id",
+    "traceid",
+    "spanid",
+    "requestid",
+    "trace.id",
+    "span.id",
+    "request.id",
+    "correlation_id",
+];
+
+/// Whether a field is one of [`ID_FIELDS`] (ignoring case).
 pub fn is_id_field(name: &str) -> bool {
-    name == "id" || name.ends_with("_id") || name.ends_with(".id") || name.ends_with("Id") || name.ends_with("ID")
+    ID_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name))
 }

@@ -14,7 +14,8 @@
 
 use std::sync::Arc;
 
-use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, BooleanArray, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use lantern_events::bloom::Bloom;
 use lantern_events::RowFilter;
 use lantern_lucene::{Query, TermKind};
@@ -23,6 +24,10 @@ use crate::jsonl::parse_time;
 use crate::model::{is_id_field, LogRow, Value};
 use crate::table::col;
 use crate::tokens::{id_key, label_key, level_key, service_key, word_key, words};
+
+/// What a search does with a sealed row known to match from its filter columns: given
+/// its time and level, true to have it decoded, false when counting it was enough.
+pub type Sure = Arc<dyn Fn(i64, &str) -> bool + Send + Sync>;
 
 /// A search that cannot run (a bad range bound, a bad pattern).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -154,12 +159,20 @@ fn compile(q: Query) -> Result<Node, SearchError> {
 
 /// Whether `want` (lowercased words) occur in a row in `text`'s words.
 fn has_run(text: &str, want: &[String]) -> bool {
-    if want.is_empty() {
-        return false;
+    match want {
+        [] => false,
+        // One word: compared in place (ASCII case folded), nothing allocated.
+        [w] if w.is_ascii() => {
+            let mut found = false;
+            words(text, |x| found = found || x.eq_ignore_ascii_case(w.as_bytes()));
+            found
+        }
+        _ => {
+            let mut have: Vec<String> = Vec::new();
+            words(text, |w| have.push(String::from_utf8_lossy(w).to_lowercase()));
+            have.windows(want.len()).any(|w| w == want)
+        }
     }
-    let mut have: Vec<String> = Vec::new();
-    words(text, |w| have.push(String::from_utf8_lossy(w).to_lowercase()));
-    have.windows(want.len()).any(|w| w == want)
 }
 
 fn text_matches(t: &Term, text: &str, id: bool) -> bool {
@@ -173,7 +186,11 @@ fn text_matches(t: &Term, text: &str, id: bool) -> bool {
             }
         }
         (None, true) => text.eq_ignore_ascii_case(&t.text),
-        (None, false) => (t.kind == TermKind::Word && text.to_lowercase() == t.lower) || has_run(text, &t.words),
+        (None, false) => {
+            let whole = t.kind == TermKind::Word
+                && if text.is_ascii() { text.eq_ignore_ascii_case(&t.lower) } else { text.to_lowercase() == t.lower };
+            whole || has_run(text, &t.words)
+        }
     }
 }
 
@@ -286,11 +303,17 @@ fn group_may_match(n: &Node, g: &Bloom) -> bool {
         Node::And(v) => v.iter().all(|n| group_may_match(n, g)),
         Node::Or(v) => v.iter().any(|n| group_may_match(n, g)),
         Node::Term(t) if t.pattern.is_none() => {
-            let words_in = || !t.words.is_empty() && t.words.iter().all(|w| g.may_contain(word_key(w.as_bytes())));
+            // Words of digits alone are not in the filters.
+            let words_in = || {
+                t.words
+                    .iter()
+                    .filter(|w| !w.bytes().all(|b| b.is_ascii_digit()))
+                    .all(|w| g.may_contain(word_key(w.as_bytes())))
+            };
             match &t.target {
                 Target::Level => g.may_contain(level_key(&t.lower)),
                 Target::Service => g.may_contain(service_key(&t.text)),
-                Target::Message => t.words.is_empty() || words_in(),
+                Target::Message => words_in(),
                 Target::Time => true,
                 Target::Field(f) => {
                     // Numbers, booleans and times are not in the filters (they are
@@ -331,12 +354,81 @@ impl Tri {
     }
 }
 
+/// A string column of a prefilter batch: plain, or a dictionary (each distinct value
+/// once).
+enum StrCol<'a> {
+    Plain(&'a StringArray),
+    Dict(&'a DictionaryArray<Int32Type>, &'a StringArray),
+}
+
+impl<'a> StrCol<'a> {
+    fn of(a: &'a dyn Array) -> Option<Self> {
+        if let Some(s) = a.as_any().downcast_ref::<StringArray>() {
+            return Some(StrCol::Plain(s));
+        }
+        let d = a.as_any().downcast_ref::<DictionaryArray<Int32Type>>()?;
+        Some(StrCol::Dict(d, d.values().as_any().downcast_ref::<StringArray>()?))
+    }
+
+    fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            StrCol::Plain(s) => s.is_valid(i).then(|| s.value(i)),
+            StrCol::Dict(d, v) => d.is_valid(i).then(|| v.value(d.keys().value(i) as usize)),
+        }
+    }
+
+    /// `test` of each row's value (`None` for null), testing each distinct value once.
+    fn each(&self, n: usize, mut test: impl FnMut(&str) -> bool) -> Vec<Option<bool>> {
+        match self {
+            StrCol::Plain(s) => (0..n).map(|i| s.is_valid(i).then(|| test(s.value(i)))).collect(),
+            StrCol::Dict(d, v) => {
+                let per_value: Vec<bool> = (0..v.len()).map(|j| v.is_valid(j) && test(v.value(j))).collect();
+                (0..n).map(|i| d.is_valid(i).then(|| per_value[d.keys().value(i) as usize])).collect()
+            }
+        }
+    }
+}
+
+fn str_col<'a>(b: &'a RecordBatch, name: &str) -> Option<StrCol<'a>> {
+    b.column_by_name(name).and_then(|c| StrCol::of(c.as_ref()))
+}
+
 /// The prefilter's columns of one record batch.
 struct Cols<'a> {
     time: Option<&'a Int64Array>,
-    level: Option<&'a StringArray>,
-    service: Option<&'a StringArray>,
+    /// Each row's level: `_level`, else the `level` label of `_labels`.
+    levels: Option<Vec<&'a str>>,
+    service: Option<StrCol<'a>>,
     batch: &'a RecordBatch,
+    /// Per free-text term (by address), each row's answer from every column.
+    free: Vec<(*const Term, Vec<Tri>)>,
+}
+
+/// Each row's level: `_level` where set, else the level its `_labels` name.
+fn row_levels(b: &RecordBatch) -> Option<Vec<&str>> {
+    let level = str_col(b, col::LEVEL)?;
+    let labels = str_col(b, col::LABELS);
+    let mut memo: std::collections::HashMap<&str, &str, foldhash::fast::RandomState> = Default::default();
+    let mut out = Vec::with_capacity(b.num_rows());
+    for i in 0..b.num_rows() {
+        if let Some(l) = level.get(i) {
+            out.push(l);
+            continue;
+        }
+        let Some(text) = labels.as_ref().and_then(|l| l.get(i)) else {
+            out.push("");
+            continue;
+        };
+        let lv = *memo.entry(text).or_insert_with(|| {
+            // `{"level":"error",...}`: the label's value, borrowed from the column.
+            text.find("\"level\":\"")
+                .map(|at| &text[at + 9..])
+                .and_then(|rest| rest.find('"').map(|end| &rest[..end]))
+                .unwrap_or("")
+        });
+        out.push(lv);
+    }
+    Some(out)
 }
 
 impl Cols<'_> {
@@ -345,10 +437,10 @@ impl Cols<'_> {
         if c.is_null(i) {
             return None;
         }
-        let a = c.as_any();
-        if let Some(a) = a.downcast_ref::<StringArray>() {
-            return Some(Some(Value::Str(a.value(i).into())));
+        if let Some(s) = StrCol::of(c.as_ref()) {
+            return Some(s.get(i).map(|v| Value::Str(v.into())));
         }
+        let a = c.as_any();
         if let Some(a) = a.downcast_ref::<Int64Array>() {
             return Some(Some(Value::Int(a.value(i))));
         }
@@ -393,14 +485,15 @@ fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
             Tri::Maybe => Tri::Maybe,
         },
         Node::Term(t) => match &t.target {
-            Target::Level => c.level.map_or(Tri::Maybe, |a| {
-                let l = a.value(i);
+            Target::Level => c.levels.as_ref().map_or(Tri::Maybe, |a| {
+                let l = a[i];
                 Tri::from(t.pattern.as_ref().map_or(l == t.lower, |p| p.is_match(l)))
             }),
-            Target::Service => c.service.map_or(Tri::Maybe, |a| {
-                let s = a.value(i);
-                Tri::from(t.pattern.as_ref().map_or(s == t.text, |p| p.is_match(s)))
-            }),
+            Target::Service => c
+                .service
+                .as_ref()
+                .and_then(|a| a.get(i))
+                .map_or(Tri::Maybe, |s| Tri::from(t.pattern.as_ref().map_or(s == t.text, |p| p.is_match(s)))),
             Target::Field(f) => match c.field(f, i) {
                 // A field with a column of its own; a row without a value there may
                 // still have one elsewhere (a stream label).
@@ -408,7 +501,8 @@ fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
                 _ => Tri::Maybe,
             },
             Target::Time => c.time.map_or(Tri::Maybe, |a| Tri::from(t.time == Some(a.value(i)))),
-            Target::Message | Target::Any => Tri::Maybe,
+            Target::Any => c.free.iter().find(|(p, _)| std::ptr::eq(*p, &**t)).map_or(Tri::Maybe, |(_, v)| v[i]),
+            Target::Message => Tri::Maybe,
         },
         Node::Range { target: Target::Time, lo, hi } => c.time.map_or(Tri::Maybe, |a| {
             let t = a.value(i);
@@ -416,6 +510,76 @@ fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
         }),
         _ => Tri::Maybe,
     }
+}
+
+/// The free-text terms of a query.
+fn free_terms<'a>(n: &'a Node, out: &mut Vec<&'a Term>) {
+    match n {
+        Node::And(v) | Node::Or(v) => v.iter().for_each(|n| free_terms(n, out)),
+        Node::Not(n) => free_terms(n, out),
+        Node::Term(t) if t.target == Target::Any => out.push(t),
+        _ => {}
+    }
+}
+
+/// Each row's answer to a free-text term from every column a match could be in: the
+/// line, field columns (identifiers whole), numbers by value, and the level when a
+/// level field is kept as the stream's. Rows with fields outside the columns
+/// (`_rest`) stay unknown where nothing matched.
+fn free_text(t: &Term, b: &RecordBatch, levels: Option<&Vec<&str>>) -> Vec<Tri> {
+    let n = b.num_rows();
+    if t.lower == "null" {
+        // Null values are not in the columns' values.
+        return vec![Tri::Maybe; n];
+    }
+    // A word that is no number, `true` or `false` matches no number or boolean column.
+    let scalar_text = t.pattern.is_some()
+        || t.number.is_some()
+        || matches!(t.lower.as_str(), "true" | "false")
+        || t.lower.chars().all(|c| c.is_ascii_digit() || ".-+einfa".contains(c));
+    let mut out = vec![Tri::No; n];
+    let mut mark = |hits: Vec<Option<bool>>| {
+        for (o, h) in out.iter_mut().zip(hits) {
+            if h == Some(true) {
+                *o = Tri::Yes;
+            }
+        }
+    };
+    for (idx, f) in b.schema_ref().fields().iter().enumerate() {
+        let name = f.name();
+        let field = name.strip_prefix('.');
+        if field.is_some_and(|f| crate::jsonl::TIME_KEYS.contains(&f)) || (field.is_none() && name != col::LINE) {
+            continue;
+        }
+        let id = field.is_some_and(is_id_field);
+        let c = b.column(idx);
+        if let Some(s) = StrCol::of(c.as_ref()) {
+            mark(s.each(n, |v| text_matches(t, v, id)));
+        } else if !scalar_text {
+            continue;
+        } else if let Some(a) = c.as_any().downcast_ref::<Int64Array>() {
+            mark((0..n).map(|i| a.is_valid(i).then(|| value_matches(t, &Value::Int(a.value(i)), id))).collect());
+        } else if let Some(a) = c.as_any().downcast_ref::<Float64Array>() {
+            mark((0..n).map(|i| a.is_valid(i).then(|| value_matches(t, &Value::Float(a.value(i)), id))).collect());
+        } else if let Some(a) = c.as_any().downcast_ref::<BooleanArray>() {
+            mark((0..n).map(|i| a.is_valid(i).then(|| value_matches(t, &Value::Bool(a.value(i)), id))).collect());
+        }
+    }
+    if let Some(levels) = levels {
+        for (o, l) in out.iter_mut().zip(levels) {
+            if *o == Tri::No && !l.is_empty() && text_matches(t, l, false) {
+                *o = Tri::Maybe;
+            }
+        }
+    }
+    if let Some(rest) = str_col(b, col::REST) {
+        for (i, o) in out.iter_mut().enumerate() {
+            if *o == Tri::No && rest.get(i).is_some() {
+                *o = Tri::Maybe;
+            }
+        }
+    }
+    out
 }
 
 fn named_fields(n: &Node, out: &mut Vec<String>) {
@@ -475,24 +639,51 @@ impl Search {
         (lo, hi)
     }
 
-    /// The prefilter of sealed rows.
-    pub fn row_filter(&self) -> RowFilter {
+    /// The prefilter of sealed rows in `[min_t, max_t]`: rows that surely do not match
+    /// are not decoded; rows that surely match go to `sure` (with their time and
+    /// level), which says whether they are wanted decoded (say, to be shown) or were
+    /// only counted; the rest are decoded for the full test.
+    pub fn row_filter(&self, min_t: i64, max_t: i64, sure: Sure) -> RowFilter {
         let mut fields = Vec::new();
         named_fields(&self.node, &mut fields);
-        let mut columns: Vec<String> = vec![col::TIME.into(), col::LEVEL.into(), col::SERVICE.into()];
+        let mut columns: Vec<String> =
+            vec![col::TIME.into(), col::LEVEL.into(), col::LABELS.into(), col::SERVICE.into()];
         columns.extend(fields);
+        let mut free = Vec::new();
+        free_terms(&self.node, &mut free);
+        if !free.is_empty() {
+            // Free text is tested on every field column and the line.
+            columns.extend([".*".to_string(), col::LINE.into(), col::REST.into()]);
+        }
         let node = self.node.clone();
         RowFilter {
             columns,
+            dictionary: true,
             test: Arc::new(move |b: &RecordBatch| {
-                let get = |n: &str| b.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>());
+                let levels = row_levels(b);
+                let mut terms = Vec::new();
+                free_terms(&node, &mut terms);
+                let free = terms.into_iter().map(|t| (t as *const Term, free_text(t, b, levels.as_ref()))).collect();
                 let c = Cols {
                     time: b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
-                    level: get(col::LEVEL),
-                    service: get(col::SERVICE),
+                    levels,
+                    service: str_col(b, col::SERVICE),
                     batch: b,
+                    free,
                 };
-                (0..b.num_rows()).map(|i| Some(pre(&node, &c, i) != Tri::No)).collect()
+                (0..b.num_rows())
+                    .map(|i| {
+                        let t = c.time.map(|a| a.value(i));
+                        if t.is_some_and(|t| t < min_t || t > max_t) {
+                            return Some(false);
+                        }
+                        Some(match (pre(&node, &c, i), t) {
+                            (Tri::No, _) => false,
+                            (Tri::Yes, Some(t)) => sure(t, c.levels.as_ref().map_or("", |l| l[i])),
+                            _ => true,
+                        })
+                    })
+                    .collect()
             }),
         }
     }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 use lantern_events::{EventStore, Options, Scan};
@@ -224,22 +225,46 @@ impl LogStore {
         &self.checkpoint
     }
 
-    fn scan_for(&self, s: &Search, start: i64, end: i64) -> Scan {
+    fn scan_for(&self, s: &Search, start: i64, end: i64, sure: crate::search::Sure) -> Scan {
         let (min_t, max_t) = s.time_range(start, end);
         let search = s.clone();
         Scan {
             min_t,
             max_t,
-            filter: Some(s.row_filter()),
+            filter: Some(s.row_filter(min_t, max_t, sure)),
             groups: Some(Arc::new(move |g| search.group_may_match(g))),
             ..Scan::all()
         }
     }
 
     /// Events matching `s` in `[start, end]` (ns): how many, and the first `limit` in
-    /// `order`.
+    /// `order`. Sealed rows known to match from a few columns are counted without
+    /// being decoded unless they may be among the first `limit`.
     pub async fn search(&self, s: &Search, start: i64, end: i64, order: Order, limit: usize) -> Result<Found> {
-        let scan = self.scan_for(s, start, end);
+        // Rows counted by the prefilter, and the time a row must beat to enter the
+        // first `limit` once they are found (newer when descending, older ascending).
+        let counted = Arc::new(AtomicU64::new(0));
+        let bar = Arc::new(AtomicI64::new(match order {
+            Order::Desc => i64::MIN,
+            Order::Asc => i64::MAX,
+        }));
+        let full = Arc::new(std::sync::atomic::AtomicBool::new(limit == 0));
+        let sure = {
+            let (counted, bar, full) = (counted.clone(), bar.clone(), full.clone());
+            Arc::new(move |t: i64, _: &str| {
+                let b = bar.load(AtomicOrdering::Relaxed);
+                let wanted = !full.load(AtomicOrdering::Relaxed)
+                    || match order {
+                        Order::Desc => t > b,
+                        Order::Asc => t < b,
+                    };
+                if !wanted {
+                    counted.fetch_add(1, AtomicOrdering::Relaxed);
+                }
+                wanted
+            })
+        };
+        let scan = self.scan_for(s, start, end, sure);
         if scan.min_t > scan.max_t {
             return Ok(Found::default());
         }
@@ -262,6 +287,10 @@ impl LogStore {
                                     heap.pop();
                                     heap.push(ByTime(r.time, seq, r.clone()));
                                 }
+                                if heap.len() == limit {
+                                    full.store(true, AtomicOrdering::Relaxed);
+                                    bar.store(heap.peek().map_or(i64::MAX, |t| t.0), AtomicOrdering::Relaxed);
+                                }
                             }
                             Order::Desc => {
                                 if heap_desc.len() < limit {
@@ -269,6 +298,10 @@ impl LogStore {
                                 } else if heap_desc.peek().is_some_and(|top| r.time > top.0 .0) {
                                     heap_desc.pop();
                                     heap_desc.push(std::cmp::Reverse(ByTime(r.time, seq, r.clone())));
+                                }
+                                if heap_desc.len() == limit {
+                                    full.store(true, AtomicOrdering::Relaxed);
+                                    bar.store(heap_desc.peek().map_or(i64::MIN, |t| t.0 .0), AtomicOrdering::Relaxed);
                                 }
                             }
                         }
@@ -281,7 +314,7 @@ impl LogStore {
             Order::Asc => heap.into_sorted_vec().into_iter().map(|b| b.2).collect(),
             Order::Desc => heap_desc.into_sorted_vec().into_iter().map(|b| b.0 .2).collect(),
         };
-        Ok(Found { total, hits })
+        Ok(Found { total: total + counted.load(AtomicOrdering::Relaxed), hits })
     }
 
     /// Calls `visit` with every event matching the scan (newest batches first; no
@@ -311,8 +344,19 @@ impl LogStore {
         end: i64,
         step: i64,
     ) -> Result<BTreeMap<i64, BTreeMap<String, u64>>> {
-        let scan = self.scan_for(s, start, end);
         let step = step.max(1);
+        // Rows known to match are counted from their time and level columns alone.
+        type Buckets = std::collections::HashMap<(i64, String), u64>;
+        let sure_counts: Arc<Mutex<Buckets>> = Arc::default();
+        let sure = {
+            let counts = sure_counts.clone();
+            Arc::new(move |t: i64, level: &str| {
+                let b = start + (t - start).div_euclid(step) * step;
+                *counts.lock().entry((b, level.to_string())).or_default() += 1;
+                false
+            })
+        };
+        let scan = self.scan_for(s, start, end, sure);
         let mut out: BTreeMap<i64, BTreeMap<String, u64>> = BTreeMap::new();
         if scan.min_t > scan.max_t {
             return Ok(out);
@@ -326,6 +370,9 @@ impl LogStore {
                 ControlFlow::Continue(())
             })
             .await?;
+        for ((b, level), n) in sure_counts.lock().drain() {
+            *out.entry(b).or_default().entry(level).or_default() += n;
+        }
         Ok(out)
     }
 
@@ -350,6 +397,21 @@ impl LogStore {
                 if seen.insert(format!("head{text}")) && !out.iter().any(|s: &Arc<Stream>| s.labels == r.stream.labels)
                 {
                     out.push(r.stream.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Rows per stream of the sealed row groups lying wholly inside `[min_t, max_t]`
+    /// (ns): `(labels as JSON, level when no label gives it, rows)`. A scan with
+    /// `skip_within` of that range does not read those groups.
+    pub fn group_stream_counts(&self, min_t: i64, max_t: i64) -> Vec<(String, String, u64)> {
+        let mut out = Vec::new();
+        for (_, s) in self.events.group_summaries(min_t, max_t) {
+            for e in s["streams"].as_array().into_iter().flatten() {
+                if let (Some(l), Some(lv), Some(n)) = (e[0].as_str(), e[1].as_str(), e[2].as_u64()) {
+                    out.push((l.to_string(), lv.to_string(), n));
                 }
             }
         }

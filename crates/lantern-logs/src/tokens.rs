@@ -16,6 +16,16 @@ pub fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
+/// Calls `f` with each word of `s` that goes into the filters: not words of digits
+/// alone (counts, ports, user numbers: many distinct values, found by their column).
+pub fn index_words(s: &str, mut f: impl FnMut(&[u8])) {
+    words(s, |w| {
+        if !w.iter().all(u8::is_ascii_digit) {
+            f(w)
+        }
+    })
+}
+
 /// Calls `f` with each word of `s` (as bytes, not yet lowercased).
 pub fn words(s: &str, mut f: impl FnMut(&[u8])) {
     let b = s.as_bytes();
@@ -74,7 +84,7 @@ pub fn group_keys(rows: &[&LogRow], out: &mut Vec<u64>) {
             stream_keys(r, out);
         }
         if let Some(l) = &r.line {
-            words(l, |w| out.push(word_key(w)));
+            index_words(l, |w| out.push(word_key(w)));
         }
         for (k, v) in &r.fields {
             if let Value::Str(s) | Value::Json(s) = v {
@@ -104,7 +114,7 @@ fn field_keys(k: &str, v: &Value, out: &mut Vec<u64>) {
         Value::Int(_) => {}
         Value::Str(_) if crate::jsonl::TIME_KEYS.contains(&k) => {}
         Value::Str(s) if is_id_field(k) => out.push(id_key(s)),
-        Value::Str(s) | Value::Json(s) => words(s, |w| out.push(word_key(w))),
+        Value::Str(s) | Value::Json(s) => index_words(s, |w| out.push(word_key(w))),
     }
 }
 
@@ -112,7 +122,7 @@ fn field_keys(k: &str, v: &Value, out: &mut Vec<u64>) {
 pub fn row_keys(r: &LogRow, out: &mut Vec<u64>) {
     stream_keys(r, out);
     if let Some(l) = &r.line {
-        words(l, |w| out.push(word_key(w)));
+        index_words(l, |w| out.push(word_key(w)));
     }
     for (k, v) in &r.fields {
         field_keys(k, v, out);

@@ -419,6 +419,7 @@ pub mod prefilter {
     /// Spans of the given traces.
     pub fn traces(ids: HashSet<[u8; 16]>) -> RowFilter {
         RowFilter {
+            dictionary: false,
             columns: vec!["trace_id".into()],
             test: Arc::new(move |b: &RecordBatch| {
                 match b.column_by_name("trace_id").and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>()) {
@@ -464,6 +465,7 @@ pub mod prefilter {
             Some(keep.collect::<BooleanArray>())
         };
         RowFilter {
+            dictionary: false,
             columns: ["service", "name", "attributes", "resource", "duration_ns"].map(String::from).into(),
             test: Arc::new(move |b: &RecordBatch| test(b).unwrap_or_else(|| vec![true; b.num_rows()].into())),
         }

@@ -396,7 +396,7 @@ impl Config {
             retention_age: (!l.retention_time.0.is_zero()).then_some(l.retention_time.0),
             retention_bytes: (l.retention_size.0 != 0).then_some(l.retention_size.0),
             // Larger row groups than spans': log columns compress better in long runs.
-            row_group_rows: 16_384,
+            row_group_rows: 65_536,
         }
     }
 

@@ -136,6 +136,7 @@ fn scan_of(pipe: &Arc<Pipeline>, min_t: i64, max_t: i64) -> Scan {
     let keys: Vec<u64> = pipe.selector.iter().filter_map(|m| m.equal_value().map(|v| label_key(&m.name, v))).collect();
     let p = pipe.clone();
     let filter = RowFilter {
+        dictionary: false,
         columns: vec![col::TIME.into(), col::LABELS.into()],
         test: Arc::new(move |b| {
             let labels = b.column_by_name(col::LABELS).and_then(|c| c.as_any().downcast_ref::<StringArray>());
@@ -253,67 +254,14 @@ async fn samples(
     min_t: i64,
     max_t: i64,
     grouping: Option<&Grouping>,
+    whole: bool,
 ) -> Result<HashMap<Labels, Vec<(i64, f64)>>, EvalError> {
     let pipe = Arc::new(Pipeline::new(log)?);
     let mut out: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
     let mut too_many = false;
     let counting = matches!(func, RangeFn::CountOverTime | RangeFn::Rate | RangeFn::AbsentOverTime);
     if pipe.is_empty && counting {
-        // Counting events needs their times and streams only: sealed rows are read as
-        // those two columns, never decoded.
-        let scan = Scan { filter: None, ..scan_of(&pipe, min_t, max_t) };
-        let mut streams: HashMap<String, Option<Labels>> = HashMap::new();
-        // Both visitors add to `out` (one after the other).
-        let out_rows = parking_lot::Mutex::new(&mut out);
-        store
-            .scan_columns(
-                &scan,
-                &[col::TIME, col::LABELS, col::LEVEL],
-                |r| {
-                    if let Some(e) = entry_of(&pipe, r) {
-                        out_rows.lock().entry(e.labels).or_default().push((e.time, 1.0));
-                    }
-                },
-                |b| {
-                    let (Some(t), Some(l)) = (
-                        b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
-                        b.column_by_name(col::LABELS).and_then(|c| c.as_any().downcast_ref::<StringArray>()),
-                    ) else {
-                        return;
-                    };
-                    let lv = b.column_by_name(col::LEVEL).and_then(|c| c.as_any().downcast_ref::<StringArray>());
-                    let mut o = out_rows.lock();
-                    for i in 0..b.num_rows() {
-                        let ts = t.value(i);
-                        if ts < min_t || ts > max_t {
-                            continue;
-                        }
-                        let lt = l.value(i);
-                        let level = lv.map_or("", |a| a.value(i));
-                        let key = format!("{lt}\u{1f}{level}");
-                        let labels = streams.entry(key).or_insert_with(|| {
-                            let s = stream_of_json(lt)?;
-                            if !pipe.labels_match(|n| s.label(n)) {
-                                return None;
-                            }
-                            let mut labels: Labels =
-                                s.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-                            if !level.is_empty() && s.label("level").is_none() {
-                                labels.insert("detected_level".into(), crate::model::normalize_level(level));
-                            }
-                            Some(labels)
-                        });
-                        if let Some(labels) = labels {
-                            o.entry(labels.clone()).or_default().push((ts, 1.0));
-                        }
-                    }
-                },
-            )
-            .await?;
-        if out.len() > MAX_SERIES {
-            return Err(EvalError::Limit(format!("the query would make more than {MAX_SERIES} series")));
-        }
-        return Ok(out);
+        return count_streams(store, &pipe, min_t, max_t, whole).await;
     }
     let scan = scan_of(&pipe, min_t, max_t);
     store
@@ -348,6 +296,103 @@ async fn samples(
     Ok(out)
 }
 
+/// The series of a stream (labels as `_labels` holds them, and the level when no label
+/// gives it), if the selector takes it.
+fn series_of(pipe: &Pipeline, labels_json: &str, level: &str) -> Option<Labels> {
+    let s = stream_of_json(labels_json)?;
+    if !pipe.labels_match(|n| s.label(n)) {
+        return None;
+    }
+    let mut labels: Labels = s.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    if !level.is_empty() && s.label("level").is_none() {
+        labels.insert("detected_level".into(), crate::model::normalize_level(level));
+    }
+    Some(labels)
+}
+
+/// Counting events of a stream selector needs their times and streams only: sealed rows
+/// are read as those columns, never decoded, and when one window covers the whole range
+/// (`whole`), row groups lying in it are counted from their summaries without being read.
+async fn count_streams(
+    store: &LogStore,
+    pipe: &Arc<Pipeline>,
+    min_t: i64,
+    max_t: i64,
+    whole: bool,
+) -> Result<HashMap<Labels, Vec<(i64, f64)>>, EvalError> {
+    let mut series: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut by_stream: HashMap<(String, String), Option<usize>> = HashMap::new();
+    let mut slot = |series: &mut Vec<(Labels, Vec<(i64, f64)>)>, lt: &str, level: &str| -> Option<usize> {
+        if let Some(s) = by_stream.get(&(lt.to_string(), level.to_string())) {
+            return *s;
+        }
+        let s = series_of(pipe, lt, level).map(|labels| {
+            *index.entry(labels.clone()).or_insert_with(|| {
+                series.push((labels, Vec::new()));
+                series.len() - 1
+            })
+        });
+        by_stream.insert((lt.to_string(), level.to_string()), s);
+        s
+    };
+    let mut scan = Scan { filter: None, ..scan_of(pipe, min_t, max_t) };
+    if whole {
+        for (lt, level, n) in store.group_stream_counts(min_t, max_t) {
+            if let Some(i) = slot(&mut series, &lt, &level) {
+                series[i].1.push((max_t, n as f64));
+            }
+        }
+        scan.skip_within = Some((min_t, max_t));
+    }
+    let mut head: Vec<Entry> = Vec::new();
+    store
+        .scan_columns(
+            &scan,
+            &[col::TIME, col::LABELS, col::LEVEL],
+            |r| head.extend(entry_of(pipe, r)),
+            |b| {
+                let (Some(t), Some(l)) = (
+                    b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
+                    b.column_by_name(col::LABELS).and_then(|c| c.as_any().downcast_ref::<StringArray>()),
+                ) else {
+                    return;
+                };
+                let lv = b.column_by_name(col::LEVEL).and_then(|c| c.as_any().downcast_ref::<StringArray>());
+                // Rows of one stream come in runs: the last row's series is tried first.
+                let mut last: Option<(&str, &str, Option<usize>)> = None;
+                for i in 0..b.num_rows() {
+                    let ts = t.value(i);
+                    if ts < min_t || ts > max_t {
+                        continue;
+                    }
+                    let lt = l.value(i);
+                    let level = lv.filter(|a| a.is_valid(i)).map_or("", |a| a.value(i));
+                    let s = match last {
+                        Some((a, b, s)) if a == lt && b == level => s,
+                        _ => {
+                            let s = slot(&mut series, lt, level);
+                            last = Some((lt, level, s));
+                            s
+                        }
+                    };
+                    if let Some(s) = s {
+                        series[s].1.push((ts, 1.0));
+                    }
+                }
+            },
+        )
+        .await?;
+    let mut out: HashMap<Labels, Vec<(i64, f64)>> = series.into_iter().collect();
+    for e in head {
+        out.entry(e.labels).or_default().push((e.time, 1.0));
+    }
+    if out.len() > MAX_SERIES {
+        return Err(EvalError::Limit(format!("the query would make more than {MAX_SERIES} series")));
+    }
+    Ok(out)
+}
+
 fn range_value(func: RangeFn, w: &[(i64, f64)], range_s: f64, param: Option<f64>) -> Option<f64> {
     if w.is_empty() {
         return None;
@@ -356,7 +401,8 @@ fn range_value(func: RangeFn, w: &[(i64, f64)], range_s: f64, param: Option<f64>
     let n = w.len() as f64;
     let sum: f64 = vals().sum();
     Some(match func {
-        RangeFn::CountOverTime => n,
+        // Points may stand for many lines (a row group's count): their values are summed.
+        RangeFn::CountOverTime => sum,
         RangeFn::Rate | RangeFn::BytesRate => sum / range_s,
         RangeFn::BytesOverTime | RangeFn::SumOverTime => sum,
         RangeFn::AvgOverTime => sum / n,
@@ -423,7 +469,8 @@ fn eval<'a>(
                 let last = steps.times[n - 1];
                 let min_t = first.saturating_sub(*range).saturating_sub(*offset).saturating_add(1);
                 let max_t = last.saturating_sub(*offset);
-                let by_series = samples(store, *func, log, min_t, max_t, grouping.as_ref()).await?;
+                // One step: its window is the whole range read.
+                let by_series = samples(store, *func, log, min_t, max_t, grouping.as_ref(), n == 1).await?;
                 let range_s = *range as f64 / 1e9;
                 let window = |pts: &[(i64, f64)], t: i64| {
                     let hi = t - offset;
