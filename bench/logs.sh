@@ -41,10 +41,12 @@ run() {
   echo "$res" | python3 -c "import json,sys; r=json.load(sys.stdin); print(r['lines'], r['seconds'], r['rejected'], ($c1 - $c0) / $TCK, end=' ')"
   du -sb "$dir/logs" | cut -f1
 }
-read -r l_loki s_loki rej_loki cpu_loki bytes_loki < <(run loki)
+run loki >"$OUT/loki.res"
 kill $PID; wait $PID 2>/dev/null || true
-read -r l_jsonl s_jsonl rej_jsonl cpu_jsonl bytes_jsonl < <(run jsonl)
+read -r l_loki s_loki rej_loki cpu_loki bytes_loki <"$OUT/loki.res"
+run jsonl >"$OUT/jsonl.res"
 trap 'kill $PID 2>/dev/null || true' EXIT
+read -r l_jsonl s_jsonl rej_jsonl cpu_jsonl bytes_jsonl <"$OUT/jsonl.res"
 q=$("$OUT/venv/bin/python" bench/logs_query.py "$URL" "$(realpath "$OUT/lines.jsonl")" "$OUT/ids.txt" "$(realpath "$OUT")/chdb")
 echo "$q" >&2
 f() { echo "$q" | python3 -c "import json,sys; r=json.load(sys.stdin); print($1)"; }

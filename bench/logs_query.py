@@ -85,9 +85,13 @@ def lantern_search(q, start=None, end=None):
     return v["total"], len(v["hits"])
 
 
+# The hour before T (whole seconds), the same window for both.
+T = int(hi_s) + 2
+
+
 def lantern_count():
     q = 'sum by (level) (count_over_time({service=~".+"}[1h]))'
-    r = requests.get(url + "/loki/api/v1/query?" + urllib.parse.urlencode({"query": q, "time": f"{hi_s + 1:.3f}"}), timeout=300)
+    r = requests.get(url + "/loki/api/v1/query?" + urllib.parse.urlencode({"query": q, "time": str(T)}), timeout=300)
     r.raise_for_status()
     return sorted((x["metric"].get("level", ""), int(float(x["value"][1]))) for x in r.json()["data"]["result"])
 
@@ -104,7 +108,10 @@ def ch_page(where):
 
 def ch_count():
     out = json.loads(
-        ch(f"SELECT level, count() FROM bench.logs WHERE timestamp > fromUnixTimestamp64Micro({int(hi) + 1000000 - 3600000000}, 'UTC') GROUP BY level")
+        ch(
+            f"SELECT level, count() FROM bench.logs WHERE timestamp > fromUnixTimestamp64Micro({(T - 3600) * 1000000}, 'UTC') "
+            f"AND timestamp <= fromUnixTimestamp64Micro({T * 1000000}, 'UTC') GROUP BY level"
+        )
     )
     return sorted((r[0], int(r[1])) for r in out["data"])
 

@@ -161,8 +161,12 @@ fn compile(q: Query) -> Result<Node, SearchError> {
 fn has_run(text: &str, want: &[String]) -> bool {
     match want {
         [] => false,
-        // One word: compared in place (ASCII case folded), nothing allocated.
+        // One word: compared in place (ASCII case folded), nothing allocated; a value
+        // without the word's letters anywhere is passed over at once.
         [w] if w.is_ascii() => {
+            if !contains_ci(text.as_bytes(), w.as_bytes()) {
+                return false;
+            }
             let mut found = false;
             words(text, |x| found = found || x.eq_ignore_ascii_case(w.as_bytes()));
             found
@@ -173,6 +177,24 @@ fn has_run(text: &str, want: &[String]) -> bool {
             have.windows(want.len()).any(|w| w == want)
         }
     }
+}
+
+/// Whether `hay` contains `needle` (lowercase ASCII) ignoring ASCII case.
+fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else { return true };
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let mut at = 0;
+    while let Some(i) = memchr::memchr2(lo, up, &hay[at..]) {
+        let start = at + i;
+        if hay.len() - start < needle.len() {
+            return false;
+        }
+        if hay[start..start + needle.len()].eq_ignore_ascii_case(needle) {
+            return true;
+        }
+        at = start + 1;
+    }
+    false
 }
 
 fn text_matches(t: &Term, text: &str, id: bool) -> bool {
@@ -409,26 +431,40 @@ fn row_levels(b: &RecordBatch) -> Option<Vec<&str>> {
     let level = str_col(b, col::LEVEL)?;
     let labels = str_col(b, col::LABELS);
     let mut memo: std::collections::HashMap<&str, &str, foldhash::fast::RandomState> = Default::default();
+    let mut dict_levels: Vec<&str> = Vec::new();
     let mut out = Vec::with_capacity(b.num_rows());
     for i in 0..b.num_rows() {
         if let Some(l) = level.get(i) {
             out.push(l);
             continue;
         }
+        // Dictionary-coded labels: the level of each distinct value, found once.
+        if let Some(StrCol::Dict(d, v)) = &labels {
+            if d.is_valid(i) {
+                let k = d.keys().value(i) as usize;
+                if dict_levels.is_empty() {
+                    dict_levels = (0..v.len()).map(|j| label_level(v.value(j))).collect();
+                }
+                out.push(dict_levels.get(k).copied().unwrap_or(""));
+                continue;
+            }
+        }
         let Some(text) = labels.as_ref().and_then(|l| l.get(i)) else {
             out.push("");
             continue;
         };
-        let lv = *memo.entry(text).or_insert_with(|| {
-            // `{"level":"error",...}`: the label's value, borrowed from the column.
-            text.find("\"level\":\"")
-                .map(|at| &text[at + 9..])
-                .and_then(|rest| rest.find('"').map(|end| &rest[..end]))
-                .unwrap_or("")
-        });
+        let lv = *memo.entry(text).or_insert_with(|| label_level(text));
         out.push(lv);
     }
     Some(out)
+}
+
+/// The `level` label of labels as `_labels` holds them (`{"level":"error",…}`).
+fn label_level(text: &str) -> &str {
+    text.find("\"level\":\"")
+        .map(|at| &text[at + 9..])
+        .and_then(|rest| rest.find('"').map(|end| &rest[..end]))
+        .unwrap_or("")
 }
 
 impl Cols<'_> {

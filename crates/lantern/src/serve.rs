@@ -192,7 +192,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let maint_logs = logs.clone();
     let mut log_stop = stop_rx.clone();
     let log_maintenance = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        // Every second: lines come fast, and lines in memory are sealed once there are
+        // `logs.segment_max_lines` of them (memory stays bounded).
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         tick.tick().await;
         loop {
             tokio::select! {
