@@ -155,9 +155,17 @@ pub struct RowFilter {
     /// Whether string columns come as dictionary arrays (`Dictionary(Int32, Utf8)`), so a
     /// test of many rows tests each distinct value once.
     pub dictionary: bool,
+    /// Columns a row group need not read for the test, given the group's filter, the
+    /// column's name and whether it holds text (the test then reads them as absent):
+    /// say, identifier columns when the filter shows no identifier of the group equals
+    /// what is sought, or number columns when a word is sought.
+    pub skip: Option<ColumnSkip>,
     /// The test.
     pub test: Arc<dyn Fn(&RecordBatch) -> arrow_array::BooleanArray + Send + Sync>,
 }
+
+/// See [`RowFilter::skip`].
+pub type ColumnSkip = Arc<dyn Fn(&bloom::Bloom, &str, bool) -> bool + Send + Sync>;
 
 /// Which rows a scan reads.
 #[derive(Clone, Default)]

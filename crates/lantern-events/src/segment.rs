@@ -293,7 +293,10 @@ impl Segment {
             .filter(|&c| {
                 let column = schema.column(c);
                 let name = column.name();
-                f.columns.iter().any(|n| n == name || (n == ".*" && name.starts_with('.')))
+                let wanted = f.columns.iter().any(|n| n == name || (n == ".*" && name.starts_with('.')));
+                let text = column.physical_type() == parquet::basic::Type::BYTE_ARRAY;
+                let skipped = || f.skip.as_ref().zip(self.groups.get(g)).is_some_and(|(skip, b)| skip(b, name, text));
+                wanted && !skipped()
             })
             .collect();
         if cols.is_empty() {

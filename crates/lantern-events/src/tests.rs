@@ -120,6 +120,7 @@ async fn rows_survive_sealing_and_reopening_and_scans_skip_what_cannot_match() {
     let id = want.id.clone();
     let filter = RowFilter {
         dictionary: false,
+        skip: None,
         columns: vec!["id".into()],
         test: Arc::new(move |b: &RecordBatch| {
             let col = b.column_by_name("id").and_then(|c| c.as_any().downcast_ref::<BinaryArray>().cloned());

@@ -399,13 +399,54 @@ impl<'a> StrCol<'a> {
         }
     }
 
-    /// `test` of each row's value (`None` for null), testing each distinct value once.
-    fn each(&self, n: usize, mut test: impl FnMut(&str) -> bool) -> Vec<Option<bool>> {
+    /// Calls `hit(i)` for each row whose value passes `test`, testing each distinct
+    /// value once. With `must` (lowercase ASCII bytes every passing value contains,
+    /// ignoring case), a plain column's values are searched for it as one buffer first
+    /// and only the rows it occurs in are tested.
+    fn each(&self, n: usize, must: Option<&[u8]>, mut test: impl FnMut(&str) -> bool, mut hit: impl FnMut(usize)) {
         match self {
-            StrCol::Plain(s) => (0..n).map(|i| s.is_valid(i).then(|| test(s.value(i)))).collect(),
+            StrCol::Plain(s) => match must.filter(|m| !m.is_empty()) {
+                Some(m) => {
+                    let offsets = s.value_offsets();
+                    let data = s.value_data();
+                    let base = offsets[0] as usize;
+                    let end = offsets[n.min(s.len())] as usize;
+                    let (lo, up) = (m[0].to_ascii_lowercase(), m[0].to_ascii_uppercase());
+                    let mut at = base;
+                    let mut last_row = usize::MAX;
+                    while at < end {
+                        let Some(i) = memchr::memchr2(lo, up, &data[at..end]) else { break };
+                        let p = at + i;
+                        at = p + 1;
+                        if end - p < m.len() || !data[p..p + m.len()].eq_ignore_ascii_case(m) {
+                            continue;
+                        }
+                        // The row whose value holds this position.
+                        let row = offsets[..=n].partition_point(|o| (*o as usize) <= p) - 1;
+                        if row != last_row && row < n && s.is_valid(row) && test(s.value(row)) {
+                            hit(row);
+                        }
+                        last_row = row;
+                    }
+                }
+                None => {
+                    for i in 0..n {
+                        if s.is_valid(i) && test(s.value(i)) {
+                            hit(i);
+                        }
+                    }
+                }
+            },
             StrCol::Dict(d, v) => {
                 let per_value: Vec<bool> = (0..v.len()).map(|j| v.is_valid(j) && test(v.value(j))).collect();
-                (0..n).map(|i| d.is_valid(i).then(|| per_value[d.keys().value(i) as usize])).collect()
+                if !per_value.iter().any(|p| *p) {
+                    return;
+                }
+                for i in 0..n {
+                    if d.is_valid(i) && per_value[d.keys().value(i) as usize] {
+                        hit(i);
+                    }
+                }
             }
         }
     }
@@ -548,6 +589,15 @@ fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
     }
 }
 
+/// Whether a free term could match a number or boolean column's value (a word that is
+/// no number, `true` or `false` cannot).
+fn scalar_text(t: &Term) -> bool {
+    t.pattern.is_some()
+        || t.number.is_some()
+        || matches!(t.lower.as_str(), "true" | "false")
+        || t.lower.chars().all(|c| c.is_ascii_digit() || ".-+einfa".contains(c))
+}
+
 /// The free-text terms of a query.
 fn free_terms<'a>(n: &'a Node, out: &mut Vec<&'a Term>) {
     match n {
@@ -568,18 +618,19 @@ fn free_text(t: &Term, b: &RecordBatch, levels: Option<&Vec<&str>>) -> Vec<Tri> 
         // Null values are not in the columns' values.
         return vec![Tri::Maybe; n];
     }
-    // A word that is no number, `true` or `false` matches no number or boolean column.
-    let scalar_text = t.pattern.is_some()
-        || t.number.is_some()
-        || matches!(t.lower.as_str(), "true" | "false")
-        || t.lower.chars().all(|c| c.is_ascii_digit() || ".-+einfa".contains(c));
+    let scalar_text = scalar_text(t);
     let mut out = vec![Tri::No; n];
-    let mut mark = |hits: Vec<Option<bool>>| {
+    fn mark(out: &mut [Tri], hits: impl Iterator<Item = bool>) {
         for (o, h) in out.iter_mut().zip(hits) {
-            if h == Some(true) {
+            if h {
                 *o = Tri::Yes;
             }
         }
+    }
+    // A one-word term without wildcards: every value it matches contains the word.
+    let must: Option<Vec<u8>> = match (&t.pattern, t.words.as_slice()) {
+        (None, [w]) if w.is_ascii() && t.lower.is_ascii() => Some(w.as_bytes().to_vec()),
+        _ => None,
     };
     for (idx, f) in b.schema_ref().fields().iter().enumerate() {
         let name = f.name();
@@ -590,15 +641,17 @@ fn free_text(t: &Term, b: &RecordBatch, levels: Option<&Vec<&str>>) -> Vec<Tri> 
         let id = field.is_some_and(is_id_field);
         let c = b.column(idx);
         if let Some(s) = StrCol::of(c.as_ref()) {
-            mark(s.each(n, |v| text_matches(t, v, id)));
+            // Identifiers match whole: any byte sequence may equal the term, no search.
+            let must = if id { None } else { must.as_deref() };
+            s.each(n, must, |v| text_matches(t, v, id), |i| out[i] = Tri::Yes);
         } else if !scalar_text {
             continue;
         } else if let Some(a) = c.as_any().downcast_ref::<Int64Array>() {
-            mark((0..n).map(|i| a.is_valid(i).then(|| value_matches(t, &Value::Int(a.value(i)), id))).collect());
+            mark(&mut out, (0..n).map(|i| a.is_valid(i) && value_matches(t, &Value::Int(a.value(i)), id)));
         } else if let Some(a) = c.as_any().downcast_ref::<Float64Array>() {
-            mark((0..n).map(|i| a.is_valid(i).then(|| value_matches(t, &Value::Float(a.value(i)), id))).collect());
+            mark(&mut out, (0..n).map(|i| a.is_valid(i) && value_matches(t, &Value::Float(a.value(i)), id)));
         } else if let Some(a) = c.as_any().downcast_ref::<BooleanArray>() {
-            mark((0..n).map(|i| a.is_valid(i).then(|| value_matches(t, &Value::Bool(a.value(i)), id))).collect());
+            mark(&mut out, (0..n).map(|i| a.is_valid(i) && value_matches(t, &Value::Bool(a.value(i)), id)));
         }
     }
     if let Some(levels) = levels {
@@ -692,9 +745,33 @@ impl Search {
             columns.extend([".*".to_string(), col::LINE.into(), col::REST.into()]);
         }
         let node = self.node.clone();
+        // Identifier columns hold whole values: a group whose filter has none of the free
+        // terms as an identifier cannot match them there (fields the query names are
+        // read whatever the filter says).
+        let id_keys: Vec<u64> = free.iter().map(|t| id_key(&t.text)).collect();
+        let named: Vec<String> = {
+            let mut v = Vec::new();
+            named_fields(&self.node, &mut v);
+            v
+        };
+        // Number and boolean columns when no free term could be read as one, and time
+        // fields (never matched by free text), are not read either.
+        let scalar = free.iter().any(|t| scalar_text(t));
+        let skip: Option<lantern_events::ColumnSkip> = (!id_keys.is_empty()).then(|| {
+            Arc::new(move |g: &Bloom, column: &str, text: bool| {
+                let Some(field) = column.strip_prefix('.') else { return false };
+                if named.iter().any(|n| n == column) {
+                    return false;
+                }
+                (is_id_field(field) && !id_keys.iter().any(|k| g.may_contain(*k)))
+                    || (!text && !scalar)
+                    || crate::jsonl::TIME_KEYS.contains(&field)
+            }) as lantern_events::ColumnSkip
+        });
         RowFilter {
             columns,
             dictionary: true,
+            skip,
             test: Arc::new(move |b: &RecordBatch| {
                 let levels = row_levels(b);
                 let mut terms = Vec::new();

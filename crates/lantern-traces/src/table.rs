@@ -420,6 +420,7 @@ pub mod prefilter {
     pub fn traces(ids: HashSet<[u8; 16]>) -> RowFilter {
         RowFilter {
             dictionary: false,
+            skip: None,
             columns: vec!["trace_id".into()],
             test: Arc::new(move |b: &RecordBatch| {
                 match b.column_by_name("trace_id").and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>()) {
@@ -466,6 +467,7 @@ pub mod prefilter {
         };
         RowFilter {
             dictionary: false,
+            skip: None,
             columns: ["service", "name", "attributes", "resource", "duration_ns"].map(String::from).into(),
             test: Arc::new(move |b: &RecordBatch| test(b).unwrap_or_else(|| vec![true; b.num_rows()].into())),
         }

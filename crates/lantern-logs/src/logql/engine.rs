@@ -137,6 +137,7 @@ fn scan_of(pipe: &Arc<Pipeline>, min_t: i64, max_t: i64) -> Scan {
     let p = pipe.clone();
     let filter = RowFilter {
         dictionary: false,
+        skip: None,
         columns: vec![col::TIME.into(), col::LABELS.into()],
         test: Arc::new(move |b| {
             let labels = b.column_by_name(col::LABELS).and_then(|c| c.as_any().downcast_ref::<StringArray>());
