@@ -1,0 +1,63 @@
+use super::*;
+
+#[test]
+fn the_seeds_alert_rules_load_unmodified() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/seed-alerts.yml");
+    let f = load(&path).unwrap();
+    let g = &f.groups[0];
+    assert_eq!(g.name, "slo-alerts");
+    let names: Vec<&str> = g.rules.iter().map(Rule::name).collect();
+    assert_eq!(names, ["HighErrorRate", "ErrorBudgetBurn"]);
+    let r = &g.rules[1];
+    assert_eq!(r.for_.map(|d| d.0.as_secs()), Some(300));
+    assert_eq!(r.labels["severity"], "critical");
+    assert_eq!(r.annotations["summary"], "Burning error budget 14x faster than sustainable");
+    assert_eq!((g.rules[0].line, r.line), (6, 19));
+}
+
+#[test]
+fn problems_name_the_file_line_and_reason() {
+    let text = "groups:
+  - name: g
+    rules:
+      - record: job:up:sum
+        expr: sum(up) by (job)
+      - alert: Broken
+        expr: sum(rate(x[5m]) by
+        for: 5m
+      - record: 1bad
+        expr: up
+        annotations:
+          a: b
+      - alert: Logs
+        lang: logql
+        expr: sum(count_over_time({service=\"payment\"} |= \"payment_failed\" [5m])) > 10
+      - alert: LogsBad
+        lang: logql
+        expr: '{service=\"payment\"}'
+  - name: g
+    rules: []
+";
+    let errs = parse("rules.yml", text).unwrap_err();
+    let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    assert!(
+        shown[0].starts_with("rules.yml:6: group \"g\", rule \"Broken\": could not parse expression"),
+        "{shown:#?}"
+    );
+    assert!(
+        shown.iter().any(|s| s.starts_with("rules.yml:9:") && s.contains("invalid recording rule name \"1bad\"")),
+        "{shown:#?}"
+    );
+    assert!(shown.iter().any(|s| s.starts_with("rules.yml:9:") && s.contains("annotations are for alerting rules")));
+    assert!(shown.iter().any(|s| s.starts_with("rules.yml:16:") && s.contains("needs a metric query")), "{shown:#?}");
+    assert!(shown.iter().any(|s| s.contains("the name is used by another group")), "{shown:#?}");
+    assert_eq!(errs.len(), 5, "{shown:#?}");
+    // YAML that does not parse, and unknown keys.
+    let e = parse("r.yml", "groups:\n  - name: a\n    rules:\n      - alert: x\n        expr: up\n        fro: 5m\n")
+        .unwrap_err();
+    assert!(e[0].to_string().starts_with("r.yml:") && e[0].reason.contains("fro"), "{e:?}");
+    let e = parse("r.yml", "groups: [").unwrap_err();
+    assert!(e[0].line > 0, "{e:?}");
+    assert!(load(Path::new("/nonexistent/rules.yml")).unwrap_err()[0].reason.contains("cannot read"));
+    assert_eq!(parse("empty.yml", "").unwrap().groups.len(), 0);
+}
