@@ -4,8 +4,9 @@
 //! `expr` is PromQL, or LogQL with Lantern's `lang: logql` (one rule engine for every
 //! signal). [`load`] reads and checks a file as `promtool check rules` does, and every
 //! problem names the file, the line and the reason. [`slo`] reads SLO files and computes
-//! error budgets.
+//! error budgets; [`alerts`] keeps alerting rules' state as Prometheus does.
 
+pub mod alerts;
 pub mod slo;
 
 use std::collections::{BTreeMap, HashSet};
