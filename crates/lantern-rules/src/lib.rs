@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod slo;
+pub mod template;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -219,6 +220,15 @@ pub fn parse(file: &str, text: &str) -> Result<RuleFile, Vec<RuleError>> {
             }
             for k in r.annotations.keys().filter(|k| !valid_label_name(k)) {
                 errors.push(at(format!("invalid annotation name {k:?}")));
+            }
+            if r.alert.is_some() {
+                for (what, map) in [("label", &r.labels), ("annotation", &r.annotations)] {
+                    for (k, v) in map {
+                        if let Err(e) = template::Template::parse(v) {
+                            errors.push(at(format!("{what} {k:?}: bad template: {e}")));
+                        }
+                    }
+                }
             }
         }
     }

@@ -61,3 +61,14 @@ fn problems_name_the_file_line_and_reason() {
     assert!(load(Path::new("/nonexistent/rules.yml")).unwrap_err()[0].reason.contains("cannot read"));
     assert_eq!(parse("empty.yml", "").unwrap().groups.len(), 0);
 }
+
+#[test]
+fn a_bad_template_is_refused_with_its_rule() {
+    let text = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n        annotations:\n          summary: \"{{ $labels.instance \"\n";
+    let e = parse("t.yml", text).unwrap_err();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].to_string().starts_with("t.yml:4: group \"g\", rule \"A\": annotation \"summary\": bad template"),
+        "{e:?}"
+    );
+}
