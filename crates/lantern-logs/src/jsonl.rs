@@ -98,13 +98,6 @@ pub fn reproduce_with(line: &str, fields: &[(Arc<str>, Value)], buf: &mut String
     (Some(line.into()), false)
 }
 
-impl LineParser {
-    /// Field names shared by this parser's events.
-    pub fn intern(&mut self, k: &str) -> Arc<str> {
-        self.names.get(k)
-    }
-}
-
 /// The level a text line names in logfmt style (`level=error`, `lvl=warn`,
 /// `severity=info`), normalised; empty if none.
 pub fn text_level(line: &str) -> String {

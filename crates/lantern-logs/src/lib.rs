@@ -14,6 +14,7 @@ pub mod search;
 pub mod store;
 pub mod table;
 pub mod tokens;
+pub mod topk;
 
 pub use model::{LogRow, Stream, Value};
 pub use search::{Search, SearchError};

@@ -2,7 +2,7 @@
 //! searched with the seed's syntax, counted into a volume histogram, and listed by
 //! stream for label and series lookups.
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering as AtomicOrdering};
@@ -17,6 +17,7 @@ use crate::jsonl::LineParser;
 use crate::model::{LogRow, Stream};
 use crate::search::Search;
 use crate::table::{stream_of_json, Logs};
+use crate::topk::FirstByTime;
 
 /// Errors of the log store.
 #[derive(Debug, thiserror::Error)]
@@ -67,24 +68,6 @@ pub struct LogStore {
     /// sealing: a seal (which drops the log records that say how far a file was read)
     /// never falls between the two.
     checkpoint: tokio::sync::Mutex<()>,
-}
-
-struct ByTime(i64, u64, LogRow);
-impl PartialEq for ByTime {
-    fn eq(&self, o: &Self) -> bool {
-        (self.0, self.1) == (o.0, o.1)
-    }
-}
-impl Eq for ByTime {}
-impl PartialOrd for ByTime {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for ByTime {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.0, self.1).cmp(&(o.0, o.1))
-    }
 }
 
 impl LogStore {
@@ -241,23 +224,14 @@ impl LogStore {
     /// `order`. Sealed rows known to match from a few columns are counted without
     /// being decoded unless they may be among the first `limit`.
     pub async fn search(&self, s: &Search, start: i64, end: i64, order: Order, limit: usize) -> Result<Found> {
-        // Rows counted by the prefilter, and the time a row must beat to enter the
-        // first `limit` once they are found (newer when descending, older ascending).
+        // Rows counted by the prefilter, and the rank a row must beat to enter the
+        // first `limit` once they are found.
         let counted = Arc::new(AtomicU64::new(0));
-        let bar = Arc::new(AtomicI64::new(match order {
-            Order::Desc => i64::MIN,
-            Order::Asc => i64::MAX,
-        }));
-        let full = Arc::new(std::sync::atomic::AtomicBool::new(limit == 0));
+        let bar = Arc::new(AtomicI64::new(if limit == 0 { i64::MIN } else { i64::MAX }));
         let sure = {
-            let (counted, bar, full) = (counted.clone(), bar.clone(), full.clone());
+            let (counted, bar) = (counted.clone(), bar.clone());
             Arc::new(move |t: i64, _: &str| {
-                let b = bar.load(AtomicOrdering::Relaxed);
-                let wanted = !full.load(AtomicOrdering::Relaxed)
-                    || match order {
-                        Order::Desc => t > b,
-                        Order::Asc => t < b,
-                    };
+                let wanted = FirstByTime::<LogRow>::rank(order, t) < bar.load(AtomicOrdering::Relaxed);
                 if !wanted {
                     counted.fetch_add(1, AtomicOrdering::Relaxed);
                 }
@@ -269,51 +243,20 @@ impl LogStore {
             return Ok(Found::default());
         }
         let mut total = 0u64;
-        // The heap's top is the hit to drop first: the newest when ascending.
-        let mut heap: BinaryHeap<ByTime> = BinaryHeap::new();
-        let mut heap_desc: BinaryHeap<std::cmp::Reverse<ByTime>> = BinaryHeap::new();
-        let mut seq = 0u64;
+        let mut first = FirstByTime::new(order, limit);
         self.events
             .scan(&scan, |r| {
                 if s.matches(r) {
                     total += 1;
-                    seq += 1;
+                    first.offer(r.time, || r.clone());
                     if limit > 0 {
-                        match order {
-                            Order::Asc => {
-                                if heap.len() < limit {
-                                    heap.push(ByTime(r.time, seq, r.clone()));
-                                } else if heap.peek().is_some_and(|top| r.time < top.0) {
-                                    heap.pop();
-                                    heap.push(ByTime(r.time, seq, r.clone()));
-                                }
-                                if heap.len() == limit {
-                                    full.store(true, AtomicOrdering::Relaxed);
-                                    bar.store(heap.peek().map_or(i64::MAX, |t| t.0), AtomicOrdering::Relaxed);
-                                }
-                            }
-                            Order::Desc => {
-                                if heap_desc.len() < limit {
-                                    heap_desc.push(std::cmp::Reverse(ByTime(r.time, seq, r.clone())));
-                                } else if heap_desc.peek().is_some_and(|top| r.time > top.0 .0) {
-                                    heap_desc.pop();
-                                    heap_desc.push(std::cmp::Reverse(ByTime(r.time, seq, r.clone())));
-                                }
-                                if heap_desc.len() == limit {
-                                    full.store(true, AtomicOrdering::Relaxed);
-                                    bar.store(heap_desc.peek().map_or(i64::MIN, |t| t.0 .0), AtomicOrdering::Relaxed);
-                                }
-                            }
-                        }
+                        bar.store(first.bar(), AtomicOrdering::Relaxed);
                     }
                 }
                 ControlFlow::Continue(())
             })
             .await?;
-        let hits = match order {
-            Order::Asc => heap.into_sorted_vec().into_iter().map(|b| b.2).collect(),
-            Order::Desc => heap_desc.into_sorted_vec().into_iter().map(|b| b.0 .2).collect(),
-        };
+        let hits = first.into_sorted();
         Ok(Found { total: total + counted.load(AtomicOrdering::Relaxed), hits })
     }
 

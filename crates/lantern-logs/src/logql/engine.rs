@@ -2,7 +2,7 @@
 //! oldest first, limited) and metric queries (range aggregations over each step's
 //! window, vector aggregations, binary operations), for instants and ranges.
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use crate::model::LogRow;
 use crate::store::{LogStore, Order};
 use crate::table::{col, stream_of_json};
 use crate::tokens::label_key;
+use crate::topk::FirstByTime;
 
 /// Why a query failed.
 #[derive(Debug, thiserror::Error)]
@@ -170,66 +171,22 @@ pub fn entry_of(pipe: &Pipeline, r: &LogRow) -> Option<Entry> {
     Some(e)
 }
 
-struct Newest(i64, u64, Entry);
-impl PartialEq for Newest {
-    fn eq(&self, o: &Self) -> bool {
-        (self.0, self.1) == (o.0, o.1)
-    }
-}
-impl Eq for Newest {}
-impl PartialOrd for Newest {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Newest {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.0, self.1).cmp(&(o.0, o.1))
-    }
-}
-
 async fn log_query(store: &LogStore, l: &LogExpr, p: &Params) -> Result<Vec<StreamOut>, EvalError> {
     let pipe = Arc::new(Pipeline::new(l)?);
     if p.end <= p.start || p.limit == 0 {
         return Ok(Vec::new());
     }
     let scan = scan_of(&pipe, p.start, p.end - 1);
-    // Keep the `limit` entries first in the direction: a heap whose top is the one to
-    // drop next (the oldest when newest-first is asked).
-    let mut heap: BinaryHeap<std::cmp::Reverse<Newest>> = BinaryHeap::new();
-    let mut heap_asc: BinaryHeap<Newest> = BinaryHeap::new();
-    let mut seq = 0u64;
+    let mut first = FirstByTime::new(p.direction, p.limit);
     store
         .scan(&scan, |r| {
             if let Some(e) = entry_of(&pipe, r) {
-                seq += 1;
-                match p.direction {
-                    Order::Desc => {
-                        if heap.len() < p.limit {
-                            heap.push(std::cmp::Reverse(Newest(e.time, seq, e)));
-                        } else if heap.peek().is_some_and(|t| e.time > t.0 .0) {
-                            heap.pop();
-                            heap.push(std::cmp::Reverse(Newest(e.time, seq, e)));
-                        }
-                    }
-                    Order::Asc => {
-                        if heap_asc.len() < p.limit {
-                            heap_asc.push(Newest(e.time, seq, e));
-                        } else if heap_asc.peek().is_some_and(|t| e.time < t.0) {
-                            heap_asc.pop();
-                            heap_asc.push(Newest(e.time, seq, e));
-                        }
-                    }
-                }
+                first.offer(e.time, || e);
             }
             ControlFlow::Continue(())
         })
         .await?;
-    // Sorted by the direction: the reversed heap's order is newest first.
-    let entries: Vec<Entry> = match p.direction {
-        Order::Desc => heap.into_sorted_vec().into_iter().map(|r| r.0 .2).collect(),
-        Order::Asc => heap_asc.into_sorted_vec().into_iter().map(|n| n.2).collect(),
-    };
+    let entries = first.into_sorted();
     let mut streams: BTreeMap<Labels, Vec<(i64, String)>> = BTreeMap::new();
     for e in entries {
         streams.entry(e.labels).or_default().push((e.time, e.line));
