@@ -1,0 +1,398 @@
+//! The column prefilter of a search: on a row group's `_time`, `_level`/`_labels`,
+//! `_service` and field columns (strings as dictionaries, each distinct value tested
+//! once), each row is surely out, surely in (counted, decoded only if wanted), or
+//! unknown (decoded and tested whole).
+
+use std::sync::Arc;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, BooleanArray, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use lantern_events::bloom::Bloom;
+use lantern_events::RowFilter;
+
+use super::{in_range, named_fields, text_matches, time_cmp, value_matches, Node, Sure, Target, Term};
+use crate::model::{is_id_field, Value};
+use crate::table::col;
+use crate::tokens::id_key;
+
+/// Three-valued logic for tests on partial rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tri {
+    No,
+    Yes,
+    Maybe,
+}
+
+impl Tri {
+    fn from(b: bool) -> Tri {
+        if b {
+            Tri::Yes
+        } else {
+            Tri::No
+        }
+    }
+}
+
+/// A string column of a prefilter batch: plain, or a dictionary (each distinct value
+/// once).
+enum StrCol<'a> {
+    Plain(&'a StringArray),
+    Dict(&'a DictionaryArray<Int32Type>, &'a StringArray),
+}
+
+impl<'a> StrCol<'a> {
+    fn of(a: &'a dyn Array) -> Option<Self> {
+        if let Some(s) = a.as_any().downcast_ref::<StringArray>() {
+            return Some(StrCol::Plain(s));
+        }
+        let d = a.as_any().downcast_ref::<DictionaryArray<Int32Type>>()?;
+        Some(StrCol::Dict(d, d.values().as_any().downcast_ref::<StringArray>()?))
+    }
+
+    fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            StrCol::Plain(s) => s.is_valid(i).then(|| s.value(i)),
+            StrCol::Dict(d, v) => d.is_valid(i).then(|| v.value(d.keys().value(i) as usize)),
+        }
+    }
+
+    /// Calls `hit(i)` for each row whose value passes `test`, testing each distinct
+    /// value once. With `must` (lowercase ASCII bytes every passing value contains,
+    /// ignoring case), a plain column's values are searched for it as one buffer first
+    /// and only the rows it occurs in are tested.
+    fn each(&self, n: usize, must: Option<&[u8]>, mut test: impl FnMut(&str) -> bool, mut hit: impl FnMut(usize)) {
+        match self {
+            StrCol::Plain(s) => match must.filter(|m| !m.is_empty()) {
+                Some(m) => {
+                    let offsets = s.value_offsets();
+                    let data = s.value_data();
+                    let base = offsets[0] as usize;
+                    let end = offsets[n.min(s.len())] as usize;
+                    let (lo, up) = (m[0].to_ascii_lowercase(), m[0].to_ascii_uppercase());
+                    let mut at = base;
+                    let mut last_row = usize::MAX;
+                    while at < end {
+                        let Some(i) = memchr::memchr2(lo, up, &data[at..end]) else { break };
+                        let p = at + i;
+                        at = p + 1;
+                        if end - p < m.len() || !data[p..p + m.len()].eq_ignore_ascii_case(m) {
+                            continue;
+                        }
+                        // The row whose value holds this position.
+                        let row = offsets[..=n].partition_point(|o| (*o as usize) <= p) - 1;
+                        if row != last_row && row < n && s.is_valid(row) && test(s.value(row)) {
+                            hit(row);
+                        }
+                        last_row = row;
+                    }
+                }
+                None => {
+                    for i in 0..n {
+                        if s.is_valid(i) && test(s.value(i)) {
+                            hit(i);
+                        }
+                    }
+                }
+            },
+            StrCol::Dict(d, v) => {
+                let per_value: Vec<bool> = (0..v.len()).map(|j| v.is_valid(j) && test(v.value(j))).collect();
+                if !per_value.iter().any(|p| *p) {
+                    return;
+                }
+                for i in 0..n {
+                    if d.is_valid(i) && per_value[d.keys().value(i) as usize] {
+                        hit(i);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn str_col<'a>(b: &'a RecordBatch, name: &str) -> Option<StrCol<'a>> {
+    b.column_by_name(name).and_then(|c| StrCol::of(c.as_ref()))
+}
+
+/// The prefilter's columns of one record batch.
+struct Cols<'a> {
+    time: Option<&'a Int64Array>,
+    /// Each row's level: `_level`, else the `level` label of `_labels`.
+    levels: Option<Vec<&'a str>>,
+    service: Option<StrCol<'a>>,
+    batch: &'a RecordBatch,
+    /// Per free-text term (by address), each row's answer from every column.
+    free: Vec<(*const Term, Vec<Tri>)>,
+}
+
+/// Each row's level: `_level` where set, else the level its `_labels` name.
+fn row_levels(b: &RecordBatch) -> Option<Vec<&str>> {
+    let level = str_col(b, col::LEVEL)?;
+    let labels = str_col(b, col::LABELS);
+    let mut memo: std::collections::HashMap<&str, &str, foldhash::fast::RandomState> = Default::default();
+    let mut dict_levels: Vec<&str> = Vec::new();
+    let mut out = Vec::with_capacity(b.num_rows());
+    for i in 0..b.num_rows() {
+        if let Some(l) = level.get(i) {
+            out.push(l);
+            continue;
+        }
+        // Dictionary-coded labels: the level of each distinct value, found once.
+        if let Some(StrCol::Dict(d, v)) = &labels {
+            if d.is_valid(i) {
+                let k = d.keys().value(i) as usize;
+                if dict_levels.is_empty() {
+                    dict_levels = (0..v.len()).map(|j| label_level(v.value(j))).collect();
+                }
+                out.push(dict_levels.get(k).copied().unwrap_or(""));
+                continue;
+            }
+        }
+        let Some(text) = labels.as_ref().and_then(|l| l.get(i)) else {
+            out.push("");
+            continue;
+        };
+        let lv = *memo.entry(text).or_insert_with(|| label_level(text));
+        out.push(lv);
+    }
+    Some(out)
+}
+
+/// The `level` label of labels as `_labels` holds them (`{"level":"error",…}`).
+fn label_level(text: &str) -> &str {
+    text.find("\"level\":\"")
+        .map(|at| &text[at + 9..])
+        .and_then(|rest| rest.find('"').map(|end| &rest[..end]))
+        .unwrap_or("")
+}
+
+impl Cols<'_> {
+    fn field(&self, f: &str, i: usize) -> Option<Option<Value>> {
+        let c = self.batch.column_by_name(&col::field(f))?;
+        if c.is_null(i) {
+            return None;
+        }
+        if let Some(s) = StrCol::of(c.as_ref()) {
+            return Some(s.get(i).map(|v| Value::Str(v.into())));
+        }
+        let a = c.as_any();
+        if let Some(a) = a.downcast_ref::<Int64Array>() {
+            return Some(Some(Value::Int(a.value(i))));
+        }
+        if let Some(a) = a.downcast_ref::<Float64Array>() {
+            return Some(Some(Value::Float(a.value(i))));
+        }
+        if let Some(a) = a.downcast_ref::<BooleanArray>() {
+            return Some(Some(Value::Bool(a.value(i))));
+        }
+        None
+    }
+}
+
+fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
+    match n {
+        Node::All => Tri::Yes,
+        Node::And(v) => {
+            let mut out = Tri::Yes;
+            for n in v {
+                match pre(n, c, i) {
+                    Tri::No => return Tri::No,
+                    Tri::Maybe => out = Tri::Maybe,
+                    Tri::Yes => {}
+                }
+            }
+            out
+        }
+        Node::Or(v) => {
+            let mut out = Tri::No;
+            for n in v {
+                match pre(n, c, i) {
+                    Tri::Yes => return Tri::Yes,
+                    Tri::Maybe => out = Tri::Maybe,
+                    Tri::No => {}
+                }
+            }
+            out
+        }
+        Node::Not(n) => match pre(n, c, i) {
+            Tri::Yes => Tri::No,
+            Tri::No => Tri::Yes,
+            Tri::Maybe => Tri::Maybe,
+        },
+        Node::Term(t) => match &t.target {
+            Target::Level => c.levels.as_ref().map_or(Tri::Maybe, |a| {
+                let l = a[i];
+                Tri::from(t.pattern.as_ref().map_or(l == t.lower, |p| p.is_match(l)))
+            }),
+            Target::Service => c
+                .service
+                .as_ref()
+                .and_then(|a| a.get(i))
+                .map_or(Tri::Maybe, |s| Tri::from(t.pattern.as_ref().map_or(s == t.text, |p| p.is_match(s)))),
+            Target::Field(f) => match c.field(f, i) {
+                // A field with a column of its own; a row without a value there may
+                // still have one elsewhere (a stream label).
+                Some(Some(v)) => Tri::from(value_matches(t, &v, is_id_field(f))),
+                _ => Tri::Maybe,
+            },
+            Target::Time => c.time.map_or(Tri::Maybe, |a| Tri::from(t.time == Some(a.value(i)))),
+            Target::Any => c.free.iter().find(|(p, _)| std::ptr::eq(*p, &**t)).map_or(Tri::Maybe, |(_, v)| v[i]),
+            Target::Message => Tri::Maybe,
+        },
+        Node::Range { target: Target::Time, lo, hi } => c.time.map_or(Tri::Maybe, |a| {
+            let t = a.value(i);
+            Tri::from(in_range(time_cmp(t, lo), time_cmp(t, hi), lo, hi))
+        }),
+        _ => Tri::Maybe,
+    }
+}
+
+/// Whether a free term could match a number or boolean column's value (a word that is
+/// no number, `true` or `false` cannot).
+fn scalar_text(t: &Term) -> bool {
+    t.pattern.is_some()
+        || t.number.is_some()
+        || matches!(t.lower.as_str(), "true" | "false")
+        || t.lower.chars().all(|c| c.is_ascii_digit() || ".-+einfa".contains(c))
+}
+
+/// The free-text terms of a query.
+fn free_terms<'a>(n: &'a Node, out: &mut Vec<&'a Term>) {
+    match n {
+        Node::And(v) | Node::Or(v) => v.iter().for_each(|n| free_terms(n, out)),
+        Node::Not(n) => free_terms(n, out),
+        Node::Term(t) if t.target == Target::Any => out.push(t),
+        _ => {}
+    }
+}
+
+/// Each row's answer to a free-text term from every column a match could be in: the
+/// line, field columns (identifiers whole), numbers by value, and the level when a
+/// level field is kept as the stream's. Rows with fields outside the columns
+/// (`_rest`) stay unknown where nothing matched.
+fn free_text(t: &Term, b: &RecordBatch, levels: Option<&Vec<&str>>) -> Vec<Tri> {
+    let n = b.num_rows();
+    if t.lower == "null" {
+        // Null values are not in the columns' values.
+        return vec![Tri::Maybe; n];
+    }
+    let scalar_text = scalar_text(t);
+    let mut out = vec![Tri::No; n];
+    fn mark(out: &mut [Tri], hits: impl Iterator<Item = bool>) {
+        for (o, h) in out.iter_mut().zip(hits) {
+            if h {
+                *o = Tri::Yes;
+            }
+        }
+    }
+    // A one-word term without wildcards: every value it matches contains the word.
+    let must: Option<Vec<u8>> = match (&t.pattern, t.words.as_slice()) {
+        (None, [w]) if w.is_ascii() && t.lower.is_ascii() => Some(w.as_bytes().to_vec()),
+        _ => None,
+    };
+    for (idx, f) in b.schema_ref().fields().iter().enumerate() {
+        let name = f.name();
+        let field = name.strip_prefix('.');
+        if field.is_some_and(|f| crate::jsonl::TIME_KEYS.contains(&f)) || (field.is_none() && name != col::LINE) {
+            continue;
+        }
+        let id = field.is_some_and(is_id_field);
+        let c = b.column(idx);
+        if let Some(s) = StrCol::of(c.as_ref()) {
+            // Identifiers match whole: any byte sequence may equal the term, no search.
+            let must = if id { None } else { must.as_deref() };
+            s.each(n, must, |v| text_matches(t, v, id), |i| out[i] = Tri::Yes);
+        } else if !scalar_text {
+            continue;
+        } else if let Some(a) = c.as_any().downcast_ref::<Int64Array>() {
+            mark(&mut out, (0..n).map(|i| a.is_valid(i) && value_matches(t, &Value::Int(a.value(i)), id)));
+        } else if let Some(a) = c.as_any().downcast_ref::<Float64Array>() {
+            mark(&mut out, (0..n).map(|i| a.is_valid(i) && value_matches(t, &Value::Float(a.value(i)), id)));
+        } else if let Some(a) = c.as_any().downcast_ref::<BooleanArray>() {
+            mark(&mut out, (0..n).map(|i| a.is_valid(i) && value_matches(t, &Value::Bool(a.value(i)), id)));
+        }
+    }
+    if let Some(levels) = levels {
+        for (o, l) in out.iter_mut().zip(levels) {
+            if *o == Tri::No && !l.is_empty() && text_matches(t, l, false) {
+                *o = Tri::Maybe;
+            }
+        }
+    }
+    if let Some(rest) = str_col(b, col::REST) {
+        for (i, o) in out.iter_mut().enumerate() {
+            if *o == Tri::No && rest.get(i).is_some() {
+                *o = Tri::Maybe;
+            }
+        }
+    }
+    out
+}
+
+/// The prefilter of sealed rows in `[min_t, max_t]` (see [`super::Search::row_filter`]).
+pub(super) fn row_filter(node: &Arc<Node>, min_t: i64, max_t: i64, sure: Sure) -> RowFilter {
+    let mut fields = Vec::new();
+    named_fields(node, &mut fields);
+    let mut columns: Vec<String> = vec![col::TIME.into(), col::LEVEL.into(), col::LABELS.into(), col::SERVICE.into()];
+    columns.extend(fields);
+    let mut free = Vec::new();
+    free_terms(node, &mut free);
+    if !free.is_empty() {
+        // Free text is tested on every field column and the line.
+        columns.extend([".*".to_string(), col::LINE.into(), col::REST.into()]);
+    }
+    let node = node.clone();
+    // Identifier columns hold whole values: a group whose filter has none of the free
+    // terms as an identifier cannot match them there (fields the query names are
+    // read whatever the filter says).
+    let id_keys: Vec<u64> = free.iter().map(|t| id_key(&t.text)).collect();
+    let named: Vec<String> = {
+        let mut v = Vec::new();
+        named_fields(&node, &mut v);
+        v
+    };
+    // Number and boolean columns when no free term could be read as one, and time
+    // fields (never matched by free text), are not read either.
+    let scalar = free.iter().any(|t| scalar_text(t));
+    let skip: Option<lantern_events::ColumnSkip> = (!id_keys.is_empty()).then(|| {
+        Arc::new(move |g: &Bloom, column: &str, text: bool| {
+            let Some(field) = column.strip_prefix('.') else { return false };
+            if named.iter().any(|n| n == column) {
+                return false;
+            }
+            (is_id_field(field) && !id_keys.iter().any(|k| g.may_contain(*k)))
+                || (!text && !scalar)
+                || crate::jsonl::TIME_KEYS.contains(&field)
+        }) as lantern_events::ColumnSkip
+    });
+    RowFilter {
+        columns,
+        dictionary: true,
+        skip,
+        test: Arc::new(move |b: &RecordBatch| {
+            let levels = row_levels(b);
+            let mut terms = Vec::new();
+            free_terms(&node, &mut terms);
+            let free = terms.into_iter().map(|t| (t as *const Term, free_text(t, b, levels.as_ref()))).collect();
+            let c = Cols {
+                time: b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
+                levels,
+                service: str_col(b, col::SERVICE),
+                batch: b,
+                free,
+            };
+            (0..b.num_rows())
+                .map(|i| {
+                    let t = c.time.map(|a| a.value(i));
+                    if t.is_some_and(|t| t < min_t || t > max_t) {
+                        return Some(false);
+                    }
+                    Some(match (pre(&node, &c, i), t) {
+                        (Tri::No, _) => false,
+                        (Tri::Yes, Some(t)) => sure(t, c.levels.as_ref().map_or("", |l| l[i])),
+                        _ => true,
+                    })
+                })
+                .collect()
+        }),
+    }
+}
