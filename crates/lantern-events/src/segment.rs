@@ -254,13 +254,7 @@ impl Segment {
                 continue;
             }
             let rg = meta.row_group(g);
-            let ranges: Vec<std::ops::Range<u64>> = cols
-                .iter()
-                .map(|&c| {
-                    let (start, len) = rg.column(c).byte_range();
-                    start..start + len
-                })
-                .collect();
+            let ranges: Vec<std::ops::Range<u64>> = cols.iter().map(|&c| chunk_range(rg, c)).collect();
             let parts = store.get_ranges(&path, &ranges).await?;
             let chunks = Ranges { len: self.info.data_len, parts: ranges.iter().map(|r| r.start).zip(parts).collect() };
             let (id, footer, cols) = (self.info.id.clone(), footer.clone(), cols.clone());
@@ -302,13 +296,7 @@ impl Segment {
         if cols.is_empty() {
             return Ok(Some((None, Vec::new())));
         }
-        let ranges: Vec<std::ops::Range<u64>> = cols
-            .iter()
-            .map(|&c| {
-                let (start, len) = rg.column(c).byte_range();
-                start..start + len
-            })
-            .collect();
+        let ranges: Vec<std::ops::Range<u64>> = cols.iter().map(|&c| chunk_range(rg, c)).collect();
         let parts = store.get_ranges(&self.data_path::<T>(), &ranges).await?;
         let fetched: Vec<(u64, Bytes)> = ranges.iter().map(|r| r.start).zip(parts).collect();
         let chunks = Ranges { len: self.info.data_len, parts: fetched.clone() };
@@ -351,10 +339,7 @@ impl Segment {
             let rg = meta.row_group(g);
             let path = self.data_path::<T>();
             let rest: Vec<std::ops::Range<u64>> = (0..footer.parquet_schema().num_columns())
-                .map(|c| {
-                    let (start, len) = rg.column(c).byte_range();
-                    start..start + len
-                })
+                .map(|c| chunk_range(rg, c))
                 .filter(|r| !fetched.iter().any(|(s, _)| *s == r.start))
                 .collect();
             let parts = store.get_ranges(&path, &rest).await?;
@@ -372,6 +357,12 @@ impl Segment {
         }
         Ok(ControlFlow::Continue(()))
     }
+}
+
+/// The bytes of column `c` of a row group in its file.
+fn chunk_range(rg: &parquet::file::metadata::RowGroupMetaData, c: usize) -> std::ops::Range<u64> {
+    let (start, len) = rg.column(c).byte_range();
+    start..start + len
 }
 
 /// Byte ranges of a Parquet file fetched from the store, read as the file.
