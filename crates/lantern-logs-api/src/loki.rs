@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use lantern_http::{ApiError, ErrorKind, Params};
 use lantern_logs::logql::engine::MAX_STEPS;
@@ -117,6 +116,12 @@ fn stats() -> Value {
         "totalLinesProcessed": 0, "execTime": 0, "queueTime": 0, "subqueries": 0, "totalEntriesReturned": 0}})
 }
 
+/// A stream as Loki answers one: its labels, and `["<ns>", "<line>"]` values.
+pub(crate) fn stream_json(labels: BTreeMap<String, String>, values: Vec<(i64, String)>) -> Value {
+    let values: Vec<Value> = values.into_iter().map(|(t, l)| json!([t.to_string(), l])).collect();
+    json!({"stream": labels, "values": values})
+}
+
 fn answer_json(a: Answer, instant: bool) -> Value {
     let (kind, result) = match a {
         Answer::Streams(s) => {
@@ -124,7 +129,7 @@ fn answer_json(a: Answer, instant: bool) -> Value {
             let result: Vec<Value> = s
                 .into_iter()
                 .map(|s| {
-                    json!({"stream": s.labels, "values": s.values.into_iter().map(|(t, l)| json!([t.to_string(), l])).collect::<Vec<_>>()})
+                    stream_json(s.labels, s.values)
                 })
                 .collect();
             let mut st = stats();
@@ -164,8 +169,20 @@ fn answer_json(a: Answer, instant: bool) -> Value {
     json!({"status": "success", "data": {"resultType": kind, "result": result, "stats": stats()}})
 }
 
-async fn params(method: &Method, uri: &Uri, headers: &HeaderMap, body: axum::body::Body) -> Result<Params, ApiError> {
-    Params::from_request(method, uri, headers, body, 1 << 20).await
+/// The parameters of a Loki API request (query string and form body), or Loki's text
+/// error.
+pub(crate) struct LokiParams(Params);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for LokiParams {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, Response> {
+        let (parts, body) = req.into_parts();
+        Params::from_request(&parts.method, &parts.uri, &parts.headers, body, 1 << 20)
+            .await
+            .map(LokiParams)
+            .map_err(text_error)
+    }
 }
 
 fn query_text(p: &Params) -> Result<lantern_logql::Expr, ApiError> {
@@ -183,15 +200,8 @@ async fn run_query(
     Ok(answer_json(a, instant))
 }
 
-pub(crate) async fn query(
-    State(api): State<LogsApi>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
+pub(crate) async fn query(State(api): State<LogsApi>, LokiParams(p): LokiParams) -> Response {
     let run = async {
-        let p = params(&method, &uri, &headers, body).await?;
         let store = api.store()?;
         let expr = query_text(&p)?;
         if expr.is_log() {
@@ -204,15 +214,8 @@ pub(crate) async fn query(
     run.await.map(|v| axum::Json(v).into_response()).unwrap_or_else(text_error)
 }
 
-pub(crate) async fn query_range(
-    State(api): State<LogsApi>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
+pub(crate) async fn query_range(State(api): State<LogsApi>, LokiParams(p): LokiParams) -> Response {
     let run = async {
-        let p = params(&method, &uri, &headers, body).await?;
         let store = api.store()?;
         let expr = query_text(&p)?;
         let now = now_ns();
@@ -259,15 +262,8 @@ fn success(data: Value) -> Response {
     axum::Json(json!({"status": "success", "data": data})).into_response()
 }
 
-pub(crate) async fn labels(
-    State(api): State<LogsApi>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
+pub(crate) async fn labels(State(api): State<LogsApi>, LokiParams(p): LokiParams) -> Response {
     let run = async {
-        let p = params(&method, &uri, &headers, body).await?;
         let streams = streams_in(&*api.store()?, &p, p.get("query"))?;
         let names: BTreeSet<&String> = streams.iter().flat_map(|s| s.keys()).collect();
         Ok(success(json!(names)))
@@ -278,13 +274,9 @@ pub(crate) async fn labels(
 pub(crate) async fn label_values(
     State(api): State<LogsApi>,
     Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: axum::body::Body,
+    LokiParams(p): LokiParams,
 ) -> Response {
     let run = async {
-        let p = params(&method, &uri, &headers, body).await?;
         let streams = streams_in(&*api.store()?, &p, p.get("query"))?;
         let values: BTreeSet<&String> = streams.iter().filter_map(|s| s.get(&name)).collect();
         Ok(success(json!(values)))
@@ -292,15 +284,8 @@ pub(crate) async fn label_values(
     run.await.unwrap_or_else(text_error)
 }
 
-pub(crate) async fn series(
-    State(api): State<LogsApi>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
+pub(crate) async fn series(State(api): State<LogsApi>, LokiParams(p): LokiParams) -> Response {
     let run = async {
-        let p = params(&method, &uri, &headers, body).await?;
         let store = api.store()?;
         let selectors = p.all("match[]");
         let selectors = if selectors.is_empty() { p.all("match") } else { selectors };
@@ -346,44 +331,19 @@ async fn volume_of(api: &LogsApi, p: &Params, range: bool) -> Result<Value, ApiE
     Ok(answer_json(a, !range))
 }
 
-pub(crate) async fn volume(
-    State(api): State<LogsApi>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
-    let run = async {
-        let p = params(&method, &uri, &headers, body).await?;
-        volume_of(&api, &p, false).await
-    };
+pub(crate) async fn volume(State(api): State<LogsApi>, LokiParams(p): LokiParams) -> Response {
+    let run = async { volume_of(&api, &p, false).await };
     run.await.map(|v| axum::Json(v).into_response()).unwrap_or_else(text_error)
 }
 
-pub(crate) async fn volume_range(
-    State(api): State<LogsApi>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
-    let run = async {
-        let p = params(&method, &uri, &headers, body).await?;
-        volume_of(&api, &p, true).await
-    };
+pub(crate) async fn volume_range(State(api): State<LogsApi>, LokiParams(p): LokiParams) -> Response {
+    let run = async { volume_of(&api, &p, true).await };
     run.await.map(|v| axum::Json(v).into_response()).unwrap_or_else(text_error)
 }
 
 /// `/index/stats`: streams, entries and bytes a selector covers.
-pub(crate) async fn index_stats(
-    State(api): State<LogsApi>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
+pub(crate) async fn index_stats(State(api): State<LogsApi>, LokiParams(p): LokiParams) -> Response {
     let run = async {
-        let p = params(&method, &uri, &headers, body).await?;
         let store = api.store()?;
         let q = p.get("query").unwrap_or("");
         let streams = streams_in(&store, &p, Some(q).filter(|q| !q.is_empty()))?;

@@ -13,7 +13,7 @@ use lantern_logs::logql::{self, Answer};
 use lantern_logs::Order;
 use serde_json::json;
 
-use crate::loki::parse_loki_time;
+use crate::loki::{parse_loki_time, stream_json};
 use crate::{now_ns, LogsApi};
 
 fn frame(entries: Vec<Entry>) -> String {
@@ -21,10 +21,7 @@ fn frame(entries: Vec<Entry>) -> String {
     for e in entries {
         streams.entry(e.labels).or_default().push((e.time, e.line));
     }
-    let streams: Vec<serde_json::Value> = streams
-        .into_iter()
-        .map(|(l, v)| json!({"stream": l, "values": v.into_iter().map(|(t, l)| json!([t.to_string(), l])).collect::<Vec<_>>()}))
-        .collect();
+    let streams: Vec<serde_json::Value> = streams.into_iter().map(|(l, v)| stream_json(l, v)).collect();
     json!({"streams": streams, "dropped_entries": null}).to_string()
 }
 
