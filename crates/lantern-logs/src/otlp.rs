@@ -101,6 +101,10 @@ pub fn convert(req: &[ResourceLogs], now: i64) -> Converted {
                 _ => None,
             })
             .unwrap_or("");
+        // The resource's other attributes, the same for each of its records.
+        let mut resource_fields = Vec::new();
+        let others: Vec<Kv> = rl.resource.iter().filter(|kv| kv.key != "service.name").copied().collect();
+        push_attrs(&mut names, "resource.", &others, &mut resource_fields);
         for sl in rl.scopes {
             for r in sl.items {
                 let bad_id = |b: &[u8], n: usize| !b.is_empty() && b.len() != n;
@@ -168,8 +172,7 @@ pub fn convert(req: &[ResourceLogs], now: i64) -> Converted {
                         fields.push((names.get("scope.name"), Value::Str(sc.name.into())));
                     }
                 }
-                let others: Vec<Kv> = rl.resource.iter().filter(|kv| kv.key != "service.name").copied().collect();
-                push_attrs(&mut names, "resource.", &others, &mut fields);
+                fields.extend(resource_fields.iter().cloned());
                 // A text body is the line; a map body is written as JSON when asked for.
                 let compact = line.is_none();
                 out.rows.push(LogRow { time, stream, line, fields, compact });
