@@ -40,6 +40,8 @@ pub type LabelSet = BTreeMap<String, String>;
 pub struct Alert {
     /// The alert's labels: the expression's result, the rule's labels, `alertname`.
     pub labels: LabelSet,
+    /// Its annotations, as expanded at the last evaluation it was active.
+    pub annotations: LabelSet,
     /// Its state.
     pub state: State,
     /// The expression's value at the last evaluation it was active.
@@ -66,22 +68,27 @@ pub struct AlertState {
 /// A series an evaluation writes: labels and value.
 pub type Output = (LabelSet, f64);
 
+/// A label set the expression returned, ready to be an alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Active {
+    /// Labels (rule labels and `alertname` applied).
+    pub labels: LabelSet,
+    /// Expanded annotations.
+    pub annotations: LabelSet,
+    /// The expression's value.
+    pub value: f64,
+}
+
 impl AlertState {
     /// Applies one evaluation at `now` (ms): `active` holds each label set the
-    /// expression returned (rule labels and `alertname` already applied) with its
-    /// value. Returns the `ALERTS` and `ALERTS_FOR_STATE` series for `now`.
-    pub fn update(
-        &mut self,
-        active: Vec<(LabelSet, f64)>,
-        now: i64,
-        for_ms: i64,
-        keep_firing_for_ms: i64,
-    ) -> Vec<Output> {
+    /// expression returned. Returns the `ALERTS` and `ALERTS_FOR_STATE` series for `now`.
+    pub fn update(&mut self, active: Vec<Active>, now: i64, for_ms: i64, keep_firing_for_ms: i64) -> Vec<Output> {
         let mut seen = std::collections::BTreeSet::new();
-        for (labels, value) in active {
+        for Active { labels, annotations, value } in active {
             seen.insert(labels.clone());
             let a = self.alerts.entry(labels.clone()).or_insert(Alert {
                 labels,
+                annotations: LabelSet::new(),
                 state: State::Pending,
                 value,
                 active_at: now,
@@ -95,6 +102,7 @@ impl AlertState {
                 *a = Alert { state: State::Pending, active_at: now, fired_at: None, resolved_at: None, ..a.clone() };
             }
             a.value = value;
+            a.annotations = annotations;
             a.last_seen = now;
             a.keep_firing_since = None;
             if a.state == State::Pending && now - a.active_at >= for_ms {
@@ -140,24 +148,17 @@ impl AlertState {
         self.alerts.values()
     }
 
-    /// Restores an alert's activity time after a restart (from `ALERTS_FOR_STATE`), so
-    /// `for` keeps counting from when it really began.
-    pub fn restore(&mut self, labels: LabelSet, active_at: i64, now: i64, for_ms: i64) {
-        let state = if now - active_at >= for_ms { State::Firing } else { State::Pending };
-        let fired_at = (state == State::Firing).then_some(now);
-        self.alerts.insert(
-            labels.clone(),
-            Alert {
-                labels,
-                state,
-                value: f64::NAN,
-                active_at,
-                fired_at,
-                resolved_at: None,
-                last_seen: now,
-                keep_firing_since: None,
-            },
-        );
+    /// Sets the activity time of a pending alert to the one it had before a restart
+    /// (from `ALERTS_FOR_STATE`), so `for` counts from when it really began. Whether
+    /// it fires is decided at the next evaluation, as for any alert.
+    pub fn restore(&mut self, labels: &LabelSet, active_at: i64) -> bool {
+        match self.alerts.get_mut(labels) {
+            Some(a) if a.state == State::Pending => {
+                a.active_at = active_at;
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -167,6 +168,10 @@ mod tests {
 
     fn ls(pairs: &[(&str, &str)]) -> LabelSet {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn act(labels: &LabelSet, value: f64) -> Active {
+        Active { labels: labels.clone(), annotations: LabelSet::new(), value }
     }
 
     fn states(s: &AlertState) -> Vec<(String, &'static str)> {
@@ -179,7 +184,7 @@ mod tests {
         let a = ls(&[("alertname", "HighErrorRate"), ("instance", "a")]);
         let m = 60_000;
         // for: 5m, evaluated every minute.
-        let out = s.update(vec![(a.clone(), 0.02)], 0, 5 * m, 0);
+        let out = s.update(vec![act(&a, 0.02)], 0, 5 * m, 0);
         assert_eq!(states(&s), [("a".into(), "pending")]);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].0["alertstate"], "pending");
@@ -188,10 +193,10 @@ mod tests {
             (ls(&[("__name__", "ALERTS_FOR_STATE"), ("alertname", "HighErrorRate"), ("instance", "a")]), 0.0)
         );
         for t in 1..5 {
-            s.update(vec![(a.clone(), 0.02)], t * m, 5 * m, 0);
+            s.update(vec![act(&a, 0.02)], t * m, 5 * m, 0);
             assert_eq!(states(&s), [("a".into(), "pending")], "minute {t}");
         }
-        let out = s.update(vec![(a.clone(), 0.03)], 5 * m, 5 * m, 0);
+        let out = s.update(vec![act(&a, 0.03)], 5 * m, 5 * m, 0);
         assert_eq!(states(&s), [("a".into(), "firing")]);
         assert_eq!(out[0].0["alertstate"], "firing");
         assert_eq!(s.alerts().next().unwrap().fired_at, Some(5 * m));
@@ -211,12 +216,12 @@ mod tests {
         let m = 60_000;
         let mut s = AlertState::default();
         let a = ls(&[("alertname", "X"), ("instance", "a")]);
-        s.update(vec![(a.clone(), 1.0)], 0, 5 * m, 0);
+        s.update(vec![act(&a, 1.0)], 0, 5 * m, 0);
         s.update(vec![], m, 5 * m, 0);
         assert!(states(&s).is_empty(), "a pending alert that clears is forgotten");
         // for: 0 fires at once; keep_firing_for: 2m holds it for 2m after the first
         // evaluation that no longer finds it.
-        s.update(vec![(a.clone(), 1.0)], 0, 0, 2 * m);
+        s.update(vec![act(&a, 1.0)], 0, 0, 2 * m);
         assert_eq!(states(&s), [("a".into(), "firing")]);
         for t in [1, 2] {
             s.update(vec![], t * m, 0, 2 * m);
@@ -226,9 +231,10 @@ mod tests {
         assert_eq!(states(&s), [("a".into(), "inactive")]);
         // After a restart, the activity time comes back from ALERTS_FOR_STATE.
         let mut s = AlertState::default();
-        s.restore(a.clone(), 0, 3 * m, 5 * m);
+        s.update(vec![act(&a, 1.0)], 3 * m, 5 * m, 0);
+        assert!(s.restore(&a, 0));
         assert_eq!(states(&s), [("a".into(), "pending")]);
-        s.update(vec![(a.clone(), 1.0)], 5 * m, 5 * m, 0);
+        s.update(vec![act(&a, 1.0)], 5 * m, 5 * m, 0);
         assert_eq!(states(&s), [("a".into(), "firing")], "for counted from the original activity");
     }
 }

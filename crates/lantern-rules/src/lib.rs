@@ -7,6 +7,9 @@
 //! error budgets; [`alerts`] keeps alerting rules' state as Prometheus does.
 
 pub mod alerts;
+pub mod eval;
+pub mod mem;
+pub mod querier;
 pub mod slo;
 pub mod template;
 

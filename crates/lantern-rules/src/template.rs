@@ -125,6 +125,11 @@ fn words(s: &str) -> Result<Vec<String>, String> {
 }
 
 impl Template {
+    /// A template that expands to `text` as written.
+    pub fn literal(text: &str) -> Template {
+        Template { parts: vec![Part::Text(text.to_string())] }
+    }
+
     /// Parses a template; the error says what is wrong.
     pub fn parse(text: &str) -> Result<Template, String> {
         let mut parts = Vec::new();
