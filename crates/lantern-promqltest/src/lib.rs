@@ -9,7 +9,9 @@ mod script;
 
 pub use expand::{almost_equal, has_histograms, load_samples, EPSILON};
 pub use points::{parse_points, Point};
-pub use script::{parse_script, Command, Eval, EvalKind, Expect, ExpectKind, Expected, SeriesSpec, TextMatch};
+pub use script::{
+    parse_script, parse_series_labels, Command, Eval, EvalKind, Expect, ExpectKind, Expected, SeriesSpec, TextMatch,
+};
 
 /// Where Prometheus's test scripts are: `LANTERN_PROMQLTEST_DIR`, else
 /// `../shared/promqltest/testdata` beside the repository. Runners that find nothing

@@ -337,13 +337,13 @@ fn split_series(l: &str) -> Option<(&str, &str)> {
 
 fn parse_series_line(l: &str, line: usize) -> Result<SeriesSpec> {
     let (series, points) = split_series(l).ok_or_else(|| err(line, format!("cannot read a series from {l:?}")))?;
-    let labels = parse_labels(series).map_err(|m| err(line, m))?;
+    let labels = parse_series_labels(series).map_err(|m| err(line, m))?;
     let points = parse_points(points).map_err(|m| err(line, m))?;
     Ok(SeriesSpec { labels, points, line })
 }
 
 /// Labels of a series written as a selector with `=` matchers (`{}` means none).
-fn parse_labels(series: &str) -> std::result::Result<Labels, String> {
+pub fn parse_series_labels(series: &str) -> std::result::Result<Labels, String> {
     if series.replace(char::is_whitespace, "") == "{}" {
         return Ok(Labels::default());
     }

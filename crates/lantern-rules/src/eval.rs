@@ -116,6 +116,15 @@ pub struct GroupState {
     restore_pending: bool,
 }
 
+/// What templates read besides the alert: the server's external labels and URL.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Env {
+    /// `$externalLabels`.
+    pub external_labels: LabelSet,
+    /// `$externalURL`.
+    pub external_url: String,
+}
+
 /// What one evaluation writes: series at one time.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Written {
@@ -201,13 +210,13 @@ impl GroupState {
 
     /// Evaluates every rule at `t` (ms), in order; `write` stores each rule's series
     /// before the next rule runs (a later rule may read an earlier one's output).
-    pub fn eval(&mut self, q: &dyn Querier, t: i64, external: &LabelSet, write: &mut dyn FnMut(Written)) {
+    pub fn eval(&mut self, q: &dyn Querier, t: i64, env: &Env, write: &mut dyn FnMut(Written)) {
         let started = Instant::now();
         let ts = t - self.query_offset_ms;
         let restore = std::mem::take(&mut self.restore_pending);
         for r in &mut self.rules {
             let began = Instant::now();
-            let result = r.eval(q, ts, self.limit, external);
+            let result = r.eval(q, ts, self.limit, env);
             let mut series = match result {
                 Ok(s) => {
                     r.health = Health::Ok;
@@ -254,13 +263,7 @@ impl RuleState {
     }
 
     /// The series this evaluation writes, or why it failed.
-    fn eval(
-        &mut self,
-        q: &dyn Querier,
-        ts: i64,
-        limit: usize,
-        external: &LabelSet,
-    ) -> Result<Vec<(LabelSet, f64)>, String> {
+    fn eval(&mut self, q: &dyn Querier, ts: i64, limit: usize, env: &Env) -> Result<Vec<(LabelSet, f64)>, String> {
         let result = self.query(q, ts)?;
         match (&self.rule.record, &self.rule.alert) {
             (Some(record), _) => {
@@ -287,7 +290,12 @@ impl RuleState {
                 let mut seen = BTreeSet::new();
                 for (labels, v) in result {
                     let base = strip_name(labels);
-                    let data = Data { labels: &base, value: v, external };
+                    let data = Data {
+                        labels: &base,
+                        value: v,
+                        external: &env.external_labels,
+                        external_url: &env.external_url,
+                    };
                     let mut l = base.clone();
                     for (k, t) in &self.labels {
                         set_or_remove(&mut l, k, &expand(t, &data));

@@ -21,7 +21,7 @@ fn run(g: &mut GroupState, db: &MemStorage, from: i64, to: i64) -> Vec<Written> 
     let mut all = Vec::new();
     for minute in from..=to {
         let q = EngineQuerier { engine: &engine, storage: db, logql: None };
-        g.eval(&q, minute * M, &LabelSet::new(), &mut |w| {
+        g.eval(&q, minute * M, &Env::default(), &mut |w| {
             for (l, v) in &w.series {
                 db.append(l, w.t, *v);
             }

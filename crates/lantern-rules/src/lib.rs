@@ -12,6 +12,7 @@ pub mod mem;
 pub mod querier;
 pub mod slo;
 pub mod template;
+pub mod unittest;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;

@@ -30,6 +30,7 @@ enum Cmd {
 enum Arg {
     Labels(Option<String>),
     External(Option<String>),
+    ExternalUrl,
     Value,
     Str(String),
     Num(f64),
@@ -43,6 +44,8 @@ pub struct Data<'a> {
     pub value: f64,
     /// The server's external labels.
     pub external: &'a BTreeMap<String, String>,
+    /// The server's external URL.
+    pub external_url: &'a str,
 }
 
 const FUNCS: [&str; 9] = [
@@ -64,6 +67,9 @@ fn arg(tok: &str) -> Result<Arg, String> {
     }
     if let Some(r) = tok.strip_prefix("$externalLabels").or_else(|| tok.strip_prefix(".ExternalLabels")) {
         return Ok(Arg::External(field(r.trim_start_matches('.'))));
+    }
+    if tok == "$externalURL" || tok == ".ExternalURL" {
+        return Ok(Arg::ExternalUrl);
     }
     if tok == "$value" || tok == ".Value" {
         return Ok(Arg::Value);
@@ -232,6 +238,7 @@ fn value(a: &Arg, d: &Data) -> Val {
         Arg::Labels(Some(k)) => Val::Str(d.labels.get(k).cloned().unwrap_or_default()),
         Arg::External(None) => Val::Map(d.external.clone()),
         Arg::External(Some(k)) => Val::Str(d.external.get(k).cloned().unwrap_or_default()),
+        Arg::ExternalUrl => Val::Str(d.external_url.to_string()),
         Arg::Value => Val::Num(d.value),
         Arg::Str(s) => Val::Str(s.clone()),
         Arg::Num(n) => Val::Num(*n),
@@ -428,7 +435,10 @@ mod tests {
         let labels: BTreeMap<String, String> =
             [("instance", "web-1"), ("job", "api")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let external: BTreeMap<String, String> = [("cluster".to_string(), "eu".to_string())].into();
-        Template::parse(t).unwrap().expand(&Data { labels: &labels, value, external: &external }).unwrap()
+        Template::parse(t)
+            .unwrap()
+            .expand(&Data { labels: &labels, value, external: &external, external_url: "http://lantern:9700" })
+            .unwrap()
     }
 
     #[test]

@@ -27,6 +27,21 @@ struct Cli {
 enum Command {
     /// Run the server: ingest, storage and every API.
     Serve(ServeArgs),
+    /// Run tests.
+    #[command(subcommand)]
+    Test(TestCommand),
+}
+
+/// What `lantern test` runs.
+#[derive(Subcommand, Debug)]
+enum TestCommand {
+    /// Run rule unit tests in promtool's format (`rule_files`, `input_series`,
+    /// `alert_rule_test`, `promql_expr_test`).
+    Rules {
+        /// Test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// Flags of `lantern serve`; each overrides the config file, and each can be set with
@@ -96,6 +111,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Test(TestCommand::Rules { files }) => test_rules(&files),
         Command::Serve(args) => {
             let cfg = match args.config() {
                 Ok(c) => c,
@@ -119,5 +135,27 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// `lantern test rules`: each file's report as promtool prints it (the verdict on
+/// stdout, failures on stderr); exit 1 if any test failed.
+fn test_rules(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for f in files {
+        let outcome = lantern_rules::unittest::run_file(f);
+        if outcome.passed {
+            print!("{}", outcome.report);
+        } else {
+            failed = true;
+            let (head, rest) = outcome.report.split_once('\n').unwrap_or((&outcome.report, ""));
+            println!("{head}");
+            eprint!("{rest}");
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }

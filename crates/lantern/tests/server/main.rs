@@ -9,6 +9,7 @@ mod logs;
 mod otlp;
 mod prometheus;
 mod promql;
+mod rules;
 mod scrape;
 mod startup;
 mod traces;
