@@ -2,8 +2,9 @@
 Histogram with the seed's buckets, Gauge, start_http_server), behind Flask.
 
 Usage: seed_app.py METRICS_PORT APP_PORT
-One addition: /traced/<endpoint> observes the duration with a trace_id exemplar, as an
-instrumented service linking metrics to traces does.
+Two additions: /traced/<endpoint> observes the duration with a trace_id exemplar, as an
+instrumented service linking metrics to traces does; /fail/<endpoint> answers 500 and
+counts it with status=500 (so error-rate alerts and SLOs have failures to see).
 """
 import sys
 
@@ -61,6 +62,14 @@ def handle_traced(endpoint):
         0.2, exemplar={"trace_id": trace_id})
     requests_total.labels(method=request.method, endpoint=endpoint, status=200).inc()
     return "ok"
+
+
+@app.route("/fail/<endpoint>")
+def handle_failure(endpoint):
+    with request_duration.labels(method=request.method, endpoint=endpoint).time():
+        pass
+    requests_total.labels(method=request.method, endpoint=endpoint, status=500).inc()
+    return "failed", 500
 
 
 if __name__ == "__main__":

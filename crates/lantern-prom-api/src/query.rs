@@ -18,10 +18,17 @@ use lantern_tsdb::Tsdb;
 use crate::{json, respond, PromApi};
 
 /// The engine's view of the metrics store: each selector is one store read, run from
-/// the blocking thread the query evaluates on.
-struct TsdbStorage {
+/// the blocking thread the query evaluates on (never from an async task).
+pub struct TsdbStorage {
     db: Arc<Tsdb>,
     rt: tokio::runtime::Handle,
+}
+
+impl TsdbStorage {
+    /// The store, read with `rt`.
+    pub fn new(db: Arc<Tsdb>, rt: tokio::runtime::Handle) -> Self {
+        Self { db, rt }
+    }
 }
 
 impl Storage for TsdbStorage {

@@ -57,6 +57,10 @@ pub struct Alert {
     /// The first evaluation that no longer found a firing alert active (ms): it keeps
     /// firing until `keep_firing_for` has passed since.
     pub keep_firing_since: Option<i64>,
+    /// When it was last sent to notifiers (ms).
+    pub last_sent: Option<i64>,
+    /// Until when the last notification holds it active (ms): its `endsAt` while firing.
+    pub valid_until: i64,
 }
 
 /// The alerts of one alerting rule.
@@ -96,6 +100,8 @@ impl AlertState {
                 resolved_at: None,
                 last_seen: now,
                 keep_firing_since: None,
+                last_sent: None,
+                valid_until: 0,
             });
             if a.state == State::Inactive {
                 // Active again after being resolved: a new alert.
@@ -139,6 +145,27 @@ impl AlertState {
             let mut l = a.labels.clone();
             l.insert("__name__".into(), "ALERTS_FOR_STATE".into());
             out.push((l, a.active_at as f64 / 1000.0));
+        }
+        out
+    }
+
+    /// Alerts to send to notifiers at `now`, as Prometheus decides: a firing alert
+    /// again every `resend_delay_ms`, a resolved one once after it resolved; pending
+    /// alerts never. Marks them sent, valid for four resend periods (or evaluation
+    /// intervals, if longer).
+    pub fn due(&mut self, now: i64, resend_delay_ms: i64, interval_ms: i64) -> Vec<Alert> {
+        let mut out = Vec::new();
+        for a in self.alerts.values_mut() {
+            let needs = match (a.state, a.last_sent) {
+                (State::Pending, _) => false,
+                (_, None) => true,
+                (_, Some(sent)) => a.resolved_at.is_some_and(|r| r > sent) || sent + resend_delay_ms < now,
+            };
+            if needs {
+                a.last_sent = Some(now);
+                a.valid_until = now + 4 * resend_delay_ms.max(interval_ms);
+                out.push(a.clone());
+            }
         }
         out
     }
@@ -209,6 +236,27 @@ mod tests {
         assert_eq!(states(&s).len(), 1);
         s.update(vec![], 21 * m, 5 * m, 0);
         assert!(states(&s).is_empty());
+    }
+
+    #[test]
+    fn alerts_are_sent_when_firing_again_every_resend_delay_and_once_resolved() {
+        let m = 60_000;
+        let mut s = AlertState::default();
+        let a = ls(&[("alertname", "X"), ("instance", "a")]);
+        s.update(vec![act(&a, 1.0)], 0, m, 0);
+        assert!(s.due(0, m, m).is_empty(), "pending alerts are not sent");
+        s.update(vec![act(&a, 1.0)], m, m, 0);
+        let sent = s.due(m, m, m);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].valid_until, 5 * m);
+        s.update(vec![act(&a, 1.0)], 2 * m, m, 0);
+        assert!(s.due(2 * m, m, m).is_empty(), "not again within the resend delay");
+        s.update(vec![act(&a, 1.0)], 3 * m, m, 0);
+        assert_eq!(s.due(3 * m, m, m).len(), 1);
+        s.update(vec![], 3 * m + 1000, m, 0);
+        let sent = s.due(3 * m + 1000, m, m);
+        assert_eq!(sent[0].state, State::Inactive, "the resolution is sent at once");
+        assert!(s.due(3 * m + 2000, m, m).is_empty());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use lantern_core::PromDuration;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A problem with a rule file: where, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,7 +33,7 @@ pub struct RuleError {
 }
 
 /// A rule file.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleFile {
     /// Rule groups.
@@ -42,22 +42,22 @@ pub struct RuleFile {
 }
 
 /// A group of rules evaluated together, in order.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     /// Unique within the file.
     pub name: String,
     /// How often the group is evaluated (default: the global evaluation interval).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<PromDuration>,
     /// Most series an alerting rule may fire or a recording rule may write (0: none).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub limit: usize,
     /// How far in the past the group's rules are evaluated.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_offset: Option<PromDuration>,
     /// Labels added to every rule's output.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// The rules.
     #[serde(default)]
@@ -65,7 +65,7 @@ pub struct Group {
 }
 
 /// The query language of a rule's expression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     /// PromQL over metrics (the default).
@@ -76,35 +76,45 @@ pub enum Lang {
 }
 
 /// A recording or alerting rule.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// The series a recording rule writes.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
     /// The name of an alerting rule.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<String>,
     /// The expression.
     pub expr: String,
     /// The expression's language (Lantern's extension).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Lang::is_promql")]
     pub lang: Lang,
     /// How long an alert is pending before it fires.
-    #[serde(default, rename = "for")]
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
     pub for_: Option<PromDuration>,
     /// How long an alert keeps firing after its condition cleared.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_firing_for: Option<PromDuration>,
     /// Labels added or overwritten (templates for alerts).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// Annotations (templates) of an alert.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     /// The line the rule starts on (filled in by [`parse`]).
     #[serde(skip)]
     pub line: usize,
+}
+
+impl Lang {
+    fn is_promql(&self) -> bool {
+        *self == Lang::Promql
+    }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Rule {

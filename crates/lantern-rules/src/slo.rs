@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use crate::RuleError;
 
+pub mod generate;
+
 /// An SLO file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -37,6 +37,15 @@ pub struct Config {
     pub global: lantern_scrape::config::GlobalConfig,
     /// Targets to scrape, in Prometheus's `scrape_configs` syntax.
     pub scrape_configs: Vec<lantern_scrape::config::ScrapeConfig>,
+    /// Rule files (globs) in Prometheus's format; relative to the config file.
+    pub rule_files: Vec<String>,
+    /// SLO files (globs); relative to the config file.
+    pub slo_files: Vec<String>,
+    /// Where alerts go (Prometheus's `alerting:`, plus `webhooks:`).
+    pub alerting: lantern_alerting::AlertingConfig,
+    /// The URL users reach Lantern at (alerts link back to it); default
+    /// `http://<http_addr>`.
+    pub external_url: Option<String>,
 }
 
 impl Default for Config {
@@ -54,6 +63,10 @@ impl Default for Config {
             log_files: Vec::new(),
             global: Default::default(),
             scrape_configs: Vec::new(),
+            rule_files: Vec::new(),
+            slo_files: Vec::new(),
+            alerting: Default::default(),
+            external_url: None,
         }
     }
 }
@@ -236,7 +249,15 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Self, String> {
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("config file {}: cannot read: {e}", path.display()))?;
-        Self::from_yaml(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+        let mut c = Self::from_yaml(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
+        // As Prometheus: rule and SLO files are found relative to the config file.
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for f in c.rule_files.iter_mut().chain(c.slo_files.iter_mut()) {
+            if Path::new(f.as_str()).is_relative() {
+                *f = dir.join(f.as_str()).display().to_string();
+            }
+        }
+        Ok(c)
     }
 
     /// Parses YAML text (empty text means all defaults).
@@ -268,6 +289,12 @@ impl Config {
             }
         }
         errs.extend(lantern_scrape::config::validate(&self.global, &self.scrape_configs));
+        errs.extend(self.alerting.validate().into_iter().map(|e| format!("key {e}")));
+        if let Some(u) = &self.external_url {
+            if !u.starts_with("http://") && !u.starts_with("https://") {
+                errs.push(format!("key external_url: {u:?} is not an http(s) URL"));
+            }
+        }
         let q = &self.query;
         if q.lookback_delta.0 < Duration::from_millis(1) {
             errs.push("key query.lookback_delta: must be positive".into());

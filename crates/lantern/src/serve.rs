@@ -21,6 +21,10 @@ use crate::config::{resolve_addr, Config};
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&cfg)?;
+    // Rule and SLO files are checked before anything listens: a bad one stops start-up.
+    let rule_opts = rule_options(&cfg);
+    lantern_alerting::manager::load_all(&rule_opts)
+        .map_err(|errs| anyhow::anyhow!("key rule_files/slo_files: {}", errs.join("; ")))?;
     let http_addr = resolve_addr(&cfg.http_addr).map_err(|e| anyhow::anyhow!("key http_addr: {e}"))?;
     let listener = tokio::net::TcpListener::bind(http_addr)
         .await
@@ -45,6 +49,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (log_limits, log_rate) = cfg.log_limits();
     let logs_in = lantern_otlp::LogIngest::new(log_slot.clone());
     let scrape_slot: lantern_scrape::api::Slot = Arc::new(OnceLock::new());
+    let rules_slot: lantern_alerting::api::Slot = Arc::new(OnceLock::new());
     let limits = Limits {
         max_request_bytes: usize::try_from(cfg.limits.max_request_body_size.0).unwrap_or(usize::MAX),
         max_decompressed_bytes: usize::try_from(cfg.limits.max_decompressed_body_size.0).unwrap_or(usize::MAX),
@@ -55,6 +60,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .merge(lantern_logs_api::router(lantern_logs_api::LogsApi::new(log_slot.clone(), log_limits, log_rate)))
         .merge(lantern_jaeger::router(lantern_jaeger::JaegerApi::new(trace_slot.clone(), db_slot.clone())))
         .merge(lantern_scrape::api::router(scrape_slot.clone()))
+        .merge(lantern_alerting::router(rules_slot.clone()))
         .merge(lantern_prom_api::router(
             PromApi::new(db_slot.clone(), limits).with_engine(cfg.query.engine()).with_runtime_info(RuntimeInfo {
                 start_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -126,7 +132,24 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let scraper = lantern_scrape::ScrapeManager::start(db.clone(), cfg.global.clone(), cfg.scrape_configs.clone())
         .map_err(|errs| anyhow::anyhow!(errs.join("; ")))?;
     let _ = scrape_slot.set(scraper.clone());
-    tracing::info!(jobs = cfg.scrape_configs.len(), "ready");
+    let notifier = lantern_alerting::Notifier::start(&cfg.alerting, &rule_opts.env.external_url);
+    let rules = lantern_alerting::RuleManager::start(rule_opts, db.clone(), Some(logs.clone()), notifier)
+        .map_err(|errs| anyhow::anyhow!("key rule_files/slo_files: {}", errs.join("; ")))?;
+    let _ = rules_slot.set(rules.clone());
+    let reload_rules = rules.clone();
+    let reloader = tokio::spawn(async move {
+        #[cfg(unix)]
+        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            while hup.recv().await.is_some() {
+                if let Err(errs) = reload_rules.reload().await {
+                    tracing::error!(errors = %errs.join("; "), "reloading rules failed; the rules in force are kept");
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
+    });
+    tracing::info!(jobs = cfg.scrape_configs.len(), groups = rules.groups().len(), "ready");
 
     // Scraped samples are logged without waiting for fsync; this makes them durable
     // within a second.
@@ -228,6 +251,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     grpc.await.context("otlp grpc server task")?.context("otlp grpc server")?;
     otlp_http.await.context("otlp http server task")?.context("otlp http server")?;
     signals.abort();
+    reloader.abort();
+    rules.stop();
     let _ = maintenance.await;
     let _ = trace_maintenance.await;
     let _ = log_maintenance.await;
@@ -241,6 +266,22 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     db.close().context("syncing the metrics write-ahead log")?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// The rule manager's settings from the config.
+fn rule_options(cfg: &Config) -> lantern_alerting::Options {
+    let external_url = cfg.external_url.clone().unwrap_or_else(|| format!("http://{}", cfg.http_addr));
+    lantern_alerting::Options {
+        rule_files: cfg.rule_files.clone(),
+        slo_files: cfg.slo_files.clone(),
+        default_interval_ms: cfg.global.evaluation_interval.0.as_millis() as i64,
+        env: lantern_rules::eval::Env {
+            external_labels: cfg.global.external_labels.clone(),
+            external_url: external_url.trim_end_matches('/').to_string(),
+        },
+        resend_delay_ms: cfg.alerting.resend_delay.0.as_millis() as i64,
+        engine: cfg.query.engine(),
+    }
 }
 
 /// Writes the span metrics' current values into the metrics store.

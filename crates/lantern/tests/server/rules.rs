@@ -1,8 +1,13 @@
 //! Rules, alerting and SLOs: `lantern test rules` against Debian's promtool, and the
 //! rule engine in the running server.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use crate::harness::{eventually, first_value, free_port, get_json, http, py_script, python, query, Proc, Server};
 
 fn unittest_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-rules/testdata/unittest")
@@ -43,4 +48,308 @@ fn lantern_test_rules_agrees_with_promtool() {
             assert!(!ours.1.is_empty(), "{name}: failed without naming a failing test");
         }
     }
+}
+
+/// A running Alertmanager from Debian's package, killed on drop.
+struct Alertmanager {
+    _proc: Proc,
+    url: String,
+}
+
+impl Alertmanager {
+    fn start(dir: &Path) -> Alertmanager {
+        let port = free_port();
+        let cfg = dir.join("alertmanager.yml");
+        std::fs::write(
+            &cfg,
+            "route:\n  receiver: team\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: team\n",
+        )
+        .unwrap();
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--storage.path={}", dir.join("am-data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Alertmanager is not installed: run ./test.sh, which installs Debian's prometheus-alertmanager");
+        let am = Alertmanager { _proc: Proc(child), url: format!("http://127.0.0.1:{port}") };
+        eventually(60, "alertmanager to be ready", || {
+            http().get(format!("{}/-/ready", am.url)).send().ok().filter(|r| r.status().is_success())
+        });
+        am
+    }
+
+    /// Alertmanager's active alerts named `name`.
+    fn alerts(&self, name: &str) -> Vec<serde_json::Value> {
+        let v = get_json(&format!("{}/api/v2/alerts", self.url));
+        v.as_array().unwrap().iter().filter(|a| a["labels"]["alertname"] == name).cloned().collect()
+    }
+}
+
+/// A webhook receiver on loopback: answers 500 to its first `fail_first` requests
+/// (so the sender must retry), then 200; keeps every body it received.
+fn webhook_receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    std::thread::spawn(move || {
+        let mut seen = 0;
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            seen += 1;
+            let status = if seen <= fail_first { "500 Internal Server Error" } else { "200 OK" };
+            if seen > fail_first {
+                if let Ok(v) = serde_json::from_slice(&body) {
+                    kept.lock().unwrap().push(v);
+                }
+            }
+            let _ = write!(conn, "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, bodies)
+}
+
+fn rules_doc(srv: &Server) -> Vec<serde_json::Value> {
+    let v = get_json(&srv.url("/api/v1/rules"));
+    v["data"]["groups"].as_array().unwrap().iter().flat_map(|g| g["rules"].as_array().unwrap().clone()).collect()
+}
+
+fn rule(srv: &Server, name: &str) -> Option<serde_json::Value> {
+    rules_doc(srv).into_iter().find(|r| r["name"] == name)
+}
+
+const FAST_RULES: &str = r#"groups:
+  - name: fast
+    interval: 1s
+    rules:
+      - record: job:http_requests:rate30s
+        expr: sum by (job) (rate(http_requests_total[30s]))
+      - alert: ErrorsSeen
+        expr: sum by (job) (rate(http_requests_total{status=~"5.."}[10s])) > 0
+        for: 2s
+        labels:
+          severity: page
+        annotations:
+          summary: "{{ $labels.job }} answers {{ $value | humanize }} errors per second"
+      - alert: PaymentFailuresLogged
+        lang: logql
+        expr: sum(count_over_time({service="payment"} |= "payment_failed" [5m])) > 2
+        labels:
+          severity: ticket
+"#;
+
+#[test]
+fn the_seeds_rules_and_slos_run_on_a_real_client_and_alerts_reach_alertmanager_and_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::start(dir.path());
+    let (hook, hook_bodies) = webhook_receiver(2);
+    let (metrics_port, app_port) = (free_port(), free_port());
+    let _app = Proc(
+        Command::new(python())
+            .arg(py_script("seed_app.py"))
+            .arg(metrics_port.to_string())
+            .arg(app_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the seed app"),
+    );
+    let app = format!("http://127.0.0.1:{app_port}");
+    eventually(30, "the seed app", || {
+        http().get(format!("{app}/api/warmup")).send().ok().filter(|r| r.status().is_success())
+    });
+    // One failure before Lantern starts: the failure counter exists from the first
+    // scrape, so its increases are seen (a counter first seen at 5 shows no rate).
+    http().get(format!("{app}/fail/warmup")).send().unwrap();
+
+    // The seed's rule and SLO files, unmodified, beside a fast rule file.
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-rules/testdata");
+    std::fs::copy(testdata.join("seed-alerts.yml"), dir.path().join("seed-alerts.yml")).unwrap();
+    std::fs::copy(testdata.join("seed-slos.yml"), dir.path().join("seed-slos.yml")).unwrap();
+    std::fs::write(dir.path().join("fast.yml"), FAST_RULES).unwrap();
+    let cfg = dir.path().join("lantern.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"global:
+  evaluation_interval: 1s
+  external_labels: {{cluster: test}}
+scrape_configs:
+  - job_name: seed
+    scrape_interval: 1s
+    static_configs:
+      - targets: ['127.0.0.1:{metrics_port}']
+rule_files: ['seed-alerts.yml', 'fast*.yml']
+slo_files: ['seed-slos.yml']
+alerting:
+  resend_delay: 1s
+  alertmanagers:
+    - static_configs:
+        - targets: ['{}']
+  webhooks:
+    - url: {hook}
+"#,
+            am.url.trim_start_matches("http://")
+        ),
+    )
+    .unwrap();
+    let srv = Server::start_with(&dir.path().join("data"), &["--config", cfg.to_str().unwrap()]);
+
+    // 20 good requests and 5 failures (plus the two warm-ups), from the real client
+    // library, over a few scrapes.
+    for i in 0..25 {
+        if i % 5 == 4 {
+            assert_eq!(http().get(format!("{app}/fail/warmup")).send().unwrap().status().as_u16(), 500);
+        } else {
+            http().get(format!("{app}/api/users")).send().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    // Three payment failures in the logs, for the LogQL rule.
+    let lines =
+        (0..3).map(|i| format!("{{\"level\":\"error\",\"event\":\"payment_failed\",\"n\":{i}}}\n")).collect::<String>();
+    let r = http().post(srv.url("/api/v1/logs/jsonl?service=payment")).body(lines).send().unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+
+    // The fast alert fires and reaches Alertmanager with the external label, the
+    // template expanded and a link back.
+    let sent = eventually(60, "ErrorsSeen in alertmanager", || am.alerts("ErrorsSeen").into_iter().next());
+    assert_eq!(sent["labels"]["severity"], "page");
+    assert_eq!(sent["labels"]["job"], "seed");
+    assert_eq!(sent["labels"]["cluster"], "test");
+    let summary = sent["annotations"]["summary"].as_str().unwrap();
+    assert!(summary.starts_with("seed answers ") && summary.ends_with(" errors per second"), "{summary}");
+    assert!(sent["generatorURL"].as_str().unwrap().contains("/graph?g0.expr=sum+by+%28job%29"), "{sent}");
+    assert!(sent["startsAt"].as_str().unwrap().starts_with("20"), "{sent}");
+
+    // The seed's rules evaluate on the same data: 6 of 27 requests failed, far above
+    // 1%; they are pending (their `for` is 5 minutes).
+    for name in ["HighErrorRate", "ErrorBudgetBurn"] {
+        let r = eventually(30, name, || rule(&srv, name).filter(|r| r["state"] == "pending"));
+        assert_eq!(r["health"], "ok", "{r}");
+        assert_eq!(r["duration"], 300.0, "{r}");
+        let v: f64 = r["alerts"][0]["value"].as_str().unwrap().parse().unwrap();
+        assert!(v > 0.01, "{r}");
+    }
+    // The LogQL rule fired; the recording rule wrote its series.
+    let logged =
+        eventually(30, "the LogQL alert", || rule(&srv, "PaymentFailuresLogged").filter(|r| r["state"] == "firing"));
+    assert_eq!(logged["lang"], "logql");
+    assert_eq!(logged["alerts"][0]["value"], "3e+00");
+    eventually(30, "the recording rule's series", || {
+        first_value(&query(&srv, "job:http_requests:rate30s{job=\"seed\"}"))
+    });
+    let alerts = get_json(&srv.url("/api/v1/alerts"));
+    let names: Vec<&str> = alerts["data"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["labels"]["alertname"].as_str().unwrap())
+        .collect();
+    for n in ["ErrorsSeen", "HighErrorRate", "ErrorBudgetBurn", "PaymentFailuresLogged"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+
+    // SLOs: the budget is the seed's function on the client's counts.
+    let slo = eventually(30, "the availability SLO to count every request", || {
+        let v = get_json(&srv.url("/api/v1/slos/api-availability"));
+        (v["data"]["total"] == 27.0).then_some(v)
+    });
+    let d = &slo["data"];
+    assert_eq!((d["good"].as_f64(), d["failed"].as_f64()), (Some(21.0), Some(6.0)), "{d}");
+    let out = Command::new(python()).arg(py_script("seed_budget.py")).args(["99.9", "27", "6"]).output().unwrap();
+    let seed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in ["budget_total", "budget_used", "budget_remaining", "budget_remaining_percent"] {
+        let (ours, theirs) = (d[k].as_f64().unwrap(), seed[k].as_f64().unwrap());
+        assert!((ours - theirs).abs() <= 1e-9 * theirs.abs().max(1.0), "{k}: {ours} vs the seed's {theirs}");
+    }
+    assert!((d["sli"].as_f64().unwrap() - 21.0 / 27.0 * 100.0).abs() < 1e-9, "{d}");
+    assert_eq!(d["time_to_exhaustion_seconds"], 0.0, "the budget is spent: {d}");
+    assert!(d["burn_rates"]["5m"].as_f64().unwrap() > 14.4, "{d}");
+    // The seed's latency SLO counts a bucket its histogram does not have.
+    let lat = get_json(&srv.url("/api/v1/slos/api-latency"));
+    assert_eq!(lat["data"]["status"], "flagged", "{lat}");
+    assert!(lat["data"]["sli"].is_null(), "never shown as 100%: {lat}");
+    let w = lat["data"]["warnings"][0].as_str().unwrap();
+    assert!(w.contains("le=\"0.2\"") && w.contains("le=\"0.1\" and le=\"0.25\""), "{w}");
+    // The SLO's burn-rate alerts are rules like any other, and page.
+    let page = eventually(60, "the SLO page", || {
+        rules_doc(&srv).into_iter().find(|r| {
+            r["name"] == "SLOErrorBudgetBurn" && r["labels"]["slo"] == "api-availability" && r["state"] == "firing"
+        })
+    });
+    assert_eq!(page["labels"]["severity"], "page");
+
+    // Failures stop: the alert resolves in Lantern and in Alertmanager, and the
+    // webhook (after two refused attempts, retried) gets the resolution.
+    eventually(60, "ErrorsSeen to resolve in alertmanager", || am.alerts("ErrorsSeen").is_empty().then_some(()));
+    assert_eq!(rule(&srv, "ErrorsSeen").unwrap()["state"], "inactive");
+    let resolved = eventually(30, "the webhook's resolution", || {
+        hook_bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|b| b["groupLabels"]["alertname"] == "ErrorsSeen" && b["status"] == "resolved")
+            .cloned()
+    });
+    assert_eq!(resolved["version"], "4");
+    assert_eq!(resolved["alerts"][0]["labels"]["cluster"], "test");
+    let notifiers = get_json(&srv.url("/api/v1/notifiers"));
+    let hook_stats =
+        notifiers["data"]["notifiers"].as_array().unwrap().iter().find(|n| n["kind"] == "webhook").unwrap().clone();
+    assert!(hook_stats["retries"].as_u64().unwrap() >= 2, "{hook_stats}");
+    assert!(hook_stats["sent"].as_u64().unwrap() >= 2, "{hook_stats}");
+
+    // A bad reload keeps the rules in force and says where the problem is.
+    std::fs::write(dir.path().join("fast.yml"), FAST_RULES.replace("> 0\n", "> \n")).unwrap();
+    let r = http().post(srv.url("/-/reload")).send().unwrap();
+    assert_eq!(r.status().as_u16(), 500);
+    let text = r.text().unwrap();
+    assert!(text.contains("fast.yml:7: group \"fast\", rule \"ErrorsSeen\": could not parse expression"), "{text}");
+    assert!(rule(&srv, "ErrorsSeen").is_some());
+    // SIGHUP reloads a good file.
+    std::fs::write(dir.path().join("fast.yml"), FAST_RULES.replace("ErrorsSeen", "ErrorsSeenAgain")).unwrap();
+    let pid = srv.child.as_ref().unwrap().id().to_string();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    eventually(30, "the reloaded rule", || rule(&srv, "ErrorsSeenAgain"));
+    assert!(rule(&srv, "ErrorsSeen").is_none());
+}
+
+#[test]
+fn a_bad_rule_file_stops_start_up_with_file_line_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.yml"),
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up ==\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("lantern.yaml");
+    std::fs::write(&cfg, "rule_files: ['bad.yml']\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(["serve", "--config", cfg.to_str().unwrap(), "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--http-addr", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("key rule_files/slo_files:") && err.contains("bad.yml:4: group \"g\", rule \"A\""), "{err}");
 }

@@ -1,0 +1,245 @@
+//! SLOs in the server: the loaded SLO files, the rules they generate, and each SLO's
+//! state computed from the stored counters: the SLI and the error budget over the
+//! window (the seed's `calculate_error_budget`), burn rates over 5m…3d, the time
+//! until the budget is spent at the last hour's burn rate, and warnings for
+//! selectors that match no stored series (for an `le` bucket, the nearest buckets
+//! that do exist).
+
+use std::collections::BTreeSet;
+
+use lantern_core::{Matcher, PromDuration};
+use lantern_promql::{Engine, Storage, Value};
+use lantern_rules::slo::generate::{self, WINDOWS};
+use lantern_rules::slo::{error_budget, Slo};
+use lantern_rules::Group;
+use serde::Serialize;
+
+/// The SLOs in force, with the file each came from.
+#[derive(Debug, Clone, Default)]
+pub struct SloSet {
+    /// (file, SLO).
+    pub slos: Vec<(String, Slo)>,
+}
+
+impl SloSet {
+    /// Reads SLO files: every problem (file, line, reason), or the set.
+    pub fn load(files: &[String]) -> Result<SloSet, Vec<String>> {
+        let mut slos = Vec::new();
+        let mut errors = Vec::new();
+        let mut names = BTreeSet::new();
+        for f in files {
+            match lantern_rules::slo::load(std::path::Path::new(f)) {
+                Ok(file) => {
+                    for s in file.slos {
+                        if !names.insert(s.name.clone()) {
+                            errors.push(format!("{f}:{}: slo {:?}: the name is used by another SLO", s.line, s.name));
+                        }
+                        slos.push((f.clone(), s));
+                    }
+                }
+                Err(es) => errors.extend(es.iter().map(ToString::to_string)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(SloSet { slos })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The generated rule groups, with the SLO file they belong to.
+    pub fn rule_groups(&self) -> Vec<(String, Group)> {
+        self.slos.iter().map(|(f, s)| (f.clone(), generate::group(s))).collect()
+    }
+}
+
+/// One SLO's state now.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SloStatus {
+    /// Name.
+    pub name: String,
+    /// What it promises.
+    pub description: String,
+    /// File it came from.
+    pub file: String,
+    /// Target, percent.
+    pub target: f64,
+    /// Window, as written (`30d`).
+    pub window: String,
+    /// `ok`, `no data` (no events in the window), or `flagged` (a selector matches
+    /// no stored series).
+    pub status: &'static str,
+    /// Good events over total, percent (no data: null).
+    pub sli: Option<f64>,
+    /// Events in the window.
+    pub total: Option<f64>,
+    /// Good events in the window.
+    pub good: Option<f64>,
+    /// Failed events in the window.
+    pub failed: Option<f64>,
+    /// `total × (1 − target/100)`.
+    pub budget_total: Option<f64>,
+    /// Failed events.
+    pub budget_used: Option<f64>,
+    /// `budget_total − budget_used`.
+    pub budget_remaining: Option<f64>,
+    /// `budget_remaining / budget_total × 100`.
+    pub budget_remaining_percent: Option<f64>,
+    /// Error ratio over each window divided by the ratio the target allows.
+    pub burn_rates: Vec<(String, Option<f64>)>,
+    /// Seconds until the budget is spent at the last hour's burn rate (0: spent;
+    /// null: not burning, or no data).
+    pub time_to_exhaustion_seconds: Option<f64>,
+    /// Problems with the SLO's selectors.
+    pub warnings: Vec<String>,
+}
+
+fn scalar(engine: &Engine, storage: &dyn Storage, q: &str, t: i64) -> Option<f64> {
+    match engine.query_instant(storage, q, t).ok()? {
+        Value::Vector(v) => v.first().map(|s| s.v).filter(|v| !v.is_nan()),
+        Value::Scalar(v) => Some(v).filter(|v| !v.is_nan()),
+        _ => None,
+    }
+}
+
+fn matchers(selector: &str) -> Option<Vec<Matcher>> {
+    lantern_http::selector::parse_selector(selector).ok()?.into_iter().next()
+}
+
+/// Why a selector is suspect: it matches no series stored in `[mint, maxt]`. For a
+/// histogram bucket (`le="x"`), the warning names the nearest buckets that exist.
+pub fn selector_warning(storage: &dyn Storage, what: &str, selector: &str, mint: i64, maxt: i64) -> Option<String> {
+    let ms = matchers(selector)?;
+    if !storage.select(&ms, mint, maxt).ok()?.is_empty() {
+        return None;
+    }
+    let mut msg = format!("indicator.events.{what}: {selector} matches no stored series");
+    let le = ms.iter().find(|m| m.name == "le" && m.op == lantern_core::MatchOp::Equal);
+    if let Some(le) = le {
+        let others: Vec<Matcher> = ms.iter().filter(|m| m.name != "le").cloned().collect();
+        let wanted: f64 = le.value.parse().unwrap_or(f64::NAN);
+        let mut buckets: Vec<(f64, String)> = storage
+            .select(&others, mint, maxt)
+            .ok()?
+            .iter()
+            .filter_map(|(l, _)| l.get("le").map(str::to_string))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter_map(|s| parse_le(&s).map(|v| (v, s)))
+            .collect();
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let below = buckets.iter().rev().find(|b| b.0 < wanted);
+        let above = buckets.iter().find(|b| b.0 > wanted);
+        let near: Vec<String> = below.into_iter().chain(above).map(|b| format!("le=\"{}\"", b.1)).collect();
+        if !near.is_empty() {
+            msg.push_str(&format!(
+                "; the histogram has no bucket le=\"{}\", the nearest existing buckets are {}",
+                le.value,
+                near.join(" and ")
+            ));
+        }
+    }
+    Some(msg)
+}
+
+fn parse_le(s: &str) -> Option<f64> {
+    match s {
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        _ => s.parse().ok(),
+    }
+}
+
+/// How long after the window's start a series' first sample must come for the series
+/// to count as created inside the window (its first value then counts from zero).
+const BORN_AFTER_MS: i64 = 5 * 60 * 1000;
+
+/// Events counted by the counters `selector` matches over `[mint, maxt]`: every
+/// increase between samples, a drop counted as a reset (the new value is the
+/// increase), and the first value of a counter created inside the window. Unlike
+/// `increase()`, nothing is extrapolated, so the numbers are the client's own counts.
+pub fn counted(storage: &dyn Storage, selector: &str, mint: i64, maxt: i64) -> Option<f64> {
+    let ms = matchers(selector)?;
+    let series = storage.select(&ms, mint, maxt).ok()?;
+    if series.is_empty() {
+        return None;
+    }
+    let mut total = 0.0;
+    for (_, samples) in series {
+        let mut prev: Option<f64> = None;
+        for s in samples.iter().filter(|s| !s.v.is_nan()) {
+            total += match prev {
+                None if s.t - mint > BORN_AFTER_MS => s.v,
+                None => 0.0,
+                Some(p) if s.v < p => s.v,
+                Some(p) => s.v - p,
+            };
+            prev = Some(s.v);
+        }
+    }
+    Some(total)
+}
+
+/// Computes an SLO's state at `t` (ms).
+pub fn status(engine: &Engine, storage: &dyn Storage, file: &str, slo: &Slo, t: i64) -> SloStatus {
+    let window = PromDuration(slo.window.0).to_string();
+    let e = &slo.indicator.events;
+    let mint = t - slo.window.0.as_millis() as i64;
+    let warnings: Vec<String> = [("good", &e.good), ("total", &e.total)]
+        .iter()
+        .filter_map(|(what, sel)| selector_warning(storage, what, sel, mint, t))
+        .collect();
+    let total = counted(storage, &e.total, mint, t);
+    let good = counted(storage, &e.good, mint, t).or(total.map(|_| 0.0));
+    let allowed_ratio = 1.0 - slo.target / 100.0;
+    let burn_rates: Vec<(String, Option<f64>)> = WINDOWS
+        .iter()
+        .map(|(w, _)| {
+            let r = scalar(engine, storage, &generate::error_ratio_expr(slo, w), t);
+            (w.to_string(), r.map(|r| r / allowed_ratio))
+        })
+        .collect();
+    let mut st = SloStatus {
+        name: slo.name.clone(),
+        description: slo.description.clone(),
+        file: file.to_string(),
+        target: slo.target,
+        window,
+        status: "ok",
+        sli: None,
+        total,
+        good,
+        failed: None,
+        budget_total: None,
+        budget_used: None,
+        budget_remaining: None,
+        budget_remaining_percent: None,
+        burn_rates,
+        time_to_exhaustion_seconds: None,
+        warnings,
+    };
+    match (total, good) {
+        (Some(total), Some(good)) if total > 0.0 => {
+            let failed = (total - good).max(0.0);
+            let b = error_budget(slo.target, total, failed);
+            st.sli = Some(good / total * 100.0);
+            st.failed = Some(failed);
+            st.budget_total = Some(b.budget_total);
+            st.budget_used = Some(b.budget_used);
+            st.budget_remaining = Some(b.budget_remaining);
+            st.budget_remaining_percent = b.budget_remaining_percent;
+            let burn_1h = st.burn_rates.iter().find(|(w, _)| w == "1h").and_then(|(_, b)| *b);
+            st.time_to_exhaustion_seconds = match (b.budget_remaining_percent, burn_1h) {
+                (Some(p), _) if p <= 0.0 => Some(0.0),
+                (Some(p), Some(burn)) if burn > 0.0 => Some(p / 100.0 * slo.window.0.as_secs_f64() / burn),
+                _ => None,
+            };
+        }
+        _ => st.status = "no data",
+    }
+    if !st.warnings.is_empty() {
+        st.status = "flagged";
+        // A selector that matches nothing never shows as 100%.
+        st.sli = None;
+    }
+    st
+}
