@@ -353,3 +353,23 @@ fn a_bad_rule_file_stops_start_up_with_file_line_and_reason() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("key rule_files/slo_files:") && err.contains("bad.yml:4: group \"g\", rule \"A\""), "{err}");
 }
+
+#[test]
+fn lantern_slo_rules_prints_a_rule_file_promtool_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let slos = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-rules/testdata/seed-slos.yml");
+    let out = Command::new(env!("CARGO_BIN_EXE_lantern")).args(["slo", "rules"]).arg(&slos).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = dir.path().join("slo-rules.yml");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let check = Command::new("promtool").args(["check", "rules"]).arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{text}{}", String::from_utf8_lossy(&check.stderr));
+    // Two SLOs: seven recording rules and three burn-rate alerts each.
+    assert!(text.contains("SUCCESS: 20 rules found"), "{text}");
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        yaml.contains("slo:sli_error:ratio_rate1h{slo=\"api-availability\"} > (14.4 * (1 - 99.9 / 100))"),
+        "{yaml}"
+    );
+}
