@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use lantern_core::{Matcher, PromDuration};
 use lantern_promql::{Engine, Storage, Value};
 use lantern_rules::slo::generate::{self, WINDOWS};
-use lantern_rules::slo::{error_budget, Slo};
+use lantern_rules::slo::{error_budget, Sli, Slo};
 use lantern_rules::Group;
 use serde::Serialize;
 
@@ -30,7 +30,7 @@ impl SloSet {
         for f in files {
             match lantern_rules::slo::load(std::path::Path::new(f)) {
                 Ok(file) => {
-                    for s in file.slos {
+                    for s in file {
                         if !names.insert(s.name.clone()) {
                             errors.push(format!("{f}:{}: slo {:?}: the name is used by another SLO", s.line, s.name));
                         }
@@ -179,17 +179,42 @@ pub fn counted(storage: &dyn Storage, selector: &str, mint: i64, maxt: i64) -> O
     Some(total)
 }
 
+/// Events counted by an SLI over `[mint, t]`: (total, good). Counters are counted
+/// exactly ([`counted`]); rate queries give rate × seconds.
+fn events(engine: &Engine, storage: &dyn Storage, sli: &Sli, mint: i64, t: i64) -> (Option<f64>, Option<f64>) {
+    match sli {
+        Sli::Events { good, total } => {
+            let total = counted(storage, total, mint, t);
+            (total, counted(storage, good, mint, t).or(total.map(|_| 0.0)))
+        }
+        Sli::Queries { errors, total } => {
+            let secs = ((t - mint) / 1000).max(1);
+            let range = format!("{secs}s");
+            let total = scalar(engine, storage, &generate::with_window(total, &range), t).map(|r| r * secs as f64);
+            let bad = scalar(engine, storage, &generate::with_window(errors, &range), t).map(|r| r * secs as f64);
+            (total, total.map(|t| t - bad.unwrap_or(0.0)))
+        }
+    }
+}
+
 /// Computes an SLO's state at `t` (ms).
 pub fn status(engine: &Engine, storage: &dyn Storage, file: &str, slo: &Slo, t: i64) -> SloStatus {
-    let window = PromDuration(slo.window.0).to_string();
-    let e = &slo.indicator.events;
-    let mint = t - slo.window.0.as_millis() as i64;
-    let warnings: Vec<String> = [("good", &e.good), ("total", &e.total)]
-        .iter()
-        .filter_map(|(what, sel)| selector_warning(storage, what, sel, mint, t))
-        .collect();
-    let total = counted(storage, &e.total, mint, t);
-    let good = counted(storage, &e.good, mint, t).or(total.map(|_| 0.0));
+    let window = match &slo.calendar {
+        Some(_) => format!("{} (calendar)", PromDuration(slo.window.0)),
+        None => PromDuration(slo.window.0).to_string(),
+    };
+    let mint = match &slo.calendar {
+        Some(c) => c.period_start(t),
+        None => t - slo.window.0.as_millis() as i64,
+    };
+    let warnings: Vec<String> = match &slo.sli {
+        Sli::Events { good, total } => [("good", good), ("total", total)]
+            .iter()
+            .filter_map(|(what, sel)| selector_warning(storage, what, sel, mint, t))
+            .collect(),
+        Sli::Queries { .. } => Vec::new(),
+    };
+    let (total, good) = events(engine, storage, &slo.sli, mint, t);
     let allowed_ratio = 1.0 - slo.target / 100.0;
     let burn_rates: Vec<(String, Option<f64>)> = WINDOWS
         .iter()

@@ -183,7 +183,7 @@ fn slo_rules(files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for f in files {
         match lantern_rules::slo::load(f) {
-            Ok(file) => slos.extend(file.slos),
+            Ok(file) => slos.extend(file),
             Err(errs) => {
                 failed = true;
                 for e in errs {

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Slo;
+use super::{Sli, Slo};
 use crate::{Group, Lang, Rule, RuleFile};
 
 /// Windows an SLO's error ratio is recorded over, with their lengths (s).
@@ -28,10 +28,26 @@ pub fn ratio_metric(window: &str) -> String {
     format!("slo:sli_error:ratio_rate{window}")
 }
 
-/// The error ratio over `window`: `1 - good/total`, from the counters' rates.
+/// A query with Sloth's `{{.window}}` (spaces allowed) replaced by `window`.
+pub fn with_window(q: &str, window: &str) -> String {
+    let mut out = q.to_string();
+    for pat in ["{{.window}}", "{{ .window }}", "{{ .window}}", "{{.window }}"] {
+        out = out.replace(pat, window);
+    }
+    out
+}
+
+/// The error ratio over `window`: `1 - good/total` from the counters' rates, or
+/// `errors/total` from the SLI's rate queries.
 pub fn error_ratio_expr(slo: &Slo, window: &str) -> String {
-    let e = &slo.indicator.events;
-    format!("1 - (sum(rate({}[{window}])) / sum(rate({}[{window}])))", e.good, e.total)
+    match &slo.sli {
+        Sli::Events { good, total } => {
+            format!("1 - (sum(rate({good}[{window}])) / sum(rate({total}[{window}])))")
+        }
+        Sli::Queries { errors, total } => {
+            format!("({}) / ({})", with_window(errors, window).trim(), with_window(total, window).trim())
+        }
+    }
 }
 
 /// The burn-rate factor of an alert for this SLO's window (14.4 for 1h over 30 days).
@@ -48,7 +64,8 @@ fn quote(v: &str) -> String {
 pub fn group(slo: &Slo) -> Group {
     let sel = format!("{{slo={}}}", quote(&slo.name));
     let labels = |extra: &[(&str, &str)]| -> BTreeMap<String, String> {
-        let mut m = BTreeMap::from([("slo".to_string(), slo.name.clone())]);
+        let mut m = slo.labels.clone();
+        m.insert("slo".to_string(), slo.name.clone());
         m.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         m
     };
@@ -73,7 +90,7 @@ pub fn group(slo: &Slo) -> Group {
             format!("{}{sel} > {threshold}\nand\n{}{sel} > {threshold}", ratio_metric(long), ratio_metric(short));
         rules.push(Rule {
             record: None,
-            alert: Some(ALERT_NAME.into()),
+            alert: Some(slo.alert_name.clone().unwrap_or_else(|| ALERT_NAME.into())),
             expr,
             lang: Lang::Promql,
             for_: None,
@@ -116,7 +133,7 @@ mod tests {
 
     fn seed() -> Vec<Slo> {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/seed-slos.yml");
-        super::super::load(&p).unwrap().slos
+        super::super::load(&p).unwrap()
     }
 
     #[test]

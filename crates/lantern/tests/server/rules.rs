@@ -357,19 +357,34 @@ fn a_bad_rule_file_stops_start_up_with_file_line_and_reason() {
 #[test]
 fn lantern_slo_rules_prints_a_rule_file_promtool_accepts() {
     let dir = tempfile::tempdir().unwrap();
-    let slos = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-rules/testdata/seed-slos.yml");
-    let out = Command::new(env!("CARGO_BIN_EXE_lantern")).args(["slo", "rules"]).arg(&slos).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let file = dir.path().join("slo-rules.yml");
-    std::fs::write(&file, &out.stdout).unwrap();
-    let check = Command::new("promtool").args(["check", "rules"]).arg(&file).output().unwrap();
-    let text = String::from_utf8_lossy(&check.stdout);
-    assert!(check.status.success(), "{text}{}", String::from_utf8_lossy(&check.stderr));
-    // Two SLOs: seven recording rules and three burn-rate alerts each.
-    assert!(text.contains("SUCCESS: 20 rules found"), "{text}");
-    let yaml = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        yaml.contains("slo:sli_error:ratio_rate1h{slo=\"api-availability\"} > (14.4 * (1 - 99.9 / 100))"),
-        "{yaml}"
-    );
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-rules/testdata");
+    // The seed's format, OpenSLO v1 and Sloth: two SLOs, two, and one; seven recording
+    // rules and three burn-rate alerts each.
+    for (file, rules, expect) in [
+        ("seed-slos.yml", 20, "slo:sli_error:ratio_rate1h{slo=\"api-availability\"} > (14.4 * (1 - 99.9 / 100))"),
+        ("openslo.yml", 20, "slo:sli_error:ratio_rate1h{slo=\"checkout-availability\"} > (14.4 * (1 - 99.5 / 100))"),
+        ("sloth.yml", 10, "alert: MyServiceHighErrorRate"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_lantern"))
+            .args(["slo", "rules"])
+            .arg(testdata.join(file))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        let generated = dir.path().join(format!("rules-{file}"));
+        std::fs::write(&generated, &out.stdout).unwrap();
+        let check = Command::new("promtool").args(["check", "rules"]).arg(&generated).output().unwrap();
+        let text = String::from_utf8_lossy(&check.stdout);
+        assert!(check.status.success(), "{file}: {text}{}", String::from_utf8_lossy(&check.stderr));
+        assert!(text.contains(&format!("SUCCESS: {rules} rules found")), "{file}: {text}");
+        let yaml = String::from_utf8_lossy(&out.stdout);
+        assert!(yaml.contains(expect), "{file}: {yaml}");
+    }
+    // A problem is named with file and line.
+    let bad = dir.path().join("bad-slos.yml");
+    std::fs::write(&bad, "slos:\n  - name: x\n    indicator:\n      events:\n        good: a\n        total: b\n    target: 100.5\n    window: 30d\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lantern")).args(["slo", "rules"]).arg(&bad).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad-slos.yml:2: slo \"x\": target 100.5 is not a percentage"), "{err}");
 }
