@@ -288,6 +288,11 @@ impl RuleState {
             (None, Some(name)) => {
                 let mut active = Vec::with_capacity(result.len());
                 let mut seen = BTreeSet::new();
+                // Templates' `query` runs at the evaluation's time.
+                let query = |text: &str| -> Result<Vec<(LabelSet, f64)>, String> {
+                    let e = lantern_promql::parse(text).map_err(|e| e.to_string())?;
+                    q.promql(&e, ts)
+                };
                 for (labels, v) in result {
                     let base = strip_name(labels);
                     let data = Data {
@@ -295,6 +300,7 @@ impl RuleState {
                         value: v,
                         external: &env.external_labels,
                         external_url: &env.external_url,
+                        query: Some(&query),
                     };
                     let mut l = base.clone();
                     for (k, t) in &self.labels {
