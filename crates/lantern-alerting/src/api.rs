@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use lantern_http::{success, ApiError, Params};
-use lantern_prom_api::TsdbStorage;
 use lantern_rules::alerts::{Alert, State as AState};
 use lantern_rules::eval::RuleState;
+use lantern_tsdb::TsdbStorage;
 use serde_json::{json, Value};
 
 use crate::manager::{rfc3339, RuleManager};

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use lantern_core::Sample;
 use lantern_logs::LogStore;
-use lantern_prom_api::TsdbStorage;
 use lantern_promql::Engine;
 use lantern_rules::alerts::{LabelSet, State};
 use lantern_rules::eval::{Env, GroupState, Written};
 use lantern_rules::querier::EngineQuerier;
 use lantern_rules::{Group, RuleFile};
 use lantern_tsdb::Tsdb;
+use lantern_tsdb::TsdbStorage;
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 

@@ -12,7 +12,6 @@ mod series;
 mod status;
 pub mod wire;
 
-pub use query::TsdbStorage;
 pub use status::RuntimeInfo;
 
 use std::sync::{Arc, OnceLock};

@@ -9,41 +9,13 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use lantern_core::{Labels, Matcher, Sample};
+use lantern_core::Labels;
 use lantern_http::time::parse_duration_ms;
 use lantern_http::{ApiError, ErrorKind, Params};
-use lantern_promql::{Engine, Storage, Value};
-use lantern_tsdb::Tsdb;
+use lantern_promql::{Engine, Value};
+use lantern_tsdb::{Tsdb, TsdbStorage};
 
 use crate::{json, respond, PromApi};
-
-/// The engine's view of the metrics store: each selector is one store read, run from
-/// the blocking thread the query evaluates on (never from an async task).
-pub struct TsdbStorage {
-    db: Arc<Tsdb>,
-    rt: tokio::runtime::Handle,
-}
-
-impl TsdbStorage {
-    /// The store, read with `rt`.
-    pub fn new(db: Arc<Tsdb>, rt: tokio::runtime::Handle) -> Self {
-        Self { db, rt }
-    }
-}
-
-impl Storage for TsdbStorage {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> lantern_promql::Result<Vec<(Labels, Vec<Sample>)>> {
-        self.rt
-            .block_on(self.db.select(matchers, mint, maxt))
-            .map_err(|e| lantern_promql::Error::Storage(e.to_string()))
-    }
-
-    fn select_last(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> lantern_promql::Result<Vec<(Labels, Sample)>> {
-        self.rt
-            .block_on(self.db.select_last(matchers, mint, maxt))
-            .map_err(|e| lantern_promql::Error::Storage(e.to_string()))
-    }
-}
 
 fn engine_error(e: lantern_promql::Error) -> ApiError {
     use lantern_promql::Error as E;
@@ -113,9 +85,9 @@ async fn run<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let rt = tokio::runtime::Handle::current();
     let r = if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
-        tokio::task::block_in_place(move || f(&TsdbStorage { db, rt }))
+        tokio::task::block_in_place(move || f(&TsdbStorage::new(db, rt)))
     } else {
-        tokio::task::spawn_blocking(move || f(&TsdbStorage { db, rt }))
+        tokio::task::spawn_blocking(move || f(&TsdbStorage::new(db, rt)))
             .await
             .map_err(|e| ApiError::internal(format!("query evaluation failed: {e}")))?
     };

@@ -13,6 +13,7 @@ pub mod exemplars;
 pub mod head;
 pub mod metadata;
 pub mod postings;
+pub mod promql;
 pub mod record;
 mod symbols;
 pub mod wal;
@@ -23,6 +24,7 @@ use std::time::Duration;
 pub use batch::Batch;
 pub use db::{AppendOutcome, InvalidSeries, RejectedSample, SeriesHandle, Stats, Tsdb};
 pub use head::Rejection;
+pub use promql::TsdbStorage;
 
 /// Errors of the metrics store.
 #[derive(Debug, thiserror::Error)]

@@ -491,6 +491,28 @@ mod tests {
     }
 
     #[test]
+    fn alerting_problems_name_their_keys_and_rule_files_follow_the_config_file() {
+        let c = Config::from_yaml(
+            "alerting:\n  alertmanagers:\n    - api_version: v1\n      static_configs:\n        - targets: ['http://am:9093']\n  webhooks:\n    - url: ftp://x\nexternal_url: lantern:9700\n",
+        )
+        .unwrap();
+        let errs = c.validate();
+        assert_eq!(errs.len(), 4, "{errs:#?}");
+        assert!(errs[0].starts_with("key alerting.alertmanagers[0].api_version: \"v1\" is not supported"), "{errs:#?}");
+        assert!(errs[1].starts_with("key alerting.alertmanagers[0].static_configs[0].targets:"), "{errs:#?}");
+        assert!(errs[2].starts_with("key alerting.webhooks[0].url:"), "{errs:#?}");
+        assert!(errs[3].starts_with("key external_url:"), "{errs:#?}");
+        let e = Config::from_yaml("alerting:\n  alertmanager: []\n").unwrap_err();
+        assert!(e.contains("alerting") && e.contains("alertmanager"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lantern.yaml");
+        std::fs::write(&path, "rule_files: ['rules/*.yml', '/abs/r.yml']\nslo_files: [slos.yml]\n").unwrap();
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c.rule_files, [dir.path().join("rules/*.yml").display().to_string(), "/abs/r.yml".into()]);
+        assert_eq!(c.slo_files, [dir.path().join("slos.yml").display().to_string()]);
+    }
+
+    #[test]
     fn defaults_are_the_documented_ones() {
         let c = Config::from_yaml("").unwrap();
         assert_eq!(c, Config::default());
