@@ -188,6 +188,17 @@ impl RuleManager {
         loaded.tasks = new.iter().map(|g| tokio::spawn(self.clone().run_group(g.clone()))).collect();
         loaded.groups = new;
         loaded.slos = Arc::new(slos);
+        // SLOs whose selectors match no stored series are flagged as they load.
+        let (db, slos, rt) = (self.db.clone(), loaded.slos.clone(), tokio::runtime::Handle::current());
+        tokio::task::spawn_blocking(move || {
+            let storage = TsdbStorage::new(db, rt);
+            let now = now_ms();
+            for (file, slo) in &slos.slos {
+                for w in crate::slo::warnings(&storage, slo, crate::slo::window_start(slo, now), now) {
+                    tracing::warn!(slo = %slo.name, file = %file, "{w}");
+                }
+            }
+        });
     }
 
     /// The groups in force.

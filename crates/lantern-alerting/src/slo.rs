@@ -197,23 +197,33 @@ fn events(engine: &Engine, storage: &dyn Storage, sli: &Sli, mint: i64, t: i64) 
     }
 }
 
+/// The problems with an SLO's selectors over `[mint, t]`.
+pub fn warnings(storage: &dyn Storage, slo: &Slo, mint: i64, t: i64) -> Vec<String> {
+    match &slo.sli {
+        Sli::Events { good, total } => [("good", good), ("total", total)]
+            .iter()
+            .filter_map(|(what, sel)| selector_warning(storage, what, sel, mint, t))
+            .collect(),
+        Sli::Queries { .. } => Vec::new(),
+    }
+}
+
+/// The start (ms) of the SLO's window ending at `t`.
+pub fn window_start(slo: &Slo, t: i64) -> i64 {
+    match &slo.calendar {
+        Some(c) => c.period_start(t),
+        None => t - slo.window.0.as_millis() as i64,
+    }
+}
+
 /// Computes an SLO's state at `t` (ms).
 pub fn status(engine: &Engine, storage: &dyn Storage, file: &str, slo: &Slo, t: i64) -> SloStatus {
     let window = match &slo.calendar {
         Some(_) => format!("{} (calendar)", PromDuration(slo.window.0)),
         None => PromDuration(slo.window.0).to_string(),
     };
-    let mint = match &slo.calendar {
-        Some(c) => c.period_start(t),
-        None => t - slo.window.0.as_millis() as i64,
-    };
-    let warnings: Vec<String> = match &slo.sli {
-        Sli::Events { good, total } => [("good", good), ("total", total)]
-            .iter()
-            .filter_map(|(what, sel)| selector_warning(storage, what, sel, mint, t))
-            .collect(),
-        Sli::Queries { .. } => Vec::new(),
-    };
+    let mint = window_start(slo, t);
+    let warnings = warnings(storage, slo, mint, t);
     let (total, good) = events(engine, storage, &slo.sli, mint, t);
     let allowed_ratio = 1.0 - slo.target / 100.0;
     let burn_rates: Vec<(String, Option<f64>)> = WINDOWS
@@ -267,4 +277,79 @@ pub fn status(engine: &Engine, storage: &dyn Storage, file: &str, slo: &Slo, t: 
         st.sli = None;
     }
     st
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lantern_rules::alerts::LabelSet;
+    use lantern_rules::mem::MemStorage;
+
+    const M: i64 = 60_000;
+
+    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn seed() -> Vec<Slo> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-rules/testdata/seed-slos.yml");
+        lantern_rules::slo::load(&p).unwrap()
+    }
+
+    #[test]
+    fn counts_follow_resets_and_the_budget_is_the_seeds() {
+        let db = MemStorage::default();
+        let ok = ls(&[("__name__", "http_requests_total"), ("status", "200")]);
+        let bad = ls(&[("__name__", "http_requests_total"), ("status", "500")]);
+        // Created an hour into the window at 40 and 2; the process restarts at 30m
+        // (counters back to 0), then 600 more good and 8 more bad requests.
+        let start = 40 * 86_400_000;
+        for (i, (g, b)) in [(40.0, 2.0), (100.0, 3.0), (5.0, 0.0), (605.0, 8.0)].iter().enumerate() {
+            db.append(&ok, start + i as i64 * 15 * M, *g);
+            db.append(&bad, start + i as i64 * 15 * M, *b);
+        }
+        let now = start + 60 * M;
+        let st = status(&Engine::default(), &db, "slos.yml", &seed()[0], now);
+        // good: 40 + 60 + 5 + 600 = 705; bad: 2 + 1 + 0 + 8 = 11.
+        assert_eq!((st.total, st.good, st.failed), (Some(716.0), Some(705.0), Some(11.0)));
+        let b = error_budget(99.9, 716.0, 11.0);
+        assert_eq!(
+            (st.budget_total, st.budget_used, st.budget_remaining, st.budget_remaining_percent),
+            (Some(b.budget_total), Some(11.0), Some(b.budget_remaining), b.budget_remaining_percent)
+        );
+        assert_eq!(st.status, "ok");
+        assert_eq!(st.time_to_exhaustion_seconds, Some(0.0), "11 failures spend a 0.716 budget");
+    }
+
+    #[test]
+    fn no_traffic_is_no_data_and_a_missing_bucket_is_flagged_with_its_neighbours() {
+        let db = MemStorage::default();
+        let now = 40 * 86_400_000;
+        let slos = seed();
+        let st = status(&Engine::default(), &db, "slos.yml", &slos[0], now);
+        assert_eq!(st.status, "flagged", "selectors that match nothing: {st:?}");
+        assert_eq!((st.sli, st.budget_remaining_percent, st.time_to_exhaustion_seconds), (None, None, None));
+        assert!(st.burn_rates.iter().all(|(_, b)| b.is_none()));
+        // Counters there since the window began that did not move: no data, not 100%
+        // and not a division by zero.
+        for s in ["200", "500"] {
+            for t in [now - 30 * 1440 * M + M, now - 10 * M, now] {
+                db.append(&ls(&[("__name__", "http_requests_total"), ("status", s)]), t, 7.0);
+            }
+        }
+        let st = status(&Engine::default(), &db, "slos.yml", &slos[0], now);
+        assert_eq!(st.warnings, Vec::<String>::new());
+        assert_eq!((st.status, st.sli, st.budget_remaining_percent), ("no data", None, None), "{st:?}");
+        // The seed's latency SLO names a bucket the histogram does not have.
+        for le in ["0.05", "0.1", "0.25", "+Inf"] {
+            db.append(&ls(&[("__name__", "http_request_duration_seconds_bucket"), ("le", le)]), now, 1.0);
+        }
+        db.append(&ls(&[("__name__", "http_request_duration_seconds_count")]), now, 1.0);
+        let st = status(&Engine::default(), &db, "slos.yml", &slos[1], now);
+        assert_eq!(st.status, "flagged");
+        assert_eq!(
+            st.warnings,
+            ["indicator.events.good: http_request_duration_seconds_bucket{le=\"0.2\"} matches no stored series; the histogram has no bucket le=\"0.2\", the nearest existing buckets are le=\"0.1\" and le=\"0.25\""]
+        );
+    }
 }

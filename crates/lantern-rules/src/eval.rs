@@ -331,7 +331,9 @@ impl RuleState {
     /// the downtime does not; an alert that would fire at once waits the grace period.
     fn restore_for_state(&mut self, q: &dyn Querier, ts: i64) {
         let hold = self.rule.for_.map_or(0, |d| d.0.as_millis() as i64);
-        if hold == 0 {
+        // A `for` shorter than the grace period is not restored: waiting it out anew is
+        // shorter than the grace would be.
+        if hold < FOR_GRACE_PERIOD_MS {
             return;
         }
         let pending: Vec<LabelSet> =

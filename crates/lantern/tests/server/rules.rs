@@ -149,6 +149,9 @@ const FAST_RULES: &str = r#"groups:
           severity: page
         annotations:
           summary: "{{ $labels.job }} answers {{ $value | humanize }} errors per second"
+      - alert: SlowBurn
+        expr: sum(rate(http_requests_total{status=~"5.."}[10m])) > 0
+        for: 15m
       - alert: PaymentFailuresLogged
         lang: logql
         expr: sum(count_over_time({service="payment"} |= "payment_failed" [5m])) > 2
@@ -211,7 +214,7 @@ alerting:
         ),
     )
     .unwrap();
-    let srv = Server::start_with(&dir.path().join("data"), &["--config", cfg.to_str().unwrap()]);
+    let mut srv = Server::start_with(&dir.path().join("data"), &["--config", cfg.to_str().unwrap()]);
 
     // 20 good requests and 5 failures (plus the two warm-ups), from the real client
     // library, over a few scrapes.
@@ -331,6 +334,25 @@ alerting:
     assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
     eventually(30, "the reloaded rule", || rule(&srv, "ErrorsSeenAgain"));
     assert!(rule(&srv, "ErrorsSeen").is_none());
+
+    // kill -9: the pending SlowBurn (for: 15m) keeps its activity time, moved on by the
+    // time Lantern was down (as Prometheus restores `for` from ALERTS_FOR_STATE).
+    let active_at = |r: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(r["alerts"][0]["activeAt"].as_str().unwrap()).unwrap().timestamp_millis()
+    };
+    let before = active_at(&rule(&srv, "SlowBurn").unwrap());
+    assert_eq!(rule(&srv, "SlowBurn").unwrap()["state"], "pending");
+    srv.kill9();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let restarted = chrono::Utc::now().timestamp_millis();
+    srv.restart();
+    let after = eventually(30, "SlowBurn pending again", || {
+        rule(&srv, "SlowBurn").filter(|r| r["state"] == "pending").map(|r| active_at(&r))
+    });
+    assert!(
+        after >= before + 2000 && after < restarted,
+        "activeAt {before} before, {after} after a restart at {restarted}"
+    );
 }
 
 #[test]
