@@ -113,7 +113,7 @@ pub fn selector_warning(storage: &dyn Storage, what: &str, selector: &str, mint:
     if !storage.select(&ms, mint, maxt).ok()?.is_empty() {
         return None;
     }
-    let mut msg = format!("indicator.events.{what}: {selector} matches no stored series");
+    let mut msg = format!("{what}: {selector} matches no stored series");
     let le = ms.iter().find(|m| m.name == "le" && m.op == lantern_core::MatchOp::Equal);
     if let Some(le) = le {
         let others: Vec<Matcher> = ms.iter().filter(|m| m.name != "le").cloned().collect();
@@ -187,6 +187,11 @@ fn events(engine: &Engine, storage: &dyn Storage, sli: &Sli, mint: i64, t: i64) 
             let total = counted(storage, total, mint, t);
             (total, counted(storage, good, mint, t).or(total.map(|_| 0.0)))
         }
+        Sli::BadEvents { bad, total } => {
+            let total = counted(storage, total, mint, t);
+            let bad = counted(storage, bad, mint, t).unwrap_or(0.0);
+            (total, total.map(|t| (t - bad).max(0.0)))
+        }
         Sli::Queries { errors, total } => {
             let secs = ((t - mint) / 1000).max(1);
             let range = format!("{secs}s");
@@ -199,13 +204,12 @@ fn events(engine: &Engine, storage: &dyn Storage, sli: &Sli, mint: i64, t: i64) 
 
 /// The problems with an SLO's selectors over `[mint, t]`.
 pub fn warnings(storage: &dyn Storage, slo: &Slo, mint: i64, t: i64) -> Vec<String> {
-    match &slo.sli {
-        Sli::Events { good, total } => [("good", good), ("total", total)]
-            .iter()
-            .filter_map(|(what, sel)| selector_warning(storage, what, sel, mint, t))
-            .collect(),
-        Sli::Queries { .. } => Vec::new(),
-    }
+    let key = if slo.format == "lantern" { "indicator.events" } else { "ratioMetric" };
+    slo.sli
+        .selectors()
+        .into_iter()
+        .filter_map(|(what, sel)| selector_warning(storage, &format!("{key}.{what}"), sel, mint, t))
+        .collect()
 }
 
 /// The start (ms) of the SLO's window ending at `t`.

@@ -53,6 +53,13 @@ pub enum Sli {
         /// All events.
         total: String,
     },
+    /// Counters of bad and of all events, as series selectors (OpenSLO's `bad`).
+    BadEvents {
+        /// Bad events.
+        bad: String,
+        /// All events.
+        total: String,
+    },
     /// Rates of bad and of all events, as PromQL with `{{.window}}` where the range goes
     /// (Sloth's `error_query`/`total_query`).
     Queries {
@@ -61,6 +68,17 @@ pub enum Sli {
         /// All events per second.
         total: String,
     },
+}
+
+impl Sli {
+    /// The counter selectors it counts events with, by role (none for queries).
+    pub fn selectors(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Sli::Events { good, total } => vec![("good", good), ("total", total)],
+            Sli::BadEvents { bad, total } => vec![("bad", bad), ("total", total)],
+            Sli::Queries { .. } => Vec::new(),
+        }
+    }
 }
 
 /// A calendar-aligned window: periods of `count` `unit`s from `start`.
@@ -220,17 +238,16 @@ pub(crate) fn check(file: &str, slos: &[Slo]) -> Vec<RuleError> {
         if s.window.0.is_zero() {
             errors.push(at("window must be positive".into()));
         }
-        match &s.sli {
-            Sli::Events { good, total } => {
-                let key = if s.format == "lantern" { "indicator.events" } else { "ratioMetric" };
-                for (what, sel) in [("good", good), ("total", total)] {
-                    match lantern_promql::parse(sel) {
-                        Ok(promql_parser::parser::Expr::VectorSelector(_)) => {}
-                        Ok(_) => errors.push(at(format!("{key}.{what}: {sel:?} is not a series selector"))),
-                        Err(e) => errors.push(at(format!("{key}.{what}: {e}"))),
-                    }
-                }
+        let key = if s.format == "lantern" { "indicator.events" } else { "ratioMetric" };
+        for (what, sel) in s.sli.selectors() {
+            match lantern_promql::parse(sel) {
+                Ok(promql_parser::parser::Expr::VectorSelector(_)) => {}
+                Ok(_) => errors.push(at(format!("{key}.{what}: {sel:?} is not a series selector"))),
+                Err(e) => errors.push(at(format!("{key}.{what}: {e}"))),
             }
+        }
+        match &s.sli {
+            Sli::Events { .. } | Sli::BadEvents { .. } => {}
             Sli::Queries { errors: bad, total } => {
                 for (what, q) in [("error_query", bad), ("total_query", total)] {
                     if q == sloth::RAW_TOTAL {

@@ -37,13 +37,14 @@ pub fn with_window(q: &str, window: &str) -> String {
     out
 }
 
-/// The error ratio over `window`: `1 - good/total` from the counters' rates, or
-/// `errors/total` from the SLI's rate queries.
+/// The error ratio over `window`: `1 - good/total` or `bad/total` from the counters'
+/// rates, or `errors/total` from the SLI's rate queries.
 pub fn error_ratio_expr(slo: &Slo, window: &str) -> String {
     match &slo.sli {
         Sli::Events { good, total } => {
             format!("1 - (sum(rate({good}[{window}])) / sum(rate({total}[{window}])))")
         }
+        Sli::BadEvents { bad, total } => format!("sum(rate({bad}[{window}])) / sum(rate({total}[{window}]))"),
         Sli::Queries { errors, total } => {
             format!("({}) / ({})", with_window(errors, window).trim(), with_window(total, window).trim())
         }

@@ -100,10 +100,7 @@ pub fn parse(file: &str, text_: &str) -> Result<Vec<Slo>, Vec<RuleError>> {
         let total = ratio.get("total").and_then(query);
         let sli = match (ratio.get("good").and_then(query), ratio.get("bad").and_then(query), total) {
             (Some(good), _, Some(total)) => Sli::Events { good, total },
-            (None, Some(bad), Some(total)) => Sli::Queries {
-                errors: format!("sum(rate({bad}[{{{{.window}}}}]))"),
-                total: format!("sum(rate({total}[{{{{.window}}}}]))"),
-            },
+            (None, Some(bad), Some(total)) => Sli::BadEvents { bad, total },
             _ => {
                 errors.push(at(
                     "ratioMetric needs good (or bad) and total, each a Prometheus metricSource with a query".into(),
@@ -253,7 +250,7 @@ spec:
         assert_eq!(slos.len(), 2);
         let c = &slos[0];
         assert_eq!((c.name.as_str(), c.target, c.line, c.format), ("checkout-availability", 99.5, 20, "openslo"));
-        assert!(matches!(&c.sli, Sli::Queries { errors, .. } if errors.contains("[{{.window}}]")));
+        assert!(matches!(&c.sli, Sli::BadEvents { bad, .. } if bad.ends_with("status=~\"5..\"}")));
         let cal = c.calendar.unwrap();
         // 2026-11-29 12:00 UTC falls in the period that began 2026-11-01.
         assert_eq!(cal.period_start(1_795_953_600_000), super::super::parse_start("2026-11-01").unwrap());

@@ -136,6 +136,58 @@ fn rule(srv: &Server, name: &str) -> Option<serde_json::Value> {
     rules_doc(srv).into_iter().find(|r| r["name"] == name)
 }
 
+/// An OpenSLO SLO (bad events over a calendar month) and a Sloth SLO on the seed
+/// app's counters.
+const MORE_SLOS: [(&str, &str); 2] = [
+    (
+        "openslo.yml",
+        r#"apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: seed-errors
+spec:
+  indicator:
+    metadata:
+      name: seed-errors-sli
+    spec:
+      ratioMetric:
+        counter: true
+        bad:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: http_requests_total{status=~"5.."}
+        total:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: http_requests_total
+  timeWindow:
+    - duration: 1M
+      isRolling: false
+      calendar:
+        startTime: "2026-01-01 00:00:00"
+        timeZone: UTC
+  budgetingMethod: Occurrences
+  objectives:
+    - target: 0.995
+"#,
+    ),
+    (
+        "sloth.yml",
+        r#"version: "prometheus/v1"
+service: "seed"
+slos:
+  - name: "availability"
+    objective: 99
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{status=~"5.."}[{{.window}}]))
+        total_query: sum(rate(http_requests_total[{{.window}}]))
+"#,
+    ),
+];
+
 const FAST_RULES: &str = r#"groups:
   - name: fast
     interval: 1s
@@ -188,6 +240,10 @@ fn the_seeds_rules_and_slos_run_on_a_real_client_and_alerts_reach_alertmanager_a
     std::fs::copy(testdata.join("seed-alerts.yml"), dir.path().join("seed-alerts.yml")).unwrap();
     std::fs::copy(testdata.join("seed-slos.yml"), dir.path().join("seed-slos.yml")).unwrap();
     std::fs::write(dir.path().join("fast.yml"), FAST_RULES).unwrap();
+    std::fs::create_dir(dir.path().join("more")).unwrap();
+    for (name, text) in MORE_SLOS {
+        std::fs::write(dir.path().join("more").join(name), text).unwrap();
+    }
     let cfg = dir.path().join("lantern.yaml");
     std::fs::write(
         &cfg,
@@ -201,7 +257,7 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:{metrics_port}']
 rule_files: ['seed-alerts.yml', 'fast*.yml']
-slo_files: ['seed-slos.yml']
+slo_files: ['seed-slos.yml', 'more/*.yml']
 alerting:
   resend_delay: 1s
   alertmanagers:
@@ -293,6 +349,28 @@ alerting:
     assert!(lat["data"]["sli"].is_null(), "never shown as 100%: {lat}");
     let w = lat["data"]["warnings"][0].as_str().unwrap();
     assert!(w.contains("le=\"0.2\"") && w.contains("le=\"0.1\" and le=\"0.25\""), "{w}");
+    // OpenSLO: bad events over the calendar month, the same counts and the seed's
+    // function at 99.5%.
+    let open = get_json(&srv.url("/api/v1/slos/seed-errors"));
+    let d = &open["data"];
+    assert_eq!(
+        (d["total"].as_f64(), d["failed"].as_f64(), d["status"].as_str()),
+        (Some(27.0), Some(6.0), Some("ok")),
+        "{d}"
+    );
+    assert_eq!(d["window"], "30d (calendar)");
+    let out = Command::new(python()).arg(py_script("seed_budget.py")).args(["99.5", "27", "6"]).output().unwrap();
+    let seed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        (d["budget_remaining"].as_f64().unwrap() - seed["budget_remaining"].as_f64().unwrap()).abs() < 1e-9,
+        "{d} {seed}"
+    );
+    // Sloth: rate queries, burning far above 1x.
+    let sloth = get_json(&srv.url("/api/v1/slos/seed-availability"));
+    assert_eq!(sloth["data"]["status"], "ok", "{sloth}");
+    assert!(sloth["data"]["burn_rates"]["5m"].as_f64().unwrap() > 1.0, "{sloth}");
+    let all = get_json(&srv.url("/api/v1/slos"));
+    assert_eq!(all["data"]["slos"].as_array().unwrap().len(), 4);
     // The SLO's burn-rate alerts are rules like any other, and page.
     let page = eventually(60, "the SLO page", || {
         rules_doc(&srv).into_iter().find(|r| {
