@@ -41,27 +41,13 @@ pub fn router(m: Slot) -> Router {
         .with_state(m)
 }
 
-/// Go's `strconv.FormatFloat(v, 'e', -1, 64)`, as Prometheus writes alert values.
-fn go_e(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    let s = format!("{v:e}");
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-}
-
 fn alert_json(a: &Alert) -> Value {
     let mut v = json!({
         "labels": a.labels,
         "annotations": a.annotations,
         "state": a.state.name(),
         "activeAt": rfc3339(a.active_at),
-        "value": go_e(a.value),
+        "value": lantern_rules::template::go_exp(a.value, false),
     });
     if a.keep_firing_since.is_some() {
         v["keepFiringSince"] = json!(rfc3339(a.keep_firing_since.unwrap_or_default()));

@@ -9,6 +9,8 @@
 mod format;
 mod funcs;
 
+pub use format::go_exp;
+
 use std::collections::BTreeMap;
 
 /// Query results: labels and value of each sample.

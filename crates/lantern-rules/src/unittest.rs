@@ -19,6 +19,7 @@ use crate::alerts::{LabelSet, State};
 use crate::eval::{Env, GroupState};
 use crate::mem::MemStorage;
 use crate::querier::{label_set, EngineQuerier};
+use crate::template::go_exp;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,20 +181,6 @@ fn run(path: &Path) -> Result<Vec<String>, String> {
     Ok(errors)
 }
 
-/// Go's `strconv.FormatFloat(v, 'E', -1, 64)`: shortest mantissa, two-digit exponent.
-fn go_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    let s = format!("{v:E}");
-    let (mant, exp) = s.split_once('E').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    format!("{mant}E{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-}
-
 fn labels_text(l: &LabelSet) -> String {
     let inner: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
     format!("{{{}}}", inner.join(", "))
@@ -224,7 +211,7 @@ fn samples_text(list: &[(LabelSet, f64)]) -> String {
     if list.is_empty() {
         return "nil".into();
     }
-    list.iter().map(|(l, v)| format!("{} {}", labels_text(l), go_float(*v))).collect::<Vec<_>>().join(", ")
+    list.iter().map(|(l, v)| format!("{} {}", labels_text(l), go_exp(*v, true))).collect::<Vec<_>>().join(", ")
 }
 
 fn run_group(tg: &TestGroup, groups: &[(String, crate::Group)], eval_ms: i64, fuzzy: bool) -> Vec<String> {
@@ -351,9 +338,10 @@ mod tests {
 
     #[test]
     fn floats_print_as_go_does() {
-        assert_eq!(go_float(5.0), "5E+00");
-        assert_eq!(go_float(0.25), "2.5E-01");
-        assert_eq!(go_float(1234.5), "1.2345E+03");
-        assert_eq!(go_float(1e100), "1E+100");
+        assert_eq!(go_exp(5.0, true), "5E+00");
+        assert_eq!(go_exp(0.25, true), "2.5E-01");
+        assert_eq!(go_exp(1234.5, true), "1.2345E+03");
+        assert_eq!(go_exp(1e100, true), "1E+100");
+        assert_eq!(go_exp(3.0, false), "3e+00");
     }
 }

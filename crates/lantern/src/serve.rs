@@ -56,7 +56,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     };
     let app = Router::new()
         .route("/-/healthy", get(|| async { "Lantern is Healthy.\n" }))
-        .route("/-/ready", get(ready).with_state((db_slot.clone(), trace_slot.clone(), log_slot.clone())))
+        .route(
+            "/-/ready",
+            get(ready).with_state((db_slot.clone(), trace_slot.clone(), log_slot.clone(), rules_slot.clone())),
+        )
         .merge(lantern_logs_api::router(lantern_logs_api::LogsApi::new(log_slot.clone(), log_limits, log_rate)))
         .merge(lantern_jaeger::router(lantern_jaeger::JaegerApi::new(trace_slot.clone(), db_slot.clone())))
         .merge(lantern_scrape::api::router(scrape_slot.clone()))
@@ -315,10 +318,18 @@ async fn write_span_metrics(db: &Arc<Tsdb>, sm: &Arc<SpanMetrics>) {
     }
 }
 
-type ReadySlots = (Arc<OnceLock<Arc<Tsdb>>>, Arc<OnceLock<Arc<TraceStore>>>, Arc<OnceLock<Arc<LogStore>>>);
+type ReadySlots = (
+    Arc<OnceLock<Arc<Tsdb>>>,
+    Arc<OnceLock<Arc<TraceStore>>>,
+    Arc<OnceLock<Arc<LogStore>>>,
+    lantern_alerting::api::Slot,
+);
 
-async fn ready(axum::extract::State((db, traces, logs)): axum::extract::State<ReadySlots>) -> axum::response::Response {
-    if db.get().is_some() && traces.get().is_some() && logs.get().is_some() {
+/// Ready once every store is open and the rule engine runs.
+async fn ready(
+    axum::extract::State((db, traces, logs, rules)): axum::extract::State<ReadySlots>,
+) -> axum::response::Response {
+    if db.get().is_some() && traces.get().is_some() && logs.get().is_some() && rules.get().is_some() {
         "Lantern is Ready.\n".into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable: replaying the write-ahead log\n").into_response()

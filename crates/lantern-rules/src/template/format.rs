@@ -25,6 +25,23 @@ pub(crate) fn go_float(v: f64) -> String {
     }
 }
 
+/// Go's `strconv.FormatFloat(v, 'e' or 'E', -1, 64)`: the shortest mantissa and a
+/// signed exponent of at least two digits (`5e+00`, `2.5E-01`), as Prometheus prints
+/// alert values and promtool prints samples.
+pub fn go_exp(v: f64, upper: bool) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let s = format!("{v:e}");
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let e = if upper { 'E' } else { 'e' };
+    format!("{mant}{e}{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+}
+
 /// Go's `%.Ng`: `prec` significant digits, trailing zeros dropped.
 pub(crate) fn fmt_g(v: f64, prec: usize) -> String {
     if v == 0.0 || !v.is_finite() {

@@ -255,6 +255,27 @@ impl Drop for Proc {
     }
 }
 
+/// The seed's instrumented service (tests/python/seed_app.py), started and warmed up
+/// (one request to /api/warmup): the process, its metrics port and its app URL.
+pub fn seed_app() -> (Proc, u16, String) {
+    let (metrics_port, app_port) = (free_port(), free_port());
+    let app = Proc(
+        Command::new(python())
+            .arg(py_script("seed_app.py"))
+            .arg(metrics_port.to_string())
+            .arg(app_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the seed app"),
+    );
+    let url = format!("http://127.0.0.1:{app_port}");
+    eventually(30, "the seed app", || {
+        http().get(format!("{url}/api/warmup")).send().ok().filter(|r| r.status().is_success())
+    });
+    (app, metrics_port, url)
+}
+
 /// The repository's `tests/python/<name>`.
 pub fn py_script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python").join(name)

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use crate::harness::{eventually, first_value, free_port, get_json, http, py_script, python, query, Proc, Server};
+use crate::harness::{
+    eventually, first_value, free_port, get_json, http, py_script, python, query, seed_app, Proc, Server,
+};
 
 fn unittest_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-rules/testdata/unittest")
@@ -216,21 +218,7 @@ fn the_seeds_rules_and_slos_run_on_a_real_client_and_alerts_reach_alertmanager_a
     let dir = tempfile::tempdir().unwrap();
     let am = Alertmanager::start(dir.path());
     let (hook, hook_bodies) = webhook_receiver(2);
-    let (metrics_port, app_port) = (free_port(), free_port());
-    let _app = Proc(
-        Command::new(python())
-            .arg(py_script("seed_app.py"))
-            .arg(metrics_port.to_string())
-            .arg(app_port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the seed app"),
-    );
-    let app = format!("http://127.0.0.1:{app_port}");
-    eventually(30, "the seed app", || {
-        http().get(format!("{app}/api/warmup")).send().ok().filter(|r| r.status().is_success())
-    });
+    let (_app, metrics_port, app) = seed_app();
     // One failure before Lantern starts: the failure counter exists from the first
     // scrape, so its increases are seen (a counter first seen at 5 shows no rate).
     http().get(format!("{app}/fail/warmup")).send().unwrap();

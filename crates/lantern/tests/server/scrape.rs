@@ -2,28 +2,11 @@
 //! Lantern: names and labels as the seed defines them, the synthetic series, metadata,
 //! the targets API, and histogram exemplars that point to trace IDs after a restart.
 
-use std::process::{Command, Stdio};
-
-use crate::harness::{eventually, first_value, free_port, get_json, http, py_script, python, query, Proc, Server};
+use crate::harness::{eventually, first_value, get_json, http, query, seed_app, Server};
 
 #[test]
 fn the_seed_prometheus_client_app_is_scraped_with_its_names_labels_and_exemplars() {
-    let py = python();
-    let (metrics_port, app_port) = (free_port(), free_port());
-    let _app = Proc(
-        Command::new(py)
-            .arg(py_script("seed_app.py"))
-            .arg(metrics_port.to_string())
-            .arg(app_port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the seed app"),
-    );
-    let app = format!("http://127.0.0.1:{app_port}");
-    eventually(30, "the seed app", || {
-        http().get(format!("{app}/api/warmup")).send().ok().filter(|r| r.status().is_success())
-    });
+    let (_app, metrics_port, app) = seed_app();
 
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("lantern.yaml");
