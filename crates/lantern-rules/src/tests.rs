@@ -72,3 +72,59 @@ fn a_bad_template_is_refused_with_its_rule() {
         "{e:?}"
     );
 }
+
+/// Arbitrary text shaped like templates, rule files and SLO files never makes a parser
+/// (or a template's expansion) panic: every problem is an error with a reason.
+mod never_panics {
+    use std::collections::BTreeMap;
+
+    use crate::template::{Data, Template};
+
+    fn expand_all(text: &str) {
+        if let Ok(t) = Template::parse(text) {
+            let labels = BTreeMap::from([("instance".to_string(), "a:1".to_string())]);
+            let q = |_: &str| -> Result<crate::template::Samples, String> {
+                Ok(vec![(BTreeMap::from([("job".to_string(), "x".to_string())]), 1.5)])
+            };
+            let d = Data { labels: &labels, value: 0.5, external: &BTreeMap::new(), external_url: "", query: Some(&q) };
+            let _ = t.expand(&d);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn templates(text in "[a-z$.|( )\"`{}=:0-9-]{0,80}") {
+            expand_all(&text);
+        }
+
+        #[test]
+        fn templates_with_keywords(parts in proptest::collection::vec(proptest::sample::select(vec![
+            "{{", "}}", "{{- ", " -}}", "if ", "else ", "end", "with ", "range ", "$labels.instance", "$value", ".",
+            ".Labels", "$x := ", "$x", "query \"up\"", "first", "value", "| ", "humanize ", "printf \"%d\" ",
+            "eq 1 ", "gt $value 0.2 ", "(", ")", "\"s\"", "len ", "index $labels \"instance\" ", "text ", "reReplaceAll \"(\" \"\" ",
+        ]), 0..24)) {
+            expand_all(&parts.concat());
+        }
+
+        #[test]
+        fn rule_files(parts in proptest::collection::vec(proptest::sample::select(vec![
+            "groups:\n", "  - name: g\n", "    interval: 1m\n", "    limit: x\n", "    rules:\n", "      - alert: A\n",
+            "      - record: r\n", "        expr: up == 0\n", "        expr: sum(\n", "        lang: logql\n",
+            "        expr: '{a=\"b\"}'\n", "        for: 5m\n", "        labels: {a: \"{{ $value }}\"}\n", "        annotations: {s: \"{{\"}\n",
+            "  -\n", ":\n", "- - -\n", "\t",
+        ]), 0..16)) {
+            let _ = crate::parse("f.yml", &parts.concat());
+        }
+
+        #[test]
+        fn slo_files(parts in proptest::collection::vec(proptest::sample::select(vec![
+            "slos:\n", "  - name: s\n", "    target: 99.9\n", "    window: 30d\n", "    indicator:\n", "      events:\n",
+            "        good: a\n", "        total: b{\n", "apiVersion: openslo/v1\n", "kind: SLO\n", "kind: SLI\n", "---\n",
+            "metadata:\n  name: n\n", "spec:\n", "  timeWindow:\n    - duration: 1M\n      isRolling: false\n",
+            "  budgetingMethod: Occurrences\n", "  objectives:\n    - target: 0.9\n", "  indicatorRef: n\n",
+            "version: \"prometheus/v1\"\n", "service: s\n", "    objective: 99\n", "    sli:\n      events:\n        error_query: x[{{.window}}]\n        total_query: y\n",
+        ]), 0..16)) {
+            let _ = crate::slo::parse("s.yml", &parts.concat());
+        }
+    }
+}
