@@ -1,6 +1,6 @@
-//! `alerting:` in Prometheus's syntax (`alertmanagers:` with `static_configs`,
-//! `scheme`, `path_prefix`, `timeout`, `api_version`), plus Lantern's `webhooks:` for
-//! users without an Alertmanager.
+//! `alerting:` in Prometheus's syntax (`alert_relabel_configs`, `alertmanagers:` with
+//! `static_configs`, `scheme`, `path_prefix`, `timeout`, `api_version`), plus Lantern's
+//! `webhooks:` for users without an Alertmanager.
 
 use std::time::Duration;
 
@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertingConfig {
+    /// Relabeling applied to every alert before it is sent (a dropped alert is not sent).
+    pub alert_relabel_configs: Vec<lantern_relabel::RelabelConfig>,
     /// Alertmanagers that receive every alert (API v2).
     pub alertmanagers: Vec<AlertmanagerConfig>,
     /// Webhooks that receive alerts in Alertmanager's webhook format.
@@ -21,7 +23,12 @@ pub struct AlertingConfig {
 
 impl Default for AlertingConfig {
     fn default() -> Self {
-        Self { alertmanagers: Vec::new(), webhooks: Vec::new(), resend_delay: PromDuration(Duration::from_secs(60)) }
+        Self {
+            alert_relabel_configs: Vec::new(),
+            alertmanagers: Vec::new(),
+            webhooks: Vec::new(),
+            resend_delay: PromDuration(Duration::from_secs(60)),
+        }
     }
 }
 
@@ -83,6 +90,9 @@ impl AlertingConfig {
     /// Every problem, with its key path.
     pub fn validate(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Err(e) = lantern_relabel::compile(&self.alert_relabel_configs) {
+            out.push(format!("alerting.alert_relabel_configs: {e}"));
+        }
         for (i, am) in self.alertmanagers.iter().enumerate() {
             let key = format!("alerting.alertmanagers[{i}]");
             if am.api_version != "v2" {

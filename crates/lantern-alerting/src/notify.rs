@@ -72,6 +72,7 @@ struct Dest {
 pub struct Notifier {
     tx: mpsc::Sender<Vec<Notification>>,
     dests: Arc<Vec<Arc<Counters>>>,
+    relabel: Arc<Vec<lantern_relabel::Rule>>,
 }
 
 impl Notifier {
@@ -94,11 +95,17 @@ impl Notifier {
         let counters = Arc::new(dests.iter().map(|d| d.counters.clone()).collect());
         let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
         tokio::spawn(send_loop(rx, dests, external_url.to_string()));
-        Notifier { tx, dests: counters }
+        // Checked by `AlertingConfig::validate` at start-up.
+        let relabel = Arc::new(lantern_relabel::compile(&cfg.alert_relabel_configs).unwrap_or_default());
+        Notifier { tx, dests: counters, relabel }
     }
 
-    /// Queues a batch; when the queue is full it is dropped and counted.
-    pub fn send(&self, batch: Vec<Notification>) {
+    /// Queues a batch (after `alert_relabel_configs`, which may change labels or drop
+    /// alerts); when the queue is full it is dropped and counted.
+    pub fn send(&self, mut batch: Vec<Notification>) {
+        if !self.relabel.is_empty() {
+            batch.retain_mut(|n| lantern_relabel::process(&self.relabel, &mut n.labels));
+        }
         if batch.is_empty() || self.dests.is_empty() {
             return;
         }

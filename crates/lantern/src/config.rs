@@ -493,15 +493,16 @@ mod tests {
     #[test]
     fn alerting_problems_name_their_keys_and_rule_files_follow_the_config_file() {
         let c = Config::from_yaml(
-            "alerting:\n  alertmanagers:\n    - api_version: v1\n      static_configs:\n        - targets: ['http://am:9093']\n  webhooks:\n    - url: ftp://x\nexternal_url: lantern:9700\n",
+            "alerting:\n  alert_relabel_configs:\n    - action: replace\n  alertmanagers:\n    - api_version: v1\n      static_configs:\n        - targets: ['http://am:9093']\n  webhooks:\n    - url: ftp://x\nexternal_url: lantern:9700\n",
         )
         .unwrap();
         let errs = c.validate();
-        assert_eq!(errs.len(), 4, "{errs:#?}");
-        assert!(errs[0].starts_with("key alerting.alertmanagers[0].api_version: \"v1\" is not supported"), "{errs:#?}");
-        assert!(errs[1].starts_with("key alerting.alertmanagers[0].static_configs[0].targets:"), "{errs:#?}");
-        assert!(errs[2].starts_with("key alerting.webhooks[0].url:"), "{errs:#?}");
-        assert!(errs[3].starts_with("key external_url:"), "{errs:#?}");
+        assert_eq!(errs.len(), 5, "{errs:#?}");
+        assert!(errs[0].starts_with("key alerting.alert_relabel_configs: relabel step 0:"), "{errs:#?}");
+        assert!(errs[1].starts_with("key alerting.alertmanagers[0].api_version: \"v1\" is not supported"), "{errs:#?}");
+        assert!(errs[2].starts_with("key alerting.alertmanagers[0].static_configs[0].targets:"), "{errs:#?}");
+        assert!(errs[3].starts_with("key alerting.webhooks[0].url:"), "{errs:#?}");
+        assert!(errs[4].starts_with("key external_url:"), "{errs:#?}");
         let e = Config::from_yaml("alerting:\n  alertmanager: []\n").unwrap_err();
         assert!(e.contains("alerting") && e.contains("alertmanager"), "{e}");
         let dir = tempfile::tempdir().unwrap();

@@ -248,6 +248,12 @@ rule_files: ['seed-alerts.yml', 'fast*.yml']
 slo_files: ['seed-slos.yml', 'more/*.yml']
 alerting:
   resend_delay: 1s
+  alert_relabel_configs:
+    - source_labels: [alertname]
+      regex: PaymentFailuresLogged
+      action: drop
+    - target_label: team
+      replacement: payments
   alertmanagers:
     - static_configs:
         - targets: ['{}']
@@ -282,6 +288,7 @@ alerting:
     assert_eq!(sent["labels"]["severity"], "page");
     assert_eq!(sent["labels"]["job"], "seed");
     assert_eq!(sent["labels"]["cluster"], "test");
+    assert_eq!(sent["labels"]["team"], "payments", "alert_relabel_configs applied: {sent}");
     let summary = sent["annotations"]["summary"].as_str().unwrap();
     assert!(summary.starts_with("seed answers ") && summary.ends_with(" errors per second"), "{summary}");
     assert!(sent["generatorURL"].as_str().unwrap().contains("/graph?g0.expr=sum+by+%28job%29"), "{sent}");
@@ -371,6 +378,7 @@ alerting:
     // webhook (after two refused attempts, retried) gets the resolution.
     eventually(60, "ErrorsSeen to resolve in alertmanager", || am.alerts("ErrorsSeen").is_empty().then_some(()));
     assert_eq!(rule(&srv, "ErrorsSeen").unwrap()["state"], "inactive");
+    assert!(am.alerts("PaymentFailuresLogged").is_empty(), "dropped by alert_relabel_configs, though firing");
     let resolved = eventually(30, "the webhook's resolution", || {
         hook_bodies
             .lock()
