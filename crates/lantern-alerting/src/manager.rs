@@ -173,17 +173,31 @@ impl RuleManager {
         }
         let old = std::mem::take(&mut loaded.groups);
         let mut new = Vec::with_capacity(groups.len());
+        // Series no rule writes any more get a staleness marker, as Prometheus writes
+        // for the rules and groups a reload removes.
+        let mut gone = Vec::new();
+        let mut carried = vec![false; old.len()];
         for (file, g) in groups {
             let mut state = GroupState::new(&file, &g, self.opts.default_interval_ms);
-            if let Some(o) = old.iter().find(|o| {
+            let found = old.iter().enumerate().find(|(_, o)| {
                 let o = o.lock();
                 o.file == file && o.name == g.name
-            }) {
-                state.carry_over(&o.lock());
+            });
+            if let Some((i, o)) = found {
+                carried[i] = true;
+                gone.extend(state.carry_over(&o.lock()));
             } else if restore {
                 state.restore_at_next_eval();
             }
             new.push(Arc::new(Mutex::new(state)));
+        }
+        for (o, _) in old.iter().zip(carried).filter(|(_, c)| !c) {
+            gone.extend(o.lock().written());
+        }
+        if !gone.is_empty() {
+            let series = gone.into_iter().map(|l| (l, lantern_core::STALE_NAN)).collect();
+            let (db, w) = (self.db.clone(), Written { t: now_ms(), series });
+            tokio::task::spawn_blocking(move || write(&db, &w));
         }
         loaded.tasks = new.iter().map(|g| tokio::spawn(self.clone().run_group(g.clone()))).collect();
         loaded.groups = new;

@@ -194,10 +194,18 @@ impl GroupState {
     }
 
     /// Carries alert state over from the group this one replaces (a reload): rules
-    /// with the same name and expression keep their alerts.
-    pub fn carry_over(&mut self, old: &GroupState) {
+    /// with the same name and expression keep their alerts. Returns the series the old
+    /// group's other rules wrote, which nothing writes any more (to mark them stale).
+    pub fn carry_over(&mut self, old: &GroupState) -> Vec<LabelSet> {
+        let mut kept = vec![false; old.rules.len()];
         for r in &mut self.rules {
-            if let Some(o) = old.rules.iter().find(|o| o.rule.name() == r.rule.name() && o.rule.expr == r.rule.expr) {
+            let found = old
+                .rules
+                .iter()
+                .enumerate()
+                .find(|(i, o)| !kept[*i] && o.rule.name() == r.rule.name() && o.rule.expr == r.rule.expr);
+            if let Some((i, o)) = found {
+                kept[i] = true;
                 r.alerts = o.alerts.clone();
                 r.written = o.written.clone();
                 r.health = o.health;
@@ -206,6 +214,13 @@ impl GroupState {
             }
         }
         self.last_eval = old.last_eval;
+        old.rules.iter().zip(kept).filter(|(_, k)| !k).flat_map(|(r, _)| r.written.iter().cloned()).collect()
+    }
+
+    /// Every series the group's rules wrote at their last evaluation (to mark them
+    /// stale when the group goes away).
+    pub fn written(&self) -> Vec<LabelSet> {
+        self.rules.iter().flat_map(|r| r.written.iter().cloned()).collect()
     }
 
     /// Evaluates every rule at `t` (ms), in order; `write` stores each rule's series

@@ -190,3 +190,30 @@ groups:
     assert_eq!(g.rules[0].alerts.alerts().next().unwrap().state, State::Firing);
     // Without the restore, the alert would start over at 25 and fire at 55.
 }
+
+#[test]
+fn a_reload_keeps_unchanged_rules_alerts_and_names_the_series_nothing_writes_any_more() {
+    let old_yaml = r#"
+groups:
+  - name: g
+    rules:
+      - record: job:up:sum
+        expr: sum by (job) (up)
+      - alert: Down
+        expr: up == 0
+        for: 10m
+"#;
+    let mut old = group(old_yaml);
+    let db = MemStorage::default();
+    for m in 0..=3 {
+        db.append(&ls(&[("__name__", "up"), ("job", "a")]), m * M, 0.0);
+    }
+    run(&mut old, &db, 0, 3);
+    assert_eq!(old.rules[1].alerts.alerts().next().unwrap().active_at, 0);
+    // The recording rule is gone; the alert is unchanged and keeps its state.
+    let mut new = group(&old_yaml.replace("      - record: job:up:sum\n        expr: sum by (job) (up)\n", ""));
+    let gone = new.carry_over(&old);
+    assert_eq!(gone, vec![ls(&[("__name__", "job:up:sum"), ("job", "a")])]);
+    assert_eq!(new.rules[0].alerts.alerts().next().unwrap().active_at, 0);
+    assert_eq!(old.written().len(), 3, "job:up:sum, ALERTS and ALERTS_FOR_STATE");
+}
