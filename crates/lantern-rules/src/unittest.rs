@@ -181,6 +181,29 @@ fn run(path: &Path) -> Result<Vec<String>, String> {
     Ok(errors)
 }
 
+/// Go's `time.Duration` text of `ms` (`0s`, `1m0s`, `1h2m3.5s`, `250ms`).
+fn go_duration(ms: i64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
+    let sign = if ms < 0 { "-" } else { "" };
+    let ms = ms.unsigned_abs();
+    if ms < 1000 {
+        return format!("{sign}{ms}ms");
+    }
+    let (h, m) = (ms / 3_600_000, ms / 60_000 % 60);
+    let s = (ms % 60_000) as f64 / 1000.0;
+    let mut out = sign.to_string();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    out.push_str(&format!("{s}s"));
+    out
+}
+
 fn labels_text(l: &LabelSet) -> String {
     let inner: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
     format!("{{{}}}", inner.join(", "))
@@ -251,12 +274,23 @@ fn run_group(tg: &TestGroup, groups: &[(String, crate::Group)], eval_ms: i64, fu
     let mut ts = 0;
     while ts <= max_t {
         let q = EngineQuerier { engine: &engine, storage: &db, logql: None };
+        let mut eval_errors = Vec::new();
         for g in &mut states {
             g.eval(&q, ts, &env, &mut |w| {
                 for (l, v) in &w.series {
                     db.append(l, w.t, *v);
                 }
             });
+            for r in &g.rules {
+                if let Some(e) = &r.last_error {
+                    eval_errors.push(format!("    rule: {}, time: {}, err: {e}", r.rule.name(), go_duration(ts)));
+                }
+            }
+        }
+        // As promtool: an evaluation error ends the test group.
+        if !eval_errors.is_empty() {
+            errors.extend(eval_errors);
+            return errors;
         }
         while next < alert_times.len() && alert_times[next] >= ts && alert_times[next] < ts + eval_ms {
             let t = alert_times[next];
@@ -343,5 +377,9 @@ mod tests {
         assert_eq!(go_exp(1234.5, true), "1.2345E+03");
         assert_eq!(go_exp(1e100, true), "1E+100");
         assert_eq!(go_exp(3.0, false), "3e+00");
+        assert_eq!(go_duration(0), "0s");
+        assert_eq!(go_duration(60_000), "1m0s");
+        assert_eq!(go_duration(3_723_500), "1h2m3.5s");
+        assert_eq!(go_duration(250), "250ms");
     }
 }

@@ -15,15 +15,15 @@ fn unittest_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-rules/testdata/unittest")
 }
 
-/// Exit status and the failure headers (`alertname: X, time: T` / `expr: "q", time: T`)
-/// of a rule unit-test run.
+/// Exit status and the failure headers (`alertname: X, time: T`, `expr: "q", time: T`,
+/// `rule: R, time: T, err: …`) of a rule unit-test run.
 fn verdict(cmd: &mut Command, file: &Path) -> (bool, Vec<String>) {
     let out = cmd.arg("test").arg("rules").arg(file.file_name().unwrap()).current_dir(file.parent().unwrap()).output();
     let out = out.expect("run the rule unit tests");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let mut headers: Vec<String> = text
         .lines()
-        .filter(|l| l.starts_with("    alertname: ") || l.starts_with("    expr: "))
+        .filter(|l| ["    alertname: ", "    expr: ", "    rule: "].iter().any(|p| l.starts_with(p)))
         .map(|l| l.split(", err:").next().unwrap().trim_end_matches([',', ' ']).to_string())
         .collect();
     headers.sort();
@@ -38,7 +38,7 @@ fn lantern_test_rules_agrees_with_promtool() {
         .filter(|p| p.to_string_lossy().ends_with("_test.yml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 4, "{files:?}");
+    assert!(files.len() >= 6, "{files:?}");
     for f in &files {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
         let ours = verdict(&mut Command::new(env!("CARGO_BIN_EXE_lantern")), f);
