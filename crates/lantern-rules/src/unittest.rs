@@ -96,13 +96,16 @@ struct ExpSample {
     value: f64,
 }
 
-/// The outcome of one test file.
+/// The outcome of one test file: what promtool writes to standard output (the
+/// heading, `SUCCESS`, blank lines) and to standard error (`FAILED:` and each failure).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     /// Every test passed.
     pub passed: bool,
-    /// The report, as promtool prints it.
-    pub report: String,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
 }
 
 fn ms(d: PromDuration) -> i64 {
@@ -111,23 +114,25 @@ fn ms(d: PromDuration) -> i64 {
 
 /// Runs one unit-test file.
 pub fn run_file(path: &Path) -> Outcome {
-    let mut report = format!("Unit Testing:  {}\n", path.display());
+    let mut stdout = format!("Unit Testing:  {}\n", path.display());
+    let mut stderr = String::new();
     let errors = match run(path) {
         Ok(errors) => errors,
         Err(e) => vec![format!("    {e}")],
     };
     let passed = errors.is_empty();
     if passed {
-        report.push_str("  SUCCESS\n");
+        stdout.push_str("  SUCCESS\n");
     } else {
-        report.push_str("  FAILED:\n");
+        stderr.push_str("  FAILED:\n");
         for e in &errors {
-            report.push_str(e);
-            report.push_str("\n\n");
+            stderr.push_str(e);
+            stderr.push('\n');
+            stdout.push('\n');
         }
     }
-    report.push('\n');
-    Outcome { passed, report }
+    stdout.push('\n');
+    Outcome { passed, stdout, stderr }
 }
 
 /// The rule files a test file names, relative to its directory, globs expanded.

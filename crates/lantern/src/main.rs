@@ -157,17 +157,13 @@ fn main() -> ExitCode {
 /// `lantern test rules`: each file's report as promtool prints it (the verdict on
 /// stdout, failures on stderr); exit 1 if any test failed.
 fn test_rules(files: &[PathBuf]) -> ExitCode {
+    use std::io::Write;
     let mut failed = false;
     for f in files {
         let outcome = lantern_rules::unittest::run_file(f);
-        if outcome.passed {
-            print!("{}", outcome.report);
-        } else {
-            failed = true;
-            let (head, rest) = outcome.report.split_once('\n').unwrap_or((&outcome.report, ""));
-            println!("{head}");
-            eprint!("{rest}");
-        }
+        failed |= !outcome.passed;
+        let _ = std::io::stdout().write_all(outcome.stdout.as_bytes());
+        let _ = std::io::stderr().write_all(outcome.stderr.as_bytes());
     }
     if failed {
         ExitCode::FAILURE
