@@ -41,6 +41,15 @@ pub fn router(m: Slot) -> Router {
         .with_state(m)
 }
 
+/// Seconds as Go's JSON writes a float64: `60`, not `60.0`.
+fn seconds(ms: i64) -> Value {
+    if ms % 1000 == 0 {
+        json!(ms / 1000)
+    } else {
+        json!(ms as f64 / 1000.0)
+    }
+}
+
 fn alert_json(a: &Alert) -> Value {
     let mut v = json!({
         "labels": a.labels,
@@ -56,15 +65,19 @@ fn alert_json(a: &Alert) -> Value {
 }
 
 fn rule_json(r: &RuleState, with_alerts: bool) -> Value {
-    let secs = |d: Option<lantern_core::PromDuration>| d.map_or(0.0, |d| d.0.as_secs_f64());
+    let secs = |d: Option<lantern_core::PromDuration>| seconds(d.map_or(0, |d| d.0.as_millis() as i64));
     let mut v = json!({
         "name": r.rule.name(),
-        "query": r.rule.expr,
-        "labels": r.rule.labels,
+        "query": r.query_text(),
         "health": r.health.name(),
         "evaluationTime": r.eval_seconds,
         "lastEvaluation": r.last_eval.map_or("0001-01-01T00:00:00Z".to_string(), rfc3339),
     });
+    // As Prometheus: an alerting rule always lists its labels, a recording rule only
+    // when it has some.
+    if r.rule.alert.is_some() || !r.rule.labels.is_empty() {
+        v["labels"] = json!(r.rule.labels);
+    }
     if r.rule.lang == lantern_rules::Lang::Logql {
         v["lang"] = json!("logql");
     }
@@ -110,7 +123,10 @@ async fn rules(State(slot): State<Slot>, RawQuery(q): RawQuery) -> Response {
     let files = p.all("file[]");
     let with_alerts = p.get("exclude_alerts") != Some("true");
     let mut out = Vec::new();
-    for g in m.groups() {
+    // Groups by file, then in file order, as Prometheus lists them.
+    let mut all: Vec<_> = m.groups().into_iter().enumerate().collect();
+    all.sort_by_cached_key(|(i, g)| (g.lock().file.clone(), *i));
+    for (_, g) in all {
         let g = g.lock();
         if (!groups.is_empty() && !groups.contains(&g.name.as_str()))
             || (!files.is_empty() && !files.contains(&g.file.as_str()))
@@ -134,7 +150,7 @@ async fn rules(State(slot): State<Slot>, RawQuery(q): RawQuery) -> Response {
         out.push(json!({
             "name": g.name,
             "file": g.file,
-            "interval": g.interval_ms as f64 / 1000.0,
+            "interval": seconds(g.interval_ms),
             "limit": g.limit,
             "rules": rules,
             "evaluationTime": g.eval_seconds,

@@ -298,7 +298,7 @@ impl RuleManager {
         let interval = g.interval_ms;
         for r in &mut g.rules {
             let Some(_) = r.rule.alert else { continue };
-            let url = generator_url(&self.opts.env.external_url, &r.rule.expr);
+            let url = generator_url(&self.opts.env.external_url, &r.query_text());
             for a in r.alerts.due(t, self.opts.resend_delay_ms, interval) {
                 let mut labels = a.labels.clone();
                 for (k, v) in &self.opts.env.external_labels {

@@ -269,6 +269,15 @@ fn strip_name(mut l: LabelSet) -> LabelSet {
 }
 
 impl RuleState {
+    /// The expression as Prometheus shows it in its rules API: PromQL printed from its
+    /// syntax tree (`sum by (job) (x)`), LogQL as written.
+    pub fn query_text(&self) -> String {
+        match &self.query {
+            Query::Promql(e) => e.to_string(),
+            Query::Logql(_) | Query::Invalid(_) => self.rule.expr.trim().to_string(),
+        }
+    }
+
     fn query(&self, q: &dyn Querier, ts: i64) -> Result<Vec<(LabelSet, f64)>, String> {
         match &self.query {
             Query::Promql(e) => q.promql(e, ts),

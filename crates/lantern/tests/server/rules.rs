@@ -489,3 +489,141 @@ fn lantern_slo_rules_prints_a_rule_file_promtool_accepts() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad-slos.yml:2: slo \"x\": target 100.5 is not a percentage"), "{err}");
 }
+
+/// Every key path of a JSON document with the JSON types found there.
+fn shape(
+    v: &serde_json::Value,
+    path: String,
+    out: &mut std::collections::BTreeMap<String, std::collections::BTreeSet<&'static str>>,
+) {
+    use serde_json::Value as V;
+    let kind = match v {
+        V::Null => "null",
+        V::Bool(_) => "bool",
+        V::Number(n) if n.is_f64() => "float",
+        V::Number(_) => "int",
+        V::String(_) => "string",
+        V::Array(_) => "array",
+        V::Object(_) => "object",
+    };
+    out.entry(path.clone()).or_default().insert(kind);
+    match v {
+        V::Object(m) => {
+            for (k, x) in m {
+                // Label and annotation names are data, not shape.
+                let p = if path.ends_with(".labels") || path.ends_with(".annotations") {
+                    format!("{path}.*")
+                } else {
+                    format!("{path}.{k}")
+                };
+                shape(x, p, out);
+            }
+        }
+        V::Array(a) => a.iter().for_each(|x| shape(x, format!("{path}[]"), out)),
+        _ => {}
+    }
+}
+
+/// What must match between Prometheus's and Lantern's rules answers: everything but
+/// times and evaluation durations.
+fn rules_summary(v: &serde_json::Value) -> Vec<serde_json::Value> {
+    v["data"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let rules: Vec<serde_json::Value> = g["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    let o = r.as_object_mut().unwrap();
+                    o.remove("lastEvaluation");
+                    o.remove("evaluationTime");
+                    for a in o.get_mut("alerts").and_then(|a| a.as_array_mut()).into_iter().flatten() {
+                        a.as_object_mut().unwrap().remove("activeAt");
+                    }
+                    r
+                })
+                .collect();
+            serde_json::json!({"name": g["name"], "file": g["file"], "interval": g["interval"], "limit": g["limit"], "rules": rules})
+        })
+        .collect()
+}
+
+#[test]
+fn rules_and_alerts_answer_in_prometheus_json_as_prometheus_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-rules/testdata");
+    std::fs::copy(testdata.join("seed-alerts.yml"), dir.path().join("seed-alerts.yml")).unwrap();
+    std::fs::write(
+        dir.path().join("r.yml"),
+        r#"groups:
+  - name: g
+    interval: 1s
+    limit: 5
+    rules:
+      - record: r:one
+        expr: vector(1)
+      - record: r:labelled
+        expr: vector(1)
+        labels: {team: a}
+      - alert: Pending
+        expr: vector(1) > 0
+        for: 1h
+        labels: {severity: page}
+        annotations: {summary: "at {{ $value }} of {{ $labels.severity }}"}
+      - alert: Firing
+        expr: label_replace(vector(2.5), "instance", "db-1", "", "")
+        keep_firing_for: 90s
+      - alert: Failing
+        expr: vector(1) + on() group_left() (label_replace(vector(1), "a", "x", "", "") or label_replace(vector(1), "a", "y", "", ""))
+"#,
+    )
+    .unwrap();
+    let config = "global:\n  evaluation_interval: 1s\nrule_files: ['seed-alerts.yml', 'r.yml']\n";
+    let prom = crate::harness::Prometheus::start(dir.path(), config, &[]);
+    std::fs::write(dir.path().join("lantern.yaml"), config).unwrap();
+    let srv =
+        Server::start_with(&dir.path().join("data"), &["--config", dir.path().join("lantern.yaml").to_str().unwrap()]);
+    let evaluated = |url: &str| {
+        let v = get_json(&format!("{url}/api/v1/rules"));
+        let ok = v["data"]["groups"]
+            .as_array()
+            .is_some_and(|gs| gs.iter().flat_map(|g| g["rules"].as_array().unwrap()).all(|r| r["health"] != "unknown"));
+        ok.then_some(v)
+    };
+    let theirs = eventually(60, "prometheus to evaluate the rules", || evaluated(&prom.url));
+    let ours = eventually(60, "lantern to evaluate the rules", || evaluated(&format!("http://{}", srv.addr)));
+    // The rule whose expression fails has health err and a lastError in both; the
+    // texts may differ.
+    let strip_errors = |mut v: Vec<serde_json::Value>| {
+        for g in &mut v {
+            for r in g["rules"].as_array_mut().unwrap() {
+                if let Some(e) = r.as_object_mut().unwrap().remove("lastError") {
+                    assert!(e.as_str().is_some_and(|s| !s.is_empty()));
+                    r["lastError"] = serde_json::json!("…");
+                }
+            }
+        }
+        v
+    };
+    let failing = rule(&srv, "Failing").unwrap();
+    assert_eq!(failing["health"], "err", "{failing}");
+    assert_eq!(strip_errors(rules_summary(&ours)), strip_errors(rules_summary(&theirs)));
+    let (mut a, mut b) = (Default::default(), Default::default());
+    shape(&ours, String::new(), &mut a);
+    shape(&theirs, String::new(), &mut b);
+    assert_eq!(a, b, "the rules answers' shapes differ");
+    let alerts = |url: &str| {
+        let mut v = get_json(&format!("{url}/api/v1/alerts"));
+        let list = v["data"]["alerts"].as_array_mut().unwrap();
+        for a in list.iter_mut() {
+            a.as_object_mut().unwrap().remove("activeAt");
+        }
+        list.sort_by_key(|a| a["labels"]["alertname"].as_str().unwrap_or_default().to_string());
+        v
+    };
+    assert_eq!(alerts(&format!("http://{}", srv.addr)), alerts(&prom.url));
+}
