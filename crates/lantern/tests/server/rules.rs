@@ -626,4 +626,23 @@ fn rules_and_alerts_answer_in_prometheus_json_as_prometheus_does() {
         v
     };
     assert_eq!(alerts(&format!("http://{}", srv.addr)), alerts(&prom.url));
+    // The series rules write: recording rules' values, ALERTS, ALERTS_FOR_STATE.
+    let series = |url: &str, q: &str, with_values: bool| {
+        let r = http().post(format!("{url}/api/v1/query")).form(&[("query", q)]).send().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+        let mut out: Vec<String> = v["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| if with_values { format!("{} {}", s["metric"], s["value"][1]) } else { s["metric"].to_string() })
+            .collect();
+        out.sort();
+        out
+    };
+    // (Prometheus writes ALERTS from a group's second evaluation on, once `for` state
+    // is restored.)
+    for (q, with_values) in [("{__name__=~\"r:.*\"}", true), ("ALERTS", true), ("ALERTS_FOR_STATE", false)] {
+        let theirs = eventually(30, q, || Some(series(&prom.url, q, with_values)).filter(|s| !s.is_empty()));
+        assert_eq!(series(&format!("http://{}", srv.addr), q, with_values), theirs, "{q}");
+    }
 }
