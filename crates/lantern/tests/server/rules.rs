@@ -646,3 +646,54 @@ fn rules_and_alerts_answer_in_prometheus_json_as_prometheus_does() {
         assert_eq!(series(&format!("http://{}", srv.addr), q, with_values), theirs, "{q}");
     }
 }
+
+#[test]
+fn alerts_reach_an_alertmanager_as_prometheus_sends_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("r.yml"),
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: Firing\n        expr: label_replace(vector(2.5), \"instance\", \"db-1\", \"\", \"\")\n        labels: {severity: page}\n        annotations: {summary: \"{{ $labels.instance }} at {{ $value }}\"}\n",
+    )
+    .unwrap();
+    // Each side gets its own capturing "Alertmanager".
+    let (prom_am, prom_got) = webhook_receiver(0);
+    let (our_am, our_got) = webhook_receiver(0);
+    let target = |u: &str| u.trim_start_matches("http://").trim_end_matches("/hook").to_string();
+    let config = |am: &str| {
+        format!("global:\n  evaluation_interval: 1s\nrule_files: ['r.yml']\nalerting:\n  alertmanagers:\n    - api_version: v2\n      static_configs:\n        - targets: ['{}']\n", target(am))
+    };
+    // Resend every second on both sides (Prometheus drops what it sends before it has
+    // discovered its Alertmanagers, then waits the resend delay).
+    let _prom = crate::harness::Prometheus::start(dir.path(), &config(&prom_am), &["--rules.alert.resend-delay=1s"]);
+    let ours = config(&our_am).replace("alerting:\n", "alerting:\n  resend_delay: 1s\n");
+    std::fs::write(dir.path().join("lantern.yaml"), ours).unwrap();
+    let _srv =
+        Server::start_with(&dir.path().join("data"), &["--config", dir.path().join("lantern.yaml").to_str().unwrap()]);
+    let first = |got: &Arc<Mutex<Vec<serde_json::Value>>>, who: &str| {
+        eventually(60, who, || got.lock().unwrap().first().cloned())
+    };
+    let (theirs, ours) = (first(&prom_got, "prometheus's first alert"), first(&our_got, "lantern's first alert"));
+    let (t, o) = (&theirs[0], &ours[0]);
+    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(o), keys(t), "{o} vs {t}");
+    assert_eq!((&o["labels"], &o["annotations"]), (&t["labels"], &t["annotations"]));
+    // The link: each side's external URL, then the same path and query.
+    let link = |v: &serde_json::Value| v["generatorURL"].as_str().unwrap().split_once("/graph").unwrap().1.to_string();
+    assert_eq!(link(o), link(t));
+    // A firing alert holds for four resend delays (here 1s) past the evaluation that
+    // sent it, then ends unless sent again.
+    let last = |got: &Arc<Mutex<Vec<serde_json::Value>>>| {
+        let v = got.lock().unwrap().last().cloned().unwrap();
+        let at = |k: &str| chrono::DateTime::parse_from_rfc3339(v[0][k].as_str().unwrap()).unwrap().timestamp_millis();
+        (at("startsAt"), at("endsAt"))
+    };
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    for (who, got) in [("prometheus", &prom_got), ("lantern", &our_got)] {
+        let n = got.lock().unwrap().len();
+        assert!(n >= 2, "{who} resends every second: {n} sends");
+        let (starts, ends) = last(got);
+        let now = chrono::Utc::now().timestamp_millis();
+        assert!(ends > now && ends - now <= 4_500, "{who}: endsAt {ends} about 4 s after the send at ~{now}");
+        assert!(starts < now - 2_000, "{who}: startsAt stays the firing time");
+    }
+}
