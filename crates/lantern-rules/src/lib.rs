@@ -171,8 +171,10 @@ pub fn parse(file: &str, text: &str) -> Result<RuleFile, Vec<RuleError>> {
     }
     let mut errors = Vec::new();
     let mut names = HashSet::new();
-    for g in &rf.groups {
-        let gline = g.rules.first().map_or(0, |r| r.line);
+    // Groups are the list items with `name:` (rules have `alert:`/`record:`).
+    let group_lines = slo::item_lines(text, "name:");
+    for (i, g) in rf.groups.iter().enumerate() {
+        let gline = group_lines.get(i).copied().or(g.rules.first().map(|r| r.line)).unwrap_or(0);
         if g.name.is_empty() {
             errors.push(err(gline, "a group needs a name".into()));
         } else if !names.insert(g.name.clone()) {

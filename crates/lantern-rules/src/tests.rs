@@ -50,7 +50,7 @@ fn problems_name_the_file_line_and_reason() {
     );
     assert!(shown.iter().any(|s| s.starts_with("rules.yml:9:") && s.contains("annotations are for alerting rules")));
     assert!(shown.iter().any(|s| s.starts_with("rules.yml:16:") && s.contains("needs a metric query")), "{shown:#?}");
-    assert!(shown.iter().any(|s| s.contains("the name is used by another group")), "{shown:#?}");
+    assert!(shown.iter().any(|s| s == "rules.yml:19: group \"g\": the name is used by another group"), "{shown:#?}");
     assert_eq!(errs.len(), 5, "{shown:#?}");
     // YAML that does not parse, and unknown keys.
     let e = parse("r.yml", "groups:\n  - name: a\n    rules:\n      - alert: x\n        expr: up\n        fro: 5m\n")

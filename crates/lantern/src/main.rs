@@ -33,6 +33,21 @@ enum Command {
     /// Work with SLO files.
     #[command(subcommand)]
     Slo(SloCommand),
+    /// Check files as `promtool check` does.
+    #[command(subcommand)]
+    Check(CheckCommand),
+}
+
+/// What `lantern check` checks.
+#[derive(Subcommand, Debug)]
+enum CheckCommand {
+    /// Check rule files (Prometheus's format, plus `lang: logql`): each file's rule
+    /// count, or every problem with its line.
+    Rules {
+        /// Rule files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// What `lantern slo` does.
@@ -128,6 +143,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Test(TestCommand::Rules { files }) => test_rules(&files),
         Command::Slo(SloCommand::Rules { files }) => slo_rules(&files),
+        Command::Check(CheckCommand::Rules { files }) => check_rules(&files),
         Command::Serve(args) => {
             let cfg = match args.config() {
                 Ok(c) => c,
@@ -164,6 +180,32 @@ fn test_rules(files: &[PathBuf]) -> ExitCode {
         failed |= !outcome.passed;
         let _ = std::io::stdout().write_all(outcome.stdout.as_bytes());
         let _ = std::io::stderr().write_all(outcome.stderr.as_bytes());
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `lantern check rules`: as `promtool check rules` reports (`Checking f`, then
+/// `SUCCESS: N rules found`, or `FAILED:` and the problems on stderr); exit 1 if any
+/// file has a problem.
+fn check_rules(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for f in files {
+        println!("Checking {}", f.display());
+        match lantern_rules::load(f) {
+            Ok(rf) => println!("  SUCCESS: {} rules found", rf.groups.iter().map(|g| g.rules.len()).sum::<usize>()),
+            Err(errs) => {
+                failed = true;
+                eprintln!("  FAILED:");
+                for e in errs {
+                    eprintln!("{e}");
+                }
+            }
+        }
+        println!();
     }
     if failed {
         ExitCode::FAILURE

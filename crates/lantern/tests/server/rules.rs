@@ -697,3 +697,40 @@ fn alerts_reach_an_alertmanager_as_prometheus_sends_them() {
         assert!(starts < now - 2_000, "{who}: startsAt stays the firing time");
     }
 }
+
+#[test]
+fn lantern_check_rules_agrees_with_promtool_check_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-rules/testdata");
+    let dup = dir.path().join("dup.yml");
+    std::fs::write(
+        &dup,
+        "groups:\n  - name: g\n    rules:\n      - record: a:b\n        expr: up\n  - name: g\n    rules: []\n",
+    )
+    .unwrap();
+    let files: Vec<PathBuf> = [
+        "seed-alerts.yml",
+        "unittest/rules.yml",
+        "unittest/semantics.yml",
+        "unittest/more.yml",
+        "unittest/bad_rules.yml",
+    ]
+    .iter()
+    .map(|f| testdata.join(f))
+    .chain([dup])
+    .collect();
+    for f in &files {
+        let run = |bin: &str| {
+            let out = Command::new(bin).args(["check", "rules"]).arg(f).output().unwrap();
+            let found: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.contains("SUCCESS"))
+                .map(str::to_string)
+                .collect();
+            (out.status.success(), found, String::from_utf8_lossy(&out.stderr).contains("  FAILED:"))
+        };
+        let ours = run(env!("CARGO_BIN_EXE_lantern"));
+        assert_eq!(ours, run("promtool"), "{}", f.display());
+        assert_eq!(ours.0, !f.ends_with("bad_rules.yml") && !f.ends_with("dup.yml"), "{}", f.display());
+    }
+}
