@@ -2,6 +2,7 @@
 //! and drives it with real clients (our remote-write encoder, Prometheus from Debian's
 //! package, curl-like HTTP calls).
 
+mod alerting;
 mod api;
 mod durability;
 mod harness;
