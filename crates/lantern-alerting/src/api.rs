@@ -144,7 +144,9 @@ async fn rules(State(slot): State<Slot>, RawQuery(q): RawQuery) -> Response {
             .filter(|r| names.is_empty() || names.contains(&r.rule.name()))
             .map(|r| rule_json(r, with_alerts))
             .collect();
-        if rules.is_empty() && (!kind.is_empty() || !names.is_empty()) {
+        // As Prometheus: a group stays (empty) when filtered by type, and goes when no
+        // rule of it has one of the names asked for.
+        if rules.is_empty() && !names.is_empty() {
             continue;
         }
         out.push(json!({

@@ -536,6 +536,13 @@ fn rules_and_alerts_answer_in_prometheus_json_as_prometheus_does() {
     shape(&ours, String::new(), &mut a);
     shape(&theirs, String::new(), &mut b);
     assert_eq!(a, b, "the rules answers' shapes differ");
+    // Filtered by type, as Prometheus filters.
+    for kind in ["alert", "record"] {
+        let get = |url: &str| strip_errors(rules_summary(&get_json(&format!("{url}/api/v1/rules?type={kind}"))));
+        let theirs = get(&prom.url);
+        assert!(theirs.iter().any(|g| !g["rules"].as_array().unwrap().is_empty()), "{kind}");
+        assert_eq!(get(&format!("http://{}", srv.addr)), theirs, "type={kind}");
+    }
     let alerts = |url: &str| {
         let mut v = get_json(&format!("{url}/api/v1/alerts"));
         let list = v["data"]["alerts"].as_array_mut().unwrap();
