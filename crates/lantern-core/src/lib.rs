@@ -4,6 +4,7 @@
 pub mod bytesize;
 pub mod duration;
 pub mod error;
+pub mod json;
 pub mod labels;
 pub mod matcher;
 pub mod sample;

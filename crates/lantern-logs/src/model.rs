@@ -96,25 +96,7 @@ pub fn float_text(f: f64) -> String {
 
 /// Appends `s` as a JSON string.
 pub fn write_json_str(s: &str, out: &mut String) {
-    out.push('"');
-    // Most strings need no escaping.
-    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        out.push_str(s);
-        out.push('"');
-        return;
-    }
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    lantern_core::json::push_str(out, s);
 }
 
 /// A stream: the indexed labels its lines share. `service` and `level` are read from

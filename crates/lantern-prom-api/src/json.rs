@@ -95,24 +95,7 @@ fn push_float(out: &mut String, v: f64) {
     }
 }
 
-/// Appends `s` as a JSON string.
-pub fn push_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+pub use lantern_core::json::push_str;
 
 /// Appends a label set as a JSON object.
 pub fn push_labels(out: &mut String, labels: &Labels) {
