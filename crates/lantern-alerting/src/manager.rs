@@ -128,14 +128,15 @@ fn now_ms() -> i64 {
 }
 
 impl RuleManager {
-    /// Loads the rules and starts evaluating them; a problem in any file stops start-up.
+    /// Starts evaluating the rules [`load_all`] read (the caller reads them before
+    /// anything listens, so a problem in any file stops start-up early).
     pub fn start(
         opts: Options,
+        (groups, slos): (FileGroups, SloSet),
         db: Arc<Tsdb>,
         logs: Option<Arc<LogStore>>,
         notifier: Notifier,
-    ) -> Result<RuleManager, Vec<String>> {
-        let (groups, slos) = load_all(&opts)?;
+    ) -> RuleManager {
         let m = RuleManager {
             opts: Arc::new(opts),
             db,
@@ -149,7 +150,7 @@ impl RuleManager {
             reload_lock: Arc::new(tokio::sync::Mutex::new(())),
         };
         m.install(groups, slos, true);
-        Ok(m)
+        m
     }
 
     /// Reads the files again. On any problem the rules in force stay and the problems

@@ -23,7 +23,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&cfg)?;
     // Rule and SLO files are checked before anything listens: a bad one stops start-up.
     let rule_opts = rule_options(&cfg);
-    lantern_alerting::manager::load_all(&rule_opts)
+    let rule_files = lantern_alerting::manager::load_all(&rule_opts)
         .map_err(|errs| anyhow::anyhow!("key rule_files/slo_files: {}", errs.join("; ")))?;
     let http_addr = resolve_addr(&cfg.http_addr).map_err(|e| anyhow::anyhow!("key http_addr: {e}"))?;
     let listener = tokio::net::TcpListener::bind(http_addr)
@@ -136,8 +136,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .map_err(|errs| anyhow::anyhow!(errs.join("; ")))?;
     let _ = scrape_slot.set(scraper.clone());
     let notifier = lantern_alerting::Notifier::start(&cfg.alerting, &rule_opts.env.external_url);
-    let rules = lantern_alerting::RuleManager::start(rule_opts, db.clone(), Some(logs.clone()), notifier)
-        .map_err(|errs| anyhow::anyhow!("key rule_files/slo_files: {}", errs.join("; ")))?;
+    let rules = lantern_alerting::RuleManager::start(rule_opts, rule_files, db.clone(), Some(logs.clone()), notifier);
     let _ = rules_slot.set(rules.clone());
     let reload_rules = rules.clone();
     let reloader = tokio::spawn(async move {
