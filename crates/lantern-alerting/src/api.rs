@@ -247,7 +247,7 @@ fn firing_for(m: &RuleManager, slo: &str) -> Vec<Value> {
     let mut out = Vec::new();
     for g in m.groups() {
         let g = g.lock();
-        if g.name != format!("slo:{slo}") {
+        if g.name != lantern_rules::slo::generate::group_name(slo) {
             continue;
         }
         for r in &g.rules {

@@ -125,7 +125,7 @@ pub fn selector_warning(storage: &dyn Storage, what: &str, selector: &str, mint:
             .filter_map(|(l, _)| l.get("le").map(str::to_string))
             .collect::<BTreeSet<_>>()
             .into_iter()
-            .filter_map(|s| parse_le(&s).map(|v| (v, s)))
+            .filter_map(|s| s.parse::<f64>().ok().map(|v| (v, s)))
             .collect();
         buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
         let below = buckets.iter().rev().find(|b| b.0 < wanted);
@@ -140,13 +140,6 @@ pub fn selector_warning(storage: &dyn Storage, what: &str, selector: &str, mint:
         }
     }
     Some(msg)
-}
-
-fn parse_le(s: &str) -> Option<f64> {
-    match s {
-        "+Inf" | "Inf" => Some(f64::INFINITY),
-        _ => s.parse().ok(),
-    }
 }
 
 /// How long after the window's start a series' first sample must come for the series

@@ -134,12 +134,10 @@ pub struct Written {
     pub series: Vec<(LabelSet, f64)>,
 }
 
-fn templates(group: &BTreeMap<String, String>, rule: &BTreeMap<String, String>) -> Vec<(String, Template)> {
-    let mut all = group.clone();
-    all.extend(rule.iter().map(|(k, v)| (k.clone(), v.clone())));
+fn templates(map: &BTreeMap<String, String>) -> Vec<(String, Template)> {
     // Templates were checked when the file loaded; one that does not parse (a group
     // label, say) is taken as written.
-    all.into_iter().map(|(k, v)| (k, Template::parse(&v).unwrap_or_else(|_| Template::literal(&v)))).collect()
+    map.iter().map(|(k, v)| (k.clone(), Template::parse(v).unwrap_or_else(|_| Template::literal(v)))).collect()
 }
 
 impl GroupState {
@@ -162,9 +160,9 @@ impl GroupState {
                 RuleState {
                     rule: r.clone(),
                     query,
-                    labels: templates(&g.labels, &r.labels),
+                    labels: templates(&raw_labels),
                     raw_labels,
-                    annotations: templates(&BTreeMap::new(), &r.annotations),
+                    annotations: templates(&r.annotations),
                     alerts: AlertState::default(),
                     health: Health::Unknown,
                     last_error: None,

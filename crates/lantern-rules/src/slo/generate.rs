@@ -23,6 +23,11 @@ pub const BURN_ALERTS: [(&str, &str, u64, &str, f64); 3] =
 /// The alert name of the burn-rate alerts.
 pub const ALERT_NAME: &str = "SLOErrorBudgetBurn";
 
+/// The name of an SLO's rule group.
+pub fn group_name(slo: &str) -> String {
+    format!("slo:{slo}")
+}
+
 /// The recorded error-ratio series of a window.
 pub fn ratio_metric(window: &str) -> String {
     format!("slo:sli_error:ratio_rate{window}")
@@ -111,14 +116,7 @@ pub fn group(slo: &Slo) -> Group {
             line: 0,
         });
     }
-    Group {
-        name: format!("slo:{}", slo.name),
-        interval: None,
-        limit: 0,
-        query_offset: None,
-        labels: BTreeMap::new(),
-        rules,
-    }
+    Group { name: group_name(&slo.name), interval: None, limit: 0, query_offset: None, labels: BTreeMap::new(), rules }
 }
 
 /// A rule file with every SLO's group, for users who evaluate in Prometheus.
