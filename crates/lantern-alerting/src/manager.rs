@@ -59,29 +59,6 @@ pub struct RuleManager {
     reload_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// Expands globs; a pattern without wildcards names a file that must exist.
-pub fn expand_globs(patterns: &[String]) -> Result<Vec<String>, Vec<String>> {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for p in patterns {
-        match glob::glob(p) {
-            Ok(paths) => {
-                let found: Vec<String> = paths.filter_map(Result::ok).map(|p| p.display().to_string()).collect();
-                if found.is_empty() && !p.contains(['*', '?', '[']) {
-                    errors.push(format!("{p}: no such file"));
-                }
-                out.extend(found);
-            }
-            Err(e) => errors.push(format!("{p}: bad pattern: {e}")),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
-}
-
 /// Rule groups with the file each came from.
 pub type FileGroups = Vec<(String, Group)>;
 
@@ -89,7 +66,7 @@ pub type FileGroups = Vec<(String, Group)>;
 pub fn load_all(opts: &Options) -> Result<(FileGroups, SloSet), Vec<String>> {
     let mut errors = Vec::new();
     let mut groups = Vec::new();
-    match expand_globs(&opts.rule_files) {
+    match lantern_rules::expand_globs(&opts.rule_files) {
         Ok(files) => {
             for f in files {
                 match lantern_rules::load(std::path::Path::new(&f)) {
@@ -100,7 +77,7 @@ pub fn load_all(opts: &Options) -> Result<(FileGroups, SloSet), Vec<String>> {
         }
         Err(es) => errors.extend(es.into_iter().map(|e| format!("rule_files: {e}"))),
     }
-    let slos = match expand_globs(&opts.slo_files) {
+    let slos = match lantern_rules::expand_globs(&opts.slo_files) {
         Ok(files) => match SloSet::load(&files) {
             Ok(s) => s,
             Err(es) => {

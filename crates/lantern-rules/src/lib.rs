@@ -255,6 +255,29 @@ pub fn parse(file: &str, text: &str) -> Result<RuleFile, Vec<RuleError>> {
     }
 }
 
+/// Expands globs; a pattern without wildcards names a file that must exist.
+pub fn expand_globs(patterns: &[String]) -> Result<Vec<String>, Vec<String>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for p in patterns {
+        match glob::glob(p) {
+            Ok(paths) => {
+                let found: Vec<String> = paths.filter_map(Result::ok).map(|p| p.display().to_string()).collect();
+                if found.is_empty() && !p.contains(['*', '?', '[']) {
+                    errors.push(format!("{p}: no such file"));
+                }
+                out.extend(found);
+            }
+            Err(e) => errors.push(format!("{p}: bad pattern: {e}")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
 /// Reads and checks a rule file.
 pub fn load(path: &Path) -> Result<RuleFile, Vec<RuleError>> {
     let file = path.display().to_string();

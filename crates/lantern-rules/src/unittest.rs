@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use lantern_core::PromDuration;
 use lantern_promql::Engine;
@@ -136,22 +136,10 @@ pub fn run_file(path: &Path) -> Outcome {
 }
 
 /// The rule files a test file names, relative to its directory, globs expanded.
-fn rule_paths(path: &Path, patterns: &[String]) -> Result<Vec<PathBuf>, String> {
+fn rule_paths(path: &Path, patterns: &[String]) -> Result<Vec<String>, String> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut out = Vec::new();
-    for p in patterns {
-        let full = if Path::new(p).is_absolute() { PathBuf::from(p) } else { dir.join(p) };
-        let text = full.to_string_lossy().to_string();
-        let found: Vec<PathBuf> = glob::glob(&text)
-            .map_err(|e| format!("rule_files: bad pattern {p:?}: {e}"))?
-            .filter_map(Result::ok)
-            .collect();
-        if found.is_empty() && !text.contains(['*', '?', '[']) {
-            out.push(full);
-        }
-        out.extend(found);
-    }
-    Ok(out)
+    let full: Vec<String> = patterns.iter().map(|p| dir.join(p).display().to_string()).collect();
+    crate::expand_globs(&full).map_err(|errs| format!("rule_files: {}", errs.join("; ")))
 }
 
 /// The errors of every test group, or why the file could not run at all.
@@ -161,9 +149,9 @@ fn run(path: &Path) -> Result<Vec<String>, String> {
     let eval_ms = file.evaluation_interval.map_or(60_000, ms).max(1);
     let mut loaded = Vec::new();
     for p in rule_paths(path, &file.rule_files)? {
-        let rf =
-            crate::load(&p).map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n    "))?;
-        loaded.push((p.display().to_string(), rf));
+        let rf = crate::load(Path::new(&p))
+            .map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n    "))?;
+        loaded.push((p, rf));
     }
     let mut groups: Vec<(String, crate::Group)> =
         loaded.iter().flat_map(|(f, rf)| rf.groups.iter().map(move |g| (f.clone(), g.clone()))).collect();
