@@ -226,7 +226,8 @@ pub fn status(engine: &Engine, storage: &dyn Storage, file: &str, slo: &Slo, t: 
     let burn_rates: Vec<(String, Option<f64>)> = WINDOWS
         .iter()
         .map(|(w, _)| {
-            let r = scalar(engine, storage, &generate::error_ratio_expr(slo, w), t);
+            // The SLO's recording rules keep these ratios; they are read, not recomputed.
+            let r = scalar(engine, storage, &generate::ratio_selector(&slo.name, w), t);
             (w.to_string(), r.map(|r| r / allowed_ratio))
         })
         .collect();

@@ -66,9 +66,13 @@ fn quote(v: &str) -> String {
     format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// The selector of an SLO's recorded error ratio over `window`.
+pub fn ratio_selector(slo: &str, window: &str) -> String {
+    format!("{}{{slo={}}}", ratio_metric(window), quote(slo))
+}
+
 /// The group of rules for one SLO.
 pub fn group(slo: &Slo) -> Group {
-    let sel = format!("{{slo={}}}", quote(&slo.name));
     let labels = |extra: &[(&str, &str)]| -> BTreeMap<String, String> {
         let mut m = slo.labels.clone();
         m.insert("slo".to_string(), slo.name.clone());
@@ -92,8 +96,11 @@ pub fn group(slo: &Slo) -> Group {
     for (severity, long, long_secs, short, share) in BURN_ALERTS {
         let f = factor(slo, long_secs, share);
         let threshold = format!("({f} * (1 - {} / 100))", slo.target);
-        let expr =
-            format!("{}{sel} > {threshold}\nand\n{}{sel} > {threshold}", ratio_metric(long), ratio_metric(short));
+        let expr = format!(
+            "{} > {threshold}\nand\n{} > {threshold}",
+            ratio_selector(&slo.name, long),
+            ratio_selector(&slo.name, short)
+        );
         rules.push(Rule {
             record: None,
             alert: Some(slo.alert_name.clone().unwrap_or_else(|| ALERT_NAME.into())),
