@@ -1,12 +1,13 @@
 //! HTTP: `GET /api/v1/rules` and `/api/v1/alerts` in Prometheus's JSON,
 //! `POST /-/reload` (also `PUT`), `GET /api/v1/alertmanagers`, `GET /api/v1/notifiers`
 //! (what each destination was sent, failed, retried, dropped), `GET /api/v1/slos` and
-//! `/api/v1/slos/{name}`.
+//! `/api/v1/slos/{name}`, `/api/v1/slos/{name}/budget` (the burn-down: the budget left
+//! over the window, at `points` times from its start to now).
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +19,7 @@ use lantern_tsdb::TsdbStorage;
 use serde_json::{json, Value};
 
 use crate::manager::{rfc3339, RuleManager};
-use crate::slo::{status, SloStatus};
+use crate::slo::{burn_down, status, window_start, SloStatus};
 
 /// Where the manager is once the stores are open (until then: 503).
 pub type Slot = Arc<OnceLock<RuleManager>>;
@@ -37,6 +38,7 @@ pub fn router(m: Slot) -> Router {
         .route("/api/v1/notifiers", get(notifiers))
         .route("/api/v1/slos", get(slos))
         .route("/api/v1/slos/{name}", get(slo))
+        .route("/api/v1/slos/{name}/budget", get(budget))
         .route("/-/reload", post(reload).put(reload))
         .with_state(m)
 }
@@ -285,6 +287,44 @@ async fn slo(State(slot): State<Slot>, Path(name): Path<String>) -> Response {
             Some(s) => success(slo_json(&m, s)),
             None => ApiError::new(lantern_http::ErrorKind::NotFound, format!("no SLO named {name:?}")).into_response(),
         },
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /api/v1/slos/{name}/budget?points=N`: the budget left (percent) at N times
+/// (default 100) from the start of the SLO's window to now.
+async fn budget(
+    State(slot): State<Slot>,
+    Path(name): Path<String>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let run = async {
+        let m = manager(&slot)?;
+        let points = match q.get("points").map(String::as_str) {
+            None | Some("") => 100,
+            Some(p) => p
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (2..=1000).contains(n))
+                .ok_or_else(|| ApiError::bad_data(format!("points {p:?} is not a number from 2 to 1000")))?,
+        };
+        let set = m.slos();
+        let Some((_, slo)) = set.slos.iter().find(|(_, s)| s.name == name).cloned() else {
+            return Err(ApiError::new(lantern_http::ErrorKind::NotFound, format!("no SLO named {name:?}")));
+        };
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let storage = TsdbStorage::new(m.db().clone(), rt);
+            let now = chrono::Utc::now().timestamp_millis();
+            let pts = burn_down(m.engine(), &storage, &slo, now, points);
+            let points: Vec<Value> = pts.iter().map(|(t, v)| json!([*t as f64 / 1000.0, v])).collect();
+            json!({ "window_start": window_start(&slo, now) as f64 / 1000.0, "points": points })
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("computing the burn-down failed: {e}")))
+    };
+    match run.await {
+        Ok(v) => success(v),
         Err(e) => e.into_response(),
     }
 }

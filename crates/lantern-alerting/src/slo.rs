@@ -151,15 +151,27 @@ const BORN_AFTER_MS: i64 = 5 * 60 * 1000;
 /// increase), and the first value of a counter created inside the window. Unlike
 /// `increase()`, nothing is extrapolated, so the numbers are the client's own counts.
 pub fn counted(storage: &dyn Storage, selector: &str, mint: i64, maxt: i64) -> Option<f64> {
+    counted_until(storage, selector, mint, &[maxt]).and_then(|v| v.first().copied())
+}
+
+/// [`counted`] from `mint` up to each of `times` (ascending), read in one pass.
+pub fn counted_until(storage: &dyn Storage, selector: &str, mint: i64, times: &[i64]) -> Option<Vec<f64>> {
     let ms = matchers(selector)?;
+    let maxt = *times.last()?;
     let series = storage.select(&ms, mint, maxt).ok()?;
     if series.is_empty() {
         return None;
     }
-    let mut total = 0.0;
+    let mut out = vec![0.0; times.len()];
     for (_, samples) in series {
         let mut prev: Option<f64> = None;
+        let mut total = 0.0;
+        let mut next = 0;
         for s in samples.iter().filter(|s| !s.v.is_nan()) {
+            while next < times.len() && times[next] < s.t {
+                out[next] += total;
+                next += 1;
+            }
             total += match prev {
                 None if s.t - mint > BORN_AFTER_MS => s.v,
                 None => 0.0,
@@ -168,8 +180,11 @@ pub fn counted(storage: &dyn Storage, selector: &str, mint: i64, maxt: i64) -> O
             };
             prev = Some(s.v);
         }
+        for o in &mut out[next..] {
+            *o += total;
+        }
     }
-    Some(total)
+    Some(out)
 }
 
 /// Events counted by an SLI over `[mint, t]`: (total, good). Counters are counted
@@ -211,6 +226,53 @@ pub fn window_start(slo: &Slo, t: i64) -> i64 {
         Some(c) => c.period_start(t),
         None => t - slo.window.0.as_millis() as i64,
     }
+}
+
+/// The error budget left (percent) over the window that ends at `t`, as it stood at each
+/// of `points` times from the window's start to `t`: the burn-down chart. A time before
+/// any event has `None`. Counter SLIs are read in one pass; query SLIs are evaluated at
+/// each time.
+pub fn burn_down(engine: &Engine, storage: &dyn Storage, slo: &Slo, t: i64, points: usize) -> Vec<(i64, Option<f64>)> {
+    let mint = window_start(slo, t);
+    let n = points.clamp(2, 1000);
+    let times: Vec<i64> = (1..=n).map(|i| mint + (t - mint) * i as i64 / n as i64).collect();
+    let counts: Vec<(Option<f64>, Option<f64>)> = match &slo.sli {
+        Sli::Events { good, total } => {
+            let total = counted_until(storage, total, mint, &times);
+            let good = counted_until(storage, good, mint, &times);
+            (0..n)
+                .map(|i| {
+                    let t = total.as_ref().map(|v| v[i]);
+                    (t, good.as_ref().map(|g| g[i]).or(t.map(|_| 0.0)))
+                })
+                .collect()
+        }
+        Sli::BadEvents { bad, total } => {
+            let total = counted_until(storage, total, mint, &times);
+            let bad = counted_until(storage, bad, mint, &times);
+            (0..n)
+                .map(|i| {
+                    let t = total.as_ref().map(|v| v[i]);
+                    let b = bad.as_ref().map_or(0.0, |b| b[i]);
+                    (t, t.map(|t| (t - b).max(0.0)))
+                })
+                .collect()
+        }
+        Sli::Queries { .. } => times.iter().map(|&at| events(engine, storage, &slo.sli, mint, at)).collect(),
+    };
+    times
+        .iter()
+        .zip(counts)
+        .map(|(&at, (total, good))| {
+            let left = match (total, good) {
+                (Some(total), Some(good)) if total > 0.0 => {
+                    error_budget(slo.target, total, (total - good).max(0.0)).budget_remaining_percent
+                }
+                _ => None,
+            };
+            (at, left)
+        })
+        .collect()
 }
 
 /// Computes an SLO's state at `t` (ms).
@@ -348,6 +410,41 @@ mod tests {
         assert_eq!(
             st.warnings,
             ["indicator.events.good: http_request_duration_seconds_bucket{le=\"0.2\"} matches no stored series; the histogram has no bucket le=\"0.2\", the nearest existing buckets are le=\"0.1\" and le=\"0.25\""]
+        );
+    }
+
+    #[test]
+    fn the_burn_down_follows_the_budget_from_the_window_start_to_now() {
+        let db = MemStorage::default();
+        let ok = ls(&[("__name__", "http_requests_total"), ("status", "200")]);
+        let bad = ls(&[("__name__", "http_requests_total"), ("status", "500")]);
+        let slo = &seed()[0];
+        let now = 40 * 86_400_000;
+        let start = window_start(slo, now);
+        // Counters there from the window's start: 1000 good requests in the first half,
+        // then 1000 more good and 2 bad in the second (a 99.9% target allows 2.002).
+        for (t, g, b) in [(start, 0.0, 0.0), (start + 15 * 1440 * M, 1000.0, 0.0), (now, 2000.0, 2.0)] {
+            db.append(&ok, t, g);
+            db.append(&bad, t, b);
+        }
+        let pts = burn_down(&Engine::default(), &db, slo, now, 4);
+        assert_eq!(
+            pts.iter().map(|p| p.0).collect::<Vec<_>>(),
+            (1..=4).map(|i| start + (now - start) * i / 4).collect::<Vec<_>>()
+        );
+        // Before any event there is no budget to speak of; with no failures it is all left.
+        assert_eq!(pts[0].1, None);
+        assert_eq!(pts[1].1, Some(100.0));
+        assert_eq!(pts[2].1, Some(100.0));
+        let last = pts[3].1.unwrap();
+        let expect = error_budget(99.9, 2002.0, 2.0).budget_remaining_percent.unwrap();
+        assert!((last - expect).abs() < 1e-9, "{last} vs {expect}");
+        // The last point is the SLO's status now.
+        let st = status(&Engine::default(), &db, "slos.yml", slo, now);
+        assert!((st.budget_remaining_percent.unwrap() - last).abs() < 1e-9);
+        assert_eq!(
+            counted_until(&db, "http_requests_total", start, &[start + 15 * 1440 * M, now]),
+            Some(vec![1000.0, 2002.0])
         );
     }
 }

@@ -24,6 +24,8 @@ pub enum ErrorKind {
     NotFound,
     /// The request's media type is not supported (415).
     UnsupportedMediaType,
+    /// The request conflicts with what exists (409): a name taken, a read-only object.
+    Conflict,
     /// The server failed (500, `internal`).
     Internal,
 }
@@ -39,6 +41,7 @@ impl ErrorKind {
             ErrorKind::Unavailable | ErrorKind::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -46,7 +49,9 @@ impl ErrorKind {
     /// Prometheus's `errorType` string.
     pub fn prometheus_type(self) -> &'static str {
         match self {
-            ErrorKind::BadData | ErrorKind::TooLarge | ErrorKind::UnsupportedMediaType => "bad_data",
+            ErrorKind::BadData | ErrorKind::TooLarge | ErrorKind::UnsupportedMediaType | ErrorKind::Conflict => {
+                "bad_data"
+            }
             ErrorKind::Execution => "execution",
             ErrorKind::RateLimited | ErrorKind::Unavailable => "unavailable",
             ErrorKind::Timeout => "timeout",

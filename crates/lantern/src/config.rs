@@ -41,6 +41,9 @@ pub struct Config {
     pub rule_files: Vec<String>,
     /// SLO files (globs); relative to the config file.
     pub slo_files: Vec<String>,
+    /// A directory of Grafana dashboard JSON files, provisioned read-only and read
+    /// again when they change; relative to the config file.
+    pub dashboards_dir: Option<String>,
     /// Where alerts go (Prometheus's `alerting:`, plus `webhooks:`).
     pub alerting: lantern_alerting::AlertingConfig,
     /// The URL users reach Lantern at (alerts link back to it); default
@@ -65,6 +68,7 @@ impl Default for Config {
             scrape_configs: Vec::new(),
             rule_files: Vec::new(),
             slo_files: Vec::new(),
+            dashboards_dir: None,
             alerting: Default::default(),
             external_url: None,
         }
@@ -252,7 +256,7 @@ impl Config {
         let mut c = Self::from_yaml(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
         // As Prometheus: rule and SLO files are found relative to the config file.
         let dir = path.parent().unwrap_or(Path::new("."));
-        for f in c.rule_files.iter_mut().chain(c.slo_files.iter_mut()) {
+        for f in c.rule_files.iter_mut().chain(c.slo_files.iter_mut()).chain(c.dashboards_dir.iter_mut()) {
             if Path::new(f.as_str()).is_relative() {
                 *f = dir.join(f.as_str()).display().to_string();
             }
@@ -507,10 +511,15 @@ mod tests {
         assert!(e.contains("alerting") && e.contains("alertmanager"), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lantern.yaml");
-        std::fs::write(&path, "rule_files: ['rules/*.yml', '/abs/r.yml']\nslo_files: [slos.yml]\n").unwrap();
+        std::fs::write(
+            &path,
+            "rule_files: ['rules/*.yml', '/abs/r.yml']\nslo_files: [slos.yml]\ndashboards_dir: boards\n",
+        )
+        .unwrap();
         let c = Config::from_file(&path).unwrap();
         assert_eq!(c.rule_files, [dir.path().join("rules/*.yml").display().to_string(), "/abs/r.yml".into()]);
         assert_eq!(c.slo_files, [dir.path().join("slos.yml").display().to_string()]);
+        assert_eq!(c.dashboards_dir, Some(dir.path().join("boards").display().to_string()));
     }
 
     #[test]

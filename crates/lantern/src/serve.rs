@@ -50,6 +50,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let logs_in = lantern_otlp::LogIngest::new(log_slot.clone());
     let scrape_slot: lantern_scrape::api::Slot = Arc::new(OnceLock::new());
     let rules_slot: lantern_alerting::api::Slot = Arc::new(OnceLock::new());
+    let dash_slot: lantern_dashboards::api::Slot = Arc::new(OnceLock::new());
     let limits = Limits {
         max_request_bytes: usize::try_from(cfg.limits.max_request_body_size.0).unwrap_or(usize::MAX),
         max_decompressed_bytes: usize::try_from(cfg.limits.max_decompressed_body_size.0).unwrap_or(usize::MAX),
@@ -64,6 +65,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .merge(lantern_jaeger::router(lantern_jaeger::JaegerApi::new(trace_slot.clone(), db_slot.clone())))
         .merge(lantern_scrape::api::router(scrape_slot.clone()))
         .merge(lantern_alerting::router(rules_slot.clone()))
+        .merge(lantern_dashboards::router(dash_slot.clone()))
+        .merge(lantern_ui::router())
         .merge(lantern_prom_api::router(
             PromApi::new(db_slot.clone(), limits).with_engine(cfg.query.engine()).with_runtime_info(RuntimeInfo {
                 start_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -138,6 +141,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let notifier = lantern_alerting::Notifier::start(&cfg.alerting, &rule_opts.env.external_url);
     let rules = lantern_alerting::RuleManager::start(rule_opts, rule_files, db.clone(), Some(logs.clone()), notifier);
     let _ = rules_slot.set(rules.clone());
+    let boards = lantern_dashboards::Dashboards::open(
+        &cfg.data_dir.join("dashboards"),
+        cfg.dashboards_dir.as_deref().map(std::path::Path::new),
+        db.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("key data_dir: dashboards: {e}"))?;
+    let _ = dash_slot.set(boards.clone());
     let reload_rules = rules.clone();
     let reloader = tokio::spawn(async move {
         #[cfg(unix)]
@@ -248,6 +258,24 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         write_span_metrics(&sm_db, &sm).await;
     });
 
+    // Provisioned dashboards are read again when a file in dashboards_dir changes.
+    let mut dash_stop = stop_rx.clone();
+    let dash_reload = cfg.dashboards_dir.is_some().then(|| {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        let b = boards.clone();
+                        let _ = tokio::task::spawn_blocking(move || b.reload_provisioned()).await;
+                    }
+                    _ = dash_stop.changed() => break,
+                }
+            }
+        })
+    });
+
     let served = http.await.context("http server task")?;
     served.context("http server")?;
     grpc.await.context("otlp grpc server task")?.context("otlp grpc server")?;
@@ -262,6 +290,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         let _ = f.await;
     }
     let _ = span_metrics_task.await;
+    if let Some(t) = dash_reload {
+        let _ = t.await;
+    }
     let _ = syncer.await;
     // Scrape loops end by marking their series stale, so they stop before the store.
     scraper.stop().await;

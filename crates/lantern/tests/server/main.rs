@@ -14,3 +14,4 @@ mod rules;
 mod scrape;
 mod startup;
 mod traces;
+mod ui;

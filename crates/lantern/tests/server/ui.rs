@@ -1,0 +1,97 @@
+//! The web UI in a real browser: Lantern filled by the shop of `tests/python/shop.py`
+//! (prometheus_client scraped, the OpenTelemetry SDK over OTLP, structlog lines posted as
+//! JSON lines; a calm start, then payment-service saturates and times out), the seed's
+//! rules, SLOs and dashboard loaded, then `ui/e2e/run.mjs` drives Debian's Chromium
+//! through playwright-core over every page and the seed's workflow. Screenshots land in
+//! `target/ui-screenshots`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::harness::{eventually, free_port, get_json, py_script, python, Proc, Server};
+
+fn repo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn every_page_works_in_chromium_on_real_client_data() {
+    let ui = repo().join("ui");
+    assert!(
+        ui.join("node_modules/playwright-core").exists(),
+        "ui/node_modules is missing: run `npm ci` in ui/ (test.sh does)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [free_port(), free_port(), free_port()];
+    let boards = dir.path().join("boards");
+    std::fs::create_dir_all(&boards).unwrap();
+    std::fs::copy(
+        repo().join("crates/lantern-dashboards/testdata/seed-dashboard.json"),
+        boards.join("seed-dashboard.json"),
+    )
+    .unwrap();
+    let testdata = repo().join("crates/lantern-rules/testdata");
+    let cfg = dir.path().join("lantern.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 2s\ntraces:\n  span_metrics_interval: 2s\n\
+             rule_files: ['{}']\nslo_files: ['{}']\ndashboards_dir: boards\nscrape_configs:\n{}",
+            testdata.join("seed-alerts.yml").display(),
+            testdata.join("seed-slos.yml").display(),
+            ["api-gateway", "order-service", "payment-service"]
+                .iter()
+                .zip(ports)
+                .map(|(job, p)| format!("  - job_name: {job}\n    static_configs: [{{targets: ['127.0.0.1:{p}']}}]\n"))
+                .collect::<String>()
+        ),
+    )
+    .unwrap();
+    let srv = Server::start_with(&dir.path().join("data"), &["--config", cfg.to_str().unwrap()]);
+
+    // 20 s of calm traffic, then 40 s of the incident.
+    let shop = Proc(
+        Command::new(python())
+            .arg(py_script("shop.py"))
+            .arg(&srv.otlp_grpc)
+            .arg(srv.url(""))
+            .args(ports.map(|p| p.to_string()))
+            .args(["20", "40"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the shop"),
+    );
+    let out = shop_output(shop);
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("the shop's summary");
+    assert!(summary["failed"].as_u64().unwrap() > 10, "the incident produced failures: {summary}");
+    // Span metrics, alerts and SLO numbers are there before the browser looks.
+    eventually(30, "span metrics", || {
+        let v = get_json(&srv.url("/api/v1/query?query=traces_service_graph_request_total"));
+        v["data"]["result"].as_array().filter(|r| r.len() >= 2).map(|_| ())
+    });
+    eventually(30, "a pending or firing alert", || {
+        get_json(&srv.url("/api/v1/alerts"))["data"]["alerts"].as_array().filter(|a| !a.is_empty()).map(|_| ())
+    });
+
+    let shots = repo().join("target/ui-screenshots");
+    let status = Command::new("node")
+        .arg("e2e/run.mjs")
+        .current_dir(&ui)
+        .env("LANTERN_URL", srv.url(""))
+        .env("SCREENSHOT_DIR", &shots)
+        .env("FAILING_TRACE_ID", summary["failing"]["trace_id"].as_str().unwrap_or_default())
+        .status()
+        .expect("run node (Node.js 20 is needed for the browser tests)");
+    assert!(status.success(), "the browser tests failed (output above; screenshots in {})", shots.display());
+}
+
+/// Waits for the shop to finish and returns what it printed.
+fn shop_output(mut shop: Proc) -> String {
+    use std::io::Read;
+    let mut out = String::new();
+    shop.0.stdout.take().expect("piped").read_to_string(&mut out).unwrap();
+    let status = shop.0.wait().unwrap();
+    assert!(status.success(), "the shop failed: {out}");
+    out
+}

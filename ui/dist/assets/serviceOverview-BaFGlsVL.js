@@ -1,0 +1,1 @@
+function e(e){return`service-overview-${e.replace(/[^a-zA-Z0-9_-]/g,`-`)}`}export{e as t};

@@ -1,0 +1,1 @@
+function e(e,t){let n={};for(let t of e.matchAll(/([^\s=]+)=("([^"]*)"|\S+)/g))n[t[1]]=t[3]??t[2];return t===`error`&&(n.error=`true`),t===`ok`&&(n.error=`false`),Object.keys(n).length>0?JSON.stringify(n):void 0}export{e as t};
