@@ -35,7 +35,14 @@ export async function newPage(browser, width = 1440, height = 900) {
   const page = await context.newPage();
   const problems = [];
   page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
+    // A failed request is reported below with its URL and answer instead.
+    if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource")) problems.push(`console error: ${msg.text()}`);
+  });
+  page.on("response", async (res) => {
+    if (res.status() >= 400) {
+      const body = await res.text().catch(() => "");
+      problems.push(`HTTP ${res.status()} ${res.url()}: ${body.slice(0, 300)}`);
+    }
   });
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
   page.on("requestfailed", (req) => {

@@ -63,6 +63,25 @@ async function noErrorNotes(page) {
   expect(errors.length === 0, `the page shows query errors: ${errors.join(" | ")}`);
 }
 
+// ---- The first load stays light ----
+
+await test("the first page loads under 500 kB compressed", async (page) => {
+  let bytes = 0;
+  const files = [];
+  page.on("response", async (r) => {
+    const url = new URL(r.url());
+    if (url.pathname.startsWith("/api/")) return;
+    const size = Number((await r.allHeaders())["content-length"] ?? (await r.body()).length);
+    bytes += size;
+    files.push(`${url.pathname} ${size}`);
+  });
+  await page.goto(`${base}/`);
+  await page.getByTestId("dashboard-list").waitFor();
+  await page.waitForLoadState("networkidle");
+  console.log(`     first page: ${(bytes / 1024).toFixed(0)} kB over ${files.length} files`);
+  expect(bytes < 500 * 1024, `the first page took ${bytes} bytes:\n${files.join("\n")}`);
+});
+
 // ---- Every page loads and shows its data ----
 
 await test("dashboards list shows the seed's, and a generated overview per service", async (page) => {
@@ -156,7 +175,7 @@ await test("explore: a query error is shown with Lantern's message", async (page
   await page.goto(`${base}/explore?query=${encodeURIComponent("sum(rate(nope[5m])")}&${RANGE}`);
   const err = await page.getByTestId("query-error").innerText();
   expect(/unclosed|unexpected|invalid|parse/i.test(err), `the error reads: ${err}`);
-}, { allow: [/status of 400/] });
+}, { allow: [/^HTTP 400 /] });
 
 await test("logs: a click on a field value filters by it", async (page) => {
   await page.goto(`${base}/logs?query=${encodeURIComponent("level:error")}&${RANGE}`);
@@ -287,7 +306,33 @@ await test("dashboards: JSON with a bad query is refused with the field's path; 
   expect((await page.getByText("unsupported panel type piechart").count()) === 1, "an unknown panel type says so");
   const exported = await (await fetch(`${base}/api/v1/dashboards/e2e-board`)).json();
   expect(exported.panels[1].type === "piechart", "the unknown panel is exported unchanged");
-}, { allow: [/status of 400/] });
+}, { allow: [/^HTTP 400 /] });
+
+await test("Grafana exports: every panel of a type Lantern draws is drawn, the others say so", async (page) => {
+  for (const [uid, unsupported] of [
+    ["host-overview-x1", []],
+    ["checkout-mixed-x1", ["piechart", "nodeGraph"]],
+  ]) {
+    await page.goto(`${base}/dashboards/${uid}?${RANGE}`);
+    await page.getByTestId("panel").first().waitFor();
+    // Open the collapsed rows so their panels draw too.
+    for (const header of await page.getByTestId("row-header").all()) {
+      if ((await header.innerText()).includes("panels)")) await header.click();
+    }
+    await settled(page);
+    await noErrorNotes(page);
+    const panels = await page.getByTestId("panel").evaluateAll((ps) =>
+      ps.map((p) => ({ type: p.getAttribute("data-panel-type"), drawn: p.getAttribute("data-drawn"), text: p.textContent ?? "" })),
+    );
+    const notDrawn = panels.filter((p) => p.drawn !== "true").map((p) => p.type);
+    expect(JSON.stringify(notDrawn.sort()) === JSON.stringify([...unsupported].sort()), `${uid}: not drawn: ${notDrawn}`);
+    for (const p of panels) {
+      const says = p.text.includes("unsupported panel type");
+      expect(says === (p.drawn !== "true"), `${uid}: a ${p.type} panel ${says ? "says" : "does not say"} it is unsupported`);
+    }
+    await shot(page, `grafana-${uid}`);
+  }
+});
 
 // ---- The seed's workflow, in clicks ----
 

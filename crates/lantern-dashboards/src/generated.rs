@@ -84,9 +84,24 @@ fn panel(title: &str, kind: &str, unit: &str, pos: (i64, i64, i64, i64), targets
         "type": kind,
         "datasource": {"type": "prometheus", "uid": "lantern"},
         "gridPos": {"x": pos.0, "y": pos.1, "w": pos.2, "h": pos.3},
-        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "fieldConfig": {"defaults": {"unit": unit, "thresholds": thresholds(unit)}, "overrides": []},
         "targets": targets,
     })
+}
+
+/// Colours for the numbers now: error ratios past 1% and 5%, latencies past 0.5 s and
+/// 1 s, used fractions past 70% and 90%.
+fn thresholds(unit: &str) -> Value {
+    let steps = |warn: f64, bad: f64| {
+        json!({"mode": "absolute", "steps": [
+            {"color": "green", "value": null}, {"color": "orange", "value": warn}, {"color": "red", "value": bad}
+        ]})
+    };
+    match unit {
+        "percentunit" => steps(0.01, 0.05),
+        "s" => steps(0.5, 1.0),
+        _ => json!({"mode": "absolute", "steps": [{"color": "green", "value": null}]}),
+    }
 }
 
 fn target(expr: String, legend: &str, ref_id: &str) -> Value {
@@ -173,13 +188,16 @@ pub fn overview(s: &Service) -> Value {
     if let Some(first) = sat.first() {
         let mut t = first.clone();
         t["legendFormat"] = json!("");
-        panels.push(panel(
-            "Saturation",
-            "gauge",
-            if first["expr"].as_str().is_some_and(|e| e.contains(" / ")) { "percentunit" } else { "short" },
-            (18, 1, 6, 4),
-            vec![t],
-        ));
+        let fraction = first["expr"].as_str().is_some_and(|e| e.contains(" / "));
+        let mut gauge =
+            panel("Saturation", "gauge", if fraction { "percentunit" } else { "short" }, (18, 1, 6, 4), vec![t]);
+        if fraction {
+            gauge["fieldConfig"]["defaults"]["max"] = json!(1);
+            gauge["fieldConfig"]["defaults"]["thresholds"] = json!({"mode": "absolute", "steps": [
+                {"color": "green", "value": null}, {"color": "orange", "value": 0.7}, {"color": "red", "value": 0.9}
+            ]});
+        }
+        panels.push(gauge);
     }
     panels.push(json!({"type": "row", "title": "Golden signals", "collapsed": false, "gridPos": {"x": 0, "y": 5, "w": 24, "h": 1}, "panels": []}));
     panels.push(panel("Request rate", "timeseries", "reqps", (0, 6, 12, 8), vec![target(rate, "requests/s", "A")]));
@@ -288,6 +306,10 @@ mod tests {
             ]
         );
         assert!(d["panels"][2]["targets"][0]["expr"].as_str().unwrap().contains(r#"status=~"5..""#));
+        let gauge = &d["panels"][4];
+        assert_eq!(gauge["type"], "gauge");
+        assert_eq!(gauge["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"], 0.7, "{gauge}");
+        assert_eq!(d["panels"][2]["fieldConfig"]["defaults"]["thresholds"]["steps"][2]["value"], 0.05);
     }
 
     #[test]

@@ -214,6 +214,33 @@ async fn every_service_seen_gets_a_generated_overview() {
     assert_eq!(s, StatusCode::OK);
 }
 
+#[tokio::test]
+async fn grafana_exports_with_rows_variables_and_mixed_datasources_import_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), None).await;
+    for (file, uid, panels) in [
+        ("grafana-host-overview.json", "host-overview-x1", 39),
+        ("grafana-checkout-mixed.json", "checkout-mixed-x1", 27),
+    ] {
+        let original = testdata(file);
+        let (s, v) = call(&app, Method::POST, "/api/v1/dashboards", Some(original.clone())).await;
+        assert_eq!(s, StatusCode::OK, "{file}: {v}");
+        assert_eq!(v["uid"], uid);
+        let (_, d) = call(&app, Method::GET, &format!("/api/v1/dashboards/{uid}"), None).await;
+        // Every panel (those inside collapsed rows too) is kept as it came, unknown types included.
+        let count = |v: &Value| {
+            let mut n = 0;
+            let mut panels = v["panels"].as_array().unwrap().clone();
+            crate::model::visit_panels(&mut panels, &mut |_| n += 1);
+            n
+        };
+        assert_eq!((count(&original), count(&d)), (panels, panels), "{file}");
+        assert_eq!(d["panels"], original["panels"], "{file}: panels are exported as imported");
+        assert_eq!(d["templating"], original["templating"]);
+        assert_eq!(d["__inputs"], original["__inputs"]);
+    }
+}
+
 mod arbitrary {
     //! Any JSON, and dashboards with any values in their fields, are checked without panics.
     use proptest::prelude::*;

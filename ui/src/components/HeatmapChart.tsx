@@ -6,6 +6,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { formatTimeMs } from "../time";
 import { formatValue } from "../format";
+import { timeAxis, utc } from "./TimeSeriesChart";
 
 export interface HeatmapProps {
   /** Step times (ms). */
@@ -61,10 +62,11 @@ export default function HeatmapChart({ times, buckets, counts, height, onZoom }:
       width: node.clientWidth,
       height,
       legend: { show: false },
+      tzDate: utc,
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
       scales: { x: { time: true }, y: { range: [0, buckets.length] } },
       axes: [
-        { stroke: "#555", grid: { show: false } },
+        { ...timeAxis(), grid: { show: false } },
         {
           stroke: "#555",
           grid: { show: false },

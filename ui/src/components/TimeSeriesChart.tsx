@@ -165,6 +165,26 @@ function nearestExemplar(u: uPlot, exemplars: ChartExemplar[], nSeries: number):
   return best;
 }
 
+/** Times on the x axis, in UTC like every time the UI prints: dates only over days. */
+export function timeAxis(): uPlot.Axis {
+  return {
+    stroke: "#555",
+    grid: { stroke: "#eee" },
+    ticks: { stroke: "#ddd" },
+    space: 70,
+    values: (_u, splits) => {
+      const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+      const fmt = uPlot.fmtDate(span > 3 * 86400 ? "{M}/{D}" : span > 86400 ? "{M}/{D} {HH}:{mm}" : span < 300 ? "{HH}:{mm}:{ss}" : "{HH}:{mm}");
+      return splits.map((s) => fmt(utc(s)));
+    },
+  };
+}
+
+/** uPlot's dates are local; the UI's are UTC. */
+export function utc(secs: number): Date {
+  return uPlot.tzDate(new Date(secs * 1000), "Etc/UTC");
+}
+
 export default function TimeSeriesChart(props: TimeSeriesChartProps) {
   const { series, exemplars = [], height = 280, unit, bars = false, stacked = false, range, showLegend = true } = props;
   const pointName = props.pointName ?? "exemplar";
@@ -193,13 +213,15 @@ export default function TimeSeriesChart(props: TimeSeriesChartProps) {
         // Bars and stacks stand on zero.
         y: bars || stacked ? { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] } : { auto: true },
       },
+      tzDate: utc,
       axes: [
-        { stroke: "#555", grid: { stroke: "#eee" }, ticks: { stroke: "#ddd" } },
+        timeAxis(),
         {
           stroke: "#555",
           grid: { stroke: "#eee" },
           ticks: { stroke: "#ddd" },
-          size: 64,
+          // Wide enough for the longest label ("-22459%", "512 MiB").
+          size: (_u, values) => (values ? Math.max(40, ...values.map((v) => String(v).length * 7 + 18)) : 50),
           values: (_u, vals) => vals.map((v) => formatValue(v, unit)),
         },
       ],

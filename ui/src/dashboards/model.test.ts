@@ -49,3 +49,32 @@ describe("dashboard model", () => {
     expect(s[1].panels[0].gridPos?.x).toBe(0);
   });
 });
+
+import { searchOf } from "./panels/TracesPanel";
+
+describe("trace panel queries", () => {
+  it("reads Tempo's TraceQL search filters", () => {
+    const q = searchOf(
+      {
+        queryType: "traceqlSearch",
+        limit: 5,
+        filters: [
+          { tag: "service.name", operator: "=", value: ["$service"] },
+          { tag: "status", operator: "=", value: "error" },
+          { tag: "duration", operator: ">", value: "250ms" },
+          { tag: "http.route", operator: "=", value: "/pay" },
+        ],
+      },
+      (s) => s?.replace("$service", "checkout"),
+    );
+    expect(q).toEqual({
+      service: "checkout",
+      operation: undefined,
+      minDuration: "250ms",
+      maxDuration: undefined,
+      limit: 5,
+      status: "error",
+      tags: JSON.stringify({ "http.route": "/pay", error: "true" }),
+    });
+  });
+});

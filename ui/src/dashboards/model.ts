@@ -170,6 +170,7 @@ export type VarValues = Record<string, string[]>;
 export const ALL = "$__all";
 
 function formatValues(values: string[], v: VariableModel | undefined, fmt: string | undefined): string {
+  if (values.length === 0) return "";
   if (values.length === 1 && values[0] === ALL) {
     if (v?.allValue) return v.allValue;
     values = (v?.options ?? []).map((o) => o.value).filter((x) => x !== ALL);

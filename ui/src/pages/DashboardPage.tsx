@@ -126,9 +126,12 @@ export default function DashboardPage() {
         </Group>
       </Group>
       {vars.data && <VariableBar vars={vars.data} onChange={setVar} />}
-      {sections(dash).map((s, i) => (
-        <SectionView key={s.row?.id ?? `top-${i}`} row={s.row} panels={s.panels} ctx={ctx} />
-      ))}
+      {list.length > 0 && !vars.data ? (
+        // Panels wait for the variables their queries name.
+        <Loading what="variables" />
+      ) : (
+        sections(dash).map((s, i) => <SectionView key={s.row?.id ?? `top-${i}`} row={s.row} panels={s.panels} ctx={ctx} />)
+      )}
       {(dash.panels ?? []).length === 0 && (
         <Text c="dimmed" size="sm">
           This dashboard has no panels yet. <Anchor onClick={() => setEditing(true)}>Edit its JSON</Anchor> to add some.

@@ -74,6 +74,13 @@ fn every_page_works_in_chromium_on_real_client_data() {
         get_json(&srv.url("/api/v1/alerts"))["data"]["alerts"].as_array().filter(|a| !a.is_empty()).map(|_| ())
     });
 
+    // Dashboards shaped as Grafana exports them, imported through the API.
+    for f in ["grafana-host-overview.json", "grafana-checkout-mixed.json"] {
+        let body = std::fs::read(repo().join("crates/lantern-dashboards/testdata").join(f)).unwrap();
+        let r = crate::harness::http().post(srv.url("/api/v1/dashboards")).body(body).send().unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{f}: {}", r.text().unwrap_or_default());
+    }
+
     let shots = repo().join("target/ui-screenshots");
     let status = Command::new("node")
         .arg("e2e/run.mjs")
