@@ -38,7 +38,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 otlp, lantern = sys.argv[1], sys.argv[2].rstrip("/")
 ports = {"api-gateway": int(sys.argv[3]), "order-service": int(sys.argv[4]), "payment-service": int(sys.argv[5])}
 calm_s, incident_s = float(sys.argv[6]), float(sys.argv[7])
-random.seed(7)
+# The shop's own choices are reproducible; the SDK's trace and span IDs (drawn from
+# the global generator) stay random across runs.
+rng = random.Random(7)
 
 
 class Service:
@@ -135,12 +137,12 @@ def place_order(incident):
     global failing
     request_id = "req-" + uuid.uuid4().hex[:10]
     order_id = "ord-" + uuid.uuid4().hex[:6]
-    user_id = "user-%d" % random.randint(100, 999)
-    timeout = incident and random.random() < 0.33
-    declined = not timeout and random.random() < 0.02
-    pay_s = 2.5 if timeout else random.uniform(0.02, 0.6 if incident else 0.08)
-    order_s = pay_s + random.uniform(0.01, 0.03)
-    gw_s = order_s + random.uniform(0.005, 0.02)
+    user_id = "user-%d" % rng.randint(100, 999)
+    timeout = incident and rng.random() < 0.33
+    declined = not timeout and rng.random() < 0.02
+    pay_s = 2.5 if timeout else rng.uniform(0.02, 0.6 if incident else 0.08)
+    order_s = pay_s + rng.uniform(0.01, 0.03)
+    gw_s = order_s + rng.uniform(0.005, 0.02)
     end = time.time_ns()
     t0 = end - int(gw_s * 1e9)
     status = 500 if timeout else (402 if declined else 200)
@@ -199,7 +201,7 @@ def place_order(incident):
                     osrv.set_status(Status(StatusCode.ERROR, "payment timeout"))
                     olog.error("order_failed", error="connection timeout to payment-service", order_id=order_id)
                 else:
-                    olog.info("order_created", order_id=order_id, items=random.randint(1, 5))
+                    olog.info("order_created", order_id=order_id, items=rng.randint(1, 5))
                 osrv.end(end_time=end - 2_000_000)
             if timeout:
                 call.set_status(Status(StatusCode.ERROR))
@@ -235,10 +237,10 @@ while True:
     load = min(1.0, (elapsed - calm_s) / 10) if incident else 0.0
     for svc in services.values():
         busy = svc is pay and incident
-        svc.cpu.set(min(1.0, 0.25 + 0.74 * load + random.uniform(-0.03, 0.03)) if busy else 0.2 + random.uniform(-0.05, 0.05))
-        svc.mem.set((300 if busy else 180) * 1024 * 1024 + random.randint(0, 20) * 1024 * 1024)
-        svc.active.set(random.randint(2, 6) + (int(40 * load) if busy else 0))
-    queue_level = int(120 * load) + random.randint(0, 3)
+        svc.cpu.set(min(1.0, 0.25 + 0.74 * load + rng.uniform(-0.03, 0.03)) if busy else 0.2 + rng.uniform(-0.05, 0.05))
+        svc.mem.set((300 if busy else 180) * 1024 * 1024 + rng.randint(0, 20) * 1024 * 1024)
+        svc.active.set(rng.randint(2, 6) + (int(40 * load) if busy else 0))
+    queue_level = int(120 * load) + rng.randint(0, 3)
     pay.queue.set(queue_level)
     place_order(incident)
     if now - last_ship > 0.5:

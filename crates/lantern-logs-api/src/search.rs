@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use lantern_http::ApiError;
 use lantern_logs::jsonl::parse_time;
 use lantern_logs::model::rfc3339;
-use lantern_logs::{Order, Search};
+use lantern_logs::Order;
 use serde_json::json;
 
 use crate::{now_ns, LogsApi};
@@ -76,7 +76,7 @@ fn order(sort: Option<&str>) -> Result<Order, ApiError> {
 
 async fn run(api: LogsApi, req: SearchRequest) -> Result<Response, ApiError> {
     let store = api.store()?;
-    let search = Search::parse(&req.query).map_err(|e| ApiError::bad_data(format!("query: {e}")))?;
+    let search = store.parse_search(&req.query).map_err(|e| ApiError::bad_data(format!("query: {e}")))?;
     let start = time_param("start", &req.start, i64::MIN)?;
     let end = time_param("end", &req.end, i64::MAX)?;
     let limit = limit_param(&req.limit)?;
@@ -121,7 +121,7 @@ pub(crate) async fn search_get(State(api): State<LogsApi>, Query(p): Query<Searc
 pub(crate) async fn volume(State(api): State<LogsApi>, Query(p): Query<SearchParams>) -> Response {
     let run = async {
         let store = api.store()?;
-        let search = Search::parse(&p.query).map_err(|e| ApiError::bad_data(format!("query: {e}")))?;
+        let search = store.parse_search(&p.query).map_err(|e| ApiError::bad_data(format!("query: {e}")))?;
         let now = now_ns();
         let end = time_param("end", &text(p.end), now)?;
         let start = time_param("start", &text(p.start), end - 3_600_000_000_000)?;

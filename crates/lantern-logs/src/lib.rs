@@ -16,7 +16,7 @@ pub mod table;
 pub mod tokens;
 pub mod topk;
 
-pub use model::{LogRow, Stream, Value};
+pub use model::{IdFields, LogRow, Stream, Value};
 pub use search::{Search, SearchError};
 pub use store::{Found, LogStore, Order, Rejected};
 

@@ -356,23 +356,106 @@ pub fn rfc3339(ns: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Fields holding request-scoped identifiers: matched whole rather than word by word,
-/// and kept whole in the row-group filters (a needle search skips every group but its
-/// own).
-pub const ID_FIELDS: [&str; 10] = [
-    "trace_id",
-    "span_id",
-    "request_id",
-    "traceid",
-    "spanid",
-    "requestid",
-    "trace.id",
-    "span.id",
-    "request.id",
-    "correlation_id",
-];
+/// Identifier fields besides the trace and span IDs when the config names none
+/// (`correlation.keys`, `logs.id_fields`).
+pub const DEFAULT_ID_KEYS: [&str; 4] = ["request_id", "user_id", "order_id", "correlation_id"];
 
-/// Whether a field is one of [`ID_FIELDS`] (ignoring case).
-pub fn is_id_field(name: &str) -> bool {
-    ID_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name))
+/// Trace and span IDs are always identifiers.
+const ALWAYS: [&str; 2] = ["trace_id", "span_id"];
+
+/// A field name compared as identifier names are: case, `_` and `.` ignored, so
+/// `request_id`, `requestId` and `request.id` are one.
+fn norm(name: &str) -> String {
+    name.chars().filter(|c| *c != '_' && *c != '.').flat_map(char::to_lowercase).collect()
+}
+
+/// The fields holding request-scoped identifiers: matched whole rather than word by
+/// word (`request_id:req-1` is not `req` and `1`). The trace and span IDs always, plus
+/// the configured keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdFields(Arc<[String]>);
+
+impl Default for IdFields {
+    fn default() -> Self {
+        IdFields::with_keys(&DEFAULT_ID_KEYS)
+    }
+}
+
+impl IdFields {
+    /// The trace and span IDs plus `keys`.
+    pub fn with_keys<S: AsRef<str>>(keys: &[S]) -> Self {
+        let mut v: Vec<String> = ALWAYS.iter().map(|k| norm(k)).chain(keys.iter().map(|k| norm(k.as_ref()))).collect();
+        v.sort();
+        v.dedup();
+        IdFields(v.into())
+    }
+
+    /// Whether a field is an identifier.
+    pub fn contains(&self, name: &str) -> bool {
+        let n = norm(name);
+        self.0.contains(&n)
+    }
+
+    /// The configured names (normalized).
+    pub fn names(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// Whether a field's values go whole into the row-group filters (as identifiers) rather
+/// than word by word: the trace, span and default keys' IDs, and any `…_id`, `….id` or
+/// `…Id` field. Fixed, not configured, so segments written under any configuration are
+/// read the same way; a search tests both forms where the two could differ.
+pub fn indexed_as_id(name: &str) -> bool {
+    let n = norm(name);
+    ALWAYS.iter().chain(DEFAULT_ID_KEYS.iter()).any(|k| norm(k) == n)
+        || (name.len() > 3
+            && (name.ends_with("_id") || name.ends_with(".id") || name.ends_with("Id") || name.ends_with("ID")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifier_fields_are_configured_and_spelled_loosely() {
+        let d = IdFields::default();
+        for f in [
+            "trace_id",
+            "traceId",
+            "span.id",
+            "request_id",
+            "requestId",
+            "request.id",
+            "user_id",
+            "order_id",
+            "correlation_id",
+        ] {
+            assert!(d.contains(f), "{f}");
+        }
+        assert!(!d.contains("error_code") && !d.contains("session_id"));
+        let c = IdFields::with_keys(&["txn", "session_id"]);
+        assert!(c.contains("txn") && c.contains("sessionId") && c.contains("trace_id") && c.contains("span_id"));
+        assert!(!c.contains("request_id"), "the configured keys replace the default ones");
+    }
+
+    #[test]
+    fn what_is_indexed_whole_does_not_depend_on_the_configuration() {
+        for f in [
+            "trace_id",
+            "request_id",
+            "user_id",
+            "order_id",
+            "correlation_id",
+            "session_id",
+            "customer.id",
+            "tenantId",
+            "ID",
+        ] {
+            assert_eq!(indexed_as_id(f), f != "ID", "{f}");
+        }
+        for f in ["paid", "valid", "error_code", "event", "id"] {
+            assert!(!indexed_as_id(f), "{f}");
+        }
+    }
 }

@@ -8,7 +8,7 @@
 //! `timestamp` (or `@timestamp`, `time`) the event time (bounds are RFC 3339 text or
 //! epoch numbers); any other name a field, else a stream label. A word matches a value
 //! equal to it (ignoring case), or a run of the value's words; a phrase a run of words;
-//! identifiers (see [`crate::model::is_id_field`]) match only whole. Numbers compare as
+//! identifiers (see [`crate::model::IdFields`]) match only whole. Numbers compare as
 //! numbers. Free text matches the line or any field. `*`/`?` match a whole value or one
 //! word.
 
@@ -19,7 +19,7 @@ use lantern_events::RowFilter;
 use lantern_lucene::{Query, TermKind};
 
 use crate::jsonl::parse_time;
-use crate::model::{is_id_field, LogRow, Value};
+use crate::model::{indexed_as_id, IdFields, LogRow, Value};
 use crate::table::col;
 use crate::tokens::{id_key, label_key, level_key, service_key, word_key, words};
 
@@ -90,6 +90,8 @@ enum Node {
 #[derive(Debug, Clone)]
 pub struct Search {
     node: Arc<Node>,
+    /// The fields matched whole.
+    ids: IdFields,
 }
 
 fn lower_words(s: &str) -> Vec<String> {
@@ -262,12 +264,12 @@ fn time_cmp(t: i64, b: &Option<(Bound, bool)>) -> Option<std::cmp::Ordering> {
     }
 }
 
-fn eval(n: &Node, r: &LogRow) -> bool {
+fn eval(n: &Node, r: &LogRow, ids: &IdFields) -> bool {
     match n {
         Node::All => true,
-        Node::And(v) => v.iter().all(|n| eval(n, r)),
-        Node::Or(v) => v.iter().any(|n| eval(n, r)),
-        Node::Not(n) => !eval(n, r),
+        Node::And(v) => v.iter().all(|n| eval(n, r, ids)),
+        Node::Or(v) => v.iter().any(|n| eval(n, r, ids)),
+        Node::Not(n) => !eval(n, r, ids),
         Node::Term(t) => match &t.target {
             Target::Level => match &t.pattern {
                 Some(p) => p.is_match(&r.stream.level),
@@ -280,7 +282,7 @@ fn eval(n: &Node, r: &LogRow) -> bool {
             Target::Message => text_matches(t, &r.message(), false),
             Target::Time => t.time == Some(r.time),
             Target::Field(f) => match r.field(f) {
-                Some(v) => value_matches(t, v, is_id_field(f)),
+                Some(v) => value_matches(t, v, ids.contains(f)),
                 None => r.stream.label(f).is_some_and(|v| text_matches(t, v, true) || text_matches(t, v, false)),
             },
             Target::Any => {
@@ -288,7 +290,7 @@ fn eval(n: &Node, r: &LogRow) -> bool {
                     || r.fields
                         .iter()
                         .filter(|(k, _)| !crate::jsonl::TIME_KEYS.contains(&&**k))
-                        .any(|(k, v)| value_matches(t, v, is_id_field(k)))
+                        .any(|(k, v)| value_matches(t, v, ids.contains(k)))
             }
         },
         Node::Range { target, lo, hi } => match target {
@@ -344,7 +346,10 @@ fn group_may_match(n: &Node, g: &Bloom) -> bool {
                         || matches!(t.lower.as_str(), "true" | "false" | "null")
                         || crate::jsonl::TIME_KEYS.contains(&f.as_str())
                         || g.may_contain(label_key(f, &t.text))
-                        || if is_id_field(f) { g.may_contain(id_key(&t.text)) } else { words_in() }
+                        // Identifiers are in the filters whole; an older segment (or
+                        // another spelling) may hold them word by word.
+                        || (indexed_as_id(f) && g.may_contain(id_key(&t.text)))
+                        || words_in()
                 }
                 Target::Any => {
                     t.number.is_some()
@@ -388,20 +393,25 @@ fn narrow(n: &Node, lo: &mut i64, hi: &mut i64) {
 }
 
 impl Search {
-    /// Compiles a query text.
+    /// Compiles a query text, with the default identifier fields.
     pub fn parse(text: &str) -> Result<Search, SearchError> {
-        let q = lantern_lucene::parse(text).map_err(|e| SearchError(e.to_string()))?;
-        Search::new(q)
+        Search::parse_with(text, IdFields::default())
     }
 
-    /// Compiles a parsed query.
+    /// Compiles a query text; `ids` are the fields matched whole (the store's).
+    pub fn parse_with(text: &str, ids: IdFields) -> Result<Search, SearchError> {
+        let q = lantern_lucene::parse(text).map_err(|e| SearchError(e.to_string()))?;
+        Ok(Search { node: Arc::new(compile(q)?), ids })
+    }
+
+    /// Compiles a parsed query, with the default identifier fields.
     pub fn new(q: Query) -> Result<Search, SearchError> {
-        Ok(Search { node: Arc::new(compile(q)?) })
+        Ok(Search { node: Arc::new(compile(q)?), ids: IdFields::default() })
     }
 
     /// Whether an event matches.
     pub fn matches(&self, r: &LogRow) -> bool {
-        eval(&self.node, r)
+        eval(&self.node, r, &self.ids)
     }
 
     /// Whether a row group with this filter may hold a match.
@@ -420,6 +430,6 @@ impl Search {
     /// level), which says whether they are wanted decoded (say, to be shown) or were
     /// only counted; the rest are decoded for the full test.
     pub fn row_filter(&self, min_t: i64, max_t: i64, sure: Sure) -> RowFilter {
-        columns::row_filter(&self.node, min_t, max_t, sure)
+        columns::row_filter(&self.node, &self.ids, min_t, max_t, sure)
     }
 }

@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 
 use crate::codec;
 use crate::jsonl::LineParser;
-use crate::model::{LogRow, Stream};
+use crate::model::{IdFields, LogRow, Stream};
 use crate::search::Search;
 use crate::table::{stream_of_json, Logs};
 use crate::topk::FirstByTime;
@@ -68,6 +68,8 @@ pub struct LogStore {
     /// sealing: a seal (which drops the log records that say how far a file was read)
     /// never falls between the two.
     checkpoint: tokio::sync::Mutex<()>,
+    /// The fields matched whole by searches (`logs.id_fields`).
+    id_fields: IdFields,
 }
 
 impl LogStore {
@@ -81,7 +83,29 @@ impl LogStore {
             }
         })
         .await?;
-        Ok(Self { events, taps: Mutex::new(Vec::new()), replayed_files, checkpoint: tokio::sync::Mutex::new(()) })
+        Ok(Self {
+            events,
+            taps: Mutex::new(Vec::new()),
+            replayed_files,
+            checkpoint: tokio::sync::Mutex::new(()),
+            id_fields: IdFields::default(),
+        })
+    }
+
+    /// The store with these identifier fields (matched whole by searches).
+    pub fn with_id_fields(mut self, ids: IdFields) -> Self {
+        self.id_fields = ids;
+        self
+    }
+
+    /// The fields its searches match whole.
+    pub fn id_fields(&self) -> &IdFields {
+        &self.id_fields
+    }
+
+    /// Compiles a search in the seed's syntax with this store's identifier fields.
+    pub fn parse_search(&self, text: &str) -> std::result::Result<Search, crate::search::SearchError> {
+        Search::parse_with(text, self.id_fields.clone())
     }
 
     /// Reads segment footers ahead of the first queries.

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use lantern_events::bloom::key;
 
-use crate::model::{is_id_field, LogRow, Value};
+use crate::model::{indexed_as_id, LogRow, Value};
 
 /// Words longer than this are indexed by their first this-many bytes.
 const MAX_WORD: usize = 64;
@@ -110,10 +110,10 @@ fn field_keys(k: &str, v: &Value, out: &mut Vec<u64>) {
         // Numbers and booleans are matched by value (row tests on their columns),
         // times by range: words of them would only fill the filters.
         Value::Null | Value::Bool(_) | Value::Float(_) => {}
-        Value::Int(i) if is_id_field(k) => out.push(id_key(&i.to_string())),
+        Value::Int(i) if indexed_as_id(k) => out.push(id_key(&i.to_string())),
         Value::Int(_) => {}
         Value::Str(_) if crate::jsonl::TIME_KEYS.contains(&k) => {}
-        Value::Str(s) if is_id_field(k) => out.push(id_key(s)),
+        Value::Str(s) if indexed_as_id(k) => out.push(id_key(s)),
         Value::Str(s) | Value::Json(s) => index_words(s, |w| out.push(word_key(w))),
     }
 }

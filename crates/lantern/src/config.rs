@@ -44,6 +44,8 @@ pub struct Config {
     /// A directory of Grafana dashboard JSON files, provisioned read-only and read
     /// again when they change; relative to the config file.
     pub dashboards_dir: Option<String>,
+    /// Which fields and attributes hold request-scoped IDs across the signals.
+    pub correlation: CorrelationConfig,
     /// Where alerts go (Prometheus's `alerting:`, plus `webhooks:`).
     pub alerting: lantern_alerting::AlertingConfig,
     /// The URL users reach Lantern at (alerts link back to it); default
@@ -69,6 +71,7 @@ impl Default for Config {
             rule_files: Vec::new(),
             slo_files: Vec::new(),
             dashboards_dir: None,
+            correlation: CorrelationConfig::default(),
             alerting: Default::default(),
             external_url: None,
         }
@@ -161,6 +164,24 @@ pub struct LogsConfig {
     pub ingest_burst_size: ByteSize,
     /// How often `log_files` are checked for new lines.
     pub file_poll_interval: PromDuration,
+    /// Fields matched whole by searches (besides `trace_id` and `span_id`); default
+    /// `correlation.keys`.
+    pub id_fields: Option<Vec<String>>,
+}
+
+/// `correlation:` — the identifiers one request carries through every signal.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorrelationConfig {
+    /// Log fields, span and resource attributes and exemplar labels holding IDs, besides
+    /// `trace_id` and `span_id` (always).
+    pub keys: Vec<String>,
+}
+
+impl Default for CorrelationConfig {
+    fn default() -> Self {
+        Self { keys: lantern_logs::model::DEFAULT_ID_KEYS.iter().map(|k| k.to_string()).collect() }
+    }
 }
 
 /// One entry of `log_files:`.
@@ -189,6 +210,7 @@ impl Default for LogsConfig {
             ingest_rate_limit: ByteSize(0),
             ingest_burst_size: ByteSize(64 << 20),
             file_poll_interval: d(1),
+            id_fields: None,
         }
     }
 }
@@ -294,6 +316,11 @@ impl Config {
         }
         errs.extend(lantern_scrape::config::validate(&self.global, &self.scrape_configs));
         errs.extend(self.alerting.validate().into_iter().map(|e| format!("key {e}")));
+        for (i, k) in self.correlation.keys.iter().enumerate() {
+            if k.trim().is_empty() {
+                errs.push(format!("key correlation.keys[{i}]: a key name cannot be empty"));
+            }
+        }
         if let Some(u) = &self.external_url {
             if !u.starts_with("http://") && !u.starts_with("https://") {
                 errs.push(format!("key external_url: {u:?} is not an http(s) URL"));
@@ -429,6 +456,11 @@ impl Config {
             // Larger row groups than spans': log columns compress better in long runs.
             row_group_rows: 65_536,
         }
+    }
+
+    /// The log fields searches match whole: `logs.id_fields`, else `correlation.keys`.
+    pub fn log_id_fields(&self) -> lantern_logs::IdFields {
+        lantern_logs::IdFields::with_keys(self.logs.id_fields.as_ref().unwrap_or(&self.correlation.keys))
     }
 
     /// The file inputs.

@@ -51,6 +51,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let scrape_slot: lantern_scrape::api::Slot = Arc::new(OnceLock::new());
     let rules_slot: lantern_alerting::api::Slot = Arc::new(OnceLock::new());
     let dash_slot: lantern_dashboards::api::Slot = Arc::new(OnceLock::new());
+    let correlate_slot: lantern_correlate::api::Slot = Arc::new(OnceLock::new());
     let limits = Limits {
         max_request_bytes: usize::try_from(cfg.limits.max_request_body_size.0).unwrap_or(usize::MAX),
         max_decompressed_bytes: usize::try_from(cfg.limits.max_decompressed_body_size.0).unwrap_or(usize::MAX),
@@ -66,6 +67,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .merge(lantern_scrape::api::router(scrape_slot.clone()))
         .merge(lantern_alerting::router(rules_slot.clone()))
         .merge(lantern_dashboards::router(dash_slot.clone()))
+        .merge(lantern_correlate::router(correlate_slot.clone()))
         .merge(lantern_ui::router())
         .merge(lantern_prom_api::router(
             PromApi::new(db_slot.clone(), limits).with_engine(cfg.query.engine()).with_runtime_info(RuntimeInfo {
@@ -130,7 +132,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let logs = Arc::new(
         LogStore::open(&cfg.data_dir.join("logs").join("wal"), log_data, cfg.log_options())
             .await
-            .context("opening the log store")?,
+            .context("opening the log store")?
+            .with_id_fields(cfg.log_id_fields()),
     );
     let _ = log_slot.set(logs.clone());
     let warm_logs = logs.clone();
@@ -148,6 +151,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     )
     .map_err(|e| anyhow::anyhow!("key data_dir: dashboards: {e}"))?;
     let _ = dash_slot.set(boards.clone());
+    let _ = correlate_slot.set(lantern_correlate::Correlator::new(
+        logs.clone(),
+        traces.clone(),
+        db.clone(),
+        cfg.correlation.keys.clone(),
+    ));
     let reload_rules = rules.clone();
     let reloader = tokio::spawn(async move {
         #[cfg(unix)]

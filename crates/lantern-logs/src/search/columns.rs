@@ -11,7 +11,7 @@ use lantern_events::bloom::Bloom;
 use lantern_events::RowFilter;
 
 use super::{in_range, named_fields, text_matches, time_cmp, value_matches, Node, Sure, Target, Term};
-use crate::model::{is_id_field, Value};
+use crate::model::{indexed_as_id, IdFields, Value};
 use crate::table::col;
 use crate::tokens::id_key;
 
@@ -122,6 +122,8 @@ struct Cols<'a> {
     batch: &'a RecordBatch,
     /// Per free-text term (by address), each row's answer from every column.
     free: Vec<(*const Term, Vec<Tri>)>,
+    /// The fields matched whole.
+    ids: &'a IdFields,
 }
 
 /// Each row's level: `_level` where set, else the level its `_labels` name.
@@ -231,7 +233,7 @@ fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
             Target::Field(f) => match c.field(f, i) {
                 // A field with a column of its own; a row without a value there may
                 // still have one elsewhere (a stream label).
-                Some(Some(v)) => Tri::from(value_matches(t, &v, is_id_field(f))),
+                Some(Some(v)) => Tri::from(value_matches(t, &v, c.ids.contains(f))),
                 _ => Tri::Maybe,
             },
             Target::Time => c.time.map_or(Tri::Maybe, |a| Tri::from(t.time == Some(a.value(i)))),
@@ -269,7 +271,7 @@ fn free_terms<'a>(n: &'a Node, out: &mut Vec<&'a Term>) {
 /// line, field columns (identifiers whole), numbers by value, and the level when a
 /// level field is kept as the stream's. Rows with fields outside the columns
 /// (`_rest`) stay unknown where nothing matched.
-fn free_text(t: &Term, b: &RecordBatch, levels: Option<&Vec<&str>>) -> Vec<Tri> {
+fn free_text(t: &Term, b: &RecordBatch, levels: Option<&Vec<&str>>, ids: &IdFields) -> Vec<Tri> {
     let n = b.num_rows();
     if t.lower == "null" {
         // Null values are not in the columns' values.
@@ -295,7 +297,7 @@ fn free_text(t: &Term, b: &RecordBatch, levels: Option<&Vec<&str>>) -> Vec<Tri> 
         if field.is_some_and(|f| crate::jsonl::TIME_KEYS.contains(&f)) || (field.is_none() && name != col::LINE) {
             continue;
         }
-        let id = field.is_some_and(is_id_field);
+        let id = field.is_some_and(|f| ids.contains(f));
         let c = b.column(idx);
         if let Some(s) = StrCol::of(c.as_ref()) {
             // Identifiers match whole: any byte sequence may equal the term, no search.
@@ -329,7 +331,7 @@ fn free_text(t: &Term, b: &RecordBatch, levels: Option<&Vec<&str>>) -> Vec<Tri> 
 }
 
 /// The prefilter of sealed rows in `[min_t, max_t]` (see [`super::Search::row_filter`]).
-pub(super) fn row_filter(node: &Arc<Node>, min_t: i64, max_t: i64, sure: Sure) -> RowFilter {
+pub(super) fn row_filter(node: &Arc<Node>, ids: &IdFields, min_t: i64, max_t: i64, sure: Sure) -> RowFilter {
     let mut fields = Vec::new();
     named_fields(node, &mut fields);
     let mut columns: Vec<String> = vec![col::TIME.into(), col::LEVEL.into(), col::LABELS.into(), col::SERVICE.into()];
@@ -353,17 +355,19 @@ pub(super) fn row_filter(node: &Arc<Node>, min_t: i64, max_t: i64, sure: Sure) -
     // Number and boolean columns when no free term could be read as one, and time
     // fields (never matched by free text), are not read either.
     let scalar = free.iter().any(|t| scalar_text(t));
+    let skip_ids = ids.clone();
     let skip: Option<lantern_events::ColumnSkip> = (!id_keys.is_empty()).then(|| {
         Arc::new(move |g: &Bloom, column: &str, text: bool| {
             let Some(field) = column.strip_prefix('.') else { return false };
             if named.iter().any(|n| n == column) {
                 return false;
             }
-            (is_id_field(field) && !id_keys.iter().any(|k| g.may_contain(*k)))
+            (skip_ids.contains(field) && indexed_as_id(field) && !id_keys.iter().any(|k| g.may_contain(*k)))
                 || (!text && !scalar)
                 || crate::jsonl::TIME_KEYS.contains(&field)
         }) as lantern_events::ColumnSkip
     });
+    let ids = ids.clone();
     RowFilter {
         columns,
         dictionary: true,
@@ -372,13 +376,14 @@ pub(super) fn row_filter(node: &Arc<Node>, min_t: i64, max_t: i64, sure: Sure) -
             let levels = row_levels(b);
             let mut terms = Vec::new();
             free_terms(&node, &mut terms);
-            let free = terms.into_iter().map(|t| (t as *const Term, free_text(t, b, levels.as_ref()))).collect();
+            let free = terms.into_iter().map(|t| (t as *const Term, free_text(t, b, levels.as_ref(), &ids))).collect();
             let c = Cols {
                 time: b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
                 levels,
                 service: str_col(b, col::SERVICE),
                 batch: b,
                 free,
+                ids: &ids,
             };
             (0..b.num_rows())
                 .map(|i| {
