@@ -190,12 +190,22 @@ await test("logs: a click on a field value filters by it", async (page) => {
   const service = await page.getByTestId("log-row").first().locator("td").nth(2).innerText();
   await page.getByTestId("filter-service").first().click();
   await page.waitForURL(/service/);
-  await page.getByTestId("log-row").first().waitFor();
-  await settled(page);
   const q = new URL(page.url()).searchParams.get("query");
   expect(q === `level:error AND service:"${service}"`, `the query became ${q}`);
-  const services = await page.locator('[data-testid="log-row"] td:nth-child(3)').allInnerTexts();
-  expect(services.length > 0 && services.every((s) => s === service), `every line is from ${service}: ${[...new Set(services)]}`);
+  // The new answer replaces the old rows: wait until the rows shown are all that service's.
+  await page
+    .waitForFunction(
+      (svc) => {
+        const cells = [...document.querySelectorAll('[data-testid="log-row"] td:nth-child(3)')].map((c) => c.textContent);
+        return cells.length > 0 && cells.every((c) => c === svc);
+      },
+      service,
+      { timeout: 20_000 },
+    )
+    .catch(async () => {
+      const services = await page.locator('[data-testid="log-row"] td:nth-child(3)').allInnerTexts();
+      throw new Error(`every line is from ${service}: ${[...new Set(services)]} (${services.length} lines)`);
+    });
 });
 
 await test("logs: LogQL mode runs a log query and a metric query", async (page) => {

@@ -1,5 +1,6 @@
 //! Base types shared by every Lantern crate: label sets, samples, label matchers and
-//! Prometheus-style durations and byte sizes. No I/O, no async.
+//! Prometheus-style durations and byte sizes, and metric-name conventions. No I/O, no
+//! async.
 
 pub mod bytesize;
 pub mod duration;
@@ -7,6 +8,7 @@ pub mod error;
 pub mod json;
 pub mod labels;
 pub mod matcher;
+pub mod names;
 pub mod sample;
 
 pub use bytesize::ByteSize;

@@ -34,29 +34,6 @@ pub fn uid(service: &str) -> String {
     uid
 }
 
-const SATURATION: &[&str] = &[
-    "cpu",
-    "memory",
-    "mem_",
-    "queue",
-    "pool",
-    "inflight",
-    "in_flight",
-    "saturation",
-    "threads",
-    "connections",
-    "heap",
-    "goroutines",
-];
-
-fn is_saturation(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    !n.starts_with("http_request")
-        && !n.starts_with("traces_")
-        && !["_bucket", "_count", "_sum", "_created"].iter().any(|s| n.ends_with(s))
-        && SATURATION.iter().any(|s| n.contains(s))
-}
-
 /// The services seen between `mint` and `maxt` (ms), by name.
 pub fn services(db: &Tsdb, mint: i64, maxt: i64) -> BTreeMap<String, Service> {
     let mut out: BTreeMap<String, Service> = BTreeMap::new();
@@ -74,7 +51,7 @@ pub fn services(db: &Tsdb, mint: i64, maxt: i64) -> BTreeMap<String, Service> {
 pub fn describe(db: &Tsdb, mut s: Service, mint: i64, maxt: i64) -> Service {
     let names = db.label_values("__name__", &[vec![Matcher::equal("job", s.name.as_str())]], mint, maxt);
     s.http_latency = names.iter().any(|n| n == "http_request_duration_seconds_bucket");
-    s.saturation = names.into_iter().filter(|n| is_saturation(n)).collect();
+    s.saturation = names.into_iter().filter(|n| lantern_core::names::is_saturation_metric(n)).collect();
     s
 }
 
@@ -319,11 +296,6 @@ mod tests {
         let rate = d["panels"][1]["targets"][0]["expr"].as_str().unwrap();
         assert!(rate.starts_with(r#"sum(rate(traces_spanmetrics_calls_total{service="inventory""#), "{rate}");
         assert!(d["panels"].as_array().unwrap().iter().all(|p| p["title"] != "Saturation"));
-        assert!(
-            is_saturation("process_cpu_seconds_total")
-                && !is_saturation("http_requests_total")
-                && !is_saturation("db_pool_wait_seconds_bucket")
-        );
         assert_eq!(uid("a b/c"), "service-overview-a-b-c");
     }
 }
