@@ -1,21 +1,35 @@
-"""A small shop of three services, instrumented with the real clients as the seed's
-services are, for the browser tests: api-gateway -> order-service -> payment-service.
+"""A small shop of services instrumented with the real clients as the seed's services
+are, for the browser and investigation tests: api-gateway -> order-service ->
+payment-service, and for some scenarios recommendation-service (called by the gateway)
+and ledger-service (called by payment-service).
 
-Usage: shop.py OTLP_GRPC_ENDPOINT LANTERN_URL GATEWAY_PORT ORDER_PORT PAYMENT_PORT CALM_S INCIDENT_S
+Usage: shop.py OTLP_GRPC_ENDPOINT LANTERN_URL CALM_S INCIDENT_S SCENARIO PORTS_JSON
+
+PORTS_JSON maps each service to the port of its /metrics endpoint, e.g.
+'{"api-gateway": 9101, "order-service": 9102, "payment-service": 9103}'.
 
 Each service has its own prometheus_client registry served on its port (the seed's
 http_requests_total, http_request_duration_seconds with the seed's buckets and a trace_id
 exemplar, active_connections, and the saturation gauges the seed's dashboard divides:
 container_memory_usage_bytes and container_spec_memory_limit_bytes, plus
-container_cpu_usage_ratio and, for payment-service, queue_depth), its own OpenTelemetry
-tracer provider exporting spans over OTLP/gRPC, and structlog configured as in the seed,
-whose JSON lines are posted to Lantern's JSON-lines endpoint every half second with the
-request ID and trace ID bound (the seed's before_request convention).
+container_cpu_usage_ratio and queue_depth), its own OpenTelemetry tracer provider
+exporting spans over OTLP/gRPC, and structlog configured as in the seed, whose JSON lines
+are posted to Lantern's JSON-lines endpoint every half second with the request ID and
+trace ID bound (the seed's before_request convention).
 
-For CALM_S seconds orders go through; then, for INCIDENT_S seconds, payment-service
-saturates (CPU and queue depth climb) and a third of its charges time out after 2.5 s,
-which order-service logs as "connection timeout to payment-service" and the gateway
-answers 500. Prints one JSON line at the end: counts and one failing request's IDs.
+Orders go through calmly for CALM_S seconds, then for INCIDENT_S seconds the SCENARIO
+plays (its culprit's CPU, queue depth and connections climb):
+  timeout  payment-service charge_card times out after 2.5 s on a third of the orders;
+           order-service logs "connection timeout to payment-service", the gateway 500s
+  decoy    the same, while recommendation-service fails a third of its calls from the
+           start (its errors are background noise the gateway shrugs off)
+  latency  charge_card takes 1.2-1.8 s, nothing fails
+  leaf     ledger-service write_entry (two hops below the gateway's caller-facing
+           service) fails "disk full" on 40% of orders, and every caller up fails too
+  nologs   as timeout, but no log line is sent at all
+  calm     nothing happens
+Prints one JSON line at the end: counts, and the first and last failing requests' IDs
+(the last one's exemplars are still the newest of their buckets when the shop ends).
 """
 import json
 import logging
@@ -27,7 +41,6 @@ import uuid
 
 import requests
 import structlog
-from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -36,8 +49,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 otlp, lantern = sys.argv[1], sys.argv[2].rstrip("/")
-ports = {"api-gateway": int(sys.argv[3]), "order-service": int(sys.argv[4]), "payment-service": int(sys.argv[5])}
-calm_s, incident_s = float(sys.argv[6]), float(sys.argv[7])
+calm_s, incident_s, scenario = float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+ports = json.loads(sys.argv[6])
+assert scenario in ("timeout", "decoy", "latency", "leaf", "nologs", "calm"), scenario
 # The shop's own choices are reproducible; the SDK's trace and span IDs (drawn from
 # the global generator) stay random across runs.
 rng = random.Random(7)
@@ -57,7 +71,7 @@ class Service:
         self.mem = Gauge("container_memory_usage_bytes", "Memory in use", registry=reg)
         self.mem_limit = Gauge("container_spec_memory_limit_bytes", "Memory limit", registry=reg)
         self.cpu = Gauge("container_cpu_usage_ratio", "CPU in use, as a fraction of the limit", registry=reg)
-        self.queue = Gauge("queue_depth", "Requests waiting", registry=reg) if name == "payment-service" else None
+        self.queue = Gauge("queue_depth", "Requests waiting", registry=reg)
         self.mem_limit.set(512 * 1024 * 1024)
         start_http_server(port, addr="127.0.0.1", registry=reg)
         provider = TracerProvider(resource=Resource.create({"service.name": name, "deployment.environment": "test"}))
@@ -69,13 +83,17 @@ class Service:
         self.lines = []
         self.lock = threading.Lock()
 
+    def observe(self, method, endpoint, status, secs, trace_id):
+        self.requests.labels(method=method, endpoint=endpoint, status=str(status)).inc()
+        self.duration.labels(method=method, endpoint=endpoint).observe(secs, exemplar={"trace_id": trace_id})
+
 
 class Collect(logging.Handler):
     """Keeps each service's rendered JSON lines until they are shipped."""
 
     def emit(self, record):
         svc = services.get(record.name)
-        if svc is not None:
+        if svc is not None and scenario != "nologs":
             with svc.lock:
                 svc.lines.append(record.getMessage())
 
@@ -95,10 +113,10 @@ structlog.configure(
     context_class=dict,
     logger_factory=structlog.stdlib.LoggerFactory(),
 )
-services = {}
-for name, port in ports.items():
-    services[name] = Service(name, port)
+services = {name: Service(name, port) for name, port in ports.items()}
 gw, orders, pay = services["api-gateway"], services["order-service"], services["payment-service"]
+reco, ledger = services.get("recommendation-service"), services.get("ledger-service")
+culprit = {"leaf": ledger}.get(scenario, pay)
 
 
 def ship():
@@ -122,108 +140,161 @@ def ship():
             raise SystemExit(f"Lantern did not take {svc.name}'s log lines for 30 s")
 
 
-def ids(span):
-    ctx = span.get_span_context()
+class Clock:
+    """Explicit span times laid out from the order's start (spans are recorded, not slept)."""
+
+    def __init__(self, start):
+        self.t = start
+
+    def at(self, ms):
+        return self.t + int(ms * 1e6)
+
+
+def span(svc, name, start, kind=SpanKind.INTERNAL):
+    return svc.tracer.start_as_current_span(name, kind=kind, start_time=start, end_on_exit=False)
+
+
+def ids(s):
+    ctx = s.get_span_context()
     return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+def fail(s, message, exc=None):
+    s.set_status(Status(StatusCode.ERROR, message))
+    if exc:
+        s.add_event("exception", {"exception.type": exc[0], "exception.message": exc[1]})
 
 
 stats = {"orders": 0, "failed": 0}
 failing = None
-queue_level = 0
+last_failing = None
+load = 0.0
 
 
 def place_order(incident):
-    """One order through the three services, with explicit span times (no sleeping)."""
-    global failing
+    """One order through the services."""
+    global failing, last_failing
     request_id = "req-" + uuid.uuid4().hex[:10]
     order_id = "ord-" + uuid.uuid4().hex[:6]
     user_id = "user-%d" % rng.randint(100, 999)
-    timeout = incident and rng.random() < 0.33
-    declined = not timeout and rng.random() < 0.02
-    pay_s = 2.5 if timeout else rng.uniform(0.02, 0.6 if incident else 0.08)
-    order_s = pay_s + rng.uniform(0.01, 0.03)
-    gw_s = order_s + rng.uniform(0.005, 0.02)
+    timeout = incident and scenario in ("timeout", "decoy", "nologs") and rng.random() < 0.33
+    disk_full = incident and scenario == "leaf" and rng.random() < 0.4
+    slow = incident and scenario == "latency"
+    declined = not (timeout or disk_full) and rng.random() < 0.02
+    charge_ms = 2500 if timeout else (rng.uniform(1200, 1800) if slow else rng.uniform(20, 80))
+    ledger_ms = rng.uniform(5, 15) if ledger else 0
+    reco_ms = rng.uniform(10, 30) if reco else 0
+    reco_fails = reco is not None and rng.random() < 0.33
+    pay_ms = charge_ms + ledger_ms + 2
+    order_ms = pay_ms + 6
+    gw_ms = order_ms + reco_ms + 6
     end = time.time_ns()
-    t0 = end - int(gw_s * 1e9)
-    status = 500 if timeout else (402 if declined else 200)
+    c = Clock(end - int(gw_ms * 1e6))
+    failed = timeout or disk_full
+    status = 500 if failed else (402 if declined else 200)
 
-    with gw.tracer.start_as_current_span("GET /api/orders", kind=SpanKind.SERVER, start_time=t0,
-                                         end_on_exit=False) as root:
-        root.set_attribute("http.method", "GET")
+    with span(gw, "GET /api/orders", c.at(0), SpanKind.SERVER) as root:
         root.set_attribute("http.route", "/api/orders")
         root.set_attribute("request_id", request_id)
         trace_id, gw_span = ids(root)
         glog = gw.log.bind(request_id=request_id, trace_id=trace_id, span_id=gw_span)
         glog.info("request_started", path="/api/orders", user_id=user_id)
-        with gw.tracer.start_as_current_span("POST order-service/orders", kind=SpanKind.CLIENT,
-                                             start_time=t0 + 2_000_000, end_on_exit=False) as call:
-            with orders.tracer.start_as_current_span("POST /orders", kind=SpanKind.SERVER,
-                                                     start_time=t0 + 3_000_000, end_on_exit=False) as osrv:
+        t = 1
+        if reco:
+            with span(gw, "GET recommendation-service/recommendations", c.at(t), SpanKind.CLIENT) as rc:
+                with span(reco, "GET /recommendations", c.at(t + 0.5), SpanKind.SERVER) as rs:
+                    _, r_span = ids(rs)
+                    rlog = reco.log.bind(request_id=request_id, trace_id=trace_id, span_id=r_span)
+                    with span(reco, "rank_items", c.at(t + 1)) as rank:
+                        if reco_fails:
+                            fail(rank, "model unavailable", ("ModelError", "ranking model is not loaded"))
+                        rank.end(end_time=c.at(t + reco_ms - 2))
+                    if reco_fails:
+                        fail(rs, "model unavailable")
+                        rlog.error("recommendations_failed", error="model unavailable", error_code="MODEL_DOWN")
+                    rs.end(end_time=c.at(t + reco_ms - 1))
+                reco.observe("GET", "recommendations", 503 if reco_fails else 200, reco_ms / 1000, trace_id)
+                if reco_fails:
+                    fail(rc, "503")
+                    glog.warning("recommendations_skipped", reason="upstream failed")
+                rc.end(end_time=c.at(t + reco_ms))
+            t += reco_ms
+        with span(gw, "POST order-service/orders", c.at(t + 1), SpanKind.CLIENT) as call:
+            with span(orders, "POST /orders", c.at(t + 2), SpanKind.SERVER) as osrv:
                 osrv.set_attribute("order.id", order_id)
                 _, o_span = ids(osrv)
                 olog = orders.log.bind(request_id=request_id, trace_id=trace_id, span_id=o_span)
                 olog.info("order_received", order_id=order_id, user_id=user_id)
-                with orders.tracer.start_as_current_span("validate_order", start_time=t0 + 3_500_000,
-                                                         end_on_exit=False) as v:
-                    v.end(end_time=t0 + 4_500_000)
-                with orders.tracer.start_as_current_span("process_payment", kind=SpanKind.CLIENT,
-                                                         start_time=t0 + 5_000_000, end_on_exit=False) as pc:
+                with span(orders, "validate_order", c.at(t + 2.5)) as v:
+                    v.end(end_time=c.at(t + 3.5))
+                with span(orders, "process_payment", c.at(t + 4), SpanKind.CLIENT) as pc:
                     pc.set_attribute("payment.amount", 99.5)
-                    with pay.tracer.start_as_current_span("POST /charge", kind=SpanKind.SERVER,
-                                                          start_time=t0 + 5_500_000, end_on_exit=False) as psrv:
+                    with span(pay, "POST /charge", c.at(t + 4.5), SpanKind.SERVER) as psrv:
                         _, p_span = ids(psrv)
                         plog = pay.log.bind(request_id=request_id, trace_id=trace_id, span_id=p_span)
-                        p_end = t0 + 5_500_000 + int(pay_s * 1e9)
-                        with pay.tracer.start_as_current_span("charge_card", start_time=t0 + 6_000_000,
-                                                              end_on_exit=False) as cc:
+                        with span(pay, "charge_card", c.at(t + 5)) as cc:
                             if timeout:
-                                cc.set_status(Status(StatusCode.ERROR, "upstream card processor timed out"))
-                                cc.add_event("exception", {"exception.type": "TimeoutError",
-                                                           "exception.message": "card processor did not answer in 2.5s"})
-                            cc.end(end_time=p_end - 500_000)
+                                fail(cc, "upstream card processor timed out", ("TimeoutError", "card processor did not answer in 2.5s"))
+                            cc.end(end_time=c.at(t + 5 + charge_ms))
+                        if ledger:
+                            lt = t + 5.5 + charge_ms
+                            with span(pay, "POST ledger-service/entries", c.at(lt), SpanKind.CLIENT) as lc:
+                                with span(ledger, "POST /entries", c.at(lt + 0.5), SpanKind.SERVER) as ls:
+                                    _, l_span = ids(ls)
+                                    llog = ledger.log.bind(request_id=request_id, trace_id=trace_id, span_id=l_span)
+                                    with span(ledger, "write_entry", c.at(lt + 1)) as we:
+                                        if disk_full:
+                                            fail(we, "no space left on device", ("OSError", "[Errno 28] No space left on device"))
+                                        we.end(end_time=c.at(lt + ledger_ms - 1))
+                                    if disk_full:
+                                        fail(ls, "write failed")
+                                        llog.error("ledger_write_failed", error="no space left on device", error_code="ENOSPC")
+                                    ls.end(end_time=c.at(lt + ledger_ms - 0.5))
+                                ledger.observe("POST", "entries", 500 if disk_full else 201, ledger_ms / 1000, trace_id)
+                                if disk_full:
+                                    fail(lc, "500")
+                                lc.end(end_time=c.at(lt + ledger_ms))
                         if timeout:
-                            psrv.set_status(Status(StatusCode.ERROR, "timeout"))
-                            psrv.set_attribute("http.status_code", 504)
-                            plog.error("payment_failed", error="card processor timed out", error_code="TIMEOUT",
-                                       queue_depth=queue_level)
+                            fail(psrv, "timeout")
+                            plog.error("payment_failed", error="card processor timed out", error_code="TIMEOUT")
+                        elif disk_full:
+                            fail(psrv, "ledger write failed")
+                            plog.error("payment_failed", error="ledger unavailable", error_code="LEDGER_ERROR")
                         elif declined:
-                            psrv.set_attribute("http.status_code", 402)
                             plog.warning("payment_failed", error="Card declined", error_code="CARD_DECLINED")
                         else:
-                            psrv.set_attribute("http.status_code", 200)
                             plog.info("payment_succeeded", amount=99.5)
-                        psrv.end(end_time=p_end)
-                    pc.set_attribute("payment.status", "timeout" if timeout else ("declined" if declined else "ok"))
-                    if timeout:
-                        pc.set_status(Status(StatusCode.ERROR, "timeout"))
-                    pc.end(end_time=p_end + 300_000)
-                if timeout:
-                    osrv.set_status(Status(StatusCode.ERROR, "payment timeout"))
-                    olog.error("order_failed", error="connection timeout to payment-service", order_id=order_id)
+                        psrv.end(end_time=c.at(t + 4.5 + pay_ms))
+                    pay.observe("POST", "charge", 504 if timeout else (500 if disk_full else (402 if declined else 200)),
+                                pay_ms / 1000, trace_id)
+                    if failed:
+                        fail(pc, "payment failed")
+                    pc.end(end_time=c.at(t + 5 + pay_ms))
+                if failed:
+                    fail(osrv, "payment failed")
+                    olog.error("order_failed", error="connection timeout to payment-service" if timeout else "payment failed",
+                               order_id=order_id)
                 else:
                     olog.info("order_created", order_id=order_id, items=rng.randint(1, 5))
-                osrv.end(end_time=end - 2_000_000)
-            if timeout:
-                call.set_status(Status(StatusCode.ERROR))
-            call.end(end_time=end - 1_000_000)
+                osrv.end(end_time=c.at(t + 5.5 + pay_ms))
+            orders.observe("POST", "orders", status, order_ms / 1000, trace_id)
+            if failed:
+                fail(call, "500")
+            call.end(end_time=c.at(t + 6 + pay_ms))
         root.set_attribute("http.status_code", status)
         if status >= 500:
-            root.set_status(Status(StatusCode.ERROR))
-            glog.error("request_failed", status=status, duration_ms=round(gw_s * 1000))
+            fail(root, "500")
+            glog.error("request_failed", status=status, duration_ms=round(gw_ms))
         else:
-            glog.info("request_completed", status=status, duration_ms=round(gw_s * 1000))
+            glog.info("request_completed", status=status, duration_ms=round(gw_ms))
         root.end(end_time=end)
-
-    for svc, secs, endpoint in ((gw, gw_s, "orders"), (orders, order_s, "orders"), (pay, pay_s, "charge")):
-        code = status if svc is not pay else (504 if timeout else (402 if declined else 200))
-        svc.requests.labels(method="GET" if svc is gw else "POST", endpoint=endpoint, status=str(code)).inc()
-        svc.duration.labels(method="GET" if svc is gw else "POST", endpoint=endpoint).observe(
-            secs, exemplar={"trace_id": trace_id})
+    gw.observe("GET", "orders", status, gw_ms / 1000, trace_id)
     stats["orders"] += 1
-    if timeout:
+    if failed:
         stats["failed"] += 1
+        last_failing = {"request_id": request_id, "trace_id": trace_id, "order_id": order_id}
         if failing is None:
-            failing = {"request_id": request_id, "trace_id": trace_id, "order_id": order_id}
+            failing = last_failing
 
 
 start = time.time()
@@ -233,15 +304,14 @@ while True:
     elapsed = now - start
     if elapsed > calm_s + incident_s:
         break
-    incident = elapsed > calm_s
+    incident = elapsed > calm_s and scenario != "calm"
     load = min(1.0, (elapsed - calm_s) / 10) if incident else 0.0
     for svc in services.values():
-        busy = svc is pay and incident
+        busy = svc is culprit and incident
         svc.cpu.set(min(1.0, 0.25 + 0.74 * load + rng.uniform(-0.03, 0.03)) if busy else 0.2 + rng.uniform(-0.05, 0.05))
         svc.mem.set((300 if busy else 180) * 1024 * 1024 + rng.randint(0, 20) * 1024 * 1024)
         svc.active.set(rng.randint(2, 6) + (int(40 * load) if busy else 0))
-    queue_level = int(120 * load) + rng.randint(0, 3)
-    pay.queue.set(queue_level)
+        svc.queue.set((int(120 * load) if busy else 0) + rng.randint(0, 3))
     place_order(incident)
     if now - last_ship > 0.5:
         ship()
@@ -251,4 +321,4 @@ while True:
 ship()
 for svc in services.values():
     svc.provider.shutdown()
-print(json.dumps({**stats, "failing": failing}), flush=True)
+print(json.dumps({**stats, "failing": failing, "last_failing": last_failing, "incident_started": start + calm_s}), flush=True)

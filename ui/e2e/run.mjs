@@ -290,13 +290,19 @@ await test("SLOs: budget, burn rates, burn-down and the flagged SLO's warning", 
   await shot(page, "slos");
 });
 
-await test("investigate: the steps find the failing service", async (page) => {
+await test("investigate: the verdict names the failing service and operation, with its evidence", async (page) => {
   await page.goto(`${base}/investigate?${RANGE}`);
-  await page.getByTestId("culprits").waitFor({ timeout: 30_000 });
+  await page.getByTestId("verdict").waitFor({ timeout: 60_000 });
   await settled(page);
-  const c = await page.getByTestId("culprits").innerText();
-  expect(c.startsWith("payment-service"), `payment-service comes first: ${c}`);
+  const suspect = (await page.getByTestId("suspect").textContent()) ?? "";
+  expect(suspect.includes("payment-service") && suspect.includes("charge_card"), `the suspect: ${suspect}`);
+  const culprits = await page.getByTestId("culprits").innerText();
+  expect(culprits.startsWith("payment-service"), `where failures start: ${culprits}`);
+  expect((await page.getByTestId("saturation").innerText()).includes("queue_depth"), "the suspect's saturation is shown");
   await shot(page, "investigate");
+  // Its evidence links into the other pages: a failing request's trace.
+  await page.locator('[data-testid="failing-requests"] a[href^="/traces/"]').first().click();
+  await page.getByTestId("waterfall").waitFor();
 });
 
 await test("dashboards: JSON with a bad query is refused with the field's path; a good one saves", async (page) => {

@@ -354,6 +354,49 @@ export const dashboards = {
   exportUrl: (uid: string) => `/api/v1/dashboards/${encodeURIComponent(uid)}`,
 };
 
+// ---- Investigation and correlation ----
+
+export interface InvestigationPattern {
+  service: string;
+  template: string;
+  count: number;
+  baseline: number;
+}
+export interface Investigation {
+  verdict: string;
+  incident: boolean;
+  suspect: { service: string; operation: string; confidence: number } | null;
+  symptom: string | null;
+  window: { start: string; end: string };
+  baseline?: { start: string; end: string };
+  evidence: {
+    symptom?: { what: string; query: string; started: string; before: number; after: number; labels: Labels; link: string };
+    logs?: {
+      error_lines: number;
+      baseline_error_lines: number;
+      patterns: InvestigationPattern[];
+      distinct_fields: { field: string; value: string; count: number; baseline: number }[];
+    };
+    requests?: { request_id: string; trace_id: string }[];
+    traces?: {
+      kind: "errors" | "latency";
+      failing_traces?: number;
+      baseline_failing_traces?: number;
+      origins?: { service: string; operation: string; traces: number; share: number; baseline_share: number; failures: { what: string; count: number }[] }[];
+      slowest?: { service: string; operation: string; self_time_before_ns: number; self_time_after_ns: number; share_of_growth: number } | null;
+      compare?: { p95_ns: number | null; baseline_p95_ns: number | null };
+      examples: string[];
+    };
+    saturation?: { service: string | null; series: { metric: string; before: number; after: number }[] };
+    largest_change?: { what: string; query: string; started: string; before: number; after: number } | null;
+  };
+}
+
+export const investigation = {
+  run: (start: number, end: number, opts: { alert?: string; query?: string; slo?: string }, signal?: AbortSignal) =>
+    prom<Investigation>("/api/v1/investigate", { start: secs(start), end: secs(end), ...opts }, signal),
+};
+
 export const server = {
   buildinfo: (signal?: AbortSignal) => prom<{ version: string }>("/api/v1/status/buildinfo", {}, signal),
 };

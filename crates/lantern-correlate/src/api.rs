@@ -1,7 +1,8 @@
 //! HTTP: `GET /api/v1/correlate?id=&key=&start=&end=` (everything one ID touches),
 //! `GET /api/v1/traces/{id}/logs` (a trace's log lines), and
 //! `GET /api/v1/exemplars/traces?query=&start=&end=` (a series' exemplars, their traces
-//! and those traces' error logs).
+//! and those traces' error logs), and `GET /api/v1/investigate?start=&end=&alert=&query=&slo=`
+//! (the automated investigation).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -15,11 +16,12 @@ use lantern_traces::model::{hex, parse_trace_id};
 use serde_json::{json, Value};
 
 use crate::correlate::{exemplar_trace, exemplars_json, quote, Correlator, Query, MAX_TRACES};
+use crate::investigate::{Investigator, Request};
 use crate::spans::trace_json;
 use crate::Error;
 
-/// Where the correlator is once the stores are open (until then: 503).
-pub type Slot = Arc<OnceLock<Correlator>>;
+/// Where the investigator (and its correlator) is once the stores are open (until then: 503).
+pub type Slot = Arc<OnceLock<Investigator>>;
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
@@ -36,11 +38,16 @@ pub fn router(slot: Slot) -> Router {
         .route("/api/v1/correlate", get(correlate))
         .route("/api/v1/traces/{id}/logs", get(trace_logs))
         .route("/api/v1/exemplars/traces", get(exemplar_traces))
+        .route("/api/v1/investigate", get(investigate))
         .with_state(slot)
 }
 
-fn correlator(slot: &Slot) -> Result<Correlator, ApiError> {
+fn investigator(slot: &Slot) -> Result<Investigator, ApiError> {
     slot.get().cloned().ok_or_else(|| ApiError::unavailable("the stores are opening"))
+}
+
+fn correlator(slot: &Slot) -> Result<Correlator, ApiError> {
+    Ok(investigator(slot)?.correlator().clone())
 }
 
 /// A time parameter (RFC 3339 or Unix seconds) in ns, or `default` when absent.
@@ -137,6 +144,26 @@ async fn exemplar_traces(State(slot): State<Slot>, QueryParams(p): QueryParams<H
             "traces": spans.iter().map(|t| trace_json(t)).collect::<Vec<_>>(),
             "errorLogs": error_logs,
         }))
+    };
+    match run.await {
+        Ok(v) => success(v),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn investigate(State(slot): State<Slot>, QueryParams(p): QueryParams<HashMap<String, String>>) -> Response {
+    let run = async {
+        let inv = investigator(&slot)?;
+        let now = chrono::Utc::now().timestamp_millis() * 1_000_000;
+        let end = time_ns(&p, "end", now)? / 1_000_000;
+        let start = time_ns(&p, "start", (end - 3_600_000) * 1_000_000)? / 1_000_000;
+        let given = |k: &str| p.get(k).filter(|v| !v.trim().is_empty()).cloned();
+        let req =
+            Request { start_ms: start, end_ms: end, alert: given("alert"), query: given("query"), slo: given("slo") };
+        if [&req.alert, &req.query, &req.slo].iter().filter(|x| x.is_some()).count() > 1 {
+            return Err(ApiError::bad_data("give at most one of 'alert', 'query' and 'slo'"));
+        }
+        Ok::<_, ApiError>(inv.run(req).await?.json)
     };
     match run.await {
         Ok(v) => success(v),

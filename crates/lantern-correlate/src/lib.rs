@@ -8,15 +8,20 @@
 //!   traces, and the alerts firing then. Lookups go through the stores' indexes (the log
 //!   store's whole-identifier filters, the span store's attribute filters, the
 //!   exemplar store), never a scan of all data, and need no time range.
+//! - `investigate.rs` ([`Investigator`]): the seed's debugging workflow, automated: the
+//!   symptom, the error logs' patterns, the failing requests, where in their traces the
+//!   failure started, that service's saturation, and a verdict with links.
 //! - `api.rs`: `GET /api/v1/correlate`, `/api/v1/traces/{id}/logs`,
-//!   `/api/v1/exemplars/traces`.
+//!   `/api/v1/exemplars/traces`, `/api/v1/investigate`.
 
 pub mod api;
 pub mod correlate;
+pub mod investigate;
 pub mod spans;
 
 pub use api::router;
 pub use correlate::{Correlation, Correlator};
+pub use investigate::{Investigator, Report};
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]

@@ -27,14 +27,13 @@ pub(crate) async fn fixture() -> Fixture {
     Fixture { _dir: dir, logs, traces, db }
 }
 
+/// A span of `trace`: `(service, name)`, `(start, duration)` in ms.
 pub(crate) fn span(
     trace: [u8; 16],
     id: u8,
     parent: Option<u8>,
-    service: &str,
-    name: &str,
-    start_ms: i64,
-    ms: i64,
+    (service, name): (&str, &str),
+    (start_ms, ms): (i64, i64),
     error: bool,
     attrs: &[(&str, &str)],
 ) -> Span {
@@ -77,17 +76,23 @@ async fn a_request_id_finds_its_trace_its_lines_across_services_and_the_alerts_t
     f.traces
         .append(
             vec![
-                span(trace, 1, None, "api-gateway", "GET /api/orders", T0, 300, true, &[("request_id", "req-abc123")]),
-                span(trace, 2, Some(1), "order-service", "POST /orders", T0 + 5, 290, true, &[]),
-                span(trace, 3, Some(2), "payment-service", "charge", T0 + 10, 280, true, &[]),
+                span(
+                    trace,
+                    1,
+                    None,
+                    ("api-gateway", "GET /api/orders"),
+                    (T0, 300),
+                    true,
+                    &[("request_id", "req-abc123")],
+                ),
+                span(trace, 2, Some(1), ("order-service", "POST /orders"), (T0 + 5, 290), true, &[]),
+                span(trace, 3, Some(2), ("payment-service", "charge"), (T0 + 10, 280), true, &[]),
                 span(
                     other,
                     1,
                     None,
-                    "api-gateway",
-                    "GET /api/orders",
-                    T0 + 1000,
-                    20,
+                    ("api-gateway", "GET /api/orders"),
+                    (T0 + 1000, 20),
                     false,
                     &[("request_id", "req-other")],
                 ),

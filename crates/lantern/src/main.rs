@@ -1,6 +1,7 @@
 //! The `lantern` binary: command-line parsing and start-up. All wiring is in [`serve`].
 
 mod config;
+mod investigate;
 mod serve;
 
 use std::path::PathBuf;
@@ -36,6 +37,10 @@ enum Command {
     /// Check files as `promtool check` does.
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Investigate an incident on a running Lantern: the symptom, the error logs'
+    /// patterns, the failing requests and their traces, the service and operation where
+    /// the failures start, its saturation, and a verdict with links to the evidence.
+    Investigate(investigate::InvestigateArgs),
 }
 
 /// What `lantern check` checks.
@@ -144,6 +149,7 @@ fn main() -> ExitCode {
         Command::Test(TestCommand::Rules { files }) => test_rules(&files),
         Command::Slo(SloCommand::Rules { files }) => slo_rules(&files),
         Command::Check(CheckCommand::Rules { files }) => check_rules(&files),
+        Command::Investigate(args) => investigate::run(&args),
         Command::Serve(args) => {
             let cfg = match args.config() {
                 Ok(c) => c,

@@ -151,11 +151,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     )
     .map_err(|e| anyhow::anyhow!("key data_dir: dashboards: {e}"))?;
     let _ = dash_slot.set(boards.clone());
-    let _ = correlate_slot.set(lantern_correlate::Correlator::new(
-        logs.clone(),
-        traces.clone(),
-        db.clone(),
-        cfg.correlation.keys.clone(),
+    let correlator =
+        lantern_correlate::Correlator::new(logs.clone(), traces.clone(), db.clone(), cfg.correlation.keys.clone());
+    let _ = correlate_slot.set(lantern_correlate::Investigator::new(
+        correlator,
+        Arc::new(cfg.query.engine()),
+        Some(Arc::new(AlertRules(rules.clone()))),
     ));
     let reload_rules = rules.clone();
     let reloader = tokio::spawn(async move {
@@ -308,6 +309,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     db.close().context("syncing the metrics write-ahead log")?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Alerting rules' expressions for the investigation (`alert=NAME`).
+struct AlertRules(lantern_alerting::RuleManager);
+
+impl lantern_correlate::investigate::RuleSource for AlertRules {
+    fn alert_expr(&self, name: &str) -> Option<String> {
+        self.0.groups().iter().find_map(|g| {
+            let g = g.lock();
+            g.rules.iter().find(|r| r.rule.alert.as_deref() == Some(name)).map(|r| r.query_text())
+        })
+    }
 }
 
 /// The rule manager's settings from the config.

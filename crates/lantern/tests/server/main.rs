@@ -6,6 +6,7 @@ mod alerting;
 mod api;
 mod durability;
 mod harness;
+mod investigate;
 mod logs;
 mod otlp;
 mod prometheus;

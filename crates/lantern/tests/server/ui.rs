@@ -6,9 +6,9 @@
 //! `target/ui-screenshots`.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::harness::{eventually, free_port, get_json, py_script, python, Proc, Server};
+use crate::harness::{eventually, free_port, get_json, Server};
 
 fn repo() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -50,19 +50,14 @@ fn every_page_works_in_chromium_on_real_client_data() {
     let srv = Server::start_with(&dir.path().join("data"), &["--config", cfg.to_str().unwrap()]);
 
     // 20 s of calm traffic, then 40 s of the incident.
-    let shop = Proc(
-        Command::new(python())
-            .arg(py_script("shop.py"))
-            .arg(&srv.otlp_grpc)
-            .arg(srv.url(""))
-            .args(ports.map(|p| p.to_string()))
-            .args(["20", "40"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the shop"),
+    let shop = crate::investigate::shop(
+        &srv,
+        ["api-gateway", "order-service", "payment-service"].iter().copied().zip(ports),
+        20,
+        40,
+        "timeout",
     );
-    let out = shop_output(shop);
+    let out = crate::investigate::shop_output(shop);
     let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("the shop's summary");
     assert!(summary["failed"].as_u64().unwrap() > 10, "the incident produced failures: {summary}");
     // Span metrics, alerts and SLO numbers are there before the browser looks.
@@ -91,14 +86,4 @@ fn every_page_works_in_chromium_on_real_client_data() {
         .status()
         .expect("run node (Node.js 20 is needed for the browser tests)");
     assert!(status.success(), "the browser tests failed (output above; screenshots in {})", shots.display());
-}
-
-/// Waits for the shop to finish and returns what it printed.
-fn shop_output(mut shop: Proc) -> String {
-    use std::io::Read;
-    let mut out = String::new();
-    shop.0.stdout.take().expect("piped").read_to_string(&mut out).unwrap();
-    let status = shop.0.wait().unwrap();
-    assert!(status.success(), "the shop failed: {out}");
-    out
 }
