@@ -5,6 +5,7 @@
 mod alerting;
 mod api;
 mod durability;
+mod example;
 mod harness;
 mod investigate;
 mod logs;
