@@ -59,7 +59,18 @@ fn the_seeds_flask_app_is_correlated_budgeted_and_investigated() {
     let summary: serde_json::Value =
         stdout.lines().find_map(|l| serde_json::from_str(l).ok()).expect("traffic's summary");
     assert!(summary["failed"].as_u64().unwrap() > 5, "{summary}");
-    let rid = summary["failed_request_id"].as_str().unwrap();
+    // A failed request as a user finds one: an exemplar of a slow bucket names its trace,
+    // whose lines carry its request ID.
+    let to = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let ex = get_json(&srv.url(&format!(
+        "/api/v1/query_exemplars?query={}&start={began}&end={to}",
+        "http_request_duration_seconds_bucket%7Bjob%3D%22order-service%22%2Cle%3D%222.5%22%7D"
+    )));
+    let ex_trace =
+        ex["data"][0]["exemplars"][0]["labels"]["trace_id"].as_str().expect("an exemplar of a slow order").to_string();
+    let tl = &get_json(&srv.url(&format!("/api/v1/traces/{ex_trace}/logs")))["data"];
+    let rid = tl["logs"][0]["request_id"].as_str().expect("the trace's lines carry the request ID").to_string();
+    let rid = rid.as_str();
 
     // Metrics of both services, scraped.
     let q = get_json(&srv.url("/api/v1/query?query=sum%20by%20(job)%20(http_requests_total)"));
