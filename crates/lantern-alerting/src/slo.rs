@@ -66,8 +66,11 @@ pub struct SloStatus {
     pub target: f64,
     /// Window, as written (`30d`).
     pub window: String,
-    /// `ok`, `no data` (no events in the window), or `flagged` (a selector matches
-    /// no stored series).
+    /// How the objective stands: `ok` (met, the budget spent no faster than the
+    /// window allows), `burning` (budget left, but the last hour spends it faster than
+    /// that: burn rate over 1h above 1), `exhausted` (no budget left: the objective is
+    /// missed over the window), `no data` (no events in the window), or `flagged` (a
+    /// selector matches no stored series: the SLO cannot be measured as written).
     pub status: &'static str,
     /// Good events over total, percent (no data: null).
     pub sli: Option<f64>,
@@ -235,6 +238,7 @@ pub fn window_start(slo: &Slo, t: i64) -> i64 {
 pub fn burn_down(engine: &Engine, storage: &dyn Storage, slo: &Slo, t: i64, points: usize) -> Vec<(i64, Option<f64>)> {
     let mint = window_start(slo, t);
     let n = points.clamp(2, 1000);
+    let flagged = !warnings(storage, slo, mint, t).is_empty();
     let times: Vec<i64> = (1..=n).map(|i| mint + (t - mint) * i as i64 / n as i64).collect();
     let counts: Vec<(Option<f64>, Option<f64>)> = match &slo.sli {
         Sli::Events { good, total } => {
@@ -265,6 +269,8 @@ pub fn burn_down(engine: &Engine, storage: &dyn Storage, slo: &Slo, t: i64, poin
         .zip(counts)
         .map(|(&at, (total, good))| {
             let left = match (total, good) {
+                // An SLO that cannot be measured as written has no budget to draw.
+                _ if flagged => None,
                 (Some(total), Some(good)) if total > 0.0 => {
                     error_budget(slo.target, total, (total - good).max(0.0)).budget_remaining_percent
                 }
@@ -328,13 +334,25 @@ pub fn status(engine: &Engine, storage: &dyn Storage, file: &str, slo: &Slo, t: 
                 (Some(p), Some(burn)) if burn > 0.0 => Some(p / 100.0 * slo.window.0.as_secs_f64() / burn),
                 _ => None,
             };
+            st.status = match (b.budget_remaining_percent, burn_1h) {
+                (Some(p), _) if p <= 0.0 => "exhausted",
+                (_, Some(burn)) if burn > 1.0 => "burning",
+                _ => "ok",
+            };
         }
         _ => st.status = "no data",
     }
     if !st.warnings.is_empty() {
         st.status = "flagged";
-        // A selector that matches nothing never shows as 100%.
+        // A selector that matches nothing never shows as 100%, and an SLI that cannot be
+        // measured spends no budget either.
         st.sli = None;
+        st.failed = None;
+        st.budget_total = None;
+        st.budget_used = None;
+        st.budget_remaining = None;
+        st.budget_remaining_percent = None;
+        st.time_to_exhaustion_seconds = None;
     }
     st
 }
@@ -377,8 +395,8 @@ mod tests {
             (st.budget_total, st.budget_used, st.budget_remaining, st.budget_remaining_percent),
             (Some(b.budget_total), Some(11.0), Some(b.budget_remaining), b.budget_remaining_percent)
         );
-        assert_eq!(st.status, "ok");
-        assert_eq!(st.time_to_exhaustion_seconds, Some(0.0), "11 failures spend a 0.716 budget");
+        assert_eq!(st.status, "exhausted", "11 failures spend a 0.716 budget");
+        assert_eq!(st.time_to_exhaustion_seconds, Some(0.0));
     }
 
     #[test]
@@ -407,6 +425,13 @@ mod tests {
         db.append(&ls(&[("__name__", "http_request_duration_seconds_count")]), now, 1.0);
         let st = status(&Engine::default(), &db, "slos.yml", &slos[1], now);
         assert_eq!(st.status, "flagged");
+        // Not every event counted as failed: no budget at all while the SLI is unknown.
+        assert_eq!(
+            (st.budget_used, st.budget_total, st.budget_remaining_percent, st.failed),
+            (None, None, None, None),
+            "{st:?}"
+        );
+        assert!(burn_down(&Engine::default(), &db, &slos[1], now, 4).iter().all(|p| p.1.is_none()));
         assert_eq!(
             st.warnings,
             ["indicator.events.good: http_request_duration_seconds_bucket{le=\"0.2\"} matches no stored series; the histogram has no bucket le=\"0.2\", the nearest existing buckets are le=\"0.1\" and le=\"0.25\""]
@@ -446,5 +471,34 @@ mod tests {
             counted_until(&db, "http_requests_total", start, &[start + 15 * 1440 * M, now]),
             Some(vec![1000.0, 2002.0])
         );
+    }
+
+    #[test]
+    fn the_status_says_whether_the_objective_is_met_and_how_the_budget_stands() {
+        let slo = &seed()[0];
+        let now = 40 * 86_400_000;
+        let start = window_start(slo, now);
+        let at = |good: f64, bad: f64, burn_1h: Option<f64>| {
+            let db = MemStorage::default();
+            for (s, v) in [("200", good), ("500", bad)] {
+                let l = ls(&[("__name__", "http_requests_total"), ("status", s)]);
+                db.append(&l, start, 0.0);
+                db.append(&l, now, v);
+            }
+            if let Some(r) = burn_1h {
+                let l = ls(&[("__name__", "slo:sli_error:ratio_rate1h"), ("slo", "api-availability")]);
+                db.append(&l, now, r * 0.001);
+            }
+            status(&Engine::default(), &db, "slos.yml", slo, now)
+        };
+        // 88.9% against 99.9%: missed, the budget spent many times over.
+        let st = at(889.0, 111.0, Some(111.0));
+        assert_eq!(st.status, "exhausted", "{st:?}");
+        assert!(st.budget_remaining_percent.unwrap() < -10_000.0);
+        // Within budget, but the last hour burns it five times too fast.
+        assert_eq!(at(100_000.0, 10.0, Some(5.0)).status, "burning");
+        // Within budget, spending it slower than the window allows.
+        assert_eq!(at(100_000.0, 10.0, Some(0.5)).status, "ok");
+        assert_eq!(at(0.0, 0.0, None).status, "no data");
     }
 }

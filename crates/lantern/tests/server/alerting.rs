@@ -310,7 +310,7 @@ alerting:
     let d = &open["data"];
     assert_eq!(
         (d["total"].as_f64(), d["failed"].as_f64(), d["status"].as_str()),
-        (Some(27.0), Some(6.0), Some("ok")),
+        (Some(27.0), Some(6.0), Some("exhausted")),
         "{d}"
     );
     assert_eq!(d["window"], "30d (calendar)");
@@ -320,9 +320,9 @@ alerting:
         (d["budget_remaining"].as_f64().unwrap() - seed["budget_remaining"].as_f64().unwrap()).abs() < 1e-9,
         "{d} {seed}"
     );
-    // Sloth: rate queries, burning far above 1x.
+    // Sloth: rate queries, burning far above 1x: its budget is gone.
     let sloth = get_json(&srv.url("/api/v1/slos/seed-availability"));
-    assert_eq!(sloth["data"]["status"], "ok", "{sloth}");
+    assert_eq!(sloth["data"]["status"], "exhausted", "{sloth}");
     assert!(sloth["data"]["burn_rates"]["5m"].as_f64().unwrap() > 1.0, "{sloth}");
     let all = get_json(&srv.url("/api/v1/slos"));
     assert_eq!(all["data"]["slos"].as_array().unwrap().len(), 4);
