@@ -57,6 +57,16 @@ async fn jsonl_then_the_seeds_search() {
     let (s, b) = call(&app, post("/api/v1/logs/search", "application/json", r#"{"query": "level:error AND"}"#)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(b.contains("syntax error at position 15"), "{b}");
+    // A stray or doubled operator too (it used to be searched for as a word).
+    for (q, pos) in [("AND level:error", 0), ("level:error AND AND", 16), ("level:error OR OR x", 15)] {
+        let (s, b) =
+            call(&app, post("/api/v1/logs/search", "application/json", format!(r#"{{"query": "{q}"}}"#))).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {b}");
+        assert!(
+            b.contains(&format!("syntax error at position {pos}: expected a term, found the operator")),
+            "{q}: {b}"
+        );
+    }
     let (s, b) =
         call(&app, post("/api/v1/logs/search", "application/json", r#"{"query": "x", "sort": "level:asc"}"#)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");

@@ -166,6 +166,17 @@ impl Parser {
 
     fn unary(&mut self, field: Option<&str>) -> Result<Query, ParseError> {
         self.skip_ws();
+        // `AND level:error`, `a AND AND b`, `a OR || b`: an operator where a term must be.
+        for (op, is) in [
+            ("AND", self.keyword("AND")),
+            ("OR", self.keyword("OR")),
+            ("&&", self.symbol("&&")),
+            ("||", self.symbol("||")),
+        ] {
+            if is {
+                return Err(self.error(format!("expected a term, found the operator {op}")));
+            }
+        }
         if self.keyword("NOT") {
             self.pos += 3;
             return Ok(Query::Not(Box::new(self.operand(field)?)));

@@ -89,3 +89,19 @@ fn errors_point_at_the_problem() {
     assert_eq!(e("()").pos, 1);
     assert!(e("a AND").to_string().starts_with("syntax error at position 5: "));
 }
+
+#[test]
+fn an_operator_where_a_term_must_be_is_an_error() {
+    let e = |q: &str| parse(q).unwrap_err();
+    assert_eq!(e("AND level:error").pos, 0);
+    assert_eq!(e("AND level:error").message, "expected a term, found the operator AND");
+    assert_eq!(e("level:error AND AND").pos, 16);
+    assert_eq!(e("level:error AND AND x").pos, 16);
+    assert_eq!(e("OR a").pos, 0);
+    assert_eq!(e("a OR OR b").pos, 5);
+    assert_eq!(e("a && || b").pos, 5);
+    assert_eq!(e("NOT AND a").pos, 4);
+    assert_eq!(e("(AND a)").pos, 1);
+    // Lowercase words and operators inside words stay words.
+    assert!(parse("and or").is_ok() && parse("ANDROID").is_ok() && parse("level:error AND ORDER").is_ok());
+}
