@@ -447,21 +447,24 @@ impl<T: Table> EventStore<T> {
         Ok(())
     }
 
-    /// Calls `visit` with each row the scan selects: rows in memory first, then
-    /// segments from the newest; `visit` stops the scan by returning `Break`. Rows are
+    /// Calls `visit` with each row the scan selects: rows in memory first, in the order
+    /// they arrived, then segments from the newest, each in its sorted order (which
+    /// keeps the arrival order of rows its sort puts side by side); `visit` stops the
+    /// scan by returning `Break`. Rows are
     /// only pre-filtered by time and keys' segments: `visit` checks the rest.
     pub async fn scan(&self, scan: &Scan, mut visit: impl FnMut(&T::Row) -> ControlFlow<()> + Send) -> Result<()> {
         let in_range = |r: &T::Row| {
             let t = T::time(r);
             t >= scan.min_t && t <= scan.max_t
         };
-        // Newest first: the batches in memory, then those being sealed.
+        // Rows in memory in the order they arrived (those being sealed first), so a
+        // caller that keeps the first of equal times keeps arrival order.
         let batches: Vec<Arc<Vec<T::Row>>> = {
             let h = self.head.read();
-            h.batches.iter().rev().chain(h.sealing.iter().rev().flat_map(|s| s.iter().rev())).cloned().collect()
+            h.sealing.iter().flat_map(|s| s.iter()).chain(h.batches.iter()).cloned().collect()
         };
         for batch in &batches {
-            for r in batch.iter().rev().filter(|r| in_range(r)) {
+            for r in batch.iter().filter(|r| in_range(r)) {
                 if visit(r).is_break() {
                     return Ok(());
                 }

@@ -208,3 +208,46 @@ async fn loki_query_api() {
     let (s, b) = call(&app, get("/loki/api/v1/status/buildinfo")).await;
     assert!(s == StatusCode::OK && b.contains("version"), "{b}");
 }
+
+#[tokio::test]
+async fn lines_of_equal_time_keep_their_order_in_every_api_before_and_after_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), Limits::default(), RateLimit::new(None, 0)).await;
+    let body: String =
+        (1..=5).map(|i| format!("{{\"timestamp\": \"2026-02-11T19:00:00Z\", \"event\": \"step {i}\"}}\n")).collect();
+    let (s, _) = call(&app, post("/api/v1/logs/jsonl?service=app", "application/x-ndjson", body)).await;
+    assert_eq!(s, StatusCode::OK);
+    let want: Vec<String> = (1..=5).map(|i| format!("step {i}")).collect();
+    for phase in ["in memory", "sealed"] {
+        for sort in ["timestamp:asc", "timestamp:desc"] {
+            let (_, b) = call(
+                &app,
+                post("/api/v1/logs/search", "application/json", format!(r#"{{"query": "", "sort": "{sort}"}}"#)),
+            )
+            .await;
+            let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+            let got: Vec<&str> = v["hits"].as_array().unwrap().iter().filter_map(|h| h["message"].as_str()).collect();
+            assert_eq!(got, want, "{phase}, {sort}");
+        }
+        for direction in ["forward", "backward"] {
+            let q = enc(r#"{service="app"}"#);
+            let uri = format!("/loki/api/v1/query_range?query={q}&start=2026-02-11T18:00:00Z&end=2026-02-11T20:00:00Z&direction={direction}");
+            let (_, b) = call(&app, get(&uri)).await;
+            let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+            let got: Vec<String> = v["data"]["result"][0]["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    serde_json::from_str::<serde_json::Value>(e[1].as_str().unwrap()).unwrap()["event"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect();
+            assert_eq!(got, want, "{phase}, {direction}");
+        }
+        let (s, _) = call(&app, post("/api/v1/admin/logs/flush", "application/json", "")).await;
+        assert!(s.is_success());
+    }
+}

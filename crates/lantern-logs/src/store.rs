@@ -284,8 +284,8 @@ impl LogStore {
         Ok(Found { total: total + counted.load(AtomicOrdering::Relaxed), hits })
     }
 
-    /// Calls `visit` with every event matching the scan (newest batches first; no
-    /// order inside them). For query engines over the store.
+    /// Calls `visit` with every event matching the scan (those in memory in arrival
+    /// order, then segments from the newest; no time order). For query engines over the store.
     pub async fn scan(&self, scan: &Scan, visit: impl FnMut(&LogRow) -> ControlFlow<()> + Send) -> Result<()> {
         Ok(self.events.scan(scan, visit).await?)
     }

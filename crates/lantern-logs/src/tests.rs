@@ -154,3 +154,26 @@ async fn volume_counts_by_step_and_level() {
     );
     let _ = Arc::new(());
 }
+
+#[tokio::test]
+async fn lines_of_equal_time_come_back_in_arrival_order_in_memory_and_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let body: String = (1..=5)
+        .map(|i| format!("{{\"timestamp\": \"2026-02-11T19:00:00Z\", \"level\": \"info\", \"event\": \"step {i}\"}}\n"))
+        .collect();
+    s.append_jsonl(vec![("service".into(), "app".into())], 0, &body, 1 << 20).unwrap();
+    let events = |f: crate::Found| f.hits.iter().map(|r| r.message().into_owned()).collect::<Vec<_>>();
+    let want: Vec<String> = (1..=5).map(|i| format!("step {i}")).collect();
+    let all = Search::parse("").unwrap();
+    for phase in ["in memory", "sealed"] {
+        for order in [Order::Asc, Order::Desc] {
+            let got = events(s.search(&all, i64::MIN, i64::MAX, order, 100).await.unwrap());
+            assert_eq!(got, want, "{phase}, {order:?}");
+            // A page cut inside the tie keeps the first ones.
+            let got = events(s.search(&all, i64::MIN, i64::MAX, order, 2).await.unwrap());
+            assert_eq!(got, want[..2], "{phase}, {order:?}, limit 2");
+        }
+        s.seal().await.unwrap();
+    }
+}

@@ -24,8 +24,8 @@ impl<T> Ord for Keyed<T> {
     }
 }
 
-/// Keeps the first `limit` items offered, by time in `order` (ties: the earlier
-/// offered first when oldest-first, the later when newest-first).
+/// Keeps the first `limit` items offered, by time in `order`; items of equal time in
+/// the order they were offered (the order they arrived in), oldest-first or not.
 pub struct FirstByTime<T> {
     order: Order,
     limit: usize,
@@ -51,11 +51,7 @@ impl<T> FirstByTime<T> {
     /// Offers an item of time `time` (made only if it is kept).
     pub fn offer(&mut self, time: i64, item: impl FnOnce() -> T) {
         self.seq += 1;
-        let seq = match self.order {
-            Order::Asc => self.seq,
-            Order::Desc => !self.seq,
-        };
-        let key = (Self::rank(self.order, time), seq);
+        let key = (Self::rank(self.order, time), self.seq);
         if self.heap.len() < self.limit {
             self.heap.push(Keyed(key, item()));
         } else if self.heap.peek().is_some_and(|top| key.0 < top.0 .0) {
