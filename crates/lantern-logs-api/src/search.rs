@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use lantern_http::ApiError;
 use lantern_logs::jsonl::parse_time;
 use lantern_logs::model::rfc3339;
-use lantern_logs::Order;
+use lantern_logs::{Cursor, Order};
 use serde_json::json;
 
 use crate::{now_ns, LogsApi};
@@ -25,6 +25,25 @@ pub(crate) struct SearchRequest {
     limit: Option<serde_json::Value>,
     start: Option<serde_json::Value>,
     end: Option<serde_json::Value>,
+    /// The cursor of the previous page (`search_after` of its answer).
+    search_after: Option<serde_json::Value>,
+}
+
+/// A `search_after` cursor: `["<time in ns>", <matches of that time already read>]`,
+/// as the previous page's answer gave it.
+fn cursor_param(v: &Option<serde_json::Value>) -> Result<Option<Cursor>, ApiError> {
+    let Some(v) = v.as_ref().filter(|v| !v.is_null()) else { return Ok(None) };
+    let bad = || {
+        ApiError::bad_data(format!("search_after {v} is not a cursor: give back the search_after of the previous page"))
+    };
+    let a = v.as_array().filter(|a| a.len() == 2).ok_or_else(bad)?;
+    let time = match &a[0] {
+        serde_json::Value::String(s) => s.parse::<i64>().map_err(|_| bad())?,
+        serde_json::Value::Number(n) => n.as_i64().ok_or_else(bad)?,
+        _ => return Err(bad()),
+    };
+    let skip = a[1].as_u64().ok_or_else(bad)?;
+    Ok(Some(Cursor { time, skip }))
 }
 
 fn time_param(name: &str, v: &Option<serde_json::Value>, default: i64) -> Result<i64, ApiError> {
@@ -41,9 +60,10 @@ fn time_param(name: &str, v: &Option<serde_json::Value>, default: i64) -> Result
     }
 }
 
-fn limit_param(v: &Option<serde_json::Value>) -> Result<usize, ApiError> {
+/// The page size asked for, and whether it was above what a page holds.
+fn limit_param(v: &Option<serde_json::Value>) -> Result<(usize, Option<u64>), ApiError> {
     let n = match v {
-        None | Some(serde_json::Value::Null) => return Ok(DEFAULT_LIMIT),
+        None | Some(serde_json::Value::Null) => return Ok((DEFAULT_LIMIT, None)),
         Some(serde_json::Value::Number(n)) => n.as_u64(),
         Some(serde_json::Value::String(s)) => s.parse().ok(),
         _ => None,
@@ -54,7 +74,7 @@ fn limit_param(v: &Option<serde_json::Value>) -> Result<usize, ApiError> {
             v.as_ref().map_or(String::new(), |v| v.to_string())
         ))
     })?;
-    Ok((n as usize).min(MAX_LIMIT))
+    Ok(((n as usize).min(MAX_LIMIT), (n as usize > MAX_LIMIT).then_some(n)))
 }
 
 fn order(sort: Option<&str>) -> Result<Order, ApiError> {
@@ -79,14 +99,28 @@ async fn run(api: LogsApi, req: SearchRequest) -> Result<Response, ApiError> {
     let search = store.parse_search(&req.query).map_err(|e| ApiError::bad_data(format!("query: {e}")))?;
     let start = time_param("start", &req.start, i64::MIN)?;
     let end = time_param("end", &req.end, i64::MAX)?;
-    let limit = limit_param(&req.limit)?;
+    let (limit, asked) = limit_param(&req.limit)?;
     let order = order(req.sort.as_deref())?;
+    let after = cursor_param(&req.search_after)?;
     let found = store
-        .search(&search, start, end, order, limit)
+        .search_page(&search, start, end, order, limit, after)
         .await
         .map_err(|e| ApiError::internal(format!("search failed: {e}")))?;
     let hits: Vec<serde_json::Value> = found.hits.iter().map(|r| serde_json::Value::Object(r.hit())).collect();
-    Ok(axum::Json(json!({"total": found.total, "hits": hits})).into_response())
+    let mut out = json!({"total": found.total, "hits": hits});
+    if found.remaining > 0 && limit > 0 {
+        if let Some(c) = Cursor::after(&found.hits, after) {
+            // The time as a string: nanoseconds do not fit a JSON reader's float.
+            out["search_after"] = json!([c.time.to_string(), c.skip]);
+        }
+    }
+    if let Some(n) = asked {
+        out["warnings"] = json!([format!(
+            "limit {n} is more than one page holds ({limit}): {} more hits to read by passing this answer's search_after back",
+            found.remaining
+        )]);
+    }
+    Ok(axum::Json(out).into_response())
 }
 
 pub(crate) async fn search_post(State(api): State<LogsApi>, body: axum::body::Bytes) -> Response {
@@ -106,6 +140,7 @@ pub(crate) struct SearchParams {
     start: Option<String>,
     end: Option<String>,
     step: Option<String>,
+    search_after: Option<String>,
 }
 
 fn text(v: Option<String>) -> Option<serde_json::Value> {
@@ -113,8 +148,26 @@ fn text(v: Option<String>) -> Option<serde_json::Value> {
 }
 
 pub(crate) async fn search_get(State(api): State<LogsApi>, Query(p): Query<SearchParams>) -> Response {
-    let req =
-        SearchRequest { query: p.query, sort: p.sort, limit: text(p.limit), start: text(p.start), end: text(p.end) };
+    let search_after = match p.search_after.as_deref() {
+        None | Some("") => None,
+        Some(s) => match serde_json::from_str(s) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                return ApiError::bad_data(format!(
+                    "search_after {s:?} is not a cursor: give back the search_after of the previous page"
+                ))
+                .into_response()
+            }
+        },
+    };
+    let req = SearchRequest {
+        query: p.query,
+        sort: p.sort,
+        limit: text(p.limit),
+        start: text(p.start),
+        end: text(p.end),
+        search_after,
+    };
     run(api, req).await.unwrap_or_else(IntoResponse::into_response)
 }
 

@@ -251,3 +251,60 @@ async fn lines_of_equal_time_keep_their_order_in_every_api_before_and_after_a_fl
         assert!(s.is_success());
     }
 }
+
+#[tokio::test]
+async fn every_hit_can_be_read_page_by_page_with_search_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), Limits::default(), RateLimit::new(None, 0)).await;
+    // 30 lines over 10 seconds, three per second (ties to page through).
+    let body: String = (0..30)
+        .map(|i| {
+            format!(
+                "{{\"timestamp\": \"2026-02-11T19:00:{:02}Z\", \"level\": \"error\", \"event\": \"e{i}\"}}\n",
+                i / 3
+            )
+        })
+        .collect();
+    let (s, _) = call(&app, post("/api/v1/logs/jsonl?service=app", "application/x-ndjson", body)).await;
+    assert_eq!(s, StatusCode::OK);
+    let search = |body: String| {
+        let app = app.clone();
+        async move {
+            let (s, b) = call(&app, post("/api/v1/logs/search", "application/json", body)).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            serde_json::from_str::<serde_json::Value>(&b).unwrap()
+        }
+    };
+    for phase in ["in memory", "sealed"] {
+        for sort in ["timestamp:asc", "timestamp:desc"] {
+            let all = search(format!(r#"{{"query": "level:error", "sort": "{sort}", "limit": 100}}"#)).await;
+            assert!(all.get("search_after").is_none(), "one page held everything: {all}");
+            let want: Vec<serde_json::Value> = all["hits"].as_array().unwrap().clone();
+            let mut got = Vec::new();
+            let mut after = serde_json::Value::Null;
+            for page in 0.. {
+                let v = search(format!(
+                    r#"{{"query": "level:error", "sort": "{sort}", "limit": 7, "search_after": {after}}}"#
+                ))
+                .await;
+                assert_eq!(v["total"], 30, "every page counts every match");
+                got.extend(v["hits"].as_array().unwrap().iter().cloned());
+                match v.get("search_after") {
+                    Some(a) => after = a.clone(),
+                    None => break,
+                }
+                assert!(page < 10);
+            }
+            assert_eq!(got, want, "{phase}, {sort}: pages of 7 read the same hits in the same order");
+        }
+        let (s, _) = call(&app, post("/api/v1/admin/logs/flush", "application/json", "")).await;
+        assert!(s.is_success());
+    }
+    // A limit above a page: said, not silently cut.
+    let v = search(r#"{"query": "level:error", "limit": 20000}"#.to_string()).await;
+    assert_eq!(v["hits"].as_array().unwrap().len(), 30);
+    assert!(v["warnings"][0].as_str().unwrap().starts_with("limit 20000 is more than one page holds (10000)"), "{v}");
+    let (s, b) =
+        call(&app, post("/api/v1/logs/search", "application/json", r#"{"query": "", "search_after": "x"}"#)).await;
+    assert!(s == StatusCode::BAD_REQUEST && b.contains("search_after"), "{b}");
+}

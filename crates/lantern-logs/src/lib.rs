@@ -18,7 +18,7 @@ pub mod topk;
 
 pub use model::{IdFields, LogRow, Stream, Value};
 pub use search::{Search, SearchError};
-pub use store::{Found, LogStore, Order, Rejected};
+pub use store::{Cursor, Found, LogStore, Order, Rejected};
 
 #[cfg(test)]
 mod tests;

@@ -44,8 +44,30 @@ pub enum Order {
 pub struct Found {
     /// Matches in the time range, all of them.
     pub total: u64,
-    /// The first `limit` matches in the order asked.
+    /// The first `limit` matches in the order asked (after the cursor, if one was given).
     pub hits: Vec<LogRow>,
+    /// Matches after the hits returned: more pages to read.
+    pub remaining: u64,
+}
+
+/// Where a page of search hits starts: after the first `skip` matches of time `time`
+/// (ns), in the page's order (matches of equal time come in arrival order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// The time of the last hit returned.
+    pub time: i64,
+    /// How many matches of that time were returned so far.
+    pub skip: u64,
+}
+
+impl Cursor {
+    /// The cursor after `hits`, the page that followed `after`.
+    pub fn after(hits: &[LogRow], after: Option<Cursor>) -> Option<Cursor> {
+        let last = hits.last()?.time;
+        let here = hits.iter().rev().take_while(|r| r.time == last).count() as u64;
+        let before = after.filter(|c| c.time == last && hits.iter().all(|r| r.time == last)).map_or(0, |c| c.skip);
+        Some(Cursor { time: last, skip: before + here })
+    }
 }
 
 /// A line of a JSON-lines request that was not stored, and why.
@@ -248,16 +270,40 @@ impl LogStore {
     /// `order`. Sealed rows known to match from a few columns are counted without
     /// being decoded unless they may be among the first `limit`.
     pub async fn search(&self, s: &Search, start: i64, end: i64, order: Order, limit: usize) -> Result<Found> {
-        // Rows counted by the prefilter, and the rank a row must beat to enter the
-        // first `limit` once they are found.
+        self.search_page(s, start, end, order, limit, None).await
+    }
+
+    /// [`LogStore::search`] from a cursor: the first `limit` matches after it (the
+    /// total still counts every match in `[start, end]`).
+    pub async fn search_page(
+        &self,
+        s: &Search,
+        start: i64,
+        end: i64,
+        order: Order,
+        limit: usize,
+        after: Option<Cursor>,
+    ) -> Result<Found> {
+        let rank = |t: i64| FirstByTime::<LogRow>::rank(order, t);
+        let cursor_rank = after.map(|c| rank(c.time));
+        // Rows counted by the prefilter, those of them before the cursor, and the rank
+        // a row must beat to enter the first `limit` once they are found.
         let counted = Arc::new(AtomicU64::new(0));
+        let passed = Arc::new(AtomicU64::new(0));
         let bar = Arc::new(AtomicI64::new(if limit == 0 { i64::MIN } else { i64::MAX }));
         let sure = {
-            let (counted, bar) = (counted.clone(), bar.clone());
+            let (counted, passed, bar) = (counted.clone(), passed.clone(), bar.clone());
             Arc::new(move |t: i64, _: &str| {
-                let wanted = FirstByTime::<LogRow>::rank(order, t) < bar.load(AtomicOrdering::Relaxed);
+                let r = FirstByTime::<LogRow>::rank(order, t);
+                let before = cursor_rank.is_some_and(|c| r < c);
+                // Rows of the cursor's own time are decoded: which were returned is
+                // decided by their order.
+                let wanted = !before && r < bar.load(AtomicOrdering::Relaxed);
                 if !wanted {
                     counted.fetch_add(1, AtomicOrdering::Relaxed);
+                    if before {
+                        passed.fetch_add(1, AtomicOrdering::Relaxed);
+                    }
                 }
                 wanted
             })
@@ -267,11 +313,25 @@ impl LogStore {
             return Ok(Found::default());
         }
         let mut total = 0u64;
+        let mut skipped = 0u64;
+        let mut at_cursor = 0u64;
         let mut first = FirstByTime::new(order, limit);
         self.events
             .scan(&scan, |r| {
                 if s.matches(r) {
                     total += 1;
+                    if let Some(c) = after {
+                        let rr = rank(r.time);
+                        if rr < rank(c.time) {
+                            skipped += 1;
+                            return ControlFlow::Continue(());
+                        }
+                        if r.time == c.time && at_cursor < c.skip {
+                            at_cursor += 1;
+                            skipped += 1;
+                            return ControlFlow::Continue(());
+                        }
+                    }
                     first.offer(r.time, || r.clone());
                     if limit > 0 {
                         bar.store(first.bar(), AtomicOrdering::Relaxed);
@@ -281,7 +341,10 @@ impl LogStore {
             })
             .await?;
         let hits = first.into_sorted();
-        Ok(Found { total: total + counted.load(AtomicOrdering::Relaxed), hits })
+        let total = total + counted.load(AtomicOrdering::Relaxed);
+        let before = skipped + passed.load(AtomicOrdering::Relaxed);
+        let remaining = total.saturating_sub(before + hits.len() as u64);
+        Ok(Found { total, hits, remaining })
     }
 
     /// Calls `visit` with every event matching the scan (those in memory in arrival
