@@ -1,12 +1,14 @@
 //! What every Lantern HTTP API shares: [`ApiError`] and its one mapping to HTTP status
-//! codes, Prometheus's JSON envelope, form/query parameter handling, time parsing and
-//! series-selector parsing.
+//! codes, Prometheus's JSON envelope, request bodies (limits, `Content-Encoding`),
+//! form/query parameter handling, time parsing and series-selector parsing.
 
+pub mod body;
 pub mod error;
 pub mod params;
 pub mod selector;
 pub mod time;
 
+pub use body::{read_body, BodyLimits};
 pub use error::{ApiError, ErrorKind};
 pub use params::{read_body_limited, Params};
 

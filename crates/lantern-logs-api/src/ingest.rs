@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lantern_http::{read_body_limited, ApiError, ErrorKind};
+use lantern_http::{ApiError, ErrorKind};
 use lantern_logs::push::{decode_json, decode_proto};
 use lantern_logs::Rejected;
 use serde_json::json;
@@ -49,10 +49,21 @@ fn partial(accepted: usize, rejected: &[Rejected]) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
 }
 
-pub(crate) async fn jsonl(State(api): State<LogsApi>, Query(p): Query<JsonlParams>, body: Body) -> Response {
+/// The size limits of a log push: `logs.max_request_size`, as sent and decompressed.
+fn body_limits(api: &LogsApi) -> lantern_http::BodyLimits {
+    let m = api.limits.max_request_bytes;
+    lantern_http::BodyLimits { max_request_bytes: m, max_decompressed_bytes: m }
+}
+
+pub(crate) async fn jsonl(
+    State(api): State<LogsApi>,
+    Query(p): Query<JsonlParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let run = async {
         let store = api.store()?;
-        let body = read_body_limited(body, api.limits.max_request_bytes).await?;
+        let body = lantern_http::read_body(&headers, body, body_limits(&api)).await?;
         rate_limited(&api, body.len())?;
         let labels: Vec<(String, String)> = p.service.into_iter().map(|s| ("service".to_string(), s)).collect();
         let max = api.limits.max_line_bytes;
@@ -90,20 +101,13 @@ fn loki_error(e: ApiError) -> Response {
 pub(crate) async fn loki_push(State(api): State<LogsApi>, headers: HeaderMap, body: Body) -> Response {
     let run = async {
         let store = api.store()?;
-        let body = read_body_limited(body, api.limits.max_request_bytes).await?;
+        let body = lantern_http::read_body(&headers, body, body_limits(&api)).await?;
         rate_limited(&api, body.len())?;
         let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let enc = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let max_line = api.limits.max_line_bytes;
         let max_body = api.limits.max_request_bytes;
         let pushed = tokio::task::spawn_blocking(move || {
             if ct.starts_with("application/json") {
-                if !enc.is_empty() && enc != "identity" {
-                    return Err(ApiError::new(
-                        ErrorKind::UnsupportedMediaType,
-                        format!("content encoding {enc:?} is not supported for JSON pushes"),
-                    ));
-                }
                 decode_json(&body, max_line).map_err(ApiError::bad_data)
             } else {
                 // Protobuf: snappy block format, as Promtail and the Loki clients send it.

@@ -308,3 +308,31 @@ async fn every_hit_can_be_read_page_by_page_with_search_after() {
         call(&app, post("/api/v1/logs/search", "application/json", r#"{"query": "", "search_after": "x"}"#)).await;
     assert!(s == StatusCode::BAD_REQUEST && b.contains("search_after"), "{b}");
 }
+
+#[tokio::test]
+async fn gzip_bodies_are_accepted_on_every_push_and_other_encodings_named() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), Limits::default(), RateLimit::new(None, 0)).await;
+    let gz = |b: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    };
+    let with = |uri: &str, ct: &str, enc: &str, body: Vec<u8>| {
+        Request::post(uri).header("content-type", ct).header("content-encoding", enc).body(Body::from(body)).unwrap()
+    };
+    let (s, b) =
+        call(&app, with("/api/v1/logs/jsonl?service=gz", "application/x-ndjson", "gzip", gz(SEED.as_bytes()))).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b.contains("\"accepted\":2"), "{b}");
+    let push = r#"{"streams": [{"stream": {"service": "gz"}, "values": [["1770836402000000000", "pushed gzipped"]]}]}"#;
+    let (s, b) = call(&app, with("/loki/api/v1/push", "application/json", "gzip", gz(push.as_bytes()))).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    let (s, b) = call(&app, post("/api/v1/logs/search", "application/json", r#"{"query": "service:gz"}"#)).await;
+    assert!(s == StatusCode::OK && b.contains("\"total\":3"), "{b}");
+    // An encoding Lantern does not read is named, not taken for text.
+    let (s, b) = call(&app, with("/api/v1/logs/jsonl?service=gz", "application/x-ndjson", "br", b"x".to_vec())).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{b}");
+    assert!(b.contains("Content-Encoding \\\"br\\\" is not supported"), "{b}");
+}

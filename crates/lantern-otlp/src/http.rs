@@ -1,8 +1,6 @@
 //! OTLP over HTTP (`:4318`): `POST /v1/metrics`, `/v1/traces` and `/v1/logs` with a protobuf or JSON body (gzip
 //! allowed), answered in the request's encoding; errors carry a `google.rpc.Status`.
 
-use std::io::Read;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -18,17 +16,16 @@ use prost::Message;
 use crate::ingest::{IngestError, MetricsIngest};
 use crate::logs::LogIngest;
 use crate::traces::TraceIngest;
+use lantern_http::BodyLimits;
 
-/// Largest body accepted, compressed or not.
-const MAX_BODY: usize = 64 << 20;
-
-/// The OTLP/HTTP routes.
-pub fn router(metrics: MetricsIngest, traces: TraceIngest, logs: LogIngest) -> Router {
+/// The OTLP/HTTP routes; bodies within `limits` (`limits.max_request_body_size` and
+/// `max_decompressed_body_size`, as for every ingest endpoint).
+pub fn router(metrics: MetricsIngest, traces: TraceIngest, logs: LogIngest, limits: BodyLimits) -> Router {
     Router::new()
         .route("/v1/metrics", post(self::metrics))
         .route("/v1/traces", post(self::traces))
         .route("/v1/logs", post(self::logs))
-        .with_state(Receivers { metrics, traces, logs })
+        .with_state(Receivers { metrics, traces, logs, limits })
 }
 
 #[derive(Clone)]
@@ -36,6 +33,7 @@ struct Receivers {
     metrics: MetricsIngest,
     traces: TraceIngest,
     logs: LogIngest,
+    limits: BodyLimits,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -122,7 +120,12 @@ fn normalize(v: &mut serde_json::Value, in_exemplar: bool) {
 /// Reads a request body: its encoding from the content type, gzip undone, size bounded;
 /// JSON is read into the generated type `J` and re-encoded as protobuf, so one decoder
 /// serves both encodings.
-async fn read_request<J>(headers: &HeaderMap, body: Body, what: &str) -> Result<(Encoding, Bytes), Response>
+async fn read_request<J>(
+    headers: &HeaderMap,
+    body: Body,
+    what: &str,
+    limits: BodyLimits,
+) -> Result<(Encoding, Bytes), Response>
 where
     J: prost::Message + serde::de::DeserializeOwned,
 {
@@ -139,27 +142,11 @@ where
             Encoding::Json,
         ));
     };
-    let raw = lantern_http::read_body_limited(body, MAX_BODY)
-        .await
-        .map_err(|e| status(e.kind.status(), 3, e.message, enc))?;
-    let gzip = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()) == Some("gzip");
-    let bytes: Bytes = if gzip {
-        let mut out = Vec::new();
-        match flate2::read::GzDecoder::new(&raw[..]).take(MAX_BODY as u64 + 1).read_to_end(&mut out) {
-            Ok(n) if n > MAX_BODY => {
-                return Err(status(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    8,
-                    format!("decompressed body is larger than {MAX_BODY} bytes"),
-                    enc,
-                ))
-            }
-            Ok(_) => out.into(),
-            Err(e) => return Err(status(StatusCode::BAD_REQUEST, 3, format!("body is not valid gzip: {e}"), enc)),
-        }
-    } else {
-        raw
-    };
+    let bytes = lantern_http::read_body(headers, body, limits).await.map_err(|e| {
+        // OTLP's status codes: 8 (RESOURCE_EXHAUSTED) for a body too large, else 3.
+        let grpc = if e.kind == lantern_http::ErrorKind::TooLarge { 8 } else { 3 };
+        status(e.kind.status(), grpc, e.message, enc)
+    })?;
     match enc {
         Encoding::Protobuf => Ok((enc, bytes)),
         Encoding::Json => match serde_json::from_slice::<serde_json::Value>(&bytes).and_then(|mut v| {
@@ -209,21 +196,21 @@ fn json_without_nulls<R: serde::Serialize>(resp: &R) -> String {
 }
 
 async fn metrics(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> Response {
-    match read_request::<ExportMetricsServiceRequest>(&headers, body, "ExportMetricsServiceRequest").await {
+    match read_request::<ExportMetricsServiceRequest>(&headers, body, "ExportMetricsServiceRequest", r.limits).await {
         Ok((enc, body)) => answer(r.metrics.export(body).await, enc),
         Err(resp) => resp,
     }
 }
 
 async fn traces(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> Response {
-    match read_request::<ExportTraceServiceRequest>(&headers, body, "ExportTraceServiceRequest").await {
+    match read_request::<ExportTraceServiceRequest>(&headers, body, "ExportTraceServiceRequest", r.limits).await {
         Ok((enc, body)) => answer(r.traces.export(body).await, enc),
         Err(resp) => resp,
     }
 }
 
 async fn logs(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> Response {
-    match read_request::<ExportLogsServiceRequest>(&headers, body, "ExportLogsServiceRequest").await {
+    match read_request::<ExportLogsServiceRequest>(&headers, body, "ExportLogsServiceRequest", r.limits).await {
         Ok((enc, body)) => answer(r.logs.export(body).await, enc),
         Err(resp) => resp,
     }
@@ -262,6 +249,7 @@ mod tests {
             MetricsIngest::new(slot),
             TraceIngest::new(Arc::default(), Arc::default()),
             LogIngest::new(Arc::default()),
+            LIMITS,
         );
         let req =
             Request::post("/v1/metrics").header("content-type", "application/json").body(Body::from(JSON)).unwrap();
@@ -282,6 +270,32 @@ mod tests {
 
         let req = Request::post("/v1/metrics").header("content-type", "text/plain").body(Body::from("x")).unwrap();
         assert_eq!(app.oneshot(req).await.unwrap().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    const LIMITS: BodyLimits = BodyLimits { max_request_bytes: 4096, max_decompressed_bytes: 16384 };
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn bodies_past_the_configured_limit_are_413_and_gzip_is_undone() {
+        let app = router(
+            MetricsIngest::new(Arc::default()),
+            TraceIngest::new(Arc::default(), Arc::default()),
+            LogIngest::new(Arc::default()),
+            LIMITS,
+        );
+        let big = format!("{{\"resourceSpans\": [], \"pad\": \"{}\"}}", "x".repeat(5000));
+        let req = Request::post("/v1/traces").header("content-type", "application/json").body(Body::from(big)).unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["code"], 8, "{v}");
+        assert!(v["message"].as_str().unwrap().contains("larger than the limit of 4096 bytes"), "{v}");
+        let req = Request::post("/v1/traces")
+            .header("content-type", "application/json")
+            .header("content-encoding", "br")
+            .body(Body::from("{}"))
+            .unwrap();
+        assert_eq!(app.clone().oneshot(req).await.unwrap().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
 
     const TRACE_JSON: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"shop"}}]},
@@ -307,6 +321,7 @@ mod tests {
             MetricsIngest::new(Arc::default()),
             TraceIngest::new(slot, Arc::default()),
             LogIngest::new(Arc::default()),
+            LIMITS,
         );
         let req = Request::post("/v1/traces")
             .header("content-type", "application/json")

@@ -22,20 +22,8 @@ use lantern_http::ApiError;
 use lantern_promql::Engine;
 use lantern_tsdb::Tsdb;
 
-/// Size limits of the APIs.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Largest accepted request body as sent (compressed), in bytes.
-    pub max_request_bytes: usize,
-    /// Largest accepted remote-write body after snappy decompression, in bytes.
-    pub max_decompressed_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self { max_request_bytes: 32 << 20, max_decompressed_bytes: 256 << 20 }
-    }
-}
+/// Size limits of the APIs' request bodies (remote write's snappy body included).
+pub type Limits = lantern_http::BodyLimits;
 
 /// The current time in ms since the epoch (injected so tests control time).
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;

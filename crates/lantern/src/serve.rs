@@ -97,7 +97,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     ));
     let mut otlp_http_stop = stop_rx.clone();
     let otlp_http = tokio::spawn(async move {
-        axum::serve(otlp_http_listener, lantern_otlp::http::router(otlp, traces_in, logs_in))
+        axum::serve(otlp_http_listener, lantern_otlp::http::router(otlp, traces_in, logs_in, limits))
             .with_graceful_shutdown(async move {
                 let _ = otlp_http_stop.wait_for(|s| *s).await;
             })
