@@ -52,16 +52,26 @@ impl fmt::Display for ByteSize {
 
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a size such as 256KB, 64MiB or a number of bytes")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> std::result::Result<ByteSize, E> {
+                Ok(ByteSize(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> std::result::Result<ByteSize, E> {
+                u64::try_from(n).map(ByteSize).map_err(|_| E::custom(format!("a size cannot be negative: {n}")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> std::result::Result<ByteSize, E> {
+                Err(E::custom(format!("a size is a whole number of bytes or a number with a unit (64MB), not {n}")))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> std::result::Result<ByteSize, E> {
+                ByteSize::parse(s).map_err(E::custom)
+            }
         }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(Self(n)),
-            Raw::S(s) => Self::parse(&s).map_err(serde::de::Error::custom),
-        }
+        d.deserialize_any(V)
     }
 }
 

@@ -294,11 +294,18 @@ impl Config {
         let de = serde_yaml::Deserializer::from_str(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
+            let inner = e.inner().to_string();
             if path == "." || path.is_empty() {
-                e.inner().to_string()
-            } else {
-                format!("key {path}: {}", e.inner())
+                return inner;
             }
+            // serde_yaml starts its message with the path it knows ("logs: …"): the key
+            // is already said.
+            let first = path.split(['.', '[']).next().unwrap_or("");
+            let message = inner
+                .strip_prefix(&format!("{path}: "))
+                .or_else(|| inner.strip_prefix(&format!("{first}: ")))
+                .unwrap_or(&inner);
+            format!("key {path}: {message}")
         })
     }
 

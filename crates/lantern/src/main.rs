@@ -169,7 +169,14 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("lantern: {e:#}");
-                    ExitCode::FAILURE
+                    // A problem with the configuration (errors that name their key: a
+                    // bad file, an address in use, an unusable data directory) exits
+                    // 2, as a bad flag or config file does; anything else 1.
+                    if e.to_string().starts_with("key ") {
+                        ExitCode::from(2)
+                    } else {
+                        ExitCode::FAILURE
+                    }
                 }
             }
         }

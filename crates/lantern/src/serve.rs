@@ -392,6 +392,9 @@ async fn ready(
 /// share one store.
 fn lock_data_dir(cfg: &Config) -> anyhow::Result<File> {
     let dir = &cfg.data_dir;
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!("key data_dir: {} is a file, not a directory", dir.display());
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("key data_dir: cannot create directory {}", dir.display()))?;
     let path = dir.join("lock");
     let f = File::options()

@@ -28,8 +28,17 @@ fn bad_config_fails_at_start_naming_the_key_or_path() {
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, "x").unwrap();
     let (code, err) = serve(&["--data-dir", file.to_str().unwrap(), "--http-addr", &addr]);
-    assert_eq!(code, Some(1));
-    assert!(err.contains("data_dir") && err.contains("not-a-dir"), "{err}");
+    assert_eq!(code, Some(2), "every configuration problem exits 2: {err}");
+    assert!(err.contains("key data_dir: ") && err.contains("not-a-dir is a file, not a directory"), "{err}");
+
+    // A value of the wrong type names its key and what was expected.
+    std::fs::write(&cfg, "logs:\n  max_line_size: -5\n").unwrap();
+    let (code, err) = serve(&["--config", cfg.to_str().unwrap(), "--http-addr", &addr]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("key logs.max_line_size: a size cannot be negative: -5"), "{err}");
+    std::fs::write(&cfg, "logs:\n  max_line_size: [1]\n").unwrap();
+    let (_, err) = serve(&["--config", cfg.to_str().unwrap(), "--http-addr", &addr]);
+    assert!(err.contains("key logs.max_line_size: invalid type: sequence, expected a size such as 256KB"), "{err}");
 
     let (code, err) = serve(&["--http-addr", "nowhere"]);
     assert_eq!(code, Some(2));
