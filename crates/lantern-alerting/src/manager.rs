@@ -137,11 +137,22 @@ impl RuleManager {
         let opts = self.opts.clone();
         let loaded = tokio::task::spawn_blocking(move || load_all(&opts))
             .await
-            .map_err(|e| vec![format!("reload failed: {e}")])?;
-        let (groups, slos) = loaded?;
-        self.install(groups, slos, false);
-        tracing::info!("rules reloaded");
-        Ok(())
+            .map_err(|e| vec![format!("reload failed: {e}")])
+            .and_then(|r| r);
+        // Logged here, whoever asked (SIGHUP or /-/reload): the operator sees it either way.
+        match loaded {
+            Ok((groups, slos)) => {
+                self.install(groups, slos, false);
+                tracing::info!(groups = self.groups().len(), "rules reloaded");
+                Ok(())
+            }
+            Err(errs) => {
+                for e in &errs {
+                    tracing::error!(problem = %e, "reloading rules failed; the rules in force are kept");
+                }
+                Err(errs)
+            }
+        }
     }
 
     fn install(&self, groups: FileGroups, slos: SloSet, restore: bool) {

@@ -175,9 +175,13 @@ fn not_for_range(expr: &Expr) -> Error {
     Error::BadData(format!("invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"))
 }
 
-/// Parses a query, with Prometheus's error type.
+/// Parses a query, with Prometheus's error type. A syntax error says where
+/// (`parse error at char 15: …`) when [`crate::diagnose`] finds the mistake.
 pub fn parse(query: &str) -> Result<Expr> {
-    promql_parser::parser::parse(query).map_err(Error::Parse)
+    promql_parser::parser::parse(query).map_err(|e| match crate::diagnose::diagnose(query) {
+        Some((pos, what)) => Error::Parse(format!("parse error at char {}: {what}", pos + 1)),
+        None => Error::Parse(e),
+    })
 }
 
 /// The state of one query's evaluation.

@@ -16,6 +16,8 @@ mod range_fn;
 mod selector;
 mod value;
 
+pub mod diagnose;
+
 pub use engine::{parse, Bounds, Engine, Storage};
 pub use selector::selector_matchers;
 pub use value::{InstantSample, Value};

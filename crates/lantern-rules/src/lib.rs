@@ -150,18 +150,99 @@ fn rule_lines(text: &str) -> Vec<usize> {
         .collect()
 }
 
+/// A problem and the line it is on.
+type LineProblem = (usize, String);
+
+/// One step of a path into the YAML.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn steps(p: &serde_path_to_error::Path) -> Vec<Step> {
+    use serde_path_to_error::Segment;
+    p.iter()
+        .filter_map(|s| match s {
+            Segment::Seq { index } => Some(Step::Index(*index)),
+            Segment::Map { key } => Some(Step::Key(key.clone())),
+            Segment::Enum { variant } => Some(Step::Key(variant.clone())),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
+/// Reads rule file text into a [`RuleFile`], collecting every field of the wrong type
+/// or value rather than stopping at the first: each is reported (with the line of its
+/// rule or group and its path, `groups[0].rules[1].for`), removed, and the reading
+/// tried again, so the rest of the file is still checked. A problem that cannot be
+/// removed (bad YAML, a group or rule that is not a map) is the only one reported.
+fn read_lenient(
+    text: &str,
+    rule_lines: &[usize],
+    group_lines: &[usize],
+) -> Result<(RuleFile, Vec<LineProblem>), LineProblem> {
+    let mut doc: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| (e.location().map_or(0, |l| l.line()), e.to_string()))?;
+    if doc.is_null() {
+        return Ok((RuleFile { groups: Vec::new() }, Vec::new()));
+    }
+    let mut problems = Vec::new();
+    for _ in 0..1000 {
+        let e = match serde_path_to_error::deserialize::<_, RuleFile>(doc.clone()) {
+            Ok(rf) => return Ok((rf, problems)),
+            Err(e) => e,
+        };
+        let path = steps(e.path());
+        let message = e.inner().to_string();
+        // The line: the rule's, else the group's.
+        let (g, r) = match path.as_slice() {
+            [Step::Key(k), Step::Index(g), Step::Key(rs), Step::Index(r), ..] if k == "groups" && rs == "rules" => {
+                (Some(*g), Some(*r))
+            }
+            [Step::Key(k), Step::Index(g), ..] if k == "groups" => (Some(*g), None),
+            _ => (None, None),
+        };
+        let line = match (g, r) {
+            (Some(g), Some(r)) => {
+                let before: usize = (0..g).map(|i| doc["groups"][i]["rules"].as_sequence().map_or(0, Vec::len)).sum();
+                rule_lines.get(before + r).copied().unwrap_or(0)
+            }
+            (Some(g), None) => group_lines.get(g).copied().unwrap_or(0),
+            _ => 0,
+        };
+        // Remove what was wrong: the field the path names, or the unknown field named.
+        let unknown = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()).map(str::to_string);
+        let (field, parent) = match (&unknown, path.split_last()) {
+            // The path may end at the unknown field itself, or at the map holding it.
+            (Some(u), Some((Step::Key(k), parent))) if k == u => (u.clone(), parent),
+            (Some(u), _) => (u.clone(), &path[..]),
+            (None, Some((Step::Key(k), parent))) => (k.clone(), parent),
+            _ => return Err((line, format!("{}: {message}", e.path()))),
+        };
+        let mut at = &mut doc;
+        for s in parent {
+            at = match s {
+                Step::Key(k) => &mut at[k.as_str()],
+                Step::Index(i) => &mut at[*i],
+            };
+        }
+        let shown = e.path().to_string();
+        match at.as_mapping_mut().and_then(|m| m.remove(field.as_str())) {
+            Some(_) => problems.push((line, format!("{shown}: {message}"))),
+            None => return Err((line, format!("{shown}: {message}"))),
+        }
+    }
+    Err((0, "too many problems".into()))
+}
+
 /// Reads and checks rule file text (`file` names it in errors): every problem found,
 /// or the rules.
 pub fn parse(file: &str, text: &str) -> Result<RuleFile, Vec<RuleError>> {
     let err = |line: usize, reason: String| RuleError { file: file.to_string(), line, reason };
-    let mut rf: RuleFile = match serde_yaml::from_str::<Option<RuleFile>>(text) {
-        Ok(f) => f.unwrap_or(RuleFile { groups: Vec::new() }),
-        Err(e) => {
-            let line = e.location().map_or(0, |l| l.line());
-            return Err(vec![err(line, e.to_string())]);
-        }
-    };
     let lines = rule_lines(text);
+    let group_lines = slo::item_lines(text, "name:");
+    let (mut rf, mut errors) = read_lenient(text, &lines, &group_lines).map_err(|(line, e)| vec![err(line, e)])?;
+    let mut errors: Vec<RuleError> = errors.drain(..).map(|(line, e)| err(line, e)).collect();
     let mut n = 0;
     for g in &mut rf.groups {
         for r in &mut g.rules {
@@ -169,10 +250,8 @@ pub fn parse(file: &str, text: &str) -> Result<RuleFile, Vec<RuleError>> {
             n += 1;
         }
     }
-    let mut errors = Vec::new();
     let mut names = HashSet::new();
     // Groups are the list items with `name:` (rules have `alert:`/`record:`).
-    let group_lines = slo::item_lines(text, "name:");
     for (i, g) in rf.groups.iter().enumerate() {
         let gline = group_lines.get(i).copied().or(g.rules.first().map(|r| r.line)).unwrap_or(0);
         if g.name.is_empty() {
@@ -251,6 +330,8 @@ pub fn parse(file: &str, text: &str) -> Result<RuleFile, Vec<RuleError>> {
     if errors.is_empty() {
         Ok(rf)
     } else {
+        // In the order of the file.
+        errors.sort_by_key(|e| e.line);
         Err(errors)
     }
 }

@@ -63,6 +63,37 @@ fn problems_name_the_file_line_and_reason() {
 }
 
 #[test]
+fn a_field_of_the_wrong_type_does_not_hide_the_files_other_problems() {
+    let text = "groups:
+  - name: g
+    interval: often
+    rules:
+      - alert: A
+        expr: up ==
+        for: 5 minutes
+      - record: b
+        expr: sum(x
+      - alert: C
+        expr: up
+        fro: 5m
+        labels: {severity: [x]}
+";
+    let shown: Vec<String> = parse("r.yml", text).unwrap_err().iter().map(ToString::to_string).collect();
+    let want = [
+        "r.yml:2: groups[0].interval: duration \"often\" is invalid",
+        "r.yml:5: groups[0].rules[0].for: duration \"5 minutes\" is invalid",
+        "r.yml:5: group \"g\", rule \"A\": could not parse expression: parse error at char 6: unexpected end of input",
+        "r.yml:8: group \"g\", rule \"b\": could not parse expression: parse error at char 4: unclosed '('",
+        "r.yml:10: groups[0].rules[2].fro: unknown field `fro`",
+        "r.yml:10: groups[0].rules[2].labels.severity: invalid type: sequence, expected a string",
+    ];
+    assert_eq!(shown.len(), want.len(), "{shown:#?}");
+    for w in want {
+        assert!(shown.iter().any(|s| s.starts_with(w)), "{w}\n{shown:#?}");
+    }
+}
+
+#[test]
 fn a_bad_template_is_refused_with_its_rule() {
     let text = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n        annotations:\n          summary: \"{{ $labels.instance \"\n";
     let e = parse("t.yml", text).unwrap_err();

@@ -63,3 +63,48 @@ fn sigterm_exits_zero_and_keeps_data() {
     assert!(err.contains("in use"), "{err}");
     assert_eq!(remote_read(&holder.url("/api/v1/read"), "x").len(), 1);
 }
+
+#[test]
+fn a_failed_reload_is_logged_whoever_asked_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n").unwrap();
+    let cfg = dir.path().join("lantern.yaml");
+    std::fs::write(&cfg, "rule_files: [rules.yml]\n").unwrap();
+    let log = dir.path().join("stderr.log");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(["serve", "--config", cfg.to_str().unwrap(), "--data-dir", dir.path().join("data").to_str().unwrap()])
+        .args(["--http-addr", &addr])
+        .args([
+            "--otlp-grpc-addr",
+            &format!("127.0.0.1:{}", free_port()),
+            "--otlp-http-addr",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .env("LANTERN_LOG", "info")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let url = format!("http://{addr}");
+    crate::harness::eventually(30, "ready", || {
+        crate::harness::http().get(format!("{url}/-/ready")).send().ok().filter(|r| r.status().is_success())
+    });
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up ==\n        for: soon\n",
+    )
+    .unwrap();
+    let r = crate::harness::http().post(format!("{url}/-/reload")).send().unwrap();
+    assert_eq!(r.status().as_u16(), 500);
+    let body = r.text().unwrap();
+    assert!(
+        body.contains("for: duration \"soon\"") && body.contains("parse error at char"),
+        "every problem, with its position: {body}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("reloading rules failed; the rules in force are kept"), "{text}");
+    assert!(text.contains("duration \"soon\" is invalid"), "{text}");
+}
