@@ -1,5 +1,6 @@
 //! The `lantern` binary: command-line parsing and start-up. All wiring is in [`serve`].
 
+mod check;
 mod config;
 mod investigate;
 mod serve;
@@ -46,6 +47,19 @@ enum Command {
 /// What `lantern check` checks.
 #[derive(Subcommand, Debug)]
 enum CheckCommand {
+    /// Check a config file as `lantern serve` would at start, without starting: the
+    /// keys and values, addresses, scrape configs, rule and SLO files, dashboards.
+    Config {
+        /// The config file.
+        file: PathBuf,
+    },
+    /// Check SLO files (the seed's format, OpenSLO v1, Sloth prometheus/v1): each
+    /// file's SLO count, or every problem with its line.
+    Slos {
+        /// SLO files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Check rule files (Prometheus's format, plus `lang: logql`): each file's rule
     /// count, or every problem with its line.
     Rules {
@@ -149,6 +163,8 @@ fn main() -> ExitCode {
         Command::Test(TestCommand::Rules { files }) => test_rules(&files),
         Command::Slo(SloCommand::Rules { files }) => slo_rules(&files),
         Command::Check(CheckCommand::Rules { files }) => check_rules(&files),
+        Command::Check(CheckCommand::Config { file }) => check::config(&file),
+        Command::Check(CheckCommand::Slos { files }) => check::slos(&files),
         Command::Investigate(args) => investigate::run(&args),
         Command::Serve(args) => {
             let cfg = match args.config() {

@@ -323,7 +323,7 @@ impl lantern_correlate::investigate::RuleSource for AlertRules {
 }
 
 /// The rule manager's settings from the config.
-fn rule_options(cfg: &Config) -> lantern_alerting::Options {
+pub(crate) fn rule_options(cfg: &Config) -> lantern_alerting::Options {
     let external_url = cfg.external_url.clone().unwrap_or_else(|| format!("http://{}", cfg.http_addr));
     lantern_alerting::Options {
         rule_files: cfg.rule_files.clone(),

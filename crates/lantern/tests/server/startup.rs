@@ -108,3 +108,58 @@ fn a_failed_reload_is_logged_whoever_asked_for_it() {
     assert!(text.contains("reloading rules failed; the rules in force are kept"), "{text}");
     assert!(text.contains("duration \"soon\" is invalid"), "{text}");
 }
+
+#[test]
+fn check_config_and_check_slos_say_what_serve_would() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lantern")).arg("check").args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let example = root.join("examples/python-flask/lantern.yaml");
+    let (code, out, _) = run(&["config", example.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("SUCCESS: 2 scrape jobs, 3 rule groups, 2 SLOs, 1 dashboards, 2 log file inputs"), "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("lantern.yaml");
+    std::fs::write(
+        dir.path().join("r.yml"),
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up +\n",
+    )
+    .unwrap();
+    std::fs::write(&cfg, "http_addr: nowhere\nrule_files: [r.yml]\n").unwrap();
+    let (code, _, err) = run(&["config", cfg.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("key http_addr:"), "{err}");
+    assert!(
+        err.contains("r.yml:4: group \"g\", rule \"A\": could not parse expression: parse error at char 5"),
+        "{err}"
+    );
+    // The same message serve stops with.
+    let (code, serve_err) = serve(&["--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(serve_err.contains("key http_addr:"), "{serve_err}");
+
+    let slos = root.join("crates/lantern-rules/testdata");
+    let (code, out, _) = run(&[
+        "slos",
+        slos.join("seed-slos.yml").to_str().unwrap(),
+        slos.join("openslo.yml").to_str().unwrap(),
+        slos.join("sloth.yml").to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("SUCCESS: 2 SLOs found (lantern)")
+            && out.contains("(openslo)")
+            && out.contains("1 SLOs found (sloth)"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["slos", slos.join("seed-alerts.yml").to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("seed-alerts.yml:2:"), "{err}");
+}
