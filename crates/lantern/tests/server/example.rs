@@ -72,8 +72,9 @@ fn the_seeds_flask_app_is_correlated_budgeted_and_investigated() {
     let rid = tl["logs"][0]["request_id"].as_str().expect("the trace's lines carry the request ID").to_string();
     let rid = rid.as_str();
 
-    // Metrics of both services, scraped.
-    let q = get_json(&srv.url("/api/v1/query?query=sum%20by%20(job)%20(http_requests_total)"));
+    // Metrics of both services, scraped (over the last minutes: the services are gone,
+    // their series stale, once run.sh has ended).
+    let q = get_json(&srv.url("/api/v1/query?query=sum%20by%20(job)%20(max_over_time(http_requests_total%5B5m%5D))"));
     let jobs: std::collections::BTreeSet<&str> =
         q["data"]["result"].as_array().unwrap().iter().filter_map(|r| r["metric"]["job"].as_str()).collect();
     assert_eq!(jobs.into_iter().collect::<Vec<_>>(), ["order-service", "payment-service"], "{q}");
