@@ -46,6 +46,9 @@ pub struct Config {
     pub dashboards_dir: Option<String>,
     /// Which fields and attributes hold request-scoped IDs across the signals.
     pub correlation: CorrelationConfig,
+    /// The file this was read from (not a key).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
     /// Where alerts go (Prometheus's `alerting:`, plus `webhooks:`).
     pub alerting: lantern_alerting::AlertingConfig,
     /// The URL users reach Lantern at (alerts link back to it); default
@@ -72,6 +75,7 @@ impl Default for Config {
             slo_files: Vec::new(),
             dashboards_dir: None,
             correlation: CorrelationConfig::default(),
+            source: None,
             alerting: Default::default(),
             external_url: None,
         }
@@ -276,6 +280,7 @@ impl Config {
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("config file {}: cannot read: {e}", path.display()))?;
         let mut c = Self::from_yaml(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
+        c.source = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
         // As Prometheus: rule and SLO files are found relative to the config file.
         let dir = path.parent().unwrap_or(Path::new("."));
         for f in c.rule_files.iter_mut().chain(c.slo_files.iter_mut()).chain(c.dashboards_dir.iter_mut()) {

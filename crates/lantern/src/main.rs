@@ -23,6 +23,66 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log level (error, warn, info, debug, trace), or levels per target
+    /// (lantern_tsdb=debug,info) [default: $LANTERN_LOG, else $RUST_LOG, else info]
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    /// Log format: text for people, json (one object per line) for machines
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Text, coloured only when standard error is a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Sets up logging: `--log-level`, else `LANTERN_LOG`, else `RUST_LOG`, else info.
+fn init_logging(level: Option<&str>, format: LogFormat) -> Result<(), String> {
+    use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let (text, source) = match (level, std::env::var("LANTERN_LOG").ok(), std::env::var("RUST_LOG").ok()) {
+        (Some(l), _, _) => (Some(l.to_string()), "--log-level"),
+        (None, Some(l), _) if !l.is_empty() => (Some(l), "LANTERN_LOG"),
+        (None, _, Some(l)) if !l.is_empty() => (Some(l), "RUST_LOG"),
+        _ => (None, ""),
+    };
+    // (A `Targets` filter rather than `EnvFilter`, whose regex support would switch the
+    // whole binary's `regex` crate to building full DFAs, which makes every PromQL
+    // regex matcher slow to compile.)
+    let filter: tracing_subscriber::filter::Targets = match text {
+        Some(t) => {
+            // A bare word must be a level: `loud` would otherwise be a target's name.
+            let bad = t
+                .split(',')
+                .map(str::trim)
+                .find(|d| !d.contains('=') && d.parse::<tracing::level_filters::LevelFilter>().is_err());
+            if let Some(d) = bad {
+                return Err(format!(
+                    "{source} {t:?} is not a log level: {d:?} is none of off, error, warn, info, debug, trace"
+                ));
+            }
+            t.parse().map_err(|e| format!("{source} {t:?} is not a log level: {e}"))?
+        }
+        None => tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO),
+    };
+    let registry = tracing_subscriber::registry().with(filter);
+    match format {
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal()),
+            )
+            .init(),
+        LogFormat::Json => registry.with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)).init(),
+    }
+    Ok(())
 }
 
 #[derive(Subcommand, Debug)]
@@ -144,21 +204,11 @@ impl ServeArgs {
 }
 
 fn main() -> ExitCode {
-    // `LANTERN_LOG`: a level (`warn`) or per-target levels (`lantern_tsdb=debug,info`).
-    // (A `Targets` filter rather than `EnvFilter`, whose regex support would switch the
-    // whole binary's `regex` crate to building full DFAs, which makes every PromQL regex
-    // matcher slow to compile.)
-    let filter: tracing_subscriber::filter::Targets = std::env::var("LANTERN_LOG")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO));
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(filter)
-        .init();
     let cli = Cli::parse();
+    if let Err(e) = init_logging(cli.log_level.as_deref(), cli.log_format) {
+        eprintln!("lantern: {e}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Test(TestCommand::Rules { files }) => test_rules(&files),
         Command::Slo(SloCommand::Rules { files }) => slo_rules(&files),

@@ -21,6 +21,19 @@ use crate::config::{resolve_addr, Config};
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&cfg)?;
+    let data_dir = std::fs::canonicalize(&cfg.data_dir).unwrap_or_else(|_| cfg.data_dir.clone());
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = %cfg.source.as_ref().map_or_else(|| "none (the defaults)".to_string(), |p| p.display().to_string()),
+        data_dir = %data_dir.display(),
+        "lantern starting"
+    );
+    tracing::info!(
+        metrics = %retention_text(&cfg),
+        logs = %retention(cfg.logs.retention_time, cfg.logs.retention_size),
+        traces = %retention(cfg.traces.retention_time, cfg.traces.retention_size),
+        "retention"
+    );
     // Rule and SLO files are checked before anything listens: a bad one stops start-up.
     let rule_opts = rule_options(&cfg);
     let rule_files = lantern_alerting::manager::load_all(&rule_opts)
@@ -29,7 +42,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(http_addr)
         .await
         .with_context(|| format!("key http_addr: cannot listen on {http_addr}"))?;
-    tracing::info!(addr = %listener.local_addr().unwrap_or(http_addr), "http listening");
+    let shown = listener.local_addr().unwrap_or(http_addr);
+    tracing::info!(addr = %shown, "http listening: every HTTP API, and the web UI at http://{shown}/");
 
     let grpc_addr = resolve_addr(&cfg.otlp_grpc_addr).map_err(|e| anyhow::anyhow!("key otlp_grpc_addr: {e}"))?;
     let grpc_listener = tokio::net::TcpListener::bind(grpc_addr)
@@ -170,7 +184,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         #[cfg(not(unix))]
         std::future::pending::<()>().await;
     });
-    tracing::info!(jobs = cfg.scrape_configs.len(), groups = rules.groups().len(), "ready");
+    tracing::info!(
+        scrape_jobs = cfg.scrape_configs.len(),
+        rule_groups = rules.groups().len(),
+        slos = rules.slos().slos.len(),
+        dashboards = boards.list().len(),
+        log_files = cfg.log_files.len(),
+        "ready"
+    );
 
     // Scraped samples are logged without waiting for fsync; this makes them durable
     // within a second.
@@ -440,10 +461,15 @@ async fn wait_for_signal() {
 /// The retention as Prometheus prints it in runtimeinfo (`15d`, `15d or 10GiB`).
 fn retention_text(cfg: &Config) -> String {
     let m = &cfg.metrics;
-    match (m.retention_time.0.is_zero(), m.retention_size.0) {
+    retention(m.retention_time, m.retention_size)
+}
+
+/// A retention as people read it: `15d`, `50GB`, `7d or 50GB`, `unlimited`.
+fn retention(time: lantern_core::PromDuration, size: lantern_core::ByteSize) -> String {
+    match (time.0.is_zero(), size.0) {
         (true, 0) => "unlimited".into(),
-        (false, 0) => m.retention_time.to_string(),
-        (true, _) => m.retention_size.to_string(),
-        (false, _) => format!("{} or {}", m.retention_time, m.retention_size),
+        (false, 0) => time.to_string(),
+        (true, _) => size.to_string(),
+        (false, _) => format!("{time} or {size}"),
     }
 }

@@ -163,3 +163,63 @@ fn check_config_and_check_slos_say_what_serve_would() {
     assert_eq!(code, Some(1));
     assert!(err.contains("seed-alerts.yml:2:"), "{err}");
 }
+
+#[test]
+fn logs_follow_the_flags_and_the_start_up_lines_say_what_runs_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("lantern.yaml");
+    std::fs::write(&cfg, "logs:\n  retention_time: 3d\n").unwrap();
+    // Starts the server with these flags, stops it once ready, and returns its stderr.
+    let run = |flags: &[&str], env: &[(&str, &str)]| {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let log = dir.path().join("stderr.log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lantern"));
+        cmd.args(flags)
+            .args(["serve", "--config", cfg.to_str().unwrap(), "--data-dir", "data", "--http-addr", &addr])
+            .args([
+                "--otlp-grpc-addr",
+                &format!("127.0.0.1:{}", free_port()),
+                "--otlp-http-addr",
+                &format!("127.0.0.1:{}", free_port()),
+            ])
+            .current_dir(dir.path())
+            .env_remove("LANTERN_LOG")
+            .env_remove("RUST_LOG")
+            .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        crate::harness::eventually(30, "ready", || {
+            crate::harness::http().get(format!("http://{addr}/-/ready")).send().ok().filter(|r| r.status().is_success())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = child.wait();
+        std::fs::read_to_string(&log).unwrap()
+    };
+    let data = std::fs::canonicalize(dir.path()).unwrap().join("data");
+    let text = run(&[], &[]);
+    assert!(!text.contains('\u{1b}'), "no colour codes when stderr is not a terminal: {text}");
+    assert!(text.contains(&format!("lantern starting version=\"{}\"", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert!(text.contains(&format!("data_dir={}", data.display())), "the absolute data directory: {text}");
+    assert!(text.contains("lantern.yaml") && text.contains("logs=3d"), "{text}");
+    assert!(
+        text.contains("http listening") && text.contains("otlp listening") && text.contains("scrape_jobs=0"),
+        "{text}"
+    );
+
+    let json = run(&["--log-format", "json"], &[]);
+    let lines: Vec<serde_json::Value> =
+        json.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let start = lines.iter().find(|l| l["fields"]["message"] == "lantern starting").expect("the start line");
+    assert_eq!(start["fields"]["data_dir"], data.display().to_string());
+
+    let quiet = run(&["--log-level", "warn"], &[]);
+    assert!(!quiet.contains("lantern starting"), "{quiet}");
+    let quiet = run(&[], &[("RUST_LOG", "warn")]);
+    assert!(!quiet.contains("lantern starting"), "RUST_LOG is read too: {quiet}");
+    let (code, err) = serve(&["--log-level", "loud"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--log-level \"loud\" is not a log level"), "{err}");
+}
