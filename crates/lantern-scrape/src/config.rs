@@ -98,6 +98,36 @@ pub struct ScrapeConfig {
     pub body_size_limit: lantern_core::ByteSize,
 }
 
+impl ScrapeConfig {
+    /// Makes the relative file paths (`file_sd_configs` files, credential and TLS
+    /// files) relative to `base`, the config file's directory, as Prometheus reads them.
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(b) = &mut self.basic_auth {
+            b.password_file.as_mut().map(abs);
+        }
+        if let Some(a) = &mut self.authorization {
+            a.credentials_file.as_mut().map(abs);
+        }
+        if let Some(t) = &mut self.tls_config {
+            t.ca_file.as_mut().map(abs);
+            t.cert_file.as_mut().map(abs);
+            t.key_file.as_mut().map(abs);
+        }
+        for f in &mut self.file_sd_configs {
+            for p in &mut f.files {
+                if std::path::Path::new(p.as_str()).is_relative() {
+                    *p = base.join(p.as_str()).display().to_string();
+                }
+            }
+        }
+    }
+}
+
 fn default_metrics_path() -> String {
     "/metrics".into()
 }

@@ -281,12 +281,29 @@ impl Config {
             std::fs::read_to_string(path).map_err(|e| format!("config file {}: cannot read: {e}", path.display()))?;
         let mut c = Self::from_yaml(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
         c.source = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
-        // As Prometheus: rule and SLO files are found relative to the config file.
+        // Every path in the file is relative to the file (as Prometheus reads rule
+        // files): the data directory, rule, SLO and dashboard files, log files, and the
+        // scrape configs' files. Paths given as flags are relative to where lantern runs.
         let dir = path.parent().unwrap_or(Path::new("."));
-        for f in c.rule_files.iter_mut().chain(c.slo_files.iter_mut()).chain(c.dashboards_dir.iter_mut()) {
+        for f in c
+            .rule_files
+            .iter_mut()
+            .chain(c.slo_files.iter_mut())
+            .chain(c.dashboards_dir.iter_mut())
+            .chain(c.log_files.iter_mut().flat_map(|l| l.paths.iter_mut()))
+        {
             if Path::new(f.as_str()).is_relative() {
                 *f = dir.join(f.as_str()).display().to_string();
             }
+        }
+        // The default data directory (not written in the file) stays where lantern runs.
+        let data_dir_written =
+            serde_yaml::from_str::<serde_yaml::Value>(&text).is_ok_and(|v| v.get("data_dir").is_some());
+        if data_dir_written && c.data_dir.is_relative() {
+            c.data_dir = dir.join(&c.data_dir);
+        }
+        for s in &mut c.scrape_configs {
+            s.resolve_paths(dir);
         }
         Ok(c)
     }
@@ -564,6 +581,29 @@ mod tests {
         assert_eq!(c.rule_files, [dir.path().join("rules/*.yml").display().to_string(), "/abs/r.yml".into()]);
         assert_eq!(c.slo_files, [dir.path().join("slos.yml").display().to_string()]);
         assert_eq!(c.dashboards_dir, Some(dir.path().join("boards").display().to_string()));
+        assert_eq!(c.data_dir, PathBuf::from("./lantern-data"), "the default stays where lantern runs");
+    }
+
+    #[test]
+    fn every_path_in_a_config_file_is_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lantern.yaml");
+        std::fs::write(
+            &path,
+            "data_dir: data\nlog_files:\n  - paths: [logs/*.log, /var/log/x.log]\n    service: app\nscrape_configs:\n  - job_name: j\n    file_sd_configs: [{files: [targets/*.json]}]\n    tls_config: {ca_file: ca.pem}\n",
+        )
+        .unwrap();
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c.data_dir, dir.path().join("data"));
+        assert_eq!(
+            c.log_files[0].paths,
+            [dir.path().join("logs/*.log").display().to_string(), "/var/log/x.log".into()]
+        );
+        assert_eq!(
+            c.scrape_configs[0].file_sd_configs[0].files,
+            [dir.path().join("targets/*.json").display().to_string()]
+        );
+        assert_eq!(c.scrape_configs[0].tls_config.as_ref().unwrap().ca_file, Some(dir.path().join("ca.pem")));
     }
 
     #[test]
