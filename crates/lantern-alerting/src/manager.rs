@@ -191,17 +191,24 @@ impl RuleManager {
         loaded.tasks = new.iter().map(|g| tokio::spawn(self.clone().run_group(g.clone()))).collect();
         loaded.groups = new;
         loaded.slos = Arc::new(slos);
-        // SLOs whose selectors match no stored series are flagged as they load.
+        // SLOs whose selectors match no stored series are flagged once the first
+        // scrapes and evaluations have had time to store some (right at start, every
+        // selector matches nothing yet); a reload cancels the check with the tasks.
         let (db, slos, rt) = (self.db.clone(), loaded.slos.clone(), tokio::runtime::Handle::current());
-        tokio::task::spawn_blocking(move || {
-            let storage = TsdbStorage::new(db, rt);
-            let now = now_ms();
-            for (file, slo) in &slos.slos {
-                for w in crate::slo::warnings(&storage, slo, crate::slo::window_start(slo, now), now) {
-                    tracing::warn!(slo = %slo.name, file = %file, "{w}");
+        let delay = std::time::Duration::from_millis((2 * self.opts.default_interval_ms).clamp(5_000, 300_000) as u64);
+        loaded.tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                let storage = TsdbStorage::new(db, rt);
+                let now = now_ms();
+                for (file, slo) in &slos.slos {
+                    for w in crate::slo::warnings(&storage, slo, crate::slo::window_start(slo, now), now) {
+                        tracing::warn!(slo = %slo.name, file = %file, "{w}");
+                    }
                 }
-            }
-        });
+            })
+            .await;
+        }));
     }
 
     /// The groups in force.

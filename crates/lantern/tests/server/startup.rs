@@ -223,3 +223,47 @@ fn logs_follow_the_flags_and_the_start_up_lines_say_what_runs_where() {
     assert_eq!(code, Some(2));
     assert!(err.contains("--log-level \"loud\" is not a log level"), "{err}");
 }
+
+#[test]
+fn slo_warnings_wait_for_the_first_scrapes_and_keep_the_bucket_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, metrics_port, url) = crate::harness::seed_app();
+    crate::harness::http().get(format!("{url}/api/orders")).send().unwrap();
+    let slos = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-rules/testdata/seed-slos.yml");
+    let cfg = dir.path().join("lantern.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nslo_files: ['{}']\nscrape_configs:\n  - job_name: app\n    static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]\n",
+            slos.display()
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("stderr.log");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(["serve", "--config", cfg.to_str().unwrap(), "--data-dir", dir.path().join("data").to_str().unwrap()])
+        .args(["--http-addr", &addr])
+        .args([
+            "--otlp-grpc-addr",
+            &format!("127.0.0.1:{}", free_port()),
+            "--otlp-http-addr",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .env("LANTERN_LOG", "warn")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // The check runs once the first evaluations are done (here: after 5 s).
+    let text = crate::harness::eventually(30, "the SLO check", || {
+        let t = std::fs::read_to_string(&log).unwrap();
+        t.contains("le=\"0.2\"").then_some(t)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        !text.contains("indicator.events.total: http_requests_total matches no stored series"),
+        "no premature warning: {text}"
+    );
+    assert!(text.contains("the nearest existing buckets are le=\"0.1\" and le=\"0.25\""), "the bucket hint: {text}");
+}
