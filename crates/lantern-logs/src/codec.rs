@@ -16,6 +16,9 @@ const JSONL: u8 = 2;
 const OTLP: u8 = 3;
 /// Lines read from a file: labels, arrival time, the file and the offset after them.
 const FILE: u8 = 4;
+/// Multiline records read from a file: as [`FILE`], then where each record lies in the
+/// body.
+const FILE_RECORDS: u8 = 5;
 
 fn put_varint(mut v: u64, out: &mut Vec<u8>) {
     while v >= 0x80 {
@@ -132,18 +135,34 @@ pub fn otlp_header(now: i64) -> Vec<u8> {
 
 /// The payload header of lines read from a file (the body follows): they replay as
 /// [`jsonl_header`]'s do, and [`file_offset`] reads back how far the file was read.
-pub fn file_header(labels: &[(String, String)], now: i64, file: &str, end: u64) -> Vec<u8> {
+/// With `records` (byte ranges of the body), each range is one event, not each line.
+pub fn file_header(
+    labels: &[(String, String)],
+    now: i64,
+    file: &str,
+    end: u64,
+    records: Option<&[std::ops::Range<usize>]>,
+) -> Vec<u8> {
     let mut h = jsonl_header(labels, now);
-    h[0] = FILE;
+    h[0] = if records.is_some() { FILE_RECORDS } else { FILE };
     put_str(file, &mut h);
     h.extend_from_slice(&end.to_le_bytes());
+    if let Some(records) = records {
+        put_varint(records.len() as u64, &mut h);
+        let mut at = 0;
+        for r in records {
+            put_varint((r.start - at) as u64, &mut h);
+            put_varint((r.end - r.start) as u64, &mut h);
+            at = r.end;
+        }
+    }
     h
 }
 
 /// The file and the offset after the lines of a [`file_header`] payload.
 pub fn file_offset(b: &[u8]) -> Option<(String, u64)> {
     let (&tag, rest) = b.split_first()?;
-    if tag != FILE {
+    if tag != FILE && tag != FILE_RECORDS {
         return None;
     }
     let mut r = Reader(rest);
@@ -183,6 +202,22 @@ pub fn decode_payload(b: &[u8]) -> Option<Vec<LogRow>> {
             let body = std::str::from_utf8(r.0).ok()?;
             let mut p = LineParser::new(labels, now);
             Some(body_lines(body).map(|l| p.parse(l)).collect())
+        }
+        FILE_RECORDS => {
+            let (now, labels) = jsonl_prefix(&mut r)?;
+            r.str()?;
+            r.bytes(8)?;
+            let n = usize::try_from(r.varint()?).ok()?;
+            let mut ranges = Vec::with_capacity(n.min(1 << 16));
+            let mut at = 0usize;
+            for _ in 0..n {
+                let start = at.checked_add(usize::try_from(r.varint()?).ok()?)?;
+                at = start.checked_add(usize::try_from(r.varint()?).ok()?)?;
+                ranges.push(start..at);
+            }
+            let body = std::str::from_utf8(r.0).ok()?;
+            let mut p = LineParser::new(labels, now);
+            ranges.into_iter().map(|range| Some(p.parse(body.get(range)?))).collect()
         }
         OTLP => {
             let now = r.i64()?;

@@ -1,7 +1,8 @@
 //! File inputs: files named by paths and globs are followed as `tail -F` does (by
 //! name: a file replaced under its name is read to its end, then the new one from its
-//! start; a file cut shorter is read again from its start), complete lines are stored
-//! with the input's labels (`service`, `filename`, any others), and how far each file
+//! start; a file cut shorter is read again from its start), complete lines (or
+//! multiline records, grouped by the input's [`Multiline`] rule) are stored with the
+//! input's labels (`service`, `filename`, any others), and how far each file
 //! was read is checkpointed (`positions.json`), so a restart neither loses nor repeats
 //! a line: each batch's log record also carries its file offset, and the checkpoint is
 //! written before a seal can drop that record.
@@ -12,10 +13,11 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::multiline::{self, Multiline};
 use crate::store::LogStore;
 
 /// One input: files and the labels their lines get.
@@ -27,7 +29,22 @@ pub struct FileInput {
     pub service: String,
     /// More stream labels.
     pub labels: Vec<(String, String)>,
+    /// How lines group into records; each line is one without.
+    pub multiline: Option<Multiline>,
+    /// How long a multiline record at a file's end waits for more lines before it is
+    /// stored as it is.
+    pub force_flush_period: Duration,
 }
+
+impl FileInput {
+    /// An input of single-line records.
+    pub fn new(paths: Vec<String>, service: impl Into<String>, labels: Vec<(String, String)>) -> Self {
+        Self { paths, service: service.into(), labels, multiline: None, force_flush_period: DEFAULT_FORCE_FLUSH }
+    }
+}
+
+/// The Collector's `filelog` default for `force_flush_period`.
+pub const DEFAULT_FORCE_FLUSH: Duration = Duration::from_millis(500);
 
 /// Bytes read from one file per pass at most.
 const CHUNK: u64 = 4 << 20;
@@ -56,6 +73,9 @@ struct Tracked {
     inode: u64,
     offset: u64,
     print: u64,
+    /// A multiline record held at the end of what was read: the file offset after it,
+    /// and since when it has ended there.
+    held: Option<(u64, Instant)>,
 }
 
 /// The hash of the first `min(upto, PRINT)` bytes of a file.
@@ -169,7 +189,7 @@ impl Tailer {
                 offset = 0;
             }
             let print = fingerprint(&mut file, offset)?;
-            self.tracked.insert(path.to_string(), Tracked { input, file, inode, offset, print });
+            self.tracked.insert(path.to_string(), Tracked { input, file, inode, offset, print, held: None });
         }
         let len = meta.len();
         if let Some(t) = self.tracked.get_mut(path) {
@@ -202,9 +222,47 @@ impl Tailer {
         };
         let used = if to_end && !full { buf.len() } else { used };
         buf.truncate(used);
-        let end = t.offset + used as u64;
         let text = String::from_utf8_lossy(&buf);
         let input = &self.inputs[t.input];
+        // `used` counts bytes of the file, `upto` of `text` (where invalid UTF-8 was
+        // replaced); the two agree on where lines start.
+        let (records, upto, used) = match &input.multiline {
+            None => (multiline::single_lines(&text), text.len(), used),
+            Some(rule) => {
+                let mut records = rule.records(&text);
+                // The last record may go on in lines not written yet: it waits for them
+                // (or for a record after it) until the file has ended there for the
+                // flush period; a record filling a whole read is stored as it is.
+                let end = t.offset + used as u64;
+                let last_start = records.last().map(|r| r.start);
+                let waited = t.held.is_some_and(|(at, since)| at == end && since.elapsed() >= input.force_flush_period);
+                match last_start {
+                    Some(start) if !(to_end || waited || start == 0 && full) => {
+                        if t.held.is_none_or(|(at, _)| at != end) {
+                            t.held = Some((end, Instant::now()));
+                        }
+                        records.pop();
+                        let lines = text[..start].bytes().filter(|&b| b == b'\n').count();
+                        let at = match lines {
+                            0 => 0,
+                            n => {
+                                buf.iter().enumerate().filter(|(_, &b)| b == b'\n').nth(n - 1).map_or(0, |(i, _)| i + 1)
+                            }
+                        };
+                        (records, start, at)
+                    }
+                    _ => {
+                        t.held = None;
+                        (records, text.len(), used)
+                    }
+                }
+            }
+        };
+        if used == 0 {
+            return Ok(false);
+        }
+        let text = &text[..upto];
+        let end = t.offset + used as u64;
         let mut labels =
             vec![("service".to_string(), input.service.clone()), ("filename".to_string(), path.to_string())];
         labels.extend(input.labels.iter().cloned());
@@ -214,7 +272,7 @@ impl Tailer {
         {
             let _g = self.store.checkpoint_lock().blocking_lock();
             self.store
-                .append_file(labels, now_ns(), &file_key, end, &text, self.max_line)
+                .append_file(labels, now_ns(), &file_key, end, text, &records, self.max_line)
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
             self.saved.files.insert(path.to_string(), Position { inode, offset: end, print });
             self.save()?;
@@ -279,11 +337,7 @@ mod tests {
         let logs = dir.path().join("logs");
         std::fs::create_dir_all(&logs).unwrap();
         let file = logs.join("app.log");
-        let input = FileInput {
-            paths: vec![logs.join("*.log").to_string_lossy().into_owned()],
-            service: "checkout".into(),
-            labels: vec![],
-        };
+        let input = FileInput::new(vec![logs.join("*.log").to_string_lossy().into_owned()], "checkout", vec![]);
         let data = dir.path().join("data");
         let pos = dir.path().join("positions.json");
         append(&file, "{\"event\": \"a\", \"level\": \"info\"}\nb\npartial");
@@ -357,5 +411,52 @@ mod tests {
             lines(&store).await,
             ["b", "c", "d", "e", "f", "g", "partial line", "{\"event\": \"a\", \"level\": \"info\"}"]
         );
+    }
+
+    async fn pass(t: Tailer) -> Tailer {
+        tokio::task::spawn_blocking(move || {
+            let mut t = t;
+            t.pass();
+            t
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn multiline_records_wait_for_their_last_lines_and_survive_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app.log");
+        let mut input = FileInput::new(vec![file.to_string_lossy().into_owned()], "payment", vec![]);
+        input.multiline = Some(Multiline::Python);
+        input.force_flush_period = Duration::ZERO;
+        let data = dir.path().join("data");
+        let pos = dir.path().join("positions.json");
+        let store = open(&data).await;
+
+        // A traceback being written: nothing is stored while it may go on.
+        append(&file, "10:00:01 level=error charge failed\nTraceback (most recent call last):\n  File \"pay.py\", line 3, in charge\n");
+        let mut t = pass(Tailer::new(store.clone(), vec![input.clone()], pos.clone(), 1024)).await;
+        assert!(lines(&store).await.is_empty());
+        // Its end and the next record: the traceback is stored whole; the next record waits.
+        append(&file, "TimeoutError: gateway\n10:00:02 INFO next\n");
+        t = pass(t).await;
+        let traceback = "10:00:01 level=error charge failed\nTraceback (most recent call last):\n  File \"pay.py\", line 3, in charge\nTimeoutError: gateway";
+        assert_eq!(lines(&store).await, [traceback]);
+        // A restart before the waiting record was stored: it is read again, and stored
+        // once the file has stayed as it is for the flush period.
+        drop(t);
+        drop(store);
+        let store = open(&data).await;
+        assert_eq!(lines(&store).await, [traceback], "the record replays as one event");
+        let t = pass(Tailer::new(store.clone(), vec![input.clone()], pos.clone(), 1024)).await;
+        assert_eq!(lines(&store).await, [traceback]);
+        let t = pass(t).await;
+        assert_eq!(lines(&store).await, [traceback, "10:00:02 INFO next"]);
+        let hit =
+            store.search(&Search::parse("TimeoutError").unwrap(), i64::MIN, i64::MAX, Order::Asc, 10).await.unwrap();
+        assert_eq!(hit.hits.len(), 1);
+        assert_eq!(hit.hits[0].stream.label("level"), Some("error"));
+        drop(t);
     }
 }

@@ -8,6 +8,7 @@ pub mod files;
 pub mod jsonl;
 pub mod logql;
 pub mod model;
+pub mod multiline;
 pub mod otlp;
 pub mod push;
 pub mod search;

@@ -206,10 +206,11 @@ impl LogStore {
         Ok((n, rejected))
     }
 
-    /// Stores lines read from a file (complete lines, `\n`-separated) with these
-    /// labels; `file` names the file (and its identity) and `end` is the offset after
-    /// the lines, kept in the log record so a restart resumes after them. Lines longer
-    /// than `max_line` are cut to it.
+    /// Stores records read from a file (`records`: byte ranges of `body`, a line each
+    /// or several lines of a multiline record) with these labels; `file` names the file
+    /// (and its identity) and `end` is the offset after them, kept in the log record so
+    /// a restart resumes after them. Records longer than `max_line` are cut to it.
+    #[allow(clippy::too_many_arguments)]
     pub fn append_file(
         &self,
         labels: Vec<(String, String)>,
@@ -217,24 +218,23 @@ impl LogStore {
         file: &str,
         end: u64,
         body: &str,
+        records: &[std::ops::Range<usize>],
         max_line: usize,
     ) -> Result<usize> {
         let mut p = LineParser::new(labels.clone(), now);
-        let mut rows = Vec::new();
-        for line in codec::body_lines(body) {
-            let line = if line.len() > max_line {
-                let mut cut = max_line;
-                while !line.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                &line[..cut]
-            } else {
-                line
-            };
-            rows.push(p.parse(line));
+        let mut rows = Vec::with_capacity(records.len());
+        let mut kept = Vec::with_capacity(records.len());
+        for r in records {
+            let Some(text) = body.get(r.clone()) else { continue };
+            let mut cut = text.len().min(max_line);
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            rows.push(p.parse(&text[..cut]));
+            kept.push(r.start..r.start + cut);
         }
         let n = rows.len();
-        let header = codec::file_header(&labels, now, file, end);
+        let header = codec::file_header(&labels, now, file, end, Some(&kept));
         // Even no lines (blank ones only) move the file's offset on.
         self.publish(&rows);
         if rows.is_empty() {

@@ -199,6 +199,42 @@ pub struct LogFileConfig {
     /// More stream labels.
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// How lines group into records (a traceback is one record); each line is one
+    /// without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiline: Option<MultilineConfig>,
+}
+
+/// `log_files[].multiline:` — which lines start a record; the others continue it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MultilineConfig {
+    /// A regular expression: a line it matches starts a record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_start_pattern: Option<String>,
+    /// A built-in rule instead: `python` or `java` (tracebacks and stack traces, and
+    /// indented lines, continue a record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    /// How long a record at a file's end waits for more lines (default 500ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub force_flush_period: Option<PromDuration>,
+}
+
+impl MultilineConfig {
+    /// The rule, or what is wrong with it.
+    pub fn rule(&self) -> Result<lantern_logs::multiline::Multiline, String> {
+        use lantern_logs::multiline::{Multiline, PRESETS};
+        match (&self.line_start_pattern, &self.preset) {
+            (Some(_), Some(_)) => Err("line_start_pattern and preset: give one of them, not both".into()),
+            (None, None) => Err("line_start_pattern or preset: one of them is needed".into()),
+            (Some(p), None) => Multiline::start_pattern(p)
+                .map_err(|e| format!("line_start_pattern: {p:?} is not a valid regular expression: {e}")),
+            (None, Some(name)) => {
+                Multiline::preset(name).ok_or_else(|| format!("preset: {name:?} is not one of {}", PRESETS.join(", ")))
+            }
+        }
+    }
 }
 
 impl Default for LogsConfig {
@@ -428,6 +464,11 @@ impl Config {
             if f.service.is_empty() {
                 errs.push(format!("key log_files[{i}].service: must not be empty"));
             }
+            if let Some(m) = &f.multiline {
+                if let Err(e) = m.rule() {
+                    errs.push(format!("key log_files[{i}].multiline.{e}"));
+                }
+            }
             for name in f.labels.keys() {
                 let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                     && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -496,10 +537,20 @@ impl Config {
     pub fn file_inputs(&self) -> Vec<lantern_logs::files::FileInput> {
         self.log_files
             .iter()
-            .map(|f| lantern_logs::files::FileInput {
-                paths: f.paths.clone(),
-                service: f.service.clone(),
-                labels: f.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            .map(|f| {
+                let mut input = lantern_logs::files::FileInput::new(
+                    f.paths.clone(),
+                    f.service.clone(),
+                    f.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                );
+                if let Some(m) = &f.multiline {
+                    // Checked by `validate`.
+                    input.multiline = m.rule().ok();
+                    if let Some(d) = m.force_flush_period {
+                        input.force_flush_period = d.0;
+                    }
+                }
+                input
             })
             .collect()
     }
@@ -553,6 +604,25 @@ mod tests {
         let c = Config { http_addr: "nonsense".into(), ..Config::default() };
         assert_eq!(c.validate().len(), 1);
         assert!(c.validate()[0].starts_with("key http_addr:"));
+    }
+
+    #[test]
+    fn multiline_rules_are_checked() {
+        let errs = |m: &str| {
+            Config::from_yaml(&format!("log_files:\n  - paths: [a.log]\n    service: a\n    multiline: {m}\n"))
+                .unwrap()
+                .validate()
+        };
+        assert!(errs("{preset: python}").is_empty());
+        assert!(errs("{line_start_pattern: '^\\d{4}-'}").is_empty());
+        assert_eq!(errs("{preset: ruby}"), ["key log_files[0].multiline.preset: \"ruby\" is not one of python, java"]);
+        let e = errs("{line_start_pattern: '(unclosed'}");
+        assert!(
+            e[0].starts_with("key log_files[0].multiline.line_start_pattern: \"(unclosed\" is not a valid"),
+            "{e:?}"
+        );
+        assert!(errs("{preset: java, line_start_pattern: x}")[0].contains("not both"));
+        assert!(errs("{}")[0].contains("one of them is needed"));
     }
 
     #[test]

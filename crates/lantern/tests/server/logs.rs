@@ -155,6 +155,33 @@ fn structlog_lines_reach_lantern_through_a_followed_file() {
     assert_eq!(total(&srv), 8, "no line is stored twice");
 }
 
+#[test]
+fn a_python_traceback_in_a_followed_file_is_one_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("payment.log");
+    let cfg = dir.path().join("lantern.yml");
+    std::fs::write(
+        &cfg,
+        "logs:\n  file_poll_interval: 100ms\nlog_files:\n  - paths: [payment.log]\n    service: payment\n    multiline: {preset: python, force_flush_period: 200ms}\n",
+    )
+    .unwrap();
+    let srv = Server::start_with(&dir.path().join("data"), &["--config", cfg.to_str().unwrap()]);
+    let out = Command::new(python()).arg(py_script("traceback_log.py")).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(written.lines().count() > 10, "the traceback spans many lines: {written}");
+    let total = |q: &str| search(&srv, json!({"query": q}))["total"].as_u64().unwrap();
+    crate::harness::eventually(20, "the three records", || (total("service:payment") == 3).then_some(()));
+    let v = search(&srv, json!({"query": "ZeroDivisionError"}));
+    assert_eq!(v["total"], 1, "{v}");
+    let record = v["hits"][0]["message"].as_str().unwrap();
+    assert!(record.contains("charge failed for order-1\nTraceback (most recent call last):"), "{record}");
+    assert!(record.contains("The above exception was the direct cause"), "{record}");
+    assert!(record.ends_with("RuntimeError: gateway rejected the charge"), "{record}");
+    assert_eq!(v["hits"][0]["level"], "error", "{v}");
+    assert_eq!(total("order-2"), 1);
+}
+
 fn otlp_logs(transport: &str, endpoint: &str, service: &str) -> String {
     let out = Command::new(python())
         .arg(py_script("otlp_logs.py"))
