@@ -290,6 +290,8 @@ impl RuleManager {
         let mut g = group.lock();
         let db = self.db.clone();
         g.eval(&q, t, &self.opts.env, &mut |w| write(&db, &w));
+        let failures = g.rules.iter().filter(|r| r.health == lantern_rules::eval::Health::Err).count();
+        lantern_core::selfmon::rule_group_evaluated(&format!("{};{}", g.file, g.name), g.eval_seconds, failures as u64);
         let mut batch = Vec::new();
         let interval = g.interval_ms;
         for r in &mut g.rules {

@@ -122,6 +122,11 @@ impl Notifier {
     pub fn counters(&self) -> &[Arc<Counters>] {
         &self.dests
     }
+
+    /// Batches waiting for the sender.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
 }
 
 async fn send_loop(mut rx: mpsc::Receiver<Vec<Notification>>, dests: Vec<Dest>, external_url: String) {

@@ -10,6 +10,7 @@ pub mod labels;
 pub mod matcher;
 pub mod names;
 pub mod sample;
+pub mod selfmon;
 
 pub use bytesize::ByteSize;
 pub use duration::PromDuration;

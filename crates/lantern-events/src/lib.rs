@@ -63,6 +63,8 @@ pub trait Table: Send + Sync + 'static {
     type Row: Clone + Send + Sync + 'static;
     /// Directory name under the data directory and the object store.
     const NAME: &'static str;
+    /// The `signal` label of the store's own metrics (`lantern_core::selfmon`).
+    const SIGNAL: &'static str;
     /// The Arrow schema of sealed segments.
     fn schema() -> SchemaRef;
     /// The schema of one segment of these rows: [`Table::schema`] unless the table's
@@ -282,7 +284,7 @@ impl<T: Table> EventStore<T> {
         let from = segments.iter().map(|s| s.info.log_upto).max().unwrap_or(0);
         let mut rows = Vec::new();
         let mut bad = 0usize;
-        let log = log::Log::open(log_dir, from, |payload| {
+        let log = log::Log::open(log_dir, T::SIGNAL, from, |payload| {
             observe(payload);
             match T::decode_log(payload) {
                 Some(r) => rows.extend(r),
@@ -443,6 +445,7 @@ impl<T: Table> EventStore<T> {
         for s in &drop {
             self.store.delete_prefix(&format!("{}/{}", T::NAME, s.info.id)).await?;
         }
+        lantern_core::selfmon::retention_deleted(T::SIGNAL, drop.len() as u64);
         tracing::info!(table = T::NAME, segments = drop.len(), "segments dropped by retention");
         Ok(())
     }

@@ -30,6 +30,8 @@ pub struct Log {
     written: AtomicU64,
     synced: AtomicU64,
     sync_lock: Mutex<()>,
+    /// The `signal` label of its fsync timings.
+    signal: &'static str,
 }
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
@@ -82,7 +84,7 @@ impl Log {
     /// Opens the log in `dir`, handing every payload in segments numbered `from` and
     /// later to `visit` (which returns false for a payload it cannot decode: that ends
     /// the log like a bad checksum). Segments before `from` are deleted.
-    pub fn open(dir: &Path, from: u64, mut visit: impl FnMut(&[u8]) -> bool) -> Result<Log> {
+    pub fn open(dir: &Path, signal: &'static str, from: u64, mut visit: impl FnMut(&[u8]) -> bool) -> Result<Log> {
         fs::create_dir_all(dir).map_err(io("create directory", dir))?;
         let segs = segments(dir)?;
         let mut last = from;
@@ -116,6 +118,7 @@ impl Log {
             written: AtomicU64::new(0),
             synced: AtomicU64::new(0),
             sync_lock: Mutex::new(()),
+            signal,
         })
     }
 
@@ -189,7 +192,9 @@ impl Log {
             (w.file.try_clone(), self.written.load(Ordering::SeqCst), w.segment)
         };
         let path = self.dir.join(name(segment));
+        let started = std::time::Instant::now();
         file.and_then(|f| f.sync_data()).map_err(io("sync", &path))?;
+        lantern_core::selfmon::wal_fsync(self.signal, started.elapsed().as_secs_f64());
         self.synced.fetch_max(upto, Ordering::SeqCst);
         Ok(())
     }
@@ -222,7 +227,7 @@ mod tests {
     #[test]
     fn replays_frames_and_truncates_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
-        let log = Log::open(dir.path(), 0, |_| true).unwrap();
+        let log = Log::open(dir.path(), "notes", 0, |_| true).unwrap();
         let mut buf = Vec::new();
         frame(b"one", &mut buf);
         frame(b"two", &mut buf);
@@ -234,7 +239,7 @@ mod tests {
         log.write(&buf[..buf.len() - 2]).unwrap();
         drop(log);
         let mut seen = Vec::new();
-        let _log = Log::open(dir.path(), 0, |p| {
+        let _log = Log::open(dir.path(), "notes", 0, |p| {
             seen.push(p.to_vec());
             true
         })
@@ -242,7 +247,7 @@ mod tests {
         assert_eq!(seen, [b"one".to_vec(), b"two".to_vec()]);
         // Segments before `from` are dropped unread.
         let mut seen = 0;
-        let _log = Log::open(dir.path(), seg + 1, |_| {
+        let _log = Log::open(dir.path(), "notes", seg + 1, |_| {
             seen += 1;
             true
         })

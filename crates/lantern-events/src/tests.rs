@@ -18,6 +18,7 @@ struct Note {
 impl Table for Notes {
     type Row = Note;
     const NAME: &'static str = "notes";
+    const SIGNAL: &'static str = "notes";
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
             Field::new("t", DataType::Int64, false),

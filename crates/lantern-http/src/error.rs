@@ -46,6 +46,22 @@ impl ErrorKind {
         }
     }
 
+    /// The `reason` label of a request refused for this (`lantern_core::selfmon`).
+    pub fn reason(self) -> &'static str {
+        match self {
+            ErrorKind::BadData => "malformed",
+            ErrorKind::Execution => "execution",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::UnsupportedMediaType => "unsupported_media_type",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
     /// Prometheus's `errorType` string.
     pub fn prometheus_type(self) -> &'static str {
         match self {

@@ -1,16 +1,19 @@
 //! What every Lantern HTTP API shares: [`ApiError`] and its one mapping to HTTP status
 //! codes, Prometheus's JSON envelope, request bodies (limits, `Content-Encoding`),
-//! form/query parameter handling, time parsing and series-selector parsing.
+//! form/query parameter handling, time parsing, series-selector parsing, and the
+//! request metrics middleware.
 
 pub mod body;
 pub mod error;
 pub mod params;
 pub mod selector;
 pub mod time;
+pub mod track;
 
 pub use body::{read_body, BodyLimits};
 pub use error::{ApiError, ErrorKind};
 pub use params::{read_body_limited, Params};
+pub use track::track;
 
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;

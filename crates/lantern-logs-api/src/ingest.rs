@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use lantern_core::selfmon::{self, signal::LOGS};
 use lantern_http::{ApiError, ErrorKind};
 use lantern_logs::push::{decode_json, decode_proto};
 use lantern_logs::Rejected;
@@ -49,6 +50,21 @@ fn partial(accepted: usize, rejected: &[Rejected]) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
 }
 
+/// Counts what a push stored and refused into Lantern's own metrics.
+fn count(protocol: &'static str, bytes: usize, stored: usize, rejected: &[Rejected]) {
+    selfmon::ingest_bytes(LOGS, protocol, bytes as u64);
+    selfmon::ingested(LOGS, protocol, stored as u64);
+    for cause in [lantern_logs::store::TOO_LONG, lantern_logs::store::INVALID] {
+        selfmon::refused_items(LOGS, protocol, cause, rejected.iter().filter(|r| r.cause == cause).count() as u64);
+    }
+}
+
+/// Counts a push refused whole.
+fn refused(protocol: &'static str, e: ApiError) -> ApiError {
+    selfmon::refused_request(LOGS, protocol, e.kind.reason());
+    e
+}
+
 /// The size limits of a log push: `logs.max_request_size`, as sent and decompressed.
 fn body_limits(api: &LogsApi) -> lantern_http::BodyLimits {
     let m = api.limits.max_request_bytes;
@@ -67,6 +83,7 @@ pub(crate) async fn jsonl(
         rate_limited(&api, body.len())?;
         let labels: Vec<(String, String)> = p.service.into_iter().map(|s| ("service".to_string(), s)).collect();
         let max = api.limits.max_line_bytes;
+        let bytes = body.len();
         let (n, rejected) = tokio::task::spawn_blocking(move || {
             let text = std::str::from_utf8(&body)
                 .map_err(|e| ApiError::bad_data(format!("the body is not UTF-8 text: {e}")))?;
@@ -74,13 +91,14 @@ pub(crate) async fn jsonl(
         })
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
+        count("jsonl", bytes, n, &rejected);
         Ok::<_, ApiError>(if rejected.is_empty() {
             axum::Json(json!({"accepted": n})).into_response()
         } else {
             partial(n, &rejected)
         })
     };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+    run.await.unwrap_or_else(|e| refused("jsonl", e).into_response())
 }
 
 /// `POST /api/v1/admin/logs/flush`: seals the lines in memory into a segment now.
@@ -106,6 +124,7 @@ pub(crate) async fn loki_push(State(api): State<LogsApi>, headers: HeaderMap, bo
         let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let max_line = api.limits.max_line_bytes;
         let max_body = api.limits.max_request_bytes;
+        let bytes = body.len();
         let pushed = tokio::task::spawn_blocking(move || {
             if ct.starts_with("application/json") {
                 decode_json(&body, max_line).map_err(ApiError::bad_data)
@@ -134,6 +153,7 @@ pub(crate) async fn loki_push(State(api): State<LogsApi>, headers: HeaderMap, bo
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?
             .map_err(store_failed)?;
+        count("loki", bytes, n, &rejected);
         if rejected.is_empty() {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
@@ -144,5 +164,5 @@ pub(crate) async fn loki_push(State(api): State<LogsApi>, headers: HeaderMap, bo
         }
         Ok::<_, ApiError>((StatusCode::BAD_REQUEST, msg + "\n").into_response())
     };
-    run.await.unwrap_or_else(loki_error)
+    run.await.unwrap_or_else(|e| loki_error(refused("loki", e)))
 }

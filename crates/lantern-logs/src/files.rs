@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use lantern_core::selfmon::signal::LOGS;
+
 use crate::multiline::{self, Multiline};
 use crate::store::LogStore;
 
@@ -271,9 +273,12 @@ impl Tailer {
         let print = if t.offset < PRINT { fingerprint(&mut t.file, end)? } else { t.print };
         {
             let _g = self.store.checkpoint_lock().blocking_lock();
-            self.store
+            let n = self
+                .store
                 .append_file(labels, now_ns(), &file_key, end, text, &records, self.max_line)
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
+            lantern_core::selfmon::ingest_bytes(LOGS, "file", text.len() as u64);
+            lantern_core::selfmon::ingested(LOGS, "file", n as u64);
             self.saved.files.insert(path.to_string(), Position { inode, offset: end, print });
             self.save()?;
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::jsonl::{flatten_object, reproduce, LEVEL_KEYS};
 use crate::model::{normalize_level, parse_label_set, LogRow, Names, Stream, Value};
-use crate::store::Rejected;
+use crate::store::{Rejected, INVALID, TOO_LONG};
 
 /// The protobuf messages of a push.
 pub mod proto {
@@ -107,10 +107,11 @@ impl Builder {
         Self { max_line, out: Pushed::default(), names: Names::default(), streams: HashMap::new() }
     }
 
-    fn reject(&mut self, stream: usize, entry: usize, labels: &str, reason: String) {
+    fn reject(&mut self, stream: usize, entry: usize, labels: &str, reason: String, cause: &'static str) {
         self.out.rejected.push(Rejected {
             line: entry + 1,
             reason: format!("stream {} {labels}, entry {}: {reason}", stream + 1, entry + 1),
+            cause,
         });
     }
 
@@ -171,18 +172,18 @@ pub fn decode_json(body: &[u8], max_line: usize) -> Result<Pushed, String> {
         let key = stream.text();
         if let Some(reason) = invalid_labels(&labels) {
             for ei in 0..s.values.len() {
-                b.reject(si, ei, &key, reason.clone());
+                b.reject(si, ei, &key, reason.clone(), INVALID);
             }
             continue;
         }
         for (ei, v) in s.values.into_iter().enumerate() {
             let (Some(t), Some(serde_json::Value::String(line))) = (v.first().and_then(parse_ns), v.get(1)) else {
-                b.reject(si, ei, &key, "an entry is [\"<unix nanoseconds>\", \"<line>\", {metadata}]".into());
+                b.reject(si, ei, &key, "an entry is [\"<unix nanoseconds>\", \"<line>\", {metadata}]".into(), INVALID);
                 continue;
             };
             if line.len() > b.max_line {
                 let reason = format!("line is {} bytes, longer than the limit of {}", line.len(), b.max_line);
-                b.reject(si, ei, &key, reason);
+                b.reject(si, ei, &key, reason, TOO_LONG);
                 continue;
             }
             let metadata = match v.get(2) {
@@ -208,7 +209,7 @@ pub fn decode_proto(body: &[u8], max_line: usize) -> Result<Pushed, String> {
             Ok(l) => l,
             Err(e) => {
                 for ei in 0..s.entries.len() {
-                    b.reject(si, ei, &s.labels, e.clone());
+                    b.reject(si, ei, &s.labels, e.clone(), INVALID);
                 }
                 continue;
             }
@@ -216,14 +217,14 @@ pub fn decode_proto(body: &[u8], max_line: usize) -> Result<Pushed, String> {
         let key = Stream::new(labels.clone()).text();
         if let Some(reason) = invalid_labels(&labels) {
             for ei in 0..s.entries.len() {
-                b.reject(si, ei, &key, reason.clone());
+                b.reject(si, ei, &key, reason.clone(), INVALID);
             }
             continue;
         }
         for (ei, e) in s.entries.into_iter().enumerate() {
             if e.line.len() > b.max_line {
                 let reason = format!("line is {} bytes, longer than the limit of {}", e.line.len(), b.max_line);
-                b.reject(si, ei, &key, reason);
+                b.reject(si, ei, &key, reason, TOO_LONG);
                 continue;
             }
             let t =

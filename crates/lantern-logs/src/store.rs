@@ -77,7 +77,14 @@ pub struct Rejected {
     pub line: usize,
     /// Why.
     pub reason: String,
+    /// Why, as the `reason` label of Lantern's own metrics: `too_long` or `invalid`.
+    pub cause: &'static str,
 }
+
+/// [`Rejected::cause`] of a line longer than the limit.
+pub const TOO_LONG: &str = "too_long";
+/// [`Rejected::cause`] of an entry that is malformed (labels, time, shape).
+pub const INVALID: &str = "invalid";
 
 /// The store.
 pub struct LogStore {
@@ -190,6 +197,7 @@ impl LogStore {
                 rejected.push(Rejected {
                     line: i + 1,
                     reason: format!("line {} is {} bytes, longer than the limit of {max_line}", i + 1, line.len()),
+                    cause: TOO_LONG,
                 });
                 continue;
             }

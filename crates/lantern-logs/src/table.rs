@@ -213,6 +213,7 @@ fn field_columns(b: &RecordBatch) -> HashMap<&str, FieldCol<'_>> {
 impl Table for Logs {
     type Row = LogRow;
     const NAME: &'static str = "logs";
+    const SIGNAL: &'static str = lantern_core::selfmon::signal::LOGS;
 
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(fixed_fields()))

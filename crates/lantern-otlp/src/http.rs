@@ -16,6 +16,7 @@ use prost::Message;
 use crate::ingest::{IngestError, MetricsIngest};
 use crate::logs::LogIngest;
 use crate::traces::TraceIngest;
+use lantern_core::selfmon::signal;
 use lantern_http::BodyLimits;
 
 /// The OTLP/HTTP routes; bodies within `limits` (`limits.max_request_body_size` and
@@ -25,7 +26,12 @@ pub fn router(metrics: MetricsIngest, traces: TraceIngest, logs: LogIngest, limi
         .route("/v1/metrics", post(self::metrics))
         .route("/v1/traces", post(self::traces))
         .route("/v1/logs", post(self::logs))
-        .with_state(Receivers { metrics, traces, logs, limits })
+        .with_state(Receivers {
+            metrics: metrics.via(crate::ingest::HTTP),
+            traces: traces.via(crate::ingest::HTTP),
+            logs: logs.via(crate::ingest::HTTP),
+            limits,
+        })
 }
 
 #[derive(Clone)]
@@ -195,24 +201,35 @@ fn json_without_nulls<R: serde::Serialize>(resp: &R) -> String {
     }
 }
 
+/// Counts a request refused before it reached the store, by its status.
+fn refused(signal: &'static str, resp: Response) -> Response {
+    let reason = match resp.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "malformed",
+    };
+    lantern_core::selfmon::refused_request(signal, crate::ingest::HTTP, reason);
+    resp
+}
+
 async fn metrics(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> Response {
     match read_request::<ExportMetricsServiceRequest>(&headers, body, "ExportMetricsServiceRequest", r.limits).await {
         Ok((enc, body)) => answer(r.metrics.export(body).await, enc),
-        Err(resp) => resp,
+        Err(resp) => refused(signal::METRICS, resp),
     }
 }
 
 async fn traces(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> Response {
     match read_request::<ExportTraceServiceRequest>(&headers, body, "ExportTraceServiceRequest", r.limits).await {
         Ok((enc, body)) => answer(r.traces.export(body).await, enc),
-        Err(resp) => resp,
+        Err(resp) => refused(signal::TRACES, resp),
     }
 }
 
 async fn logs(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> Response {
     match read_request::<ExportLogsServiceRequest>(&headers, body, "ExportLogsServiceRequest", r.limits).await {
         Ok((enc, body)) => answer(r.logs.export(body).await, enc),
-        Err(resp) => resp,
+        Err(resp) => refused(signal::LOGS, resp),
     }
 }
 

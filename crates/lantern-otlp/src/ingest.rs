@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
+use lantern_core::selfmon::signal::METRICS;
 use lantern_tsdb::Tsdb;
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
 
@@ -23,6 +24,35 @@ pub enum IngestError {
     #[error("{0}")]
     Internal(String),
 }
+
+impl IngestError {
+    /// The `reason` label of a request refused for this.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            IngestError::Invalid(_) => "malformed",
+            IngestError::Unavailable(_) => "unavailable",
+            IngestError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// Counts a request's body, or its refusal, into Lantern's own metrics.
+pub(crate) fn count_request<T>(
+    signal: &'static str,
+    protocol: &'static str,
+    bytes: usize,
+    result: &Result<T, IngestError>,
+) {
+    match result {
+        Ok(_) => lantern_core::selfmon::ingest_bytes(signal, protocol, bytes as u64),
+        Err(e) => lantern_core::selfmon::refused_request(signal, protocol, e.reason()),
+    }
+}
+
+/// The `protocol` label of requests that came over OTLP/gRPC.
+pub const GRPC: &str = "otlp_grpc";
+/// The `protocol` label of requests that came over OTLP/HTTP.
+pub const HTTP: &str = "otlp_http";
 
 /// Requests converted and stored at once; more wait, up to [`ADMISSION_WAIT`].
 pub(crate) const IN_FLIGHT: usize = 8;
@@ -60,6 +90,8 @@ pub struct MetricsIngest {
     /// Back-pressure: a bounded number of requests in flight; the rest wait briefly,
     /// then get a retryable error instead of queueing without bound.
     permits: Arc<tokio::sync::Semaphore>,
+    /// The `protocol` label of what it stores ([`GRPC`] or [`HTTP`]).
+    protocol: &'static str,
 }
 
 impl MetricsIngest {
@@ -70,12 +102,25 @@ impl MetricsIngest {
 
     /// Same, with at most `in_flight` requests processed at once.
     pub fn with_limit(db: Arc<OnceLock<Arc<Tsdb>>>, in_flight: usize) -> Self {
-        Self { db, delta: Arc::default(), permits: Arc::new(tokio::sync::Semaphore::new(in_flight)) }
+        Self { db, delta: Arc::default(), permits: Arc::new(tokio::sync::Semaphore::new(in_flight)), protocol: GRPC }
+    }
+
+    /// The same receiver, counting what it stores as come through `protocol`.
+    pub fn via(mut self, protocol: &'static str) -> Self {
+        self.protocol = protocol;
+        self
     }
 
     /// Decodes, converts and stores a request: `body` is an `ExportMetricsServiceRequest`
     /// in protobuf.
     pub async fn export(&self, body: Bytes) -> Result<ExportMetricsServiceResponse, IngestError> {
+        let bytes = body.len();
+        let result = self.store(body).await;
+        count_request(METRICS, self.protocol, bytes, &result);
+        result
+    }
+
+    async fn store(&self, body: Bytes) -> Result<ExportMetricsServiceResponse, IngestError> {
         let db = self
             .db
             .get()
@@ -83,6 +128,7 @@ impl MetricsIngest {
             .ok_or_else(|| IngestError::Unavailable("the metrics store is starting; retry shortly".into()))?;
 
         let delta = self.delta.clone();
+        let protocol = self.protocol;
         run_admitted(&self.permits, "metrics store", move || {
             let bump = bumpalo::Bump::new();
             let req = lantern_otlp_wire::metrics::metrics_request(&body, &bump)
@@ -96,6 +142,8 @@ impl MetricsIngest {
                 lantern_tsdb::Error::Closed => IngestError::Unavailable(e.to_string()),
                 other => IngestError::Internal(other.to_string()),
             })?;
+            outcome.count(protocol);
+            lantern_core::selfmon::refused_items(METRICS, protocol, "invalid", sink.rejected as u64);
             let (mut rejected, mut errors) = (sink.rejected, sink.errors);
             let refused = outcome.rejected.len() + outcome.invalid_series.iter().map(|s| s.samples).sum::<usize>();
             if refused > 0 {

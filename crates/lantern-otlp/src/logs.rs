@@ -10,24 +10,40 @@ use lantern_logs::codec::otlp_header;
 use lantern_logs::LogStore;
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
 
-use crate::ingest::{run_admitted, IngestError};
+use crate::ingest::{count_request, run_admitted, IngestError, GRPC};
+use lantern_core::selfmon::signal::LOGS;
 
 /// Shared by the gRPC and HTTP receivers.
 #[derive(Clone)]
 pub struct LogIngest {
     store: Arc<OnceLock<Arc<LogStore>>>,
     permits: Arc<tokio::sync::Semaphore>,
+    protocol: &'static str,
 }
 
 impl LogIngest {
     /// A receiver writing into the log store in `store` once it is set.
     pub fn new(store: Arc<OnceLock<Arc<LogStore>>>) -> Self {
-        Self { store, permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::IN_FLIGHT)) }
+        Self { store, permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::IN_FLIGHT)), protocol: GRPC }
+    }
+
+    /// The same receiver, counting what it stores as come through `protocol`.
+    pub fn via(mut self, protocol: &'static str) -> Self {
+        self.protocol = protocol;
+        self
     }
 
     /// Decodes, converts and stores a request (`body`: an `ExportLogsServiceRequest` in
     /// protobuf); returns once the events are durable.
     pub async fn export(&self, body: Bytes) -> Result<ExportLogsServiceResponse, IngestError> {
+        let bytes = body.len();
+        let result = self.store(body).await;
+        count_request(LOGS, self.protocol, bytes, &result);
+        result
+    }
+
+    async fn store(&self, body: Bytes) -> Result<ExportLogsServiceResponse, IngestError> {
+        let protocol = self.protocol;
         let store = self
             .store
             .get()
@@ -48,6 +64,8 @@ impl LogIngest {
                 store.append(c.rows)
             };
             result.map_err(|e| IngestError::Internal(e.to_string()))?;
+            lantern_core::selfmon::ingested(LOGS, protocol, stored as u64);
+            lantern_core::selfmon::refused_items(LOGS, protocol, "invalid", c.rejected as u64);
             tracing::debug!(records = stored, rejected = c.rejected, "otlp log records stored");
             Ok(ExportLogsServiceResponse {
                 partial_success: (c.rejected > 0).then(|| ExportLogsPartialSuccess {

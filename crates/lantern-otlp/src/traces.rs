@@ -9,7 +9,8 @@ use lantern_traces::table::otlp_payload;
 use lantern_traces::{SpanMetrics, TraceStore};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 
-use crate::ingest::{run_admitted, IngestError};
+use crate::ingest::{count_request, run_admitted, IngestError, GRPC};
+use lantern_core::selfmon::signal::TRACES;
 
 /// Shared by the gRPC and HTTP receivers.
 #[derive(Clone)]
@@ -17,18 +18,38 @@ pub struct TraceIngest {
     store: Arc<OnceLock<Arc<TraceStore>>>,
     metrics: Arc<SpanMetrics>,
     permits: Arc<tokio::sync::Semaphore>,
+    protocol: &'static str,
 }
 
 impl TraceIngest {
     /// A receiver writing into the span store in `store` once it is set, and counting
     /// spans into `metrics`.
     pub fn new(store: Arc<OnceLock<Arc<TraceStore>>>, metrics: Arc<SpanMetrics>) -> Self {
-        Self { store, metrics, permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::IN_FLIGHT)) }
+        Self {
+            store,
+            metrics,
+            permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::IN_FLIGHT)),
+            protocol: GRPC,
+        }
+    }
+
+    /// The same receiver, counting what it stores as come through `protocol`.
+    pub fn via(mut self, protocol: &'static str) -> Self {
+        self.protocol = protocol;
+        self
     }
 
     /// Decodes, converts and stores a request (`body`: an `ExportTraceServiceRequest`
     /// in protobuf); returns once the spans are durable.
     pub async fn export(&self, body: Bytes) -> Result<ExportTraceServiceResponse, IngestError> {
+        let bytes = body.len();
+        let result = self.store(body).await;
+        count_request(TRACES, self.protocol, bytes, &result);
+        result
+    }
+
+    async fn store(&self, body: Bytes) -> Result<ExportTraceServiceResponse, IngestError> {
+        let protocol = self.protocol;
         let store = self
             .store
             .get()
@@ -46,6 +67,8 @@ impl TraceIngest {
             store
                 .append(converted.spans, Some(&otlp_payload(&body)))
                 .map_err(|e| IngestError::Internal(e.to_string()))?;
+            lantern_core::selfmon::ingested(TRACES, protocol, stored as u64);
+            lantern_core::selfmon::refused_items(TRACES, protocol, "invalid", converted.rejected as u64);
             tracing::debug!(spans = stored, rejected = converted.rejected, "otlp spans stored");
             Ok(ExportTraceServiceResponse {
                 partial_success: (converted.rejected > 0).then(|| ExportTracePartialSuccess {

@@ -96,6 +96,9 @@ pub fn router(api: PromApi) -> Router {
         .route("/api/v1/metadata", get(status::metadata))
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
+        .route("/api/v1/status/config", get(status::config))
+        .route("/api/v1/status/flags", get(status::flags))
+        .route("/api/v1/status/tsdb", get(status::tsdb).post(status::tsdb))
         .route("/api/v1/admin/tsdb/flush", post(flush))
         .with_state(api)
 }

@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use lantern_core::selfmon::signal::METRICS;
 use lantern_http::{read_body_limited, ApiError, ErrorKind};
 use lantern_tsdb::{AppendOutcome, Batch};
 
@@ -15,10 +16,31 @@ use crate::{store_error, PromApi};
 /// How many individual problems a 400 message lists before summarising.
 const MAX_LISTED: usize = 5;
 
+/// The `protocol` label of what this endpoint stores.
+const PROTOCOL: &str = "remote_write";
+
 pub(crate) async fn handle(State(api): State<PromApi>, headers: HeaderMap, body: Body) -> Response {
     match write(&api, &headers, body).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => e.into_response(),
+        Err(Refused::Request(e)) => {
+            lantern_core::selfmon::refused_request(METRICS, PROTOCOL, e.kind.reason());
+            e.into_response()
+        }
+        Err(Refused::Items(e)) => e.into_response(),
+    }
+}
+
+/// Why a write was not (wholly) stored.
+enum Refused {
+    /// Nothing of the request was stored.
+    Request(ApiError),
+    /// Some of its samples were not; the rest was.
+    Items(ApiError),
+}
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Self {
+        Refused::Request(e)
     }
 }
 
@@ -51,20 +73,20 @@ pub fn decompress_body(compressed: &[u8], max_decompressed: usize, out: &mut Vec
     Ok(())
 }
 
-async fn write(api: &PromApi, headers: &HeaderMap, body: Body) -> Result<(), ApiError> {
+async fn write(api: &PromApi, headers: &HeaderMap, body: Body) -> Result<(), Refused> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|h| h.to_str().ok()).unwrap_or("");
     if ct.contains("io.prometheus.write.v2.Request") {
-        return Err(ApiError::new(
+        return Err(Refused::Request(ApiError::new(
             ErrorKind::UnsupportedMediaType,
             "remote write 2.0 (io.prometheus.write.v2.Request) is not supported; send remote write 1.0 (prometheus.WriteRequest)",
-        ));
+        )));
     }
     if let Some(enc) = headers.get(header::CONTENT_ENCODING).and_then(|h| h.to_str().ok()) {
         if !enc.eq_ignore_ascii_case("snappy") {
-            return Err(ApiError::new(
+            return Err(Refused::Request(ApiError::new(
                 ErrorKind::UnsupportedMediaType,
                 format!("content encoding {enc:?} is not supported; remote write bodies are snappy-compressed"),
-            ));
+            )));
         }
     }
     let db = api.db()?;
@@ -73,7 +95,8 @@ async fn write(api: &PromApi, headers: &HeaderMap, body: Body) -> Result<(), Api
     // Decompressing, decoding and appending are CPU work and an fsync: off the async threads.
     tokio::task::spawn_blocking(move || {
         let mut raw = BODY.with(|b| b.take());
-        let result = decompress_body(&compressed, max, &mut raw).and_then(|()| {
+        let result = decompress_body(&compressed, max, &mut raw).map_err(Refused::Request).and_then(|()| {
+            lantern_core::selfmon::ingest_bytes(METRICS, PROTOCOL, raw.len() as u64);
             let mut batch = Batch::new();
             let mut metadata = Vec::new();
             let extras = decode_write_request(&raw, &mut batch, &mut metadata).map_err(|e| {
@@ -83,7 +106,9 @@ async fn write(api: &PromApi, headers: &HeaderMap, body: Body) -> Result<(), Api
                 db.metadata().set(&family, meta);
             }
             let outcome = db.append_batch(&batch).map_err(store_error)?;
-            report(batch.sample_count(), &outcome, extras)
+            outcome.count(PROTOCOL);
+            lantern_core::selfmon::refused_items(METRICS, PROTOCOL, "unsupported", extras.histograms as u64);
+            report(batch.sample_count(), &outcome, extras).map_err(Refused::Items)
         });
         if raw.capacity() <= REUSED_BUFFER_BYTES {
             BODY.with(|b| b.replace(raw));

@@ -1,4 +1,5 @@
-//! `/api/v1/status/buildinfo`, `/api/v1/status/runtimeinfo` and `/api/v1/metadata`.
+//! `/api/v1/status/buildinfo`, `runtimeinfo`, `config`, `flags` and `tsdb`, and
+//! `/api/v1/metadata`, answered as Prometheus answers them.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -13,6 +14,10 @@ pub struct RuntimeInfo {
     pub start_time: String,
     /// The retention setting, as Prometheus prints it (`15d`, `10GiB`).
     pub storage_retention: String,
+    /// The configuration in force, as YAML (secrets masked).
+    pub config_yaml: String,
+    /// The command-line flags and their values (defaults included).
+    pub flags: std::collections::BTreeMap<String, String>,
 }
 
 /// The Prometheus release whose HTTP API Lantern answers like. Clients such as Grafana
@@ -114,6 +119,91 @@ pub(crate) async fn metadata(
                 .map(|(k, v)| (k, v.into_iter().map(|m| Meta { kind: m.kind, help: m.help, unit: m.unit }).collect()))
                 .collect();
             Ok(lantern_http::success(out))
+        }
+        .await,
+    )
+}
+
+#[derive(Serialize)]
+struct ConfigYaml<'a> {
+    yaml: &'a str,
+}
+
+/// `/api/v1/status/config`: the configuration in force, as YAML.
+pub(crate) async fn config(State(api): State<PromApi>) -> Response {
+    lantern_http::success(ConfigYaml { yaml: &api.runtime.config_yaml })
+}
+
+/// `/api/v1/status/flags`: every flag with its value.
+pub(crate) async fn flags(State(api): State<PromApi>) -> Response {
+    lantern_http::success(&api.runtime.flags)
+}
+
+#[derive(Serialize)]
+struct Count {
+    name: String,
+    value: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HeadStats {
+    num_series: usize,
+    num_label_pairs: u64,
+    chunk_count: usize,
+    min_time: i64,
+    max_time: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TsdbStatus {
+    head_stats: HeadStats,
+    series_count_by_metric_name: Vec<Count>,
+    label_value_count_by_label_name: Vec<Count>,
+    memory_in_bytes_by_label_name: Vec<Count>,
+    series_count_by_label_value_pair: Vec<Count>,
+}
+
+/// `/api/v1/status/tsdb`: the head's cardinality, the `limit` (default 10) largest
+/// metric names, label names and label pairs by series, values and bytes.
+pub(crate) async fn tsdb(
+    State(api): State<PromApi>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    crate::respond(
+        async {
+            let p =
+                lantern_http::Params::from_request(&method, &uri, &headers, body, api.limits.max_request_bytes).await?;
+            let limit = match p.usize("limit")? {
+                None => 10,
+                Some(0) => return Err(lantern_http::ApiError::bad_data("limit must be a positive number")),
+                Some(n) => n,
+            };
+            let db = api.db()?;
+            let (c, stats) = tokio::task::spawn_blocking(move || (db.head_cardinality(limit), db.stats()))
+                .await
+                .map_err(|e| lantern_http::ApiError::internal(e.to_string()))?;
+            let db = api.db()?;
+            // An empty head reports the bounds Prometheus reports for one.
+            let (min_time, max_time) = db.head_time_range().unwrap_or((i64::MAX, i64::MIN));
+            let counts = |v: Vec<(String, u64)>| v.into_iter().map(|(name, value)| Count { name, value }).collect();
+            Ok(lantern_http::success(TsdbStatus {
+                head_stats: HeadStats {
+                    num_series: stats.head_series,
+                    num_label_pairs: c.label_pairs,
+                    chunk_count: stats.head_chunks,
+                    min_time,
+                    max_time,
+                },
+                series_count_by_metric_name: counts(c.series_by_metric_name),
+                label_value_count_by_label_name: counts(c.values_by_label_name),
+                memory_in_bytes_by_label_name: counts(c.memory_by_label_name),
+                series_count_by_label_value_pair: counts(c.series_by_label_pair),
+            }))
         }
         .await,
     )

@@ -2,6 +2,7 @@
 //! `honor_labels`, `metric_relabel_configs`, limits), store with exemplars, mark vanished
 //! series stale, and write the `up`/`scrape_*` series.
 
+use lantern_core::selfmon::{self, signal::METRICS};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -181,6 +182,7 @@ pub async fn run(
     let wait = (offset + interval_ms - now_ms() % interval_ms) % interval_ms;
     let mut next = tokio::time::Instant::now() + Duration::from_millis(wait);
     let mut cache = Cache::default();
+    let job_name = target.labels.get("job").unwrap_or_default().to_string();
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
@@ -190,7 +192,8 @@ pub async fn run(
         let t = started.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let clock = Instant::now();
         let fetched = fetch(&target, &job).await;
-        let small = fetched.as_ref().map_or(true, |(b, _)| b.len() <= INLINE_BODY_BYTES);
+        let body_bytes = fetched.as_ref().map_or(0, |(b, _)| b.len());
+        let small = body_bytes <= INLINE_BODY_BYTES;
         let c = std::mem::take(&mut cache);
         let (c, result) = if small {
             // A small scrape is parsed and logged (without fsync) in well under a
@@ -218,8 +221,11 @@ pub async fn run(
         s.last_scrape = Some(started);
         s.last_duration = clock.elapsed().as_secs_f64();
         s.metadata = meta_ok;
+        selfmon::scraped(&job_name, s.last_duration, result.is_ok());
         match result {
-            Ok(_) => {
+            Ok((report, _)) => {
+                selfmon::ingest_bytes(METRICS, "scrape", body_bytes as u64);
+                selfmon::ingested(METRICS, "scrape", report.post_relabel as u64);
                 s.health = Health::Up;
                 s.last_error.clear();
             }

@@ -150,6 +150,7 @@ fn col<'a, A: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a A, String> 
 impl Table for Spans {
     type Row = Span;
     const NAME: &'static str = "spans";
+    const SIGNAL: &'static str = lantern_core::selfmon::signal::TRACES;
 
     fn schema() -> SchemaRef {
         schema()

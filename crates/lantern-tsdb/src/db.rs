@@ -59,6 +59,23 @@ pub struct AppendOutcome {
     pub exemplars_skipped: usize,
 }
 
+impl AppendOutcome {
+    /// Counts what this append stored and refused into Lantern's own metrics, as sent
+    /// through `protocol`.
+    pub fn count(&self, protocol: &'static str) {
+        use lantern_core::selfmon::{ingested, refused_items, signal::METRICS};
+        ingested(METRICS, protocol, (self.appended + self.already_stored) as u64);
+        refused_items(METRICS, protocol, "invalid", self.invalid_series.iter().map(|s| s.samples as u64).sum());
+        for reason in [Rejection::TooOld, Rejection::DuplicateTimestamp] {
+            let label = match reason {
+                Rejection::TooOld => "too_old",
+                Rejection::DuplicateTimestamp => "duplicate_timestamp",
+            };
+            refused_items(METRICS, protocol, label, self.rejected.iter().filter(|r| r.reason == reason).count() as u64);
+        }
+    }
+}
+
 /// What one append call accepted, on its way to the log: filled series by series under
 /// the append lock, then written as one frame group.
 struct Pending {
@@ -171,6 +188,8 @@ impl std::fmt::Debug for SeriesHandle {
 pub struct Stats {
     /// Series in the head.
     pub head_series: usize,
+    /// Chunks in the head.
+    pub head_chunks: usize,
     /// Blocks on disk.
     pub blocks: usize,
     /// Bytes of all blocks.
@@ -523,11 +542,26 @@ impl Tsdb {
         self.wal.sync()
     }
 
+    /// What the head's series are made of, the `limit` largest of each list.
+    pub fn head_cardinality(&self, limit: usize) -> crate::postings::Cardinality {
+        self.head.cardinality(limit)
+    }
+
+    /// The oldest and newest sample times in the head, if it holds any.
+    pub fn head_time_range(&self) -> Option<(i64, i64)> {
+        self.head
+            .series_refs()
+            .iter()
+            .filter_map(|s| s.data.lock().time_range())
+            .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+    }
+
     /// Current sizes.
     pub fn stats(&self) -> Stats {
         let blocks = self.blocks.read();
         Stats {
             head_series: self.head.num_series(),
+            head_chunks: self.head.series_refs().iter().map(|s| s.data.lock().chunk_count()).sum(),
             blocks: blocks.len(),
             block_bytes: blocks.iter().map(|b| b.meta.size_bytes).sum(),
             block_samples: blocks.iter().map(|b| b.meta.num_samples).sum(),

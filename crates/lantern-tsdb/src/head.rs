@@ -168,6 +168,12 @@ impl SeriesData {
         self.sealed = v.into_boxed_slice();
     }
 
+    /// Chunks held: the sealed ones and the open one (out-of-order samples are not
+    /// chunked yet).
+    pub fn chunk_count(&self) -> usize {
+        self.sealed.len() + usize::from(!self.open.is_empty())
+    }
+
     /// Whether the series holds no samples.
     pub fn is_empty(&self) -> bool {
         self.sealed.is_empty() && self.open.is_empty() && self.ooo().is_empty()
@@ -460,6 +466,11 @@ impl Head {
         }
         *idx = fresh;
         before - idx.series.len()
+    }
+
+    /// What the head's index holds (see [`crate::postings::Postings::cardinality`]).
+    pub fn cardinality(&self, limit: usize) -> crate::postings::Cardinality {
+        self.index.read().postings.cardinality(limit)
     }
 
     /// Live symbols (label names and values), for statistics.

@@ -9,6 +9,21 @@ use std::sync::Arc;
 use lantern_core::{Labels, MatchOp, Matcher};
 use roaring::RoaringBitmap;
 
+/// Counts of an index: what uses up its series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cardinality {
+    /// Distinct label pairs.
+    pub label_pairs: u64,
+    /// Series per metric name.
+    pub series_by_metric_name: Vec<(String, u64)>,
+    /// Distinct values per label name.
+    pub values_by_label_name: Vec<(String, u64)>,
+    /// Bytes of the distinct values per label name.
+    pub memory_by_label_name: Vec<(String, u64)>,
+    /// Series per `name=value` pair.
+    pub series_by_label_pair: Vec<(String, u64)>,
+}
+
 /// Label name → value → series ids.
 #[derive(Debug, Default)]
 pub struct Postings {
@@ -74,6 +89,33 @@ impl Postings {
         ids.iter().collect()
     }
 
+    /// What the index holds, as Prometheus's `/api/v1/status/tsdb` reports it: the
+    /// `limit` largest of each list, largest first (ties by name).
+    pub fn cardinality(&self, limit: usize) -> Cardinality {
+        fn top(mut v: Vec<(String, u64)>, limit: usize) -> Vec<(String, u64)> {
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v.truncate(limit);
+            v
+        }
+        let by_name = self
+            .map
+            .get(lantern_core::METRIC_NAME)
+            .map_or_else(Vec::new, |values| values.iter().map(|(v, ids)| (v.to_string(), ids.len())).collect());
+        let values = self.map.iter().map(|(n, vs)| (n.to_string(), vs.len() as u64)).collect();
+        let memory = self.map.iter().map(|(n, vs)| (n.to_string(), vs.keys().map(|v| v.len() as u64).sum())).collect();
+        let mut pairs = Vec::new();
+        for (n, vs) in &self.map {
+            pairs.extend(vs.iter().map(|(v, ids)| (format!("{n}={v}"), ids.len())));
+        }
+        Cardinality {
+            label_pairs: pairs.len() as u64,
+            series_by_metric_name: top(by_name, limit),
+            values_by_label_name: top(values, limit),
+            memory_by_label_name: top(memory, limit),
+            series_by_label_pair: top(pairs, limit),
+        }
+    }
+
     /// Ids of series with a value of `m.name` that `m` accepts (the matcher must not
     /// accept the empty string).
     fn ids_for(&self, m: &Matcher) -> RoaringBitmap {
@@ -133,5 +175,16 @@ mod tests {
         assert_eq!(sel(&p, &s, vec![Matcher::equal("instance", "")]), vec![1]);
         assert_eq!(sel(&p, &s, vec![Matcher::new(MatchOp::Regex, "instance", "a|").unwrap()]), vec![0, 1]);
         assert!(sel(&p, &s, vec![Matcher::equal("job", "nope")]).is_empty());
+    }
+
+    #[test]
+    fn cardinality_counts_series_values_and_pairs_largest_first() {
+        let (p, _) = setup();
+        let c = p.cardinality(2);
+        assert_eq!(c.label_pairs, 6);
+        assert_eq!(c.series_by_metric_name, [("up".to_string(), 2), ("requests".to_string(), 1)]);
+        assert_eq!(c.values_by_label_name, [("__name__".to_string(), 2), ("instance".to_string(), 2)]);
+        assert_eq!(c.memory_by_label_name, [("__name__".to_string(), 10), ("job".to_string(), 5)]);
+        assert_eq!(c.series_by_label_pair, [("__name__=up".to_string(), 2), ("job=api".to_string(), 2)]);
     }
 }

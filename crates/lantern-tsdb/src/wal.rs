@@ -243,7 +243,9 @@ impl Wal {
             (f, w.segment)
         };
         let upto = self.written.load(Ordering::SeqCst);
+        let started = std::time::Instant::now();
         file.sync_data().map_err(io("fsync", &self.dir.join(segment_name(seg))))?;
+        lantern_core::selfmon::wal_fsync(lantern_core::selfmon::signal::METRICS, started.elapsed().as_secs_f64());
         self.synced.fetch_max(upto, Ordering::SeqCst);
         Ok(())
     }

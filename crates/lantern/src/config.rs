@@ -17,9 +17,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The one HTTP port for every HTTP API and the UI.
     pub http_addr: String,
-    /// OTLP over gRPC (reserved; the listener arrives with OTLP ingest).
+    /// OTLP over gRPC: metrics, logs and traces.
     pub otlp_grpc_addr: String,
-    /// OTLP over HTTP (reserved; the listener arrives with OTLP ingest).
+    /// OTLP over HTTP: metrics, logs and traces.
     pub otlp_http_addr: String,
     /// The metrics store.
     pub metrics: MetricsConfig,
@@ -531,6 +531,34 @@ impl Config {
     /// The log fields searches match whole: `logs.id_fields`, else `correlation.keys`.
     pub fn log_id_fields(&self) -> lantern_logs::IdFields {
         lantern_logs::IdFields::with_keys(self.logs.id_fields.as_ref().unwrap_or(&self.correlation.keys))
+    }
+
+    /// The configuration as YAML, with passwords and credentials shown as `<secret>`
+    /// (as Prometheus's `/api/v1/status/config` shows them).
+    pub fn masked_yaml(&self) -> String {
+        fn mask(v: &mut serde_yaml::Value) {
+            match v {
+                serde_yaml::Value::Mapping(m) => {
+                    for (k, x) in m.iter_mut() {
+                        let secret = matches!(k.as_str(), Some("password" | "credentials" | "bearer_token"));
+                        if secret && !x.is_null() {
+                            *x = serde_yaml::Value::String("<secret>".into());
+                        } else {
+                            mask(x);
+                        }
+                    }
+                }
+                serde_yaml::Value::Sequence(s) => s.iter_mut().for_each(mask),
+                _ => {}
+            }
+        }
+        match serde_yaml::to_value(self) {
+            Ok(mut v) => {
+                mask(&mut v);
+                serde_yaml::to_string(&v).unwrap_or_default()
+            }
+            Err(e) => format!("# the configuration cannot be shown: {e}\n"),
+        }
     }
 
     /// The file inputs.

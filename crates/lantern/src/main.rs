@@ -3,8 +3,10 @@
 mod check;
 mod config;
 mod investigate;
+mod selfmon;
 mod serve;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -175,6 +177,28 @@ struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// Every flag of `lantern serve` with the value in force (the configuration's
+    /// where no flag was given), as `/api/v1/status/flags` reports them.
+    fn flags(&self, c: &Config, log_level: &Option<String>, log_format: LogFormat) -> BTreeMap<String, String> {
+        let level = log_level
+            .clone()
+            .or_else(|| std::env::var("LANTERN_LOG").ok().filter(|l| !l.is_empty()))
+            .or_else(|| std::env::var("RUST_LOG").ok().filter(|l| !l.is_empty()))
+            .unwrap_or_else(|| "info".into());
+        [
+            ("config", self.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+            ("data-dir", c.data_dir.display().to_string()),
+            ("http-addr", c.http_addr.clone()),
+            ("otlp-grpc-addr", c.otlp_grpc_addr.clone()),
+            ("otlp-http-addr", c.otlp_http_addr.clone()),
+            ("log-level", level),
+            ("log-format", if log_format == LogFormat::Json { "json" } else { "text" }.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
     /// The effective configuration: file, then flags/environment on top, validated.
     fn config(&self) -> Result<Config, String> {
         let mut c = match &self.config {
@@ -231,7 +255,8 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(serve::run(cfg)) {
+            let flags = args.flags(&cfg, &cli.log_level, cli.log_format);
+            match rt.block_on(serve::run(cfg, flags)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("lantern: {e:#}");

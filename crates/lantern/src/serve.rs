@@ -18,9 +18,11 @@ use tokio::sync::watch;
 
 use crate::config::{resolve_addr, Config};
 
-/// Runs the server until SIGINT or SIGTERM.
-pub async fn run(cfg: Config) -> anyhow::Result<()> {
+/// Runs the server until SIGINT or SIGTERM; `flags` are the command line's, for
+/// `/api/v1/status/flags`.
+pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&cfg)?;
+    let self_metrics = crate::selfmon::SelfMetrics::install().context("installing the self-monitoring recorder")?;
     let data_dir = std::fs::canonicalize(&cfg.data_dir).unwrap_or_else(|_| cfg.data_dir.clone());
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -83,12 +85,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .merge(lantern_dashboards::router(dash_slot.clone()))
         .merge(lantern_correlate::router(correlate_slot.clone()))
         .merge(lantern_ui::router())
+        .merge(crate::selfmon::router(self_metrics.clone()))
         .merge(lantern_prom_api::router(
             PromApi::new(db_slot.clone(), limits).with_engine(cfg.query.engine()).with_runtime_info(RuntimeInfo {
                 start_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 storage_retention: retention_text(&cfg),
+                config_yaml: cfg.masked_yaml(),
+                flags,
             }),
-        ));
+        ))
+        .layer(axum::middleware::from_fn(lantern_http::track));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut http_stop = stop_rx.clone();
@@ -111,7 +117,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     ));
     let mut otlp_http_stop = stop_rx.clone();
     let otlp_http = tokio::spawn(async move {
-        axum::serve(otlp_http_listener, lantern_otlp::http::router(otlp, traces_in, logs_in, limits))
+        let app = lantern_otlp::http::router(otlp, traces_in, logs_in, limits)
+            .layer(axum::middleware::from_fn(lantern_http::track));
+        axum::serve(otlp_http_listener, app)
             .with_graceful_shutdown(async move {
                 let _ = otlp_http_stop.wait_for(|s| *s).await;
             })
@@ -156,7 +164,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .map_err(|errs| anyhow::anyhow!(errs.join("; ")))?;
     let _ = scrape_slot.set(scraper.clone());
     let notifier = lantern_alerting::Notifier::start(&cfg.alerting, &rule_opts.env.external_url);
-    let rules = lantern_alerting::RuleManager::start(rule_opts, rule_files, db.clone(), Some(logs.clone()), notifier);
+    let rules =
+        lantern_alerting::RuleManager::start(rule_opts, rule_files, db.clone(), Some(logs.clone()), notifier.clone());
+    self_metrics.set_sources(crate::selfmon::Sources {
+        db: db.clone(),
+        logs: logs.clone(),
+        traces: traces.clone(),
+        notifier,
+    });
     let _ = rules_slot.set(rules.clone());
     let boards = lantern_dashboards::Dashboards::open(
         &cfg.data_dir.join("dashboards"),

@@ -161,3 +161,49 @@ async fn format_status_metadata_and_exemplars() {
     );
     assert_eq!(get(&app, "/api/v1/query_exemplars?query=up(").await.0, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tsdb_status_reports_the_heads_cardinality_as_prometheus_does() {
+    let (app, _d) = setup(Engine::default()).await;
+    let (s, body) = get(&app, "/api/v1/status/tsdb").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let j: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let d = &j["data"];
+    assert_eq!(d["headStats"]["numSeries"], 3, "{body}");
+    assert_eq!(d["headStats"]["minTime"], 0);
+    assert_eq!(d["headStats"]["maxTime"], 600_000);
+    assert!(d["headStats"]["chunkCount"].as_u64().unwrap() >= 3, "{body}");
+    assert_eq!(d["seriesCountByMetricName"][0], serde_json::json!({"name": "http_requests_total", "value": 2}));
+    assert_eq!(d["seriesCountByLabelValuePair"][0], serde_json::json!({"name": "job=api", "value": 3}));
+    assert_eq!(d["labelValueCountByLabelName"][0], serde_json::json!({"name": "__name__", "value": 2}));
+    assert_eq!(d["labelValueCountByLabelName"][1], serde_json::json!({"name": "code", "value": 2}));
+    assert!(d["memoryInBytesByLabelName"].is_array());
+    let (_, body) = get(&app, "/api/v1/status/tsdb?limit=1").await;
+    let j: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(j["data"]["seriesCountByLabelValuePair"].as_array().unwrap().len(), 1);
+    assert_eq!(get(&app, "/api/v1/status/tsdb?limit=0").await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_and_flags_status_answer_what_the_server_was_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Tsdb::open(&dir.path().join("wal"), Store::local(&dir.path().join("data")).unwrap(), Options::default())
+        .await
+        .unwrap();
+    let slot = Arc::new(OnceLock::new());
+    let _ = slot.set(Arc::new(db));
+    let info = crate::RuntimeInfo {
+        config_yaml: "data_dir: /var/lib/lantern\n".into(),
+        flags: [("data-dir".to_string(), "/var/lib/lantern".to_string())].into(),
+        ..Default::default()
+    };
+    let app = router(PromApi::new(slot, Limits::default()).with_runtime_info(info));
+    assert_eq!(
+        get(&app, "/api/v1/status/config").await.1,
+        r#"{"status":"success","data":{"yaml":"data_dir: /var/lib/lantern\n"}}"#
+    );
+    assert_eq!(
+        get(&app, "/api/v1/status/flags").await.1,
+        r#"{"status":"success","data":{"data-dir":"/var/lib/lantern"}}"#
+    );
+}

@@ -189,6 +189,7 @@ impl Tsdb {
             None => None,
         };
         self.replace_blocks(&ids, new).await?;
+        lantern_core::selfmon::compacted(lantern_core::selfmon::signal::METRICS);
         tracing::info!(sources = ids.len(), level, "blocks compacted");
         Ok(())
     }
@@ -258,6 +259,7 @@ impl Tsdb {
             return self.delete_retired().await;
         }
         self.replace_blocks(&doomed, None).await?;
+        lantern_core::selfmon::retention_deleted(lantern_core::selfmon::signal::METRICS, doomed.len() as u64);
         tracing::info!(blocks = doomed.len(), "blocks removed by retention");
         Ok(())
     }

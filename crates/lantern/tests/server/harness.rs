@@ -32,9 +32,14 @@ impl Server {
 
     /// Same, with extra `serve` arguments.
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
+        Self::start_at(data_dir, format!("127.0.0.1:{}", free_port()), extra)
+    }
+
+    /// Same, with the HTTP API on `addr` (a config written before may name it).
+    pub fn start_at(data_dir: &Path, addr: String, extra: &[&str]) -> Server {
         let mut s = Server {
             child: None,
-            addr: format!("127.0.0.1:{}", free_port()),
+            addr,
             otlp_grpc: format!("127.0.0.1:{}", free_port()),
             otlp_http: format!("127.0.0.1:{}", free_port()),
             data_dir: data_dir.to_path_buf(),

@@ -14,6 +14,7 @@ mod prometheus;
 mod promql;
 mod rules;
 mod scrape;
+mod selfmon;
 mod startup;
 mod traces;
 mod ui;
