@@ -336,8 +336,7 @@ impl Dashboards {
         dash["version"] = json!(version);
         let bytes = serde_json::to_vec_pretty(&dash).map_err(|e| Error::Io(e.to_string()))?;
         let path = self.0.saved_dir.join(format!("{uid}.json"));
-        let tmp = self.0.saved_dir.join(format!("{uid}.json.tmp"));
-        write_durably(&tmp, &path, &bytes)?;
+        lantern_wal::write_atomic(&path, &bytes).map_err(|e| Error::Io(e.to_string()))?;
         let e = Entry { dashboard: dash, file: None };
         let s = summary(uid, &e, Source::Saved);
         saved.insert(uid.to_string(), e);
@@ -355,7 +354,7 @@ impl Dashboards {
         }
         let path = self.0.saved_dir.join(format!("{uid}.json"));
         std::fs::remove_file(&path).map_err(|e| io("cannot delete", &path, e))?;
-        sync_dir(&self.0.saved_dir)?;
+        lantern_wal::sync_dir(&self.0.saved_dir).map_err(|e| Error::Io(e.to_string()))?;
         saved.remove(uid);
         Ok(())
     }
@@ -375,17 +374,4 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
             out.push(p);
         }
     }
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir).and_then(|f| f.sync_all()).map_err(|e| io("cannot sync", dir, e))
-}
-
-/// Writes `bytes` to `tmp`, fsyncs it, renames it over `path` and fsyncs the directory.
-fn write_durably(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::File::create(tmp).map_err(|e| io("cannot write", tmp, e))?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| io("cannot write", tmp, e))?;
-    std::fs::rename(tmp, path).map_err(|e| io("cannot rename into", path, e))?;
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
 }

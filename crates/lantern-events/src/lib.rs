@@ -9,7 +9,6 @@
 //! total size.
 
 pub mod bloom;
-pub mod log;
 mod segment;
 
 use std::ops::ControlFlow;
@@ -41,6 +40,9 @@ pub enum Error {
     /// The object store failed.
     #[error(transparent)]
     Store(#[from] lantern_objstore::Error),
+    /// The write-ahead log failed.
+    #[error(transparent)]
+    Wal(#[from] lantern_wal::Error),
     /// A sealed segment could not be written or read.
     #[error("segment {id}: {message}")]
     Segment {
@@ -53,6 +55,9 @@ pub enum Error {
     #[error("task failed: {0}")]
     Task(String),
 }
+
+/// A log segment is closed and the next one started past this size.
+const LOG_SEGMENT_SIZE: u64 = 64 << 20;
 
 /// Results of the event store.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -245,7 +250,7 @@ pub struct Stats {
 
 /// A store of one table.
 pub struct EventStore<T: Table> {
-    log: log::Log,
+    log: lantern_wal::Log,
     store: Store,
     opts: Options,
     head: RwLock<Head<T::Row>>,
@@ -284,7 +289,8 @@ impl<T: Table> EventStore<T> {
         let from = segments.iter().map(|s| s.info.log_upto).max().unwrap_or(0);
         let mut rows = Vec::new();
         let mut bad = 0usize;
-        let log = log::Log::open(log_dir, T::SIGNAL, from, |payload| {
+        let log_opts = lantern_wal::Options { segment_size: LOG_SEGMENT_SIZE, signal: T::SIGNAL };
+        let (log, _) = lantern_wal::Log::open(log_dir, log_opts, from, |_, payload| {
             observe(payload);
             match T::decode_log(payload) {
                 Some(r) => rows.extend(r),
@@ -335,13 +341,13 @@ impl<T: Table> EventStore<T> {
         // rotates the log under it) never separates a row from its log segment.
         let pos = {
             let mut h = self.head.write();
-            let pos = self.log.write_frame(payload)?;
+            let pos = self.log.write_frame(payload)?.pos;
             h.since.get_or_insert_with(Instant::now);
             h.rows += rows.len();
             h.batches.push(Arc::new(rows));
             pos
         };
-        self.log.sync_to(pos)
+        Ok(self.log.sync_to(pos)?)
     }
 
     /// Reads every segment's Parquet footer (after opening), so first queries do not wait
@@ -406,7 +412,7 @@ impl<T: Table> EventStore<T> {
             let mut h = self.head.write();
             h.sealing.retain(|r| !Arc::ptr_eq(r, &rows));
         }
-        self.log.drop_before(upto)?;
+        self.log.remove_before(upto)?;
         let n: usize = rows.iter().map(|b| b.len()).sum();
         tracing::info!(table = T::NAME, segment = %id, rows = n, "events sealed");
         Ok(())

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -290,15 +290,8 @@ impl Tailer {
     }
 
     fn save(&self) -> std::io::Result<()> {
-        let tmp = self.positions_path.with_extension("tmp");
-        let mut f = File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec(&self.saved).map_err(std::io::Error::other)?)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &self.positions_path)?;
-        if let Some(dir) = self.positions_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        let bytes = serde_json::to_vec(&self.saved).map_err(std::io::Error::other)?;
+        lantern_wal::write_atomic(&self.positions_path, &bytes).map_err(std::io::Error::other)
     }
 }
 
@@ -333,7 +326,7 @@ mod tests {
 
     fn append(path: &Path, text: &str) {
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
-        f.write_all(text.as_bytes()).unwrap();
+        std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -42,6 +42,9 @@ pub enum Error {
     /// Stored data does not decode.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The write-ahead log failed.
+    #[error(transparent)]
+    Wal(#[from] lantern_wal::Error),
     /// The sealed-file store failed.
     #[error(transparent)]
     Store(#[from] lantern_objstore::Error),
