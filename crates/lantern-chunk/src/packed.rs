@@ -16,6 +16,8 @@
 //! `varint exceptions` × (`varint index delta`, `u64 LE bits`), `varint m0`, for
 //! delta-of-delta mode `varint m1-m0`, then the remaining deltas (or deltas-of-deltas).
 
+use lantern_core::varint::{put_uvarint, put_varint, unzigzag, uvarint_at, uvarint_len, zigzag};
+
 use crate::{Error, Result};
 
 const MODE_XOR: u8 = 0;
@@ -25,22 +27,6 @@ const MODE_DOD: u8 = 2;
 const MAX_DECIMALS: u8 = 12;
 /// The most samples one packed chunk may hold.
 pub const MAX_SAMPLES: usize = 1 << 16;
-
-fn put_uvarint(buf: &mut Vec<u8>, mut u: u64) {
-    while u >= 0x80 {
-        buf.push((u as u8) | 0x80);
-        u >>= 7;
-    }
-    buf.push(u as u8);
-}
-
-fn put_varint(buf: &mut Vec<u8>, v: i64) {
-    put_uvarint(buf, ((v << 1) ^ (v >> 63)) as u64);
-}
-
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
 
 /// Writes zig-zag integers at one fixed byte width, byte plane by byte plane (all lowest
 /// bytes, then all next bytes…): each plane holds bytes of one significance, which zstd
@@ -56,8 +42,7 @@ fn put_list(buf: &mut Vec<u8>, values: &[i64]) {
 }
 
 fn varint_len(v: i64) -> usize {
-    let u = ((v << 1) ^ (v >> 63)) as u64;
-    (64 - u.leading_zeros() as usize).max(1).div_ceil(7)
+    uvarint_len(zigzag(v))
 }
 
 /// The mantissa of `v` at `decimals` places, if it round-trips exactly.
@@ -178,20 +163,10 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn uvarint(&mut self) -> Option<u64> {
-        let mut u = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *self.b.get(self.pos)?;
-            self.pos += 1;
-            u |= ((b & 0x7f) as u64) << shift;
-            if b & 0x80 == 0 {
-                return Some(u);
-            }
-        }
-        None
+        uvarint_at(self.b, &mut self.pos)
     }
     fn varint(&mut self) -> Option<i64> {
-        let u = self.uvarint()?;
-        Some(((u >> 1) as i64) ^ -((u & 1) as i64))
+        self.uvarint().map(unzigzag)
     }
     /// `n` values written by [`put_list`].
     fn list(&mut self, n: usize) -> Option<Vec<i64>> {

@@ -1,5 +1,7 @@
 //! The XOR chunk: delta-of-delta timestamps, XOR floats (Gorilla, as in Prometheus).
 
+use lantern_core::varint;
+
 use crate::bits::{write_bit, write_bits, BitReader};
 use crate::{Error, Result};
 
@@ -114,12 +116,11 @@ impl XorAppender {
     }
 
     fn varint(&mut self, v: i64) {
-        let mut u = ((v << 1) ^ (v >> 63)) as u64;
-        while u >= 0x80 {
-            self.bits(((u as u8) | 0x80) as u64, 8);
-            u >>= 7;
+        let mut b = [0u8; varint::MAX_LEN];
+        let n = varint::encode_uvarint(varint::zigzag(v), &mut b);
+        for &byte in &b[..n] {
+            self.bits(u64::from(byte), 8);
         }
-        self.bits(u, 8);
     }
 
     fn write_dod(&mut self, dod: i64) {
@@ -184,15 +185,7 @@ fn unbucket(v: u64, n: u32) -> i64 {
 }
 
 fn read_varint(r: &mut BitReader<'_>) -> Option<i64> {
-    let mut u = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = r.read_byte()?;
-        u |= ((b & 0x7f) as u64) << shift;
-        if b & 0x80 == 0 {
-            return Some(((u >> 1) as i64) ^ -((u & 1) as i64));
-        }
-    }
-    None
+    varint::decode_uvarint(|| r.read_byte()).map(varint::unzigzag)
 }
 
 /// Iterates over a chunk's samples.

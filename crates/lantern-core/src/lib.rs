@@ -9,8 +9,10 @@ pub mod json;
 pub mod labels;
 pub mod matcher;
 pub mod names;
+pub mod protowire;
 pub mod sample;
 pub mod selfmon;
+pub mod varint;
 
 pub use bytesize::ByteSize;
 pub use duration::PromDuration;

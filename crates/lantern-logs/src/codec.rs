@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use lantern_core::varint::{put_uvarint, read_uvarint};
+
 use crate::jsonl::LineParser;
 use crate::model::{LogRow, Stream, Value};
 
@@ -20,16 +22,8 @@ const FILE: u8 = 4;
 /// body.
 const FILE_RECORDS: u8 = 5;
 
-fn put_varint(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 fn put_str(s: &str, out: &mut Vec<u8>) {
-    put_varint(s.len() as u64, out);
+    put_uvarint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
 
@@ -37,16 +31,7 @@ struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
     fn varint(&mut self) -> Option<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&b, rest) = self.0.split_first()?;
-            self.0 = rest;
-            v |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Some(v);
-            }
-        }
-        None
+        read_uvarint(&mut self.0)
     }
     fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
         let (a, b) = (self.0.get(..n)?, self.0.get(n..)?);
@@ -68,10 +53,10 @@ impl<'a> Reader<'a> {
 /// Writes events in binary form.
 pub fn encode_rows(rows: &[LogRow], out: &mut Vec<u8>) {
     out.push(ROWS);
-    put_varint(rows.len() as u64, out);
+    put_uvarint(out, rows.len() as u64);
     for r in rows {
         out.extend_from_slice(&r.time.to_le_bytes());
-        put_varint(r.stream.labels.len() as u64, out);
+        put_uvarint(out, r.stream.labels.len() as u64);
         for (k, v) in &r.stream.labels {
             put_str(k, out);
             put_str(v, out);
@@ -85,7 +70,7 @@ pub fn encode_rows(rows: &[LogRow], out: &mut Vec<u8>) {
             }
             None => out.push(0),
         }
-        put_varint(r.fields.len() as u64, out);
+        put_uvarint(out, r.fields.len() as u64);
         for (k, v) in &r.fields {
             put_str(k, out);
             match v {
@@ -117,7 +102,7 @@ pub fn encode_rows(rows: &[LogRow], out: &mut Vec<u8>) {
 pub fn jsonl_header(labels: &[(String, String)], now: i64) -> Vec<u8> {
     let mut h = vec![JSONL];
     h.extend_from_slice(&now.to_le_bytes());
-    put_varint(labels.len() as u64, &mut h);
+    put_uvarint(&mut h, labels.len() as u64);
     for (k, v) in labels {
         put_str(k, &mut h);
         put_str(v, &mut h);
@@ -148,11 +133,11 @@ pub fn file_header(
     put_str(file, &mut h);
     h.extend_from_slice(&end.to_le_bytes());
     if let Some(records) = records {
-        put_varint(records.len() as u64, &mut h);
+        put_uvarint(&mut h, records.len() as u64);
         let mut at = 0;
         for r in records {
-            put_varint((r.start - at) as u64, &mut h);
-            put_varint((r.end - r.start) as u64, &mut h);
+            put_uvarint(&mut h, (r.start - at) as u64);
+            put_uvarint(&mut h, (r.end - r.start) as u64);
             at = r.end;
         }
     }

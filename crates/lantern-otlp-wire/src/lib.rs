@@ -1,4 +1,4 @@
-//! OTLP protobuf read in place. [`pb`] is a protobuf wire reader over borrowed bytes;
+//! OTLP protobuf read in place on `lantern_core`'s protobuf wire reader ([`pb`]);
 //! [`common`] decodes attributes, resources, scopes and the envelope every export request
 //! shares; [`metrics`], [`traces`] and [`logs`] decode the export requests into views whose strings and bytes borrow the request and whose
 //! lists live in a per-request arena. Unknown fields are skipped as protobuf says.
@@ -6,7 +6,7 @@
 pub mod common;
 pub mod logs;
 pub mod metrics;
-pub mod pb;
+pub use lantern_core::protowire as pb;
 pub mod traces;
 
 pub use pb::DecodeError;

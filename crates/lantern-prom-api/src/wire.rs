@@ -3,6 +3,7 @@
 //! per request, not per series or label. The prost types in [`crate::proto`] describe the
 //! same message and are used to encode (clients, tests) and for remote read.
 
+use lantern_core::protowire::{DecodeError, Field, Reader};
 use lantern_core::Sample;
 use lantern_tsdb::metadata::MetricMeta;
 use lantern_tsdb::Batch;
@@ -25,39 +26,34 @@ pub fn decode_write_request<'a>(
     buf: &'a [u8],
     batch: &mut Batch<'a>,
     metadata: &mut Vec<(String, MetricMeta)>,
-) -> Result<Extras, String> {
-    let mut r = Reader { b: buf, pos: 0 };
+) -> Result<Extras, DecodeError> {
+    let mut r = Reader::new(buf);
     let mut extras = Extras::default();
-    while !r.done() {
-        let (field, wt) = r.key()?;
-        match (field, wt) {
-            (1, 2) => {
-                let msg = r.bytes()?;
-                decode_series(msg, batch, &mut extras)?;
-            }
-            (3, 2) => {
-                if let Some(m) = decode_metadata(r.bytes()?)? {
+    while let Some((tag, f)) = r.next()? {
+        match (tag, f) {
+            (1, Field::Len(msg)) => decode_series(msg, batch, &mut extras)?,
+            (3, Field::Len(msg)) => {
+                if let Some(m) = decode_metadata(msg)? {
                     metadata.push(m);
                 }
             }
-            _ => r.skip(wt)?,
+            _ => {}
         }
     }
     Ok(extras)
 }
 
 /// A `MetricMetadata` message (type, family name, help, unit), or `None` if unusable.
-fn decode_metadata(buf: &[u8]) -> Result<Option<(String, MetricMeta)>, String> {
-    let mut r = Reader { b: buf, pos: 0 };
+fn decode_metadata(buf: &[u8]) -> Result<Option<(String, MetricMeta)>, DecodeError> {
+    let mut r = Reader::new(buf);
     let (mut kind, mut name, mut help, mut unit) = (0u64, "", "", "");
-    while !r.done() {
-        let (field, wt) = r.key()?;
-        match (field, wt) {
-            (1, 0) => kind = r.varint()?,
-            (2, 2) => name = std::str::from_utf8(r.bytes()?).unwrap_or(""),
-            (4, 2) => help = std::str::from_utf8(r.bytes()?).unwrap_or(""),
-            (5, 2) => unit = std::str::from_utf8(r.bytes()?).unwrap_or(""),
-            _ => r.skip(wt)?,
+    while let Some((tag, f)) = r.next()? {
+        match (tag, f) {
+            (1, Field::Varint(v)) => kind = v,
+            (2, Field::Len(b)) => name = std::str::from_utf8(b).unwrap_or(""),
+            (4, Field::Len(b)) => help = std::str::from_utf8(b).unwrap_or(""),
+            (5, Field::Len(b)) => unit = std::str::from_utf8(b).unwrap_or(""),
+            _ => {}
         }
     }
     if name.is_empty() {
@@ -70,42 +66,37 @@ fn decode_metadata(buf: &[u8]) -> Result<Option<(String, MetricMeta)>, String> {
     Ok(Some((name.to_string(), MetricMeta { kind: kind.into(), help: help.into(), unit: unit.into() })))
 }
 
-fn decode_series<'a>(buf: &'a [u8], batch: &mut Batch<'a>, extras: &mut Extras) -> Result<(), String> {
-    let mut r = Reader { b: buf, pos: 0 };
+fn decode_series<'a>(buf: &'a [u8], batch: &mut Batch<'a>, extras: &mut Extras) -> Result<(), DecodeError> {
+    let mut r = Reader::new(buf);
     batch.begin_series();
-    while !r.done() {
-        let (field, wt) = r.key()?;
-        match (field, wt) {
-            (1, 2) => {
+    while let Some((tag, f)) = r.next()? {
+        match (tag, f) {
+            (1, Field::Len(b)) => {
                 // Bytes, not str: the store checks UTF-8 only for series it does not know.
-                let (name, value) = decode_label(r.bytes()?)?;
+                let (name, value) = decode_label(b)?;
                 batch.label(name, value);
             }
-            (2, 2) => {
-                let mut sr = Reader { b: r.bytes()?, pos: 0 };
+            (2, Field::Len(b)) => {
+                let mut sr = Reader::new(b);
                 let (mut v, mut t) = (0f64, 0i64);
-                while !sr.done() {
-                    let (f, w) = sr.key()?;
-                    match (f, w) {
-                        (1, 1) => v = f64::from_bits(sr.fixed64()?),
-                        (2, 0) => t = sr.varint()? as i64,
-                        _ => sr.skip(w)?,
+                while let Some((tag, f)) = sr.next()? {
+                    match (tag, f) {
+                        (1, Field::I64(bits)) => v = f64::from_bits(bits),
+                        (2, Field::Varint(u)) => t = u as i64,
+                        _ => {}
                     }
                 }
                 batch.sample(Sample::new(t, v));
             }
-            (3, 2) => match decode_exemplar(r.bytes()?)? {
+            (3, Field::Len(b)) => match decode_exemplar(b)? {
                 Some(e) => {
                     batch.exemplar(e);
                     extras.exemplars += 1;
                 }
                 None => extras.invalid_exemplars += 1,
             },
-            (4, 2) => {
-                r.bytes()?;
-                extras.histograms += 1;
-            }
-            _ => r.skip(wt)?,
+            (4, Field::Len(_)) => extras.histograms += 1,
+            _ => {}
         }
     }
     batch.end_series();
@@ -113,37 +104,36 @@ fn decode_series<'a>(buf: &'a [u8], batch: &mut Batch<'a>, extras: &mut Extras) 
 }
 
 /// A `Label` message: its name and value bytes.
-fn decode_label(buf: &[u8]) -> Result<(&[u8], &[u8]), String> {
-    let mut r = Reader { b: buf, pos: 0 };
+#[inline]
+fn decode_label(buf: &[u8]) -> Result<(&[u8], &[u8]), DecodeError> {
+    let mut r = Reader::new(buf);
     let (mut name, mut value): (&[u8], &[u8]) = (b"", b"");
-    while !r.done() {
-        let (f, w) = r.key()?;
-        match (f, w) {
-            (1, 2) => name = r.bytes()?,
-            (2, 2) => value = r.bytes()?,
-            _ => r.skip(w)?,
+    while let Some((tag, f)) = r.next()? {
+        match (tag, f) {
+            (1, Field::Len(b)) => name = b,
+            (2, Field::Len(b)) => value = b,
+            _ => {}
         }
     }
     Ok((name, value))
 }
 
 /// An exemplar message, or `None` if its labels are unusable.
-fn decode_exemplar(buf: &[u8]) -> Result<Option<lantern_core::Exemplar>, String> {
-    let mut r = Reader { b: buf, pos: 0 };
+fn decode_exemplar(buf: &[u8]) -> Result<Option<lantern_core::Exemplar>, DecodeError> {
+    let mut r = Reader::new(buf);
     let (mut labels, mut value, mut t, mut ok) = (Vec::new(), 0f64, 0i64, true);
-    while !r.done() {
-        let (field, wt) = r.key()?;
-        match (field, wt) {
-            (1, 2) => {
-                let (name, val) = decode_label(r.bytes()?)?;
+    while let Some((tag, f)) = r.next()? {
+        match (tag, f) {
+            (1, Field::Len(b)) => {
+                let (name, val) = decode_label(b)?;
                 match (std::str::from_utf8(name), std::str::from_utf8(val)) {
                     (Ok(n), Ok(v)) if lantern_core::labels::is_valid_label_name(n) => labels.push((n, v)),
                     _ => ok = false,
                 }
             }
-            (2, 1) => value = f64::from_bits(r.fixed64()?),
-            (3, 0) => t = r.varint()? as i64,
-            _ => r.skip(wt)?,
+            (2, Field::I64(bits)) => value = f64::from_bits(bits),
+            (3, Field::Varint(u)) => t = u as i64,
+            _ => {}
         }
     }
     let runes: usize = labels.iter().map(|(n, v)| n.chars().count() + v.chars().count()).sum();
@@ -151,80 +141,6 @@ fn decode_exemplar(buf: &[u8]) -> Result<Option<lantern_core::Exemplar>, String>
         return Ok(None);
     }
     Ok(Some(lantern_core::Exemplar { labels: lantern_core::Labels::from_pairs(labels), value, t }))
-}
-
-struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn done(&self) -> bool {
-        self.pos >= self.b.len()
-    }
-
-    #[inline]
-    fn varint(&mut self) -> Result<u64, String> {
-        // Most varints here (tags, lengths) are one byte.
-        if let Some(&b) = self.b.get(self.pos) {
-            if b < 0x80 {
-                self.pos += 1;
-                return Ok(b as u64);
-            }
-        }
-        let mut v = 0u64;
-        for shift in (0..70).step_by(7) {
-            let byte = *self.b.get(self.pos).ok_or("truncated varint")?;
-            self.pos += 1;
-            if shift == 63 && byte > 1 {
-                return Err("varint overflows 64 bits".into());
-            }
-            v |= ((byte & 0x7f) as u64) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err("varint is too long".into())
-    }
-
-    fn key(&mut self) -> Result<(u64, u8), String> {
-        let k = self.varint()?;
-        let field = k >> 3;
-        if field == 0 {
-            return Err("field number 0 is invalid".into());
-        }
-        Ok((field, (k & 7) as u8))
-    }
-
-    fn fixed64(&mut self) -> Result<u64, String> {
-        let s = self.b.get(self.pos..self.pos + 8).ok_or("truncated fixed64")?;
-        self.pos += 8;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        Ok(u64::from_le_bytes(a))
-    }
-
-    fn bytes(&mut self) -> Result<&'a [u8], String> {
-        let n = usize::try_from(self.varint()?).map_err(|_| "length is too large")?;
-        let end = self.pos.checked_add(n).ok_or("length overflows")?;
-        let s = self.b.get(self.pos..end).ok_or("truncated length-delimited field")?;
-        self.pos = end;
-        Ok(s)
-    }
-
-    fn skip(&mut self, wt: u8) -> Result<(), String> {
-        match wt {
-            0 => self.varint().map(|_| ()),
-            1 => self.fixed64().map(|_| ()),
-            2 => self.bytes().map(|_| ()),
-            5 => {
-                self.b.get(self.pos..self.pos + 4).ok_or("truncated fixed32")?;
-                self.pos += 4;
-                Ok(())
-            }
-            w => Err(format!("wire type {w} is not supported")),
-        }
-    }
 }
 
 #[cfg(test)]

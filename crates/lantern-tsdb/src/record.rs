@@ -198,19 +198,7 @@ fn get_exemplar(d: &mut Decoder<'_>) -> Result<lantern_core::Exemplar> {
     Ok(lantern_core::Exemplar { labels: get_labels(d)?, value, t })
 }
 
-/// Appends an unsigned LEB128 varint.
-pub fn put_uvarint(buf: &mut Vec<u8>, mut u: u64) {
-    while u >= 0x80 {
-        buf.push((u as u8) | 0x80);
-        u >>= 7;
-    }
-    buf.push(u as u8);
-}
-
-/// Appends a zig-zag signed varint.
-pub fn put_varint(buf: &mut Vec<u8>, v: i64) {
-    put_uvarint(buf, ((v << 1) ^ (v >> 63)) as u64);
-}
+pub use lantern_core::varint::{put_uvarint, put_varint};
 
 /// Appends a length-prefixed string.
 pub fn put_str(buf: &mut Vec<u8>, s: &str) {
@@ -245,15 +233,11 @@ impl<'a> Decoder<'a> {
 
     /// An unsigned varint.
     pub fn uvarint(&mut self) -> Result<u64> {
-        let mut u = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            u |= ((b & 0x7f) as u64) << shift;
-            if b & 0x80 == 0 {
-                return Ok(u);
-            }
+        if self.pos >= self.b.len() {
+            return Err(Self::short());
         }
-        Err(Error::Corrupt("varint is too long".into()))
+        lantern_core::varint::uvarint_at(self.b, &mut self.pos)
+            .ok_or_else(|| Error::Corrupt("varint is truncated or too long".into()))
     }
 
     /// A length that must fit in the remaining bytes (guards allocations).
@@ -267,8 +251,7 @@ impl<'a> Decoder<'a> {
 
     /// A zig-zag signed varint.
     pub fn varint(&mut self) -> Result<i64> {
-        let u = self.uvarint()?;
-        Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+        Ok(lantern_core::varint::unzigzag(self.uvarint()?))
     }
 
     /// Eight little-endian bytes.

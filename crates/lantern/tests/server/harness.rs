@@ -8,9 +8,25 @@ use std::time::{Duration, Instant};
 use lantern_prom_api::proto::{self, ReadRequest, ReadResponse, TimeSeries, WriteRequest};
 use prost::Message;
 
-/// A free loopback port (bound and released; the small race is acceptable in tests).
+/// A free loopback port (bound and released).
+///
+/// Ports come from below Linux's ephemeral range (32768 and up), so the outgoing
+/// connections of other tests running at the same time never take one between its pick
+/// and its use; each process starts at its own place in the range.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let seed = std::process::id().wrapping_mul(2_654_435_761)
+        ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let _ = NEXT.compare_exchange(0, seed % SPAN + 1, Ordering::Relaxed, Ordering::Relaxed);
+    loop {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A running `lantern serve`.

@@ -59,8 +59,8 @@ fn sigterm_exits_zero_and_keeps_data() {
     let holder = Server::start(dir.path());
     let (code, err) =
         serve(&["--data-dir", dir.path().to_str().unwrap(), "--http-addr", &format!("127.0.0.1:{}", free_port())]);
-    assert_eq!(code, Some(1));
-    assert!(err.contains("in use"), "{err}");
+    assert_eq!(code, Some(2), "a data directory in use is a configuration problem: {err}");
+    assert!(err.contains("key data_dir") && err.contains("in use"), "{err}");
     assert_eq!(remote_read(&holder.url("/api/v1/read"), "x").len(), 1);
 }
 

@@ -1,6 +1,7 @@
-//! A protobuf wire reader over borrowed bytes: fields come out as numbers or as slices
+//! The protobuf wire reader over borrowed bytes: fields come out as numbers or as slices
 //! of the request, so decoding allocates nothing for strings and bytes. The OTLP views
-//! ([`crate::view`]) are built on it.
+//! (`lantern-otlp-wire`) and the remote-write decoder (`lantern-prom-api`) are built on
+//! it.
 
 /// Why a body could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,19 +32,9 @@ pub struct Reader<'a> {
     buf: &'a [u8],
 }
 
+#[inline]
 fn varint(buf: &mut &[u8]) -> Result<u64, DecodeError> {
-    let mut v = 0u64;
-    for i in 0..10 {
-        let Some((&b, rest)) = buf.split_first() else {
-            return Err(DecodeError::new("truncated varint"));
-        };
-        *buf = rest;
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b < 0x80 {
-            return Ok(v);
-        }
-    }
-    Err(DecodeError::new("varint longer than 10 bytes"))
+    crate::varint::read_uvarint(buf).ok_or_else(|| DecodeError::new("truncated varint or one past 64 bits"))
 }
 
 impl<'a> Reader<'a> {
@@ -52,8 +43,15 @@ impl<'a> Reader<'a> {
         Self { buf }
     }
 
+    /// Whether the message has no more fields.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
     /// The next field number and value, or `None` at the end of the message.
     #[allow(clippy::should_implement_trait)]
+    #[inline]
     pub fn next(&mut self) -> Result<Option<(u32, Field<'a>)>, DecodeError> {
         if self.buf.is_empty() {
             return Ok(None);
@@ -113,8 +111,7 @@ impl<'a> Field<'a> {
 
     /// A zigzag-encoded `sint32`.
     pub fn sint32(self, tag: u32) -> Result<i32, DecodeError> {
-        let v = self.varint(tag)? as u32;
-        Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
+        Ok(crate::varint::unzigzag(u64::from(self.varint(tag)? as u32)) as i32)
     }
 
     /// A fixed64 / sfixed64 / double's bits.
