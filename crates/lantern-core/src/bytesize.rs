@@ -81,6 +81,24 @@ impl Serialize for ByteSize {
     }
 }
 
+/// Parses a size the lenient way LogQL's byte comparisons take it: a fraction, units in
+/// any case, and the one-letter forms (`K`, `M`, `G`, `T`) meaning the binary units.
+pub fn parse_lenient(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let n: f64 = s[..split].parse().ok()?;
+    let unit = s[split..].trim();
+    let mult = if unit.is_empty() {
+        1
+    } else if let Some((_, size)) = UNITS.iter().find(|(u, _)| u.eq_ignore_ascii_case(unit)) {
+        *size
+    } else {
+        let short = ["K", "M", "G", "T"].iter().position(|u| u.eq_ignore_ascii_case(unit))?;
+        1u64 << (10 * (short + 1))
+    };
+    Some(n * mult as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +112,14 @@ mod tests {
         assert!(ByteSize::parse("12 parsecs").is_err());
         assert!(ByteSize::parse("MB").is_err());
         assert_eq!(ByteSize(1 << 30).to_string(), "1GiB");
+    }
+
+    #[test]
+    fn lenient_sizes() {
+        assert_eq!(parse_lenient("10KB"), Some(10_000.0));
+        assert_eq!(parse_lenient("1.5mib"), Some(1.5 * 1048576.0));
+        assert_eq!(parse_lenient("2k"), Some(2048.0));
+        assert_eq!(parse_lenient("42"), Some(42.0));
+        assert_eq!(parse_lenient("42 parsecs"), None);
     }
 }

@@ -1,4 +1,7 @@
-//! Durations written the Prometheus way: `1h30m`, `5m`, `15d`, `250ms`.
+//! Durations: written the Prometheus way (`1h30m`, `5m`, `15d`, `250ms`: whole numbers,
+//! units in decreasing order, what configuration files and PromQL take), and Go's way
+//! (`1.5s`, `2m30s`, `500us`: fractions and any order, what Jaeger's API, LogQL and the
+//! OpenTelemetry Collector's configuration take).
 
 use std::fmt;
 use std::time::Duration;
@@ -111,9 +114,71 @@ impl Serialize for PromDuration {
     }
 }
 
+/// Which units a Go-style duration may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoUnits {
+    /// Go's `time.ParseDuration`: `ns`, `us`/`µs`/`μs`, `ms`, `s`, `m`, `h`.
+    Go,
+    /// Go's units and Prometheus's longer ones (`d`, `w`, `y`), as LogQL takes them.
+    WithDays,
+}
+
+/// Parses a Go-style duration (`1.5s`, `100ms`, `2m30s`, `500us`, `1h`; `0` alone for
+/// Go's units) into nanoseconds; `None` if it is not one or does not fit.
+pub fn parse_go_nanos(s: &str, units: GoUnits) -> Option<i64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if s == "0" && units == GoUnits::Go {
+        return Some(0);
+    }
+    let is_num = |c: char| c.is_ascii_digit() || c == '.';
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !is_num(c)).unwrap_or(rest.len());
+        let n: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest.find(is_num).unwrap_or(rest.len());
+        let scale = match (&rest[..unit_end], units) {
+            ("ns", _) => 1.0,
+            ("us" | "µs" | "μs", _) => 1e3,
+            ("ms", _) => 1e6,
+            ("s", _) => 1e9,
+            ("m", _) => 60e9,
+            ("h", _) => 3600e9,
+            ("d", GoUnits::WithDays) => 86400e9,
+            ("w", GoUnits::WithDays) => 604800e9,
+            ("y", GoUnits::WithDays) => 365.0 * 86400e9,
+            _ => return None,
+        };
+        rest = &rest[unit_end..];
+        total += n * scale;
+    }
+    (total.is_finite() && total <= i64::MAX as f64).then_some(total as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_go_durations() {
+        let go = |s| parse_go_nanos(s, GoUnits::Go);
+        assert_eq!(go("1.5s"), Some(1_500_000_000));
+        assert_eq!(go("100ms"), Some(100_000_000));
+        assert_eq!(go("2m30s"), Some(150_000_000_000));
+        assert_eq!(go("500us"), Some(500_000));
+        assert_eq!(go("0"), Some(0));
+        for bad in ["", "10", "1x", "1d", "s", "1..5s"] {
+            assert_eq!(go(bad), None, "{bad}");
+        }
+        let days = |s| parse_go_nanos(s, GoUnits::WithDays);
+        assert_eq!(days("1h30m"), Some(5_400_000_000_000));
+        assert_eq!(days("2d"), Some(172_800_000_000_000));
+        assert_eq!(days("1e400h"), None);
+    }
 
     #[test]
     fn parses_prometheus_durations() {
@@ -136,6 +201,11 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn go_durations_never_panic(s in "\\PC{0,12}") {
+            let _ = parse_go_nanos(&s, GoUnits::WithDays);
+        }
+
         #[test]
         fn display_round_trips(ms in 0u64..10_000_000_000_000) {
             let d = PromDuration::from_millis(ms);

@@ -106,33 +106,7 @@ async fn critical_path(State(api): State<JaegerApi>, Path(id): Path<String>) -> 
 
 /// A Go duration (`1.5s`, `100ms`, `2m30s`, `500us`, `1h`) in nanoseconds.
 pub fn parse_go_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if s == "0" {
-        return Some(0);
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let n: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += n * scale;
-    }
-    Some(total as i64)
+    lantern_core::duration::parse_go_nanos(s, lantern_core::duration::GoUnits::Go)
 }
 
 fn param_time_us(q: &BTreeMap<String, String>, key: &str) -> Result<Option<i64>, Fail> {

@@ -413,59 +413,14 @@ impl Expr {
     }
 }
 
-/// Parses a duration (`5m`, `1h30m`, `250ms`, `1.5s`) into nanoseconds.
+/// Parses a duration (`5m`, `1h30m`, `250ms`, `1.5s`, `2d`) into nanoseconds.
 pub fn parse_duration(s: &str) -> Option<i64> {
-    let mut total = 0f64;
-    let b = s.as_bytes();
-    let mut i = 0;
-    if b.is_empty() {
-        return None;
-    }
-    while i < b.len() {
-        let start = i;
-        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
-            i += 1;
-        }
-        let n: f64 = s.get(start..i)?.parse().ok()?;
-        let us = i;
-        while i < b.len() && !(b[i].is_ascii_digit() || b[i] == b'.') {
-            i += 1;
-        }
-        let mult = match s.get(us..i)? {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            "d" => 86400e9,
-            "w" => 604800e9,
-            "y" => 365.0 * 86400e9,
-            _ => return None,
-        };
-        total += n * mult;
-    }
-    (total.is_finite() && total <= i64::MAX as f64).then_some(total as i64)
+    lantern_core::duration::parse_go_nanos(s, lantern_core::duration::GoUnits::WithDays)
 }
 
 /// Parses a size (`10KB`, `1.5MiB`, `42`) into bytes.
 pub fn parse_bytes(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let n: f64 = s[..split].parse().ok()?;
-    let mult = match s[split..].trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1.0,
-        "KB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        "TB" => 1e12,
-        "KIB" | "K" => 1024.0,
-        "MIB" | "M" => 1024.0 * 1024.0,
-        "GIB" | "G" => 1024.0 * 1024.0 * 1024.0,
-        "TIB" | "T" => 1024f64.powi(4),
-        _ => return None,
-    };
-    Some(n * mult)
+    lantern_core::bytesize::parse_lenient(s)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use lantern_gotemplate::Val;
 use lantern_logql::{CmpOp, LabelFilter, LabelFmt, LineOp, Literal, LogExpr, MatchOp, Matcher, Stage};
 use regex::Regex;
 
@@ -108,88 +109,103 @@ pub struct Pipeline {
     streams: parking_lot::Mutex<HashMap<usize, bool>>,
 }
 
-/// Go-template text: literal parts and `{{ .label | fn }}` actions.
-struct Template {
-    parts: Vec<TPart>,
+/// What `line_format` and `label_format` templates may name, as Loki offers them:
+/// `.label`, `__line__`, `__timestamp__`, and string functions.
+const LOGQL_TEMPLATES: lantern_gotemplate::Dialect = lantern_gotemplate::Dialect {
+    funcs: &[
+        "__line__",
+        "__timestamp__",
+        "ToUpper",
+        "ToLower",
+        "upper",
+        "lower",
+        "Title",
+        "title",
+        "TrimSpace",
+        "trim",
+        "trimPrefix",
+        "trimSuffix",
+        "replace",
+        "contains",
+        "hasPrefix",
+        "hasSuffix",
+        "default",
+        "trunc",
+        "regexReplaceAll",
+    ],
+    vars: &[],
+    what: "LogQL templates",
+};
+
+/// A `line_format` or `label_format` template.
+struct Template(lantern_gotemplate::Template);
+
+/// What a template reads: the entry's labels, line and time.
+struct TemplateData<'a> {
+    labels: &'a Labels,
+    line: &'a str,
+    time: i64,
 }
 
-enum TPart {
-    Text(String),
-    Action { source: TSource, funcs: Vec<String> },
-}
+impl lantern_gotemplate::Env for TemplateData<'_> {
+    fn root_field(&self, name: &str) -> Result<Val, String> {
+        Ok(Val::Str(self.labels.get(name).cloned().unwrap_or_default()))
+    }
 
-enum TSource {
-    Label(String),
-    Line,
-    Timestamp,
-}
+    fn var(&self, _: &str) -> Val {
+        Val::Nil
+    }
 
-const TEMPLATE_FUNCS: [&str; 8] = ["ToUpper", "ToLower", "upper", "lower", "Title", "title", "TrimSpace", "trim"];
+    fn call(&self, name: &str, args: Vec<Val>) -> Result<Val, String> {
+        let text = |i: usize| args.get(i).map(Val::text).ok_or_else(|| format!("{name} needs {} arguments", i + 1));
+        let last = || args.last().map(Val::text).ok_or_else(|| format!("{name} needs an argument"));
+        Ok(Val::Str(match name {
+            "__line__" => self.line.to_string(),
+            "__timestamp__" => crate::model::rfc3339(self.time),
+            "ToUpper" | "upper" => last()?.to_uppercase(),
+            "ToLower" | "lower" => last()?.to_lowercase(),
+            "TrimSpace" | "trim" => last()?.trim().to_string(),
+            "Title" | "title" => {
+                let v = last()?;
+                let mut c = v.chars();
+                c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+            }
+            "trimPrefix" => text(1)?.strip_prefix(text(0)?.as_str()).map(str::to_string).unwrap_or(text(1)?),
+            "trimSuffix" => text(1)?.strip_suffix(text(0)?.as_str()).map(str::to_string).unwrap_or(text(1)?),
+            "replace" => text(2)?.replace(&text(0)?, &text(1)?),
+            "contains" => return Ok(Val::Bool(text(1)?.contains(&text(0)?))),
+            "hasPrefix" => return Ok(Val::Bool(text(1)?.starts_with(&text(0)?))),
+            "hasSuffix" => return Ok(Val::Bool(text(1)?.ends_with(&text(0)?))),
+            "default" => {
+                let given = args.get(1).filter(|v| v.truthy());
+                return Ok(given.or(args.first()).cloned().unwrap_or(Val::Nil));
+            }
+            "trunc" => {
+                let n = args.first().ok_or("trunc needs a length")?.num()?;
+                let s = text(1)?;
+                let n = n.max(0.0) as usize;
+                s.chars().take(n).collect()
+            }
+            "regexReplaceAll" => {
+                let re = regex::Regex::new(&text(0)?).map_err(|e| format!("regexReplaceAll: {e}"))?;
+                re.replace_all(&text(1)?, text(2)?.as_str()).into_owned()
+            }
+            other => return Err(format!("function {other:?} is not supported")),
+        }))
+    }
+}
 
 impl Template {
     fn parse(s: &str) -> Result<Self, PlanError> {
-        let mut parts = Vec::new();
-        let mut rest = s;
-        while let Some(open) = rest.find("{{") {
-            if open > 0 {
-                parts.push(TPart::Text(rest[..open].to_string()));
-            }
-            let after = &rest[open + 2..];
-            let close = after.find("}}").ok_or_else(|| PlanError(format!("template {s:?}: '{{{{' is never closed")))?;
-            let action = after[..close].trim().trim_start_matches('-').trim_end_matches('-').trim();
-            let mut pipe = action.split('|').map(str::trim);
-            let head = pipe.next().unwrap_or("");
-            let source = if head == "__line__" {
-                TSource::Line
-            } else if head == "__timestamp__" {
-                TSource::Timestamp
-            } else if let Some(name) = head.strip_prefix('.') {
-                TSource::Label(name.to_string())
-            } else {
-                return Err(PlanError(format!(
-                    "template {s:?}: {head:?} is not supported (use .label, __line__ or __timestamp__)"
-                )));
-            };
-            let funcs: Vec<String> = pipe.map(str::to_string).collect();
-            if let Some(f) = funcs.iter().find(|f| !TEMPLATE_FUNCS.contains(&f.as_str())) {
-                return Err(PlanError(format!("template {s:?}: function {f:?} is not supported")));
-            }
-            parts.push(TPart::Action { source, funcs });
-            rest = &after[close + 2..];
-        }
-        if !rest.is_empty() {
-            parts.push(TPart::Text(rest.to_string()));
-        }
-        Ok(Self { parts })
+        lantern_gotemplate::Template::parse(s, &LOGQL_TEMPLATES)
+            .map(Template)
+            .map_err(|e| PlanError(format!("template {s:?}: {e}")))
     }
 
-    fn render(&self, labels: &Labels, line: &str, time: i64) -> String {
-        let mut out = String::new();
-        for p in &self.parts {
-            match p {
-                TPart::Text(t) => out.push_str(t),
-                TPart::Action { source, funcs } => {
-                    let mut v = match source {
-                        TSource::Label(n) => labels.get(n).cloned().unwrap_or_default(),
-                        TSource::Line => line.to_string(),
-                        TSource::Timestamp => crate::model::rfc3339(time),
-                    };
-                    for f in funcs {
-                        v = match f.as_str() {
-                            "ToUpper" | "upper" => v.to_uppercase(),
-                            "ToLower" | "lower" => v.to_lowercase(),
-                            "TrimSpace" | "trim" => v.trim().to_string(),
-                            _ => {
-                                let mut c = v.chars();
-                                c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
-                            }
-                        };
-                    }
-                    out.push_str(&v);
-                }
-            }
-        }
-        out
+    /// The expansion, or `None` when it fails on this entry: Loki then keeps what
+    /// was there and marks the entry with `__error__="TemplateFormatErr"`.
+    fn render(&self, labels: &Labels, line: &str, time: i64) -> Option<String> {
+        self.0.expand(&TemplateData { labels, line, time }).ok()
     }
 }
 
@@ -549,9 +565,15 @@ impl Pipeline {
                 }
                 Step::LineFormat(t) => {
                     let l = line.get_or_insert_with(|| r.render_line().into_owned());
-                    let new = t.render(&labels, l, r.time);
-                    line = Some(new);
-                    parsed_json = None;
+                    match t.render(&labels, l, r.time) {
+                        Some(new) => {
+                            line = Some(new);
+                            parsed_json = None;
+                        }
+                        None => {
+                            labels.insert("__error__".into(), "TemplateFormatErr".into());
+                        }
+                    }
                 }
                 Step::LabelFormat(v) => {
                     let l = line.get_or_insert_with(|| r.render_line().into_owned()).clone();
@@ -562,8 +584,10 @@ impl Pipeline {
                                 labels.insert(dst.clone(), val);
                             }
                             Err(t) => {
-                                let val = t.render(&labels, &l, r.time);
-                                labels.insert(dst.clone(), val);
+                                match t.render(&labels, &l, r.time) {
+                                    Some(val) => labels.insert(dst.clone(), val),
+                                    None => labels.insert("__error__".into(), "TemplateFormatErr".into()),
+                                };
                             }
                         }
                     }

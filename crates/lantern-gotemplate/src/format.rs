@@ -1,10 +1,10 @@
 //! Number formatting as Go and Prometheus's template functions do it: `%v` of a
 //! float, `%.Ng`, `humanize*`, and `printf` with Go's common verbs.
 
-use super::Val;
+use crate::Val;
 
 /// A float as Go's `%v` writes it (`%g` with the shortest exact digits).
-pub(crate) fn go_float(v: f64) -> String {
+pub fn go_float(v: f64) -> String {
     if v.is_nan() {
         return "NaN".into();
     }
@@ -43,7 +43,7 @@ pub fn go_exp(v: f64, upper: bool) -> String {
 }
 
 /// Go's `%.Ng`: `prec` significant digits, trailing zeros dropped.
-pub(crate) fn fmt_g(v: f64, prec: usize) -> String {
+pub fn fmt_g(v: f64, prec: usize) -> String {
     if v == 0.0 || !v.is_finite() {
         return go_float(v);
     }
@@ -64,7 +64,9 @@ pub(crate) fn fmt_g(v: f64, prec: usize) -> String {
     }
 }
 
-pub(crate) fn humanize(v: f64, base: f64, big: &[&str], small: &[&str]) -> String {
+/// A number scaled by `base` with the prefix of its scale (`1.235M`, `2ki`, `1.2m`),
+/// as Prometheus's `humanize` functions print it.
+pub fn humanize(v: f64, base: f64, big: &[&str], small: &[&str]) -> String {
     if v == 0.0 || !v.is_finite() {
         return fmt_g(v, 4);
     }
@@ -85,7 +87,8 @@ pub(crate) fn humanize(v: f64, base: f64, big: &[&str], small: &[&str]) -> Strin
     format!("{}{}", fmt_g(x, 4), if i == 0 { "" } else { small[i - 1] })
 }
 
-pub(crate) fn humanize_duration(v: f64) -> String {
+/// Seconds as Prometheus's `humanizeDuration` prints them (`1d 2h 3m 4.5s`, `250ms`).
+pub fn humanize_duration(v: f64) -> String {
     if !v.is_finite() {
         return fmt_g(v, 4);
     }
@@ -119,7 +122,7 @@ pub(crate) fn humanize_duration(v: f64) -> String {
 }
 
 /// `printf` with Go's common verbs (`%s`, `%v`, `%d`, `%f`/`%.Nf`, `%g`, `%%`).
-pub(crate) fn printf(format: &str, args: &[Val]) -> Result<String, String> {
+pub fn printf(format: &str, args: &[Val]) -> Result<String, String> {
     let mut out = String::new();
     let mut it = args.iter();
     let mut chars = format.chars().peekable();
