@@ -87,3 +87,20 @@ fn errors_name_the_position() {
     assert_eq!(parse_duration("250ms"), Some(250_000_000));
     assert_eq!(parse_duration("5x"), None);
 }
+
+proptest::proptest! {
+    /// Arbitrary text, and text made of LogQL's own pieces, parses or is refused with a
+    /// position inside the query; never a panic.
+    #[test]
+    fn any_text_parses_or_is_refused_in_place(
+        q in proptest::string::string_regex(
+            r#"([{}()\[\]|=~!<>,"`.+*/^%-]|sum|by|rate|count_over_time|json|logfmt|line_format|unwrap|offset|bool|[a-z]{1,3}|[0-9]{1,3}|5m|1h|\s|\PC){0,24}"#
+        ).unwrap()
+    ) {
+        if let Err(e) = parse(&q) {
+            let lines = q.split('\n').count().max(1);
+            proptest::prop_assert!(e.line >= 1 && e.line <= lines, "{} in {:?}", e, q);
+            proptest::prop_assert!(!e.message.is_empty());
+        }
+    }
+}

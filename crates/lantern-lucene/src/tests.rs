@@ -105,3 +105,19 @@ fn an_operator_where_a_term_must_be_is_an_error() {
     // Lowercase words and operators inside words stay words.
     assert!(parse("and or").is_ok() && parse("ANDROID").is_ok() && parse("level:error AND ORDER").is_ok());
 }
+
+proptest::proptest! {
+    /// Arbitrary text, and text made of the syntax's own pieces, parses or is refused
+    /// with a position inside the query; never a panic.
+    #[test]
+    fn any_text_parses_or_is_refused_in_place(
+        q in proptest::string::string_regex(
+            r#"([:()\[\]{}"*?\\^~+!<>=-]|AND|OR|NOT|TO|&&|\|\||_exists_|level|[a-z]{1,3}|[0-9]{1,3}|\s|\PC){0,24}"#
+        ).unwrap()
+    ) {
+        if let Err(e) = parse(&q) {
+            proptest::prop_assert!(e.pos <= q.chars().count(), "{} in {:?}", e.message, q);
+            proptest::prop_assert!(!e.message.is_empty());
+        }
+    }
+}
