@@ -220,11 +220,10 @@ async fn reload(State(slot): State<Slot>) -> Response {
     };
     match m.reload().await {
         Ok(()) => (StatusCode::OK, "rules reloaded\n").into_response(),
-        Err(errs) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
+        Err(errs) => lantern_http::error_response(
+            lantern_http::ErrorKind::Internal,
             format!("failed to reload config: the rules in force are kept:\n{}\n", errs.join("\n")),
-        )
-            .into_response(),
+        ),
     }
 }
 

@@ -11,7 +11,7 @@ pub mod time;
 pub mod track;
 
 pub use body::{read_body, BodyLimits};
-pub use error::{ApiError, ErrorKind};
+pub use error::{error_response, ApiError, ErrorKind};
 pub use params::{read_body_limited, Params};
 pub use track::track;
 

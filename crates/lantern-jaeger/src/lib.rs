@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use lantern_core::Matcher;
+use lantern_http::ErrorKind;
 use lantern_traces::model::{parse_trace_id, KINDS};
 use lantern_traces::{Search, TraceStore};
 use lantern_tsdb::Tsdb;
@@ -51,14 +51,14 @@ fn ok(data: Value, total: usize) -> Response {
     axum::Json(json!({"data": data, "total": total, "limit": 0, "offset": 0, "errors": null})).into_response()
 }
 
-fn error(code: StatusCode, msg: impl Into<String>) -> Response {
+fn error(kind: ErrorKind, msg: impl Into<String>) -> Response {
     let body = json!({"data": null, "total": 0, "limit": 0, "offset": 0,
-        "errors": [{"code": code.as_u16(), "msg": msg.into()}]});
-    (code, axum::Json(body)).into_response()
+        "errors": [{"code": kind.status().as_u16(), "msg": msg.into()}]});
+    lantern_http::error_response(kind, axum::Json(body))
 }
 
 /// An error answer, made into Jaeger's envelope when returned.
-struct Fail(StatusCode, String);
+struct Fail(ErrorKind, String);
 
 impl IntoResponse for Fail {
     fn into_response(self) -> Response {
@@ -67,7 +67,7 @@ impl IntoResponse for Fail {
 }
 
 fn store(api: &JaegerApi) -> Result<Arc<TraceStore>, Fail> {
-    api.traces.get().cloned().ok_or_else(|| Fail(StatusCode::SERVICE_UNAVAILABLE, "the span store is starting".into()))
+    api.traces.get().cloned().ok_or_else(|| Fail(ErrorKind::Unavailable, "the span store is starting".into()))
 }
 
 fn now_ns() -> i64 {
@@ -79,11 +79,11 @@ fn now_ns() -> i64 {
 async fn spans_of(api: &JaegerApi, id: &str) -> Result<Vec<lantern_traces::Span>, Fail> {
     let store = store(api)?;
     let tid = parse_trace_id(id)
-        .ok_or_else(|| Fail(StatusCode::BAD_REQUEST, format!("malformed trace ID {id:?}: want up to 32 hex digits")))?;
+        .ok_or_else(|| Fail(ErrorKind::BadData, format!("malformed trace ID {id:?}: want up to 32 hex digits")))?;
     match store.trace(&tid).await {
-        Ok(spans) if spans.is_empty() => Err(Fail(StatusCode::NOT_FOUND, "trace not found".into())),
+        Ok(spans) if spans.is_empty() => Err(Fail(ErrorKind::NotFound, "trace not found".into())),
         Ok(spans) => Ok(spans),
-        Err(e) => Err(Fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => Err(Fail(ErrorKind::Internal, e.to_string())),
     }
 }
 
@@ -112,14 +112,15 @@ pub fn parse_go_duration(s: &str) -> Option<i64> {
 fn param_time_us(q: &BTreeMap<String, String>, key: &str) -> Result<Option<i64>, Fail> {
     match q.get(key).map(String::as_str) {
         None | Some("") => Ok(None),
-        Some(v) => v.parse::<i64>().map(|us| Some(us.saturating_mul(1000))).map_err(|_| {
-            Fail(StatusCode::BAD_REQUEST, format!("unable to parse param '{key}': {v:?} is not microseconds"))
-        }),
+        Some(v) => v
+            .parse::<i64>()
+            .map(|us| Some(us.saturating_mul(1000)))
+            .map_err(|_| Fail(ErrorKind::BadData, format!("unable to parse param '{key}': {v:?} is not microseconds"))),
     }
 }
 
 fn parse_search(q: &BTreeMap<String, String>, tag_params: &[String]) -> Result<Search, Fail> {
-    let bad = |m: String| Fail(StatusCode::BAD_REQUEST, m);
+    let bad = |m: String| Fail(ErrorKind::BadData, m);
     let end = param_time_us(q, "end")?.unwrap_or_else(now_ns);
     let start = match param_time_us(q, "start")? {
         Some(s) => s,
@@ -192,12 +193,12 @@ async fn search(State(api): State<JaegerApi>, uri: axum::http::Uri) -> Response 
         let mut out = Vec::new();
         for id in ids {
             let Some(tid) = parse_trace_id(id) else {
-                return error(StatusCode::BAD_REQUEST, format!("malformed trace ID {id:?}"));
+                return error(ErrorKind::BadData, format!("malformed trace ID {id:?}"));
             };
             match store.trace(&tid).await {
                 Ok(spans) if !spans.is_empty() => out.push(json::trace(&spans)),
                 Ok(_) => {}
-                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                Err(e) => return error(ErrorKind::Internal, e.to_string()),
             }
         }
         let n = out.len();
@@ -210,7 +211,7 @@ async fn search(State(api): State<JaegerApi>, uri: axum::http::Uri) -> Response 
         Err(r) => return r.into_response(),
     };
     if search.service.is_none() {
-        return error(StatusCode::BAD_REQUEST, "parameter 'service' is required");
+        return error(ErrorKind::BadData, "parameter 'service' is required");
     }
     match store.search(&search).await {
         Ok(traces) => {
@@ -218,7 +219,7 @@ async fn search(State(api): State<JaegerApi>, uri: axum::http::Uri) -> Response 
             let n = out.len();
             ok(Value::Array(out), n)
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(ErrorKind::Internal, e.to_string()),
     }
 }
 
@@ -252,13 +253,13 @@ async fn operations(State(api): State<JaegerApi>, Query(q): Query<BTreeMap<Strin
         Err(r) => return r.into_response(),
     };
     let Some(service) = q.get("service").filter(|s| !s.is_empty()) else {
-        return error(StatusCode::BAD_REQUEST, "parameter 'service' is required");
+        return error(ErrorKind::BadData, "parameter 'service' is required");
     };
     let kind = q.get("spanKind").filter(|s| !s.is_empty());
     if let Some(k) = kind {
         if !KINDS.contains(&k.as_str()) {
             return error(
-                StatusCode::BAD_REQUEST,
+                ErrorKind::BadData,
                 format!("unsupported spanKind {k:?}: want one of {}", KINDS[1..].join(", ")),
             );
         }
@@ -278,13 +279,13 @@ async fn operations(State(api): State<JaegerApi>, Query(q): Query<BTreeMap<Strin
 /// endTs]` (ms), from the service-graph series span metrics write.
 async fn dependencies(State(api): State<JaegerApi>, Query(q): Query<BTreeMap<String, String>>) -> Response {
     let Some(db) = api.metrics.get().cloned() else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "the metrics store is starting");
+        return error(ErrorKind::Unavailable, "the metrics store is starting");
     };
     let num = |k: &str, default: i64| -> Result<i64, Fail> {
         match q.get(k).map(String::as_str) {
             None | Some("") => Ok(default),
             Some(v) => v.parse().map_err(|_| {
-                Fail(StatusCode::BAD_REQUEST, format!("unable to parse param '{k}': {v:?} is not milliseconds"))
+                Fail(ErrorKind::BadData, format!("unable to parse param '{k}': {v:?} is not milliseconds"))
             }),
         }
     };
@@ -301,7 +302,7 @@ async fn dependencies(State(api): State<JaegerApi>, Query(q): Query<BTreeMap<Str
     // A little before the window, for the counter's value at its start.
     let got = match db.select(&m, start - 300_000, end).await {
         Ok(v) => v,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return error(ErrorKind::Internal, e.to_string()),
     };
     let mut edges: BTreeMap<(String, String), f64> = BTreeMap::new();
     for (labels, samples) in got {
@@ -390,7 +391,7 @@ mod api_tests {
         }
     }
 
-    async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
+    async fn get(app: &Router, uri: &str) -> (axum::http::StatusCode, Value) {
         let resp = app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
         let status = resp.status();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
@@ -430,7 +431,7 @@ mod api_tests {
         let app = router(JaegerApi::new(slot, Arc::default()));
 
         let (code, v) = get(&app, "/api/traces/abababababababababababababababab").await;
-        assert_eq!(code, StatusCode::OK);
+        assert_eq!(code, axum::http::StatusCode::OK);
         let t = &v["data"][0];
         assert_eq!(t["traceID"], "abababababababababababababababab");
         let spans = t["spans"].as_array().unwrap();
@@ -463,11 +464,11 @@ mod api_tests {
         assert_eq!(t["processes"][pid]["tags"], json!([{"key": "host.name", "type": "string", "value": "node-1"}]));
 
         let (code, v) = get(&app, "/api/traces/00000000000000000000000000000001").await;
-        assert_eq!(code, StatusCode::NOT_FOUND);
+        assert_eq!(code, axum::http::StatusCode::NOT_FOUND);
         assert_eq!(v["errors"][0], json!({"code": 404, "msg": "trace not found"}));
         assert_eq!(v["data"], Value::Null);
         let (code, _) = get(&app, "/api/traces/not-hex").await;
-        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert_eq!(code, axum::http::StatusCode::BAD_REQUEST);
 
         assert_eq!(get(&app, "/api/services").await.1["data"], json!(["order-service"]));
         assert_eq!(
@@ -489,7 +490,7 @@ mod api_tests {
                 .await;
         assert_eq!(v["data"], json!([]));
         let (code, v) = get(&app, "/api/traces?service=order-service&minDuration=fast").await;
-        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert_eq!(code, axum::http::StatusCode::BAD_REQUEST);
         assert!(v["errors"][0]["msg"].as_str().unwrap().contains("minDuration"));
 
         let (_, v) = get(&app, "/api/v1/traces/abababababababababababababababab/critical-path").await;

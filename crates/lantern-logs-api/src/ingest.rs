@@ -47,7 +47,7 @@ fn partial(accepted: usize, rejected: &[Rejected]) -> Response {
         "accepted": accepted,
         "rejected": rejected.iter().map(|r| json!({"line": r.line, "reason": r.reason})).collect::<Vec<_>>(),
     });
-    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+    lantern_http::error_response(ErrorKind::BadData, axum::Json(body))
 }
 
 /// Counts what a push stored and refused into Lantern's own metrics.
@@ -162,7 +162,7 @@ pub(crate) async fn loki_push(State(api): State<LogsApi>, headers: HeaderMap, bo
             msg.push('\n');
             msg.push_str(&r.reason);
         }
-        Ok::<_, ApiError>((StatusCode::BAD_REQUEST, msg + "\n").into_response())
+        Ok::<_, ApiError>(lantern_http::error_response(ErrorKind::BadData, msg + "\n"))
     };
     run.await.unwrap_or_else(|e| loki_error(refused("loki", e)))
 }

@@ -30,7 +30,7 @@ pub(crate) async fn tail(
     Query(p): Query<HashMap<String, String>>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let bad = |m: String| (axum::http::StatusCode::BAD_REQUEST, format!("{m}\n")).into_response();
+    let bad = |m: String| lantern_http::error_response(lantern_http::ErrorKind::BadData, format!("{m}\n"));
     let Some(q) = p.get("query") else { return bad("query parameter is missing".into()) };
     let log = match lantern_logql::parse(q) {
         Ok(lantern_logql::Expr::Log(l)) => l,

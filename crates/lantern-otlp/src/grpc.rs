@@ -71,11 +71,7 @@ pub trait Export: Clone + Send + Sync + 'static {
 
 impl From<IngestError> for Status {
     fn from(e: IngestError) -> Self {
-        match e {
-            IngestError::Invalid(m) => Status::invalid_argument(m),
-            IngestError::Unavailable(m) => Status::unavailable(m),
-            IngestError::Internal(m) => Status::internal(m),
-        }
+        Status::new(tonic::Code::from_i32(e.kind().grpc_code()), e.into_message())
     }
 }
 

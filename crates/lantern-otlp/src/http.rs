@@ -17,7 +17,7 @@ use crate::ingest::{IngestError, MetricsIngest};
 use crate::logs::LogIngest;
 use crate::traces::TraceIngest;
 use lantern_core::selfmon::signal;
-use lantern_http::BodyLimits;
+use lantern_http::{error_response, BodyLimits, ErrorKind};
 
 /// The OTLP/HTTP routes; bodies within `limits` (`limits.max_request_body_size` and
 /// `max_decompressed_body_size`, as for every ingest endpoint).
@@ -49,7 +49,8 @@ enum Encoding {
 }
 
 /// A `google.rpc.Status` in the request's encoding.
-fn status(code: StatusCode, grpc_code: i32, message: String, enc: Encoding) -> Response {
+fn status(kind: ErrorKind, message: String, enc: Encoding) -> Response {
+    let grpc_code = kind.grpc_code();
     #[derive(Clone, PartialEq, prost::Message)]
     struct RpcStatus {
         #[prost(int32, tag = "1")]
@@ -58,18 +59,20 @@ fn status(code: StatusCode, grpc_code: i32, message: String, enc: Encoding) -> R
         message: String,
     }
     match enc {
-        Encoding::Protobuf => (
-            code,
-            [(header::CONTENT_TYPE, "application/x-protobuf")],
-            RpcStatus { code: grpc_code, message }.encode_to_vec(),
-        )
-            .into_response(),
-        Encoding::Json => (
-            code,
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::json!({"code": grpc_code, "message": message}).to_string(),
-        )
-            .into_response(),
+        Encoding::Protobuf => error_response(
+            kind,
+            (
+                [(header::CONTENT_TYPE, "application/x-protobuf")],
+                RpcStatus { code: grpc_code, message }.encode_to_vec(),
+            ),
+        ),
+        Encoding::Json => error_response(
+            kind,
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                serde_json::json!({"code": grpc_code, "message": message}).to_string(),
+            ),
+        ),
     }
 }
 
@@ -142,17 +145,12 @@ where
         Encoding::Json
     } else {
         return Err(status(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            3,
+            ErrorKind::UnsupportedMediaType,
             format!("unsupported content type {ct:?}: use application/x-protobuf or application/json"),
             Encoding::Json,
         ));
     };
-    let bytes = lantern_http::read_body(headers, body, limits).await.map_err(|e| {
-        // OTLP's status codes: 8 (RESOURCE_EXHAUSTED) for a body too large, else 3.
-        let grpc = if e.kind == lantern_http::ErrorKind::TooLarge { 8 } else { 3 };
-        status(e.kind.status(), grpc, e.message, enc)
-    })?;
+    let bytes = lantern_http::read_body(headers, body, limits).await.map_err(|e| status(e.kind, e.message, enc))?;
     match enc {
         Encoding::Protobuf => Ok((enc, bytes)),
         Encoding::Json => match serde_json::from_slice::<serde_json::Value>(&bytes).and_then(|mut v| {
@@ -160,9 +158,7 @@ where
             serde_json::from_value::<J>(v)
         }) {
             Ok(r) => Ok((enc, r.encode_to_vec().into())),
-            Err(e) => {
-                Err(status(StatusCode::BAD_REQUEST, 3, format!("body is not a valid OTLP/JSON {what}: {e}"), enc))
-            }
+            Err(e) => Err(status(ErrorKind::BadData, format!("body is not a valid OTLP/JSON {what}: {e}"), enc)),
         },
     }
 }
@@ -178,13 +174,7 @@ fn answer<R: prost::Message + serde::Serialize>(result: Result<R, IngestError>, 
             Encoding::Json => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], json_without_nulls(&resp))
                 .into_response(),
         },
-        Err(IngestError::Unavailable(m)) => {
-            let mut r = status(StatusCode::SERVICE_UNAVAILABLE, 14, m, enc);
-            r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            r
-        }
-        Err(IngestError::Invalid(m)) => status(StatusCode::BAD_REQUEST, 3, m, enc),
-        Err(IngestError::Internal(m)) => status(StatusCode::INTERNAL_SERVER_ERROR, 13, m, enc),
+        Err(e) => status(e.kind(), e.into_message(), enc),
     }
 }
 

@@ -9,6 +9,8 @@ use lantern_core::selfmon::signal::METRICS;
 use lantern_tsdb::Tsdb;
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
 
+use lantern_http::ErrorKind;
+
 use crate::metrics::{convert, DeltaState, Sink};
 
 /// Why a request was not taken at all.
@@ -26,12 +28,25 @@ pub enum IngestError {
 }
 
 impl IngestError {
+    /// The kind of failure, which says the HTTP status and gRPC code
+    /// (`lantern_http::ErrorKind`).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            IngestError::Invalid(_) => ErrorKind::BadData,
+            IngestError::Unavailable(_) => ErrorKind::Unavailable,
+            IngestError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
     /// The `reason` label of a request refused for this.
     pub fn reason(&self) -> &'static str {
+        self.kind().reason()
+    }
+
+    /// The message.
+    pub fn into_message(self) -> String {
         match self {
-            IngestError::Invalid(_) => "malformed",
-            IngestError::Unavailable(_) => "unavailable",
-            IngestError::Internal(_) => "internal",
+            IngestError::Invalid(m) | IngestError::Unavailable(m) | IngestError::Internal(m) => m,
         }
     }
 }
