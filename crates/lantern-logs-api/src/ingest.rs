@@ -127,7 +127,7 @@ pub(crate) async fn loki_push(State(api): State<LogsApi>, headers: HeaderMap, bo
         let bytes = body.len();
         let pushed = tokio::task::spawn_blocking(move || {
             if ct.starts_with("application/json") {
-                decode_json(&body, max_line).map_err(ApiError::bad_data)
+                decode_json(&body, max_line).map_err(|e| ApiError::bad_data(e.to_string()))
             } else {
                 // Protobuf: snappy block format, as Promtail and the Loki clients send it.
                 let n = snap::raw::decompress_len(&body)
@@ -141,7 +141,7 @@ pub(crate) async fn loki_push(State(api): State<LogsApi>, headers: HeaderMap, bo
                 let raw = snap::raw::Decoder::new()
                     .decompress_vec(&body)
                     .map_err(|e| ApiError::bad_data(format!("the push body is not snappy-compressed: {e}")))?;
-                decode_proto(&raw, max_line).map_err(ApiError::bad_data)
+                decode_proto(&raw, max_line).map_err(|e| ApiError::bad_data(e.to_string()))
             }
         })
         .await

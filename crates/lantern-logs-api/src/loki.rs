@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use lantern_http::{ApiError, ErrorKind, Params};
 use lantern_logs::logql::engine::MAX_STEPS;
 use lantern_logs::logql::pipeline::LabelMatcher;
-use lantern_logs::logql::{self, Answer, EvalError};
+use lantern_logs::logql::{self, Answer};
 use lantern_logs::{LogStore, Order};
 use serde_json::{json, Value};
 
@@ -87,11 +87,11 @@ fn direction(p: &Params) -> Result<Order, ApiError> {
     }
 }
 
-fn eval_error(e: EvalError) -> ApiError {
+fn eval_error(e: lantern_logs::Error) -> ApiError {
     match e {
-        EvalError::Bad(m) => bad(m),
-        EvalError::Limit(m) => ApiError::new(ErrorKind::Execution, m),
-        EvalError::Store(e) => ApiError::internal(format!("reading logs failed: {e}")),
+        lantern_logs::Error::Invalid(m) => bad(m),
+        lantern_logs::Error::Limit(m) => ApiError::new(ErrorKind::Execution, m),
+        lantern_logs::Error::Events(e) => ApiError::internal(format!("reading logs failed: {e}")),
     }
 }
 
@@ -242,9 +242,9 @@ fn streams_in(store: &LogStore, p: &Params, selector: Option<&str>) -> Result<Ve
     let matchers: Option<Vec<LabelMatcher>> = match selector {
         None | Some("") => None,
         Some(s) => match lantern_logql::parse(s).map_err(|e| bad(e.to_string()))? {
-            lantern_logql::Expr::Log(l) => {
-                Some(l.selector.iter().map(LabelMatcher::new).collect::<Result<_, _>>().map_err(|e| bad(e.0))?)
-            }
+            lantern_logql::Expr::Log(l) => Some(
+                l.selector.iter().map(LabelMatcher::new).collect::<Result<_, _>>().map_err(|e| bad(e.to_string()))?,
+            ),
             _ => return Err(bad(format!("{s:?} is not a stream selector"))),
         },
     };

@@ -39,7 +39,7 @@ pub(crate) async fn tail(
     };
     let pipe = match Pipeline::new(&log) {
         Ok(p) => p,
-        Err(e) => return bad(e.0),
+        Err(e) => return bad(e.to_string()),
     };
     let limit = p.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100usize).min(5000);
     let now = now_ns();

@@ -4,6 +4,7 @@
 //! (`LogStore`).
 
 pub mod codec;
+pub mod error;
 pub mod files;
 pub mod jsonl;
 pub mod logql;
@@ -17,8 +18,9 @@ pub mod table;
 pub mod tokens;
 pub mod topk;
 
+pub use error::{Error, Result};
 pub use model::{IdFields, LogRow, Stream, Value};
-pub use search::{Search, SearchError};
+pub use search::Search;
 pub use store::{Cursor, Found, LogStore, Order, Rejected};
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 pub mod engine;
 pub mod pipeline;
 
-pub use engine::{run, Answer, EvalError, Params, SeriesOut, StreamOut};
+pub use engine::{run, Answer, Params, SeriesOut, StreamOut};
 
 #[cfg(test)]
 mod tests;

@@ -37,8 +37,8 @@ pub const PRESETS: &[&str] = &["python", "java"];
 
 impl Multiline {
     /// A rule starting records at lines `pattern` (a regular expression) matches.
-    pub fn start_pattern(pattern: &str) -> Result<Self, String> {
-        Regex::new(pattern).map(Self::Start).map_err(|e| e.to_string())
+    pub fn start_pattern(pattern: &str) -> crate::Result<Self> {
+        Regex::new(pattern).map(Self::Start).map_err(|e| crate::Error::Invalid(e.to_string()))
     }
 
     /// A built-in rule by name (`python`, `java`).

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::error::Error;
 use crate::jsonl::{flatten_object, reproduce, LEVEL_KEYS};
 use crate::model::{normalize_level, parse_label_set, LogRow, Names, Stream, Value};
 use crate::store::{Rejected, INVALID, TOO_LONG};
@@ -162,9 +163,9 @@ fn parse_ns(v: &serde_json::Value) -> Option<i64> {
 }
 
 /// Reads a JSON push; `Err` when the body is not one at all.
-pub fn decode_json(body: &[u8], max_line: usize) -> Result<Pushed, String> {
+pub fn decode_json(body: &[u8], max_line: usize) -> crate::Result<Pushed> {
     let push: JsonPush =
-        serde_json::from_slice(body).map_err(|e| format!("the push request is not valid JSON: {e}"))?;
+        serde_json::from_slice(body).map_err(|e| Error::Invalid(format!("the push request is not valid JSON: {e}")))?;
     let mut b = Builder::new(max_line);
     for (si, s) in push.streams.into_iter().enumerate() {
         let labels: Vec<(String, String)> = s.stream.into_iter().collect();
@@ -200,9 +201,9 @@ pub fn decode_json(body: &[u8], max_line: usize) -> Result<Pushed, String> {
 }
 
 /// Reads a protobuf push (already decompressed); `Err` when it does not decode.
-pub fn decode_proto(body: &[u8], max_line: usize) -> Result<Pushed, String> {
+pub fn decode_proto(body: &[u8], max_line: usize) -> crate::Result<Pushed> {
     let push = <proto::PushRequest as prost::Message>::decode(body)
-        .map_err(|e| format!("the push request is not a valid PushRequest: {e}"))?;
+        .map_err(|e| Error::Invalid(format!("the push request is not a valid PushRequest: {e}")))?;
     let mut b = Builder::new(max_line);
     for (si, s) in push.streams.into_iter().enumerate() {
         let labels = match parse_label_set(&s.labels) {

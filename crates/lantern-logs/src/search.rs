@@ -18,6 +18,7 @@ use lantern_events::bloom::Bloom;
 use lantern_events::RowFilter;
 use lantern_lucene::{Query, TermKind};
 
+use crate::error::Error;
 use crate::jsonl::parse_time;
 use crate::model::{indexed_as_id, IdFields, LogRow, Value};
 use crate::table::col;
@@ -28,11 +29,6 @@ mod columns;
 /// What a search does with a sealed row known to match from its filter columns: given
 /// its time and level, true to have it decoded, false when counting it was enough.
 pub type Sure = Arc<dyn Fn(i64, &str) -> bool + Send + Sync>;
-
-/// A search that cannot run (a bad range bound, a bad pattern).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SearchError(pub String);
 
 #[derive(Debug, Clone, PartialEq)]
 enum Target {
@@ -100,7 +96,7 @@ fn lower_words(s: &str) -> Vec<String> {
     out
 }
 
-fn glob(p: &str) -> Result<regex::Regex, SearchError> {
+fn glob(p: &str) -> Result<regex::Regex, Error> {
     let mut re = String::from("(?is)^");
     let mut chars = p.chars();
     while let Some(c) = chars.next() {
@@ -116,13 +112,13 @@ fn glob(p: &str) -> Result<regex::Regex, SearchError> {
         }
     }
     re.push('$');
-    regex::Regex::new(&re).map_err(|e| SearchError(format!("pattern {p:?}: {e}")))
+    regex::Regex::new(&re).map_err(|e| Error::Invalid(format!("pattern {p:?}: {e}")))
 }
 
-fn bound(target: &Target, b: Option<(String, bool)>) -> Result<Option<(Bound, bool)>, SearchError> {
+fn bound(target: &Target, b: Option<(String, bool)>) -> Result<Option<(Bound, bool)>, Error> {
     let Some((text, incl)) = b else { return Ok(None) };
     let v = if *target == Target::Time {
-        Bound::Time(parse_time(&text).ok_or_else(|| SearchError(format!("range bound {text:?} is not a time")))?)
+        Bound::Time(parse_time(&text).ok_or_else(|| Error::Invalid(format!("range bound {text:?} is not a time")))?)
     } else if let Ok(n) = text.parse::<f64>() {
         Bound::Number(n)
     } else {
@@ -131,7 +127,7 @@ fn bound(target: &Target, b: Option<(String, bool)>) -> Result<Option<(Bound, bo
     Ok(Some((v, incl)))
 }
 
-fn compile(q: Query) -> Result<Node, SearchError> {
+fn compile(q: Query) -> Result<Node, Error> {
     Ok(match q {
         Query::All => Node::All,
         Query::Term { field, text, kind } => {
@@ -394,18 +390,18 @@ fn narrow(n: &Node, lo: &mut i64, hi: &mut i64) {
 
 impl Search {
     /// Compiles a query text, with the default identifier fields.
-    pub fn parse(text: &str) -> Result<Search, SearchError> {
+    pub fn parse(text: &str) -> Result<Search, Error> {
         Search::parse_with(text, IdFields::default())
     }
 
     /// Compiles a query text; `ids` are the fields matched whole (the store's).
-    pub fn parse_with(text: &str, ids: IdFields) -> Result<Search, SearchError> {
-        let q = lantern_lucene::parse(text).map_err(|e| SearchError(e.to_string()))?;
+    pub fn parse_with(text: &str, ids: IdFields) -> Result<Search, Error> {
+        let q = lantern_lucene::parse(text).map_err(|e| Error::Invalid(e.to_string()))?;
         Ok(Search { node: Arc::new(compile(q)?), ids })
     }
 
     /// Compiles a parsed query, with the default identifier fields.
-    pub fn new(q: Query) -> Result<Search, SearchError> {
+    pub fn new(q: Query) -> Result<Search, Error> {
         Ok(Search { node: Arc::new(compile(q)?), ids: IdFields::default() })
     }
 

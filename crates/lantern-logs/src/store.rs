@@ -19,16 +19,7 @@ use crate::search::Search;
 use crate::table::{stream_of_json, Logs};
 use crate::topk::FirstByTime;
 
-/// Errors of the log store.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The event engine failed.
-    #[error(transparent)]
-    Events(#[from] lantern_events::Error),
-}
-
-/// Results of the log store.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub use crate::error::{Error, Result};
 
 /// The order of search hits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +124,7 @@ impl LogStore {
     }
 
     /// Compiles a search in the seed's syntax with this store's identifier fields.
-    pub fn parse_search(&self, text: &str) -> std::result::Result<Search, crate::search::SearchError> {
+    pub fn parse_search(&self, text: &str) -> Result<Search> {
         Search::parse_with(text, self.id_fields.clone())
     }
 

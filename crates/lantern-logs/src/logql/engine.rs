@@ -10,32 +10,13 @@ use arrow_array::{Array, Int64Array, StringArray};
 use lantern_events::{RowFilter, Scan};
 use lantern_logql::{AggOp, BinOp, Expr, Grouping, LogExpr, RangeFn, VectorMatching};
 
-use super::pipeline::{Entry, Labels, Pipeline, PlanError};
+use super::pipeline::{Entry, Labels, Pipeline};
+use crate::error::Error;
 use crate::model::LogRow;
 use crate::store::{LogStore, Order};
 use crate::table::{col, stream_of_json};
 use crate::tokens::label_key;
 use crate::topk::FirstByTime;
-
-/// Why a query failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    /// The query cannot run as written (400).
-    #[error("{0}")]
-    Bad(String),
-    /// The query asks for too much (422).
-    #[error("{0}")]
-    Limit(String),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] crate::store::Error),
-}
-
-impl From<PlanError> for EvalError {
-    fn from(e: PlanError) -> Self {
-        EvalError::Bad(e.0)
-    }
-}
 
 /// Series a query may hold at most.
 const MAX_SERIES: usize = 100_000;
@@ -100,16 +81,16 @@ struct Steps {
 }
 
 /// Runs a query.
-pub async fn run(store: &LogStore, expr: &Expr, p: &Params) -> Result<Answer, EvalError> {
+pub async fn run(store: &LogStore, expr: &Expr, p: &Params) -> Result<Answer, Error> {
     if let Expr::Log(l) = expr {
         return Ok(Answer::Streams(log_query(store, l, p).await?));
     }
     let step = p.step.max(1);
     if p.end < p.start {
-        return Err(EvalError::Bad("end is before start".into()));
+        return Err(Error::Invalid("end is before start".into()));
     }
     if (p.end - p.start) / step >= MAX_STEPS {
-        return Err(EvalError::Bad(format!(
+        return Err(Error::Invalid(format!(
             "exceeded maximum resolution of {MAX_STEPS} points per timeseries: try a larger step"
         )));
     }
@@ -171,7 +152,7 @@ pub fn entry_of(pipe: &Pipeline, r: &LogRow) -> Option<Entry> {
     Some(e)
 }
 
-async fn log_query(store: &LogStore, l: &LogExpr, p: &Params) -> Result<Vec<StreamOut>, EvalError> {
+async fn log_query(store: &LogStore, l: &LogExpr, p: &Params) -> Result<Vec<StreamOut>, Error> {
     let pipe = Arc::new(Pipeline::new(l)?);
     if p.end <= p.start || p.limit == 0 {
         return Ok(Vec::new());
@@ -213,7 +194,7 @@ async fn samples(
     max_t: i64,
     grouping: Option<&Grouping>,
     whole: bool,
-) -> Result<HashMap<Labels, Vec<(i64, f64)>>, EvalError> {
+) -> Result<HashMap<Labels, Vec<(i64, f64)>>, Error> {
     let pipe = Arc::new(Pipeline::new(log)?);
     let mut out: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
     let mut too_many = false;
@@ -249,7 +230,7 @@ async fn samples(
         })
         .await?;
     if too_many {
-        return Err(EvalError::Limit(format!("the query would make more than {MAX_SERIES} series")));
+        return Err(Error::Limit(format!("the query would make more than {MAX_SERIES} series")));
     }
     Ok(out)
 }
@@ -277,7 +258,7 @@ async fn count_streams(
     min_t: i64,
     max_t: i64,
     whole: bool,
-) -> Result<HashMap<Labels, Vec<(i64, f64)>>, EvalError> {
+) -> Result<HashMap<Labels, Vec<(i64, f64)>>, Error> {
     let mut series: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut by_stream: HashMap<(String, String), Option<usize>> = HashMap::new();
@@ -346,7 +327,7 @@ async fn count_streams(
         out.entry(e.labels).or_default().push((e.time, 1.0));
     }
     if out.len() > MAX_SERIES {
-        return Err(EvalError::Limit(format!("the query would make more than {MAX_SERIES} series")));
+        return Err(Error::Limit(format!("the query would make more than {MAX_SERIES} series")));
     }
     Ok(out)
 }
@@ -415,11 +396,11 @@ fn eval<'a>(
     store: &'a LogStore,
     expr: &'a Expr,
     steps: &'a Steps,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Val, EvalError>> + Send + 'a>> {
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Val, Error>> + Send + 'a>> {
     Box::pin(async move {
         let n = steps.times.len();
         match expr {
-            Expr::Log(_) => Err(EvalError::Bad("a log query cannot be used where a metric query is needed".into())),
+            Expr::Log(_) => Err(Error::Invalid("a log query cannot be used where a metric query is needed".into())),
             Expr::Number(x) => Ok(Val::Scalar(vec![*x; n])),
             Expr::Vector(x) => Ok(Val::Vector(vec![(Labels::new(), vec![Some(*x); n])])),
             Expr::Range { func, log, range, offset, param, grouping } => {
@@ -468,7 +449,7 @@ fn eval<'a>(
             Expr::Agg { op, param, grouping, expr } => {
                 let inner = eval(store, expr, steps).await?;
                 let Val::Vector(series) = inner else {
-                    return Err(EvalError::Bad("a vector aggregation needs a vector, not a scalar".into()));
+                    return Err(Error::Invalid("a vector aggregation needs a vector, not a scalar".into()));
                 };
                 Ok(Val::Vector(aggregate(*op, *param, grouping.as_ref(), series, n)?))
             }
@@ -481,13 +462,7 @@ fn eval<'a>(
     })
 }
 
-fn aggregate(
-    op: AggOp,
-    param: Option<f64>,
-    g: Option<&Grouping>,
-    series: Vectors,
-    n: usize,
-) -> Result<Vectors, EvalError> {
+fn aggregate(op: AggOp, param: Option<f64>, g: Option<&Grouping>, series: Vectors, n: usize) -> Result<Vectors, Error> {
     match op {
         AggOp::Topk | AggOp::Bottomk => {
             let k = param.unwrap_or(0.0);
@@ -622,18 +597,11 @@ fn signature(l: &Labels, m: Option<&VectorMatching>) -> Labels {
     }
 }
 
-fn binary(
-    op: BinOp,
-    l: Val,
-    r: Val,
-    return_bool: bool,
-    m: Option<&VectorMatching>,
-    n: usize,
-) -> Result<Val, EvalError> {
+fn binary(op: BinOp, l: Val, r: Val, return_bool: bool, m: Option<&VectorMatching>, n: usize) -> Result<Val, Error> {
     Ok(match (l, r) {
         (Val::Scalar(a), Val::Scalar(b)) => {
             if op.is_comparison() && !return_bool {
-                return Err(EvalError::Bad("comparisons between scalars must use the bool modifier".into()));
+                return Err(Error::Invalid("comparisons between scalars must use the bool modifier".into()));
             }
             Val::Scalar(a.iter().zip(&b).map(|(x, y)| apply(op, *x, *y)).collect())
         }

@@ -9,12 +9,8 @@ use lantern_gotemplate::Val;
 use lantern_logql::{CmpOp, LabelFilter, LabelFmt, LineOp, Literal, LogExpr, MatchOp, Matcher, Stage};
 use regex::Regex;
 
+use crate::error::Error;
 use crate::model::{LogRow, Stream, Value};
-
-/// A query that cannot run (a bad regular expression, an unsupported template).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct PlanError(pub String);
 
 /// Labels of an entry, sorted by name.
 pub type Labels = BTreeMap<String, String>;
@@ -31,11 +27,11 @@ pub struct LabelMatcher {
 
 impl LabelMatcher {
     /// Compiles a matcher (regular expressions anchored, as Prometheus and Loki do).
-    pub fn new(m: &Matcher) -> Result<Self, PlanError> {
+    pub fn new(m: &Matcher) -> Result<Self, Error> {
         let re = match m.op {
             MatchOp::Re | MatchOp::Nre => Some(
                 Regex::new(&format!("^(?:{})$", m.value))
-                    .map_err(|e| PlanError(format!("invalid regular expression {:?}: {e}", m.value)))?,
+                    .map_err(|e| Error::Invalid(format!("invalid regular expression {:?}: {e}", m.value)))?,
             ),
             _ => None,
         };
@@ -196,10 +192,10 @@ impl lantern_gotemplate::Env for TemplateData<'_> {
 }
 
 impl Template {
-    fn parse(s: &str) -> Result<Self, PlanError> {
+    fn parse(s: &str) -> Result<Self, Error> {
         lantern_gotemplate::Template::parse(s, &LOGQL_TEMPLATES)
             .map(Template)
-            .map_err(|e| PlanError(format!("template {s:?}: {e}")))
+            .map_err(|e| Error::Invalid(format!("template {s:?}: {e}")))
     }
 
     /// The expansion, or `None` when it fails on this entry: Loki then keeps what
@@ -209,7 +205,7 @@ impl Template {
     }
 }
 
-fn compile_filter(f: &LabelFilter) -> Result<Filter, PlanError> {
+fn compile_filter(f: &LabelFilter) -> Result<Filter, Error> {
     Ok(match f {
         LabelFilter::And(a, b) => Filter::And(Box::new(compile_filter(a)?), Box::new(compile_filter(b)?)),
         LabelFilter::Or(a, b) => Filter::Or(Box::new(compile_filter(a)?), Box::new(compile_filter(b)?)),
@@ -402,7 +398,7 @@ fn split_path(p: &str) -> Vec<String> {
 
 impl Pipeline {
     /// Compiles a log query.
-    pub fn new(q: &LogExpr) -> Result<Self, PlanError> {
+    pub fn new(q: &LogExpr) -> Result<Self, Error> {
         let selector = q.selector.iter().map(LabelMatcher::new).collect::<Result<Vec<_>, _>>()?;
         let mut steps = Vec::new();
         for s in &q.stages {
@@ -414,7 +410,8 @@ impl Pipeline {
                         let res = values
                             .iter()
                             .map(|v| {
-                                Regex::new(v).map_err(|e| PlanError(format!("invalid regular expression {v:?}: {e}")))
+                                Regex::new(v)
+                                    .map_err(|e| Error::Invalid(format!("invalid regular expression {v:?}: {e}")))
                             })
                             .collect::<Result<Vec<_>, _>>()?;
                         if *op == LineOp::Match {
@@ -427,7 +424,7 @@ impl Pipeline {
                 Stage::Json(ex) => Step::Json(ex.iter().map(|(n, p)| (n.clone(), split_path(p))).collect()),
                 Stage::Logfmt(ex) => Step::Logfmt(ex.clone()),
                 Stage::Regexp(r) => Step::Regexp(
-                    Regex::new(r).map_err(|e| PlanError(format!("invalid regular expression {r:?}: {e}")))?,
+                    Regex::new(r).map_err(|e| Error::Invalid(format!("invalid regular expression {r:?}: {e}")))?,
                 ),
                 Stage::LineFormat(t) => Step::LineFormat(Template::parse(t)?),
                 Stage::LabelFormat(v) => Step::LabelFormat(
@@ -441,7 +438,7 @@ impl Pipeline {
                                 },
                             ))
                         })
-                        .collect::<Result<Vec<_>, PlanError>>()?,
+                        .collect::<Result<Vec<_>, Error>>()?,
                 ),
                 Stage::Filter(f) => Step::Filter(compile_filter(f)?),
                 Stage::Drop(m) => Step::Drop(m.iter().map(LabelMatcher::new).collect::<Result<_, _>>()?),
