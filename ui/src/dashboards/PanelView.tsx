@@ -38,7 +38,7 @@ function body(panel: Panel, ctx: PanelContext, height: number): ReactNode {
       return <TimeSeriesPanel panel={panel} ctx={ctx} height={height} />;
     case "stat":
     case "singlestat":
-      return <StatPanel panel={panel} ctx={ctx} />;
+      return <StatPanel panel={panel} ctx={ctx} height={height} />;
     case "gauge":
       return <GaugePanel panel={panel} ctx={ctx} height={height} />;
     case "bargauge":

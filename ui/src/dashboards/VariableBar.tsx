@@ -18,6 +18,10 @@ export function VariableBar({ vars, onChange }: { vars: VariableState[]; onChang
       {shown.map(({ v, options, values }) => {
         const label = v.label || v.name;
         const data = [...(v.includeAll ? [{ value: ALL, label: "All" }] : []), ...options.map((o) => ({ value: o.value, label: o.text }))];
+        // A value from the URL that the query does not list is kept and shown, as Grafana does.
+        for (const val of values) {
+          if (!data.some((d) => d.value === val)) data.push({ value: val, label: val === ALL ? "All" : val });
+        }
         if (v.type === "textbox") {
           return (
             <TextInput

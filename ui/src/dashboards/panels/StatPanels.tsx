@@ -55,18 +55,25 @@ function bounds(panel: Panel): [number, number] {
   return [d?.min ?? 0, max];
 }
 
-export function StatPanel({ panel, ctx }: { panel: Panel; ctx: PanelContext }) {
+export function StatPanel({ panel, ctx, height }: { panel: Panel; ctx: PanelContext; height: number }) {
   const { data, reduced } = useReduced(panel, ctx);
   if (data.isLoading) return <Loading what="value" />;
   if (data.error) return <ErrorNote error={data.error} />;
   if (reduced.length === 0) return <Empty />;
+  // The value fits the panel's height: a panel two grid rows tall shows it small.
+  const labelled = reduced.length > 1 ? 16 : 0;
+  const fz = Math.max(12, Math.min(reduced.length > 2 ? 22 : 34, Math.floor((height - labelled) * 0.8)));
   return (
     <SimpleGrid cols={Math.min(reduced.length, 4)} spacing="xs" h="100%">
-      {reduced.map((r, i) => (
-        <Center key={i} h="100%">
+      {reduced.map((r, i) => {
+        const text = formatValue(r.value, unitOf(panel), panel.fieldConfig?.defaults?.decimals);
+        // ...and its width: at most the cell's width (a character is about 0.6 em).
+        const fontSize = `min(${fz}px, ${(150 / Math.max(text.length, 1)).toFixed(1)}cqw)`;
+        return (
+        <Center key={i} h="100%" style={{ containerType: "inline-size" }}>
           <Stack gap={0} align="center">
-            <Text fw={700} fz={reduced.length > 2 ? 22 : 34} c={thresholdColor(panel, r.value)} data-testid="stat-value">
-              {formatValue(r.value, unitOf(panel), panel.fieldConfig?.defaults?.decimals)}
+            <Text fw={700} lh={1.1} c={thresholdColor(panel, r.value)} data-testid="stat-value" style={{ whiteSpace: "nowrap", fontSize }}>
+              {text}
             </Text>
             {reduced.length > 1 && (
               <Text size="xs" c="dimmed" ta="center" lineClamp={1}>
@@ -75,7 +82,8 @@ export function StatPanel({ panel, ctx }: { panel: Panel; ctx: PanelContext }) {
             )}
           </Stack>
         </Center>
-      ))}
+        );
+      })}
     </SimpleGrid>
   );
 }

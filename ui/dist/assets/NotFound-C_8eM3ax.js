@@ -1,0 +1,1 @@
+import{J as e,Jt as t,N as n,p as r}from"./index-BMG3O_EQ.js";import{t as i}from"./Title-DDKa7k2v.js";var a=t();function o(){return(0,a.jsxs)(n,{children:[(0,a.jsx)(i,{order:3,children:`Page not found`}),(0,a.jsxs)(e,{children:[`There is no page here. Start from the `,(0,a.jsx)(r,{to:`/dashboards`,children:`dashboards`}),`.`]})]})}export{o as default};

@@ -1,1 +1,0 @@
-import{J as e,Jt as t,N as n,p as r}from"./index-CFEw24m2.js";import{t as i}from"./Title-CBrGbwKB.js";var a=t();function o(){return(0,a.jsxs)(n,{children:[(0,a.jsx)(i,{order:3,children:`Page not found`}),(0,a.jsxs)(e,{children:[`There is no page here. Start from the `,(0,a.jsx)(r,{to:`/dashboards`,children:`dashboards`}),`.`]})]})}export{o as default};

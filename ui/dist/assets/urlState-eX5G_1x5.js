@@ -1,1 +1,0 @@
-import{An as e,On as t,_ as n}from"./index-CFEw24m2.js";var r=e(t(),1);function i(e,t=``){let[i,a]=n();return[i.get(e)??t,(0,r.useCallback)((t,n=!1)=>a(n=>{let r=new URLSearchParams(n);return t===``?r.delete(e):r.set(e,t),r},{replace:n}),[e,a])]}export{i as t};
