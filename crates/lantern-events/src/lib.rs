@@ -54,6 +54,9 @@ pub enum Error {
     /// A background task failed.
     #[error("task failed: {0}")]
     Task(String),
+    /// The store was closed (the server is shutting down); retry elsewhere or later.
+    #[error("the store is closed")]
+    Closed,
 }
 
 /// A log segment is closed and the next one started past this size.
@@ -257,6 +260,7 @@ pub struct EventStore<T: Table> {
     segments: RwLock<Vec<Arc<segment::Segment>>>,
     seal_lock: tokio::sync::Mutex<()>,
     seq: Mutex<u64>,
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl<T: Table> EventStore<T> {
@@ -316,6 +320,7 @@ impl<T: Table> EventStore<T> {
             }),
             segments: RwLock::new(segments),
             seal_lock: tokio::sync::Mutex::new(()),
+            closed: std::sync::atomic::AtomicBool::new(false),
             seq: Mutex::new(seq),
         })
     }
@@ -341,6 +346,9 @@ impl<T: Table> EventStore<T> {
         // rotates the log under it) never separates a row from its log segment.
         let pos = {
             let mut h = self.head.write();
+            if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(Error::Closed);
+            }
             let pos = self.log.write_frame(payload)?.pos;
             h.since.get_or_insert_with(Instant::now);
             h.rows += rows.len();
@@ -348,6 +356,14 @@ impl<T: Table> EventStore<T> {
             pos
         };
         Ok(self.log.sync_to(pos)?)
+    }
+
+    /// Stops taking writes and makes everything logged durable (at shutdown; rows in
+    /// memory are replayed from the log at the next start).
+    pub fn close(&self) -> Result<()> {
+        let _h = self.head.write();
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(self.log.sync()?)
     }
 
     /// Reads every segment's Parquet footer (after opening), so first queries do not wait

@@ -453,6 +453,11 @@ impl LogStore {
         Ok(self.events.maintain().await?)
     }
 
+    /// Stops taking lines and makes everything logged durable (at shutdown).
+    pub fn close(&self) -> Result<()> {
+        Ok(self.events.close()?)
+    }
+
     /// Seals what is in memory now.
     pub async fn seal(&self) -> Result<()> {
         let _g = self.checkpoint.lock().await;

@@ -6,7 +6,7 @@
 //! interrupted write and is discarded at open. A block's index is held in memory with its
 //! postings; frames are read from the store per query.
 
-mod cache;
+pub(crate) mod cache;
 pub mod index;
 
 use std::collections::BTreeMap;
@@ -173,6 +173,8 @@ pub struct Block {
     pub meta: BlockMeta,
     /// The id as the frame cache's key.
     cache_id: Arc<str>,
+    /// The store's cache of decompressed frames.
+    cache: Arc<cache::FrameCache>,
     index: BlockIndex,
     postings: Postings,
     store: Store,
@@ -235,14 +237,14 @@ impl Block {
     }
 
     /// Opens a block whose meta was read.
-    pub async fn open(store: &Store, meta: BlockMeta) -> Result<Block> {
+    pub(crate) async fn open(store: &Store, meta: BlockMeta, cache: Arc<cache::FrameCache>) -> Result<Block> {
         let b = store.get(&path(&meta.id, "index")).await?;
         let index = index::decode(&b).map_err(|e| Error::Corrupt(format!("block {}: {e}", meta.id)))?;
         let mut postings = Postings::default();
         for (i, s) in index.series.iter().enumerate() {
             postings.add_labels(i as u32, &s.labels);
         }
-        Ok(Block { cache_id: meta.id.as_str().into(), meta, index, postings, store: store.clone() })
+        Ok(Block { cache_id: meta.id.as_str().into(), cache, meta, index, postings, store: store.clone() })
     }
 
     /// Whether the block holds data in `[mint, maxt]`.
@@ -286,7 +288,7 @@ impl Block {
         let mut frame_ids: Vec<u32> = wanted.iter().map(|(_, c)| c.frame).collect();
         frame_ids.sort_unstable();
         frame_ids.dedup();
-        let cache = cache::FrameCache::global();
+        let cache = &self.cache;
         let mut frames: BTreeMap<u32, Arc<Vec<u8>>> = BTreeMap::new();
         frame_ids.retain(|&f| match cache.get(&self.cache_id, f) {
             Some(d) => {
@@ -372,7 +374,7 @@ mod tests {
         let meta = put(&store, built).await.unwrap();
         assert_eq!((meta.min_t, meta.max_t, meta.num_samples, meta.num_series), (0, 200_099, 203_000, 2));
         let m = Block::read_meta(&store, &meta.id).await.unwrap().unwrap();
-        let b = Arc::new(Block::open(&store, m).await.unwrap());
+        let b = Arc::new(Block::open(&store, m, Arc::new(cache::FrameCache::new(1 << 20))).await.unwrap());
         assert!(b.index.frames.len() > 1);
         let ids = b.select(&[Matcher::new(MatchOp::Regex, "job", "a|b").unwrap()], 0, 1_000_000);
         assert_eq!(ids.len(), 2);

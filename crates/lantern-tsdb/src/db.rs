@@ -223,6 +223,8 @@ pub struct Tsdb {
     exemplars: ExemplarRings,
     /// Metric metadata from every source.
     metadata: crate::metadata::MetadataStore,
+    /// Decompressed block frames, shared by this store's blocks.
+    frames: Arc<crate::block::cache::FrameCache>,
     opts: Options,
 }
 
@@ -233,7 +235,8 @@ fn align_down(t: i64, range: i64) -> i64 {
 impl Tsdb {
     /// Opens the store: blocks from `store`, the log from `wal_dir` (replayed into the head).
     pub async fn open(wal_dir: &Path, store: Store, opts: Options) -> Result<Tsdb> {
-        let blocks = load_blocks(&store).await?;
+        let frames = Arc::new(crate::block::cache::FrameCache::new(opts.block_cache_bytes));
+        let blocks = load_blocks(&store, &frames).await?;
         let head = Head::default();
         let (mut floor, mut first_segment) = (i64::MIN, 0u64);
         let block_range = ms(opts.block_range);
@@ -294,6 +297,7 @@ impl Tsdb {
             maintain_lock: tokio::sync::Mutex::new(()),
             ooo_below_floor: AtomicBool::new(ooo_below),
             closed: AtomicBool::new(false),
+            frames,
             exemplars,
             metadata: Default::default(),
             opts,
@@ -587,7 +591,7 @@ fn validate(pairs: &[(&[u8], &[u8])]) -> std::result::Result<Labels, lantern_cor
 
 /// Opens every complete block, discarding interrupted writes and blocks that a finished
 /// compaction replaced.
-async fn load_blocks(store: &Store) -> Result<Vec<Arc<Block>>> {
+async fn load_blocks(store: &Store, frames: &Arc<crate::block::cache::FrameCache>) -> Result<Vec<Arc<Block>>> {
     let mut metas = Vec::new();
     for id in store.list_dirs(BLOCKS_DIR).await? {
         match Block::read_meta(store, &id).await? {
@@ -606,7 +610,7 @@ async fn load_blocks(store: &Store) -> Result<Vec<Arc<Block>>> {
             Block::delete(store, &m.id).await?;
             continue;
         }
-        blocks.push(Arc::new(Block::open(store, m).await?));
+        blocks.push(Arc::new(Block::open(store, m, frames.clone()).await?));
     }
     blocks.sort_by_key(|b| b.meta.min_t);
     Ok(blocks)

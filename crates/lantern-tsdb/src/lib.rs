@@ -75,6 +75,8 @@ pub struct Options {
     pub max_exemplars_per_series: usize,
     /// Series whose exemplars are kept at most (those with the oldest go first).
     pub max_exemplar_series: usize,
+    /// Bytes of decompressed block frames kept for repeated queries.
+    pub block_cache_bytes: usize,
 }
 
 impl Default for Options {
@@ -86,6 +88,7 @@ impl Default for Options {
             out_of_order_window: Duration::from_secs(24 * 3600),
             max_exemplars_per_series: 10,
             max_exemplar_series: 1_000_000,
+            block_cache_bytes: 256 << 20,
         }
     }
 }

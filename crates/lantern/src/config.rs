@@ -100,6 +100,8 @@ pub struct MetricsConfig {
     pub max_exemplars_per_series: usize,
     /// Series whose exemplars are kept at most.
     pub max_exemplar_series: usize,
+    /// Memory for decompressed block data kept for repeated queries.
+    pub block_cache_size: ByteSize,
 }
 
 impl Default for MetricsConfig {
@@ -113,6 +115,7 @@ impl Default for MetricsConfig {
             maintenance_interval: d(60),
             max_exemplars_per_series: 10,
             max_exemplar_series: 1_000_000,
+            block_cache_size: ByteSize(256 << 20),
         }
     }
 }
@@ -496,6 +499,7 @@ impl Config {
             out_of_order_window: m.out_of_order_window.0,
             max_exemplars_per_series: m.max_exemplars_per_series,
             max_exemplar_series: m.max_exemplar_series,
+            block_cache_bytes: usize::try_from(m.block_cache_size.0).unwrap_or(usize::MAX),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::http::StatusCode;
@@ -23,39 +24,13 @@ use crate::config::{resolve_addr, Config};
 pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&cfg)?;
     let self_metrics = crate::selfmon::SelfMetrics::install().context("installing the self-monitoring recorder")?;
-    let data_dir = std::fs::canonicalize(&cfg.data_dir).unwrap_or_else(|_| cfg.data_dir.clone());
-    tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
-        config = %cfg.source.as_ref().map_or_else(|| "none (the defaults)".to_string(), |p| p.display().to_string()),
-        data_dir = %data_dir.display(),
-        "lantern starting"
-    );
-    tracing::info!(
-        metrics = %retention_text(&cfg),
-        logs = %retention(cfg.logs.retention_time, cfg.logs.retention_size),
-        traces = %retention(cfg.traces.retention_time, cfg.traces.retention_size),
-        "retention"
-    );
+    log_start(&cfg);
     // Rule and SLO files are checked before anything listens: a bad one stops start-up.
     let rule_opts = rule_options(&cfg);
     let rule_files = lantern_alerting::manager::load_all(&rule_opts)
         .map_err(|errs| anyhow::anyhow!("key rule_files/slo_files: {}", errs.join("; ")))?;
-    let http_addr = resolve_addr(&cfg.http_addr).map_err(|e| anyhow::anyhow!("key http_addr: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(http_addr)
-        .await
-        .with_context(|| format!("key http_addr: cannot listen on {http_addr}"))?;
-    let shown = listener.local_addr().unwrap_or(http_addr);
-    tracing::info!(addr = %shown, "http listening: every HTTP API, and the web UI at http://{shown}/");
-
-    let grpc_addr = resolve_addr(&cfg.otlp_grpc_addr).map_err(|e| anyhow::anyhow!("key otlp_grpc_addr: {e}"))?;
-    let grpc_listener = tokio::net::TcpListener::bind(grpc_addr)
-        .await
-        .with_context(|| format!("key otlp_grpc_addr: cannot listen on {grpc_addr}"))?;
-    let otlp_http_addr = resolve_addr(&cfg.otlp_http_addr).map_err(|e| anyhow::anyhow!("key otlp_http_addr: {e}"))?;
-    let otlp_http_listener = tokio::net::TcpListener::bind(otlp_http_addr)
-        .await
-        .with_context(|| format!("key otlp_http_addr: cannot listen on {otlp_http_addr}"))?;
-    tracing::info!(grpc = %grpc_addr, http = %otlp_http_addr, "otlp listening");
+    let Listeners { http: listener, grpc: grpc_listener, otlp_http: otlp_http_listener } =
+        Listeners::bind(&cfg).await?;
     let db_slot: Arc<OnceLock<Arc<Tsdb>>> = Arc::new(OnceLock::new());
     let otlp = lantern_otlp::MetricsIngest::new(db_slot.clone());
     let trace_slot: Arc<OnceLock<Arc<TraceStore>>> = Arc::new(OnceLock::new());
@@ -131,33 +106,13 @@ pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>)
         let _ = stop_tx.send(true);
     });
 
-    let store = Store::local(&cfg.data_dir.join("metrics"))
-        .with_context(|| format!("key data_dir: cannot use {}", cfg.data_dir.display()))?;
-    let db = Arc::new(
-        Tsdb::open(&cfg.data_dir.join("metrics").join("wal"), store, cfg.tsdb_options())
-            .await
-            .context("opening the metrics store")?,
-    );
+    let stores = Stores::open(&cfg).await?;
+    let Stores { db, traces, logs } = stores.clone();
     let _ = db_slot.set(db.clone());
-    let trace_data = Store::local(&cfg.data_dir.join("traces"))
-        .with_context(|| format!("key data_dir: cannot use {}", cfg.data_dir.display()))?;
-    let traces = Arc::new(
-        TraceStore::open(&cfg.data_dir.join("traces").join("wal"), trace_data, cfg.trace_options())
-            .await
-            .context("opening the span store")?,
-    );
     let _ = trace_slot.set(traces.clone());
+    let _ = log_slot.set(logs.clone());
     let warm_traces = traces.clone();
     tokio::spawn(async move { warm_traces.events().warm().await });
-    let log_data = Store::local(&cfg.data_dir.join("logs"))
-        .with_context(|| format!("key data_dir: cannot use {}", cfg.data_dir.display()))?;
-    let logs = Arc::new(
-        LogStore::open(&cfg.data_dir.join("logs").join("wal"), log_data, cfg.log_options())
-            .await
-            .context("opening the log store")?
-            .with_id_fields(cfg.log_id_fields()),
-    );
-    let _ = log_slot.set(logs.clone());
     let warm_logs = logs.clone();
     tokio::spawn(async move { warm_logs.warm().await });
     let scraper = lantern_scrape::ScrapeManager::start(db.clone(), cfg.global.clone(), cfg.scrape_configs.clone())
@@ -210,116 +165,56 @@ pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>)
 
     // Scraped samples are logged without waiting for fsync; this makes them durable
     // within a second.
+    let mut tasks = Vec::new();
     let sync_db = db.clone();
-    let mut sync_stop = stop_rx.clone();
-    let syncer = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    let d = sync_db.clone();
-                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || d.sync()).await {
-                        tracing::error!(error = %e, "syncing the write-ahead log failed; will retry");
-                    }
-                }
-                _ = sync_stop.changed() => break,
-            }
-        }
-    });
+    tasks.push(periodic("syncing the metrics write-ahead log", Duration::from_secs(1), stop_rx.clone(), move || {
+        let d = sync_db.clone();
+        async move { Ok(tokio::task::spawn_blocking(move || d.sync()).await??) }
+    }));
     let maint_db = db.clone();
-    let interval = cfg.metrics.maintenance_interval.0;
-    let mut maint_stop = stop_rx.clone();
-    let maintenance = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    if let Err(e) = maint_db.maintain().await {
-                        tracing::error!(error = %e, "metrics store maintenance failed; will retry");
-                    }
-                }
-                _ = maint_stop.changed() => break,
-            }
-        }
-    });
-
-    // Spans in memory are sealed into segments when due; retention applies.
+    tasks.push(periodic("metrics store maintenance", cfg.metrics.maintenance_interval.0, stop_rx.clone(), move || {
+        let d = maint_db.clone();
+        async move { Ok(d.maintain().await?) }
+    }));
+    // Spans and lines in memory are sealed into segments when due; retention applies.
+    // Lines every second: they come fast, and memory stays bounded by
+    // `logs.segment_max_lines`.
     let maint_traces = traces.clone();
-    let mut trace_stop = stop_rx.clone();
-    let trace_maintenance = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    if let Err(e) = maint_traces.events().maintain().await {
-                        tracing::error!(error = %e, "span store maintenance failed; will retry");
-                    }
-                }
-                _ = trace_stop.changed() => break,
+    tasks.push(periodic("span store maintenance", Duration::from_secs(10), stop_rx.clone(), move || {
+        let t = maint_traces.clone();
+        async move { Ok(t.events().maintain().await?) }
+    }));
+    let maint_logs = logs.clone();
+    tasks.push(periodic("log store maintenance", Duration::from_secs(1), stop_rx.clone(), move || {
+        let l = maint_logs.clone();
+        async move { Ok(l.maintain().await?) }
+    }));
+    // Span metrics (RED, service graph) go into the metrics store on their period.
+    let (sm_db, sm) = (db.clone(), span_metrics.clone());
+    tasks.push(periodic("writing span metrics", cfg.traces.span_metrics_interval.0, stop_rx.clone(), move || {
+        let (d, m) = (sm_db.clone(), sm.clone());
+        async move { write_span_metrics(&d, &m).await }
+    }));
+    // Provisioned dashboards are read again when a file in dashboards_dir changes.
+    if cfg.dashboards_dir.is_some() {
+        let b = boards.clone();
+        tasks.push(periodic("reading provisioned dashboards", Duration::from_secs(5), stop_rx.clone(), move || {
+            let b = b.clone();
+            async move {
+                tokio::task::spawn_blocking(move || b.reload_provisioned()).await?;
+                Ok(())
             }
-        }
-    });
+        }));
+    }
     let tailer = lantern_logs::files::Tailer::new(
         logs.clone(),
         cfg.file_inputs(),
         lantern_logs::files::positions_path(&cfg.data_dir.join("logs")),
         usize::try_from(cfg.logs.max_line_size.0).unwrap_or(usize::MAX),
     );
-    let file_input =
-        (!cfg.log_files.is_empty()).then(|| tokio::spawn(tailer.run(cfg.logs.file_poll_interval.0, stop_rx.clone())));
-    let maint_logs = logs.clone();
-    let mut log_stop = stop_rx.clone();
-    let log_maintenance = tokio::spawn(async move {
-        // Every second: lines come fast, and lines in memory are sealed once there are
-        // `logs.segment_max_lines` of them (memory stays bounded).
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    if let Err(e) = maint_logs.maintain().await {
-                        tracing::error!(error = %e, "log store maintenance failed; will retry");
-                    }
-                }
-                _ = log_stop.changed() => break,
-            }
-        }
-    });
-    // Span metrics (RED, service graph) go into the metrics store on their period.
-    let (sm_db, sm) = (db.clone(), span_metrics.clone());
-    let sm_interval = cfg.traces.span_metrics_interval.0;
-    let mut sm_stop = stop_rx.clone();
-    let span_metrics_task = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(sm_interval);
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => write_span_metrics(&sm_db, &sm).await,
-                _ = sm_stop.changed() => break,
-            }
-        }
-        write_span_metrics(&sm_db, &sm).await;
-    });
-
-    // Provisioned dashboards are read again when a file in dashboards_dir changes.
-    let mut dash_stop = stop_rx.clone();
-    let dash_reload = cfg.dashboards_dir.is_some().then(|| {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-            tick.tick().await;
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        let b = boards.clone();
-                        let _ = tokio::task::spawn_blocking(move || b.reload_provisioned()).await;
-                    }
-                    _ = dash_stop.changed() => break,
-                }
-            }
-        })
-    });
+    if !cfg.log_files.is_empty() {
+        tasks.push(tokio::spawn(tailer.run(cfg.logs.file_poll_interval.0, stop_rx.clone())));
+    }
 
     let served = http.await.context("http server task")?;
     served.context("http server")?;
@@ -328,22 +223,132 @@ pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>)
     signals.abort();
     reloader.abort();
     rules.stop();
-    let _ = maintenance.await;
-    let _ = trace_maintenance.await;
-    let _ = log_maintenance.await;
-    if let Some(f) = file_input {
-        let _ = f.await;
-    }
-    let _ = span_metrics_task.await;
-    if let Some(t) = dash_reload {
+    for t in tasks {
         let _ = t.await;
     }
-    let _ = syncer.await;
-    // Scrape loops end by marking their series stale, so they stop before the store.
+    // The span metrics of the last period, then the scrape loops, which end by marking
+    // their series stale: both before the stores close.
+    if let Err(e) = write_span_metrics(&db, &span_metrics).await {
+        tracing::error!(error = %e, "writing span metrics failed");
+    }
     scraper.stop().await;
-    db.close().context("syncing the metrics write-ahead log")?;
+    stores.close()?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// The three stores, each in its directory under `data_dir`.
+#[derive(Clone)]
+struct Stores {
+    db: Arc<Tsdb>,
+    traces: Arc<TraceStore>,
+    logs: Arc<LogStore>,
+}
+
+impl Stores {
+    /// Opens (and replays) the metrics, span and log stores.
+    async fn open(cfg: &Config) -> anyhow::Result<Stores> {
+        let data = |signal: &str| {
+            Store::local(&cfg.data_dir.join(signal))
+                .with_context(|| format!("key data_dir: cannot use {}", cfg.data_dir.display()))
+        };
+        let wal = |signal: &str| cfg.data_dir.join(signal).join("wal");
+        let db = Tsdb::open(&wal("metrics"), data("metrics")?, cfg.tsdb_options())
+            .await
+            .context("opening the metrics store")?;
+        let traces = TraceStore::open(&wal("traces"), data("traces")?, cfg.trace_options())
+            .await
+            .context("opening the span store")?;
+        let logs = LogStore::open(&wal("logs"), data("logs")?, cfg.log_options())
+            .await
+            .context("opening the log store")?
+            .with_id_fields(cfg.log_id_fields());
+        Ok(Stores { db: Arc::new(db), traces: Arc::new(traces), logs: Arc::new(logs) })
+    }
+
+    /// Stops every store taking writes and makes all they logged durable.
+    fn close(&self) -> anyhow::Result<()> {
+        self.db.close().context("closing the metrics store")?;
+        self.traces.events().close().context("closing the span store")?;
+        self.logs.close().context("closing the log store")?;
+        Ok(())
+    }
+}
+
+/// Runs `work` every `every` (first after one period) until `stop` turns true; a
+/// failure is logged with `what` and retried at the next period.
+fn periodic<F, Fut>(
+    what: &'static str,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+    mut work: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = work().await {
+                        tracing::error!(error = %e, "{what} failed; will retry");
+                    }
+                }
+                _ = stop.changed() => break,
+            }
+        }
+    })
+}
+
+/// Says what is starting: the version, the config file, the data directory, retention.
+fn log_start(cfg: &Config) {
+    let data_dir = std::fs::canonicalize(&cfg.data_dir).unwrap_or_else(|_| cfg.data_dir.clone());
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = %cfg.source.as_ref().map_or_else(|| "none (the defaults)".to_string(), |p| p.display().to_string()),
+        data_dir = %data_dir.display(),
+        "lantern starting"
+    );
+    tracing::info!(
+        metrics = %retention_text(cfg),
+        logs = %retention(cfg.logs.retention_time, cfg.logs.retention_size),
+        traces = %retention(cfg.traces.retention_time, cfg.traces.retention_size),
+        "retention"
+    );
+}
+
+/// The three listening sockets, bound before any store opens so a taken address fails
+/// start-up at once.
+struct Listeners {
+    http: tokio::net::TcpListener,
+    grpc: tokio::net::TcpListener,
+    otlp_http: tokio::net::TcpListener,
+}
+
+impl Listeners {
+    async fn bind(cfg: &Config) -> anyhow::Result<Listeners> {
+        let http_addr = resolve_addr(&cfg.http_addr).map_err(|e| anyhow::anyhow!("key http_addr: {e}"))?;
+        let listener = tokio::net::TcpListener::bind(http_addr)
+            .await
+            .with_context(|| format!("key http_addr: cannot listen on {http_addr}"))?;
+        let shown = listener.local_addr().unwrap_or(http_addr);
+        tracing::info!(addr = %shown, "http listening: every HTTP API, and the web UI at http://{shown}/");
+
+        let grpc_addr = resolve_addr(&cfg.otlp_grpc_addr).map_err(|e| anyhow::anyhow!("key otlp_grpc_addr: {e}"))?;
+        let grpc_listener = tokio::net::TcpListener::bind(grpc_addr)
+            .await
+            .with_context(|| format!("key otlp_grpc_addr: cannot listen on {grpc_addr}"))?;
+        let otlp_http_addr =
+            resolve_addr(&cfg.otlp_http_addr).map_err(|e| anyhow::anyhow!("key otlp_http_addr: {e}"))?;
+        let otlp_http_listener = tokio::net::TcpListener::bind(otlp_http_addr)
+            .await
+            .with_context(|| format!("key otlp_http_addr: cannot listen on {otlp_http_addr}"))?;
+        tracing::info!(grpc = %grpc_addr, http = %otlp_http_addr, "otlp listening");
+        Ok(Listeners { http: listener, grpc: grpc_listener, otlp_http: otlp_http_listener })
+    }
 }
 
 /// Alerting rules' expressions for the investigation (`alert=NAME`).
@@ -375,14 +380,14 @@ pub(crate) fn rule_options(cfg: &Config) -> lantern_alerting::Options {
 }
 
 /// Writes the span metrics' current values into the metrics store.
-async fn write_span_metrics(db: &Arc<Tsdb>, sm: &Arc<SpanMetrics>) {
+async fn write_span_metrics(db: &Arc<Tsdb>, sm: &Arc<SpanMetrics>) -> anyhow::Result<()> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let rows = sm.flush(now);
     if rows.is_empty() {
-        return;
+        return Ok(());
     }
     let db = db.clone();
-    let stored = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let mut batch = lantern_tsdb::Batch::new();
         for (labels, sample, exemplars) in &rows {
             batch.begin_series();
@@ -397,12 +402,8 @@ async fn write_span_metrics(db: &Arc<Tsdb>, sm: &Arc<SpanMetrics>) {
         }
         db.append_batch(&batch)
     })
-    .await;
-    match stored {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "writing span metrics failed"),
-        Err(e) => tracing::error!(error = %e, "span metrics task failed"),
-    }
+    .await??;
+    Ok(())
 }
 
 type ReadySlots = (

@@ -2,14 +2,12 @@
 //! over the same time range decompress each frame once.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-/// Bytes of decompressed frames kept at most.
-const CAPACITY_BYTES: usize = 256 << 20;
-
-/// Frames keyed by (block id, frame number), evicted least recently used first.
+/// Frames keyed by (block id, frame number), evicted least recently used first. One
+/// per store (`Options::block_cache_bytes`), shared by its blocks.
 pub(crate) struct FrameCache {
     inner: Mutex<Inner>,
     capacity: usize,
@@ -26,15 +24,15 @@ struct Inner {
     clock: u64,
 }
 
+impl std::fmt::Debug for FrameCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameCache").field("capacity", &self.capacity).finish_non_exhaustive()
+    }
+}
+
 impl FrameCache {
     pub(crate) fn new(capacity: usize) -> Self {
         Self { inner: Mutex::new(Inner::default()), capacity }
-    }
-
-    /// The process-wide cache.
-    pub(crate) fn global() -> &'static FrameCache {
-        static CACHE: OnceLock<FrameCache> = OnceLock::new();
-        CACHE.get_or_init(|| FrameCache::new(CAPACITY_BYTES))
     }
 
     pub(crate) fn get(&self, block: &Arc<str>, frame: u32) -> Option<Arc<Vec<u8>>> {

@@ -113,7 +113,7 @@ impl Tsdb {
             .await?;
             if let Some(b) = built {
                 let meta = block::put(&self.store, b).await?;
-                written.push(Arc::new(Block::open(&self.store, meta).await?));
+                written.push(Arc::new(Block::open(&self.store, meta, self.frames.clone()).await?));
             }
         }
         let n_blocks = written.len();
@@ -184,7 +184,7 @@ impl Tsdb {
         let new = match built {
             Some(b) => {
                 let meta = block::put(&self.store, b).await?;
-                Some(Arc::new(Block::open(&self.store, meta).await?))
+                Some(Arc::new(Block::open(&self.store, meta, self.frames.clone()).await?))
             }
             None => None,
         };

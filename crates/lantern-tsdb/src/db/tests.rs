@@ -18,6 +18,7 @@ fn opts() -> Options {
         out_of_order_window: Duration::from_millis(5000),
         max_exemplars_per_series: 3,
         max_exemplar_series: 100,
+        block_cache_bytes: 1 << 20,
     }
 }
 

@@ -54,6 +54,9 @@ fn sigterm_exits_zero_and_keeps_data() {
         remote_write(&client, &srv.url("/api/v1/write"), vec![ts(&[("__name__", "x"), ("a", "b")], &[(1000, 1.0)])])
             .unwrap();
     assert_eq!(s, 204);
+    let line = r#"{"event": "kept_across_shutdown", "level": "info", "request_id": "req-sigterm"}"#;
+    let r = client.post(srv.url("/api/v1/logs/jsonl?service=shutdown")).body(line).send().unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap_or_default());
     assert_eq!(srv.terminate(), Some(0));
     // A second server on the same directory is refused while one holds it.
     let holder = Server::start(dir.path());
@@ -62,6 +65,16 @@ fn sigterm_exits_zero_and_keeps_data() {
     assert_eq!(code, Some(2), "a data directory in use is a configuration problem: {err}");
     assert!(err.contains("key data_dir") && err.contains("in use"), "{err}");
     assert_eq!(remote_read(&holder.url("/api/v1/read"), "x").len(), 1);
+    let found = client
+        .post(holder.url("/api/v1/logs/search"))
+        .header("content-type", "application/json")
+        .body(r#"{"query": "request_id:req-sigterm"}"#)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let found: serde_json::Value = serde_json::from_str(&found).unwrap();
+    assert_eq!(found["total"], 1, "the log line acknowledged before SIGTERM is there after: {found}");
 }
 
 #[test]
