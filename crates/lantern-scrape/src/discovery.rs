@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use crate::config::{FileSdConfig, ScrapeConfig, StaticConfig};
+use crate::Error;
 
 /// Targets sharing labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,14 +48,15 @@ pub fn fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, u64, Option<SystemTime>)>
 }
 
 /// Reads the groups of one file; an error names the file and the problem.
-pub fn read_file(path: &std::path::Path) -> Result<Vec<Group>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("file_sd {}: {e}", path.display()))?;
+pub fn read_file(path: &std::path::Path) -> Result<Vec<Group>, Error> {
+    let bad = |message: String| Error::Discovery { path: path.to_path_buf(), message };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
     let list: Vec<StaticConfig> = if path.extension().is_some_and(|e| e == "json") {
-        serde_json::from_str(&text).map_err(|e| format!("file_sd {}: {e}", path.display()))?
+        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?
     } else if text.trim().is_empty() {
         Vec::new()
     } else {
-        serde_yaml::from_str(&text).map_err(|e| format!("file_sd {}: {e}", path.display()))?
+        serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?
     };
     Ok(list
         .into_iter()
@@ -87,6 +89,6 @@ mod tests {
         assert!(groups[0].labels["__meta_filepath"].ends_with("a.yml"));
         assert_eq!(groups[1].targets, vec!["c:3"]);
         std::fs::write(dir.path().join("a.yml"), "- targets: [oops\n").unwrap();
-        assert!(read_file(&dir.path().join("a.yml")).unwrap_err().contains("a.yml"));
+        assert!(read_file(&dir.path().join("a.yml")).unwrap_err().to_string().contains("a.yml"));
     }
 }

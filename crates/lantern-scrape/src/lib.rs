@@ -9,6 +9,7 @@
 pub mod api;
 pub mod config;
 pub mod discovery;
+pub mod error;
 pub mod scrape;
 pub mod target;
 
@@ -49,11 +50,11 @@ pub enum Auth {
 
 impl Auth {
     /// The `Authorization` header value.
-    pub fn header(&self) -> Result<String, String> {
+    pub fn header(&self) -> Result<String, Error> {
         let read = |p: &std::path::Path| {
             std::fs::read_to_string(p)
                 .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-                .map_err(|e| format!("reading {}: {e}", p.display()))
+                .map_err(|e| Error::Config(format!("reading {}: {e}", p.display())))
         };
         match self {
             Auth::Basic { username, password, password_file } => {
@@ -237,30 +238,38 @@ impl ScrapeManager {
     }
 }
 
-fn job_settings(job: &ScrapeConfig) -> Result<JobSettings, String> {
+fn job_settings(job: &ScrapeConfig) -> Result<JobSettings, Error> {
     let mut b = reqwest::Client::builder().pool_max_idle_per_host(2);
     if let Some(tls) = &job.tls_config {
         if tls.server_name.is_some() {
-            return Err("tls_config.server_name is not supported yet".into());
+            return Err(Error::Config("tls_config.server_name is not supported yet".into()));
         }
         if let Some(ca) = &tls.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| format!("tls_config.ca_file {}: {e}", ca.display()))?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| format!("tls_config.ca_file: {e}"))? {
+            let pem =
+                std::fs::read(ca).map_err(|e| Error::Config(format!("tls_config.ca_file {}: {e}", ca.display())))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| Error::Config(format!("tls_config.ca_file: {e}")))?
+            {
                 b = b.add_root_certificate(cert);
             }
         }
         match (&tls.cert_file, &tls.key_file) {
             (Some(c), Some(k)) => {
-                let mut pem = std::fs::read(c).map_err(|e| format!("tls_config.cert_file {}: {e}", c.display()))?;
-                pem.extend(std::fs::read(k).map_err(|e| format!("tls_config.key_file {}: {e}", k.display()))?);
-                b = b.identity(reqwest::Identity::from_pem(&pem).map_err(|e| format!("tls_config: {e}"))?);
+                let mut pem = std::fs::read(c)
+                    .map_err(|e| Error::Config(format!("tls_config.cert_file {}: {e}", c.display())))?;
+                pem.extend(
+                    std::fs::read(k).map_err(|e| Error::Config(format!("tls_config.key_file {}: {e}", k.display())))?,
+                );
+                b = b.identity(
+                    reqwest::Identity::from_pem(&pem).map_err(|e| Error::Config(format!("tls_config: {e}")))?,
+                );
             }
             (None, None) => {}
-            _ => return Err("tls_config: cert_file and key_file go together".into()),
+            _ => return Err(Error::Config("tls_config: cert_file and key_file go together".into())),
         }
         b = b.danger_accept_invalid_certs(tls.insecure_skip_verify);
     }
-    let client = b.build().map_err(|e| format!("http client: {e}"))?;
+    let client = b.build().map_err(|e| Error::Config(format!("http client: {e}")))?;
     let auth = match (&job.basic_auth, &job.authorization) {
         (Some(a), _) => Some(Auth::Basic {
             username: a.username.clone(),
@@ -277,7 +286,8 @@ fn job_settings(job: &ScrapeConfig) -> Result<JobSettings, String> {
     Ok(JobSettings {
         honor_labels: job.honor_labels,
         honor_timestamps: job.honor_timestamps,
-        metric_rules: lantern_relabel::compile(&job.metric_relabel_configs).map_err(|e| e.to_string())?,
+        metric_rules: lantern_relabel::compile(&job.metric_relabel_configs)
+            .map_err(|e| Error::Config(e.to_string()))?,
         sample_limit: job.sample_limit,
         label_limit: job.label_limit,
         label_name_length_limit: job.label_name_length_limit,
@@ -290,3 +300,5 @@ fn job_settings(job: &ScrapeConfig) -> Result<JobSettings, String> {
 
 #[cfg(test)]
 mod tests;
+
+pub use error::Error;

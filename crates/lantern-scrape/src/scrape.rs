@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use crate::target::Target;
+use crate::Error;
 
 /// What a job's scrapes share.
 #[derive(Debug)]
@@ -203,7 +204,7 @@ pub async fn run(
             let (job, db, target) = (job.clone(), db.clone(), target.clone());
             match tokio::task::spawn_blocking(move || store(c, fetched, &target, &job, &db, t, clock)).await {
                 Ok(r) => r,
-                Err(e) => (Cache::default(), Err((format!("scrape task failed: {e}"), Default::default()))),
+                Err(e) => (Cache::default(), Err((Error::Task(e.to_string()), Default::default()))),
             }
         };
         cache = c;
@@ -232,7 +233,7 @@ pub async fn run(
             Err((e, _)) => {
                 tracing::debug!(target = %target.url, error = %e, "scrape failed");
                 s.health = Health::Down;
-                s.last_error = e;
+                s.last_error = e.to_string();
             }
         }
         drop(s);
@@ -267,7 +268,7 @@ fn with_name(labels: &Labels, name: &str) -> Labels {
 }
 
 /// The body and its format, or why there is none.
-async fn fetch(target: &Target, job: &JobSettings) -> Result<(bytes::Bytes, Format), String> {
+async fn fetch(target: &Target, job: &JobSettings) -> Result<(bytes::Bytes, Format), Error> {
     let mut req = job
         .client
         .get(&target.url)
@@ -277,9 +278,9 @@ async fn fetch(target: &Target, job: &JobSettings) -> Result<(bytes::Bytes, Form
     if let Some(auth) = &job.auth {
         req = req.header(reqwest::header::AUTHORIZATION, auth.header()?);
     }
-    let mut resp = req.send().await.map_err(|e| describe(&e, target.timeout))?;
+    let mut resp = req.send().await.map_err(|e| Error::Fetch(describe(&e, target.timeout)))?;
     if resp.status() != reqwest::StatusCode::OK {
-        return Err(format!("server returned HTTP status {}", resp.status()));
+        return Err(Error::Fetch(format!("server returned HTTP status {}", resp.status())));
     }
     let format = resp
         .headers()
@@ -288,10 +289,10 @@ async fn fetch(target: &Target, job: &JobSettings) -> Result<(bytes::Bytes, Form
         .map_or(Format::PrometheusText, Format::from_content_type);
     let limit = job.body_size_limit;
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e, target.timeout))? {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| Error::Fetch(describe(&e, target.timeout)))? {
         body.extend_from_slice(&chunk);
         if limit > 0 && body.len() as u64 > limit {
-            return Err(format!("body size limit exceeded: more than {limit} bytes"));
+            return Err(Error::Fetch(format!("body size limit exceeded: more than {limit} bytes")));
         }
     }
     Ok((body.into(), format))
@@ -311,12 +312,12 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     msg
 }
 
-type Stored = Result<(Report, BTreeMap<String, MetricMeta>), (String, BTreeMap<String, MetricMeta>)>;
+type Stored = Result<(Report, BTreeMap<String, MetricMeta>), (Error, BTreeMap<String, MetricMeta>)>;
 
 /// Parses, labels and stores one scrape (on a blocking thread), with the report series.
 fn store(
     mut cache: Cache,
-    fetched: Result<(bytes::Bytes, Format), String>,
+    fetched: Result<(bytes::Bytes, Format), Error>,
     target: &Target,
     job: &JobSettings,
     db: &Tsdb,
@@ -381,15 +382,15 @@ fn append_by_handle(
     rows: &[(u32, Sample, Vec<Exemplar>)],
     target: &Target,
     job: &JobSettings,
-) -> Result<(), String> {
-    let failed = |e: lantern_tsdb::Error| format!("storing the scrape failed: {e}");
+) -> Result<(), Error> {
+    let failed = |e: lantern_tsdb::Error| Error::Store(e.to_string());
     for (id, labels) in std::mem::take(&mut cache.fresh) {
         cache.handles[id as usize] = Some(db.handle(&labels).map_err(failed)?);
     }
-    let renew = |cache: &mut Cache, id: u32| -> Result<(), String> {
+    let renew = |cache: &mut Cache, id: u32| -> Result<(), Error> {
         let labels = cache
             .labels_of(id, target, job)
-            .ok_or_else(|| format!("storing the scrape failed: the labels of series {id} cannot be made again"))?;
+            .ok_or_else(|| Error::Store(format!("the labels of series {id} cannot be made again")))?;
         cache.handles[id as usize] = Some(db.handle(&labels).map_err(failed)?);
         Ok(())
     };
@@ -429,14 +430,14 @@ fn parse(
     job: &JobSettings,
     t: i64,
     meta: &mut BTreeMap<String, MetricMeta>,
-) -> Result<(Rows, Report), String> {
+) -> Result<(Rows, Report), Error> {
     let mut rows: Rows = Vec::with_capacity(cache.order.len());
     let mut report = Report::default();
     let scrape = cache.scrape;
     let mut order = std::mem::take(&mut cache.order_next);
     order.clear();
     for entry in Parser::new(body, format) {
-        match entry.map_err(|e| e.to_string())? {
+        match entry.map_err(|e| Error::Exposition(e.to_string()))? {
             Entry::Help { name, text } => meta.entry(name.into_owned()).or_insert_with(unknown).help = text,
             Entry::Type { name, kind } => {
                 meta.entry(name.into_owned()).or_insert_with(unknown).kind = kind.as_str().to_string()
@@ -461,15 +462,18 @@ fn parse(
                 let Some(id) = id else { continue };
                 report.post_relabel += 1;
                 if job.sample_limit > 0 && report.post_relabel > job.sample_limit {
-                    return Err(format!("sample limit exceeded: more than {} samples", job.sample_limit));
+                    return Err(Error::Exposition(format!(
+                        "sample limit exceeded: more than {} samples",
+                        job.sample_limit
+                    )));
                 }
                 let last = cache.seen_in[id as usize];
                 if last == scrape {
-                    return Err(format!(
+                    return Err(Error::Exposition(format!(
                         "line {}: duplicate sample for series {}",
                         s.line,
                         String::from_utf8_lossy(s.series)
-                    ));
+                    )));
                 }
                 if last == 0 || last != scrape.wrapping_sub(1) {
                     report.added += 1;
@@ -502,9 +506,9 @@ fn unknown() -> MetricMeta {
 }
 
 /// The labels a scraped series is stored with, or `None` if metric relabeling drops it.
-fn series_labels(s: &lantern_expfmt::Sample<'_>, target: &Target, job: &JobSettings) -> Result<Option<Labels>, String> {
+fn series_labels(s: &lantern_expfmt::Sample<'_>, target: &Target, job: &JobSettings) -> Result<Option<Labels>, Error> {
     let line = s.line;
-    let exposed = s.labels().map_err(|e| e.to_string())?;
+    let exposed = s.labels().map_err(|e| Error::Exposition(e.to_string()))?;
     let mut m: BTreeMap<String, String> = BTreeMap::new();
     m.insert(lantern_core::METRIC_NAME.into(), s.name.to_string());
     for (n, v) in exposed {
@@ -531,27 +535,27 @@ fn series_labels(s: &lantern_expfmt::Sample<'_>, target: &Target, job: &JobSetti
         return Ok(None);
     }
     if job.label_limit > 0 && m.len() > job.label_limit {
-        return Err(format!(
+        return Err(Error::Exposition(format!(
             "line {line}: label_limit exceeded (metric: {}, number of labels: {}, limit: {})",
             s.name,
             m.len(),
             job.label_limit
-        ));
+        )));
     }
     for (n, v) in &m {
         if job.label_name_length_limit > 0 && n.len() > job.label_name_length_limit {
-            return Err(format!(
+            return Err(Error::Exposition(format!(
                 "line {line}: label name {n:?} is longer than label_name_length_limit ({})",
                 job.label_name_length_limit
-            ));
+            )));
         }
         if job.label_value_length_limit > 0 && v.len() > job.label_value_length_limit {
-            return Err(format!(
+            return Err(Error::Exposition(format!(
                 "line {line}: value of label {n:?} is longer than label_value_length_limit ({})",
                 job.label_value_length_limit
-            ));
+            )));
         }
     }
     let labels: Vec<lantern_core::Label> = m.into_iter().map(|(n, v)| lantern_core::Label::new(n, v)).collect();
-    Labels::validated(labels).map(Some).map_err(|e| format!("line {line}: {e}"))
+    Labels::validated(labels).map(Some).map_err(|e| Error::Exposition(format!("line {line}: {e}")))
 }

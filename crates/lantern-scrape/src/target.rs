@@ -8,6 +8,7 @@ use lantern_core::{Labels, PromDuration};
 use lantern_relabel::Rule;
 
 use crate::config::{GlobalConfig, ScrapeConfig};
+use crate::Error;
 
 /// A target to scrape.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +41,7 @@ pub fn populate(
     rules: &[Rule],
     group: &BTreeMap<String, String>,
     address: &str,
-) -> Result<Populated, String> {
+) -> Result<Populated, Error> {
     let mut l: BTreeMap<String, String> = group.clone();
     l.insert("__address__".into(), address.to_string());
     let defaults = [
@@ -64,21 +65,23 @@ pub fn populate(
     }
     let addr = l.get("__address__").cloned().unwrap_or_default();
     if addr.is_empty() {
-        return Err("no address".into());
+        return Err(Error::Target("no address".into()));
     }
     if addr.contains('/') {
-        return Err(format!("{addr:?} is not a valid hostname"));
+        return Err(Error::Target(format!("{addr:?} is not a valid hostname")));
     }
-    let duration = |key: &str, fallback: Duration| -> Result<Duration, String> {
+    let duration = |key: &str, fallback: Duration| -> Result<Duration, Error> {
         match l.get(key) {
-            Some(s) => PromDuration::parse(s).map(|d| d.0).map_err(|e| format!("{key} {s:?}: {e}")),
+            Some(s) => PromDuration::parse(s).map(|d| d.0).map_err(|e| Error::Target(format!("{key} {s:?}: {e}"))),
             None => Ok(fallback),
         }
     };
     let interval = duration("__scrape_interval__", job.interval(global))?;
     let timeout = duration("__scrape_timeout__", job.timeout(global))?;
     if interval.is_zero() || timeout > interval {
-        return Err(format!("scrape timeout {timeout:?} must be positive and at most the interval {interval:?}"));
+        return Err(Error::Target(format!(
+            "scrape timeout {timeout:?} must be positive and at most the interval {interval:?}"
+        )));
     }
     let scheme = l.get("__scheme__").cloned().unwrap_or_else(|| "http".into());
     let path = l.get("__metrics_path__").cloned().unwrap_or_else(|| "/metrics".into());
