@@ -7,11 +7,13 @@
 
 pub mod api;
 pub mod config;
+pub mod error;
 pub mod manager;
 pub mod notify;
 pub mod slo;
 
 pub use api::router;
 pub use config::AlertingConfig;
+pub use error::Error;
 pub use manager::{Options, RuleManager};
 pub use notify::Notifier;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::config::AlertingConfig;
+use crate::Error;
 
 /// Batches waiting to be sent at most (Prometheus's queue holds 10,000 alerts).
 const QUEUE_BATCHES: usize = 1000;
@@ -159,7 +160,7 @@ async fn send_loop(mut rx: mpsc::Receiver<Vec<Notification>>, dests: Vec<Dest>, 
                         for (key, alerts) in by_alertname(&batch) {
                             let body = webhook_body(&key, &alerts, &external_url);
                             let mut wait = Duration::from_millis(500);
-                            let mut result = Err(String::new());
+                            let mut result = Ok(());
                             for attempt in 1..=attempts {
                                 result = post(&client, &url, timeout, body.clone()).await;
                                 if result.is_ok() || attempt == attempts {
@@ -178,7 +179,7 @@ async fn send_loop(mut rx: mpsc::Receiver<Vec<Notification>>, dests: Vec<Dest>, 
     }
 }
 
-fn record(c: &Counters, r: Result<(), String>, n: u64) {
+fn record(c: &Counters, r: Result<(), Error>, n: u64) {
     match r {
         Ok(()) => {
             c.sent.fetch_add(n, Ordering::Relaxed);
@@ -186,12 +187,12 @@ fn record(c: &Counters, r: Result<(), String>, n: u64) {
         Err(e) => {
             tracing::warn!(url = %c.url, error = %e, alerts = n, "sending alerts failed");
             c.failed.fetch_add(n, Ordering::Relaxed);
-            *c.last_error.lock() = Some(e);
+            *c.last_error.lock() = Some(e.to_string());
         }
     }
 }
 
-async fn post(client: &reqwest::Client, url: &str, timeout: Duration, body: Vec<u8>) -> Result<(), String> {
+async fn post(client: &reqwest::Client, url: &str, timeout: Duration, body: Vec<u8>) -> Result<(), Error> {
     let r = client
         .post(url)
         .timeout(timeout)
@@ -199,13 +200,13 @@ async fn post(client: &reqwest::Client, url: &str, timeout: Duration, body: Vec<
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("POST {url}: {e}"))?;
+        .map_err(|e| Error::Send { url: url.to_string(), message: e.to_string() })?;
     let status = r.status();
     if status.is_success() {
         Ok(())
     } else {
         let text = r.text().await.unwrap_or_default();
-        Err(format!("POST {url}: status {status}: {}", text.chars().take(200).collect::<String>()))
+        Err(Error::Refused { url: url.to_string(), status: status.to_string(), body: text.chars().take(200).collect() })
     }
 }
 
