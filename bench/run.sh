@@ -4,6 +4,7 @@
 #
 #   bench/run.sh                 # full run: 100 hosts (20,600 series) x 1440 scrapes, 1M-series memory test
 #   HOSTS=20 SCRAPES=200 MEM_MULT=5 bench/run.sh     # quick run
+#   LANTERN_BIN=/path/to/lantern SYSTEMS=lantern bench/run.sh   # another build of Lantern
 #
 # Measures, per system:
 #   ingest  samples per CPU-second of the server process (utime+stime from /proc)
@@ -40,7 +41,7 @@ start_system() { # name datadir port -> sets PID, WRITE_URL
   mkdir -p "$dir"
   case $name in
     lantern)
-      target/release/lantern serve --data-dir "$dir" --http-addr "127.0.0.1:$port" >"$dir.log" 2>&1 &
+      "${LANTERN_BIN:-target/release/lantern}" serve --data-dir "$dir" --http-addr "127.0.0.1:$port" >"$dir.log" 2>&1 &
       PID=$!; WRITE_URL="http://127.0.0.1:$port/api/v1/write"; wait_http "http://127.0.0.1:$port/-/ready" ;;
     victoriametrics)
       victoria-metrics -storageDataPath "$dir" -httpListenAddr "127.0.0.1:$port" -retentionPeriod 100y >"$dir.log" 2>&1 &
