@@ -232,7 +232,7 @@ async fn statuses(m: RuleManager, only: Option<String>) -> Result<Vec<SloStatus>
     let rt = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let storage = TsdbStorage::new(m.db().clone(), rt);
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = m.db().clock().now_ms();
         let set = m.slos();
         let mut out = Vec::new();
         for (file, slo) in set.slos.iter().filter(|(_, s)| only.as_deref().is_none_or(|n| n == s.name)) {
@@ -314,7 +314,7 @@ async fn budget(
         let rt = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let storage = TsdbStorage::new(m.db().clone(), rt);
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = m.db().clock().now_ms();
             let pts = burn_down(m.engine(), &storage, &slo, now, points);
             let points: Vec<Value> = pts.iter().map(|(t, v)| json!([*t as f64 / 1000.0, v])).collect();
             json!({ "window_start": window_start(&slo, now) as f64 / 1000.0, "points": points })

@@ -100,10 +100,6 @@ pub fn load_all(opts: &Options) -> Result<(FileGroups, SloSet), Vec<String>> {
     }
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 impl RuleManager {
     /// Starts evaluating the rules [`load_all`] read (the caller reads them before
     /// anything listens, so a problem in any file stops start-up early).
@@ -185,7 +181,7 @@ impl RuleManager {
         }
         if !gone.is_empty() {
             let series = gone.into_iter().map(|l| (l, lantern_core::STALE_NAN)).collect();
-            let (db, w) = (self.db.clone(), Written { t: now_ms(), series });
+            let (db, w) = (self.db.clone(), Written { t: self.db.clock().now_ms(), series });
             tokio::task::spawn_blocking(move || write(&db, &w));
         }
         loaded.tasks = new.iter().map(|g| tokio::spawn(self.clone().run_group(g.clone()))).collect();
@@ -199,8 +195,8 @@ impl RuleManager {
         loaded.tasks.push(tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             let _ = tokio::task::spawn_blocking(move || {
+                let now = db.clock().now_ms();
                 let storage = TsdbStorage::new(db, rt);
-                let now = now_ms();
                 for (file, slo) in &slos.slos {
                     for w in crate::slo::warnings(&storage, slo, crate::slo::window_start(slo, now), now) {
                         tracing::warn!(slo = %slo.name, file = %file, "{w}");
@@ -250,7 +246,7 @@ impl RuleManager {
             (g.interval_ms, (h % g.interval_ms as u64) as i64)
         };
         loop {
-            let now = now_ms();
+            let now = self.db.clock().now_ms();
             // The next slot: t ≡ offset (mod interval).
             let next = now - (now - offset).rem_euclid(interval) + interval;
             tokio::time::sleep(Duration::from_millis((next - now).max(0) as u64)).await;

@@ -3,6 +3,7 @@
 //! async.
 
 pub mod bytesize;
+pub mod clock;
 pub mod duration;
 pub mod error;
 pub mod json;

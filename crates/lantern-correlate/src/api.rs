@@ -104,7 +104,7 @@ async fn exemplar_traces(State(slot): State<Slot>, QueryParams(p): QueryParams<H
             .get("query")
             .filter(|q| !q.is_empty())
             .ok_or_else(|| ApiError::bad_data("parameter 'query' is required"))?;
-        let now = chrono::Utc::now().timestamp_millis() * 1_000_000;
+        let now = c.now_ns();
         let end = time_ns(&p, "end", now)?;
         let start = time_ns(&p, "start", end - 3_600_000_000_000)?;
         if start > end {
@@ -154,7 +154,7 @@ async fn exemplar_traces(State(slot): State<Slot>, QueryParams(p): QueryParams<H
 async fn investigate(State(slot): State<Slot>, QueryParams(p): QueryParams<HashMap<String, String>>) -> Response {
     let run = async {
         let inv = investigator(&slot)?;
-        let now = chrono::Utc::now().timestamp_millis() * 1_000_000;
+        let now = inv.correlator().now_ns();
         let end = time_ns(&p, "end", now)? / 1_000_000;
         let start = time_ns(&p, "start", (end - 3_600_000) * 1_000_000)? / 1_000_000;
         let given = |k: &str| p.get(k).filter(|v| !v.trim().is_empty()).cloned();

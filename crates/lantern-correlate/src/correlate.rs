@@ -99,6 +99,11 @@ pub struct Correlator {
 }
 
 impl Correlator {
+    /// Now, in nanoseconds, by the stores' clock.
+    pub fn now_ns(&self) -> i64 {
+        self.logs.clock().now_ns()
+    }
+
     /// A correlator over the stores, with the configured keys.
     pub fn new(logs: Arc<LogStore>, traces: Arc<TraceStore>, db: Arc<Tsdb>, keys: Vec<String>) -> Self {
         Self { logs, traces, db, keys }

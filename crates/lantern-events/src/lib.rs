@@ -139,6 +139,8 @@ pub struct Options {
     pub retention_bytes: Option<u64>,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
+    /// What "now" is for retention and for the rows' arrival times.
+    pub clock: lantern_core::clock::SharedClock,
 }
 
 impl Default for Options {
@@ -149,6 +151,7 @@ impl Default for Options {
             retention_age: None,
             retention_bytes: None,
             row_group_rows: 4096,
+            clock: lantern_core::clock::system(),
         }
     }
 }
@@ -358,6 +361,11 @@ impl<T: Table> EventStore<T> {
         Ok(self.log.sync_to(pos)?)
     }
 
+    /// The clock the store reads "now" from.
+    pub fn clock(&self) -> &lantern_core::clock::SharedClock {
+        &self.opts.clock
+    }
+
     /// Stops taking writes and makes everything logged durable (at shutdown; rows in
     /// memory are replayed from the log at the next start).
     pub fn close(&self) -> Result<()> {
@@ -435,9 +443,7 @@ impl<T: Table> EventStore<T> {
     }
 
     async fn apply_retention(&self) -> Result<()> {
-        let now_ns = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64);
+        let now_ns = self.opts.clock.now_ns();
         let mut drop: Vec<Arc<segment::Segment>> = Vec::new();
         {
             let segs = self.segments.read();

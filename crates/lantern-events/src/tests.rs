@@ -200,6 +200,25 @@ async fn retention_by_age_drops_old_segments_only() {
 }
 
 #[tokio::test]
+async fn retention_reads_the_stores_clock_so_a_test_can_move_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::local(&dir.path().join("data")).unwrap();
+    let day = std::time::Duration::from_secs(86_400);
+    let t0: i64 = 1_800_000_000_000_000_000;
+    let clock = lantern_core::clock::ManualClock::new(t0);
+    let opts = Options { retention_age: Some(day), clock: clock.clone(), ..Options::default() };
+    let s = EventStore::<Notes>::open(&dir.path().join("log"), store, opts).await.unwrap();
+    s.append(vec![note(t0, 1)]).unwrap();
+    s.seal().await.unwrap();
+    clock.advance(day / 2);
+    s.maintain().await.unwrap();
+    assert_eq!(s.stats().segments, 1, "half a day later the segment is kept");
+    clock.advance(day);
+    s.maintain().await.unwrap();
+    assert_eq!(s.stats().segments, 0, "a day and a half later it is gone");
+}
+
+#[tokio::test]
 async fn a_half_written_segment_is_removed_and_its_rows_replayed() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::local(&dir.path().join("data")).unwrap();

@@ -70,10 +70,6 @@ fn store(api: &JaegerApi) -> Result<Arc<TraceStore>, Fail> {
     api.traces.get().cloned().ok_or_else(|| Fail(ErrorKind::Unavailable, "the span store is starting".into()))
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
-}
-
 /// The spans of trace `id` (hex), or the answer to give instead: 503 while starting,
 /// 400 for a malformed ID, 404 for an unknown trace.
 async fn spans_of(api: &JaegerApi, id: &str) -> Result<Vec<lantern_traces::Span>, Fail> {
@@ -119,9 +115,9 @@ fn param_time_us(q: &BTreeMap<String, String>, key: &str) -> Result<Option<i64>,
     }
 }
 
-fn parse_search(q: &BTreeMap<String, String>, tag_params: &[String]) -> Result<Search, Fail> {
+fn parse_search(q: &BTreeMap<String, String>, tag_params: &[String], now_ns: i64) -> Result<Search, Fail> {
     let bad = |m: String| Fail(ErrorKind::BadData, m);
-    let end = param_time_us(q, "end")?.unwrap_or_else(now_ns);
+    let end = param_time_us(q, "end")?.unwrap_or(now_ns);
     let start = match param_time_us(q, "start")? {
         Some(s) => s,
         None => {
@@ -206,7 +202,7 @@ async fn search(State(api): State<JaegerApi>, uri: axum::http::Uri) -> Response 
     }
     let tag_params: Vec<String> = pairs.iter().filter(|(k, _)| k == "tag").map(|(_, v)| v.clone()).collect();
     let q: BTreeMap<String, String> = pairs.into_iter().collect();
-    let search = match parse_search(&q, &tag_params) {
+    let search = match parse_search(&q, &tag_params, store.events().clock().now_ns()) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
@@ -289,7 +285,7 @@ async fn dependencies(State(api): State<JaegerApi>, Query(q): Query<BTreeMap<Str
             }),
         }
     };
-    let end = match num("endTs", now_ns() / 1_000_000) {
+    let end = match num("endTs", db.clock().now_ms()) {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };

@@ -87,7 +87,7 @@ pub(crate) async fn jsonl(
         let (n, rejected) = tokio::task::spawn_blocking(move || {
             let text = std::str::from_utf8(&body)
                 .map_err(|e| ApiError::bad_data(format!("the body is not UTF-8 text: {e}")))?;
-            store.append_jsonl(labels, now_ns(), text, max).map_err(store_failed)
+            store.append_jsonl(labels, now_ns(&store), text, max).map_err(store_failed)
         })
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;

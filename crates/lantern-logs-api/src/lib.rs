@@ -74,11 +74,9 @@ pub fn router(api: LogsApi) -> Router {
         .with_state(api)
 }
 
-/// Now, in nanoseconds since the epoch.
-pub(crate) fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+/// Now, in nanoseconds since the epoch, by the store's clock.
+pub(crate) fn now_ns(store: &LogStore) -> i64 {
+    store.clock().now_ns()
 }
 
 #[cfg(test)]

@@ -207,7 +207,7 @@ pub(crate) async fn query(State(api): State<LogsApi>, LokiParams(p): LokiParams)
         if expr.is_log() {
             return Err(bad("log queries are not supported as an instant query type, please change your query to a range query type"));
         }
-        let t = time(&p, "time", now_ns())?;
+        let t = time(&p, "time", now_ns(&store))?;
         let lp = logql::Params { start: t, end: t, step: 1, limit: limit(&p)?, direction: direction(&p)? };
         run_query(&store, &expr, lp, true).await
     };
@@ -218,7 +218,7 @@ pub(crate) async fn query_range(State(api): State<LogsApi>, LokiParams(p): LokiP
     let run = async {
         let store = api.store()?;
         let expr = query_text(&p)?;
-        let now = now_ns();
+        let now = now_ns(&store);
         let end = time(&p, "end", now)?;
         let start = time(&p, "start", end - 3_600_000_000_000)?;
         if end < start {
@@ -236,7 +236,7 @@ pub(crate) async fn query_range(State(api): State<LogsApi>, LokiParams(p): LokiP
 
 /// The streams in a time range, optionally only those matching a selector.
 fn streams_in(store: &LogStore, p: &Params, selector: Option<&str>) -> Result<Vec<BTreeMap<String, String>>, ApiError> {
-    let now = now_ns();
+    let now = now_ns(store);
     let end = time(p, "end", now)?;
     let start = time(p, "start", end - 6 * 3_600_000_000_000)?;
     let matchers: Option<Vec<LabelMatcher>> = match selector {
@@ -313,7 +313,7 @@ async fn volume_of(api: &LogsApi, p: &Params, range: bool) -> Result<Value, ApiE
     if !sel.stages.is_empty() {
         return Err(bad("volume queries take a stream selector only"));
     }
-    let now = now_ns();
+    let now = now_ns(&store);
     let end = time(p, "end", now)?;
     let start = time(p, "start", end - 3_600_000_000_000)?;
     let step = if range { step(p, start, end)? } else { (end - start).max(1) };
@@ -347,7 +347,7 @@ pub(crate) async fn index_stats(State(api): State<LogsApi>, LokiParams(p): LokiP
         let store = api.store()?;
         let q = p.get("query").unwrap_or("");
         let streams = streams_in(&store, &p, Some(q).filter(|q| !q.is_empty()))?;
-        let now = now_ns();
+        let now = now_ns(&store);
         let end = time(&p, "end", now)?;
         let start = time(&p, "start", end - 3_600_000_000_000)?;
         let (mut entries, mut bytes) = (0u64, 0u64);

@@ -175,7 +175,7 @@ pub(crate) async fn volume(State(api): State<LogsApi>, Query(p): Query<SearchPar
     let run = async {
         let store = api.store()?;
         let search = store.parse_search(&p.query).map_err(|e| ApiError::bad_data(format!("query: {e}")))?;
-        let now = now_ns();
+        let now = now_ns(&store);
         let end = time_param("end", &text(p.end), now)?;
         let start = time_param("start", &text(p.start), end - 3_600_000_000_000)?;
         if end < start {

@@ -42,12 +42,12 @@ pub(crate) async fn tail(
         Err(e) => return bad(e.to_string()),
     };
     let limit = p.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100usize).min(5000);
-    let now = now_ns();
-    let start = p.get("start").and_then(|s| parse_loki_time(s)).unwrap_or(now - 3_600_000_000_000);
     let store = match api.store() {
         Ok(s) => s,
         Err(e) => return (e.kind.status(), e.message).into_response(),
     };
+    let now = now_ns(&store);
+    let start = p.get("start").and_then(|s| parse_loki_time(s)).unwrap_or(now - 3_600_000_000_000);
     ws.on_upgrade(move |mut socket: WebSocket| async move {
         // Subscribe first, so nothing stored after the look back is missed.
         let mut rx = store.subscribe();

@@ -102,12 +102,6 @@ fn key(path: &str, inode: u64) -> String {
     format!("{path}#{inode}")
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 impl Tailer {
     /// A tailer checkpointing into `positions_path`; lines longer than `max_line` are
     /// cut to it.
@@ -275,7 +269,7 @@ impl Tailer {
             let _g = self.store.checkpoint_lock().blocking_lock();
             let n = self
                 .store
-                .append_file(labels, now_ns(), &file_key, end, text, &records, self.max_line)
+                .append_file(labels, self.store.clock().now_ns(), &file_key, end, text, &records, self.max_line)
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
             lantern_core::selfmon::ingest_bytes(LOGS, "file", text.len() as u64);
             lantern_core::selfmon::ingested(LOGS, "file", n as u64);

@@ -453,6 +453,11 @@ impl LogStore {
         Ok(self.events.maintain().await?)
     }
 
+    /// The clock the store reads "now" from (arrival times, retention).
+    pub fn clock(&self) -> &lantern_core::clock::SharedClock {
+        self.events.clock()
+    }
+
     /// Stops taking lines and makes everything logged durable (at shutdown).
     pub fn close(&self) -> Result<()> {
         Ok(self.events.close()?)

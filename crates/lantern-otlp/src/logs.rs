@@ -50,9 +50,7 @@ impl LogIngest {
             .cloned()
             .ok_or_else(|| IngestError::Unavailable("the log store is starting; retry shortly".into()))?;
         run_admitted(&self.permits, "log store", move || {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            let now = store.clock().now_ns();
             let bump = bumpalo::Bump::new();
             let req = lantern_otlp_wire::logs::logs_request(&body, &bump)
                 .map_err(|e| IngestError::Invalid(format!("body is not a valid ExportLogsServiceRequest: {e}")))?;

@@ -25,14 +25,6 @@ use lantern_tsdb::Tsdb;
 /// Size limits of the APIs' request bodies (remote write's snappy body included).
 pub type Limits = lantern_http::BodyLimits;
 
-/// The current time in ms since the epoch (injected so tests control time).
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
-}
-
 /// Shared state of the handlers. The store is set once it has replayed its log; until
 /// then the APIs answer 503.
 #[derive(Clone)]
@@ -40,7 +32,7 @@ pub struct PromApi {
     db: Arc<OnceLock<Arc<Tsdb>>>,
     limits: Limits,
     engine: Arc<Engine>,
-    clock: Clock,
+    clock: lantern_core::clock::SharedClock,
     runtime: Arc<RuntimeInfo>,
 }
 
@@ -51,7 +43,7 @@ impl PromApi {
             db,
             limits,
             engine: Arc::new(Engine::default()),
-            clock: system_clock(),
+            clock: lantern_core::clock::system(),
             runtime: Arc::new(RuntimeInfo::default()),
         }
     }
@@ -63,7 +55,7 @@ impl PromApi {
     }
 
     /// Uses `clock` for "now" (a query without `time`).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
+    pub fn with_clock(mut self, clock: lantern_core::clock::SharedClock) -> Self {
         self.clock = clock;
         self
     }

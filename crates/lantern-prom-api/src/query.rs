@@ -104,7 +104,7 @@ pub(crate) async fn instant(
     respond(
         async {
             let p = params(&api, &method, &uri, &headers, body).await?;
-            let t = p.time_ms("time", (api.clock)())?;
+            let t = p.time_ms("time", api.clock.now_ms())?;
             let expr = query_param(&p)?;
             let engine = request_engine(&api.engine, &p)?;
             let limit = p.usize("limit")?;

@@ -177,7 +177,7 @@ pub async fn run(
         target.labels.hash(&mut h);
         h.finish() % interval_ms
     };
-    let now_ms = || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let now_ms = || u64::try_from(db.clock().now_ms()).unwrap_or(0);
     // The first scrape at the next time ≡ offset (mod interval): scrapes of all targets
     // spread over the interval instead of firing together.
     let wait = (offset + interval_ms - now_ms() % interval_ms) % interval_ms;
@@ -189,8 +189,8 @@ pub async fn run(
             _ = tokio::time::sleep_until(next) => {}
             _ = stop.changed() => break,
         }
-        let started = SystemTime::now();
-        let t = started.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let t = db.clock().now_ms();
+        let started = UNIX_EPOCH + Duration::from_millis(u64::try_from(t).unwrap_or(0));
         let clock = Instant::now();
         let fetched = fetch(&target, &job).await;
         let body_bytes = fetched.as_ref().map_or(0, |(b, _)| b.len());
@@ -244,7 +244,7 @@ pub async fn run(
         }
     }
     // Gone or stopping: every series it wrote, and its own, end now.
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let t = db.clock().now_ms();
     let mut rows: Vec<(u32, Sample, Vec<Exemplar>)> =
         cache.previous.iter().map(|&id| (id, Sample::new(t, STALE_NAN), Vec::new())).collect();
     let report = report_ids(&mut cache, &target);

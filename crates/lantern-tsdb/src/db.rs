@@ -539,6 +539,11 @@ impl Tsdb {
         self.blocks.read().iter().filter(|b| b.overlaps(mint, maxt)).cloned().collect()
     }
 
+    /// The clock the store was opened with.
+    pub fn clock(&self) -> &lantern_core::clock::SharedClock {
+        &self.opts.clock
+    }
+
     /// Stops taking writes and makes everything logged durable.
     pub fn close(&self) -> Result<()> {
         let _g = self.append_lock.lock();

@@ -77,6 +77,9 @@ pub struct Options {
     pub max_exemplar_series: usize,
     /// Bytes of decompressed block frames kept for repeated queries.
     pub block_cache_bytes: usize,
+    /// What "now" is for those who write into the store on their own (scrapes, rules,
+    /// span metrics) and for its queries' default time.
+    pub clock: lantern_core::clock::SharedClock,
 }
 
 impl Default for Options {
@@ -89,6 +92,7 @@ impl Default for Options {
             max_exemplars_per_series: 10,
             max_exemplar_series: 1_000_000,
             block_cache_bytes: 256 << 20,
+            clock: lantern_core::clock::system(),
         }
     }
 }

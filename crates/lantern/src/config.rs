@@ -500,6 +500,7 @@ impl Config {
             max_exemplars_per_series: m.max_exemplars_per_series,
             max_exemplar_series: m.max_exemplar_series,
             block_cache_bytes: usize::try_from(m.block_cache_size.0).unwrap_or(usize::MAX),
+            ..lantern_tsdb::Options::default()
         }
     }
 }
@@ -529,6 +530,7 @@ impl Config {
             retention_bytes: (l.retention_size.0 != 0).then_some(l.retention_size.0),
             // Larger row groups than spans': log columns compress better in long runs.
             row_group_rows: 65_536,
+            ..lantern_events::Options::default()
         }
     }
 

@@ -25,6 +25,8 @@ pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>)
     let _lock = lock_data_dir(&cfg)?;
     let self_metrics = crate::selfmon::SelfMetrics::install().context("installing the self-monitoring recorder")?;
     log_start(&cfg);
+    // The one clock every store, the rule engine and the APIs read "now" from.
+    let clock = lantern_core::clock::system();
     // Rule and SLO files are checked before anything listens: a bad one stops start-up.
     let rule_opts = rule_options(&cfg);
     let rule_files = lantern_alerting::manager::load_all(&rule_opts)
@@ -62,12 +64,15 @@ pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>)
         .merge(lantern_ui::router())
         .merge(crate::selfmon::router(self_metrics.clone()))
         .merge(lantern_prom_api::router(
-            PromApi::new(db_slot.clone(), limits).with_engine(cfg.query.engine()).with_runtime_info(RuntimeInfo {
-                start_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                storage_retention: retention_text(&cfg),
-                config_yaml: cfg.masked_yaml(),
-                flags,
-            }),
+            PromApi::new(db_slot.clone(), limits)
+                .with_clock(clock.clone())
+                .with_engine(cfg.query.engine())
+                .with_runtime_info(RuntimeInfo {
+                    start_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    storage_retention: retention_text(&cfg),
+                    config_yaml: cfg.masked_yaml(),
+                    flags,
+                }),
         ))
         .layer(axum::middleware::from_fn(lantern_http::track));
 
@@ -106,7 +111,7 @@ pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>)
         let _ = stop_tx.send(true);
     });
 
-    let stores = Stores::open(&cfg).await?;
+    let stores = Stores::open(&cfg, clock.clone()).await?;
     let Stores { db, traces, logs } = stores.clone();
     let _ = db_slot.set(db.clone());
     let _ = trace_slot.set(traces.clone());
@@ -246,20 +251,28 @@ struct Stores {
 }
 
 impl Stores {
-    /// Opens (and replays) the metrics, span and log stores.
-    async fn open(cfg: &Config) -> anyhow::Result<Stores> {
+    /// Opens (and replays) the metrics, span and log stores, all reading `clock`.
+    async fn open(cfg: &Config, clock: lantern_core::clock::SharedClock) -> anyhow::Result<Stores> {
         let data = |signal: &str| {
             Store::local(&cfg.data_dir.join(signal))
                 .with_context(|| format!("key data_dir: cannot use {}", cfg.data_dir.display()))
         };
         let wal = |signal: &str| cfg.data_dir.join(signal).join("wal");
-        let db = Tsdb::open(&wal("metrics"), data("metrics")?, cfg.tsdb_options())
-            .await
-            .context("opening the metrics store")?;
-        let traces = TraceStore::open(&wal("traces"), data("traces")?, cfg.trace_options())
-            .await
-            .context("opening the span store")?;
-        let logs = LogStore::open(&wal("logs"), data("logs")?, cfg.log_options())
+        let db = Tsdb::open(
+            &wal("metrics"),
+            data("metrics")?,
+            lantern_tsdb::Options { clock: clock.clone(), ..cfg.tsdb_options() },
+        )
+        .await
+        .context("opening the metrics store")?;
+        let traces = TraceStore::open(
+            &wal("traces"),
+            data("traces")?,
+            lantern_events::Options { clock: clock.clone(), ..cfg.trace_options() },
+        )
+        .await
+        .context("opening the span store")?;
+        let logs = LogStore::open(&wal("logs"), data("logs")?, lantern_events::Options { clock, ..cfg.log_options() })
             .await
             .context("opening the log store")?
             .with_id_fields(cfg.log_id_fields());
@@ -381,7 +394,7 @@ pub(crate) fn rule_options(cfg: &Config) -> lantern_alerting::Options {
 
 /// Writes the span metrics' current values into the metrics store.
 async fn write_span_metrics(db: &Arc<Tsdb>, sm: &Arc<SpanMetrics>) -> anyhow::Result<()> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let now = db.clock().now_ms();
     let rows = sm.flush(now);
     if rows.is_empty() {
         return Ok(());

@@ -42,7 +42,9 @@ async fn setup(engine: Engine) -> (Router, tempfile::TempDir) {
     db.append_batch(&b).unwrap();
     let slot = Arc::new(OnceLock::new());
     let _ = slot.set(Arc::new(db));
-    let api = PromApi::new(slot, Limits::default()).with_engine(engine).with_clock(Arc::new(|| 600_000));
+    let api = PromApi::new(slot, Limits::default())
+        .with_engine(engine)
+        .with_clock(lantern_core::clock::ManualClock::new(600_000_000_000));
     (router(api), dir)
 }
 

@@ -19,6 +19,7 @@ fn opts() -> Options {
         max_exemplars_per_series: 3,
         max_exemplar_series: 100,
         block_cache_bytes: 1 << 20,
+        clock: lantern_core::clock::system(),
     }
 }
 
