@@ -13,6 +13,7 @@ use lantern_promql::Engine;
 use lantern_rules::alerts::{LabelSet, State};
 use lantern_rules::eval::{Env, GroupState, Written};
 use lantern_rules::querier::EngineQuerier;
+use lantern_rules::EvalError;
 use lantern_rules::{Group, RuleFile};
 use lantern_tsdb::Tsdb;
 use lantern_tsdb::TsdbStorage;
@@ -263,8 +264,8 @@ impl RuleManager {
         let rt = tokio::runtime::Handle::current();
         let storage = TsdbStorage::new(self.db.clone(), rt.clone());
         let logs = self.logs.clone();
-        let logql = move |expr: &lantern_logql::Expr, t: i64| -> Result<Vec<(LabelSet, f64)>, String> {
-            let Some(store) = &logs else { return Err("the log store is not available".into()) };
+        let logql = move |expr: &lantern_logql::Expr, t: i64| -> Result<Vec<(LabelSet, f64)>, EvalError> {
+            let Some(store) = &logs else { return Err(EvalError::Query("the log store is not available".into())) };
             let ns = t.saturating_mul(1_000_000);
             let p = lantern_logs::logql::engine::Params {
                 start: ns,
@@ -274,12 +275,17 @@ impl RuleManager {
                 direction: lantern_logs::store::Order::Desc,
             };
             use lantern_logs::logql::engine::Answer;
-            match rt.block_on(lantern_logs::logql::engine::run(store, expr, &p)).map_err(|e| e.to_string())? {
+            match rt
+                .block_on(lantern_logs::logql::engine::run(store, expr, &p))
+                .map_err(|e| EvalError::Query(e.to_string()))?
+            {
                 Answer::Series(s) => {
                     Ok(s.into_iter().filter_map(|s| s.points.last().map(|p| (s.labels, p.1))).collect())
                 }
                 Answer::Scalar(v) => Ok(v.last().map(|p| vec![(LabelSet::new(), p.1)]).unwrap_or_default()),
-                Answer::Streams(_) => Err("a LogQL rule needs a metric query, not a log query".into()),
+                Answer::Streams(_) => {
+                    Err(EvalError::Query("a LogQL rule needs a metric query, not a log query".into()))
+                }
             }
         };
         let q = EngineQuerier { engine: &self.opts.engine, storage: &storage, logql: Some(&logql) };

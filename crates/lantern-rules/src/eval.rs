@@ -14,6 +14,7 @@ use std::time::Instant;
 use lantern_core::STALE_NAN;
 
 use crate::alerts::{Active, AlertState, LabelSet, State};
+use crate::error::EvalError;
 use crate::template::{Data, Template};
 use crate::{Group, Lang, Rule};
 
@@ -21,13 +22,13 @@ use crate::{Group, Lang, Rule};
 pub trait Querier {
     /// A PromQL expression at `t` (ms): its instant vector, or a scalar as one sample
     /// without labels.
-    fn promql(&self, expr: &promql_parser::parser::Expr, t: i64) -> Result<Vec<(LabelSet, f64)>, String>;
+    fn promql(&self, expr: &promql_parser::parser::Expr, t: i64) -> Result<Vec<(LabelSet, f64)>, EvalError>;
 
     /// A LogQL metric query at `t` (ms).
-    fn logql(&self, expr: &lantern_logql::Expr, t: i64) -> Result<Vec<(LabelSet, f64)>, String>;
+    fn logql(&self, expr: &lantern_logql::Expr, t: i64) -> Result<Vec<(LabelSet, f64)>, EvalError>;
 
     /// The newest sample, in `[mint, maxt]`, of the series with exactly these labels.
-    fn last_sample(&self, labels: &LabelSet, mint: i64, maxt: i64) -> Result<Option<(i64, f64)>, String>;
+    fn last_sample(&self, labels: &LabelSet, mint: i64, maxt: i64) -> Result<Option<(i64, f64)>, EvalError>;
 }
 
 /// How long after a restart a restored alert waits at least before firing
@@ -238,7 +239,7 @@ impl GroupState {
                 }
                 Err(e) => {
                     r.health = Health::Err;
-                    r.last_error = Some(e);
+                    r.last_error = Some(e.to_string());
                     Vec::new()
                 }
             };
@@ -276,16 +277,16 @@ impl RuleState {
         }
     }
 
-    fn query(&self, q: &dyn Querier, ts: i64) -> Result<Vec<(LabelSet, f64)>, String> {
+    fn query(&self, q: &dyn Querier, ts: i64) -> Result<Vec<(LabelSet, f64)>, EvalError> {
         match &self.query {
             Query::Promql(e) => q.promql(e, ts),
             Query::Logql(e) => q.logql(e, ts),
-            Query::Invalid(e) => Err(e.clone()),
+            Query::Invalid(e) => Err(EvalError::Invalid(e.clone())),
         }
     }
 
     /// The series this evaluation writes, or why it failed.
-    fn eval(&mut self, q: &dyn Querier, ts: i64, limit: usize, env: &Env) -> Result<Vec<(LabelSet, f64)>, String> {
+    fn eval(&mut self, q: &dyn Querier, ts: i64, limit: usize, env: &Env) -> Result<Vec<(LabelSet, f64)>, EvalError> {
         let result = self.query(q, ts)?;
         match (&self.rule.record, &self.rule.alert) {
             (Some(record), _) => {
@@ -298,12 +299,12 @@ impl RuleState {
                         set_or_remove(&mut l, k, v);
                     }
                     if !seen.insert(l.clone()) {
-                        return Err("vector contains metrics with the same labelset after applying rule labels".into());
+                        return Err(EvalError::DuplicateLabels("rule"));
                     }
                     out.push((l, v));
                 }
                 if limit > 0 && out.len() > limit {
-                    return Err(format!("exceeded limit of {limit} with {} series", out.len()));
+                    return Err(EvalError::Limit { limit, n: out.len(), what: "series" });
                 }
                 Ok(out)
             }
@@ -313,7 +314,7 @@ impl RuleState {
                 // Templates' `query` runs at the evaluation's time.
                 let query = |text: &str| -> Result<Vec<(LabelSet, f64)>, String> {
                     let e = lantern_promql::parse(text).map_err(|e| e.to_string())?;
-                    q.promql(&e, ts)
+                    q.promql(&e, ts).map_err(|e| e.to_string())
                 };
                 for (labels, v) in result {
                     let base = strip_name(labels);
@@ -331,7 +332,7 @@ impl RuleState {
                     l.insert("alertname".into(), name.clone());
                     let annotations = self.annotations.iter().map(|(k, t)| (k.clone(), expand(t, &data))).collect();
                     if !seen.insert(l.clone()) {
-                        return Err("vector contains metrics with the same labelset after applying alert labels".into());
+                        return Err(EvalError::DuplicateLabels("alert"));
                     }
                     active.push(Active { labels: l, annotations, value: v });
                 }
@@ -340,7 +341,7 @@ impl RuleState {
                 let n = self.alerts.alerts().filter(|a| a.state != State::Inactive).count();
                 if limit > 0 && n > limit {
                     self.alerts = AlertState::default();
-                    return Err(format!("exceeded limit of {limit} with {n} alerts"));
+                    return Err(EvalError::Limit { limit, n, what: "alerts" });
                 }
                 Ok(out)
             }

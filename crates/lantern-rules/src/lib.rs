@@ -7,12 +7,15 @@
 //! error budgets; [`alerts`] keeps alerting rules' state as Prometheus does.
 
 pub mod alerts;
+pub mod error;
 pub mod eval;
 pub mod mem;
 pub mod querier;
 pub mod slo;
 pub mod template;
 pub mod unittest;
+
+pub use error::EvalError;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;

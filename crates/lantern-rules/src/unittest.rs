@@ -326,7 +326,7 @@ fn run_group(tg: &TestGroup, groups: &[(String, crate::Group)], eval_ms: i64, fu
         let head = format!("    expr: {:?}, time: {}", test.expr, test.eval_time);
         let got = lantern_promql::parse(&test.expr)
             .map_err(|e| e.to_string())
-            .and_then(|e| crate::eval::Querier::promql(&q, &e, ms(test.eval_time)));
+            .and_then(|e| crate::eval::Querier::promql(&q, &e, ms(test.eval_time)).map_err(|e| e.to_string()));
         let mut got = match got {
             Ok(g) => g,
             Err(e) => {
