@@ -16,7 +16,7 @@ pub(crate) fn run(nodes: &[Node], env: &dyn Env, out: &mut String) -> Result<(),
 
 fn field(v: Val, f: &str, env: &dyn Env) -> Result<Val, String> {
     Ok(match v {
-        Val::Root => env.root_field(f)?,
+        Val::Root => env.root_field(f).map_err(|e| e.to_string())?,
         Val::Map(m) => Val::Str(m.get(f).cloned().unwrap_or_default()),
         Val::Nil => Val::Nil,
         other => match other.get(f) {
@@ -59,7 +59,7 @@ fn run_pipe(p: &Pipe, env: &dyn Env, s: &mut Scope) -> Result<Val, String> {
                 }
                 match builtin(f, &vals)? {
                     Some(v) => v,
-                    None => env.call(f, vals)?,
+                    None => env.call(f, vals).map_err(|e| e.to_string())?,
                 }
             }
         });

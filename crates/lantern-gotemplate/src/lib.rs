@@ -13,6 +13,38 @@ mod exec;
 pub mod format;
 mod parse;
 
+/// Why a template was refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The text is not a template this dialect takes (refused when rules or queries load).
+    Parse(String),
+    /// Expanding failed: a field or function refused its input.
+    Exec(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Parse(m) | Error::Exec(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A dialect's function or field failing on its input is an expansion error.
+impl From<String> for Error {
+    fn from(m: String) -> Self {
+        Error::Exec(m)
+    }
+}
+
+impl From<&str> for Error {
+    fn from(m: &str) -> Self {
+        Error::Exec(m.to_string())
+    }
+}
+
 use std::collections::BTreeMap;
 
 /// Go's built-in functions, available in every dialect.
@@ -32,12 +64,12 @@ pub struct Dialect {
 /// The data and functions of one expansion.
 pub trait Env {
     /// `.name` read from the root (the data `.` starts as).
-    fn root_field(&self, name: &str) -> Result<Val, String>;
+    fn root_field(&self, name: &str) -> Result<Val, Error>;
     /// A predefined variable the dialect names.
     fn var(&self, name: &str) -> Val;
     /// A function the dialect names (never a built-in); a piped value arrives as the
     /// last argument.
-    fn call(&self, name: &str, args: Vec<Val>) -> Result<Val, String>;
+    fn call(&self, name: &str, args: Vec<Val>) -> Result<Val, Error>;
 }
 
 /// A template value.
@@ -174,14 +206,14 @@ impl Template {
     }
 
     /// Parses a template; the error says what is wrong.
-    pub fn parse(text: &str, dialect: &Dialect) -> Result<Template, String> {
-        parse::parse(text, dialect).map(|nodes| Template { nodes })
+    pub fn parse(text: &str, dialect: &Dialect) -> Result<Template, Error> {
+        parse::parse(text, dialect).map(|nodes| Template { nodes }).map_err(Error::Parse)
     }
 
     /// Expands the template.
-    pub fn expand(&self, env: &dyn Env) -> Result<String, String> {
+    pub fn expand(&self, env: &dyn Env) -> Result<String, Error> {
         let mut out = String::new();
-        exec::run(&self.nodes, env, &mut out)?;
+        exec::run(&self.nodes, env, &mut out).map_err(Error::Exec)?;
         Ok(out)
     }
 }

@@ -10,13 +10,13 @@ struct Small(BTreeMap<String, String>);
 const SMALL: Dialect = Dialect { funcs: &["shout", "items"], vars: &["$who"], what: "test templates" };
 
 impl Env for Small {
-    fn root_field(&self, name: &str) -> Result<Val, String> {
+    fn root_field(&self, name: &str) -> Result<Val, Error> {
         Ok(Val::Str(self.0.get(name).cloned().unwrap_or_default()))
     }
     fn var(&self, _: &str) -> Val {
         Val::Map(self.0.clone())
     }
-    fn call(&self, name: &str, args: Vec<Val>) -> Result<Val, String> {
+    fn call(&self, name: &str, args: Vec<Val>) -> Result<Val, Error> {
         match name {
             "shout" => Ok(Val::Str(args.last().map(Val::text).unwrap_or_default().to_uppercase())),
             _ => Ok(Val::List(vec![
@@ -30,7 +30,7 @@ impl Env for Small {
 fn expand(t: &str) -> Result<String, String> {
     let env =
         Small([("job", "api"), ("instance", "web-1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
-    Template::parse(t, &SMALL)?.expand(&env)
+    Template::parse(t, &SMALL).and_then(|t| t.expand(&env)).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -83,4 +83,11 @@ proptest! {
             let _ = t.expand(&env);
         }
     }
+}
+
+#[test]
+fn errors_say_whether_parsing_or_expanding_failed() {
+    assert!(matches!(Template::parse("{{ end }}", &SMALL), Err(Error::Parse(m)) if m.contains("without")));
+    let t = Template::parse("{{ range 5 }}{{ end }}", &SMALL).unwrap();
+    assert!(matches!(t.expand(&Small(BTreeMap::new())), Err(Error::Exec(m)) if m.contains("range over a number")));
 }

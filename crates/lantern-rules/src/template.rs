@@ -11,7 +11,7 @@ pub use lantern_gotemplate::Val;
 
 use std::collections::BTreeMap;
 
-use lantern_gotemplate::{Dialect, Env};
+use lantern_gotemplate::{Dialect, Env, Error};
 
 /// Query results: labels and value of each sample.
 pub type Samples = Vec<(BTreeMap<String, String>, f64)>;
@@ -37,12 +37,12 @@ impl Template {
     }
 
     /// Parses a template; the error says what is wrong.
-    pub fn parse(text: &str) -> Result<Template, String> {
+    pub fn parse(text: &str) -> Result<Template, Error> {
         lantern_gotemplate::Template::parse(text, &PROMETHEUS).map(Template)
     }
 
     /// Expands the template.
-    pub fn expand(&self, d: &Data) -> Result<String, String> {
+    pub fn expand(&self, d: &Data) -> Result<String, Error> {
         self.0.expand(d)
     }
 }
@@ -67,13 +67,13 @@ fn sample(labels: BTreeMap<String, String>, value: f64) -> Val {
 }
 
 impl Env for Data<'_> {
-    fn root_field(&self, name: &str) -> Result<Val, String> {
+    fn root_field(&self, name: &str) -> Result<Val, Error> {
         Ok(match name {
             "Labels" => Val::Map(self.labels.clone()),
             "Value" => Val::Num(self.value),
             "ExternalLabels" => Val::Map(self.external.clone()),
             "ExternalURL" => Val::Str(self.external_url.to_string()),
-            f => return Err(format!("cannot read field {f:?} of the template data")),
+            f => return Err(format!("cannot read field {f:?} of the template data").into()),
         })
     }
 
@@ -87,8 +87,8 @@ impl Env for Data<'_> {
         }
     }
 
-    fn call(&self, name: &str, args: Vec<Val>) -> Result<Val, String> {
-        funcs::call(name, args, self)
+    fn call(&self, name: &str, args: Vec<Val>) -> Result<Val, Error> {
+        Ok(funcs::call(name, args, self)?)
     }
 }
 
@@ -137,11 +137,11 @@ mod tests {
 
     #[test]
     fn bad_templates_are_refused() {
-        assert!(Template::parse("{{ $labels.instance ").unwrap_err().contains("never closed"));
-        assert!(Template::parse("{{ if $value }}x").unwrap_err().contains("never closed"));
-        assert!(Template::parse("{{ end }}").unwrap_err().contains("without"));
-        assert!(Template::parse("{{ nosuchfunc 1 }}").unwrap_err().contains("not supported"));
-        assert!(Template::parse("{{ $nonsense }}").unwrap_err().contains("not supported"));
+        assert!(Template::parse("{{ $labels.instance ").unwrap_err().to_string().contains("never closed"));
+        assert!(Template::parse("{{ if $value }}x").unwrap_err().to_string().contains("never closed"));
+        assert!(Template::parse("{{ end }}").unwrap_err().to_string().contains("without"));
+        assert!(Template::parse("{{ nosuchfunc 1 }}").unwrap_err().to_string().contains("not supported"));
+        assert!(Template::parse("{{ $nonsense }}").unwrap_err().to_string().contains("not supported"));
         assert!(Template::parse("a }} b").is_err());
     }
 

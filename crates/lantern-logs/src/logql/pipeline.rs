@@ -144,7 +144,7 @@ struct TemplateData<'a> {
 }
 
 impl lantern_gotemplate::Env for TemplateData<'_> {
-    fn root_field(&self, name: &str) -> Result<Val, String> {
+    fn root_field(&self, name: &str) -> Result<Val, lantern_gotemplate::Error> {
         Ok(Val::Str(self.labels.get(name).cloned().unwrap_or_default()))
     }
 
@@ -152,7 +152,7 @@ impl lantern_gotemplate::Env for TemplateData<'_> {
         Val::Nil
     }
 
-    fn call(&self, name: &str, args: Vec<Val>) -> Result<Val, String> {
+    fn call(&self, name: &str, args: Vec<Val>) -> Result<Val, lantern_gotemplate::Error> {
         let text = |i: usize| args.get(i).map(Val::text).ok_or_else(|| format!("{name} needs {} arguments", i + 1));
         let last = || args.last().map(Val::text).ok_or_else(|| format!("{name} needs an argument"));
         Ok(Val::Str(match name {
@@ -186,7 +186,7 @@ impl lantern_gotemplate::Env for TemplateData<'_> {
                 let re = regex::Regex::new(&text(0)?).map_err(|e| format!("regexReplaceAll: {e}"))?;
                 re.replace_all(&text(1)?, text(2)?.as_str()).into_owned()
             }
-            other => return Err(format!("function {other:?} is not supported")),
+            other => return Err(format!("function {other:?} is not supported").into()),
         }))
     }
 }
