@@ -201,6 +201,41 @@ pub struct Scan {
     /// Segments whose newest row is older than this (ns, read as each segment is
     /// reached) are not read: a caller that has what it needs from newer rows raises it.
     pub floor: Option<Arc<std::sync::atomic::AtomicI64>>,
+    /// Only the first rows by time are wanted (a page of a search or log query): see
+    /// [`FirstRows`].
+    pub first: Option<FirstRows>,
+}
+
+/// A scan for the first rows by time: segments and their row groups are read best
+/// first (newest first, or oldest first), so the caller's bar (the rank a row must not
+/// be above to be among the first; ranks are `!time` newest first, `time` oldest first)
+/// tightens early; with `skip`, segments and row groups that cannot hold a row ranking
+/// at or below it are not read at all.
+#[derive(Clone)]
+pub struct FirstRows {
+    /// Newest first (else oldest first).
+    pub newest: bool,
+    /// The rank a row must not be above, lowered by the caller as rows are found.
+    pub bar: Arc<std::sync::atomic::AtomicI64>,
+    /// Whether rows that cannot beat the bar are of no use (true), or still wanted
+    /// (counted, say: then only the order applies).
+    pub skip: bool,
+}
+
+impl FirstRows {
+    /// The rank of the best row of a time range.
+    fn best(&self, min_t: i64, max_t: i64) -> i64 {
+        if self.newest {
+            !max_t
+        } else {
+            min_t
+        }
+    }
+
+    /// Whether rows of `[min_t, max_t]` are of no use now.
+    fn skips(&self, min_t: i64, max_t: i64) -> bool {
+        self.skip && self.best(min_t, max_t) > self.bar.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl Scan {
@@ -215,6 +250,7 @@ impl Scan {
             groups: None,
             skip_within: None,
             floor: None,
+            first: None,
         }
     }
 
@@ -484,6 +520,18 @@ impl<T: Table> EventStore<T> {
     /// scan by returning `Break`. Rows are
     /// only pre-filtered by time and keys' segments: `visit` checks the rest.
     pub async fn scan(&self, scan: &Scan, mut visit: impl FnMut(&T::Row) -> ControlFlow<()> + Send) -> Result<()> {
+        self.scan_at(scan, |r, _| visit(r)).await
+    }
+
+    /// [`EventStore::scan`], handing each row its position in that order (rows of equal
+    /// time are told apart by it): a scan for the [`FirstRows`] visits rows out of
+    /// that order, and a caller keeping the first of equal times keeps the lowest
+    /// position.
+    pub async fn scan_at(
+        &self,
+        scan: &Scan,
+        mut visit: impl FnMut(&T::Row, u64) -> ControlFlow<()> + Send,
+    ) -> Result<()> {
         let in_range = |r: &T::Row| {
             let t = T::time(r);
             t >= scan.min_t && t <= scan.max_t
@@ -494,28 +542,41 @@ impl<T: Table> EventStore<T> {
             let h = self.head.read();
             h.sealing.iter().flat_map(|s| s.iter()).chain(h.batches.iter()).cloned().collect()
         };
+        let mut pos = 0u64;
         for batch in &batches {
-            for r in batch.iter().filter(|r| in_range(r)) {
-                if visit(r).is_break() {
+            for r in batch.iter() {
+                pos += 1;
+                if in_range(r) && visit(r, pos).is_break() {
                     return Ok(());
                 }
             }
         }
-        let mut segs: Vec<Arc<segment::Segment>> = self
-            .segments
-            .read()
-            .iter()
-            .filter(|s| s.info.max_t >= scan.min_t && s.info.min_t <= scan.max_t)
-            .filter(|s| s.groups.iter().any(|g| scan.group_may_match(g)))
-            .cloned()
-            .collect();
-        segs.sort_by_key(|s| std::cmp::Reverse(s.info.max_t));
-        let mut filtered = |r: &T::Row| if in_range(r) { visit(r) } else { ControlFlow::Continue(()) };
-        for s in segs {
+        // Segments from the newest: a segment's rows come after every row in memory
+        // and those of newer segments.
+        let mut segs: Vec<(u64, Arc<segment::Segment>)> = {
+            let all = self.segments.read();
+            let mut by_age: Vec<&Arc<segment::Segment>> = all.iter().collect();
+            by_age.sort_by_key(|s| std::cmp::Reverse(s.info.max_t));
+            by_age
+                .into_iter()
+                .enumerate()
+                .filter(|(_, s)| s.info.max_t >= scan.min_t && s.info.min_t <= scan.max_t)
+                .filter(|(_, s)| s.groups.iter().any(|g| scan.group_may_match(g)))
+                .map(|(i, s)| ((1u64 << 62) + ((i as u64) << 40), s.clone()))
+                .collect()
+        };
+        if let Some(f) = &scan.first {
+            segs.sort_by_key(|(_, s)| f.best(s.info.min_t, s.info.max_t));
+        }
+        let mut filtered = |r: &T::Row, at: u64| if in_range(r) { visit(r, at) } else { ControlFlow::Continue(()) };
+        for (base, s) in segs {
             if scan.floor.as_ref().is_some_and(|f| s.info.max_t < f.load(std::sync::atomic::Ordering::Relaxed)) {
                 break;
             }
-            if s.scan::<T>(&self.store, scan, &mut filtered).await?.is_break() {
+            if scan.first.as_ref().is_some_and(|f| f.skips(s.info.min_t, s.info.max_t)) {
+                continue;
+            }
+            if s.scan::<T>(&self.store, scan, base, &mut filtered).await?.is_break() {
                 return Ok(());
             }
         }

@@ -310,7 +310,8 @@ impl Segment {
         Ok(Some((Some(mask), fetched)))
     }
 
-    /// Hands the segment's rows to `visit`, one row group at a time (reading only that
+    /// Hands the segment's rows to `visit` with their positions (`base`, plus the row
+    /// group's index << 24, plus the row's index in it), one row group at a time (reading only that
     /// group's bytes), until it breaks. Row groups outside the scan's time range or
     /// whose filter rules the scan out are skipped; rows its `filter` rules out are not
     /// decoded.
@@ -318,18 +319,30 @@ impl Segment {
         &self,
         store: &Store,
         scan: &Scan,
-        visit: &mut (impl FnMut(&T::Row) -> ControlFlow<()> + Send),
+        base: u64,
+        visit: &mut (impl FnMut(&T::Row, u64) -> ControlFlow<()> + Send),
     ) -> Result<ControlFlow<()>> {
         use futures::StreamExt;
         let footer = self.footer::<T>(store).await?.clone();
         let meta = footer.metadata().clone();
-        let groups: Vec<usize> = (0..meta.num_row_groups()).filter(|&g| self.group_selected(g, scan)).collect();
+        let mut groups: Vec<usize> = (0..meta.num_row_groups()).filter(|&g| self.group_selected(g, scan)).collect();
+        let times = |g: usize| self.info.group_times.get(g).copied().unwrap_or([self.info.min_t, self.info.max_t]);
+        if let Some(f) = &scan.first {
+            groups.sort_by_key(|&g| f.best(times(g)[0], times(g)[1]));
+        }
         // Step 1 (the filter's columns, for every row) runs for the next group while this
         // one is decoded and visited: two groups at a time.
         let mut filtered = futures::stream::iter(groups)
             .map(|g| {
                 let footer = footer.clone();
-                async move { self.filter_group::<T>(store, scan, &footer, g).await.map(|r| (g, r)) }
+                async move {
+                    // A group that can no longer hold a wanted row (the bar rose while
+                    // better groups were read).
+                    if scan.first.as_ref().is_some_and(|f| f.skips(times(g)[0], times(g)[1])) {
+                        return Ok((g, None));
+                    }
+                    self.filter_group::<T>(store, scan, &footer, g).await.map(|r| (g, r))
+                }
             })
             .buffered(2);
         while let Some(next) = filtered.next().await {
@@ -346,11 +359,16 @@ impl Segment {
             fetched.extend(rest.iter().map(|r| r.start).zip(parts));
             let chunks = Ranges { len: self.info.data_len, parts: fetched };
             let (id, footer) = (self.info.id.clone(), footer.clone());
+            let picked: Option<Vec<u64>> = selection
+                .as_ref()
+                .map(|m| m.iter().enumerate().filter(|(_, v)| v.unwrap_or(false)).map(|(i, _)| i as u64).collect());
             let rows = tokio::task::spawn_blocking(move || decode::<T>(&id, chunks, footer, g, selection))
                 .await
                 .map_err(|e| Error::Task(e.to_string()))??;
-            for r in &rows {
-                if visit(r).is_break() {
+            let group_base = base + ((g as u64) << 24);
+            for (i, r) in rows.iter().enumerate() {
+                let at = picked.as_ref().map_or(i as u64, |p| p.get(i).copied().unwrap_or(i as u64));
+                if visit(r, group_base + at).is_break() {
                     return Ok(ControlFlow::Break(()));
                 }
             }

@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod pipeline;
+mod prefilter;
 
 pub use engine::{run, Answer, Params, SeriesOut, StreamOut};
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
-use lantern_events::{EventStore, Options, Scan};
+use lantern_events::{EventStore, FirstRows, Options, Scan};
 use lantern_objstore::Store;
 use parking_lot::Mutex;
 
@@ -253,7 +253,7 @@ impl LogStore {
         &self.checkpoint
     }
 
-    fn scan_for(&self, s: &Search, start: i64, end: i64, sure: crate::search::Sure) -> Scan {
+    fn scan_for(&self, s: &Search, start: i64, end: i64, sure: crate::search::Sure, first: Option<FirstRows>) -> Scan {
         let (min_t, max_t) = s.time_range(start, end);
         let search = s.clone();
         Scan {
@@ -261,6 +261,7 @@ impl LogStore {
             max_t,
             filter: Some(s.row_filter(min_t, max_t, sure)),
             groups: Some(Arc::new(move |g| search.group_may_match(g))),
+            first,
             ..Scan::all()
         }
     }
@@ -297,7 +298,7 @@ impl LogStore {
                 let before = cursor_rank.is_some_and(|c| r < c);
                 // Rows of the cursor's own time are decoded: which were returned is
                 // decided by their order.
-                let wanted = !before && r < bar.load(AtomicOrdering::Relaxed);
+                let wanted = !before && r <= bar.load(AtomicOrdering::Relaxed);
                 if !wanted {
                     counted.fetch_add(1, AtomicOrdering::Relaxed);
                     if before {
@@ -307,7 +308,10 @@ impl LogStore {
                 wanted
             })
         };
-        let scan = self.scan_for(s, start, end, sure);
+        // Groups are read best first, so the bar is low early and fewer rows decoded;
+        // every match is still counted.
+        let page = FirstRows { newest: order == Order::Desc, bar: bar.clone(), skip: false };
+        let scan = self.scan_for(s, start, end, sure, Some(page));
         if scan.min_t > scan.max_t {
             return Ok(Found::default());
         }
@@ -316,7 +320,7 @@ impl LogStore {
         let mut at_cursor = 0u64;
         let mut first = FirstByTime::new(order, limit);
         self.events
-            .scan(&scan, |r| {
+            .scan_at(&scan, |r, pos| {
                 if s.matches(r) {
                     total += 1;
                     if let Some(c) = after {
@@ -331,7 +335,7 @@ impl LogStore {
                             return ControlFlow::Continue(());
                         }
                     }
-                    first.offer(r.time, || r.clone());
+                    first.offer_at(r.time, pos, || r.clone());
                     if limit > 0 {
                         bar.store(first.bar(), AtomicOrdering::Relaxed);
                     }
@@ -350,6 +354,12 @@ impl LogStore {
     /// order, then segments from the newest; no time order). For query engines over the store.
     pub async fn scan(&self, scan: &Scan, visit: impl FnMut(&LogRow) -> ControlFlow<()> + Send) -> Result<()> {
         Ok(self.events.scan(scan, visit).await?)
+    }
+
+    /// [`LogStore::scan`] with each event's position (see
+    /// [`lantern_events::EventStore::scan_at`]).
+    pub async fn scan_at(&self, scan: &Scan, visit: impl FnMut(&LogRow, u64) -> ControlFlow<()> + Send) -> Result<()> {
+        Ok(self.events.scan_at(scan, visit).await?)
     }
 
     /// Reads only some columns of the events a scan selects (see
@@ -385,7 +395,7 @@ impl LogStore {
                 false
             })
         };
-        let scan = self.scan_for(s, start, end, sure);
+        let scan = self.scan_for(s, start, end, sure, None);
         let mut out: BTreeMap<i64, BTreeMap<String, u64>> = BTreeMap::new();
         if scan.min_t > scan.max_t {
             return Ok(out);

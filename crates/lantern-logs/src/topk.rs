@@ -51,16 +51,23 @@ impl<T> FirstByTime<T> {
     /// Offers an item of time `time` (made only if it is kept).
     pub fn offer(&mut self, time: i64, item: impl FnOnce() -> T) {
         self.seq += 1;
-        let key = (Self::rank(self.order, time), self.seq);
+        self.offer_at(time, self.seq, item);
+    }
+
+    /// Offers an item of time `time` at position `pos`: of items of equal time, those
+    /// of lower positions are kept (for items not offered in their order).
+    pub fn offer_at(&mut self, time: i64, pos: u64, item: impl FnOnce() -> T) {
+        let key = (Self::rank(self.order, time), pos);
         if self.heap.len() < self.limit {
             self.heap.push(Keyed(key, item()));
-        } else if self.heap.peek().is_some_and(|top| key.0 < top.0 .0) {
+        } else if self.heap.peek().is_some_and(|top| key < top.0) {
             self.heap.pop();
             self.heap.push(Keyed(key, item()));
         }
     }
 
-    /// The rank ([`FirstByTime::rank`]) an item must be below to be kept now:
+    /// The rank ([`FirstByTime::rank`]) an item must not be above to be kept now (of
+    /// that rank, only one of a lower position than the last kept is):
     /// `i64::MAX` until `limit` items are held.
     pub fn bar(&self) -> i64 {
         if self.heap.len() < self.limit {

@@ -6,8 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use arrow_array::{Array, Int64Array, StringArray};
-use lantern_events::{RowFilter, Scan};
+use std::sync::atomic::AtomicI64;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, DictionaryArray, Int64Array, StringArray};
+use lantern_events::{FirstRows, RowFilter, Scan};
 use lantern_logql::{AggOp, BinOp, Expr, Grouping, LogExpr, RangeFn, VectorMatching};
 
 use super::pipeline::{Entry, Labels, Pipeline};
@@ -113,31 +116,67 @@ pub async fn run(store: &LogStore, expr: &Expr, p: &Params) -> Result<Answer, Er
 }
 
 /// The scan of a log query's events in `[min_t, max_t]`: equality matchers pick row
-/// groups; the stream selector is tested on `_labels` before events are decoded.
-fn scan_of(pipe: &Arc<Pipeline>, min_t: i64, max_t: i64) -> Scan {
+/// groups; the stream selector and the pipeline's prefilter are tested on sealed
+/// columns before events are decoded. With `first`, only rows that could still be
+/// among the first of a page are decoded.
+fn scan_of(pipe: &Arc<Pipeline>, min_t: i64, max_t: i64, first: Option<FirstRows>) -> Scan {
     let keys: Vec<u64> = pipe.selector.iter().filter_map(|m| m.equal_value().map(|v| label_key(&m.name, v))).collect();
     let p = pipe.clone();
+    let pre = Arc::new(pipe.prefilter());
+    let mut columns = vec![col::TIME.to_string(), col::LABELS.into()];
+    if !pre.is_empty() {
+        columns.extend(pre.columns());
+    }
+    let bar = first.as_ref().map(|f| (f.newest, f.bar.clone()));
     let filter = RowFilter {
-        dictionary: false,
-        skip: None,
-        columns: vec![col::TIME.into(), col::LABELS.into()],
+        dictionary: true,
+        // Numbers and booleans are not read but for a label filter on them: a needle
+        // that could be one leaves the row unknown.
+        skip: Some({
+            let pre = pre.clone();
+            Arc::new(move |_, name: &str, text: bool| name.starts_with('.') && !text && !pre.tests_field(name))
+        }),
+        columns,
         test: Arc::new(move |b| {
-            let labels = b.column_by_name(col::LABELS).and_then(|c| c.as_any().downcast_ref::<StringArray>());
-            let Some(labels) = labels else { return (0..b.num_rows()).map(|_| Some(true)).collect() };
-            let mut memo: HashMap<&str, bool> = HashMap::new();
-            (0..labels.len())
-                .map(|i| {
-                    let t = labels.value(i);
-                    Some(
-                        *memo
-                            .entry(t)
-                            .or_insert_with(|| stream_of_json(t).is_none_or(|s| p.labels_match(|n| s.label(n)))),
-                    )
-                })
-                .collect()
+            let n = b.num_rows();
+            let mut keep = vec![true; n];
+            if let Some(t) = b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()) {
+                let bar = bar.as_ref().map(|(newest, bar)| (*newest, bar.load(std::sync::atomic::Ordering::Relaxed)));
+                for (i, k) in keep.iter_mut().enumerate() {
+                    let ts = t.value(i);
+                    let rank = |newest: bool| if newest { !ts } else { ts };
+                    if ts < min_t || ts > max_t || bar.is_some_and(|(newest, bar)| rank(newest) > bar) {
+                        *k = false;
+                    }
+                }
+            }
+            if let Some(labels) = b.column_by_name(col::LABELS) {
+                let stream_ok = |t: &str| stream_of_json(t).is_none_or(|s| p.labels_match(|n| s.label(n)));
+                if let Some(d) = labels.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
+                    let values = d.values().as_any().downcast_ref::<StringArray>();
+                    let ok: Vec<bool> =
+                        values.map_or(Vec::new(), |v| (0..v.len()).map(|j| stream_ok(v.value(j))).collect());
+                    for (i, k) in keep.iter_mut().enumerate() {
+                        if *k && d.is_valid(i) && !ok.get(d.keys().value(i) as usize).copied().unwrap_or(true) {
+                            *k = false;
+                        }
+                    }
+                } else if let Some(l) = labels.as_any().downcast_ref::<StringArray>() {
+                    let mut memo: HashMap<&str, bool> = HashMap::new();
+                    for (i, k) in keep.iter_mut().enumerate() {
+                        if *k && l.is_valid(i) && !*memo.entry(l.value(i)).or_insert_with_key(|t| stream_ok(t)) {
+                            *k = false;
+                        }
+                    }
+                }
+            }
+            if keep.iter().any(|k| *k) {
+                pre.test(b, &mut keep);
+            }
+            keep.into_iter().map(Some).collect()
         }),
     };
-    Scan { min_t, max_t, keys, filter: Some(filter), ..Scan::all() }
+    Scan { min_t, max_t, keys, filter: Some(filter), first, ..Scan::all() }
 }
 
 /// Entry labels, plus `detected_level` for streams whose level no label names.
@@ -157,12 +196,16 @@ async fn log_query(store: &LogStore, l: &LogExpr, p: &Params) -> Result<Vec<Stre
     if p.end <= p.start || p.limit == 0 {
         return Ok(Vec::new());
     }
-    let scan = scan_of(&pipe, p.start, p.end - 1);
+    // Rows whose time cannot enter the page are not decoded, nor groups holding none.
+    let bar = Arc::new(AtomicI64::new(i64::MAX));
+    let page = FirstRows { newest: p.direction == Order::Desc, bar: bar.clone(), skip: true };
+    let scan = scan_of(&pipe, p.start, p.end - 1, Some(page));
     let mut first = FirstByTime::new(p.direction, p.limit);
     store
-        .scan(&scan, |r| {
+        .scan_at(&scan, |r, pos| {
             if let Some(e) = entry_of(&pipe, r) {
-                first.offer(e.time, || e);
+                first.offer_at(e.time, pos, || e);
+                bar.store(first.bar(), std::sync::atomic::Ordering::Relaxed);
             }
             ControlFlow::Continue(())
         })
@@ -202,7 +245,7 @@ async fn samples(
     if pipe.is_empty && counting {
         return count_streams(store, &pipe, min_t, max_t, whole).await;
     }
-    let scan = scan_of(&pipe, min_t, max_t);
+    let scan = scan_of(&pipe, min_t, max_t, None);
     store
         .scan(&scan, |r| {
             if let Some(e) = entry_of(&pipe, r) {
@@ -275,7 +318,7 @@ async fn count_streams(
         by_stream.insert((lt.to_string(), level.to_string()), s);
         s
     };
-    let mut scan = Scan { filter: None, ..scan_of(pipe, min_t, max_t) };
+    let mut scan = Scan { filter: None, ..scan_of(pipe, min_t, max_t, None) };
     if whole {
         for (lt, level, n) in store.group_stream_counts(min_t, max_t) {
             if let Some(i) = slot(&mut series, &lt, &level) {

@@ -451,6 +451,50 @@ impl Pipeline {
         Ok(Self { selector, steps, is_empty, streams: parking_lot::Mutex::new(HashMap::new()) })
     }
 
+    /// The stages a prefilter of sealed rows can test (see [`super::prefilter`]): line
+    /// filters while the line is the event's own, and label matchers after a `| json`
+    /// of the whole line while nothing else has made or changed labels.
+    pub fn prefilter(&self) -> super::prefilter::Prefilter {
+        use super::prefilter::Pushed;
+        fn matchers<'a>(f: &'a Filter, out: &mut Vec<Pushed<'a>>) {
+            match f {
+                Filter::And(a, b) => {
+                    matchers(a, out);
+                    matchers(b, out);
+                }
+                Filter::Match(m) => out.push(Pushed::JsonLabel(m)),
+                Filter::Or(..) | Filter::Cmp { .. } => {}
+            }
+        }
+        let mut parts = Vec::new();
+        let mut own_line = true;
+        // None before `| json`, then whether its labels are still as it made them.
+        let mut json: Option<bool> = None;
+        for step in &self.steps {
+            match step {
+                Step::Line(t) if own_line => parts.push(match t {
+                    LineTest::Contains(v) => Pushed::Contains(v),
+                    LineTest::NotContains(v) => Pushed::NotContains(v),
+                    LineTest::Match(v) => Pushed::Match(v.iter().map(|r| r.as_str().to_string()).collect()),
+                    LineTest::NotMatch(_) => continue,
+                }),
+                Step::Line(_) => {}
+                Step::LineFormat(_) | Step::Decolorize => own_line = false,
+                Step::Json(ex) if ex.is_empty() && json.is_none() && own_line => json = Some(true),
+                Step::Filter(f) if json == Some(true) => matchers(f, &mut parts),
+                Step::Filter(_) => {}
+                Step::Unwrap { .. } => break,
+                Step::Json(_)
+                | Step::Logfmt(_)
+                | Step::Regexp(_)
+                | Step::LabelFormat(_)
+                | Step::Drop(_)
+                | Step::Keep(_) => json = Some(false),
+            }
+        }
+        super::prefilter::Prefilter::new(parts)
+    }
+
     /// Whether a stream's labels match the selector (memoised per stream).
     pub fn stream_matches(&self, s: &Arc<Stream>) -> bool {
         let key = Arc::as_ptr(s) as usize;

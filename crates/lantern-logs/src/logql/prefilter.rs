@@ -1,0 +1,403 @@
+//! What a LogQL pipeline tells of sealed rows before they are decoded: its line filters
+//! (`|=`, `!=`, and the literals every `|~` match holds) tested on the columns a line is
+//! written from, and label filters after `| json` tested on the field columns they
+//! read. A row the test rules out is never decoded or rendered; the rest are, and the
+//! pipeline decides.
+//!
+//! A JSON event's line is its fields written as one object, so a needle without JSON's
+//! punctuation (`" \ : , { } [ ]`, control characters, spaces at its ends) lies inside
+//! one key or one value: it is searched in each string column's values, the field
+//! names (`_keys`) and the other fields (`_rest`), and is unknown where it could be
+//! part of a number, `true`/`false`/`null`, a time written back from `_time`, or text
+//! an escape changed. A text event's line is `_line` itself: exact.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, RecordBatch, StringArray};
+use arrow_schema::DataType;
+use memchr::memmem::Finder;
+
+use super::pipeline::{sanitize, LabelMatcher};
+use crate::table::col;
+
+/// Whether a row holds a needle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Tri {
+    No,
+    Maybe,
+    Yes,
+}
+
+/// One needle and what is known of where it can occur.
+struct Needle {
+    finder: Finder<'static>,
+    /// Lies inside one key or value of a JSON line (see the module's note).
+    atomic: bool,
+    /// Could be (part of) a number, boolean, null or time as JSON lines write them.
+    literal: bool,
+    /// Could start inside an escape (`\n`, `\u001f`): values holding escaped bytes are
+    /// unknown.
+    after_escape: bool,
+    /// Could begin inside a `_keys` entry's time-style marker.
+    marker: bool,
+}
+
+impl Needle {
+    fn new(s: &str) -> Needle {
+        let atomic = !s.is_empty()
+            && !s.bytes().any(|b| b < 0x20 || b"\"\\:,{}[]".contains(&b))
+            && !s.starts_with(' ')
+            && !s.ends_with(' ');
+        let literal = s.bytes().all(|b| b"0123456789+-.eETZ".contains(&b))
+            || ["true", "false", "null", "NaN", "Infinity"].iter().any(|l| l.contains(s));
+        let first = s.as_bytes().first().copied().unwrap_or(b'0');
+        Needle {
+            finder: Finder::new(s.as_bytes()).into_owned(),
+            atomic,
+            literal,
+            after_escape: b"nrtu0123456789abcdef".contains(&first),
+            marker: first.is_ascii_digit() || s.contains("u000"),
+        }
+    }
+}
+
+/// A line filter pushed down.
+enum LineStage {
+    /// `|= a or b`: a row holding none is out.
+    Contains(Vec<Needle>),
+    /// `!= a or b`: a row surely holding one is out.
+    NotContains(Vec<Needle>),
+}
+
+/// What a pipeline's stages rule out of sealed rows.
+#[derive(Default)]
+pub struct Prefilter {
+    lines: Vec<LineStage>,
+    /// Label matchers after `| json` on fields (every row passing has them true).
+    json: Vec<LabelMatcher>,
+}
+
+/// The literals every match of a regular expression holds one of (matches are found
+/// anywhere in a line, so each starts with one of its prefixes); `None` when unknown.
+fn required_literals(re: &str) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::Parser::new().parse(re).ok()?;
+    let mut ex = Extractor::new();
+    ex.kind(ExtractKind::Prefix);
+    let seq = ex.extract(&hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.len() > 16 {
+        return None;
+    }
+    lits.iter().map(|l| std::str::from_utf8(l.as_bytes()).ok().filter(|s| !s.is_empty()).map(str::to_string)).collect()
+}
+
+/// The parts of a pipeline a prefilter can test (built by [`super::pipeline::Pipeline`]).
+pub enum Pushed<'a> {
+    /// `|=`.
+    Contains(&'a [String]),
+    /// `!=`.
+    NotContains(&'a [String]),
+    /// `|~` (the expressions' texts).
+    Match(Vec<String>),
+    /// A label matcher after `| json` (with no expressions) on a field.
+    JsonLabel(&'a LabelMatcher),
+}
+
+impl Prefilter {
+    /// The prefilter of these pushed-down parts.
+    pub fn new(parts: Vec<Pushed>) -> Prefilter {
+        let mut p = Prefilter::default();
+        for part in parts {
+            match part {
+                Pushed::Contains(v) => p.lines.push(LineStage::Contains(v.iter().map(|s| Needle::new(s)).collect())),
+                Pushed::NotContains(v) => {
+                    p.lines.push(LineStage::NotContains(v.iter().map(|s| Needle::new(s)).collect()))
+                }
+                Pushed::Match(res) => {
+                    // `a|b` as two expressions: each gives its literals; any unknown one
+                    // leaves the stage untested.
+                    let mut all = Vec::new();
+                    for re in &res {
+                        match required_literals(re) {
+                            Some(l) => all.extend(l),
+                            None => {
+                                all.clear();
+                                break;
+                            }
+                        }
+                    }
+                    if !all.is_empty() {
+                        p.lines.push(LineStage::Contains(all.iter().map(|s| Needle::new(s)).collect()));
+                    }
+                }
+                Pushed::JsonLabel(m) => {
+                    let n = m.name.as_str();
+                    let derived = crate::jsonl::TIME_KEYS.contains(&n) || crate::jsonl::LEVEL_KEYS.contains(&n);
+                    if !n.starts_with("__") && !derived {
+                        p.json.push(m.clone());
+                    }
+                }
+            }
+        }
+        p
+    }
+
+    /// Whether the prefilter tests anything.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty() && self.json.is_empty()
+    }
+
+    /// Whether the test reads a field column (`.name`) for its value.
+    pub fn tests_field(&self, column: &str) -> bool {
+        column.strip_prefix('.').is_some_and(|k| {
+            let k = sanitize(k);
+            self.json.iter().any(|m| m.name == k)
+        })
+    }
+
+    /// The columns the test reads.
+    pub fn columns(&self) -> Vec<String> {
+        let mut c = vec![col::LABELS.to_string(), col::LINE.into(), col::REST.into()];
+        if !self.lines.is_empty() {
+            c.extend([col::KEYS.to_string(), col::LEVEL.into()]);
+        }
+        c.push(".*".into());
+        c
+    }
+
+    /// Clears `keep[i]` of each row of the batch the pipeline surely drops.
+    pub fn test(&self, b: &RecordBatch, keep: &mut [bool]) {
+        let n = b.num_rows();
+        // Plain or dictionary-coded.
+        let line = b.column_by_name(col::LINE).map(|c| c.as_ref());
+        let text_row = |i: usize| line.is_some_and(|l| l.is_valid(i));
+        for stage in &self.lines {
+            let (needles, contains) = match stage {
+                LineStage::Contains(v) => (v, true),
+                LineStage::NotContains(v) => (v, false),
+            };
+            let found = found(needles, b, n, line, &text_row);
+            for (k, f) in keep.iter_mut().zip(found) {
+                if (contains && f == Tri::No) || (!contains && f == Tri::Yes) {
+                    *k = false;
+                }
+            }
+        }
+        for m in &self.json {
+            json_label(m, b, n, &text_row, keep);
+        }
+    }
+}
+
+/// Row `i`'s value of a string column, plain or dictionary-coded (`None` if null or
+/// not text).
+fn str_at(a: &dyn Array, i: usize) -> Option<&str> {
+    if !a.is_valid(i) {
+        return None;
+    }
+    if let Some(s) = a.as_string_opt::<i32>() {
+        return Some(s.value(i));
+    }
+    let d = a.as_dictionary_opt::<Int32Type>()?;
+    d.values().as_string_opt::<i32>().map(|v| v.value(d.keys().value(i) as usize))
+}
+
+/// Calls `hit(i, exact)` for each row whose value of a string column holds the needle;
+/// `exact` is false where an escape could have changed what the line shows (unless the
+/// values are JSON text already: `json`).
+fn search_strings(a: &dyn Array, needle: &Needle, n: usize, json: bool, mut hit: impl FnMut(usize, bool)) {
+    let after_escape = needle.after_escape && !json;
+    let escaped = |v: &[u8]| v.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+    if let Some(s) = a.as_string_opt::<i32>() {
+        let offsets = s.value_offsets();
+        let data = s.value_data();
+        let (start, end) = (offsets[0] as usize, offsets[n.min(s.len())] as usize);
+        let len = needle.finder.needle().len();
+        let mut at = start;
+        while let Some(i) = needle.finder.find(&data[at..end]) {
+            let p = at + i;
+            let row = offsets[..=n].partition_point(|o| (*o as usize) <= p) - 1;
+            let row_end = offsets[row + 1] as usize;
+            if p + len <= row_end {
+                if s.is_valid(row) {
+                    hit(row, true);
+                }
+                // The next row.
+                at = row_end.max(p + 1);
+            } else {
+                at = p + 1;
+            }
+        }
+        if after_escape {
+            for i in 0..n {
+                if s.is_valid(i) && escaped(s.value(i).as_bytes()) {
+                    hit(i, false);
+                }
+            }
+        }
+    } else if let Some(d) = a.as_dictionary_opt::<Int32Type>() {
+        let Some(v) = d.values().as_any().downcast_ref::<StringArray>() else { return };
+        let per_value: Vec<Option<bool>> = (0..v.len())
+            .map(|j| {
+                let x = v.value(j).as_bytes();
+                if needle.finder.find(x).is_some() {
+                    Some(true)
+                } else if after_escape && escaped(x) {
+                    Some(false)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if per_value.iter().all(Option::is_none) {
+            return;
+        }
+        for i in 0..n {
+            if d.is_valid(i) {
+                if let Some(e) = per_value[d.keys().value(i) as usize] {
+                    hit(i, e);
+                }
+            }
+        }
+    }
+}
+
+/// Per row, whether its line holds one of the needles.
+fn found(
+    needles: &[Needle],
+    b: &RecordBatch,
+    n: usize,
+    line: Option<&dyn Array>,
+    text_row: &dyn Fn(usize) -> bool,
+) -> Vec<Tri> {
+    let mut out = vec![Tri::No; n];
+    let mark = |out: &mut [Tri], i: usize, t: Tri| {
+        if t > out[i] {
+            out[i] = t;
+        }
+    };
+    let all_known = needles.iter().all(|x| x.atomic && !x.literal);
+    for needle in needles {
+        // Text events: the line is `_line`.
+        if let Some(l) = line {
+            search_strings(l, needle, n, true, |i, _| mark(&mut out, i, Tri::Yes));
+        }
+        if !all_known {
+            continue;
+        }
+        let schema = b.schema_ref();
+        for (idx, f) in schema.fields().iter().enumerate() {
+            let name = f.name();
+            let text = matches!(f.data_type(), DataType::Utf8 | DataType::Dictionary(_, _));
+            if !text {
+                continue;
+            }
+            if name.starts_with('.') || name == col::REST {
+                search_strings(b.column(idx).as_ref(), needle, n, name == col::REST, |i, exact| {
+                    mark(&mut out, i, if exact { Tri::Yes } else { Tri::Maybe })
+                });
+            } else if name == col::KEYS {
+                // Already written as JSON: exact, but for the time-style markers.
+                let t = if needle.marker { Tri::Maybe } else { Tri::Yes };
+                search_strings(b.column(idx).as_ref(), needle, n, true, |i, _| mark(&mut out, i, t));
+            } else if name == col::LEVEL || name == col::LABELS {
+                // A level field written back from the stream's level.
+                search_strings(b.column(idx).as_ref(), needle, n, true, |i, _| mark(&mut out, i, Tri::Maybe));
+            }
+        }
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        if !text_row(i) && !all_known {
+            *o = Tri::Maybe;
+        }
+    }
+    out
+}
+
+/// Clears `keep` for rows whose field the matcher tests (as `| json` makes it a label)
+/// surely fails it.
+fn json_label(m: &LabelMatcher, b: &RecordBatch, n: usize, text_row: &dyn Fn(usize) -> bool, keep: &mut [bool]) {
+    let schema = b.schema_ref();
+    let sources: Vec<usize> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.name().strip_prefix('.').is_some_and(|k| sanitize(k) == m.name))
+        .map(|(i, _)| i)
+        .collect();
+    let rest = b.column_by_name(col::REST);
+    let labels = b.column_by_name(col::LABELS);
+    // A stream label of that name makes the field `<name>_extracted`: the matcher then
+    // tests the stream's label.
+    let key = {
+        let mut k = String::new();
+        crate::model::write_json_str(&m.name, &mut k);
+        k.push(':');
+        Finder::new(k.as_bytes()).into_owned()
+    };
+    let label_named = |i: usize| {
+        labels.is_some_and(|l| l.is_valid(i) && str_at(l.as_ref(), i).is_none_or(|t| key.find(t.as_bytes()).is_some()))
+    };
+    let absent_passes = m.matches("");
+    let mut memo: std::collections::HashMap<String, bool> = Default::default();
+    for (i, k) in keep.iter_mut().enumerate().take(n) {
+        if !*k || text_row(i) || rest.is_some_and(|r| r.is_valid(i)) || label_named(i) {
+            continue;
+        }
+        let mut value: Option<Option<String>> = None;
+        let mut several = false;
+        for &c in &sources {
+            let a = b.column(c);
+            if !a.is_valid(i) {
+                continue;
+            }
+            if value.is_some() {
+                several = true;
+                break;
+            }
+            let text = str_at(a.as_ref(), i).map(str::to_string);
+            value = Some(text);
+        }
+        if several {
+            continue;
+        }
+        let passes = match value {
+            None => absent_passes,
+            Some(Some(v)) => *memo.entry(v).or_insert_with_key(|v| m.matches(v)),
+            // A number or boolean: its text is not worked out here.
+            Some(None) => true,
+        };
+        if !passes {
+            *k = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needles_inside_one_value_are_known() {
+        assert!(Needle::new("Insufficient").atomic);
+        assert!(Needle::new("req-00ab").atomic);
+        assert!(!Needle::new("\"status\": 500").atomic);
+        assert!(!Needle::new(" 500").atomic);
+        assert!(!Needle::new("a,b").atomic);
+        assert!(Needle::new("500").literal);
+        assert!(Needle::new("ru").literal);
+        assert!(Needle::new("2026-12-07T01").literal);
+        assert!(!Needle::new("timeout").literal);
+    }
+
+    #[test]
+    fn a_regular_expressions_prefixes_are_required() {
+        let digits = required_literals("upstream timeout after [0-9]+s").unwrap();
+        assert_eq!(digits.len(), 10);
+        assert!(digits.iter().all(|l| l.starts_with("upstream timeout after ")));
+        assert_eq!(required_literals("(foo|bar)baz"), Some(vec!["foobaz".into(), "barbaz".into()]));
+        assert_eq!(required_literals(".*x"), None);
+        assert_eq!(required_literals("a?"), None);
+    }
+}
