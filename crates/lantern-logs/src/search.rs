@@ -368,6 +368,7 @@ fn named_fields(n: &Node, out: &mut Vec<String>) {
                 out.push(col::field(f));
             }
         }
+        Node::Range { target: Target::Field(f), .. } | Node::Exists(Target::Field(f)) => out.push(col::field(f)),
         _ => {}
     }
 }

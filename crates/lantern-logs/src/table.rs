@@ -78,12 +78,15 @@ fn type_bit(v: &Value) -> u8 {
     }
 }
 
-/// The column type of a field seen with these value types, if it gets one.
-fn column_type(mask: u8) -> Option<DataType> {
+/// The column type of a field seen with these value types (and `ints` of its values
+/// integers, `floats` not), if it gets one. Integers and floats mixed take the type
+/// most values have: the others go to `_rest`, so each is written back as it came.
+fn column_type(mask: u8, ints: usize, floats: usize) -> Option<DataType> {
     match mask & !NULL {
         BOOL => Some(DataType::Boolean),
         INT => Some(DataType::Int64),
         FLOAT => Some(DataType::Float64),
+        m if m == INT | FLOAT && ints >= floats => Some(DataType::Int64),
         m if m == INT | FLOAT => Some(DataType::Float64),
         STR => Some(DataType::Utf8),
         _ => None,
@@ -221,22 +224,33 @@ impl Table for Logs {
 
     fn segment_schema(rows: &[&LogRow]) -> SchemaRef {
         // By name pointer first (names are shared between events), then merged by name.
-        let mut by_ptr: HashMap<*const u8, (&str, usize, u8), foldhash::fast::RandomState> = HashMap::default();
+        // Per name: rows, value types seen, integers, floats.
+        type Seen<'a> = (&'a str, usize, u8, usize, usize);
+        let mut by_ptr: HashMap<*const u8, Seen, foldhash::fast::RandomState> = HashMap::default();
         for r in rows {
             for (k, v) in &r.fields {
-                let e = by_ptr.entry(k.as_ptr()).or_insert((&**k, 0, 0));
+                let e = by_ptr.entry(k.as_ptr()).or_insert((&**k, 0, 0, 0, 0));
                 e.1 += 1;
                 e.2 |= type_bit(v);
+                match v {
+                    Value::Int(_) => e.3 += 1,
+                    Value::Float(_) => e.4 += 1,
+                    _ => {}
+                }
             }
         }
-        let mut seen: HashMap<&str, (usize, u8)> = HashMap::new();
-        for (k, n, mask) in by_ptr.into_values() {
+        let mut seen: HashMap<&str, (usize, u8, usize, usize)> = HashMap::new();
+        for (k, n, mask, ints, floats) in by_ptr.into_values() {
             let e = seen.entry(k).or_default();
             e.0 += n;
             e.1 |= mask;
+            e.2 += ints;
+            e.3 += floats;
         }
-        let mut cols: Vec<(&str, usize, DataType)> =
-            seen.into_iter().filter_map(|(k, (n, mask))| column_type(mask).map(|t| (k, n, t))).collect();
+        let mut cols: Vec<(&str, usize, DataType)> = seen
+            .into_iter()
+            .filter_map(|(k, (n, mask, ints, floats))| column_type(mask, ints, floats).map(|t| (k, n, t)))
+            .collect();
         cols.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         cols.truncate(MAX_FIELD_COLUMNS);
         cols.sort_by(|a, b| a.0.cmp(b.0));
@@ -401,7 +415,6 @@ impl Table for Logs {
                         (Some((_, B::Bool(b))), Value::Bool(x)) => b.append_value(*x),
                         (Some((_, B::Int(b))), Value::Int(x)) => b.append_value(*x),
                         (Some((_, B::Float(b))), Value::Float(x)) => b.append_value(*x),
-                        (Some((_, B::Float(b))), Value::Int(x)) => b.append_value(*x as f64),
                         (Some((_, B::Str(b))), Value::Str(x)) => b.append_value(x),
                         (Some(_), Value::Null) => {}
                         _ => {

@@ -10,7 +10,9 @@ use arrow_array::{Array, BooleanArray, DictionaryArray, Float64Array, Int64Array
 use lantern_events::bloom::Bloom;
 use lantern_events::RowFilter;
 
-use super::{in_range, named_fields, text_matches, time_cmp, value_matches, Node, Sure, Target, Term};
+use super::{
+    cmp_bound, in_range, named_fields, text_matches, time_cmp, value_matches, Bound, Node, Sure, Target, Term,
+};
 use crate::model::{indexed_as_id, IdFields, Value};
 use crate::table::col;
 use crate::tokens::id_key;
@@ -124,6 +126,9 @@ struct Cols<'a> {
     free: Vec<(*const Term, Vec<Tri>)>,
     /// The fields matched whole.
     ids: &'a IdFields,
+    /// Per field the search names, each row's answer to "may it have the field other
+    /// than in its own column": from `_rest` or a stream label of that name.
+    elsewhere: Vec<(String, Vec<bool>)>,
 }
 
 /// Each row's level: `_level` where set, else the level its `_labels` name.
@@ -168,6 +173,15 @@ fn label_level(text: &str) -> &str {
 }
 
 impl Cols<'_> {
+    /// What a row lacking a value in field `f`'s own column may still have: the field
+    /// in `_rest` or a label of that name (unknown), else nothing (`none`).
+    fn absent(&self, f: &str, i: usize, none: Tri) -> Tri {
+        match self.elsewhere.iter().find(|(n, _)| n == f) {
+            Some((_, v)) if !v[i] => none,
+            _ => Tri::Maybe,
+        }
+    }
+
     fn field(&self, f: &str, i: usize) -> Option<Option<Value>> {
         let c = self.batch.column_by_name(&col::field(f))?;
         if c.is_null(i) {
@@ -232,9 +246,10 @@ fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
                 .map_or(Tri::Maybe, |s| Tri::from(t.pattern.as_ref().map_or(s == t.text, |p| p.is_match(s)))),
             Target::Field(f) => match c.field(f, i) {
                 // A field with a column of its own; a row without a value there may
-                // still have one elsewhere (a stream label).
+                // still have one elsewhere (a stream label, `_rest`), or hold null.
                 Some(Some(v)) => Tri::from(value_matches(t, &v, c.ids.contains(f))),
-                _ => Tri::Maybe,
+                _ if t.lower == "null" => Tri::Maybe,
+                _ => c.absent(f, i, Tri::No),
             },
             Target::Time => c.time.map_or(Tri::Maybe, |a| Tri::from(t.time == Some(a.value(i)))),
             Target::Any => c.free.iter().find(|(p, _)| std::ptr::eq(*p, &**t)).map_or(Tri::Maybe, |(_, v)| v[i]),
@@ -244,6 +259,17 @@ fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
             let t = a.value(i);
             Tri::from(in_range(time_cmp(t, lo), time_cmp(t, hi), lo, hi))
         }),
+        Node::Range { target: Target::Field(f), lo, hi } => match c.field(f, i) {
+            Some(Some(v)) => {
+                let cmp = |b: &Option<(Bound, bool)>| b.as_ref().and_then(|(b, _)| cmp_bound(&v, b));
+                Tri::from(in_range(cmp(lo), cmp(hi), lo, hi))
+            }
+            _ => c.absent(f, i, Tri::No),
+        },
+        Node::Exists(Target::Field(f)) => match c.field(f, i) {
+            Some(Some(_)) => Tri::Yes,
+            _ => c.absent(f, i, Tri::No),
+        },
         _ => Tri::Maybe,
     }
 }
@@ -321,11 +347,60 @@ fn free_text(t: &Term, b: &RecordBatch, levels: Option<&Vec<&str>>, ids: &IdFiel
         }
     }
     if let Some(rest) = str_col(b, col::REST) {
+        // Fields without a column, as JSON: a word (no number, no pattern) that a value
+        // there holds is in its text.
+        let words: Option<&[String]> =
+            (t.pattern.is_none() && !scalar_text && !t.words.is_empty() && t.words.iter().all(|w| w.is_ascii()))
+                .then_some(&t.words);
         for (i, o) in out.iter_mut().enumerate() {
-            if *o == Tri::No && rest.get(i).is_some() {
-                *o = Tri::Maybe;
+            if *o == Tri::No {
+                if let Some(text) = rest.get(i) {
+                    let may =
+                        words.is_none_or(|ws| ws.iter().all(|w| super::contains_ci(text.as_bytes(), w.as_bytes())));
+                    if may {
+                        *o = Tri::Maybe;
+                    }
+                }
             }
         }
+    }
+    out
+}
+
+/// Per row, whether it may have field `f` other than in the field's own column: in
+/// `_rest` (fields without a column, or of another type), or as a stream label.
+fn elsewhere(b: &RecordBatch, f: &str) -> Vec<bool> {
+    let n = b.num_rows();
+    // Time and level fields written back from `_time` and `_level` have no column.
+    if crate::jsonl::TIME_KEYS.contains(&f) || crate::jsonl::LEVEL_KEYS.contains(&f) {
+        return vec![true; n];
+    }
+    let mut out = vec![false; n];
+    let mut key = String::new();
+    crate::model::write_json_str(f, &mut key);
+    key.push(':');
+    if let Some(rest) = str_col(b, col::REST) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = rest.get(i).is_some_and(|r| r.contains(key.as_str()));
+        }
+    }
+    let named = |labels: &str| labels.contains(key.as_str());
+    match str_col(b, col::LABELS) {
+        Some(StrCol::Dict(d, v)) => {
+            let per_value: Vec<bool> = (0..v.len()).map(|j| v.is_valid(j) && named(v.value(j))).collect();
+            if per_value.iter().any(|p| *p) {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = *o || (d.is_valid(i) && per_value.get(d.keys().value(i) as usize).copied().unwrap_or(true));
+                }
+            }
+        }
+        Some(StrCol::Plain(s)) => {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = *o || (s.is_valid(i) && named(s.value(i)));
+            }
+        }
+        // Labels not read: anything may be a label.
+        None => out.iter_mut().for_each(|o| *o = true),
     }
     out
 }
@@ -335,6 +410,10 @@ pub(super) fn row_filter(node: &Arc<Node>, ids: &IdFields, min_t: i64, max_t: i6
     let mut fields = Vec::new();
     named_fields(node, &mut fields);
     let mut columns: Vec<String> = vec![col::TIME.into(), col::LEVEL.into(), col::LABELS.into(), col::SERVICE.into()];
+    if !fields.is_empty() {
+        columns.push(col::REST.into());
+    }
+    let field_names: Vec<String> = fields.iter().filter_map(|c| c.strip_prefix('.')).map(str::to_string).collect();
     columns.extend(fields);
     let mut free = Vec::new();
     free_terms(node, &mut free);
@@ -377,6 +456,7 @@ pub(super) fn row_filter(node: &Arc<Node>, ids: &IdFields, min_t: i64, max_t: i6
             let mut terms = Vec::new();
             free_terms(&node, &mut terms);
             let free = terms.into_iter().map(|t| (t as *const Term, free_text(t, b, levels.as_ref(), &ids))).collect();
+            let elsewhere = field_names.iter().map(|f| (f.clone(), elsewhere(b, f))).collect();
             let c = Cols {
                 time: b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
                 levels,
@@ -384,6 +464,7 @@ pub(super) fn row_filter(node: &Arc<Node>, ids: &IdFields, min_t: i64, max_t: i6
                 batch: b,
                 free,
                 ids: &ids,
+                elsewhere,
             };
             (0..b.num_rows())
                 .map(|i| {
