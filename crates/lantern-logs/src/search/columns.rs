@@ -124,6 +124,8 @@ struct Cols<'a> {
     batch: &'a RecordBatch,
     /// Per free-text term (by address), each row's answer from every column.
     free: Vec<(*const Term, Vec<Tri>)>,
+    /// Per field term (by address), each row's answer from the field's column.
+    terms: Vec<(*const Term, Vec<Tri>)>,
     /// The fields matched whole.
     ids: &'a IdFields,
     /// Per field the search names, each row's answer to "may it have the field other
@@ -244,13 +246,7 @@ fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
                 .as_ref()
                 .and_then(|a| a.get(i))
                 .map_or(Tri::Maybe, |s| Tri::from(t.pattern.as_ref().map_or(s == t.text, |p| p.is_match(s)))),
-            Target::Field(f) => match c.field(f, i) {
-                // A field with a column of its own; a row without a value there may
-                // still have one elsewhere (a stream label, `_rest`), or hold null.
-                Some(Some(v)) => Tri::from(value_matches(t, &v, c.ids.contains(f))),
-                _ if t.lower == "null" => Tri::Maybe,
-                _ => c.absent(f, i, Tri::No),
-            },
+            Target::Field(_) => c.terms.iter().find(|(p, _)| std::ptr::eq(*p, &**t)).map_or(Tri::Maybe, |(_, v)| v[i]),
             Target::Time => c.time.map_or(Tri::Maybe, |a| Tri::from(t.time == Some(a.value(i)))),
             Target::Any => c.free.iter().find(|(p, _)| std::ptr::eq(*p, &**t)).map_or(Tri::Maybe, |(_, v)| v[i]),
             Target::Message => Tri::Maybe,
@@ -290,6 +286,58 @@ fn free_terms<'a>(n: &'a Node, out: &mut Vec<&'a Term>) {
         Node::Not(n) => free_terms(n, out),
         Node::Term(t) if t.target == Target::Any => out.push(t),
         _ => {}
+    }
+}
+
+/// The field terms of a query.
+fn field_terms<'a>(n: &'a Node, out: &mut Vec<&'a Term>) {
+    match n {
+        Node::And(v) | Node::Or(v) => v.iter().for_each(|n| field_terms(n, out)),
+        Node::Not(n) => field_terms(n, out),
+        Node::Term(t) if matches!(t.target, Target::Field(_)) => out.push(t),
+        _ => {}
+    }
+}
+
+/// Each row's answer to a field term from the field's column (each distinct value of a
+/// dictionary tested once, nothing allocated per row); a row without a value there may
+/// still have one elsewhere (a stream label, `_rest`), or hold null.
+fn field_term(t: &Term, c: &Cols) -> Vec<Tri> {
+    let Target::Field(f) = &t.target else { return Vec::new() };
+    let n = c.batch.num_rows();
+    let id = c.ids.contains(f);
+    let missing = |i: usize| if t.lower == "null" { Tri::Maybe } else { c.absent(f, i, Tri::No) };
+    let Some(a) = c.batch.column_by_name(&col::field(f)) else { return (0..n).map(missing).collect() };
+    if let Some(s) = StrCol::of(a.as_ref()) {
+        return match s {
+            StrCol::Dict(d, v) => {
+                let per_value: Vec<bool> =
+                    (0..v.len()).map(|j| v.is_valid(j) && text_matches(t, v.value(j), id)).collect();
+                (0..n)
+                    .map(|i| match d.is_valid(i) {
+                        true => Tri::from(per_value.get(d.keys().value(i) as usize).copied().unwrap_or(false)),
+                        false => missing(i),
+                    })
+                    .collect()
+            }
+            StrCol::Plain(p) => (0..n)
+                .map(|i| if p.is_valid(i) { Tri::from(text_matches(t, p.value(i), id)) } else { missing(i) })
+                .collect(),
+        };
+    }
+    let any = a.as_any();
+    let scalar = |i: usize, v: Option<Value>| match v {
+        Some(v) => Tri::from(value_matches(t, &v, id)),
+        None => missing(i),
+    };
+    if let Some(x) = any.downcast_ref::<Int64Array>() {
+        (0..n).map(|i| scalar(i, x.is_valid(i).then(|| Value::Int(x.value(i))))).collect()
+    } else if let Some(x) = any.downcast_ref::<Float64Array>() {
+        (0..n).map(|i| scalar(i, x.is_valid(i).then(|| Value::Float(x.value(i))))).collect()
+    } else if let Some(x) = any.downcast_ref::<BooleanArray>() {
+        (0..n).map(|i| scalar(i, x.is_valid(i).then(|| Value::Bool(x.value(i))))).collect()
+    } else {
+        vec![Tri::Maybe; n]
     }
 }
 
@@ -457,15 +505,19 @@ pub(super) fn row_filter(node: &Arc<Node>, ids: &IdFields, min_t: i64, max_t: i6
             free_terms(&node, &mut terms);
             let free = terms.into_iter().map(|t| (t as *const Term, free_text(t, b, levels.as_ref(), &ids))).collect();
             let elsewhere = field_names.iter().map(|f| (f.clone(), elsewhere(b, f))).collect();
-            let c = Cols {
+            let mut c = Cols {
                 time: b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
                 levels,
                 service: str_col(b, col::SERVICE),
                 batch: b,
                 free,
+                terms: Vec::new(),
                 ids: &ids,
                 elsewhere,
             };
+            let mut fts = Vec::new();
+            field_terms(&node, &mut fts);
+            c.terms = fts.into_iter().map(|t| (t as *const Term, field_term(t, &c))).collect();
             (0..b.num_rows())
                 .map(|i| {
                     let t = c.time.map(|a| a.value(i));
