@@ -62,6 +62,8 @@ struct Term {
     number: Option<f64>,
     time: Option<i64>,
     pattern: Option<regex::Regex>,
+    /// A pattern that is a prefix and `*` (lowercased): tested without the expression.
+    prefix: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +140,12 @@ fn compile(q: Query) -> Result<Node, Error> {
                 words: lower_words(&text),
                 number: text.parse().ok(),
                 time: if target == Target::Time { parse_time(&text) } else { None },
+                prefix: pattern
+                    .is_some()
+                    .then(|| text.strip_suffix('*'))
+                    .flatten()
+                    .filter(|p| !p.is_empty() && !p.contains(['*', '?', '\\']))
+                    .map(str::to_lowercase),
                 target,
                 text,
                 kind,
@@ -195,7 +203,24 @@ fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
     false
 }
 
+/// Whether `text` starts with `prefix` (lowercase), ignoring case.
+fn starts_ci(text: &str, prefix: &str) -> bool {
+    if text.is_ascii() && prefix.is_ascii() {
+        text.len() >= prefix.len() && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    } else {
+        text.to_lowercase().starts_with(prefix)
+    }
+}
+
 fn text_matches(t: &Term, text: &str, id: bool) -> bool {
+    if let Some(prefix) = &t.prefix {
+        return starts_ci(text, prefix)
+            || (!id && {
+                let mut any = false;
+                words(text, |w| any = any || starts_ci(&String::from_utf8_lossy(w), prefix));
+                any
+            });
+    }
     match (&t.pattern, id) {
         (Some(p), true) => p.is_match(text),
         (Some(p), false) => {

@@ -126,6 +126,8 @@ struct Cols<'a> {
     free: Vec<(*const Term, Vec<Tri>)>,
     /// Per field term (by address), each row's answer from the field's column.
     terms: Vec<(*const Term, Vec<Tri>)>,
+    /// Per range or `_exists_` of a field (by address), each row's answer.
+    nodes: Vec<(*const Node, Vec<Tri>)>,
     /// The fields matched whole.
     ids: &'a IdFields,
     /// Per field the search names, each row's answer to "may it have the field other
@@ -183,27 +185,6 @@ impl Cols<'_> {
             _ => Tri::Maybe,
         }
     }
-
-    fn field(&self, f: &str, i: usize) -> Option<Option<Value>> {
-        let c = self.batch.column_by_name(&col::field(f))?;
-        if c.is_null(i) {
-            return None;
-        }
-        if let Some(s) = StrCol::of(c.as_ref()) {
-            return Some(s.get(i).map(|v| Value::Str(v.into())));
-        }
-        let a = c.as_any();
-        if let Some(a) = a.downcast_ref::<Int64Array>() {
-            return Some(Some(Value::Int(a.value(i))));
-        }
-        if let Some(a) = a.downcast_ref::<Float64Array>() {
-            return Some(Some(Value::Float(a.value(i))));
-        }
-        if let Some(a) = a.downcast_ref::<BooleanArray>() {
-            return Some(Some(Value::Bool(a.value(i))));
-        }
-        None
-    }
 }
 
 fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
@@ -255,17 +236,9 @@ fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
             let t = a.value(i);
             Tri::from(in_range(time_cmp(t, lo), time_cmp(t, hi), lo, hi))
         }),
-        Node::Range { target: Target::Field(f), lo, hi } => match c.field(f, i) {
-            Some(Some(v)) => {
-                let cmp = |b: &Option<(Bound, bool)>| b.as_ref().and_then(|(b, _)| cmp_bound(&v, b));
-                Tri::from(in_range(cmp(lo), cmp(hi), lo, hi))
-            }
-            _ => c.absent(f, i, Tri::No),
-        },
-        Node::Exists(Target::Field(f)) => match c.field(f, i) {
-            Some(Some(_)) => Tri::Yes,
-            _ => c.absent(f, i, Tri::No),
-        },
+        Node::Range { target: Target::Field(_), .. } | Node::Exists(Target::Field(_)) => {
+            c.nodes.iter().find(|(p, _)| std::ptr::eq(*p, n)).map_or(Tri::Maybe, |(_, v)| v[i])
+        }
         _ => Tri::Maybe,
     }
 }
@@ -338,6 +311,62 @@ fn field_term(t: &Term, c: &Cols) -> Vec<Tri> {
         (0..n).map(|i| scalar(i, x.is_valid(i).then(|| Value::Bool(x.value(i))))).collect()
     } else {
         vec![Tri::Maybe; n]
+    }
+}
+
+/// The ranges and `_exists_` of fields in a query.
+fn field_nodes<'a>(n: &'a Node, out: &mut Vec<&'a Node>) {
+    match n {
+        Node::And(v) | Node::Or(v) => v.iter().for_each(|n| field_nodes(n, out)),
+        Node::Not(n) => field_nodes(n, out),
+        Node::Range { target: Target::Field(_), .. } | Node::Exists(Target::Field(_)) => out.push(n),
+        _ => {}
+    }
+}
+
+/// Each row's answer to a range or `_exists_` of a field from the field's column (a
+/// row without a value there may still have one elsewhere).
+fn field_node(n: &Node, c: &Cols) -> Vec<Tri> {
+    let rows = c.batch.num_rows();
+    let (f, range) = match n {
+        Node::Range { target: Target::Field(f), lo, hi } => (f, Some((lo, hi))),
+        Node::Exists(Target::Field(f)) => (f, None),
+        _ => return vec![Tri::Maybe; rows],
+    };
+    let a = c.batch.column_by_name(&col::field(f));
+    let test = |v: &Value| match range {
+        None => Tri::Yes,
+        Some((lo, hi)) => {
+            let cmp = |b: &Option<(Bound, bool)>| b.as_ref().and_then(|(b, _)| cmp_bound(v, b));
+            Tri::from(in_range(cmp(lo), cmp(hi), lo, hi))
+        }
+    };
+    let Some(a) = a else { return (0..rows).map(|i| c.absent(f, i, Tri::No)).collect() };
+    let any = a.as_any();
+    let per_row = |i: usize, v: Option<Value>| v.map_or_else(|| c.absent(f, i, Tri::No), |v| test(&v));
+    if let Some(x) = any.downcast_ref::<Int64Array>() {
+        (0..rows).map(|i| per_row(i, x.is_valid(i).then(|| Value::Int(x.value(i))))).collect()
+    } else if let Some(x) = any.downcast_ref::<Float64Array>() {
+        (0..rows).map(|i| per_row(i, x.is_valid(i).then(|| Value::Float(x.value(i))))).collect()
+    } else if let Some(x) = any.downcast_ref::<BooleanArray>() {
+        (0..rows).map(|i| per_row(i, x.is_valid(i).then(|| Value::Bool(x.value(i))))).collect()
+    } else if let Some(s) = StrCol::of(a.as_ref()) {
+        match s {
+            StrCol::Dict(d, v) => {
+                let per_value: Vec<Tri> = (0..v.len()).map(|j| test(&Value::Str(v.value(j).into()))).collect();
+                (0..rows)
+                    .map(|i| match d.is_valid(i) {
+                        true => per_value.get(d.keys().value(i) as usize).copied().unwrap_or(Tri::Maybe),
+                        false => c.absent(f, i, Tri::No),
+                    })
+                    .collect()
+            }
+            StrCol::Plain(p) => (0..rows)
+                .map(|i| if p.is_valid(i) { test(&Value::Str(p.value(i).into())) } else { c.absent(f, i, Tri::No) })
+                .collect(),
+        }
+    } else {
+        vec![Tri::Maybe; rows]
     }
 }
 
@@ -512,12 +541,16 @@ pub(super) fn row_filter(node: &Arc<Node>, ids: &IdFields, min_t: i64, max_t: i6
                 batch: b,
                 free,
                 terms: Vec::new(),
+                nodes: Vec::new(),
                 ids: &ids,
                 elsewhere,
             };
             let mut fts = Vec::new();
             field_terms(&node, &mut fts);
             c.terms = fts.into_iter().map(|t| (t as *const Term, field_term(t, &c))).collect();
+            let mut fns = Vec::new();
+            field_nodes(&node, &mut fns);
+            c.nodes = fns.into_iter().map(|n| (n as *const Node, field_node(n, &c))).collect();
             (0..b.num_rows())
                 .map(|i| {
                     let t = c.time.map(|a| a.value(i));
