@@ -272,8 +272,12 @@ impl Table for Logs {
         // Sealed lines are written once and read many times: zstd 6 rather than 3 (a
         // little more CPU at sealing for about 1.5% less disk).
         let zstd = lantern_events::parquet::basic::ZstdLevel::try_new(6).unwrap_or_default();
+        // Few, large pages: each page is decompressed on its own (a new zstd context
+        // each), and a query reads a row group's column whole anyway.
         props = props
             .set_compression(lantern_events::parquet::basic::Compression::ZSTD(zstd))
+            .set_data_page_size_limit(8 << 20)
+            .set_data_page_row_count_limit(1 << 20)
             .set_column_dictionary_enabled(path(col::TIME), false)
             .set_column_encoding(path(col::TIME), Encoding::DELTA_BINARY_PACKED);
         // Distinct values of each field in a sample of rows spread over the segment.
