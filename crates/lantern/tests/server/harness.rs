@@ -38,6 +38,8 @@ pub struct Server {
     pub otlp_http: String,
     pub data_dir: PathBuf,
     extra: Vec<String>,
+    /// Where its log goes (stderr otherwise), and at which level.
+    log: Option<(PathBuf, &'static str)>,
 }
 
 impl Server {
@@ -60,6 +62,23 @@ impl Server {
             otlp_http: format!("127.0.0.1:{}", free_port()),
             data_dir: data_dir.to_path_buf(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            log: None,
+        };
+        s.spawn();
+        s
+    }
+
+    /// [`Server::start_with`], its log at `level` written to the file `log` (for tests
+    /// that read what it says).
+    pub fn start_logged(data_dir: &Path, extra: &[&str], log: &Path, level: &'static str) -> Server {
+        let mut s = Server {
+            child: None,
+            addr: format!("127.0.0.1:{}", free_port()),
+            otlp_grpc: format!("127.0.0.1:{}", free_port()),
+            otlp_http: format!("127.0.0.1:{}", free_port()),
+            data_dir: data_dir.to_path_buf(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            log: Some((log.to_path_buf(), level)),
         };
         s.spawn();
         s
@@ -77,9 +96,12 @@ impl Server {
             .arg("--otlp-http-addr")
             .arg(&self.otlp_http)
             .args(&self.extra)
-            .env("LANTERN_LOG", "warn")
+            .env("LANTERN_LOG", self.log.as_ref().map_or("warn", |l| l.1))
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(match &self.log {
+                Some((path, _)) => Stdio::from(std::fs::File::create(path).expect("create the log file")),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("start lantern");
         self.child = Some(child);

@@ -85,24 +85,9 @@ fn a_failed_reload_is_logged_whoever_asked_for_it() {
     let cfg = dir.path().join("lantern.yaml");
     std::fs::write(&cfg, "rule_files: [rules.yml]\n").unwrap();
     let log = dir.path().join("stderr.log");
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lantern"))
-        .args(["serve", "--config", cfg.to_str().unwrap(), "--data-dir", dir.path().join("data").to_str().unwrap()])
-        .args(["--http-addr", &addr])
-        .args([
-            "--otlp-grpc-addr",
-            &format!("127.0.0.1:{}", free_port()),
-            "--otlp-http-addr",
-            &format!("127.0.0.1:{}", free_port()),
-        ])
-        .env("LANTERN_LOG", "info")
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let url = format!("http://{addr}");
-    crate::harness::eventually(30, "ready", || {
-        crate::harness::http().get(format!("{url}/-/ready")).send().ok().filter(|r| r.status().is_success())
-    });
+    let mut server =
+        Server::start_logged(&dir.path().join("data"), &["--config", cfg.to_str().unwrap()], &log, "info");
+    let url = format!("http://{}", server.addr);
     std::fs::write(
         &rules,
         "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up ==\n        for: soon\n",
@@ -115,8 +100,7 @@ fn a_failed_reload_is_logged_whoever_asked_for_it() {
         body.contains("for: duration \"soon\"") && body.contains("parse error at char"),
         "every problem, with its position: {body}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    server.kill9();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("reloading rules failed; the rules in force are kept"), "{text}");
     assert!(text.contains("duration \"soon\" is invalid"), "{text}");
@@ -253,27 +237,14 @@ fn slo_warnings_wait_for_the_first_scrapes_and_keep_the_bucket_hint() {
     )
     .unwrap();
     let log = dir.path().join("stderr.log");
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lantern"))
-        .args(["serve", "--config", cfg.to_str().unwrap(), "--data-dir", dir.path().join("data").to_str().unwrap()])
-        .args(["--http-addr", &addr])
-        .args([
-            "--otlp-grpc-addr",
-            &format!("127.0.0.1:{}", free_port()),
-            "--otlp-http-addr",
-            &format!("127.0.0.1:{}", free_port()),
-        ])
-        .env("LANTERN_LOG", "warn")
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut server =
+        Server::start_logged(&dir.path().join("data"), &["--config", cfg.to_str().unwrap()], &log, "warn");
     // The check runs once the first evaluations are done (here: after 5 s).
     let text = crate::harness::eventually(30, "the SLO check", || {
         let t = std::fs::read_to_string(&log).unwrap();
         t.contains("le=\"0.2\"").then_some(t)
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    server.kill9();
     assert!(
         !text.contains("indicator.events.total: http_requests_total matches no stored series"),
         "no premature warning: {text}"
