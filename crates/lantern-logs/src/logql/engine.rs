@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 
 use arrow_array::types::Int32Type;
-use arrow_array::{Array, DictionaryArray, Int64Array, StringArray};
+use arrow_array::{Array, DictionaryArray, Int64Array, RecordBatch, StringArray};
 use lantern_events::{FirstRows, RowFilter, Scan};
 use lantern_logql::{AggOp, BinOp, Expr, Grouping, LogExpr, RangeFn, VectorMatching};
 
 use super::pipeline::{Entry, Labels, Pipeline};
+use super::prefilter::str_at;
 use crate::error::Error;
 use crate::model::LogRow;
 use crate::store::{LogStore, Order};
@@ -119,7 +120,7 @@ pub async fn run(store: &LogStore, expr: &Expr, p: &Params) -> Result<Answer, Er
 /// groups; the stream selector and the pipeline's prefilter are tested on sealed
 /// columns before events are decoded. With `first`, only rows that could still be
 /// among the first of a page are decoded.
-fn scan_of(pipe: &Arc<Pipeline>, min_t: i64, max_t: i64, first: Option<FirstRows>) -> Scan {
+fn scan_of(pipe: &Arc<Pipeline>, min_t: i64, max_t: i64, first: Option<FirstRows>, sure: Option<SureRows>) -> Scan {
     let keys: Vec<u64> = pipe.selector.iter().filter_map(|m| m.equal_value().map(|v| label_key(&m.name, v))).collect();
     let p = pipe.clone();
     let pre = Arc::new(pipe.prefilter());
@@ -171,13 +172,30 @@ fn scan_of(pipe: &Arc<Pipeline>, min_t: i64, max_t: i64, first: Option<FirstRows
                 }
             }
             if keep.iter().any(|k| *k) {
-                pre.test(b, &mut keep);
+                match &sure {
+                    Some(take) if pre.can_be_sure() => {
+                        let mut surely = vec![false; n];
+                        pre.test(b, &mut keep, Some(&mut surely));
+                        for (s, k) in surely.iter_mut().zip(keep.iter_mut()) {
+                            *s = *s && *k;
+                            *k = *k && !*s;
+                        }
+                        if surely.iter().any(|s| *s) {
+                            take(b, &surely);
+                        }
+                    }
+                    _ => pre.test(b, &mut keep, None),
+                }
             }
             keep.into_iter().map(Some).collect()
         }),
     };
     Scan { min_t, max_t, keys, filter: Some(filter), first, ..Scan::all() }
 }
+
+/// Takes the sealed rows a scan's prefilter knows to be entries of their streams' labels
+/// (the mask), so they are not decoded: given the batch of the filter's columns.
+type SureRows = Arc<dyn Fn(&RecordBatch, &[bool]) + Send + Sync>;
 
 /// Entry labels, plus `detected_level` for streams whose level no label names.
 pub fn entry_of(pipe: &Pipeline, r: &LogRow) -> Option<Entry> {
@@ -199,7 +217,7 @@ async fn log_query(store: &LogStore, l: &LogExpr, p: &Params) -> Result<Vec<Stre
     // Rows whose time cannot enter the page are not decoded, nor groups holding none.
     let bar = Arc::new(AtomicI64::new(i64::MAX));
     let page = FirstRows { newest: p.direction == Order::Desc, bar: bar.clone(), skip: true };
-    let scan = scan_of(&pipe, p.start, p.end - 1, Some(page));
+    let scan = scan_of(&pipe, p.start, p.end - 1, Some(page), None);
     let mut first = FirstByTime::new(p.direction, p.limit);
     store
         .scan_at(&scan, |r, pos| {
@@ -237,6 +255,7 @@ async fn samples(
     max_t: i64,
     grouping: Option<&Grouping>,
     whole: bool,
+    fold: Option<Option<&Grouping>>,
 ) -> Result<HashMap<Labels, Vec<(i64, f64)>>, Error> {
     let pipe = Arc::new(Pipeline::new(log)?);
     let mut out: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
@@ -245,7 +264,32 @@ async fn samples(
     if pipe.is_empty && counting {
         return count_streams(store, &pipe, min_t, max_t, whole).await;
     }
-    let scan = scan_of(&pipe, min_t, max_t, None);
+    // Rows the line filters surely keep are counted from their time and stream.
+    type Seen = HashMap<(String, String), Vec<i64>>;
+    let seen: Arc<parking_lot::Mutex<Seen>> = Arc::default();
+    let sure: Option<SureRows> = matches!(func, RangeFn::CountOverTime | RangeFn::Rate).then(|| {
+        let seen = seen.clone();
+        Arc::new(move |b: &RecordBatch, mask: &[bool]| {
+            let (Some(t), Some(l)) = (
+                b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
+                b.column_by_name(col::LABELS),
+            ) else {
+                return;
+            };
+            let lv = b.column_by_name(col::LEVEL);
+            let mut local: HashMap<(&str, &str), Vec<i64>> = HashMap::new();
+            for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
+                let labels = str_at(l.as_ref(), i).unwrap_or("{}");
+                let level = lv.and_then(|a| str_at(a.as_ref(), i)).unwrap_or("");
+                local.entry((labels, level)).or_default().push(t.value(i));
+            }
+            let mut all = seen.lock();
+            for ((l, lv), ts) in local {
+                all.entry((l.to_string(), lv.to_string())).or_default().extend(ts);
+            }
+        }) as SureRows
+    });
+    let scan = scan_of(&pipe, min_t, max_t, None, sure);
     store
         .scan(&scan, |r| {
             if let Some(e) = entry_of(&pipe, r) {
@@ -255,7 +299,9 @@ async fn samples(
                     RangeFn::Rate if e.value.is_none() => 1.0,
                     _ => e.value.unwrap_or(0.0),
                 };
-                let labels = if func.needs_unwrap() || (func == RangeFn::Rate && e.value.is_some()) {
+                let labels = if let Some(g) = fold {
+                    group_labels(&e.labels, g)
+                } else if func.needs_unwrap() || (func == RangeFn::Rate && e.value.is_some()) {
                     match grouping {
                         Some(_) => group_labels(&e.labels, grouping),
                         None => e.labels,
@@ -275,6 +321,17 @@ async fn samples(
     if too_many {
         return Err(Error::Limit(format!("the query would make more than {MAX_SERIES} series")));
     }
+    for ((labels_json, level), times) in std::mem::take(&mut *seen.lock()) {
+        let Some(labels) = series_of(&pipe, &labels_json, &level) else { continue };
+        let labels = match fold {
+            Some(g) => group_labels(&labels, g),
+            None => labels,
+        };
+        if !out.contains_key(&labels) && out.len() >= MAX_SERIES {
+            return Err(Error::Limit(format!("the query would make more than {MAX_SERIES} series")));
+        }
+        out.entry(labels).or_default().extend(times.into_iter().map(|t| (t, 1.0)));
+    }
     Ok(out)
 }
 
@@ -287,7 +344,7 @@ fn series_of(pipe: &Pipeline, labels_json: &str, level: &str) -> Option<Labels> 
     }
     let mut labels: Labels = s.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     if !level.is_empty() && s.label("level").is_none() {
-        labels.insert("detected_level".into(), crate::model::normalize_level(level));
+        labels.entry("detected_level".into()).or_insert_with(|| crate::model::normalize_level(level));
     }
     Some(labels)
 }
@@ -318,7 +375,7 @@ async fn count_streams(
         by_stream.insert((lt.to_string(), level.to_string()), s);
         s
     };
-    let mut scan = Scan { filter: None, ..scan_of(pipe, min_t, max_t, None) };
+    let mut scan = Scan { filter: None, ..scan_of(pipe, min_t, max_t, None, None) };
     if whole {
         for (lt, level, n) in store.group_stream_counts(min_t, max_t) {
             if let Some(i) = slot(&mut series, &lt, &level) {
@@ -446,51 +503,25 @@ fn eval<'a>(
             Expr::Log(_) => Err(Error::Invalid("a log query cannot be used where a metric query is needed".into())),
             Expr::Number(x) => Ok(Val::Scalar(vec![*x; n])),
             Expr::Vector(x) => Ok(Val::Vector(vec![(Labels::new(), vec![Some(*x); n])])),
-            Expr::Range { func, log, range, offset, param, grouping } => {
-                let first = steps.times[0];
-                let last = steps.times[n - 1];
-                let min_t = first.saturating_sub(*range).saturating_sub(*offset).saturating_add(1);
-                let max_t = last.saturating_sub(*offset);
-                // One step: its window is the whole range read.
-                let by_series = samples(store, *func, log, min_t, max_t, grouping.as_ref(), n == 1).await?;
-                let range_s = *range as f64 / 1e9;
-                let window = |pts: &[(i64, f64)], t: i64| {
-                    let hi = t - offset;
-                    let lo = hi - range;
-                    pts.partition_point(|p| p.0 <= lo)..pts.partition_point(|p| p.0 <= hi)
-                };
-                if *func == RangeFn::AbsentOverTime {
-                    // 1 at steps where no series has a line, labelled by the selector's
-                    // equality matchers.
-                    let mut any = vec![false; n];
-                    for (_, mut pts) in by_series {
-                        pts.sort_by_key(|p| p.0);
-                        for (i, t) in steps.times.iter().enumerate() {
-                            any[i] |= !window(&pts, *t).is_empty();
-                        }
-                    }
-                    let labels: Labels = log
-                        .selector
-                        .iter()
-                        .filter(|m| m.op == lantern_logql::MatchOp::Eq)
-                        .map(|m| (m.name.clone(), m.value.clone()))
-                        .collect();
-                    return Ok(Val::Vector(vec![(labels, any.iter().map(|a| (!a).then_some(1.0)).collect())]));
-                }
-                let mut out = Vec::with_capacity(by_series.len());
-                for (labels, mut pts) in by_series {
-                    pts.sort_by_key(|p| p.0);
-                    let vals: Vec<Option<f64>> = steps
-                        .times
-                        .iter()
-                        .map(|t| range_value(*func, &pts[window(&pts, *t)], range_s, *param))
-                        .collect();
-                    out.push((labels, vals));
-                }
-                Ok(Val::Vector(out))
-            }
+            Expr::Range { .. } => range_agg(store, expr, steps, None).await,
             Expr::Agg { op, param, grouping, expr } => {
-                let inner = eval(store, expr, steps).await?;
+                // A sum of counts or rates per series is the count or rate of the
+                // series' lines together: lines are grouped as they are read, so series
+                // that the sum merges are never made.
+                let linear = matches!(
+                    &**expr,
+                    Expr::Range {
+                        func: RangeFn::CountOverTime | RangeFn::Rate | RangeFn::BytesOverTime | RangeFn::BytesRate,
+                        grouping: None,
+                        log,
+                        ..
+                    } if !log.stages.iter().any(|s| matches!(s, lantern_logql::Stage::Unwrap { .. }))
+                );
+                let inner = if *op == AggOp::Sum && linear {
+                    range_agg(store, expr, steps, Some(grouping.as_ref())).await?
+                } else {
+                    eval(store, expr, steps).await?
+                };
                 let Val::Vector(series) = inner else {
                     return Err(Error::Invalid("a vector aggregation needs a vector, not a scalar".into()));
                 };
@@ -503,6 +534,58 @@ fn eval<'a>(
             }
         }
     })
+}
+
+/// A range aggregation (`count_over_time(…)`, `rate(…)`…); with `fold`, its series
+/// grouped as a `sum` of them by (or without) those labels groups them.
+async fn range_agg(
+    store: &LogStore,
+    expr: &Expr,
+    steps: &Steps,
+    fold: Option<Option<&Grouping>>,
+) -> Result<Val, Error> {
+    let Expr::Range { func, log, range, offset, param, grouping } = expr else {
+        return Err(Error::Invalid("a range aggregation was expected".into()));
+    };
+    let n = steps.times.len();
+    let first = steps.times[0];
+    let last = steps.times[n - 1];
+    let min_t = first.saturating_sub(*range).saturating_sub(*offset).saturating_add(1);
+    let max_t = last.saturating_sub(*offset);
+    // One step: its window is the whole range read.
+    let by_series = samples(store, *func, log, min_t, max_t, grouping.as_ref(), n == 1, fold).await?;
+    let range_s = *range as f64 / 1e9;
+    let window = |pts: &[(i64, f64)], t: i64| {
+        let hi = t - offset;
+        let lo = hi - range;
+        pts.partition_point(|p| p.0 <= lo)..pts.partition_point(|p| p.0 <= hi)
+    };
+    if *func == RangeFn::AbsentOverTime {
+        // 1 at steps where no series has a line, labelled by the selector's
+        // equality matchers.
+        let mut any = vec![false; n];
+        for (_, mut pts) in by_series {
+            pts.sort_by_key(|p| p.0);
+            for (i, t) in steps.times.iter().enumerate() {
+                any[i] |= !window(&pts, *t).is_empty();
+            }
+        }
+        let labels: Labels = log
+            .selector
+            .iter()
+            .filter(|m| m.op == lantern_logql::MatchOp::Eq)
+            .map(|m| (m.name.clone(), m.value.clone()))
+            .collect();
+        return Ok(Val::Vector(vec![(labels, any.iter().map(|a| (!a).then_some(1.0)).collect())]));
+    }
+    let mut out = Vec::with_capacity(by_series.len());
+    for (labels, mut pts) in by_series {
+        pts.sort_by_key(|p| p.0);
+        let vals: Vec<Option<f64>> =
+            steps.times.iter().map(|t| range_value(*func, &pts[window(&pts, *t)], range_s, *param)).collect();
+        out.push((labels, vals));
+    }
+    Ok(Val::Vector(out))
 }
 
 fn aggregate(op: AggOp, param: Option<f64>, g: Option<&Grouping>, series: Vectors, n: usize) -> Result<Vectors, Error> {

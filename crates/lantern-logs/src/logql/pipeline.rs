@@ -468,6 +468,8 @@ impl Pipeline {
         }
         let mut parts = Vec::new();
         let mut own_line = true;
+        let whole =
+            self.steps.iter().all(|s| matches!(s, Step::Line(LineTest::Contains(_) | LineTest::NotContains(_))));
         // None before `| json`, then whether its labels are still as it made them.
         let mut json: Option<bool> = None;
         for step in &self.steps {
@@ -492,7 +494,7 @@ impl Pipeline {
                 | Step::Keep(_) => json = Some(false),
             }
         }
-        super::prefilter::Prefilter::new(parts)
+        super::prefilter::Prefilter::new(parts, whole)
     }
 
     /// Whether a stream's labels match the selector (memoised per stream).

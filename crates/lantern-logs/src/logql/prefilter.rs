@@ -65,6 +65,9 @@ impl Needle {
 enum LineStage {
     /// `|= a or b`: a row holding none is out.
     Contains(Vec<Needle>),
+    /// What every match of `|~` holds: a row holding none is out; one holding one is
+    /// still tested.
+    Required(Vec<Needle>),
     /// `!= a or b`: a row surely holding one is out.
     NotContains(Vec<Needle>),
 }
@@ -75,6 +78,9 @@ pub struct Prefilter {
     lines: Vec<LineStage>,
     /// Label matchers after `| json` on fields (every row passing has them true).
     json: Vec<LabelMatcher>,
+    /// Whether the pipeline is these line filters and nothing else: a row they surely
+    /// keep is an entry of its stream's labels, known without decoding it.
+    whole: bool,
 }
 
 /// The literals every match of a regular expression holds one of (matches are found
@@ -105,9 +111,9 @@ pub enum Pushed<'a> {
 }
 
 impl Prefilter {
-    /// The prefilter of these pushed-down parts.
-    pub fn new(parts: Vec<Pushed>) -> Prefilter {
-        let mut p = Prefilter::default();
+    /// The prefilter of these pushed-down parts; `whole` when they are the pipeline.
+    pub fn new(parts: Vec<Pushed>, whole: bool) -> Prefilter {
+        let mut p = Prefilter { whole, ..Prefilter::default() };
         for part in parts {
             match part {
                 Pushed::Contains(v) => p.lines.push(LineStage::Contains(v.iter().map(|s| Needle::new(s)).collect())),
@@ -127,11 +133,13 @@ impl Prefilter {
                             }
                         }
                     }
+                    p.whole = false;
                     if !all.is_empty() {
-                        p.lines.push(LineStage::Contains(all.iter().map(|s| Needle::new(s)).collect()));
+                        p.lines.push(LineStage::Required(all.iter().map(|s| Needle::new(s)).collect()));
                     }
                 }
                 Pushed::JsonLabel(m) => {
+                    p.whole = false;
                     let n = m.name.as_str();
                     let derived = crate::jsonl::TIME_KEYS.contains(&n) || crate::jsonl::LEVEL_KEYS.contains(&n);
                     if !n.starts_with("__") && !derived {
@@ -166,21 +174,40 @@ impl Prefilter {
         c
     }
 
-    /// Clears `keep[i]` of each row of the batch the pipeline surely drops.
-    pub fn test(&self, b: &RecordBatch, keep: &mut [bool]) {
+    /// Whether rows can be known to pass the whole pipeline (see [`Prefilter::test`]).
+    pub fn can_be_sure(&self) -> bool {
+        self.whole
+    }
+
+    /// Clears `keep[i]` of each row of the batch the pipeline surely drops; with
+    /// `sure`, sets `sure[i]` of each row it surely keeps as an entry of its stream's
+    /// labels and nothing else (only when [`Prefilter::can_be_sure`]).
+    pub fn test(&self, b: &RecordBatch, keep: &mut [bool], mut sure: Option<&mut [bool]>) {
         let n = b.num_rows();
         // Plain or dictionary-coded.
         let line = b.column_by_name(col::LINE).map(|c| c.as_ref());
         let text_row = |i: usize| line.is_some_and(|l| l.is_valid(i));
+        if let Some(sure) = sure.as_deref_mut() {
+            // A text line with fields has them as labels; other rows only their stream's.
+            let keys = b.column_by_name(col::KEYS);
+            for (i, s) in sure.iter_mut().enumerate() {
+                *s = self.whole && !(text_row(i) && keys.is_some_and(|k| k.is_valid(i)));
+            }
+        }
         for stage in &self.lines {
-            let (needles, contains) = match stage {
-                LineStage::Contains(v) => (v, true),
-                LineStage::NotContains(v) => (v, false),
+            let (needles, contains, exact) = match stage {
+                LineStage::Contains(v) => (v, true, true),
+                LineStage::Required(v) => (v, true, false),
+                LineStage::NotContains(v) => (v, false, true),
             };
             let found = found(needles, b, n, line, &text_row);
-            for (k, f) in keep.iter_mut().zip(found) {
+            for (i, (k, f)) in keep.iter_mut().zip(found).enumerate() {
                 if (contains && f == Tri::No) || (!contains && f == Tri::Yes) {
                     *k = false;
+                }
+                let passes = exact && if contains { f == Tri::Yes } else { f == Tri::No };
+                if let Some(s) = sure.as_deref_mut() {
+                    s[i] = s[i] && passes;
                 }
             }
         }
@@ -192,7 +219,7 @@ impl Prefilter {
 
 /// Row `i`'s value of a string column, plain or dictionary-coded (`None` if null or
 /// not text).
-fn str_at(a: &dyn Array, i: usize) -> Option<&str> {
+pub fn str_at(a: &dyn Array, i: usize) -> Option<&str> {
     if !a.is_valid(i) {
         return None;
     }

@@ -232,6 +232,9 @@ async fn sealed_rows_answer_as_rows_in_memory_do() {
         r#"sum(count_over_time({service=~".+"} |= "Insufficient" [1h]))"#,
         r#"sum by (error_code) (count_over_time({service=~".+"} | json | error_code!="" [1h]))"#,
         r#"sum by (service) (count_over_time({service=~".+"} != "timeout" [1h]))"#,
+        r#"count_over_time({service=~".+"} |= "e" [1h])"#,
+        r#"rate({service=~".+"} != "Card" != "nfoo" [1h])"#,
+        r#"count_over_time({service=~".+"} |~ "time(out)?" [1h])"#,
     ];
     let mut cases = Vec::new();
     for q in queries {
@@ -255,5 +258,26 @@ async fn sealed_rows_answer_as_rows_in_memory_do() {
     for ((h, q), want) in cases.iter().zip(before) {
         let got = answer(&store, h, q).await;
         assert_eq!(got, want, "{h}: {q}");
+    }
+    // A sum of counts or rates groups lines as they are read; `* 1` keeps the series
+    // apart until the sum: the answers agree.
+    let range = "range 2026-02-11T19:00:00Z 2026-02-11T19:01:00Z 10s";
+    for (folded, apart) in [
+        (
+            r#"sum by (error_code) (count_over_time({service=~".+"} | json | error_code!="" [30s]))"#,
+            r#"sum by (error_code) (count_over_time({service=~".+"} | json | error_code!="" [30s]) * 1)"#,
+        ),
+        (
+            r#"sum without (service) (rate({service=~".+"} |= "e" [20s]))"#,
+            r#"sum without (service) (rate({service=~".+"} |= "e" [20s]) * 1)"#,
+        ),
+        (
+            r#"sum(bytes_over_time({service=~".+"} != "timeout" [1m]))"#,
+            r#"sum(bytes_over_time({service=~".+"} != "timeout" [1m]) * 1)"#,
+        ),
+    ] {
+        let a = answer(&store, range, folded).await;
+        assert!(!a.is_empty(), "{folded}");
+        assert_eq!(a, answer(&store, range, apart).await, "{folded}");
     }
 }

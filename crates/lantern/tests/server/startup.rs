@@ -85,8 +85,7 @@ fn a_failed_reload_is_logged_whoever_asked_for_it() {
     let cfg = dir.path().join("lantern.yaml");
     std::fs::write(&cfg, "rule_files: [rules.yml]\n").unwrap();
     let log = dir.path().join("stderr.log");
-    let mut server =
-        Server::start_logged(&dir.path().join("data"), &["--config", cfg.to_str().unwrap()], &log, "info");
+    let mut server = Server::start_logged(&dir.path().join("data"), &["--config", cfg.to_str().unwrap()], &log, "info");
     let url = format!("http://{}", server.addr);
     std::fs::write(
         &rules,
@@ -237,8 +236,7 @@ fn slo_warnings_wait_for_the_first_scrapes_and_keep_the_bucket_hint() {
     )
     .unwrap();
     let log = dir.path().join("stderr.log");
-    let mut server =
-        Server::start_logged(&dir.path().join("data"), &["--config", cfg.to_str().unwrap()], &log, "warn");
+    let mut server = Server::start_logged(&dir.path().join("data"), &["--config", cfg.to_str().unwrap()], &log, "warn");
     // The check runs once the first evaluations are done (here: after 5 s).
     let text = crate::harness::eventually(30, "the SLO check", || {
         let t = std::fs::read_to_string(&log).unwrap();
