@@ -251,8 +251,7 @@ async fn samples(
     store: &LogStore,
     func: RangeFn,
     log: &LogExpr,
-    min_t: i64,
-    max_t: i64,
+    (min_t, max_t): (i64, i64),
     grouping: Option<&Grouping>,
     whole: bool,
     fold: Option<Option<&Grouping>>,
@@ -553,7 +552,7 @@ async fn range_agg(
     let min_t = first.saturating_sub(*range).saturating_sub(*offset).saturating_add(1);
     let max_t = last.saturating_sub(*offset);
     // One step: its window is the whole range read.
-    let by_series = samples(store, *func, log, min_t, max_t, grouping.as_ref(), n == 1, fold).await?;
+    let by_series = samples(store, *func, log, (min_t, max_t), grouping.as_ref(), n == 1, fold).await?;
     let range_s = *range as f64 / 1e9;
     let window = |pts: &[(i64, f64)], t: i64| {
         let hi = t - offset;
