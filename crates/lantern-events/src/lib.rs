@@ -204,7 +204,13 @@ pub struct Scan {
     /// Only the first rows by time are wanted (a page of a search or log query): see
     /// [`FirstRows`].
     pub first: Option<FirstRows>,
+    /// Only these columns (by name) of sealed rows are decoded: the caller reads
+    /// nothing else of the rows (the table makes rows of what it is given).
+    pub decode: Option<ColumnSet>,
 }
+
+/// See [`Scan::decode`].
+pub type ColumnSet = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// A scan for the first rows by time: segments and their row groups are read best
 /// first (newest first, or oldest first), so the caller's bar (the rank a row must not
@@ -251,6 +257,7 @@ impl Scan {
             skip_within: None,
             floor: None,
             first: None,
+            decode: None,
         }
     }
 

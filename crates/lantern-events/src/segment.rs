@@ -348,10 +348,17 @@ impl Segment {
         while let Some(next) = filtered.next().await {
             let (g, picked) = next?;
             let Some((selection, mut fetched)) = picked else { continue };
-            // Step 2: every column, decoding only the selected rows.
+            // Step 2: every column (or those the scan decodes), decoding only the
+            // selected rows.
             let rg = meta.row_group(g);
             let path = self.data_path::<T>();
-            let rest: Vec<std::ops::Range<u64>> = (0..footer.parquet_schema().num_columns())
+            let schema = footer.parquet_schema();
+            let columns: Option<Vec<usize>> = scan
+                .decode
+                .as_ref()
+                .map(|wanted| (0..schema.num_columns()).filter(|&c| wanted(schema.column(c).name())).collect());
+            let rest: Vec<std::ops::Range<u64>> = (0..schema.num_columns())
+                .filter(|c| columns.as_ref().is_none_or(|cols| cols.contains(c)))
                 .map(|c| chunk_range(rg, c))
                 .filter(|r| !fetched.iter().any(|(s, _)| *s == r.start))
                 .collect();
@@ -362,7 +369,7 @@ impl Segment {
             let picked: Option<Vec<u64>> = selection
                 .as_ref()
                 .map(|m| m.iter().enumerate().filter(|(_, v)| v.unwrap_or(false)).map(|(i, _)| i as u64).collect());
-            let rows = tokio::task::spawn_blocking(move || decode::<T>(&id, chunks, footer, g, selection))
+            let rows = tokio::task::spawn_blocking(move || decode::<T>(&id, chunks, footer, g, selection, columns))
                 .await
                 .map_err(|e| Error::Task(e.to_string()))??;
             let group_base = base + ((g as u64) << 24);
@@ -499,8 +506,13 @@ fn decode<T: Table>(
     footer: ArrowReaderMetadata,
     g: usize,
     selection: Option<BooleanArray>,
+    columns: Option<Vec<usize>>,
 ) -> Result<Vec<T::Row>> {
+    let mask = columns.map(|c| ProjectionMask::leaves(footer.parquet_schema(), c));
     let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer).with_row_groups(vec![g]);
+    if let Some(mask) = mask {
+        builder = builder.with_projection(mask);
+    }
     if let Some(mask) = &selection {
         builder = builder.with_row_selection(RowSelection::from_filters(std::slice::from_ref(mask)));
     }

@@ -199,10 +199,16 @@ type SureRows = Arc<dyn Fn(&RecordBatch, &[bool]) + Send + Sync>;
 
 /// Entry labels, plus `detected_level` for streams whose level no label names.
 pub fn entry_of(pipe: &Pipeline, r: &LogRow) -> Option<Entry> {
+    entry_with(pipe, r, None, true)
+}
+
+/// [`entry_of`], `| json` making only the labels `only` names (when given), the line
+/// left empty unless `line` (or a stage made it).
+fn entry_with(pipe: &Pipeline, r: &LogRow, only: Option<&[String]>, line: bool) -> Option<Entry> {
     if !pipe.stream_matches(&r.stream) {
         return None;
     }
-    let mut e = pipe.run(r)?;
+    let mut e = pipe.run_with(r, only, line)?;
     if !r.stream.level.is_empty() && r.stream.label("level").is_none() {
         e.labels.entry("detected_level".into()).or_insert_with(|| r.stream.level.to_string());
     }
@@ -288,10 +294,29 @@ async fn samples(
             }
         }) as SureRows
     });
-    let scan = scan_of(&pipe, min_t, max_t, None, sure);
+    let mut scan = scan_of(&pipe, min_t, max_t, None, sure);
+    let bytes = matches!(func, RangeFn::BytesOverTime | RangeFn::BytesRate);
+    // Summed into groups: only the labels of the groups and the stages are made, and
+    // without line filters, only the columns they are made of decoded.
+    let only: Option<Vec<String>> = match fold {
+        Some(None) => pipe.labels_read(&[]),
+        Some(Some(g)) if !g.without => pipe.labels_read(&g.labels),
+        _ => None,
+    };
+    if let Some(names) =
+        only.clone().filter(|_| !pipe.reads_line() && matches!(func, RangeFn::CountOverTime | RangeFn::Rate))
+    {
+        scan.decode = Some(Arc::new(move |c: &str| match c.strip_prefix('.') {
+            Some(field) => {
+                let label = super::pipeline::sanitize(field);
+                names.iter().any(|n| *n == label || n.strip_suffix("_extracted") == Some(label.as_str()))
+            }
+            None => true,
+        }));
+    }
     store
         .scan(&scan, |r| {
-            if let Some(e) = entry_of(&pipe, r) {
+            if let Some(e) = entry_with(&pipe, r, only.as_deref(), bytes) {
                 let v = match func {
                     RangeFn::BytesOverTime | RangeFn::BytesRate => e.line.len() as f64,
                     RangeFn::CountOverTime | RangeFn::AbsentOverTime => 1.0,

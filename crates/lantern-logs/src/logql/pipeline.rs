@@ -251,6 +251,9 @@ fn filter_ok(f: &Filter, labels: &Labels) -> bool {
 
 /// A label name as Loki makes one from a field name: other characters become `_`.
 pub fn sanitize(name: &str) -> String {
+    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !name.starts_with(|c: char| c.is_ascii_digit()) {
+        return name.to_string();
+    }
     let mut s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
     if s.starts_with(|c: char| c.is_ascii_digit()) {
         s.insert(0, '_');
@@ -519,6 +522,49 @@ impl Pipeline {
 
     /// Runs the pipeline on an event of a matching stream.
     pub fn run(&self, r: &LogRow) -> Option<Entry> {
+        self.run_with(r, None, true)
+    }
+
+    /// The labels a pipeline of line filters, `| json` (the whole line) and label
+    /// filters reads, besides `also`; `None` for other pipelines (their stages may read
+    /// any label).
+    pub fn labels_read(&self, also: &[String]) -> Option<Vec<String>> {
+        fn names(f: &Filter, out: &mut Vec<String>) {
+            match f {
+                Filter::And(a, b) | Filter::Or(a, b) => {
+                    names(a, out);
+                    names(b, out);
+                }
+                Filter::Match(m) => out.push(m.name.clone()),
+                Filter::Cmp { name, .. } => out.push(name.clone()),
+            }
+        }
+        let mut out = also.to_vec();
+        for step in &self.steps {
+            match step {
+                Step::Line(_) => {}
+                Step::Json(ex) if ex.is_empty() => {}
+                Step::Filter(f) => names(f, &mut out),
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// Whether a stage reads the line (a filter or parser of it) rather than the fields
+    /// a JSON event's line is written from.
+    pub fn reads_line(&self) -> bool {
+        self.steps.iter().any(|s| !matches!(s, Step::Json(ex) if ex.is_empty()) && !matches!(s, Step::Filter(_)))
+    }
+
+    /// [`Pipeline::run`], a `| json` of the whole line making only the labels `only`
+    /// names (when given: see [`Pipeline::labels_read`]); without `line`, the entry's
+    /// line is left empty unless a stage made it.
+    pub fn run_with(&self, r: &LogRow, only: Option<&[String]>, line_wanted: bool) -> Option<Entry> {
+        // Whether a parsed label is wanted: its name, or the name it takes when a stream
+        // label has it.
+        let wanted =
+            |name: &str| only.is_none_or(|o| o.iter().any(|n| n == name || n.strip_suffix("_extracted") == Some(name)));
         let mut labels: Labels = r.stream.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         // The fields of a text line (Loki's structured metadata, OTLP attributes) are
         // labels without parsing; those of a JSON line come from `| json`.
@@ -551,7 +597,10 @@ impl Pipeline {
                     // its fields already.
                     if line.is_none() && r.line.is_none() && !r.fields.is_empty() && ex.is_empty() {
                         for (k, v) in &r.fields {
-                            add_parsed(&mut labels, &r.stream, sanitize(k), field_text(v));
+                            let name = sanitize(k);
+                            if wanted(&name) {
+                                add_parsed(&mut labels, &r.stream, name, field_text(v));
+                            }
                         }
                         continue;
                     }
@@ -570,7 +619,9 @@ impl Pipeline {
                         let mut flat = Vec::new();
                         flatten_json("", &doc, &mut flat);
                         for (k, v) in flat {
-                            add_parsed(&mut labels, &r.stream, k, v);
+                            if wanted(&k) {
+                                add_parsed(&mut labels, &r.stream, k, v);
+                            }
                         }
                     } else {
                         for (name, path) in ex {
@@ -661,7 +712,11 @@ impl Pipeline {
                 }
             }
         }
-        let line = line.unwrap_or_else(|| r.render_line().into_owned());
+        let line = match line {
+            Some(l) => l,
+            None if line_wanted => r.render_line().into_owned(),
+            None => String::new(),
+        };
         Some(Entry { time: r.time, labels, line, value })
     }
 }

@@ -272,6 +272,14 @@ async fn sealed_rows_answer_as_rows_in_memory_do() {
             r#"sum without (service) (rate({service=~".+"} |= "e" [20s]) * 1)"#,
         ),
         (
+            r#"sum(count_over_time({service=~".+"} | json | status >= 400 or error_code=~"UP.*" [30s]))"#,
+            r#"sum(count_over_time({service=~".+"} | json | status >= 400 or error_code=~"UP.*" [30s]) * 1)"#,
+        ),
+        (
+            r#"sum by (level, ctx_user) (count_over_time({service=~".+"} | json | event!="x" [30s]))"#,
+            r#"sum by (level, ctx_user) (count_over_time({service=~".+"} | json | event!="x" [30s]) * 1)"#,
+        ),
+        (
             r#"sum(bytes_over_time({service=~".+"} != "timeout" [1m]))"#,
             r#"sum(bytes_over_time({service=~".+"} != "timeout" [1m]) * 1)"#,
         ),
