@@ -80,6 +80,13 @@ impl Value {
                 let _ = write!(out, "{i}");
             }
             Value::Float(f) if !f.is_finite() => out.push_str("null"),
+            // As `float_text` writes it, without a string of its own.
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e16 => {
+                let _ = write!(out, "{f:.1}");
+            }
+            Value::Float(f) => {
+                let _ = write!(out, "{f}");
+            }
             v => out.push_str(&v.text()),
         }
     }
@@ -366,7 +373,17 @@ const ALWAYS: [&str; 2] = ["trace_id", "span_id"];
 /// A field name compared as identifier names are: case, `_` and `.` ignored, so
 /// `request_id`, `requestId` and `request.id` are one.
 fn norm(name: &str) -> String {
-    name.chars().filter(|c| *c != '_' && *c != '.').flat_map(char::to_lowercase).collect()
+    norm_chars(name).collect()
+}
+
+/// A name's characters as [`norm`] keeps them.
+fn norm_chars(name: &str) -> impl Iterator<Item = char> + '_ {
+    name.chars().filter(|c| *c != '_' && *c != '.').flat_map(char::to_lowercase)
+}
+
+/// Whether two names are the same once normalized (nothing allocated).
+fn norm_eq(a: &str, b: &str) -> bool {
+    norm_chars(a).eq(norm_chars(b))
 }
 
 /// The fields holding request-scoped identifiers: matched whole rather than word by
@@ -392,8 +409,8 @@ impl IdFields {
 
     /// Whether a field is an identifier.
     pub fn contains(&self, name: &str) -> bool {
-        let n = norm(name);
-        self.0.contains(&n)
+        // The configured names are normalized already.
+        self.0.iter().any(|k| norm_chars(name).eq(k.chars()))
     }
 
     /// The configured names (normalized).
@@ -407,8 +424,7 @@ impl IdFields {
 /// `…Id` field. Fixed, not configured, so segments written under any configuration are
 /// read the same way; a search tests both forms where the two could differ.
 pub fn indexed_as_id(name: &str) -> bool {
-    let n = norm(name);
-    ALWAYS.iter().chain(DEFAULT_ID_KEYS.iter()).any(|k| norm(k) == n)
+    ALWAYS.iter().chain(DEFAULT_ID_KEYS.iter()).any(|k| norm_eq(k, name))
         || (name.len() > 3
             && (name.ends_with("_id") || name.ends_with(".id") || name.ends_with("Id") || name.ends_with("ID")))
 }

@@ -15,7 +15,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::Config;
 
 /// mimalloc: less fragmentation than glibc's allocator under many threads allocating
-/// and freeing request-sized buffers (lower resident memory, fewer page faults).
+/// and freeing request-sized buffers (lower resident memory, fewer page faults). Built
+/// without transparent huge pages: memory it takes back from the system after handing
+/// it back would otherwise be zeroed 2 MiB at a time (a fifth of log ingest's CPU).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
