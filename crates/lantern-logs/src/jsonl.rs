@@ -166,6 +166,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
 /// Reads a JSON object into flat fields (names shared through `names`); false (and
 /// `out` unspecified) when `line` is not exactly one JSON object.
 pub fn flatten_object(line: &str, names: &mut Names, out: &mut Vec<(Arc<str>, Value)>) -> bool {
+    names.start();
     let mut de = serde_json::Deserializer::from_str(line);
     let ok = de.deserialize_map(ObjectVisitor { prefix: "", names, out }).is_ok();
     ok && de.end().is_ok()

@@ -274,6 +274,11 @@ type Interned = std::collections::HashMap<Box<str>, Arc<str>, foldhash::fast::Ra
 pub struct Names {
     names: Interned,
     values: Interned,
+    /// The names of the last event in order, and how far into them this one is:
+    /// events of a request mostly have the same keys in the same order, so a name is
+    /// usually the one at its place in the last event (compared, not hashed).
+    last: Vec<Arc<str>>,
+    at: usize,
 }
 
 /// Values shared at most per [`Names`] (the first ones seen: repeated values such as
@@ -281,13 +286,31 @@ pub struct Names {
 const MAX_SHARED_VALUES: usize = 2048;
 
 impl Names {
+    /// Starts the names of a new event (see [`Names::get`]).
+    pub fn start(&mut self) {
+        self.at = 0;
+    }
+
     /// The shared name.
     pub fn get(&mut self, k: &str) -> Arc<str> {
-        if let Some(n) = self.names.get(k) {
+        let at = self.at;
+        self.at += 1;
+        if let Some(n) = self.last.get(at).filter(|n| ***n == *k) {
             return n.clone();
         }
-        let n: Arc<str> = k.into();
-        self.names.insert(k.into(), n.clone());
+        let n = match self.names.get(k) {
+            Some(n) => n.clone(),
+            None => {
+                let n: Arc<str> = k.into();
+                self.names.insert(k.into(), n.clone());
+                n
+            }
+        };
+        if at < self.last.len() {
+            self.last[at] = n.clone();
+        } else if at == self.last.len() {
+            self.last.push(n.clone());
+        }
         n
     }
 

@@ -79,6 +79,8 @@ pub fn label_key(name: &str, value: &str) -> u64 {
 pub fn group_keys(rows: &[&LogRow], out: &mut Vec<u64>) {
     let mut streams: HashSet<*const crate::model::Stream, foldhash::fast::RandomState> = HashSet::default();
     let mut values: HashSet<*const u8, foldhash::fast::RandomState> = HashSet::default();
+    // Names are shared between events: whether one is an identifier is worked out once.
+    let mut ids: std::collections::HashMap<*const u8, bool, foldhash::fast::RandomState> = Default::default();
     for r in rows {
         if streams.insert(std::sync::Arc::as_ptr(&r.stream)) {
             stream_keys(r, out);
@@ -92,7 +94,8 @@ pub fn group_keys(rows: &[&LogRow], out: &mut Vec<u64>) {
                     continue;
                 }
             }
-            field_keys(k, v, out);
+            let id = *ids.entry(k.as_ptr()).or_insert_with(|| indexed_as_id(k));
+            field_keys_as(k, v, id, out);
         }
     }
 }
@@ -106,14 +109,19 @@ fn stream_keys(r: &LogRow, out: &mut Vec<u64>) {
 }
 
 fn field_keys(k: &str, v: &Value, out: &mut Vec<u64>) {
+    field_keys_as(k, v, indexed_as_id(k), out)
+}
+
+/// [`field_keys`], knowing whether the field is an identifier.
+fn field_keys_as(k: &str, v: &Value, id: bool, out: &mut Vec<u64>) {
     match v {
         // Numbers and booleans are matched by value (row tests on their columns),
         // times by range: words of them would only fill the filters.
         Value::Null | Value::Bool(_) | Value::Float(_) => {}
-        Value::Int(i) if indexed_as_id(k) => out.push(id_key(&i.to_string())),
+        Value::Int(i) if id => out.push(id_key(&i.to_string())),
         Value::Int(_) => {}
         Value::Str(_) if crate::jsonl::TIME_KEYS.contains(&k) => {}
-        Value::Str(s) if indexed_as_id(k) => out.push(id_key(s)),
+        Value::Str(s) if id => out.push(id_key(s)),
         Value::Str(s) | Value::Json(s) => index_words(s, |w| out.push(word_key(w))),
     }
 }
