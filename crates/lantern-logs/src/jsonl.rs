@@ -87,15 +87,80 @@ pub fn reproduce(line: &str, fields: &[(Arc<str>, Value)]) -> (Option<Box<str>>,
     reproduce_with(line, fields, &mut String::new())
 }
 
-/// [`reproduce`] rendering into a reused buffer.
+/// [`reproduce`] rendering into a reused buffer (when the line is not compared with
+/// its fields in place).
 pub fn reproduce_with(line: &str, fields: &[(Arc<str>, Value)], buf: &mut String) -> (Option<Box<str>>, bool) {
     // The separators after the first key tell the style; one rendering decides.
     let compact = !line.contains("\": ");
-    render_into(fields, compact, buf);
-    if buf == line {
+    let same = match renders_as(line.as_bytes(), fields, compact, buf) {
+        Some(same) => same,
+        None => {
+            render_into(fields, compact, buf);
+            buf == line
+        }
+    };
+    if same {
         return (None, compact);
     }
     (Some(line.into()), false)
+}
+
+/// Whether the fields written as one object in this style give the line, compared in
+/// place: `None` when that cannot be told without writing them (an escape, a nested
+/// object).
+fn renders_as(line: &[u8], fields: &[(Arc<str>, Value)], compact: bool, num: &mut String) -> Option<bool> {
+    use std::fmt::Write;
+    let (sep, colon): (&[u8], &[u8]) = if compact { (b",", b":") } else { (b", ", b": ") };
+    let mut at = 0usize;
+    let eat = |lit: &[u8], at: &mut usize| -> bool {
+        let ok = line.get(*at..*at + lit.len()) == Some(lit);
+        *at += lit.len();
+        ok
+    };
+    // A string as it is in the line, unescaped: the line's bytes are the string's
+    // only if neither holds a quote, backslash or control byte.
+    let string = |s: &str, at: &mut usize| -> Option<bool> {
+        let b = s.as_bytes();
+        if b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\') {
+            return None;
+        }
+        let ok = line.get(*at) == Some(&b'"')
+            && line.get(*at + 1..*at + 1 + b.len()) == Some(b)
+            && line.get(*at + 1 + b.len()) == Some(&b'"');
+        *at += b.len() + 2;
+        Some(ok)
+    };
+    if !eat(b"{", &mut at) {
+        return Some(false);
+    }
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 && !eat(sep, &mut at) {
+            return Some(false);
+        }
+        if !string(k, &mut at)? || !eat(colon, &mut at) {
+            return Some(false);
+        }
+        let ok = match v {
+            Value::Str(s) => string(s, &mut at)?,
+            Value::Null => eat(b"null", &mut at),
+            Value::Bool(b) => eat(if *b { b"true" } else { b"false" }, &mut at),
+            Value::Int(x) => {
+                num.clear();
+                let _ = write!(num, "{x}");
+                eat(num.as_bytes(), &mut at)
+            }
+            Value::Float(_) => {
+                num.clear();
+                v.write_json(num);
+                eat(num.as_bytes(), &mut at)
+            }
+            Value::Json(_) => return None,
+        };
+        if !ok {
+            return Some(false);
+        }
+    }
+    Some(eat(b"}", &mut at) && at == line.len())
 }
 
 /// The level a text line names in logfmt style (`level=error`, `lvl=warn`,
@@ -320,5 +385,39 @@ mod tests {
             assert_eq!(r.message(), l);
         }
         assert_eq!(&*p.parse(r#"{"level": "WARNING"}"#).stream.level, "warn");
+    }
+
+    #[test]
+    fn lines_compared_in_place_agree_with_lines_written_again() {
+        let lines = [
+            r#"{"a": 1, "b": "x", "c": 2.5, "d": true, "e": null}"#,
+            r#"{"a":1,"b":"x","c":2.0}"#,
+            r#"{"a": 1,"b": "x"}"#,
+            r#"{"a": 1.50}"#,
+            r#"{"a": 1e3}"#,
+            r#"{"q": "say \"hi\"", "n": "a\nb"}"#,
+            r#"{"u": "caf\u00e9"}"#,
+            r#"{"é": "ü"}"#,
+            r#"{"o": {"x": 1}, "l": [1, 2]}"#,
+            r#"{"a": 1}  "#,
+            r#"{ "a": 1}"#,
+            r#"{"a": -0}"#,
+            r#"{"a": 10}"#,
+            r#"{"a": 10.0}"#,
+        ];
+        for line in lines {
+            let mut names = Names::default();
+            let mut fields = Vec::new();
+            assert!(flatten_object(line, &mut names, &mut fields), "{line}");
+            let compact = !line.contains("\": ");
+            let mut buf = String::new();
+            render_into(&fields, compact, &mut buf);
+            let written = buf == line;
+            let mut num = String::new();
+            if let Some(same) = renders_as(line.as_bytes(), &fields, compact, &mut num) {
+                assert_eq!(same, written, "{line}");
+            }
+            assert_eq!(reproduce(line, &fields).0.is_none(), written, "{line}");
+        }
     }
 }
