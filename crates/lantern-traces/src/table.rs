@@ -107,10 +107,25 @@ fn scalar_text(v: &AttrValue) -> Option<std::borrow::Cow<'_, str>> {
 /// Index keys of a span: trace, service, operation, and each scalar span or resource
 /// attribute value.
 pub fn span_keys(s: &Span, out: &mut Vec<u64>) {
+    origin_keys(&s.origin, out);
+    own_keys(s, out);
+}
+
+/// The keys of a span's origin: its service and resource attributes.
+fn origin_keys(o: &crate::model::Origin, out: &mut Vec<u64>) {
+    out.push(service_key(&o.service));
+    attr_keys(&o.resource, out);
+}
+
+/// The keys of a span besides its origin's.
+fn own_keys(s: &Span, out: &mut Vec<u64>) {
     out.push(trace_key(&s.trace_id));
-    out.push(service_key(&s.origin.service));
     out.push(operation_key(&s.origin.service, &s.name));
-    for a in s.attributes.iter().chain(&s.origin.resource) {
+    attr_keys(&s.attributes, out);
+}
+
+fn attr_keys(attrs: &[crate::model::Attr], out: &mut Vec<u64>) {
+    for a in attrs {
         if let Some(v) = scalar_text(&a.value) {
             if v.len() <= 256 {
                 out.push(attr_key(&a.key, &v));
@@ -167,6 +182,17 @@ impl Table for Spans {
 
     fn keys(s: &Span, out: &mut Vec<u64>) {
         span_keys(s, out)
+    }
+
+    /// The spans of one request share their origin: its keys are made once.
+    fn group_keys(rows: &[&Span], out: &mut Vec<u64>) {
+        let mut seen: std::collections::HashSet<*const crate::model::Origin> = Default::default();
+        for s in rows {
+            if seen.insert(Arc::as_ptr(&s.origin)) {
+                origin_keys(&s.origin, out);
+            }
+            own_keys(s, out);
+        }
     }
 
     fn encode_log(rows: &[Span], out: &mut Vec<u8>) {
