@@ -125,9 +125,12 @@ pub(crate) async fn loki_push(State(api): State<LogsApi>, headers: HeaderMap, bo
         let max_line = api.limits.max_line_bytes;
         let max_body = api.limits.max_request_bytes;
         let bytes = body.len();
-        let pushed = tokio::task::spawn_blocking(move || {
-            if ct.starts_with("application/json") {
-                decode_json(&body, max_line).map_err(|e| ApiError::bad_data(e.to_string()))
+        // The request is decoded and stored in one blocking task; the log records the
+        // request itself (its decompressed body), which replay decodes again.
+        let (n, rejected) = tokio::task::spawn_blocking(move || {
+            let (pushed, header, raw) = if ct.starts_with("application/json") {
+                let pushed = decode_json(&body, max_line).map_err(|e| ApiError::bad_data(e.to_string()))?;
+                (pushed, lantern_logs::codec::loki_header(false, max_line), body.clone())
             } else {
                 // Protobuf: snappy block format, as Promtail and the Loki clients send it.
                 let n = snap::raw::decompress_len(&body)
@@ -141,18 +144,15 @@ pub(crate) async fn loki_push(State(api): State<LogsApi>, headers: HeaderMap, bo
                 let raw = snap::raw::Decoder::new()
                     .decompress_vec(&body)
                     .map_err(|e| ApiError::bad_data(format!("the push body is not snappy-compressed: {e}")))?;
-                decode_proto(&raw, max_line).map_err(|e| ApiError::bad_data(e.to_string()))
-            }
+                let pushed = decode_proto(&raw, max_line).map_err(|e| ApiError::bad_data(e.to_string()))?;
+                (pushed, lantern_logs::codec::loki_header(true, max_line), bytes::Bytes::from(raw))
+            };
+            let n = pushed.rows.len();
+            store.append_payload(pushed.rows, &[&header, &raw]).map_err(store_failed)?;
+            Ok::<_, ApiError>((n, pushed.rejected))
         })
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
-        let n = pushed.rows.len();
-        let rejected = pushed.rejected;
-        let rows = pushed.rows;
-        tokio::task::spawn_blocking(move || store.append(rows))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(store_failed)?;
         count("loki", bytes, n, &rejected);
         if rejected.is_empty() {
             return Ok(StatusCode::NO_CONTENT.into_response());

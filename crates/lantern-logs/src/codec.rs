@@ -21,6 +21,10 @@ const FILE: u8 = 4;
 /// Multiline records read from a file: as [`FILE`], then where each record lies in the
 /// body.
 const FILE_RECORDS: u8 = 5;
+/// A Loki push request as JSON: the longest line taken (uvarint), then the body.
+const LOKI_JSON: u8 = 6;
+/// A Loki push request as protobuf (decompressed): as [`LOKI_JSON`].
+const LOKI_PROTO: u8 = 7;
 
 fn put_str(s: &str, out: &mut Vec<u8>) {
     put_uvarint(out, s.len() as u64);
@@ -107,6 +111,15 @@ pub fn jsonl_header(labels: &[(String, String)], now: i64) -> Vec<u8> {
         put_str(k, &mut h);
         put_str(v, &mut h);
     }
+    h
+}
+
+/// The payload header of a Loki push request (JSON, or decompressed protobuf) whose
+/// entries were stored (those longer than `max_line` were refused, and are again when
+/// it is replayed); the body follows it.
+pub fn loki_header(proto: bool, max_line: usize) -> Vec<u8> {
+    let mut h = vec![if proto { LOKI_PROTO } else { LOKI_JSON }];
+    put_uvarint(&mut h, max_line as u64);
     h
 }
 
@@ -203,6 +216,15 @@ pub fn decode_payload(b: &[u8]) -> Option<Vec<LogRow>> {
             let body = std::str::from_utf8(r.0).ok()?;
             let mut p = LineParser::new(labels, now);
             ranges.into_iter().map(|range| Some(p.parse(body.get(range)?))).collect()
+        }
+        LOKI_JSON | LOKI_PROTO => {
+            let max_line = usize::try_from(r.varint()?).ok()?;
+            let pushed = if tag == LOKI_JSON {
+                crate::push::decode_json(r.0, max_line)
+            } else {
+                crate::push::decode_proto(r.0, max_line)
+            };
+            pushed.ok().map(|p| p.rows)
         }
         OTLP => {
             let now = r.i64()?;
@@ -314,5 +336,24 @@ mod tests {
         assert_eq!(&*rows[0].stream.service, "api");
         assert_eq!(&*rows[0].stream.level, "info");
         assert_eq!(rows[1].line.as_deref(), Some("plain"));
+    }
+
+    #[test]
+    fn a_loki_push_replays_as_it_was_taken() {
+        let body = br#"{"streams": [
+            {"stream": {"service": "payment"}, "values": [
+                ["1700000000000000000", "{\"event\": \"card declined\", \"level\": \"error\"}"],
+                ["1700000000000000001", "plain line", {"trace_id": "abc"}],
+                ["1700000000000000002", "this line is longer than the limit of fifty bytes, surely it is"],
+                ["not a time", "bad"]
+            ]},
+            {"stream": {}, "values": [["1", "no labels"]]}
+        ]}"#;
+        let taken = crate::push::decode_json(body, 50).unwrap();
+        assert_eq!(taken.rows.len(), 2);
+        assert_eq!(taken.rejected.len(), 3);
+        let mut payload = loki_header(false, 50);
+        payload.extend_from_slice(body);
+        assert_eq!(decode_payload(&payload).unwrap(), taken.rows);
     }
 }

@@ -225,7 +225,7 @@ fn the_opentelemetry_logging_exporter_over_grpc_and_http() {
 #[test]
 fn loki_clients_push_and_tail() {
     let dir = tempfile::tempdir().unwrap();
-    let srv = Server::start(&dir.path().join("data"));
+    let mut srv = Server::start(&dir.path().join("data"));
     let base = srv.url("");
     let base = base.trim_end_matches('/');
     // The live tail, connected before the lines are pushed.
@@ -258,4 +258,17 @@ fn loki_clients_push_and_tail() {
     let v = search(&srv, json!({"query": "service:payment AND level:error"}));
     assert_eq!(v["total"], 1, "{v}");
     assert_eq!(v["hits"][0]["message"], "card declined for req-123");
+    // The log holds the push requests themselves: after kill -9 they are read again,
+    // and the same lines come back.
+    srv.restart();
+    let again = get_json(&srv.url(&format!("/loki/api/v1/query_range?query={q}&direction=forward")));
+    let after: Vec<&str> = again["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["values"].as_array().unwrap().iter().map(|v| v[1].as_str().unwrap()))
+        .collect();
+    assert_eq!(after, lines);
+    let v = search(&srv, json!({"query": "service:payment AND level:error"}));
+    assert_eq!(v["total"], 1, "{v}");
 }
