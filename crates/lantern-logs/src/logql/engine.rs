@@ -120,7 +120,21 @@ pub async fn run(store: &LogStore, expr: &Expr, p: &Params) -> Result<Answer, Er
 /// groups; the stream selector and the pipeline's prefilter are tested on sealed
 /// columns before events are decoded. With `first`, only rows that could still be
 /// among the first of a page are decoded.
-fn scan_of(pipe: &Arc<Pipeline>, min_t: i64, max_t: i64, first: Option<FirstRows>, sure: Option<SureRows>) -> Scan {
+///
+/// A page (`first` with its `limit`) of rows the prefilter knows to be entries (a bare
+/// selector, or line filters surely passed) decodes at most `limit` of each row group:
+/// the others could not be among the first `limit` of the whole.
+fn scan_of(
+    pipe: &Arc<Pipeline>,
+    min_t: i64,
+    max_t: i64,
+    first: Option<(FirstRows, usize)>,
+    sure: Option<SureRows>,
+) -> Scan {
+    let (first, page_limit) = match first {
+        Some((f, limit)) => (Some(f), Some(limit.max(1))),
+        None => (None, None),
+    };
     let keys: Vec<u64> = pipe.selector.iter().filter_map(|m| m.equal_value().map(|v| label_key(&m.name, v))).collect();
     let p = pipe.clone();
     let pre = Arc::new(pipe.prefilter());
@@ -184,7 +198,29 @@ fn scan_of(pipe: &Arc<Pipeline>, min_t: i64, max_t: i64, first: Option<FirstRows
                             take(b, &surely);
                         }
                     }
-                    _ => pre.test(b, &mut keep, None),
+                    _ => match (page_limit, &bar, b.column_by_name(col::TIME)) {
+                        (Some(limit), Some((newest, _)), Some(t)) if p.is_empty || pre.can_be_sure() => {
+                            let Some(t) = t.as_any().downcast_ref::<Int64Array>() else {
+                                return keep.into_iter().map(Some).collect();
+                            };
+                            let mut surely = keep.clone();
+                            if !p.is_empty {
+                                pre.test(b, &mut keep, Some(&mut surely));
+                            }
+                            let rank = |i: usize| if *newest { !t.value(i) } else { t.value(i) };
+                            let mut ranks: Vec<i64> = (0..n).filter(|&i| keep[i] && surely[i]).map(rank).collect();
+                            if ranks.len() > limit {
+                                // Rows ranked as the last one kept stay: their order decides.
+                                let cut = *ranks.select_nth_unstable(limit - 1).1;
+                                for (i, k) in keep.iter_mut().enumerate() {
+                                    if *k && surely[i] && rank(i) > cut {
+                                        *k = false;
+                                    }
+                                }
+                            }
+                        }
+                        _ => pre.test(b, &mut keep, None),
+                    },
                 }
             }
             keep.into_iter().map(Some).collect()
@@ -223,7 +259,7 @@ async fn log_query(store: &LogStore, l: &LogExpr, p: &Params) -> Result<Vec<Stre
     // Rows whose time cannot enter the page are not decoded, nor groups holding none.
     let bar = Arc::new(AtomicI64::new(i64::MAX));
     let page = FirstRows { newest: p.direction == Order::Desc, bar: bar.clone(), skip: true };
-    let scan = scan_of(&pipe, p.start, p.end - 1, Some(page), None);
+    let scan = scan_of(&pipe, p.start, p.end - 1, Some((page, p.limit)), None);
     let mut first = FirstByTime::new(p.direction, p.limit);
     store
         .scan_at(&scan, |r, pos| {

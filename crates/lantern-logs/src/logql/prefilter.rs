@@ -30,7 +30,13 @@ enum Tri {
 
 /// One needle and what is known of where it can occur.
 struct Needle {
+    /// The needle, for text lines (`_line`).
+    whole: Finder<'static>,
+    /// The needle without spaces at its ends, for JSON lines' keys and values (spaces
+    /// there may be a separator's): found, it only says the line may hold the needle.
     finder: Finder<'static>,
+    /// Whether spaces were taken off.
+    trimmed: bool,
     /// Lies inside one key or value of a JSON line (see the module's note).
     atomic: bool,
     /// Could be (part of) a number, boolean, null or time as JSON lines write them.
@@ -43,16 +49,16 @@ struct Needle {
 }
 
 impl Needle {
-    fn new(s: &str) -> Needle {
-        let atomic = !s.is_empty()
-            && !s.bytes().any(|b| b < 0x20 || b"\"\\:,{}[]".contains(&b))
-            && !s.starts_with(' ')
-            && !s.ends_with(' ');
+    fn new(whole: &str) -> Needle {
+        let s = whole.trim_matches(' ');
+        let atomic = !s.is_empty() && !s.bytes().any(|b| b < 0x20 || b"\"\\:,{}[]".contains(&b));
         let literal = s.bytes().all(|b| b"0123456789+-.eETZ".contains(&b))
             || ["true", "false", "null", "NaN", "Infinity"].iter().any(|l| l.contains(s));
         let first = s.as_bytes().first().copied().unwrap_or(b'0');
         Needle {
+            whole: Finder::new(whole.as_bytes()).into_owned(),
             finder: Finder::new(s.as_bytes()).into_owned(),
+            trimmed: s.len() != whole.len(),
             atomic,
             literal,
             after_escape: b"nrtu0123456789abcdef".contains(&first),
@@ -134,6 +140,22 @@ impl Prefilter {
                         }
                     }
                     p.whole = false;
+                    // Literals sharing a prefix (`after [0-9]` gives ten): the prefix
+                    // alone is searched, once.
+                    if all.len() > 1 {
+                        let mut prefix: &str = &all[0];
+                        for l in &all[1..] {
+                            let n = prefix.bytes().zip(l.bytes()).take_while(|(a, b)| a == b).count();
+                            let mut n = n.min(prefix.len());
+                            while !prefix.is_char_boundary(n) {
+                                n -= 1;
+                            }
+                            prefix = &prefix[..n];
+                        }
+                        if prefix.len() >= 3 {
+                            all = vec![prefix.to_string()];
+                        }
+                    }
                     if !all.is_empty() {
                         p.lines.push(LineStage::Required(all.iter().map(|s| Needle::new(s)).collect()));
                     }
@@ -233,16 +255,21 @@ pub fn str_at(a: &dyn Array, i: usize) -> Option<&str> {
 /// Calls `hit(i, exact)` for each row whose value of a string column holds the needle;
 /// `exact` is false where an escape could have changed what the line shows (unless the
 /// values are JSON text already: `json`).
-fn search_strings(a: &dyn Array, needle: &Needle, n: usize, json: bool, mut hit: impl FnMut(usize, bool)) {
-    let after_escape = needle.after_escape && !json;
+fn search_strings(a: &dyn Array, needle: &Needle, n: usize, json: bool, hit: impl FnMut(usize, bool)) {
+    search_with(a, &needle.finder, needle.after_escape && !json, n, hit)
+}
+
+/// [`search_strings`] with this finder, `after_escape` telling whether values holding
+/// escaped bytes are unknown.
+fn search_with(a: &dyn Array, finder: &Finder, after_escape: bool, n: usize, mut hit: impl FnMut(usize, bool)) {
     let escaped = |v: &[u8]| v.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
     if let Some(s) = a.as_string_opt::<i32>() {
         let offsets = s.value_offsets();
         let data = s.value_data();
         let (start, end) = (offsets[0] as usize, offsets[n.min(s.len())] as usize);
-        let len = needle.finder.needle().len();
+        let len = finder.needle().len();
         let mut at = start;
-        while let Some(i) = needle.finder.find(&data[at..end]) {
+        while let Some(i) = finder.find(&data[at..end]) {
             let p = at + i;
             let row = offsets[..=n].partition_point(|o| (*o as usize) <= p) - 1;
             let row_end = offsets[row + 1] as usize;
@@ -268,7 +295,7 @@ fn search_strings(a: &dyn Array, needle: &Needle, n: usize, json: bool, mut hit:
         let per_value: Vec<Option<bool>> = (0..v.len())
             .map(|j| {
                 let x = v.value(j).as_bytes();
-                if needle.finder.find(x).is_some() {
+                if finder.find(x).is_some() {
                     Some(true)
                 } else if after_escape && escaped(x) {
                     Some(false)
@@ -308,7 +335,7 @@ fn found(
     for needle in needles {
         // Text events: the line is `_line`.
         if let Some(l) = line {
-            search_strings(l, needle, n, true, |i, _| mark(&mut out, i, Tri::Yes));
+            search_with(l, &needle.whole, false, n, |i, _| mark(&mut out, i, Tri::Yes));
         }
         if !all_known {
             continue;
@@ -322,11 +349,11 @@ fn found(
             }
             if name.starts_with('.') || name == col::REST {
                 search_strings(b.column(idx).as_ref(), needle, n, name == col::REST, |i, exact| {
-                    mark(&mut out, i, if exact { Tri::Yes } else { Tri::Maybe })
+                    mark(&mut out, i, if exact && !needle.trimmed { Tri::Yes } else { Tri::Maybe })
                 });
             } else if name == col::KEYS {
                 // Already written as JSON: exact, but for the time-style markers.
-                let t = if needle.marker { Tri::Maybe } else { Tri::Yes };
+                let t = if needle.marker || needle.trimmed { Tri::Maybe } else { Tri::Yes };
                 search_strings(b.column(idx).as_ref(), needle, n, true, |i, _| mark(&mut out, i, t));
             } else if name == col::LEVEL || name == col::LABELS {
                 // A level field written back from the stream's level.
@@ -410,7 +437,10 @@ mod tests {
         assert!(Needle::new("Insufficient").atomic);
         assert!(Needle::new("req-00ab").atomic);
         assert!(!Needle::new("\"status\": 500").atomic);
-        assert!(!Needle::new(" 500").atomic);
+        // Spaces at the ends may be a separator's: the rest is searched, and found only
+        // says "maybe".
+        assert!(Needle::new(" 500").trimmed && Needle::new(" 500").literal);
+        assert!(Needle::new("timeout after ").atomic && Needle::new("timeout after ").trimmed);
         assert!(!Needle::new("a,b").atomic);
         assert!(Needle::new("500").literal);
         assert!(Needle::new("ru").literal);

@@ -208,6 +208,9 @@ async fn sealed_rows_answer_as_rows_in_memory_do() {
         r#"{service=~".+"} |= "rror""#,
         r#"{service=~".+"} |= "debug""#,
         r#"{service=~".+"} |= ": 500""#,
+        r#"{service=~".+"} |= "timeout after ""#,
+        r#"{service=~".+"} != " 500""#,
+        r#"{service=~".+"} |= " funds""#,
         r#"{service=~".+"} |= "\"status\": 200""#,
         r#"{service=~".+"} |= "nothing-like-this""#,
         r#"{service=~".+"} |= "Card" or "compact""#,
@@ -227,6 +230,9 @@ async fn sealed_rows_answer_as_rows_in_memory_do() {
         r#"{service=~".+"} | line_format "{{.event}}" |= "nested""#,
         r#"{service=~".+"} | logfmt | error_code="CARD_DECLINED""#,
         r#"{service="checkout"} |= "payment""#,
+        r#"{service=~".+"}"#,
+        r#"{service="checkout"}"#,
+        r#"{level="error"}"#,
     ];
     let metric = [
         r#"sum(count_over_time({service=~".+"} |= "Insufficient" [1h]))"#,
