@@ -57,7 +57,23 @@ pub enum Error {
     /// The store was closed (the server is shutting down); retry elsewhere or later.
     #[error("the store is closed")]
     Closed,
+    /// Rows arrive faster than they are sealed, and memory holds as many as it may:
+    /// retry shortly.
+    #[error("rows arrive faster than they are sealed: retry shortly")]
+    Busy,
 }
+
+impl Error {
+    /// Whether retrying later may succeed (the store is busy or closing), rather than
+    /// the request or the store being at fault.
+    pub fn retryable(&self) -> bool {
+        matches!(self, Error::Busy | Error::Closed)
+    }
+}
+
+/// How long an append waits for rows in memory to be sealed before it is refused
+/// (see [`Error::Busy`]).
+const BUSY_WAIT: Duration = Duration::from_secs(10);
 
 /// A log segment is closed and the next one started past this size.
 const LOG_SEGMENT_SIZE: u64 = 64 << 20;
@@ -387,6 +403,23 @@ impl<T: Table> EventStore<T> {
     pub fn append_payload(&self, rows: Vec<T::Row>, payload: &[&[u8]]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
+        }
+        // Memory holds at most `max_head_rows` rows besides those being sealed: while a
+        // seal runs with that many waiting, appends wait for it (they would only grow
+        // the next one), and are refused if it takes too long.
+        let deadline = Instant::now() + BUSY_WAIT;
+        loop {
+            let full = {
+                let h = self.head.read();
+                h.rows >= self.opts.max_head_rows.max(1) && !h.sealing.is_empty()
+            };
+            if !full {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Busy);
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
         // Rows go into memory under the same lock as the log write, so a seal (which
         // rotates the log under it) never separates a row from its log segment.

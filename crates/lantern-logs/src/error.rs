@@ -15,5 +15,12 @@ pub enum Error {
     Events(#[from] lantern_events::Error),
 }
 
+impl Error {
+    /// Whether retrying later may succeed (the store is busy or closing).
+    pub fn retryable(&self) -> bool {
+        matches!(self, Error::Events(e) if e.retryable())
+    }
+}
+
 /// Results of the log store.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -61,7 +61,10 @@ impl LogIngest {
             } else {
                 store.append(c.rows)
             };
-            result.map_err(|e| IngestError::Internal(e.to_string()))?;
+            result.map_err(|e| match e.retryable() {
+                true => IngestError::Unavailable(e.to_string()),
+                false => IngestError::Internal(e.to_string()),
+            })?;
             lantern_core::selfmon::ingested(LOGS, protocol, stored as u64);
             lantern_core::selfmon::refused_items(LOGS, protocol, "invalid", c.rejected as u64);
             tracing::debug!(records = stored, rejected = c.rejected, "otlp log records stored");

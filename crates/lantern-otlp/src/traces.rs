@@ -64,9 +64,10 @@ impl TraceIngest {
             let converted = lantern_traces::model::convert(req);
             let stored = converted.spans.len();
             metrics.observe(&converted.spans);
-            store
-                .append(converted.spans, Some(&otlp_payload(&body)))
-                .map_err(|e| IngestError::Internal(e.to_string()))?;
+            store.append(converted.spans, Some(&otlp_payload(&body))).map_err(|e| match e.retryable() {
+                true => IngestError::Unavailable(e.to_string()),
+                false => IngestError::Internal(e.to_string()),
+            })?;
             lantern_core::selfmon::ingested(TRACES, protocol, stored as u64);
             lantern_core::selfmon::refused_items(TRACES, protocol, "invalid", converted.rejected as u64);
             tracing::debug!(spans = stored, rejected = converted.rejected, "otlp spans stored");

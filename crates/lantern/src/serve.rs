@@ -182,8 +182,8 @@ pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>)
         async move { Ok(d.maintain().await?) }
     }));
     // Spans and lines in memory are sealed into segments when due; retention applies.
-    // Lines every second: they come fast, and memory stays bounded by
-    // `logs.segment_max_lines`.
+    // Lines every second: they come fast; memory holds at most `logs.segment_max_lines`
+    // besides those being sealed (appends wait for a running seal past that).
     let maint_traces = traces.clone();
     tasks.push(periodic("span store maintenance", Duration::from_secs(10), stop_rx.clone(), move || {
         let t = maint_traces.clone();
