@@ -245,13 +245,23 @@ pub struct FirstRows {
 }
 
 impl FirstRows {
+    /// The rank of a row of time `t`.
+    pub fn rank(&self, t: i64) -> i64 {
+        if self.newest {
+            !t
+        } else {
+            t
+        }
+    }
+
+    /// Whether a row of time `t` ranks above the bar (cannot be among the first).
+    pub fn beyond(&self, t: i64) -> bool {
+        self.rank(t) > self.bar.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The rank of the best row of a time range.
     fn best(&self, min_t: i64, max_t: i64) -> i64 {
-        if self.newest {
-            !max_t
-        } else {
-            min_t
-        }
+        self.rank(if self.newest { max_t } else { min_t })
     }
 
     /// Whether rows of `[min_t, max_t]` are of no use now.

@@ -330,6 +330,12 @@ impl Segment {
         if let Some(f) = &scan.first {
             groups.sort_by_key(|&g| f.best(times(g)[0], times(g)[1]));
         }
+        // The columns step 2 decodes (`None`: all), the same for every group.
+        let schema = footer.parquet_schema();
+        let columns: Option<Vec<usize>> = scan
+            .decode
+            .as_ref()
+            .map(|wanted| (0..schema.num_columns()).filter(|&c| wanted(schema.column(c).name())).collect());
         // Step 1 (the filter's columns, for every row) runs for the next group while this
         // one is decoded and visited: two groups at a time.
         let mut filtered = futures::stream::iter(groups)
@@ -352,11 +358,7 @@ impl Segment {
             // selected rows.
             let rg = meta.row_group(g);
             let path = self.data_path::<T>();
-            let schema = footer.parquet_schema();
-            let columns: Option<Vec<usize>> = scan
-                .decode
-                .as_ref()
-                .map(|wanted| (0..schema.num_columns()).filter(|&c| wanted(schema.column(c).name())).collect());
+            let columns = columns.clone();
             let rest: Vec<std::ops::Range<u64>> = (0..schema.num_columns())
                 .filter(|c| columns.as_ref().is_none_or(|cols| cols.contains(c)))
                 .map(|c| chunk_range(rg, c))

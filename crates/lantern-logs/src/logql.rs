@@ -4,6 +4,7 @@
 pub mod engine;
 pub mod pipeline;
 mod prefilter;
+mod scan;
 
 pub use engine::{run, Answer, Params, SeriesOut, StreamOut};
 

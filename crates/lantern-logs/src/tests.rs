@@ -11,8 +11,14 @@ const SEED: &str = r#"{"request_id": "req-123", "user_id": "user-456", "event": 
 "#;
 
 async fn open(dir: &std::path::Path) -> LogStore {
+    open_with(dir, 64).await
+}
+
+/// A store in `dir` whose segments have row groups of `rows` rows (small, so tests
+/// cross row groups).
+pub(crate) async fn open_with(dir: &std::path::Path, rows: usize) -> LogStore {
     let store = Store::local(&dir.join("objects")).unwrap();
-    LogStore::open(&dir.join("wal"), store, Options { row_group_rows: 64, ..Options::default() }).await.unwrap()
+    LogStore::open(&dir.join("wal"), store, Options { row_group_rows: rows, ..Options::default() }).await.unwrap()
 }
 
 fn filler(n: usize) -> String {
@@ -185,13 +191,7 @@ async fn lines_of_equal_time_come_back_in_arrival_order_in_memory_and_sealed() {
 #[tokio::test]
 async fn sealed_rows_are_found_as_rows_in_memory_are() {
     let dir = tempfile::tempdir().unwrap();
-    let s = LogStore::open(
-        &dir.path().join("wal"),
-        Store::local(&dir.path().join("objects")).unwrap(),
-        Options { row_group_rows: 3, ..Options::default() },
-    )
-    .await
-    .unwrap();
+    let s = open_with(dir.path(), 3).await;
     let body = [
         r#"{"event": "payment_failed", "error": "Insufficient funds", "error_code": "INSUFFICIENT_FUNDS", "status": 500, "duration_ms": 1995.5, "level": "error", "timestamp": "2026-02-11T19:00:01Z"}"#,
         r#"{"event": "payment_failed", "error": "Card declined", "error_code": "CARD_DECLINED", "status": 402, "duration_ms": 10, "level": "error", "timestamp": "2026-02-11T19:00:02Z"}"#,

@@ -8,18 +8,16 @@ use std::sync::Arc;
 
 use std::sync::atomic::AtomicI64;
 
-use arrow_array::types::Int32Type;
-use arrow_array::{Array, DictionaryArray, Int64Array, RecordBatch, StringArray};
-use lantern_events::{FirstRows, RowFilter, Scan};
+use arrow_array::{Array, Int64Array, StringArray};
+use lantern_events::{FirstRows, Scan};
 use lantern_logql::{AggOp, BinOp, Expr, Grouping, LogExpr, RangeFn, VectorMatching};
 
 use super::pipeline::{Entry, Labels, Pipeline};
-use super::prefilter::str_at;
+use super::scan::{scan_of, SureCounts};
 use crate::error::Error;
 use crate::model::LogRow;
 use crate::store::{LogStore, Order};
 use crate::table::{col, stream_of_json};
-use crate::tokens::label_key;
 use crate::topk::FirstByTime;
 
 /// Series a query may hold at most.
@@ -116,123 +114,6 @@ pub async fn run(store: &LogStore, expr: &Expr, p: &Params) -> Result<Answer, Er
     })
 }
 
-/// The scan of a log query's events in `[min_t, max_t]`: equality matchers pick row
-/// groups; the stream selector and the pipeline's prefilter are tested on sealed
-/// columns before events are decoded. With `first`, only rows that could still be
-/// among the first of a page are decoded.
-///
-/// A page (`first` with its `limit`) of rows the prefilter knows to be entries (a bare
-/// selector, or line filters surely passed) decodes at most `limit` of each row group:
-/// the others could not be among the first `limit` of the whole.
-fn scan_of(
-    pipe: &Arc<Pipeline>,
-    min_t: i64,
-    max_t: i64,
-    first: Option<(FirstRows, usize)>,
-    sure: Option<SureRows>,
-) -> Scan {
-    let (first, page_limit) = match first {
-        Some((f, limit)) => (Some(f), Some(limit.max(1))),
-        None => (None, None),
-    };
-    let keys: Vec<u64> = pipe.selector.iter().filter_map(|m| m.equal_value().map(|v| label_key(&m.name, v))).collect();
-    let p = pipe.clone();
-    let pre = Arc::new(pipe.prefilter());
-    let mut columns = vec![col::TIME.to_string(), col::LABELS.into()];
-    if !pre.is_empty() {
-        columns.extend(pre.columns());
-    }
-    let bar = first.as_ref().map(|f| (f.newest, f.bar.clone()));
-    let filter = RowFilter {
-        dictionary: true,
-        // Numbers and booleans are not read but for a label filter on them: a needle
-        // that could be one leaves the row unknown.
-        skip: Some({
-            let pre = pre.clone();
-            Arc::new(move |_, name: &str, text: bool| name.starts_with('.') && !text && !pre.tests_field(name))
-        }),
-        columns,
-        test: Arc::new(move |b| {
-            let n = b.num_rows();
-            let mut keep = vec![true; n];
-            if let Some(t) = b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()) {
-                let bar = bar.as_ref().map(|(newest, bar)| (*newest, bar.load(std::sync::atomic::Ordering::Relaxed)));
-                for (i, k) in keep.iter_mut().enumerate() {
-                    let ts = t.value(i);
-                    let rank = |newest: bool| if newest { !ts } else { ts };
-                    if ts < min_t || ts > max_t || bar.is_some_and(|(newest, bar)| rank(newest) > bar) {
-                        *k = false;
-                    }
-                }
-            }
-            if let Some(labels) = b.column_by_name(col::LABELS) {
-                let stream_ok = |t: &str| stream_of_json(t).is_none_or(|s| p.labels_match(|n| s.label(n)));
-                if let Some(d) = labels.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
-                    let values = d.values().as_any().downcast_ref::<StringArray>();
-                    let ok: Vec<bool> =
-                        values.map_or(Vec::new(), |v| (0..v.len()).map(|j| stream_ok(v.value(j))).collect());
-                    for (i, k) in keep.iter_mut().enumerate() {
-                        if *k && d.is_valid(i) && !ok.get(d.keys().value(i) as usize).copied().unwrap_or(true) {
-                            *k = false;
-                        }
-                    }
-                } else if let Some(l) = labels.as_any().downcast_ref::<StringArray>() {
-                    let mut memo: HashMap<&str, bool> = HashMap::new();
-                    for (i, k) in keep.iter_mut().enumerate() {
-                        if *k && l.is_valid(i) && !*memo.entry(l.value(i)).or_insert_with_key(|t| stream_ok(t)) {
-                            *k = false;
-                        }
-                    }
-                }
-            }
-            if keep.iter().any(|k| *k) {
-                match &sure {
-                    Some(take) if pre.can_be_sure() => {
-                        let mut surely = vec![false; n];
-                        pre.test(b, &mut keep, Some(&mut surely));
-                        for (s, k) in surely.iter_mut().zip(keep.iter_mut()) {
-                            *s = *s && *k;
-                            *k = *k && !*s;
-                        }
-                        if surely.iter().any(|s| *s) {
-                            take(b, &surely);
-                        }
-                    }
-                    _ => match (page_limit, &bar, b.column_by_name(col::TIME)) {
-                        (Some(limit), Some((newest, _)), Some(t)) if p.is_empty || pre.can_be_sure() => {
-                            let Some(t) = t.as_any().downcast_ref::<Int64Array>() else {
-                                return keep.into_iter().map(Some).collect();
-                            };
-                            let mut surely = keep.clone();
-                            if !p.is_empty {
-                                pre.test(b, &mut keep, Some(&mut surely));
-                            }
-                            let rank = |i: usize| if *newest { !t.value(i) } else { t.value(i) };
-                            let mut ranks: Vec<i64> = (0..n).filter(|&i| keep[i] && surely[i]).map(rank).collect();
-                            if ranks.len() > limit {
-                                // Rows ranked as the last one kept stay: their order decides.
-                                let cut = *ranks.select_nth_unstable(limit - 1).1;
-                                for (i, k) in keep.iter_mut().enumerate() {
-                                    if *k && surely[i] && rank(i) > cut {
-                                        *k = false;
-                                    }
-                                }
-                            }
-                        }
-                        _ => pre.test(b, &mut keep, None),
-                    },
-                }
-            }
-            keep.into_iter().map(Some).collect()
-        }),
-    };
-    Scan { min_t, max_t, keys, filter: Some(filter), first, ..Scan::all() }
-}
-
-/// Takes the sealed rows a scan's prefilter knows to be entries of their streams' labels
-/// (the mask), so they are not decoded: given the batch of the filter's columns.
-type SureRows = Arc<dyn Fn(&RecordBatch, &[bool]) + Send + Sync>;
-
 /// Entry labels, plus `detected_level` for streams whose level no label names.
 pub fn entry_of(pipe: &Pipeline, r: &LogRow) -> Option<Entry> {
     entry_with(pipe, r, None, true)
@@ -306,30 +187,8 @@ async fn samples(
         return count_streams(store, &pipe, min_t, max_t, whole).await;
     }
     // Rows the line filters surely keep are counted from their time and stream.
-    type Seen = HashMap<(String, String), Vec<i64>>;
-    let seen: Arc<parking_lot::Mutex<Seen>> = Arc::default();
-    let sure: Option<SureRows> = matches!(func, RangeFn::CountOverTime | RangeFn::Rate).then(|| {
-        let seen = seen.clone();
-        Arc::new(move |b: &RecordBatch, mask: &[bool]| {
-            let (Some(t), Some(l)) = (
-                b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
-                b.column_by_name(col::LABELS),
-            ) else {
-                return;
-            };
-            let lv = b.column_by_name(col::LEVEL);
-            let mut local: HashMap<(&str, &str), Vec<i64>> = HashMap::new();
-            for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
-                let labels = str_at(l.as_ref(), i).unwrap_or("{}");
-                let level = lv.and_then(|a| str_at(a.as_ref(), i)).unwrap_or("");
-                local.entry((labels, level)).or_default().push(t.value(i));
-            }
-            let mut all = seen.lock();
-            for ((l, lv), ts) in local {
-                all.entry((l.to_string(), lv.to_string())).or_default().extend(ts);
-            }
-        }) as SureRows
-    });
+    let counted = matches!(func, RangeFn::CountOverTime | RangeFn::Rate).then(SureCounts::default);
+    let sure = counted.as_ref().map(SureCounts::taker);
     let mut scan = scan_of(&pipe, min_t, max_t, None, sure);
     let bytes = matches!(func, RangeFn::BytesOverTime | RangeFn::BytesRate);
     // Summed into groups: only the labels of the groups and the stages are made, and
@@ -381,7 +240,7 @@ async fn samples(
     if too_many {
         return Err(Error::Limit(format!("the query would make more than {MAX_SERIES} series")));
     }
-    for ((labels_json, level), times) in std::mem::take(&mut *seen.lock()) {
+    for ((labels_json, level), times) in counted.map(SureCounts::take).unwrap_or_default() {
         let Some(labels) = series_of(&pipe, &labels_json, &level) else { continue };
         let labels = match fold {
             Some(g) => group_labels(&labels, g),

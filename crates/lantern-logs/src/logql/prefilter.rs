@@ -84,7 +84,7 @@ pub struct Prefilter {
     lines: Vec<LineStage>,
     /// Label matchers after `| json` on fields (every row passing has them true).
     json: Vec<LabelMatcher>,
-    /// Whether the pipeline is these line filters and nothing else: a row they surely
+    /// Whether the pipeline is `|=`/`!=` filters and nothing else: a row they surely
     /// keep is an entry of its stream's labels, known without decoding it.
     whole: bool,
 }
@@ -102,6 +102,32 @@ fn required_literals(re: &str) -> Option<Vec<String>> {
         return None;
     }
     lits.iter().map(|l| std::str::from_utf8(l.as_bytes()).ok().filter(|s| !s.is_empty()).map(str::to_string)).collect()
+}
+
+/// What every match of these alternative expressions (`|~ "a" or "b"`) holds one of;
+/// empty when any of them says nothing. Literals sharing a prefix (`after [0-9]` gives
+/// ten) are searched as that prefix, once.
+fn regex_needles(res: &[String]) -> Vec<String> {
+    let mut all = Vec::new();
+    for re in res {
+        match required_literals(re) {
+            Some(l) => all.extend(l),
+            None => return Vec::new(),
+        }
+    }
+    if let Some((first, others)) = all.split_first().filter(|(_, o)| !o.is_empty()) {
+        let mut n = first.len();
+        for l in others {
+            n = n.min(first.bytes().zip(l.bytes()).take_while(|(a, b)| a == b).count());
+        }
+        while !first.is_char_boundary(n) {
+            n -= 1;
+        }
+        if n >= 3 {
+            return vec![first[..n].to_string()];
+        }
+    }
+    all
 }
 
 /// The parts of a pipeline a prefilter can test (built by [`super::pipeline::Pipeline`]).
@@ -127,41 +153,12 @@ impl Prefilter {
                     p.lines.push(LineStage::NotContains(v.iter().map(|s| Needle::new(s)).collect()))
                 }
                 Pushed::Match(res) => {
-                    // `a|b` as two expressions: each gives its literals; any unknown one
-                    // leaves the stage untested.
-                    let mut all = Vec::new();
-                    for re in &res {
-                        match required_literals(re) {
-                            Some(l) => all.extend(l),
-                            None => {
-                                all.clear();
-                                break;
-                            }
-                        }
-                    }
-                    p.whole = false;
-                    // Literals sharing a prefix (`after [0-9]` gives ten): the prefix
-                    // alone is searched, once.
-                    if all.len() > 1 {
-                        let mut prefix: &str = &all[0];
-                        for l in &all[1..] {
-                            let n = prefix.bytes().zip(l.bytes()).take_while(|(a, b)| a == b).count();
-                            let mut n = n.min(prefix.len());
-                            while !prefix.is_char_boundary(n) {
-                                n -= 1;
-                            }
-                            prefix = &prefix[..n];
-                        }
-                        if prefix.len() >= 3 {
-                            all = vec![prefix.to_string()];
-                        }
-                    }
-                    if !all.is_empty() {
-                        p.lines.push(LineStage::Required(all.iter().map(|s| Needle::new(s)).collect()));
+                    let needles = regex_needles(&res);
+                    if !needles.is_empty() {
+                        p.lines.push(LineStage::Required(needles.iter().map(|s| Needle::new(s)).collect()));
                     }
                 }
                 Pushed::JsonLabel(m) => {
-                    p.whole = false;
                     let n = m.name.as_str();
                     let derived = crate::jsonl::TIME_KEYS.contains(&n) || crate::jsonl::LEVEL_KEYS.contains(&n);
                     if !n.starts_with("__") && !derived {

@@ -14,9 +14,6 @@
 
 use std::path::Path;
 
-use lantern_events::Options;
-use lantern_objstore::Store;
-
 use super::engine::{run, Answer, Params};
 use crate::jsonl::parse_time;
 use crate::model::rfc3339;
@@ -103,13 +100,7 @@ async fn logql_cases() {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        let store = LogStore::open(
-            &tmp.path().join("wal"),
-            Store::local(&tmp.path().join("objects")).unwrap(),
-            Options { row_group_rows: 4, ..Options::default() },
-        )
-        .await
-        .unwrap();
+        let store = crate::tests::open_with(tmp.path(), 4).await;
         let blocks: Vec<&str> = text.split("\n\n").map(str::trim).filter(|b| !b.is_empty()).collect();
         for block in blocks {
             let lines: Vec<&str> = block.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
@@ -158,13 +149,7 @@ async fn logql_cases() {
 #[tokio::test]
 async fn sealed_rows_answer_as_rows_in_memory_do() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = LogStore::open(
-        &tmp.path().join("wal"),
-        Store::local(&tmp.path().join("objects")).unwrap(),
-        Options { row_group_rows: 3, ..Options::default() },
-    )
-    .await
-    .unwrap();
+    let store = crate::tests::open_with(tmp.path(), 3).await;
     let t0 = parse_time("2026-02-11T19:00:00Z").unwrap();
     let json = [
         r#"{"event": "payment_failed", "error": "Insufficient funds", "error_code": "INSUFFICIENT_FUNDS", "status": 500, "level": "error", "timestamp": "2026-02-11T19:00:01Z"}"#,

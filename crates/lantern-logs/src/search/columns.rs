@@ -58,6 +58,23 @@ impl<'a> StrCol<'a> {
         }
     }
 
+    /// Each row's `test` of its value (a dictionary's distinct values tested once), or
+    /// `null` of the row where it has none.
+    fn per_row<T: Copy>(&self, n: usize, mut test: impl FnMut(&str) -> T, null: impl Fn(usize) -> T) -> Vec<T> {
+        match self {
+            StrCol::Plain(s) => (0..n).map(|i| if s.is_valid(i) { test(s.value(i)) } else { null(i) }).collect(),
+            StrCol::Dict(d, v) => {
+                let per_value: Vec<Option<T>> = (0..v.len()).map(|j| v.is_valid(j).then(|| test(v.value(j)))).collect();
+                (0..n)
+                    .map(|i| match d.is_valid(i) {
+                        true => per_value.get(d.keys().value(i) as usize).copied().flatten().unwrap_or_else(|| null(i)),
+                        false => null(i),
+                    })
+                    .collect()
+            }
+        }
+    }
+
     /// Calls `hit(i)` for each row whose value passes `test`, testing each distinct
     /// value once. With `must` (lowercase ASCII bytes every passing value contains,
     /// ignoring case), a plain column's values are searched for it as one buffer first
@@ -124,9 +141,8 @@ struct Cols<'a> {
     batch: &'a RecordBatch,
     /// Per free-text term (by address), each row's answer from every column.
     free: Vec<(*const Term, Vec<Tri>)>,
-    /// Per field term (by address), each row's answer from the field's column.
-    terms: Vec<(*const Term, Vec<Tri>)>,
-    /// Per range or `_exists_` of a field (by address), each row's answer.
+    /// Per term, range or `_exists_` of a field (by address), each row's answer from
+    /// the field's column.
     nodes: Vec<(*const Node, Vec<Tri>)>,
     /// The fields matched whole.
     ids: &'a IdFields,
@@ -177,6 +193,11 @@ fn label_level(text: &str) -> &str {
 }
 
 impl Cols<'_> {
+    /// Row `i`'s answer to a term, range or `_exists_` of a field.
+    fn field(&self, n: &Node, i: usize) -> Tri {
+        self.nodes.iter().find(|(p, _)| std::ptr::eq(*p, n)).map_or(Tri::Maybe, |(_, v)| v[i])
+    }
+
     /// What a row lacking a value in field `f`'s own column may still have: the field
     /// in `_rest` or a label of that name (unknown), else nothing (`none`).
     fn absent(&self, f: &str, i: usize, none: Tri) -> Tri {
@@ -227,7 +248,7 @@ fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
                 .as_ref()
                 .and_then(|a| a.get(i))
                 .map_or(Tri::Maybe, |s| Tri::from(t.pattern.as_ref().map_or(s == t.text, |p| p.is_match(s)))),
-            Target::Field(_) => c.terms.iter().find(|(p, _)| std::ptr::eq(*p, &**t)).map_or(Tri::Maybe, |(_, v)| v[i]),
+            Target::Field(_) => c.field(n, i),
             Target::Time => c.time.map_or(Tri::Maybe, |a| Tri::from(t.time == Some(a.value(i)))),
             Target::Any => c.free.iter().find(|(p, _)| std::ptr::eq(*p, &**t)).map_or(Tri::Maybe, |(_, v)| v[i]),
             Target::Message => Tri::Maybe,
@@ -236,9 +257,7 @@ fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
             let t = a.value(i);
             Tri::from(in_range(time_cmp(t, lo), time_cmp(t, hi), lo, hi))
         }),
-        Node::Range { target: Target::Field(_), .. } | Node::Exists(Target::Field(_)) => {
-            c.nodes.iter().find(|(p, _)| std::ptr::eq(*p, n)).map_or(Tri::Maybe, |(_, v)| v[i])
-        }
+        Node::Range { target: Target::Field(_), .. } | Node::Exists(Target::Field(_)) => c.field(n, i),
         _ => Tri::Maybe,
     }
 }
@@ -262,109 +281,63 @@ fn free_terms<'a>(n: &'a Node, out: &mut Vec<&'a Term>) {
     }
 }
 
-/// The field terms of a query.
-fn field_terms<'a>(n: &'a Node, out: &mut Vec<&'a Term>) {
-    match n {
-        Node::And(v) | Node::Or(v) => v.iter().for_each(|n| field_terms(n, out)),
-        Node::Not(n) => field_terms(n, out),
-        Node::Term(t) if matches!(t.target, Target::Field(_)) => out.push(t),
-        _ => {}
-    }
-}
-
-/// Each row's answer to a field term from the field's column (each distinct value of a
-/// dictionary tested once, nothing allocated per row); a row without a value there may
-/// still have one elsewhere (a stream label, `_rest`), or hold null.
-fn field_term(t: &Term, c: &Cols) -> Vec<Tri> {
-    let Target::Field(f) = &t.target else { return Vec::new() };
-    let n = c.batch.num_rows();
-    let id = c.ids.contains(f);
-    let missing = |i: usize| if t.lower == "null" { Tri::Maybe } else { c.absent(f, i, Tri::No) };
-    let Some(a) = c.batch.column_by_name(&col::field(f)) else { return (0..n).map(missing).collect() };
-    if let Some(s) = StrCol::of(a.as_ref()) {
-        return match s {
-            StrCol::Dict(d, v) => {
-                let per_value: Vec<bool> =
-                    (0..v.len()).map(|j| v.is_valid(j) && text_matches(t, v.value(j), id)).collect();
-                (0..n)
-                    .map(|i| match d.is_valid(i) {
-                        true => Tri::from(per_value.get(d.keys().value(i) as usize).copied().unwrap_or(false)),
-                        false => missing(i),
-                    })
-                    .collect()
-            }
-            StrCol::Plain(p) => (0..n)
-                .map(|i| if p.is_valid(i) { Tri::from(text_matches(t, p.value(i), id)) } else { missing(i) })
-                .collect(),
-        };
-    }
-    let any = a.as_any();
-    let scalar = |i: usize, v: Option<Value>| match v {
-        Some(v) => Tri::from(value_matches(t, &v, id)),
-        None => missing(i),
-    };
-    if let Some(x) = any.downcast_ref::<Int64Array>() {
-        (0..n).map(|i| scalar(i, x.is_valid(i).then(|| Value::Int(x.value(i))))).collect()
-    } else if let Some(x) = any.downcast_ref::<Float64Array>() {
-        (0..n).map(|i| scalar(i, x.is_valid(i).then(|| Value::Float(x.value(i))))).collect()
-    } else if let Some(x) = any.downcast_ref::<BooleanArray>() {
-        (0..n).map(|i| scalar(i, x.is_valid(i).then(|| Value::Bool(x.value(i))))).collect()
-    } else {
-        vec![Tri::Maybe; n]
-    }
-}
-
-/// The ranges and `_exists_` of fields in a query.
+/// The terms, ranges and `_exists_` of fields in a query.
 fn field_nodes<'a>(n: &'a Node, out: &mut Vec<&'a Node>) {
     match n {
         Node::And(v) | Node::Or(v) => v.iter().for_each(|n| field_nodes(n, out)),
         Node::Not(n) => field_nodes(n, out),
         Node::Range { target: Target::Field(_), .. } | Node::Exists(Target::Field(_)) => out.push(n),
+        Node::Term(t) if matches!(t.target, Target::Field(_)) => out.push(n),
         _ => {}
     }
 }
 
-/// Each row's answer to a range or `_exists_` of a field from the field's column (a
-/// row without a value there may still have one elsewhere).
+/// Each row's answer to a term, range or `_exists_` of a field from the field's column
+/// (a dictionary's distinct values tested once, nothing allocated per row for a term);
+/// a row without a value there may still have one elsewhere (a stream label, `_rest`),
+/// or hold null.
 fn field_node(n: &Node, c: &Cols) -> Vec<Tri> {
     let rows = c.batch.num_rows();
-    let (f, range) = match n {
-        Node::Range { target: Target::Field(f), lo, hi } => (f, Some((lo, hi))),
-        Node::Exists(Target::Field(f)) => (f, None),
+    // The field, the test of a value in its column (its text for strings), and the
+    // answer for a row without one.
+    type Test<'t> = Box<dyn Fn(&Value) -> Tri + 't>;
+    type TestText<'t> = Box<dyn Fn(&str) -> Tri + 't>;
+    let (f, test, test_text, null_may_match): (&String, Test, TestText, bool) = match n {
+        Node::Term(t) => match &t.target {
+            Target::Field(f) => {
+                let id = c.ids.contains(f);
+                (
+                    f,
+                    Box::new(move |v| Tri::from(value_matches(t, v, id))),
+                    Box::new(move |s| Tri::from(text_matches(t, s, id))),
+                    t.lower == "null",
+                )
+            }
+            _ => return vec![Tri::Maybe; rows],
+        },
+        Node::Range { target: Target::Field(f), lo, hi } => {
+            let test = move |v: &Value| {
+                let cmp = |b: &Option<(Bound, bool)>| b.as_ref().and_then(|(b, _)| cmp_bound(v, b));
+                Tri::from(in_range(cmp(lo), cmp(hi), lo, hi))
+            };
+            (f, Box::new(test), Box::new(move |s| test(&Value::Str(s.into()))), false)
+        }
+        Node::Exists(Target::Field(f)) => (f, Box::new(|_| Tri::Yes), Box::new(|_| Tri::Yes), false),
         _ => return vec![Tri::Maybe; rows],
     };
-    let a = c.batch.column_by_name(&col::field(f));
-    let test = |v: &Value| match range {
-        None => Tri::Yes,
-        Some((lo, hi)) => {
-            let cmp = |b: &Option<(Bound, bool)>| b.as_ref().and_then(|(b, _)| cmp_bound(v, b));
-            Tri::from(in_range(cmp(lo), cmp(hi), lo, hi))
-        }
-    };
-    let Some(a) = a else { return (0..rows).map(|i| c.absent(f, i, Tri::No)).collect() };
+    let missing = |i: usize| if null_may_match { Tri::Maybe } else { c.absent(f, i, Tri::No) };
+    let Some(a) = c.batch.column_by_name(&col::field(f)) else { return (0..rows).map(missing).collect() };
+    if let Some(s) = StrCol::of(a.as_ref()) {
+        return s.per_row(rows, test_text, missing);
+    }
     let any = a.as_any();
-    let per_row = |i: usize, v: Option<Value>| v.map_or_else(|| c.absent(f, i, Tri::No), |v| test(&v));
+    let scalar = |i: usize, v: Option<Value>| v.map_or_else(|| missing(i), |v| test(&v));
     if let Some(x) = any.downcast_ref::<Int64Array>() {
-        (0..rows).map(|i| per_row(i, x.is_valid(i).then(|| Value::Int(x.value(i))))).collect()
+        (0..rows).map(|i| scalar(i, x.is_valid(i).then(|| Value::Int(x.value(i))))).collect()
     } else if let Some(x) = any.downcast_ref::<Float64Array>() {
-        (0..rows).map(|i| per_row(i, x.is_valid(i).then(|| Value::Float(x.value(i))))).collect()
+        (0..rows).map(|i| scalar(i, x.is_valid(i).then(|| Value::Float(x.value(i))))).collect()
     } else if let Some(x) = any.downcast_ref::<BooleanArray>() {
-        (0..rows).map(|i| per_row(i, x.is_valid(i).then(|| Value::Bool(x.value(i))))).collect()
-    } else if let Some(s) = StrCol::of(a.as_ref()) {
-        match s {
-            StrCol::Dict(d, v) => {
-                let per_value: Vec<Tri> = (0..v.len()).map(|j| test(&Value::Str(v.value(j).into()))).collect();
-                (0..rows)
-                    .map(|i| match d.is_valid(i) {
-                        true => per_value.get(d.keys().value(i) as usize).copied().unwrap_or(Tri::Maybe),
-                        false => c.absent(f, i, Tri::No),
-                    })
-                    .collect()
-            }
-            StrCol::Plain(p) => (0..rows)
-                .map(|i| if p.is_valid(i) { test(&Value::Str(p.value(i).into())) } else { c.absent(f, i, Tri::No) })
-                .collect(),
-        }
+        (0..rows).map(|i| scalar(i, x.is_valid(i).then(|| Value::Bool(x.value(i))))).collect()
     } else {
         vec![Tri::Maybe; rows]
     }
@@ -461,20 +434,10 @@ fn elsewhere(b: &RecordBatch, f: &str) -> Vec<bool> {
             *o = rest.get(i).is_some_and(|r| r.contains(key.as_str()));
         }
     }
-    let named = |labels: &str| labels.contains(key.as_str());
     match str_col(b, col::LABELS) {
-        Some(StrCol::Dict(d, v)) => {
-            let per_value: Vec<bool> = (0..v.len()).map(|j| v.is_valid(j) && named(v.value(j))).collect();
-            if per_value.iter().any(|p| *p) {
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = *o || (d.is_valid(i) && per_value.get(d.keys().value(i) as usize).copied().unwrap_or(true));
-                }
-            }
-        }
-        Some(StrCol::Plain(s)) => {
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = *o || (s.is_valid(i) && named(s.value(i)));
-            }
+        Some(labels) => {
+            let named = labels.per_row(n, |l| l.contains(key.as_str()), |_| false);
+            out.iter_mut().zip(named).for_each(|(o, l)| *o = *o || l);
         }
         // Labels not read: anything may be a label.
         None => out.iter_mut().for_each(|o| *o = true),
@@ -540,14 +503,10 @@ pub(super) fn row_filter(node: &Arc<Node>, ids: &IdFields, min_t: i64, max_t: i6
                 service: str_col(b, col::SERVICE),
                 batch: b,
                 free,
-                terms: Vec::new(),
                 nodes: Vec::new(),
                 ids: &ids,
                 elsewhere,
             };
-            let mut fts = Vec::new();
-            field_terms(&node, &mut fts);
-            c.terms = fts.into_iter().map(|t| (t as *const Term, field_term(t, &c))).collect();
             let mut fns = Vec::new();
             field_nodes(&node, &mut fns);
             c.nodes = fns.into_iter().map(|n| (n as *const Node, field_node(n, &c))).collect();

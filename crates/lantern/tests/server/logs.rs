@@ -247,28 +247,25 @@ fn loki_clients_push_and_tail() {
     assert_eq!(got["labels"]["severity"], "error", "python-logging-loki tags the level");
     // Pushed lines come back through LogQL and the search syntax.
     let q = enc(r#"{service="payment"} |~ "req-12[34]""#);
-    let v = get_json(&srv.url(&format!("/loki/api/v1/query_range?query={q}&direction=forward")));
-    let lines: Vec<&str> = v["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["values"].as_array().unwrap().iter().map(|v| v[1].as_str().unwrap()))
-        .collect();
-    assert_eq!(lines.len(), 2, "{v}");
+    // The lines a log query answers, oldest first.
+    let lines_of = |srv: &Server| -> Vec<String> {
+        let v = get_json(&srv.url(&format!("/loki/api/v1/query_range?query={q}&direction=forward")));
+        v["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["values"].as_array().unwrap().iter().map(|v| v[1].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let lines = lines_of(&srv);
+    assert_eq!(lines.len(), 2, "{lines:?}");
     let v = search(&srv, json!({"query": "service:payment AND level:error"}));
     assert_eq!(v["total"], 1, "{v}");
     assert_eq!(v["hits"][0]["message"], "card declined for req-123");
     // The log holds the push requests themselves: after kill -9 they are read again,
     // and the same lines come back.
     srv.restart();
-    let again = get_json(&srv.url(&format!("/loki/api/v1/query_range?query={q}&direction=forward")));
-    let after: Vec<&str> = again["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["values"].as_array().unwrap().iter().map(|v| v[1].as_str().unwrap()))
-        .collect();
-    assert_eq!(after, lines);
+    assert_eq!(lines_of(&srv), lines);
     let v = search(&srv, json!({"query": "service:payment AND level:error"}));
     assert_eq!(v["total"], 1, "{v}");
 }
