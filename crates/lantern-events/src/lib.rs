@@ -155,6 +155,9 @@ pub struct Options {
     pub retention_bytes: Option<u64>,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
+    /// Remember, per sealed row group, the filter conditions none of its rows meets
+    /// (see [`RowFilter::key`]).
+    pub condition_cache: bool,
     /// What "now" is for retention and for the rows' arrival times.
     pub clock: lantern_core::clock::SharedClock,
 }
@@ -167,6 +170,7 @@ impl Default for Options {
             retention_age: None,
             retention_bytes: None,
             row_group_rows: 4096,
+            condition_cache: true,
             clock: lantern_core::clock::system(),
         }
     }
@@ -189,8 +193,34 @@ pub struct RowFilter {
     /// say, identifier columns when the filter shows no identifier of the group equals
     /// what is sought, or number columns when a word is sought.
     pub skip: Option<ColumnSkip>,
+    /// What the test's condition is, apart from the scan's time range and page bar: a
+    /// row group in which the test finds no row meeting it is remembered under this key
+    /// (sealed rows never change) and not read again by a scan with the same key.
+    pub key: Option<u64>,
     /// The test.
-    pub test: Arc<dyn Fn(&RecordBatch) -> arrow_array::BooleanArray + Send + Sync>,
+    pub test: Arc<dyn Fn(&RecordBatch) -> Tested + Send + Sync>,
+}
+
+/// A [`RowFilter::key`] for a condition written out in full (two conditions with the
+/// same text are the same).
+pub fn condition_key(condition: &str) -> u64 {
+    xxhash_rust::xxh64::xxh64(condition.as_bytes(), 0x636f_6e64)
+}
+
+/// What a [`RowFilter`]'s test says of a batch.
+pub struct Tested {
+    /// The rows that may match.
+    pub keep: arrow_array::BooleanArray,
+    /// No row of the batch meets the condition the filter's key names (every row was
+    /// tested: none was left out for the time range or the page's bar, and none was
+    /// taken from the columns).
+    pub none: bool,
+}
+
+impl From<arrow_array::BooleanArray> for Tested {
+    fn from(keep: arrow_array::BooleanArray) -> Self {
+        Tested { keep, none: false }
+    }
 }
 
 /// See [`RowFilter::skip`].
@@ -353,7 +383,7 @@ impl<T: Table> EventStore<T> {
     ) -> Result<Self> {
         let mut segments = Vec::new();
         for id in store.list_dirs(T::NAME).await? {
-            match segment::Segment::load(&store, T::NAME, &id).await? {
+            match segment::Segment::load(&store, T::NAME, &id, opts.condition_cache).await? {
                 Some(s) => segments.push(Arc::new(s)),
                 None => {
                     tracing::warn!(table = T::NAME, segment = %id, "removing a segment left half-written");
@@ -511,7 +541,7 @@ impl<T: Table> EventStore<T> {
         let built = tokio::task::spawn_blocking(move || segment::build::<T>(&id2, &rows2, upto, &opts))
             .await
             .map_err(|e| Error::Task(e.to_string()))??;
-        let seg = segment::Segment::put(&self.store, T::NAME, built).await?;
+        let seg = segment::Segment::put(&self.store, T::NAME, built, self.opts.condition_cache).await?;
         if let Err(e) = seg.warm::<T>(&self.store).await {
             tracing::warn!(table = T::NAME, error = %e, "reading a new segment's footer failed");
         }

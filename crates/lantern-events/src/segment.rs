@@ -61,6 +61,45 @@ pub struct Segment {
     /// Per row group, the filter over its rows' index keys.
     pub groups: Vec<Bloom>,
     footer: tokio::sync::OnceCell<ArrowReaderMetadata>,
+    /// Row groups known to hold no row meeting a filter's condition (`None`: not kept).
+    misses: Option<Misses>,
+}
+
+/// Per filter key ([`crate::RowFilter::key`]), the row groups (a bit each) none of whose
+/// rows meets its condition. At most [`Misses::KEYS`] keys are kept per segment: past
+/// that the oldest half is forgotten.
+#[derive(Default)]
+struct Misses(parking_lot::Mutex<Vec<(u64, Vec<u64>)>>);
+
+impl Misses {
+    const KEYS: usize = 1024;
+
+    fn has(&self, key: u64, g: usize) -> bool {
+        let m = self.0.lock();
+        m.iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .is_some_and(|(_, bits)| bits.get(g / 64).is_some_and(|w| w >> (g % 64) & 1 == 1))
+    }
+
+    fn add(&self, key: u64, g: usize) {
+        let mut m = self.0.lock();
+        let at = match m.iter().rposition(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                if m.len() >= Self::KEYS {
+                    m.drain(..Self::KEYS / 2);
+                }
+                m.push((key, Vec::new()));
+                m.len() - 1
+            }
+        };
+        let bits = &mut m[at].1;
+        if bits.len() <= g / 64 {
+            bits.resize(g / 64 + 1, 0);
+        }
+        bits[g / 64] |= 1 << (g % 64);
+    }
 }
 
 /// A segment built in memory, not yet written.
@@ -151,7 +190,8 @@ fn sidecar(info: &SegmentInfo, groups: &[Bloom]) -> Result<Vec<u8>> {
 
 impl Segment {
     /// Writes a built segment: data first, sidecar last.
-    pub async fn put(store: &Store, table: &str, mut b: Built) -> Result<Segment> {
+    /// With `cache`, it remembers the filter conditions its row groups do not meet.
+    pub async fn put(store: &Store, table: &str, mut b: Built, cache: bool) -> Result<Segment> {
         let id = b.info.id.clone();
         let data_len = b.data.len() as u64;
         b.info.data_len = data_len;
@@ -160,11 +200,12 @@ impl Segment {
         b.info.bytes = data_len + b.groups.iter().map(|g| 4 + g.len_bytes() as u64).sum::<u64>() + 256;
         let meta = sidecar(&b.info, &b.groups)?;
         store.put(&format!("{table}/{id}/meta"), Bytes::from(meta)).await?;
-        Ok(Segment { info: b.info, groups: b.groups, footer: Default::default() })
+        Ok(Segment { info: b.info, groups: b.groups, footer: Default::default(), misses: cache.then(Misses::default) })
     }
 
     /// Loads a segment's sidecar; `None` when it is missing (a half-written segment).
-    pub async fn load(store: &Store, table: &str, id: &str) -> Result<Option<Segment>> {
+    /// With `cache`, it remembers the filter conditions its row groups do not meet.
+    pub async fn load(store: &Store, table: &str, id: &str, cache: bool) -> Result<Option<Segment>> {
         let path = format!("{table}/{id}/meta");
         if !store.exists(&path).await? {
             return Ok(None);
@@ -185,7 +226,7 @@ impl Segment {
             groups.push(Bloom::from_bytes(rest.get(4..4 + len).ok_or_else(bad)?).ok_or_else(bad)?);
             rest = &rest[4 + len..];
         }
-        Ok(Some(Segment { info, groups, footer: Default::default() }))
+        Ok(Some(Segment { info, groups, footer: Default::default(), misses: cache.then(Misses::default) }))
     }
 
     fn data_path<T: Table>(&self) -> String {
@@ -228,7 +269,13 @@ impl Segment {
         // A group the caller counts from its summary.
         let summarized = self.info.group_summaries.get(g).is_some_and(|s| !s.is_null())
             && scan.skip_within.zip(times).is_some_and(|((a, b), [lo, hi])| *lo >= a && *hi <= b);
-        times_ok && !summarized && self.groups.get(g).is_none_or(|b| scan.group_may_match(b))
+        times_ok && !summarized && self.groups.get(g).is_none_or(|b| scan.group_may_match(b)) && !self.missed(g, scan)
+    }
+
+    /// Whether row group `g` is known to hold no row meeting the scan's filter.
+    fn missed(&self, g: usize, scan: &Scan) -> bool {
+        let key = scan.filter.as_ref().and_then(|f| f.key);
+        key.zip(self.misses.as_ref()).is_some_and(|(k, m)| m.has(k, g))
     }
 
     /// Hands `columns` of the row groups the scan selects (by time and filter) to
@@ -296,14 +343,19 @@ impl Segment {
         if cols.is_empty() {
             return Ok(Some((None, Vec::new())));
         }
-        let ranges: Vec<std::ops::Range<u64>> = cols.iter().map(|&c| chunk_range(rg, c)).collect();
+        let (read, nulls) = split_null(rg, cols);
+        let ranges: Vec<std::ops::Range<u64>> = read.iter().map(|&c| chunk_range(rg, c)).collect();
         let parts = store.get_ranges(&self.data_path::<T>(), &ranges).await?;
         let fetched: Vec<(u64, Bytes)> = ranges.iter().map(|r| r.start).zip(parts).collect();
         let chunks = Ranges { len: self.info.data_len, parts: fetched.clone() };
         let (id, footer, f) = (self.info.id.clone(), footer.clone(), f.clone());
-        let mask = tokio::task::spawn_blocking(move || select(&id, chunks, footer, g, &cols, &f))
+        let key = f.key;
+        let (mask, none) = tokio::task::spawn_blocking(move || select(&id, chunks, footer, g, (&read, &nulls), &f))
             .await
             .map_err(|e| Error::Task(e.to_string()))??;
+        if let Some((k, m)) = key.zip(self.misses.as_ref()).filter(|_| none) {
+            m.add(k, g);
+        }
         if mask.true_count() == 0 {
             return Ok(None);
         }
@@ -358,10 +410,10 @@ impl Segment {
             // selected rows.
             let rg = meta.row_group(g);
             let path = self.data_path::<T>();
-            let columns = columns.clone();
-            let rest: Vec<std::ops::Range<u64>> = (0..schema.num_columns())
-                .filter(|c| columns.as_ref().is_none_or(|cols| cols.contains(c)))
-                .map(|c| chunk_range(rg, c))
+            let (read, nulls) = split_null(rg, columns.clone().unwrap_or_else(|| (0..schema.num_columns()).collect()));
+            let rest: Vec<std::ops::Range<u64>> = read
+                .iter()
+                .map(|&c| chunk_range(rg, c))
                 .filter(|r| !fetched.iter().any(|(s, _)| *s == r.start))
                 .collect();
             let parts = store.get_ranges(&path, &rest).await?;
@@ -371,9 +423,10 @@ impl Segment {
             let picked: Option<Vec<u64>> = selection
                 .as_ref()
                 .map(|m| m.iter().enumerate().filter(|(_, v)| v.unwrap_or(false)).map(|(i, _)| i as u64).collect());
-            let rows = tokio::task::spawn_blocking(move || decode::<T>(&id, chunks, footer, g, selection, columns))
-                .await
-                .map_err(|e| Error::Task(e.to_string()))??;
+            let rows =
+                tokio::task::spawn_blocking(move || decode::<T>(&id, chunks, footer, g, selection, (&read, &nulls)))
+                    .await
+                    .map_err(|e| Error::Task(e.to_string()))??;
             let group_base = base + ((g as u64) << 24);
             for (i, r) in rows.iter().enumerate() {
                 let at = picked.as_ref().map_or(i as u64, |p| p.get(i).copied().unwrap_or(i as u64));
@@ -384,6 +437,50 @@ impl Segment {
         }
         Ok(ControlFlow::Continue(()))
     }
+}
+
+/// Columns `cols` of a row group parted into those to read and those holding nothing but
+/// nulls (by their statistics), which are made as null arrays instead of being decoded
+/// (all are read when all are null: a batch needs a column to have rows).
+fn split_null(rg: &parquet::file::metadata::RowGroupMetaData, cols: Vec<usize>) -> (Vec<usize>, Vec<usize>) {
+    let all_null = |c: usize| {
+        let nulls = rg.column(c).statistics().and_then(|s| s.null_count_opt());
+        nulls.is_some_and(|n| n as i64 == rg.num_rows())
+    };
+    let (nulls, read): (Vec<usize>, Vec<usize>) = cols.iter().partition(|&&c| all_null(c));
+    if read.is_empty() {
+        (cols, Vec::new())
+    } else {
+        (read, nulls)
+    }
+}
+
+/// A batch of file columns `read` with the file columns `nulls` added as null arrays, in
+/// the file's column order (by `schema`, the reader's Arrow schema of the whole file).
+fn with_nulls(
+    b: RecordBatch,
+    schema: &arrow_schema::Schema,
+    read: &[usize],
+    nulls: &[usize],
+) -> parquet::errors::Result<RecordBatch> {
+    if nulls.is_empty() {
+        return Ok(b);
+    }
+    let mut all: Vec<usize> = read.iter().chain(nulls).copied().collect();
+    all.sort_unstable();
+    let mut next = b.columns().iter();
+    let (mut fields, mut columns) = (Vec::with_capacity(all.len()), Vec::with_capacity(all.len()));
+    for c in all {
+        let f = schema.field(c);
+        let column = if nulls.contains(&c) {
+            arrow_array::new_null_array(f.data_type(), b.num_rows())
+        } else {
+            next.next().cloned().ok_or_else(|| parquet::errors::ParquetError::General("column not read".into()))?
+        };
+        fields.push(arrow_schema::Field::new(f.name(), column.data_type().clone(), true));
+        columns.push(column);
+    }
+    Ok(RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns)?)
 }
 
 /// The bytes of column `c` of a row group in its file.
@@ -447,25 +544,35 @@ fn project(
     reader.map(|b| b.map_err(|e| err(id, e))).collect()
 }
 
-/// Which rows of row group `g` pass `filter`, reading only its columns (`cols`).
+/// Which rows of row group `g` pass `filter`, reading only its columns (`cols`), and
+/// whether none meets its condition (see [`crate::Tested::none`]).
 fn select(
     id: &str,
     chunks: Ranges,
     footer: ArrowReaderMetadata,
     g: usize,
-    cols: &[usize],
+    (cols, nulls): (&[usize], &[usize]),
     filter: &RowFilter,
-) -> Result<BooleanArray> {
+) -> Result<(BooleanArray, bool)> {
     let mask = ProjectionMask::leaves(footer.parquet_schema(), cols.iter().copied());
     let footer = if filter.dictionary {
         // Strings stored with a dictionary are read as one: each distinct value is tested
         // once (the others stay plain: building a dictionary would cost more).
         use arrow_schema::{DataType, Field, Schema};
+        // Only chunks whose data pages all use the dictionary: one that fell back to
+        // plain pages (too many distinct values) would be built into a dictionary here.
         let rg = footer.metadata().row_group(g);
         let dictionary_coded = |name: &str| {
+            use parquet::basic::{Encoding, PageType};
             (0..rg.num_columns()).any(|c| {
                 let cc = rg.column(c);
-                cc.column_descr().name() == name && cc.dictionary_page_offset().is_some()
+                let all_pages = cc.page_encoding_stats().is_some_and(|stats| {
+                    stats.iter().all(|p| {
+                        p.page_type == PageType::DICTIONARY_PAGE
+                            || matches!(p.encoding, Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY)
+                    })
+                });
+                cc.column_descr().name() == name && cc.dictionary_page_offset().is_some() && all_pages
             })
         };
         let fields: Vec<Field> = footer
@@ -486,6 +593,7 @@ fn select(
     } else {
         footer
     };
+    let schema = footer.schema().clone();
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)
         .with_row_groups(vec![g])
         .with_projection(mask)
@@ -493,12 +601,15 @@ fn select(
         .build()
         .map_err(|e| err(id, e))?;
     let mut parts: Vec<BooleanArray> = Vec::new();
+    let mut none = true;
     for batch in reader {
-        let batch = batch.map_err(|e| err(id, e))?;
-        parts.push((filter.test)(&batch));
+        let batch = with_nulls(batch.map_err(|e| err(id, e))?, &schema, cols, nulls).map_err(|e| err(id, e))?;
+        let tested = (filter.test)(&batch);
+        none &= tested.none;
+        parts.push(tested.keep);
     }
     let keep: Vec<bool> = parts.iter().flat_map(|p| p.iter().map(|v| v.unwrap_or(true))).collect();
-    Ok(BooleanArray::from(keep))
+    Ok((BooleanArray::from(keep), none && !parts.is_empty()))
 }
 
 /// The rows of row group `g` (only those `selection` marks, when given).
@@ -508,20 +619,20 @@ fn decode<T: Table>(
     footer: ArrowReaderMetadata,
     g: usize,
     selection: Option<BooleanArray>,
-    columns: Option<Vec<usize>>,
+    (cols, nulls): (&[usize], &[usize]),
 ) -> Result<Vec<T::Row>> {
-    let mask = columns.map(|c| ProjectionMask::leaves(footer.parquet_schema(), c));
-    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer).with_row_groups(vec![g]);
-    if let Some(mask) = mask {
-        builder = builder.with_projection(mask);
-    }
+    let mask = ProjectionMask::leaves(footer.parquet_schema(), cols.iter().copied());
+    let schema = footer.schema().clone();
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)
+        .with_row_groups(vec![g])
+        .with_projection(mask);
     if let Some(mask) = &selection {
         builder = builder.with_row_selection(RowSelection::from_filters(std::slice::from_ref(mask)));
     }
     let reader = builder.build().map_err(|e| err(id, e))?;
     let mut rows = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| err(id, e))?;
+        let batch = with_nulls(batch.map_err(|e| err(id, e))?, &schema, cols, nulls).map_err(|e| err(id, e))?;
         if batch.num_rows() > 0 {
             rows.extend(T::from_batch(&batch).map_err(|e| err(id, e))?);
         }

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use arrow_array::{Array, BinaryArray, Int64Array, StringArray};
+use arrow_array::{Array, BinaryArray, BooleanArray, Int64Array, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
 use super::*;
@@ -122,13 +122,15 @@ async fn rows_survive_sealing_and_reopening_and_scans_skip_what_cannot_match() {
     let filter = RowFilter {
         dictionary: false,
         skip: None,
+        key: None,
         columns: vec!["id".into()],
         test: Arc::new(move |b: &RecordBatch| {
             let col = b.column_by_name("id").and_then(|c| c.as_any().downcast_ref::<BinaryArray>().cloned());
             col.map_or_else(
-                || vec![true; b.num_rows()].into(),
+                || BooleanArray::from(vec![true; b.num_rows()]),
                 |col| col.iter().map(|v| Some(v == Some(&id[..]))).collect(),
             )
+            .into()
         }),
     };
     let scan = Scan { keys: vec![bloom::key(&[b"id", &want.id])], filter: Some(filter), ..Scan::all() };
@@ -233,3 +235,58 @@ async fn a_half_written_segment_is_removed_and_its_rows_replayed() {
 }
 
 use bytes::Bytes;
+
+/// A filter on `id` keeping the rows of ID `want`, counting the rows it tests; keyed
+/// when `keyed`.
+fn id_is(want: u32, keyed: bool, tested: Arc<std::sync::atomic::AtomicUsize>) -> RowFilter {
+    RowFilter {
+        dictionary: false,
+        skip: None,
+        key: keyed.then(|| crate::condition_key(&format!("id {want}"))),
+        columns: vec!["id".into()],
+        test: Arc::new(move |b: &RecordBatch| {
+            tested.fetch_add(b.num_rows(), std::sync::atomic::Ordering::Relaxed);
+            let col = b.column_by_name("id").and_then(|c| c.as_any().downcast_ref::<BinaryArray>().cloned());
+            let keep: BooleanArray = match col {
+                Some(col) => col.iter().map(|v| Some(v == Some(&want.to_be_bytes()[..]))).collect(),
+                None => vec![true; b.num_rows()].into(),
+            };
+            crate::Tested { none: keep.true_count() == 0, keep }
+        }),
+    }
+}
+
+#[tokio::test]
+async fn row_groups_a_condition_found_nothing_in_are_not_read_again() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for cache in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::local(&dir.path().join("data")).unwrap();
+        let opts = Options { row_group_rows: 100, condition_cache: cache, ..Options::default() };
+        let s = EventStore::<Notes>::open(&dir.path().join("log"), store, opts).await.unwrap();
+        // ID 7 is in the first row group only.
+        s.append((0..1000).map(|i| note(1_000 + i as i64, i)).collect()).unwrap();
+        s.seal().await.unwrap();
+        let tested = Arc::new(AtomicUsize::new(0));
+        let scan = |want, keyed| Scan { filter: Some(id_is(want, keyed, tested.clone())), ..Scan::all() };
+        let times = |v: Vec<Note>| v.into_iter().map(|n| n.t).collect::<Vec<_>>();
+        // The first scan tests every row; the groups without a match are remembered.
+        assert_eq!(times(collect(&s, &scan(7, true)).await), vec![1_007]);
+        assert_eq!(tested.swap(0, Ordering::Relaxed), 1000);
+        // Again, and over a narrower time range: only the first group is read, and the
+        // answer is the same.
+        assert_eq!(times(collect(&s, &scan(7, true)).await), vec![1_007]);
+        assert_eq!(tested.swap(0, Ordering::Relaxed), if cache { 100 } else { 1000 });
+        let narrow = Scan { min_t: 1_000, max_t: 1_500, ..scan(7, true) };
+        assert_eq!(times(collect(&s, &narrow).await), vec![1_007]);
+        assert_eq!(tested.swap(0, Ordering::Relaxed), if cache { 100 } else { 600 });
+        // Another condition, or one without a key, is tested on every row.
+        assert_eq!(collect(&s, &scan(123, true)).await.len(), 1);
+        assert_eq!(tested.swap(0, Ordering::Relaxed), 1000);
+        assert_eq!(collect(&s, &scan(7, false)).await.len(), 1);
+        assert_eq!(tested.swap(0, Ordering::Relaxed), 1000);
+        // Rows in memory are never skipped.
+        s.append(vec![note(9_000, 7)]).unwrap();
+        assert_eq!(times(collect(&s, &scan(7, true)).await), vec![1_007, 9_000]);
+    }
+}

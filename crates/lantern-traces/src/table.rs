@@ -448,14 +448,19 @@ pub mod prefilter {
         RowFilter {
             dictionary: false,
             skip: None,
+            key: None,
             columns: vec!["trace_id".into()],
             test: Arc::new(move |b: &RecordBatch| {
-                match b.column_by_name("trace_id").and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>()) {
+                let keep: BooleanArray = match b
+                    .column_by_name("trace_id")
+                    .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>())
+                {
                     Some(col) => (0..col.len())
                         .map(|i| Some(col.value(i).try_into().is_ok_and(|id: [u8; 16]| ids.contains(&id))))
                         .collect(),
                     None => vec![true; b.num_rows()].into(),
-                }
+                };
+                keep.into()
             }),
         }
     }
@@ -469,6 +474,10 @@ pub mod prefilter {
         min_duration_ns: Option<i64>,
         max_duration_ns: Option<i64>,
     ) -> RowFilter {
+        // The condition, for the segments to remember where nothing meets it.
+        let key = lantern_events::condition_key(&format!(
+            "spans {service:?} {operation:?} {tags:?} {min_duration_ns:?} {max_duration_ns:?}"
+        ));
         let tags: Vec<Vec<Finder<'static>>> = tags
             .iter()
             .filter_map(|(k, v)| crate::model::compact::fragments(k, v))
@@ -495,8 +504,13 @@ pub mod prefilter {
         RowFilter {
             dictionary: false,
             skip: None,
+            key: Some(key),
             columns: ["service", "name", "attributes", "resource", "duration_ns"].map(String::from).into(),
-            test: Arc::new(move |b: &RecordBatch| test(b).unwrap_or_else(|| vec![true; b.num_rows()].into())),
+            test: Arc::new(move |b: &RecordBatch| match test(b) {
+                // Every row is tested (the time range is not part of the test).
+                Some(keep) => lantern_events::Tested { none: keep.true_count() == 0, keep },
+                None => BooleanArray::from(vec![true; b.num_rows()]).into(),
+            }),
         }
     }
 }

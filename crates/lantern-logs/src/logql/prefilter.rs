@@ -87,6 +87,8 @@ pub struct Prefilter {
     /// Whether the pipeline is `|=`/`!=` filters and nothing else: a row they surely
     /// keep is an entry of its stream's labels, known without decoding it.
     whole: bool,
+    /// What the prefilter tests, written out (see [`Prefilter::condition`]).
+    condition: String,
 }
 
 /// The literals every match of a regular expression holds one of (matches are found
@@ -147,6 +149,12 @@ impl Prefilter {
     pub fn new(parts: Vec<Pushed>, whole: bool) -> Prefilter {
         let mut p = Prefilter { whole, ..Prefilter::default() };
         for part in parts {
+            p.condition.push_str(&match &part {
+                Pushed::Contains(v) => format!("|= {v:?} "),
+                Pushed::NotContains(v) => format!("!= {v:?} "),
+                Pushed::Match(v) => format!("|~ {v:?} "),
+                Pushed::JsonLabel(m) => format!("| json | {m:?} "),
+            });
             match part {
                 Pushed::Contains(v) => p.lines.push(LineStage::Contains(v.iter().map(|s| Needle::new(s)).collect())),
                 Pushed::NotContains(v) => {
@@ -168,6 +176,12 @@ impl Prefilter {
             }
         }
         p
+    }
+
+    /// What the prefilter tests, written out: two prefilters with the same condition
+    /// rule out the same rows.
+    pub fn condition(&self) -> &str {
+        &self.condition
     }
 
     /// Whether the prefilter tests anything.

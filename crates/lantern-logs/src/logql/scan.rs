@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
-use arrow_array::{Array, BooleanArray, Int64Array, RecordBatch};
-use lantern_events::{FirstRows, RowFilter, Scan};
+use arrow_array::{Array, Int64Array, RecordBatch};
+use lantern_events::{FirstRows, RowFilter, Scan, Tested};
 
 use super::pipeline::Pipeline;
 use super::prefilter::{str_at, Prefilter};
@@ -86,8 +86,11 @@ pub fn scan_of(
         None => (None, None),
     };
     let test = RowTest { pipe: pipe.clone(), pre: pre.clone(), min_t, max_t, first: first.clone(), page_limit, sure };
+    // The condition: the selector and what the prefilter tests.
+    let key = lantern_events::condition_key(&format!("logql {:?} {}", pipe.selector, pre.condition()));
     let filter = RowFilter {
         dictionary: true,
+        key: Some(key),
         // Numbers and booleans are not read but for a label filter on them: a needle
         // that could be one leaves the row unknown.
         skip: Some(Arc::new(move |_, name: &str, text: bool| name.starts_with('.') && !text && !pre.tests_field(name))),
@@ -109,7 +112,7 @@ struct RowTest {
 }
 
 impl RowTest {
-    fn run(&self, b: &RecordBatch) -> BooleanArray {
+    fn run(&self, b: &RecordBatch) -> Tested {
         let n = b.num_rows();
         let mut keep = vec![true; n];
         let time = b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>());
@@ -119,12 +122,17 @@ impl RowTest {
                 *k = ts >= self.min_t && ts <= self.max_t && !self.first.as_ref().is_some_and(|f| f.beyond(ts));
             }
         }
+        // Whether the condition (selector and prefilter) is tested on every row, and
+        // whether some row meets it.
+        let every_row = keep.iter().all(|k| *k);
+        let mut met = false;
         self.stream(b, &mut keep);
         if keep.iter().any(|k| *k) {
             match (&self.sure, self.page_limit.zip(self.first.as_ref()).zip(time)) {
                 (Some(take), _) if self.pre.can_be_sure() => {
                     let mut surely = vec![false; n];
                     self.pre.test(b, &mut keep, Some(&mut surely));
+                    met = keep.iter().any(|k| *k);
                     for (s, k) in surely.iter_mut().zip(keep.iter_mut()) {
                         *s = *s && *k;
                         *k = *k && !*s;
@@ -138,12 +146,16 @@ impl RowTest {
                     if !self.pipe.is_empty {
                         self.pre.test(b, &mut keep, Some(&mut surely));
                     }
+                    met = keep.iter().any(|k| *k);
                     page_cut(&mut keep, &surely, |i| first.rank(t.value(i)), limit);
                 }
-                _ => self.pre.test(b, &mut keep, None),
+                _ => {
+                    self.pre.test(b, &mut keep, None);
+                    met = keep.iter().any(|k| *k);
+                }
             }
         }
-        keep.into_iter().map(Some).collect()
+        Tested { keep: keep.into_iter().map(Some).collect(), none: every_row && !met }
     }
 
     /// Clears `keep` of rows whose stream the selector does not take (each distinct

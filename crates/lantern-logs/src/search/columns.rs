@@ -79,42 +79,12 @@ impl<'a> StrCol<'a> {
     /// value once. With `must` (lowercase ASCII bytes every passing value contains,
     /// ignoring case), a plain column's values are searched for it as one buffer first
     /// and only the rows it occurs in are tested.
-    fn each(&self, n: usize, must: Option<&[u8]>, mut test: impl FnMut(&str) -> bool, mut hit: impl FnMut(usize)) {
+    fn each(&self, n: usize, must: Option<&[u8]>, test: impl FnMut(&str) -> bool, mut hit: impl FnMut(usize)) {
         match self {
-            StrCol::Plain(s) => match must.filter(|m| !m.is_empty()) {
-                Some(m) => {
-                    let offsets = s.value_offsets();
-                    let data = s.value_data();
-                    let base = offsets[0] as usize;
-                    let end = offsets[n.min(s.len())] as usize;
-                    let (lo, up) = (m[0].to_ascii_lowercase(), m[0].to_ascii_uppercase());
-                    let mut at = base;
-                    let mut last_row = usize::MAX;
-                    while at < end {
-                        let Some(i) = memchr::memchr2(lo, up, &data[at..end]) else { break };
-                        let p = at + i;
-                        at = p + 1;
-                        if end - p < m.len() || !data[p..p + m.len()].eq_ignore_ascii_case(m) {
-                            continue;
-                        }
-                        // The row whose value holds this position.
-                        let row = offsets[..=n].partition_point(|o| (*o as usize) <= p) - 1;
-                        if row != last_row && row < n && s.is_valid(row) && test(s.value(row)) {
-                            hit(row);
-                        }
-                        last_row = row;
-                    }
-                }
-                None => {
-                    for i in 0..n {
-                        if s.is_valid(i) && test(s.value(i)) {
-                            hit(i);
-                        }
-                    }
-                }
-            },
+            StrCol::Plain(s) => passing(s, n, must, test, hit),
             StrCol::Dict(d, v) => {
-                let per_value: Vec<bool> = (0..v.len()).map(|j| v.is_valid(j) && test(v.value(j))).collect();
+                let mut per_value = vec![false; v.len()];
+                passing(v, v.len(), must, test, |j| per_value[j] = true);
                 if !per_value.iter().any(|p| *p) {
                     return;
                 }
@@ -125,6 +95,48 @@ impl<'a> StrCol<'a> {
                 }
             }
         }
+    }
+}
+
+/// Calls `hit(i)` for each of the first `n` values that passes `test`. With `must`
+/// (lowercase ASCII bytes every passing value contains, ignoring case), the values are
+/// searched for it as one buffer first and only those it occurs in are tested.
+fn passing(
+    s: &StringArray,
+    n: usize,
+    must: Option<&[u8]>,
+    mut test: impl FnMut(&str) -> bool,
+    mut hit: impl FnMut(usize),
+) {
+    let n = n.min(s.len());
+    let Some(m) = must.filter(|m| !m.is_empty()) else {
+        for i in 0..n {
+            if s.is_valid(i) && test(s.value(i)) {
+                hit(i);
+            }
+        }
+        return;
+    };
+    let offsets = s.value_offsets();
+    let data = s.value_data();
+    let base = offsets[0] as usize;
+    let end = offsets[n] as usize;
+    let (lo, up) = (m[0].to_ascii_lowercase(), m[0].to_ascii_uppercase());
+    let mut at = base;
+    let mut last_row = usize::MAX;
+    while at < end {
+        let Some(i) = memchr::memchr2(lo, up, &data[at..end]) else { break };
+        let p = at + i;
+        at = p + 1;
+        if end - p < m.len() || !data[p..p + m.len()].eq_ignore_ascii_case(m) {
+            continue;
+        }
+        // The row whose value holds this position.
+        let row = offsets[..=n].partition_point(|o| (*o as usize) <= p) - 1;
+        if row != last_row && row < n && s.is_valid(row) && test(s.value(row)) {
+            hit(row);
+        }
+        last_row = row;
     }
 }
 
@@ -487,10 +499,12 @@ pub(super) fn row_filter(node: &Arc<Node>, ids: &IdFields, min_t: i64, max_t: i6
         }) as lantern_events::ColumnSkip
     });
     let ids = ids.clone();
+    let key = lantern_events::condition_key(&format!("search {node:?} {ids:?}"));
     RowFilter {
         columns,
         dictionary: true,
         skip,
+        key: Some(key),
         test: Arc::new(move |b: &RecordBatch| {
             let levels = row_levels(b);
             let mut terms = Vec::new();
@@ -510,19 +524,25 @@ pub(super) fn row_filter(node: &Arc<Node>, ids: &IdFields, min_t: i64, max_t: i6
             let mut fns = Vec::new();
             field_nodes(&node, &mut fns);
             c.nodes = fns.into_iter().map(|n| (n as *const Node, field_node(n, &c))).collect();
-            (0..b.num_rows())
+            // Whether every row was tested and none may match.
+            let mut none = true;
+            let keep = (0..b.num_rows())
                 .map(|i| {
                     let t = c.time.map(|a| a.value(i));
                     if t.is_some_and(|t| t < min_t || t > max_t) {
+                        none = false;
                         return Some(false);
                     }
-                    Some(match (pre(&node, &c, i), t) {
+                    let p = pre(&node, &c, i);
+                    none &= p == Tri::No;
+                    Some(match (p, t) {
                         (Tri::No, _) => false,
                         (Tri::Yes, Some(t)) => sure(t, c.levels.as_ref().map_or("", |l| l[i])),
                         _ => true,
                     })
                 })
-                .collect()
+                .collect();
+            lantern_events::Tested { keep, none }
         }),
     }
 }
