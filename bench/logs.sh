@@ -96,16 +96,19 @@ for LINES in $SIZES; do
     echo "| chdb MergeTree (above; it also keeps the raw line) | $(f "r['chdb_bytes']") bytes | |"
     echo "| Lantern / chdb on disk | $(ratio "$bytes_jsonl" "$(f "r['chdb_bytes']")") | |"
     echo
-    echo "Queries, milliseconds p50 / p99 (target: Lantern / chdb <= 1):"
+    echo "Queries, milliseconds p50 / p99 of repeated runs, both with their defaults (ClickHouse's query condition cache and"
+    echo "Lantern's \\`logs.condition_cache\\` on; target: Lantern / chdb <= 1); chdb's p50 with its cache off; and each system's first"
+    echo "run of the query (neither has seen it):"
     echo
-    echo "| query | Lantern | chdb | Lantern / chdb (p50) | answers agree |"
-    echo "|---|---:|---:|---:|---|"
+    echo "| query | Lantern | chdb | Lantern / chdb (p50) | chdb, cache off | Lantern / chdb cache off | first run, Lantern / chdb | answers agree |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|"
     python3 - "$q" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 for x in r["shapes"]:
     agree = "yes" if x["agree"] else f"NO: {x['lantern']} vs {x['chdb']}"
-    print(f"| {x['desc']} | {x['lantern_p50']} / {x['lantern_p99']} | {x['chdb_p50']} / {x['chdb_p99']} | {x['ratio']} | {agree} |")
+    print(f"| {x['desc']} | {x['lantern_p50']} / {x['lantern_p99']} | {x['chdb_p50']} / {x['chdb_p99']} | {x['ratio']} "
+          f"| {x['chdb_nocache_p50']} | {x['ratio_nocache']} | {x['lantern_first']} / {x['chdb_first']} | {agree} |")
 PY
   } >> "$OUT/report.md"
 done

@@ -193,13 +193,22 @@ pub struct RowFilter {
     /// say, identifier columns when the filter shows no identifier of the group equals
     /// what is sought, or number columns when a word is sought.
     pub skip: Option<ColumnSkip>,
-    /// What the test's condition is, apart from the scan's time range and page bar: a
-    /// row group in which the test finds no row meeting it is remembered under this key
-    /// (sealed rows never change) and not read again by a scan with the same key.
+    /// What the test's condition is, apart from the scan's time range and page bar (see
+    /// [`Met`]): what it says of each row of a row group is remembered under this key
+    /// (sealed rows never change). A later scan with the same key skips a group in
+    /// which no row meets it, and, with `cheap`, reads only those columns of the others
+    /// and hands the test what was remembered.
     pub key: Option<u64>,
-    /// The test.
-    pub test: Arc<dyn Fn(&RecordBatch) -> Tested + Send + Sync>,
+    /// The columns the test reads besides its condition's (say, the time, to count rows
+    /// by): given a remembered [`Met`], the test must need no others.
+    pub cheap: Option<Vec<String>>,
+    /// The test, given what its condition was found to say of the rows before, if that
+    /// is remembered (then the batch has only the `cheap` columns).
+    pub test: RowTest,
 }
+
+/// See [`RowFilter::test`].
+pub type RowTest = Arc<dyn Fn(&RecordBatch, Option<&Met>) -> Tested + Send + Sync>;
 
 /// A [`RowFilter::key`] for a condition written out in full (two conditions with the
 /// same text are the same).
@@ -211,15 +220,36 @@ pub fn condition_key(condition: &str) -> u64 {
 pub struct Tested {
     /// The rows that may match.
     pub keep: arrow_array::BooleanArray,
-    /// No row of the batch meets the condition the filter's key names (every row was
-    /// tested: none was left out for the time range or the page's bar, and none was
-    /// taken from the columns).
-    pub none: bool,
+    /// What the filter's condition says of every row, when the test worked it out for
+    /// every row (none was left out for the time range or the page's bar).
+    pub met: Option<Met>,
 }
 
 impl From<arrow_array::BooleanArray> for Tested {
     fn from(keep: arrow_array::BooleanArray) -> Self {
-        Tested { keep, none: false }
+        Tested { keep, met: None }
+    }
+}
+
+/// What a filter's condition says of each row: whether it may meet it, and whether it
+/// surely does (a row surely meeting it may be counted without being decoded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Met {
+    /// Per row, whether it may meet the condition.
+    pub rows: Vec<bool>,
+    /// Per row, whether it surely meets it (only rows that may).
+    pub sure: Vec<bool>,
+}
+
+impl Met {
+    /// No row meets the condition.
+    pub fn none(n: usize) -> Met {
+        Met { rows: vec![false; n], sure: vec![false; n] }
+    }
+
+    /// Whether some row may meet the condition.
+    pub fn any(&self) -> bool {
+        self.rows.iter().any(|r| *r)
     }
 }
 

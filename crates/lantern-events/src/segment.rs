@@ -61,44 +61,105 @@ pub struct Segment {
     /// Per row group, the filter over its rows' index keys.
     pub groups: Vec<Bloom>,
     footer: tokio::sync::OnceCell<ArrowReaderMetadata>,
-    /// Row groups known to hold no row meeting a filter's condition (`None`: not kept).
-    misses: Option<Misses>,
+    /// What filters' conditions say of the rows of its row groups (`None`: not kept).
+    known: Option<Remembered>,
 }
 
-/// Per filter key ([`crate::RowFilter::key`]), the row groups (a bit each) none of whose
-/// rows meets its condition. At most [`Misses::KEYS`] keys are kept per segment: past
-/// that the oldest half is forgotten.
-#[derive(Default)]
-struct Misses(parking_lot::Mutex<Vec<(u64, Vec<u64>)>>);
+/// Rows of a row group, packed.
+enum RowSet {
+    None,
+    All,
+    /// Their indexes, when few.
+    Few(Vec<u32>),
+    /// A bit per row.
+    Bits(Vec<u64>),
+}
 
-impl Misses {
-    const KEYS: usize = 1024;
-
-    fn has(&self, key: u64, g: usize) -> bool {
-        let m = self.0.lock();
-        m.iter()
-            .rev()
-            .find(|(k, _)| *k == key)
-            .is_some_and(|(_, bits)| bits.get(g / 64).is_some_and(|w| w >> (g % 64) & 1 == 1))
+impl RowSet {
+    fn pack(mask: &[bool]) -> RowSet {
+        let count = mask.iter().filter(|m| **m).count();
+        if count == 0 {
+            RowSet::None
+        } else if count == mask.len() {
+            RowSet::All
+        } else if count * 32 < mask.len() {
+            RowSet::Few(mask.iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| i as u32).collect())
+        } else {
+            let mut bits = vec![0u64; mask.len().div_ceil(64)];
+            for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
+                bits[i / 64] |= 1 << (i % 64);
+            }
+            RowSet::Bits(bits)
+        }
     }
 
-    fn add(&self, key: u64, g: usize) {
-        let mut m = self.0.lock();
-        let at = match m.iter().rposition(|(k, _)| *k == key) {
-            Some(at) => at,
-            None => {
-                if m.len() >= Self::KEYS {
-                    m.drain(..Self::KEYS / 2);
-                }
-                m.push((key, Vec::new()));
-                m.len() - 1
+    fn unpack(&self, n: usize) -> Vec<bool> {
+        match self {
+            RowSet::None => vec![false; n],
+            RowSet::All => vec![true; n],
+            RowSet::Few(at) => {
+                let mut v = vec![false; n];
+                at.iter().filter(|&&i| (i as usize) < n).for_each(|&i| v[i as usize] = true);
+                v
             }
-        };
-        let bits = &mut m[at].1;
-        if bits.len() <= g / 64 {
-            bits.resize(g / 64 + 1, 0);
+            RowSet::Bits(bits) => (0..n).map(|i| bits.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)).collect(),
         }
-        bits[g / 64] |= 1 << (g % 64);
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            RowSet::None | RowSet::All => 0,
+            RowSet::Few(v) => v.len() * 4,
+            RowSet::Bits(v) => v.len() * 8,
+        }
+    }
+}
+
+/// What a condition was found to say of a row group's rows ([`crate::Met`], packed).
+struct Known {
+    n: usize,
+    rows: RowSet,
+    sure: RowSet,
+}
+
+/// Per filter key ([`crate::RowFilter::key`]) and row group, what its condition says of
+/// the rows. At most [`Remembered::BYTES`] are kept per segment: past that the oldest
+/// entries are forgotten.
+#[derive(Default)]
+struct Remembered(parking_lot::Mutex<RememberedInner>);
+
+#[derive(Default)]
+struct RememberedInner {
+    bytes: usize,
+    known: std::collections::HashMap<(u64, usize), Arc<Known>>,
+    order: std::collections::VecDeque<(u64, usize)>,
+}
+
+impl Remembered {
+    const BYTES: usize = 2 << 20;
+    /// What an entry costs besides its rows.
+    const ENTRY: usize = 64;
+
+    fn get(&self, key: u64, g: usize) -> Option<Arc<Known>> {
+        self.0.lock().known.get(&(key, g)).cloned()
+    }
+
+    fn put(&self, key: u64, g: usize, met: &crate::Met) {
+        let k = Known { n: met.rows.len(), rows: RowSet::pack(&met.rows), sure: RowSet::pack(&met.sure) };
+        let size = Self::ENTRY + k.rows.bytes() + k.sure.bytes();
+        let mut m = self.0.lock();
+        if let Some(old) = m.known.insert((key, g), Arc::new(k)) {
+            m.bytes -= Self::ENTRY + old.rows.bytes() + old.sure.bytes();
+        } else {
+            m.order.push_back((key, g));
+        }
+        m.bytes += size;
+        while m.bytes > Self::BYTES {
+            let Some(oldest) = m.order.pop_front() else { break };
+            if let Some(old) = m.known.remove(&oldest) {
+                m.bytes -= Self::ENTRY + old.rows.bytes() + old.sure.bytes();
+            }
+        }
     }
 }
 
@@ -200,7 +261,12 @@ impl Segment {
         b.info.bytes = data_len + b.groups.iter().map(|g| 4 + g.len_bytes() as u64).sum::<u64>() + 256;
         let meta = sidecar(&b.info, &b.groups)?;
         store.put(&format!("{table}/{id}/meta"), Bytes::from(meta)).await?;
-        Ok(Segment { info: b.info, groups: b.groups, footer: Default::default(), misses: cache.then(Misses::default) })
+        Ok(Segment {
+            info: b.info,
+            groups: b.groups,
+            footer: Default::default(),
+            known: cache.then(Remembered::default),
+        })
     }
 
     /// Loads a segment's sidecar; `None` when it is missing (a half-written segment).
@@ -226,7 +292,7 @@ impl Segment {
             groups.push(Bloom::from_bytes(rest.get(4..4 + len).ok_or_else(bad)?).ok_or_else(bad)?);
             rest = &rest[4 + len..];
         }
-        Ok(Some(Segment { info, groups, footer: Default::default(), misses: cache.then(Misses::default) }))
+        Ok(Some(Segment { info, groups, footer: Default::default(), known: cache.then(Remembered::default) }))
     }
 
     fn data_path<T: Table>(&self) -> String {
@@ -272,10 +338,15 @@ impl Segment {
         times_ok && !summarized && self.groups.get(g).is_none_or(|b| scan.group_may_match(b)) && !self.missed(g, scan)
     }
 
+    /// What the scan's filter's condition is known to say of row group `g`.
+    fn known(&self, g: usize, scan: &Scan) -> Option<Arc<Known>> {
+        let key = scan.filter.as_ref().and_then(|f| f.key)?;
+        self.known.as_ref()?.get(key, g)
+    }
+
     /// Whether row group `g` is known to hold no row meeting the scan's filter.
     fn missed(&self, g: usize, scan: &Scan) -> bool {
-        let key = scan.filter.as_ref().and_then(|f| f.key);
-        key.zip(self.misses.as_ref()).is_some_and(|(k, m)| m.has(k, g))
+        self.known(g, scan).is_some_and(|k| matches!(k.rows, RowSet::None))
     }
 
     /// Hands `columns` of the row groups the scan selects (by time and filter) to
@@ -328,6 +399,17 @@ impl Segment {
         let Some(f) = scan.filter.as_ref() else { return Ok(Some((None, Vec::new()))) };
         let schema = footer.parquet_schema();
         let rg = footer.metadata().row_group(g);
+        // What the condition said of these rows before: then only the test's other
+        // columns are read.
+        let known = self.known(g, scan).filter(|k| k.n as i64 == rg.num_rows());
+        if let Some((k, cheap)) = known.zip(f.cheap.as_ref()) {
+            let cols: Vec<usize> =
+                (0..schema.num_columns()).filter(|&c| cheap.iter().any(|n| n == schema.column(c).name())).collect();
+            if !cols.is_empty() {
+                let met = crate::Met { rows: k.rows.unpack(k.n), sure: k.sure.unpack(k.n) };
+                return self.test_group::<T>(store, footer, g, cols, f, Some(met)).await;
+            }
+        }
         // A filter none of whose columns the segment has cannot be run (it would not
         // know the row count): every row goes to the visitor, which checks.
         let cols: Vec<usize> = (0..schema.num_columns())
@@ -343,18 +425,36 @@ impl Segment {
         if cols.is_empty() {
             return Ok(Some((None, Vec::new())));
         }
+        self.test_group::<T>(store, footer, g, cols, f, None).await
+    }
+
+    /// Reads columns `cols` of row group `g` and tests them with the filter (given what
+    /// its condition is known to say of them, if it is); remembers what the test found
+    /// its condition to say.
+    #[allow(clippy::type_complexity)] // (selection, fetched byte ranges)
+    async fn test_group<T: Table>(
+        &self,
+        store: &Store,
+        footer: &ArrowReaderMetadata,
+        g: usize,
+        cols: Vec<usize>,
+        f: &RowFilter,
+        known: Option<crate::Met>,
+    ) -> Result<Option<(Option<BooleanArray>, Vec<(u64, Bytes)>)>> {
+        let rg = footer.metadata().row_group(g);
         let (read, nulls) = split_null(rg, cols);
         let ranges: Vec<std::ops::Range<u64>> = read.iter().map(|&c| chunk_range(rg, c)).collect();
         let parts = store.get_ranges(&self.data_path::<T>(), &ranges).await?;
         let fetched: Vec<(u64, Bytes)> = ranges.iter().map(|r| r.start).zip(parts).collect();
         let chunks = Ranges { len: self.info.data_len, parts: fetched.clone() };
         let (id, footer, f) = (self.info.id.clone(), footer.clone(), f.clone());
-        let key = f.key;
-        let (mask, none) = tokio::task::spawn_blocking(move || select(&id, chunks, footer, g, (&read, &nulls), &f))
-            .await
-            .map_err(|e| Error::Task(e.to_string()))??;
-        if let Some((k, m)) = key.zip(self.misses.as_ref()).filter(|_| none) {
-            m.add(k, g);
+        let (key, fresh) = (f.key, known.is_none());
+        let (mask, met) =
+            tokio::task::spawn_blocking(move || select(&id, chunks, footer, g, (&read, &nulls), &f, known))
+                .await
+                .map_err(|e| Error::Task(e.to_string()))??;
+        if let Some(((k, r), met)) = key.zip(self.known.as_ref()).zip(met).filter(|_| fresh) {
+            r.put(k, g, &met);
         }
         if mask.true_count() == 0 {
             return Ok(None);
@@ -544,8 +644,9 @@ fn project(
     reader.map(|b| b.map_err(|e| err(id, e))).collect()
 }
 
-/// Which rows of row group `g` pass `filter`, reading only its columns (`cols`), and
-/// whether none meets its condition (see [`crate::Tested::none`]).
+/// Which rows of row group `g` pass `filter`, reading only its columns (`cols`; `nulls`
+/// are made as null arrays) and given what its condition is known to say of them, and
+/// what the test found its condition to say of every row (see [`crate::Tested::met`]).
 fn select(
     id: &str,
     chunks: Ranges,
@@ -553,7 +654,8 @@ fn select(
     g: usize,
     (cols, nulls): (&[usize], &[usize]),
     filter: &RowFilter,
-) -> Result<(BooleanArray, bool)> {
+    known: Option<crate::Met>,
+) -> Result<(BooleanArray, Option<crate::Met>)> {
     let mask = ProjectionMask::leaves(footer.parquet_schema(), cols.iter().copied());
     let footer = if filter.dictionary {
         // Strings stored with a dictionary are read as one: each distinct value is tested
@@ -601,15 +703,28 @@ fn select(
         .build()
         .map_err(|e| err(id, e))?;
     let mut parts: Vec<BooleanArray> = Vec::new();
-    let mut none = true;
+    // What the condition says of the rows so far (`None` once a batch's test did not
+    // work it out for every row).
+    let mut met = Some(crate::Met { rows: Vec::new(), sure: Vec::new() });
+    let mut at = 0;
     for batch in reader {
         let batch = with_nulls(batch.map_err(|e| err(id, e))?, &schema, cols, nulls).map_err(|e| err(id, e))?;
-        let tested = (filter.test)(&batch);
-        none &= tested.none;
+        let n = batch.num_rows();
+        let given = known.as_ref().map(|k| crate::Met {
+            rows: k.rows.get(at..at + n).map(<[bool]>::to_vec).unwrap_or_else(|| vec![true; n]),
+            sure: k.sure.get(at..at + n).map(<[bool]>::to_vec).unwrap_or_else(|| vec![false; n]),
+        });
+        at += n;
+        let tested = (filter.test)(&batch, given.as_ref());
+        met = met.zip(tested.met).map(|(mut all, m)| {
+            all.rows.extend(m.rows);
+            all.sure.extend(m.sure);
+            all
+        });
         parts.push(tested.keep);
     }
     let keep: Vec<bool> = parts.iter().flat_map(|p| p.iter().map(|v| v.unwrap_or(true))).collect();
-    Ok((BooleanArray::from(keep), none && !parts.is_empty()))
+    Ok((BooleanArray::from(keep), met.filter(|m| m.rows.len() == at && at > 0)))
 }
 
 /// The rows of row group `g` (only those `selection` marks, when given).

@@ -449,8 +449,9 @@ pub mod prefilter {
             dictionary: false,
             skip: None,
             key: None,
+            cheap: None,
             columns: vec!["trace_id".into()],
-            test: Arc::new(move |b: &RecordBatch| {
+            test: Arc::new(move |b: &RecordBatch, _| {
                 let keep: BooleanArray = match b
                     .column_by_name("trace_id")
                     .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>())
@@ -505,10 +506,15 @@ pub mod prefilter {
             dictionary: false,
             skip: None,
             key: Some(key),
+            cheap: None,
             columns: ["service", "name", "attributes", "resource", "duration_ns"].map(String::from).into(),
-            test: Arc::new(move |b: &RecordBatch| match test(b) {
+            test: Arc::new(move |b: &RecordBatch, _| match test(b) {
                 // Every row is tested (the time range is not part of the test).
-                Some(keep) => lantern_events::Tested { none: keep.true_count() == 0, keep },
+                Some(keep) => {
+                    let rows: Vec<bool> = keep.iter().map(|k| k == Some(true)).collect();
+                    let sure = vec![false; rows.len()];
+                    lantern_events::Tested { keep, met: Some(lantern_events::Met { rows, sure }) }
+                }
                 None => BooleanArray::from(vec![true; b.num_rows()]).into(),
             }),
         }

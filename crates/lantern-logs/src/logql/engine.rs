@@ -186,11 +186,6 @@ async fn samples(
     if pipe.is_empty && counting {
         return count_streams(store, &pipe, min_t, max_t, whole).await;
     }
-    // Rows the line filters surely keep are counted from their time and stream.
-    let counted = matches!(func, RangeFn::CountOverTime | RangeFn::Rate).then(SureCounts::default);
-    let sure = counted.as_ref().map(SureCounts::taker);
-    let mut scan = scan_of(&pipe, min_t, max_t, None, sure);
-    let bytes = matches!(func, RangeFn::BytesOverTime | RangeFn::BytesRate);
     // Summed into groups: only the labels of the groups and the stages are made, and
     // without line filters, only the columns they are made of decoded.
     let only: Option<Vec<String>> = match fold {
@@ -198,6 +193,12 @@ async fn samples(
         Some(Some(g)) if !g.without => pipe.labels_read(&g.labels),
         _ => None,
     };
+    // Rows the pipeline surely keeps are counted from their time and stream (and after
+    // `| json`, the fields the groups read).
+    let counted = matches!(func, RangeFn::CountOverTime | RangeFn::Rate).then(SureCounts::default);
+    let sure = counted.as_ref().map(|c| (c, only.clone()));
+    let mut scan = scan_of(&pipe, min_t, max_t, None, sure);
+    let bytes = matches!(func, RangeFn::BytesOverTime | RangeFn::BytesRate);
     if let Some(names) =
         only.clone().filter(|_| !pipe.reads_line() && matches!(func, RangeFn::CountOverTime | RangeFn::Rate))
     {
@@ -240,8 +241,12 @@ async fn samples(
     if too_many {
         return Err(Error::Limit(format!("the query would make more than {MAX_SERIES} series")));
     }
-    for ((labels_json, level), times) in counted.map(SureCounts::take).unwrap_or_default() {
-        let Some(labels) = series_of(&pipe, &labels_json, &level) else { continue };
+    for ((labels_json, level, fields), times) in counted.map(SureCounts::take).unwrap_or_default() {
+        let Some(mut labels) = series_of(&pipe, &labels_json, &level) else { continue };
+        // A stream label keeps its name (the field's label is `<name>_extracted`).
+        for (k, v) in fields {
+            labels.entry(k).or_insert(v);
+        }
         let labels = match fold {
             Some(g) => group_labels(&labels, g),
             None => labels,

@@ -292,7 +292,8 @@ fn field_text(v: &Value) -> String {
     }
 }
 
-fn flatten_json(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+/// The labels `| json` makes of a value (a field's, under `prefix`).
+pub(super) fn flatten_json(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
     match v {
         serde_json::Value::Object(m) => {
             for (k, v) in m {
@@ -473,6 +474,25 @@ impl Pipeline {
         let mut own_line = true;
         let whole =
             self.steps.iter().all(|s| matches!(s, Step::Line(LineTest::Contains(_) | LineTest::NotContains(_))));
+        // `|=`/`!=` filters, one `| json` of the whole line, then label matchers: a row
+        // the prefilter surely keeps is an entry of its stream's labels and its fields.
+        fn only_matchers(f: &Filter) -> bool {
+            match f {
+                Filter::And(a, b) => only_matchers(a) && only_matchers(b),
+                Filter::Match(_) => true,
+                Filter::Or(..) | Filter::Cmp { .. } => false,
+            }
+        }
+        let mut parsed = false;
+        let json_whole = self.steps.iter().all(|s| match s {
+            Step::Line(LineTest::Contains(_) | LineTest::NotContains(_)) => true,
+            Step::Json(ex) if ex.is_empty() && !parsed => {
+                parsed = true;
+                true
+            }
+            Step::Filter(f) => parsed && only_matchers(f),
+            _ => false,
+        }) && parsed;
         // None before `| json`, then whether its labels are still as it made them.
         let mut json: Option<bool> = None;
         for step in &self.steps {
@@ -497,7 +517,7 @@ impl Pipeline {
                 | Step::Keep(_) => json = Some(false),
             }
         }
-        super::prefilter::Prefilter::new(parts, whole)
+        super::prefilter::Prefilter::new(parts, whole, json_whole)
     }
 
     /// Whether a stream's labels match the selector (memoised per stream).

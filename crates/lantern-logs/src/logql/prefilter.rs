@@ -13,12 +13,18 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use arrow_array::{Array, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use memchr::memmem::Finder;
 
 use super::pipeline::{sanitize, LabelMatcher};
 use crate::table::col;
+
+/// The most labels rows surely kept may be read for (see [`Prefilter::with_labels`]).
+pub const MAX_LABELS: usize = 6;
 
 /// Whether a row holds a needle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,6 +93,12 @@ pub struct Prefilter {
     /// Whether the pipeline is `|=`/`!=` filters and nothing else: a row they surely
     /// keep is an entry of its stream's labels, known without decoding it.
     whole: bool,
+    /// Whether the pipeline is `|=`/`!=` filters, `| json` of the whole line and label
+    /// matchers, each pushed down.
+    json_whole: bool,
+    /// With `json_whole`, the labels a caller reads of the rows the prefilter surely
+    /// keeps (see [`Prefilter::with_labels`]).
+    labels: Option<Vec<String>>,
     /// What the prefilter tests, written out (see [`Prefilter::condition`]).
     condition: String,
 }
@@ -146,8 +158,8 @@ pub enum Pushed<'a> {
 
 impl Prefilter {
     /// The prefilter of these pushed-down parts; `whole` when they are the pipeline.
-    pub fn new(parts: Vec<Pushed>, whole: bool) -> Prefilter {
-        let mut p = Prefilter { whole, ..Prefilter::default() };
+    pub fn new(parts: Vec<Pushed>, whole: bool, json_whole: bool) -> Prefilter {
+        let mut p = Prefilter { whole, json_whole, condition: format!("whole={whole} "), ..Prefilter::default() };
         for part in parts {
             p.condition.push_str(&match &part {
                 Pushed::Contains(v) => format!("|= {v:?} "),
@@ -171,11 +183,42 @@ impl Prefilter {
                     let derived = crate::jsonl::TIME_KEYS.contains(&n) || crate::jsonl::LEVEL_KEYS.contains(&n);
                     if !n.starts_with("__") && !derived {
                         p.json.push(m.clone());
+                    } else {
+                        p.json_whole = false;
                     }
                 }
             }
         }
         p
+    }
+
+    /// With a pipeline of `|=`/`!=` filters, `| json` and label matchers, rows it surely
+    /// keeps are known too, as entries whose labels `labels` (besides the stream's)
+    /// come from the field columns of those names: a row is not sure when one of them
+    /// would come from elsewhere (a stream label, another column, a number, `_rest`).
+    pub fn with_labels(mut self, labels: Option<Vec<String>>) -> Prefilter {
+        let plain = |n: &String| {
+            !n.starts_with("__")
+                && !n.ends_with("_extracted")
+                && n != "detected_level"
+                && !crate::jsonl::TIME_KEYS.contains(&n.as_str())
+                && !crate::jsonl::LEVEL_KEYS.contains(&n.as_str())
+        };
+        let labels = labels.map(|mut l| {
+            l.sort();
+            l.dedup();
+            l
+        });
+        if let Some(l) = labels.filter(|l| self.json_whole && l.len() <= MAX_LABELS && l.iter().all(plain)) {
+            self.condition.push_str(&format!("json labels {l:?}"));
+            self.labels = Some(l);
+        }
+        self
+    }
+
+    /// The labels rows surely kept are read for (see [`Prefilter::with_labels`]).
+    pub fn labels(&self) -> Option<&[String]> {
+        self.labels.as_deref()
     }
 
     /// What the prefilter tests, written out: two prefilters with the same condition
@@ -189,11 +232,12 @@ impl Prefilter {
         self.lines.is_empty() && self.json.is_empty()
     }
 
-    /// Whether the test reads a field column (`.name`) for its value.
+    /// Whether the test reads a field column (`.name`) for its value (a label matcher's,
+    /// or one of the labels rows surely kept are read for).
     pub fn tests_field(&self, column: &str) -> bool {
         column.strip_prefix('.').is_some_and(|k| {
             let k = sanitize(k);
-            self.json.iter().any(|m| m.name == k)
+            self.json.iter().any(|m| m.name == k) || self.labels.iter().flatten().any(|l| *l == k)
         })
     }
 
@@ -209,22 +253,34 @@ impl Prefilter {
 
     /// Whether rows can be known to pass the whole pipeline (see [`Prefilter::test`]).
     pub fn can_be_sure(&self) -> bool {
-        self.whole
+        self.whole || self.labels.is_some()
     }
 
     /// Clears `keep[i]` of each row of the batch the pipeline surely drops; with
     /// `sure`, sets `sure[i]` of each row it surely keeps as an entry of its stream's
-    /// labels and nothing else (only when [`Prefilter::can_be_sure`]).
+    /// labels and nothing else, or with `| json`, of those and the fields `labels`
+    /// names read from their columns (only when [`Prefilter::can_be_sure`]).
     pub fn test(&self, b: &RecordBatch, keep: &mut [bool], mut sure: Option<&mut [bool]>) {
         let n = b.num_rows();
         // Plain or dictionary-coded.
         let line = b.column_by_name(col::LINE).map(|c| c.as_ref());
         let text_row = |i: usize| line.is_some_and(|l| l.is_valid(i));
         if let Some(sure) = sure.as_deref_mut() {
-            // A text line with fields has them as labels; other rows only their stream's.
-            let keys = b.column_by_name(col::KEYS);
-            for (i, s) in sure.iter_mut().enumerate() {
-                *s = self.whole && !(text_row(i) && keys.is_some_and(|k| k.is_valid(i)));
+            if let Some(labels) = self.labels.as_deref().filter(|_| !self.whole) {
+                // JSON events whose fields are all in columns, the labels read from
+                // columns of their names.
+                for (i, s) in sure.iter_mut().enumerate() {
+                    *s = !text_row(i);
+                }
+                for l in labels {
+                    json_label_sure(l, b, sure);
+                }
+            } else {
+                // A text line with fields has them as labels; other rows only their stream's.
+                let keys = b.column_by_name(col::KEYS);
+                for (i, s) in sure.iter_mut().enumerate() {
+                    *s = self.whole && !(text_row(i) && keys.is_some_and(|k| k.is_valid(i)));
+                }
             }
         }
         for stage in &self.lines {
@@ -245,7 +301,7 @@ impl Prefilter {
             }
         }
         for m in &self.json {
-            json_label(m, b, n, &text_row, keep);
+            json_label(m, b, n, &text_row, keep, sure.as_deref_mut());
         }
     }
 }
@@ -380,9 +436,83 @@ fn found(
     out
 }
 
+/// Clears `sure[i]` of rows whose label `name` after `| json` would be neither a stream
+/// label of theirs (the field then takes `<name>_extracted`) nor the value of column
+/// `.name` (a string) or absent: a number, or a value in another column of that label
+/// name.
+fn json_label_sure(name: &str, b: &RecordBatch, sure: &mut [bool]) {
+    let exact = format!(".{name}");
+    let labels = b.column_by_name(col::LABELS);
+    let key = {
+        let mut k = String::new();
+        crate::model::write_json_str(name, &mut k);
+        k.push(':');
+        Finder::new(k.as_bytes()).into_owned()
+    };
+    let stream_named = |i: usize| {
+        labels.is_some_and(|l| l.is_valid(i) && str_at(l.as_ref(), i).is_some_and(|t| key.find(t.as_bytes()).is_some()))
+    };
+    // Fields outside the columns (`_rest`) making that label.
+    let mut in_rest = RestLabels::new(b, name);
+    for (i, s) in sure.iter_mut().enumerate() {
+        *s = *s && (stream_named(i) || !in_rest.holds(i));
+    }
+    for (idx, f) in b.schema_ref().fields().iter().enumerate() {
+        let Some(field) = f.name().strip_prefix('.') else { continue };
+        let text = matches!(f.data_type(), DataType::Utf8 | DataType::Dictionary(_, _));
+        if sanitize(field) != name || (f.name() == &exact && text) {
+            continue;
+        }
+        let c = b.column(idx);
+        for (i, s) in sure.iter_mut().enumerate() {
+            *s = *s && (!c.is_valid(i) || stream_named(i));
+        }
+    }
+}
+
+/// Whether a row's fields outside the columns (`_rest`) make a label of a name as
+/// `| json` makes them (each distinct `_rest` read once; unreadable ones do).
+struct RestLabels<'a> {
+    rest: Option<&'a Arc<dyn Array>>,
+    name: &'a str,
+    memo: HashMap<&'a str, bool>,
+}
+
+impl<'a> RestLabels<'a> {
+    fn new(b: &'a RecordBatch, name: &'a str) -> Self {
+        RestLabels { rest: b.column_by_name(col::REST), name, memo: HashMap::new() }
+    }
+
+    fn holds(&mut self, i: usize) -> bool {
+        let Some(text) = self.rest.and_then(|r| str_at(r.as_ref(), i)) else { return false };
+        let name = self.name;
+        *self.memo.entry(text).or_insert_with(|| match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v) => {
+                let mut labels = Vec::new();
+                super::pipeline::flatten_json("", &v, &mut labels);
+                labels.iter().any(|(n, _)| n == name)
+            }
+            Err(_) => true,
+        })
+    }
+}
+
 /// Clears `keep` for rows whose field the matcher tests (as `| json` makes it a label)
-/// surely fails it.
-fn json_label(m: &LabelMatcher, b: &RecordBatch, n: usize, text_row: &dyn Fn(usize) -> bool, keep: &mut [bool]) {
+/// surely fails it; with `sure`, clears `sure[i]` of rows it does not surely pass.
+fn json_label(
+    m: &LabelMatcher,
+    b: &RecordBatch,
+    n: usize,
+    text_row: &dyn Fn(usize) -> bool,
+    keep: &mut [bool],
+    mut sure: Option<&mut [bool]>,
+) {
+    // `<name>_extracted` is field `<name>`'s label where a stream label has its name:
+    // not worked out here.
+    if m.name.ends_with("_extracted") {
+        sure.iter_mut().for_each(|s| s.iter_mut().for_each(|s| *s = false));
+        return;
+    }
     let schema = b.schema_ref();
     let sources: Vec<usize> = schema
         .fields()
@@ -391,7 +521,6 @@ fn json_label(m: &LabelMatcher, b: &RecordBatch, n: usize, text_row: &dyn Fn(usi
         .filter(|(_, f)| f.name().strip_prefix('.').is_some_and(|k| sanitize(k) == m.name))
         .map(|(i, _)| i)
         .collect();
-    let rest = b.column_by_name(col::REST);
     let labels = b.column_by_name(col::LABELS);
     // A stream label of that name makes the field `<name>_extracted`: the matcher then
     // tests the stream's label.
@@ -406,8 +535,15 @@ fn json_label(m: &LabelMatcher, b: &RecordBatch, n: usize, text_row: &dyn Fn(usi
     };
     let absent_passes = m.matches("");
     let mut memo: std::collections::HashMap<String, bool> = Default::default();
+    let mut unsure = |i: usize| {
+        if let Some(s) = sure.as_deref_mut() {
+            s[i] = false;
+        }
+    };
+    let mut in_rest = RestLabels::new(b, &m.name);
     for (i, k) in keep.iter_mut().enumerate().take(n) {
-        if !*k || text_row(i) || rest.is_some_and(|r| r.is_valid(i)) || label_named(i) {
+        if !*k || text_row(i) || label_named(i) || in_rest.holds(i) {
+            unsure(i);
             continue;
         }
         let mut value: Option<Option<String>> = None;
@@ -425,16 +561,21 @@ fn json_label(m: &LabelMatcher, b: &RecordBatch, n: usize, text_row: &dyn Fn(usi
             value = Some(text);
         }
         if several {
+            unsure(i);
             continue;
         }
         let passes = match value {
             None => absent_passes,
             Some(Some(v)) => *memo.entry(v).or_insert_with_key(|v| m.matches(v)),
             // A number or boolean: its text is not worked out here.
-            Some(None) => true,
+            Some(None) => {
+                unsure(i);
+                true
+            }
         };
         if !passes {
             *k = false;
+            unsure(i);
         }
     }
 }

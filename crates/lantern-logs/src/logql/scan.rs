@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, Int64Array, RecordBatch};
-use lantern_events::{FirstRows, RowFilter, Scan, Tested};
+use lantern_events::{FirstRows, Met, RowFilter, Scan, Tested};
 
 use super::pipeline::Pipeline;
 use super::prefilter::{str_at, Prefilter};
@@ -21,35 +21,46 @@ use crate::tokens::label_key;
 /// (the mask), so they are not decoded: given the batch of the filter's columns.
 pub type SureRows = Arc<dyn Fn(&RecordBatch, &[bool]) + Send + Sync>;
 
-/// Times of rows by stream: labels as `_labels` holds them, and the level when no
-/// label gives it.
-pub type StreamTimes = HashMap<(String, String), Vec<i64>>;
+/// Times of rows by series: the stream's labels as `_labels` holds them, the level when
+/// no label gives it, and labels `| json` made of fields (name, value).
+pub type StreamTimes = HashMap<(String, String, Vec<(String, String)>), Vec<i64>>;
 
-/// The times of rows taken from the columns, by stream.
+/// The times of rows taken from the columns, by series.
 #[derive(Default)]
 pub struct SureCounts(Arc<parking_lot::Mutex<StreamTimes>>);
 
 impl SureCounts {
-    /// The taker a scan hands those rows to.
-    pub fn taker(&self) -> SureRows {
+    /// The taker a scan hands those rows to; `fields` are the labels `| json` makes of
+    /// the fields of those names (read from the columns `.name`; at most `KEY - 2`).
+    fn taker(&self, fields: Vec<String>) -> SureRows {
         let seen = self.0.clone();
+        let columns: Vec<String> = fields.iter().map(|f| format!(".{f}")).collect();
         Arc::new(move |b: &RecordBatch, mask: &[bool]| {
-            let (Some(t), Some(l)) = (
-                b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
-                b.column_by_name(col::LABELS),
-            ) else {
+            let Some(t) = b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()) else {
                 return;
             };
-            let lv = b.column_by_name(col::LEVEL);
-            let mut local: HashMap<(&str, &str), Vec<i64>> = HashMap::new();
+            // Each row's series as the numbers of its values in each column: the labels,
+            // the level, then the fields.
+            let mut cols: Vec<Codes> = vec![Codes::of(b.column_by_name(col::LABELS), mask)];
+            cols.push(Codes::of(b.column_by_name(col::LEVEL), mask));
+            cols.extend(columns.iter().map(|c| Codes::of(b.column_by_name(c), mask)));
+            let mut local: HashMap<[u32; KEY], Vec<i64>, foldhash::fast::RandomState> = HashMap::default();
             for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
-                let labels = str_at(l.as_ref(), i).unwrap_or("{}");
-                let level = lv.and_then(|a| str_at(a.as_ref(), i)).unwrap_or("");
-                local.entry((labels, level)).or_default().push(t.value(i));
+                // (`with_labels` keeps at most `KEY - 2` fields.)
+                let mut key = [0u32; KEY];
+                for (k, c) in key.iter_mut().zip(&cols) {
+                    *k = c.codes[i];
+                }
+                local.entry(key).or_default().push(t.value(i));
             }
             let mut all = seen.lock();
-            for ((l, lv), ts) in local {
-                all.entry((l.to_string(), lv.to_string())).or_default().extend(ts);
+            for (key, ts) in local {
+                let labels = cols[0].value(key[0]).unwrap_or("{}").to_string();
+                let level = cols[1].value(key[1]).unwrap_or("").to_string();
+                let extra = (2..cols.len())
+                    .filter_map(|j| cols[j].value(key[j]).map(|v| (fields[j - 2].clone(), v.to_string())))
+                    .collect();
+                all.entry((labels, level, extra)).or_default().extend(ts);
             }
         })
     }
@@ -57,6 +68,47 @@ impl SureCounts {
     /// What was taken.
     pub fn take(self) -> StreamTimes {
         std::mem::take(&mut *self.0.lock())
+    }
+}
+
+/// The most columns a taken row's series is told by: the labels, the level and
+/// [`super::prefilter::MAX_LABELS`] fields.
+const KEY: usize = 2 + super::prefilter::MAX_LABELS;
+
+/// A string column's values as numbers (0 for null, else 1 + the value's index in
+/// `values`), for the rows a mask marks.
+struct Codes<'a> {
+    codes: Vec<u32>,
+    values: Vec<&'a str>,
+}
+
+impl<'a> Codes<'a> {
+    fn of(a: Option<&'a Arc<dyn Array>>, mask: &[bool]) -> Codes<'a> {
+        let mut c = Codes { codes: vec![0; mask.len()], values: Vec::new() };
+        let Some(a) = a else { return c };
+        if let Some(d) = a.as_dictionary_opt::<Int32Type>() {
+            if let Some(v) = d.values().as_string_opt::<i32>() {
+                c.values = (0..v.len()).map(|j| v.value(j)).collect();
+                for (i, code) in c.codes.iter_mut().enumerate().filter(|(i, _)| mask[*i] && d.is_valid(*i)) {
+                    *code = d.keys().value(i) as u32 + 1;
+                }
+                return c;
+            }
+        }
+        let mut seen: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
+        for (i, code) in c.codes.iter_mut().enumerate().filter(|(i, _)| mask[*i]) {
+            if let Some(v) = str_at(a.as_ref(), i) {
+                *code = *seen.entry(v).or_insert_with(|| {
+                    c.values.push(v);
+                    c.values.len() as u32
+                });
+            }
+        }
+        c
+    }
+
+    fn value(&self, code: u32) -> Option<&'a str> {
+        code.checked_sub(1).and_then(|j| self.values.get(j as usize)).copied()
     }
 }
 
@@ -73,10 +125,17 @@ pub fn scan_of(
     min_t: i64,
     max_t: i64,
     first: Option<(FirstRows, usize)>,
-    sure: Option<SureRows>,
+    sure: Option<(&SureCounts, Option<Vec<String>>)>,
 ) -> Scan {
     let keys: Vec<u64> = pipe.selector.iter().filter_map(|m| m.equal_value().map(|v| label_key(&m.name, v))).collect();
-    let pre = Arc::new(pipe.prefilter());
+    // Rows of a `| json` pipeline are known to pass, with the labels the taker reads (a
+    // page reads none).
+    let (counts, fields) = match sure {
+        Some((counts, fields)) => (Some(counts), fields),
+        None => (None, first.is_some().then(Vec::new)),
+    };
+    let pre = Arc::new(pipe.prefilter().with_labels(fields));
+    let sure = counts.map(|c| c.taker(pre.labels().unwrap_or_default().to_vec()));
     let mut columns = vec![col::TIME.to_string(), col::LABELS.into()];
     if !pre.is_empty() {
         columns.extend(pre.columns());
@@ -86,6 +145,8 @@ pub fn scan_of(
         None => (None, None),
     };
     let test = RowTest { pipe: pipe.clone(), pre: pre.clone(), min_t, max_t, first: first.clone(), page_limit, sure };
+    let mut cheap: Vec<String> = vec![col::TIME.into(), col::LABELS.into(), col::LEVEL.into()];
+    cheap.extend(pre.labels().unwrap_or_default().iter().map(|l| format!(".{l}")));
     // The condition: the selector and what the prefilter tests.
     let key = lantern_events::condition_key(&format!("logql {:?} {}", pipe.selector, pre.condition()));
     let filter = RowFilter {
@@ -95,7 +156,10 @@ pub fn scan_of(
         // that could be one leaves the row unknown.
         skip: Some(Arc::new(move |_, name: &str, text: bool| name.starts_with('.') && !text && !pre.tests_field(name))),
         columns,
-        test: Arc::new(move |b| test.run(b)),
+        // Given what the condition says of the rows, the time, the streams and the
+        // levels are enough (to test the time and the bar, and to take rows).
+        cheap: Some(cheap),
+        test: Arc::new(move |b, known| test.run(b, known)),
     };
     Scan { min_t, max_t, keys, filter: Some(filter), first, ..Scan::all() }
 }
@@ -112,7 +176,7 @@ struct RowTest {
 }
 
 impl RowTest {
-    fn run(&self, b: &RecordBatch) -> Tested {
+    fn run(&self, b: &RecordBatch, known: Option<&Met>) -> Tested {
         let n = b.num_rows();
         let mut keep = vec![true; n];
         let time = b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>());
@@ -122,40 +186,49 @@ impl RowTest {
                 *k = ts >= self.min_t && ts <= self.max_t && !self.first.as_ref().is_some_and(|f| f.beyond(ts));
             }
         }
-        // Whether the condition (selector and prefilter) is tested on every row, and
-        // whether some row meets it.
-        let every_row = keep.iter().all(|k| *k);
-        let mut met = false;
-        self.stream(b, &mut keep);
+        // The condition (the selector, then the prefilter), or what it was found to say
+        // of these rows before; rows it surely keeps as entries of their streams' labels.
+        let sure_kind = self.pre.can_be_sure();
+        let mut surely = vec![false; n];
+        let mut met = None;
+        match known {
+            Some(k) => {
+                for i in 0..n {
+                    keep[i] = keep[i] && k.rows[i];
+                    surely[i] = keep[i] && k.sure[i] && sure_kind;
+                }
+            }
+            None => {
+                // Worked out for every row unless some are left out by time or the bar.
+                let every_row = keep.iter().all(|k| *k);
+                self.stream(b, &mut keep);
+                if keep.iter().any(|k| *k) {
+                    self.pre.test(b, &mut keep, sure_kind.then_some(&mut surely[..]));
+                    surely.iter_mut().zip(&keep).for_each(|(s, k)| *s = *s && *k);
+                }
+                if every_row {
+                    met = Some(Met { rows: keep.clone(), sure: surely.clone() });
+                }
+            }
+        }
         if keep.iter().any(|k| *k) {
             match (&self.sure, self.page_limit.zip(self.first.as_ref()).zip(time)) {
-                (Some(take), _) if self.pre.can_be_sure() => {
-                    let mut surely = vec![false; n];
-                    self.pre.test(b, &mut keep, Some(&mut surely));
-                    met = keep.iter().any(|k| *k);
-                    for (s, k) in surely.iter_mut().zip(keep.iter_mut()) {
-                        *s = *s && *k;
-                        *k = *k && !*s;
-                    }
+                (Some(take), _) if sure_kind => {
+                    // Taken from the columns, not decoded.
+                    keep.iter_mut().zip(&surely).for_each(|(k, s)| *k = *k && !*s);
                     if surely.iter().any(|s| *s) {
                         take(b, &surely);
                     }
                 }
-                (_, Some(((limit, first), t))) if self.pipe.is_empty || self.pre.can_be_sure() => {
-                    let mut surely = keep.clone();
-                    if !self.pipe.is_empty {
-                        self.pre.test(b, &mut keep, Some(&mut surely));
-                    }
-                    met = keep.iter().any(|k| *k);
-                    page_cut(&mut keep, &surely, |i| first.rank(t.value(i)), limit);
+                (_, Some(((limit, first), t))) if self.pipe.is_empty || sure_kind => {
+                    // Without a pipeline every row kept is an entry.
+                    let entries = if self.pipe.is_empty { &keep.clone() } else { &surely };
+                    page_cut(&mut keep, entries, |i| first.rank(t.value(i)), limit);
                 }
-                _ => {
-                    self.pre.test(b, &mut keep, None);
-                    met = keep.iter().any(|k| *k);
-                }
+                _ => {}
             }
         }
-        Tested { keep: keep.into_iter().map(Some).collect(), none: every_row && !met }
+        Tested { keep: keep.into_iter().map(Some).collect(), met }
     }
 
     /// Clears `keep` of rows whose stream the selector does not take (each distinct

@@ -226,6 +226,12 @@ async fn sealed_rows_answer_as_rows_in_memory_do() {
         r#"count_over_time({service=~".+"} |= "e" [1h])"#,
         r#"rate({service=~".+"} != "Card" != "nfoo" [1h])"#,
         r#"count_over_time({service=~".+"} |~ "time(out)?" [1h])"#,
+        r#"sum by (service, error_code) (count_over_time({service=~".+"} | json | error_code=~"CARD.*|UP.*|7" [1h]))"#,
+        r#"sum by (error_code, event) (rate({service=~".+"} |= "e" | json | error_code!="" [1h]))"#,
+        r#"sum by (error_code_extracted, error_code) (count_over_time({service=~".+"} | json [1h]))"#,
+        r#"sum by (ctx_user, status) (count_over_time({service=~".+"} != "Card" | json [1h]))"#,
+        r#"sum (count_over_time({service=~".+"} | json | note="say \"hi\"" [1h]))"#,
+        r#"sum by (error_code, service) (count_over_time({service=~".+"} |= "e" [1h]))"#,
     ];
     let mut cases = Vec::new();
     for q in queries {
@@ -273,6 +279,10 @@ async fn sealed_rows_answer_as_rows_in_memory_do() {
         (
             r#"sum by (level, ctx_user) (count_over_time({service=~".+"} | json | event!="x" [30s]))"#,
             r#"sum by (level, ctx_user) (count_over_time({service=~".+"} | json | event!="x" [30s]) * 1)"#,
+        ),
+        (
+            r#"sum by (service, error_code) (count_over_time({service=~".+"} | json | error_code!="" [30s]))"#,
+            r#"sum by (service, error_code) (count_over_time({service=~".+"} | json | error_code!="" [30s]) * 1)"#,
         ),
         (
             r#"sum(bytes_over_time({service=~".+"} != "timeout" [1m]))"#,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, BooleanArray, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use lantern_events::bloom::Bloom;
-use lantern_events::RowFilter;
+use lantern_events::{Met, RowFilter, Tested};
 
 use super::{
     cmp_bound, in_range, named_fields, text_matches, time_cmp, value_matches, Bound, Node, Sure, Target, Term,
@@ -505,8 +505,25 @@ pub(super) fn row_filter(node: &Arc<Node>, ids: &IdFields, min_t: i64, max_t: i6
         dictionary: true,
         skip,
         key: Some(key),
-        test: Arc::new(move |b: &RecordBatch| {
+        // Given what the condition says of the rows, the time and level are enough.
+        cheap: Some(vec![col::TIME.into(), col::LEVEL.into(), col::LABELS.into()]),
+        test: Arc::new(move |b: &RecordBatch, known: Option<&Met>| {
             let levels = row_levels(b);
+            if let Some(k) = known {
+                let time = b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>());
+                let keep = (0..b.num_rows())
+                    .map(|i| {
+                        let t = time.map(|a| a.value(i));
+                        Some(match t {
+                            _ if !k.rows[i] => false,
+                            Some(t) if t < min_t || t > max_t => false,
+                            Some(t) if k.sure[i] => sure(t, levels.as_ref().map_or("", |l| l[i])),
+                            _ => true,
+                        })
+                    })
+                    .collect();
+                return Tested { keep, met: None };
+            }
             let mut terms = Vec::new();
             free_terms(&node, &mut terms);
             let free = terms.into_iter().map(|t| (t as *const Term, free_text(t, b, levels.as_ref(), &ids))).collect();
@@ -524,17 +541,19 @@ pub(super) fn row_filter(node: &Arc<Node>, ids: &IdFields, min_t: i64, max_t: i6
             let mut fns = Vec::new();
             field_nodes(&node, &mut fns);
             c.nodes = fns.into_iter().map(|n| (n as *const Node, field_node(n, &c))).collect();
-            // Whether every row was tested and none may match.
-            let mut none = true;
-            let keep = (0..b.num_rows())
+            // What the condition says of every row (unless some is not tested).
+            let n = b.num_rows();
+            let (mut rows, mut surely, mut every) = (vec![false; n], vec![false; n], true);
+            let keep = (0..n)
                 .map(|i| {
                     let t = c.time.map(|a| a.value(i));
                     if t.is_some_and(|t| t < min_t || t > max_t) {
-                        none = false;
+                        every = false;
                         return Some(false);
                     }
                     let p = pre(&node, &c, i);
-                    none &= p == Tri::No;
+                    rows[i] = p != Tri::No;
+                    surely[i] = p == Tri::Yes;
                     Some(match (p, t) {
                         (Tri::No, _) => false,
                         (Tri::Yes, Some(t)) => sure(t, c.levels.as_ref().map_or("", |l| l[i])),
@@ -542,7 +561,7 @@ pub(super) fn row_filter(node: &Arc<Node>, ids: &IdFields, min_t: i64, max_t: i6
                     })
                 })
                 .collect();
-            lantern_events::Tested { keep, none }
+            Tested { keep, met: every.then_some(Met { rows, sure: surely }) }
         }),
     }
 }
