@@ -6,7 +6,7 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use arrow_array::{BooleanArray, RecordBatch};
+use arrow_array::{Array, BooleanArray, RecordBatch};
 use bytes::{Buf, Bytes};
 use lantern_objstore::Store;
 use parquet::arrow::arrow_reader::{
@@ -654,7 +654,7 @@ fn select(
     g: usize,
     (cols, nulls): (&[usize], &[usize]),
     filter: &RowFilter,
-    known: Option<crate::Met>,
+    mut known: Option<crate::Met>,
 ) -> Result<(BooleanArray, Option<crate::Met>)> {
     let mask = ProjectionMask::leaves(footer.parquet_schema(), cols.iter().copied());
     let footer = if filter.dictionary {
@@ -710,10 +710,15 @@ fn select(
     for batch in reader {
         let batch = with_nulls(batch.map_err(|e| err(id, e))?, &schema, cols, nulls).map_err(|e| err(id, e))?;
         let n = batch.num_rows();
-        let given = known.as_ref().map(|k| crate::Met {
-            rows: k.rows.get(at..at + n).map(<[bool]>::to_vec).unwrap_or_else(|| vec![true; n]),
-            sure: k.sure.get(at..at + n).map(<[bool]>::to_vec).unwrap_or_else(|| vec![false; n]),
-        });
+        let given = match &mut known {
+            // The whole row group in one batch.
+            Some(k) if at == 0 && k.rows.len() == n => Some(std::mem::replace(k, crate::Met::none(0))),
+            Some(k) => Some(crate::Met {
+                rows: k.rows.get(at..at + n).map(<[bool]>::to_vec).unwrap_or_else(|| vec![true; n]),
+                sure: k.sure.get(at..at + n).map(<[bool]>::to_vec).unwrap_or_else(|| vec![false; n]),
+            }),
+            None => None,
+        };
         at += n;
         let tested = (filter.test)(&batch, given.as_ref());
         met = met.zip(tested.met).map(|(mut all, m)| {
@@ -723,8 +728,13 @@ fn select(
         });
         parts.push(tested.keep);
     }
+    let met = met.filter(|m| m.rows.len() == at && at > 0);
+    // (Usually one batch: the row group.)
+    if parts.len() == 1 && parts[0].null_count() == 0 {
+        return Ok((parts.remove(0), met));
+    }
     let keep: Vec<bool> = parts.iter().flat_map(|p| p.iter().map(|v| v.unwrap_or(true))).collect();
-    Ok((BooleanArray::from(keep), met.filter(|m| m.rows.len() == at && at > 0)))
+    Ok((BooleanArray::from(keep), met))
 }
 
 /// The rows of row group `g` (only those `selection` marks, when given).

@@ -39,19 +39,21 @@ impl SureCounts {
             let Some(t) = b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()) else {
                 return;
             };
-            // Each row's series as the numbers of its values in each column: the labels,
-            // the level, then the fields.
-            let mut cols: Vec<Codes> = vec![Codes::of(b.column_by_name(col::LABELS), mask)];
-            cols.push(Codes::of(b.column_by_name(col::LEVEL), mask));
-            cols.extend(columns.iter().map(|c| Codes::of(b.column_by_name(c), mask)));
+            // Each taken row's series as the numbers of its values in each column: the
+            // labels, the level, then the fields.
+            let rows: Vec<usize> = mask.iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| i).collect();
+            let mut cols: Vec<Codes> = vec![Codes::of(b.column_by_name(col::LABELS), &rows)];
+            cols.push(Codes::of(b.column_by_name(col::LEVEL), &rows));
+            cols.extend(columns.iter().map(|c| Codes::of(b.column_by_name(c), &rows)));
             let mut local: HashMap<[u32; KEY], Vec<i64>, foldhash::fast::RandomState> = HashMap::default();
-            for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
+            let times = t.values();
+            for (j, &i) in rows.iter().enumerate() {
                 // (`with_labels` keeps at most `KEY - 2` fields.)
                 let mut key = [0u32; KEY];
                 for (k, c) in key.iter_mut().zip(&cols) {
-                    *k = c.codes[i];
+                    *k = c.codes[j];
                 }
-                local.entry(key).or_default().push(t.value(i));
+                local.entry(key).or_default().push(times[i]);
             }
             let mut all = seen.lock();
             for (key, ts) in local {
@@ -76,27 +78,30 @@ impl SureCounts {
 const KEY: usize = 2 + super::prefilter::MAX_LABELS;
 
 /// A string column's values as numbers (0 for null, else 1 + the value's index in
-/// `values`), for the rows a mask marks.
+/// `values`), for some rows (`codes[j]` is row `rows[j]`'s).
 struct Codes<'a> {
     codes: Vec<u32>,
     values: Vec<&'a str>,
 }
 
 impl<'a> Codes<'a> {
-    fn of(a: Option<&'a Arc<dyn Array>>, mask: &[bool]) -> Codes<'a> {
-        let mut c = Codes { codes: vec![0; mask.len()], values: Vec::new() };
+    fn of(a: Option<&'a Arc<dyn Array>>, rows: &[usize]) -> Codes<'a> {
+        let mut c = Codes { codes: vec![0; rows.len()], values: Vec::new() };
         let Some(a) = a else { return c };
         if let Some(d) = a.as_dictionary_opt::<Int32Type>() {
             if let Some(v) = d.values().as_string_opt::<i32>() {
                 c.values = (0..v.len()).map(|j| v.value(j)).collect();
-                for (i, code) in c.codes.iter_mut().enumerate().filter(|(i, _)| mask[*i] && d.is_valid(*i)) {
-                    *code = d.keys().value(i) as u32 + 1;
+                let keys = d.keys();
+                for (code, &i) in c.codes.iter_mut().zip(rows) {
+                    if keys.is_valid(i) {
+                        *code = keys.value(i) as u32 + 1;
+                    }
                 }
                 return c;
             }
         }
         let mut seen: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
-        for (i, code) in c.codes.iter_mut().enumerate().filter(|(i, _)| mask[*i]) {
+        for (code, &i) in c.codes.iter_mut().zip(rows) {
             if let Some(v) = str_at(a.as_ref(), i) {
                 *code = *seen.entry(v).or_insert_with(|| {
                     c.values.push(v);
@@ -178,12 +183,16 @@ struct RowTest {
 impl RowTest {
     fn run(&self, b: &RecordBatch, known: Option<&Met>) -> Tested {
         let n = b.num_rows();
-        let mut keep = vec![true; n];
         let time = b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>());
+        let in_window =
+            |ts: i64| ts >= self.min_t && ts <= self.max_t && !self.first.as_ref().is_some_and(|f| f.beyond(ts));
+        // Rows in the time range and within the bar (only those the condition holds for,
+        // when that is known).
+        let mut keep = known.map_or_else(|| vec![true; n], |k| k.rows.clone());
         if let Some(t) = time {
-            for (i, k) in keep.iter_mut().enumerate() {
-                let ts = t.value(i);
-                *k = ts >= self.min_t && ts <= self.max_t && !self.first.as_ref().is_some_and(|f| f.beyond(ts));
+            let times = t.values();
+            for (k, ts) in keep.iter_mut().zip(times.iter()) {
+                *k = *k && in_window(*ts);
             }
         }
         // The condition (the selector, then the prefilter), or what it was found to say
@@ -192,12 +201,12 @@ impl RowTest {
         let mut surely = vec![false; n];
         let mut met = None;
         match known {
-            Some(k) => {
-                for i in 0..n {
-                    keep[i] = keep[i] && k.rows[i];
-                    surely[i] = keep[i] && k.sure[i] && sure_kind;
+            Some(k) if sure_kind => {
+                for ((s, k), sure) in surely.iter_mut().zip(&keep).zip(&k.sure) {
+                    *s = *k && *sure;
                 }
             }
+            Some(_) => {}
             None => {
                 // Worked out for every row unless some are left out by time or the bar.
                 let every_row = keep.iter().all(|k| *k);
@@ -228,7 +237,7 @@ impl RowTest {
                 _ => {}
             }
         }
-        Tested { keep: keep.into_iter().map(Some).collect(), met }
+        Tested { keep: keep.into(), met }
     }
 
     /// Clears `keep` of rows whose stream the selector does not take (each distinct

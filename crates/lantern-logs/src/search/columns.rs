@@ -3,6 +3,7 @@
 //! once), each row is surely out, surely in (counted, decoded only if wanted), or
 //! unknown (decoded and tested whole).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
@@ -337,7 +338,39 @@ fn field_node(n: &Node, c: &Cols) -> Vec<Tri> {
         Node::Exists(Target::Field(f)) => (f, Box::new(|_| Tri::Yes), Box::new(|_| Tri::Yes), false),
         _ => return vec![Tri::Maybe; rows],
     };
-    let missing = |i: usize| if null_may_match { Tri::Maybe } else { c.absent(f, i, Tri::No) };
+    // A row whose field is in `_rest` (a value of another type than its column's, or a
+    // field without a column) is tested on that value, read once per distinct `_rest`.
+    let rest = str_col(c.batch, col::REST);
+    let labels = str_col(c.batch, col::LABELS);
+    let key = {
+        let mut k = String::new();
+        crate::model::write_json_str(f, &mut k);
+        k.push(':');
+        k
+    };
+    let memo: std::cell::RefCell<HashMap<&str, Tri>> = Default::default();
+    let from_rest = |i: usize| -> Tri {
+        let Some(text) = rest.as_ref().and_then(|r| r.get(i)) else { return Tri::Maybe };
+        if labels.as_ref().and_then(|l| l.get(i)).is_none_or(|l| l.contains(key.as_str())) {
+            return Tri::Maybe;
+        }
+        *memo.borrow_mut().entry(text).or_insert_with(|| {
+            match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+                .ok()
+                .and_then(|m| m.get(f.as_str()).cloned())
+            {
+                Some(
+                    v @ (serde_json::Value::Bool(_) | serde_json::Value::Number(_) | serde_json::Value::String(_)),
+                ) => test(&Value::from_json(&v)),
+                _ => Tri::Maybe,
+            }
+        })
+    };
+    let missing = |i: usize| match c.absent(f, i, Tri::No) {
+        Tri::Maybe if !null_may_match => from_rest(i),
+        _ if null_may_match => Tri::Maybe,
+        t => t,
+    };
     let Some(a) = c.batch.column_by_name(&col::field(f)) else { return (0..rows).map(missing).collect() };
     if let Some(s) = StrCol::of(a.as_ref()) {
         return s.per_row(rows, test_text, missing);
