@@ -40,6 +40,16 @@ rss=$(( $(rss_kb $PID) / 1024 ))
 lat=$(python3 bench/traces_query.py "http://127.0.0.1:$HTTP" "$OUT/ids.txt")
 echo "$lat" >&2
 lf() { echo "$lat" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+# The same queries while more spans arrive (a fifth as many again, two streams).
+MORE=$((SPANS / 5))
+target/release/trace_bench --url "http://127.0.0.1:$GRPC" --spans "$MORE" --concurrency 2 --ids "$OUT/ids-more.txt" >"$OUT/more.json" &
+MORE_PID=$!
+sleep 2
+busy=$(python3 bench/traces_query.py "http://127.0.0.1:$HTTP" "$OUT/ids.txt")
+still=$(kill -0 $MORE_PID 2>/dev/null && echo yes || echo no)
+wait $MORE_PID
+echo "$busy" >&2
+bf() { echo "$busy" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 {
   echo "# Traces benchmark"
   echo
@@ -56,6 +66,10 @@ lf() { echo "$lat" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1
   echo "| uncompressed OTLP protobuf, bytes per span | $(python3 -c "print(round($raw / $spans, 1))") | |"
   echo "| trace by ID, p50 / p99 (ms, $(lf trace_n) random stored traces) | $(lf trace_p50) / $(lf trace_p99) | p99 <= 20 |"
   echo "| search service + one attribute over 1h, p50 / p99 (ms, $(lf search_n) queries, limit 20) | $(lf search_p50) / $(lf search_p99) | p99 <= 200 |"
+  echo "| search service + attribute + minDuration over 1h, p50 / p99 (ms, $(lf duration_n) queries) | $(lf duration_p50) / $(lf duration_p99) | p99 <= 200 |"
+  echo "| while $MORE more spans arrive (ingest still running at the end: $still): trace by ID, p50 / p99 (ms) | $(bf trace_p50) / $(bf trace_p99) | p99 <= 20 |"
+  echo "| while they arrive: search service + one attribute, p50 / p99 (ms) | $(bf search_p50) / $(bf search_p99) | p99 <= 200 |"
+  echo "| while they arrive: search service + attribute + minDuration, p50 / p99 (ms) | $(bf duration_p50) / $(bf duration_p99) | p99 <= 200 |"
   echo "| wall time of ingest | ${secs} s | |"
   echo "| Lantern CPU time | ${cpu_s} s | |"
   echo "| resident memory after ingest | ${rss} MiB | |"

@@ -2,8 +2,9 @@
 
 Usage: traces_query.py BASE_URL IDS_FILE
 Prints JSON: trace-by-ID p50/p99 over up to 500 random sampled trace IDs (each must be
-found), and search p50/p99 over 100 queries of one service plus one attribute over the
-last hour (half a common route, half a rare user ID).
+found), search p50/p99 over 100 queries of one service plus one attribute over the
+last hour (half a common route, half a rare user ID), and search p50/p99 over 50
+queries of one service, one attribute and a minimum duration.
 """
 import json
 import random
@@ -47,7 +48,18 @@ for k in range(100):
     assert isinstance(v["data"], list), v
     search_ms.append(ms)
 
+duration_ms = []
+for k in range(50):
+    svc = f"svc-{k % 20}"
+    tags = {"http.route": f"/api/v1/item/{k % 200}"}
+    q = urllib.parse.urlencode({"service": svc, "tags": json.dumps(tags), "minDuration": f"{50 + 10 * (k % 10)}ms",
+                                "start": start, "end": end, "limit": 20})
+    ms, v = timed(f"{base}/api/traces?{q}")
+    assert isinstance(v["data"], list), v
+    duration_ms.append(ms)
+
 print(json.dumps({
     "trace_n": len(trace_ms), "trace_p50": pct(trace_ms, 0.5), "trace_p99": pct(trace_ms, 0.99),
     "search_n": len(search_ms), "search_p50": pct(search_ms, 0.5), "search_p99": pct(search_ms, 0.99),
+    "duration_n": len(duration_ms), "duration_p50": pct(duration_ms, 0.5), "duration_p99": pct(duration_ms, 0.99),
 }))
