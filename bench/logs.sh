@@ -97,7 +97,7 @@ for LINES in $SIZES; do
     echo "| Lantern / chdb on disk | $(ratio "$bytes_jsonl" "$(f "r['chdb_bytes']")") | |"
     echo
     echo "Queries, milliseconds p50 / p99 of repeated runs, both with their defaults (ClickHouse's query condition cache and"
-    echo "Lantern's logs.condition_cache on; target: Lantern / chdb <= 1); chdb's p50 with its cache off; and each system's first"
+    echo "Lantern's condition cache, logs.condition_cache_size, on; target: Lantern / chdb <= 1); chdb's p50 with its cache off; and each system's first"
     echo "run of the query (neither has seen it):"
     echo
     echo "| query | Lantern | chdb | Lantern / chdb (p50) | chdb, cache off | Lantern / chdb cache off | first run, Lantern / chdb | answers agree |"

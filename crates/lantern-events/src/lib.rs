@@ -155,9 +155,9 @@ pub struct Options {
     pub retention_bytes: Option<u64>,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
-    /// Remember, per sealed row group, the filter conditions none of its rows meets
-    /// (see [`RowFilter::key`]).
-    pub condition_cache: bool,
+    /// Bytes the condition cache (see [`RowFilter::key`]) may take across the store's
+    /// segments (0: none is kept).
+    pub condition_cache_bytes: usize,
     /// What "now" is for retention and for the rows' arrival times.
     pub clock: lantern_core::clock::SharedClock,
 }
@@ -170,7 +170,7 @@ impl Default for Options {
             retention_age: None,
             retention_bytes: None,
             row_group_rows: 4096,
-            condition_cache: true,
+            condition_cache_bytes: 64 << 20,
             clock: lantern_core::clock::system(),
         }
     }
@@ -388,6 +388,8 @@ pub struct EventStore<T: Table> {
     log: lantern_wal::Log,
     store: Store,
     opts: Options,
+    /// What the segments' condition caches may take together (`None`: nothing kept).
+    cache: Option<Arc<segment::Budget>>,
     head: RwLock<Head<T::Row>>,
     segments: RwLock<Vec<Arc<segment::Segment>>>,
     seal_lock: tokio::sync::Mutex<()>,
@@ -412,8 +414,9 @@ impl<T: Table> EventStore<T> {
         mut observe: impl FnMut(&[u8]),
     ) -> Result<Self> {
         let mut segments = Vec::new();
+        let cache = segment::Budget::new(opts.condition_cache_bytes);
         for id in store.list_dirs(T::NAME).await? {
-            match segment::Segment::load(&store, T::NAME, &id, opts.condition_cache).await? {
+            match segment::Segment::load(&store, T::NAME, &id, cache.clone()).await? {
                 Some(s) => segments.push(Arc::new(s)),
                 None => {
                     tracing::warn!(table = T::NAME, segment = %id, "removing a segment left half-written");
@@ -444,6 +447,7 @@ impl<T: Table> EventStore<T> {
             log,
             store,
             opts,
+            cache,
             head: RwLock::new(Head {
                 rows: rows.len(),
                 batches: if rows.is_empty() { Vec::new() } else { vec![Arc::new(rows)] },
@@ -571,7 +575,7 @@ impl<T: Table> EventStore<T> {
         let built = tokio::task::spawn_blocking(move || segment::build::<T>(&id2, &rows2, upto, &opts))
             .await
             .map_err(|e| Error::Task(e.to_string()))??;
-        let seg = segment::Segment::put(&self.store, T::NAME, built, self.opts.condition_cache).await?;
+        let seg = segment::Segment::put(&self.store, T::NAME, built, self.cache.clone()).await?;
         if let Err(e) = seg.warm::<T>(&self.store).await {
             tracing::warn!(table = T::NAME, error = %e, "reading a new segment's footer failed");
         }

@@ -122,11 +122,31 @@ struct Known {
     sure: RowSet,
 }
 
+/// What the condition caches of a store's segments may take together, and take.
+pub struct Budget {
+    limit: usize,
+    used: std::sync::atomic::AtomicUsize,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes (`None` for 0: nothing is kept).
+    pub fn new(limit: usize) -> Option<Arc<Budget>> {
+        (limit > 0).then(|| Arc::new(Budget { limit, used: Default::default() }))
+    }
+
+    /// Bytes taken.
+    pub fn used(&self) -> usize {
+        self.used.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Per filter key ([`crate::RowFilter::key`]) and row group, what its condition says of
-/// the rows. At most [`Remembered::BYTES`] are kept per segment: past that the oldest
-/// entries are forgotten.
-#[derive(Default)]
-struct Remembered(parking_lot::Mutex<RememberedInner>);
+/// the rows, within the store's [`Budget`]: past it a segment forgets its oldest
+/// entries, or keeps no new one.
+struct Remembered {
+    budget: Arc<Budget>,
+    inner: parking_lot::Mutex<RememberedInner>,
+}
 
 #[derive(Default)]
 struct RememberedInner {
@@ -136,30 +156,49 @@ struct RememberedInner {
 }
 
 impl Remembered {
-    const BYTES: usize = 2 << 20;
     /// What an entry costs besides its rows.
     const ENTRY: usize = 64;
 
+    fn new(budget: Arc<Budget>) -> Remembered {
+        Remembered { budget, inner: Default::default() }
+    }
+
+    fn size(k: &Known) -> usize {
+        Self::ENTRY + k.rows.bytes() + k.sure.bytes()
+    }
+
     fn get(&self, key: u64, g: usize) -> Option<Arc<Known>> {
-        self.0.lock().known.get(&(key, g)).cloned()
+        self.inner.lock().known.get(&(key, g)).cloned()
     }
 
     fn put(&self, key: u64, g: usize, met: &crate::Met) {
+        use std::sync::atomic::Ordering::Relaxed;
         let k = Known { n: met.rows.len(), rows: RowSet::pack(&met.rows), sure: RowSet::pack(&met.sure) };
-        let size = Self::ENTRY + k.rows.bytes() + k.sure.bytes();
-        let mut m = self.0.lock();
-        if let Some(old) = m.known.insert((key, g), Arc::new(k)) {
-            m.bytes -= Self::ENTRY + old.rows.bytes() + old.sure.bytes();
-        } else {
-            m.order.push_back((key, g));
-        }
-        m.bytes += size;
-        while m.bytes > Self::BYTES {
-            let Some(oldest) = m.order.pop_front() else { break };
-            if let Some(old) = m.known.remove(&oldest) {
-                m.bytes -= Self::ENTRY + old.rows.bytes() + old.sure.bytes();
+        let size = Self::size(&k);
+        let mut m = self.inner.lock();
+        let release = |m: &mut RememberedInner, at: (u64, usize)| {
+            if let Some(old) = m.known.remove(&at) {
+                m.bytes -= Self::size(&old);
+                self.budget.used.fetch_sub(Self::size(&old), Relaxed);
             }
+        };
+        release(&mut m, (key, g));
+        m.order.retain(|at| *at != (key, g));
+        while self.budget.used() + size > self.budget.limit {
+            let Some(oldest) = m.order.pop_front() else { return };
+            release(&mut m, oldest);
         }
+        self.budget.used.fetch_add(size, Relaxed);
+        m.bytes += size;
+        m.known.insert((key, g), Arc::new(k));
+        m.order.push_back((key, g));
+    }
+}
+
+impl Drop for Remembered {
+    fn drop(&mut self) {
+        let bytes = self.inner.lock().bytes;
+        self.budget.used.fetch_sub(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -251,8 +290,8 @@ fn sidecar(info: &SegmentInfo, groups: &[Bloom]) -> Result<Vec<u8>> {
 
 impl Segment {
     /// Writes a built segment: data first, sidecar last.
-    /// With `cache`, it remembers the filter conditions its row groups do not meet.
-    pub async fn put(store: &Store, table: &str, mut b: Built, cache: bool) -> Result<Segment> {
+    /// With `cache`, it remembers what filter conditions say of its rows.
+    pub async fn put(store: &Store, table: &str, mut b: Built, cache: Option<Arc<Budget>>) -> Result<Segment> {
         let id = b.info.id.clone();
         let data_len = b.data.len() as u64;
         b.info.data_len = data_len;
@@ -261,17 +300,12 @@ impl Segment {
         b.info.bytes = data_len + b.groups.iter().map(|g| 4 + g.len_bytes() as u64).sum::<u64>() + 256;
         let meta = sidecar(&b.info, &b.groups)?;
         store.put(&format!("{table}/{id}/meta"), Bytes::from(meta)).await?;
-        Ok(Segment {
-            info: b.info,
-            groups: b.groups,
-            footer: Default::default(),
-            known: cache.then(Remembered::default),
-        })
+        Ok(Segment { info: b.info, groups: b.groups, footer: Default::default(), known: cache.map(Remembered::new) })
     }
 
     /// Loads a segment's sidecar; `None` when it is missing (a half-written segment).
-    /// With `cache`, it remembers the filter conditions its row groups do not meet.
-    pub async fn load(store: &Store, table: &str, id: &str, cache: bool) -> Result<Option<Segment>> {
+    /// With `cache`, it remembers what filter conditions say of its rows.
+    pub async fn load(store: &Store, table: &str, id: &str, cache: Option<Arc<Budget>>) -> Result<Option<Segment>> {
         let path = format!("{table}/{id}/meta");
         if !store.exists(&path).await? {
             return Ok(None);
@@ -292,7 +326,7 @@ impl Segment {
             groups.push(Bloom::from_bytes(rest.get(4..4 + len).ok_or_else(bad)?).ok_or_else(bad)?);
             rest = &rest[4 + len..];
         }
-        Ok(Some(Segment { info, groups, footer: Default::default(), known: cache.then(Remembered::default) }))
+        Ok(Some(Segment { info, groups, footer: Default::default(), known: cache.map(Remembered::new) }))
     }
 
     fn data_path<T: Table>(&self) -> String {
@@ -763,4 +797,46 @@ fn decode<T: Table>(
         }
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn met(n: usize, every: usize) -> crate::Met {
+        crate::Met { rows: (0..n).map(|i| i % every == 0).collect(), sure: vec![false; n] }
+    }
+
+    #[test]
+    fn the_condition_caches_of_a_store_stay_within_its_budget() {
+        // Each entry: 64 bytes and a bit per row (4096 rows, every other one: 512 bytes).
+        let budget = Budget::new(3 * 576).unwrap();
+        let (a, b) = (Remembered::new(budget.clone()), Remembered::new(budget.clone()));
+        a.put(1, 0, &met(4096, 2));
+        a.put(1, 1, &met(4096, 2));
+        b.put(2, 0, &met(4096, 2));
+        assert_eq!(budget.used(), 3 * 576);
+        // Full: `a` forgets its oldest to keep a new one.
+        a.put(3, 0, &met(4096, 2));
+        assert!(a.get(1, 0).is_none() && a.get(1, 1).is_some() && a.get(3, 0).is_some());
+        assert_eq!(budget.used(), 3 * 576);
+        // Again for the same key and group: replaced, not counted twice.
+        a.put(3, 0, &met(4096, 2));
+        assert_eq!(budget.used(), 3 * 576);
+        // `b` has nothing older of its own to forget but its one entry: the new one
+        // takes its place.
+        b.put(4, 0, &met(4096, 2));
+        assert!(b.get(2, 0).is_none() && b.get(4, 0).is_some());
+        // A small entry (one row: its index) still needs room: `b` forgets its oldest.
+        b.put(5, 1, &met(4096, 5000));
+        assert!(b.get(4, 0).is_none());
+        assert_eq!(budget.used(), 2 * 576 + 64 + 4);
+        // A segment dropped gives its share back.
+        drop(a);
+        assert_eq!(budget.used(), 64 + 4);
+        let got = b.get(5, 1).unwrap();
+        assert_eq!(got.rows.unpack(got.n), met(4096, 5000).rows);
+        drop(b);
+        assert_eq!(budget.used(), 0);
+    }
 }

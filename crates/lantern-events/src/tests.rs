@@ -271,7 +271,11 @@ async fn row_groups_a_condition_found_nothing_in_are_not_read_again() {
     for cache in [true, false] {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::local(&dir.path().join("data")).unwrap();
-        let opts = Options { row_group_rows: 100, condition_cache: cache, ..Options::default() };
+        let opts = Options {
+            row_group_rows: 100,
+            condition_cache_bytes: if cache { 1 << 20 } else { 0 },
+            ..Options::default()
+        };
         let s = EventStore::<Notes>::open(&dir.path().join("log"), store, opts).await.unwrap();
         // ID 7 is in the first row group only.
         s.append((0..1000).map(|i| note(1_000 + i as i64, i)).collect()).unwrap();

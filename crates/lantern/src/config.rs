@@ -134,9 +134,10 @@ pub struct TracesConfig {
     pub segment_max_age: PromDuration,
     /// How often span metrics (RED and service graph) are written to the metrics store.
     pub span_metrics_interval: PromDuration,
-    /// Remember, per sealed row group, the searches none of its spans meets, so a
-    /// repeated search skips them (as ClickHouse's query condition cache does).
-    pub condition_cache: bool,
+    /// Memory for remembering, per sealed row group, which spans a search's condition
+    /// holds for, so a repeated search skips the others (as ClickHouse's query
+    /// condition cache does; `0` turns it off).
+    pub condition_cache_size: ByteSize,
 }
 
 impl Default for TracesConfig {
@@ -145,7 +146,7 @@ impl Default for TracesConfig {
         Self {
             retention_time: d(7 * 86_400),
             retention_size: ByteSize(0),
-            condition_cache: true,
+            condition_cache_size: ByteSize(64 << 20),
             segment_max_spans: 250_000,
             segment_max_age: d(600),
             span_metrics_interval: d(15),
@@ -178,10 +179,10 @@ pub struct LogsConfig {
     /// Fields matched whole by searches (besides `trace_id` and `span_id`); default
     /// `correlation.keys`.
     pub id_fields: Option<Vec<String>>,
-    /// Remember, per sealed row group, the query conditions (selectors, line and
-    /// field filters, searches) none of its lines meets, so a repeated query skips
-    /// them (as ClickHouse's query condition cache does).
-    pub condition_cache: bool,
+    /// Memory for remembering, per sealed row group, which lines a query's condition
+    /// (selector, line and field filters, search) holds for, so a repeated query reads
+    /// only those (as ClickHouse's query condition cache does; `0` turns it off).
+    pub condition_cache_size: ByteSize,
 }
 
 /// `correlation:` — the identifiers one request carries through every signal.
@@ -262,7 +263,7 @@ impl Default for LogsConfig {
             ingest_burst_size: ByteSize(64 << 20),
             file_poll_interval: d(1),
             id_fields: None,
-            condition_cache: true,
+            condition_cache_size: ByteSize(64 << 20),
         }
     }
 }
@@ -523,7 +524,7 @@ impl Config {
             max_head_age: t.segment_max_age.0,
             retention_age: (!t.retention_time.0.is_zero()).then_some(t.retention_time.0),
             retention_bytes: (t.retention_size.0 != 0).then_some(t.retention_size.0),
-            condition_cache: t.condition_cache,
+            condition_cache_bytes: usize::try_from(t.condition_cache_size.0).unwrap_or(usize::MAX),
             ..lantern_events::Options::default()
         }
     }
@@ -540,7 +541,7 @@ impl Config {
             retention_bytes: (l.retention_size.0 != 0).then_some(l.retention_size.0),
             // Larger row groups than spans': log columns compress better in long runs.
             row_group_rows: 65_536,
-            condition_cache: l.condition_cache,
+            condition_cache_bytes: usize::try_from(l.condition_cache_size.0).unwrap_or(usize::MAX),
             ..lantern_events::Options::default()
         }
     }
