@@ -9,6 +9,7 @@
 //! total size.
 
 pub mod bloom;
+mod cache;
 mod segment;
 
 use std::ops::ControlFlow;
@@ -389,7 +390,7 @@ pub struct EventStore<T: Table> {
     store: Store,
     opts: Options,
     /// What the segments' condition caches may take together (`None`: nothing kept).
-    cache: Option<Arc<segment::Budget>>,
+    cache: Option<Arc<cache::Budget>>,
     head: RwLock<Head<T::Row>>,
     segments: RwLock<Vec<Arc<segment::Segment>>>,
     seal_lock: tokio::sync::Mutex<()>,
@@ -414,7 +415,7 @@ impl<T: Table> EventStore<T> {
         mut observe: impl FnMut(&[u8]),
     ) -> Result<Self> {
         let mut segments = Vec::new();
-        let cache = segment::Budget::new(opts.condition_cache_bytes);
+        let cache = cache::Budget::new(opts.condition_cache_bytes);
         for id in store.list_dirs(T::NAME).await? {
             match segment::Segment::load(&store, T::NAME, &id, cache.clone()).await? {
                 Some(s) => segments.push(Arc::new(s)),
