@@ -112,19 +112,21 @@ impl Remembered {
         self.inner.lock().known.get(&(key, g)).cloned()
     }
 
+    /// Keeps what a condition says of a row group's rows (once: the rows never change).
     pub(crate) fn put(&self, key: u64, g: usize, met: &crate::Met) {
         use std::sync::atomic::Ordering::Relaxed;
+        let mut m = self.inner.lock();
+        if m.known.contains_key(&(key, g)) {
+            return;
+        }
         let k = Known { n: met.rows.len(), rows: RowSet::pack(&met.rows), sure: RowSet::pack(&met.sure) };
         let size = Self::size(&k);
-        let mut m = self.inner.lock();
         let release = |m: &mut RememberedInner, at: (u64, usize)| {
             if let Some(old) = m.known.remove(&at) {
                 m.bytes -= Self::size(&old);
                 self.budget.used.fetch_sub(Self::size(&old), Relaxed);
             }
         };
-        release(&mut m, (key, g));
-        m.order.retain(|at| *at != (key, g));
         while self.budget.used() + size > self.budget.limit {
             let Some(oldest) = m.order.pop_front() else { return };
             release(&mut m, oldest);
@@ -164,7 +166,7 @@ mod tests {
         a.put(3, 0, &met(4096, 2));
         assert!(a.get(1, 0).is_none() && a.get(1, 1).is_some() && a.get(3, 0).is_some());
         assert_eq!(budget.used(), 3 * 576);
-        // Again for the same key and group: replaced, not counted twice.
+        // Again for the same key and group: kept once.
         a.put(3, 0, &met(4096, 2));
         assert_eq!(budget.used(), 3 * 576);
         // `b` has nothing older of its own to forget but its one entry: the new one
