@@ -234,24 +234,12 @@ impl From<arrow_array::BooleanArray> for Tested {
 
 /// What a filter's condition says of each row: whether it may meet it, and whether it
 /// surely does (a row surely meeting it may be counted without being decoded).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Met {
     /// Per row, whether it may meet the condition.
     pub rows: Vec<bool>,
     /// Per row, whether it surely meets it (only rows that may).
     pub sure: Vec<bool>,
-}
-
-impl Met {
-    /// No row meets the condition.
-    pub fn none(n: usize) -> Met {
-        Met { rows: vec![false; n], sure: vec![false; n] }
-    }
-
-    /// Whether some row may meet the condition.
-    pub fn any(&self) -> bool {
-        self.rows.iter().any(|r| *r)
-    }
 }
 
 /// See [`RowFilter::skip`].

@@ -552,7 +552,7 @@ fn select(
     g: usize,
     (cols, nulls): (&[usize], &[usize]),
     filter: &RowFilter,
-    mut known: Option<crate::Met>,
+    known: Option<crate::Met>,
 ) -> Result<(BooleanArray, Option<crate::Met>)> {
     let mask = ProjectionMask::leaves(footer.parquet_schema(), cols.iter().copied());
     let footer = if filter.dictionary {
@@ -594,45 +594,29 @@ fn select(
         footer
     };
     let schema = footer.schema().clone();
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)
+    // One batch: the row group (the batch size is larger than any group).
+    let batch = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)
         .with_row_groups(vec![g])
         .with_projection(mask)
         .with_batch_size(usize::MAX >> 1)
         .build()
-        .map_err(|e| err(id, e))?;
-    let mut parts: Vec<BooleanArray> = Vec::new();
-    // What the condition says of the rows so far (`None` once a batch's test did not
-    // work it out for every row).
-    let mut met = Some(crate::Met { rows: Vec::new(), sure: Vec::new() });
-    let mut at = 0;
-    for batch in reader {
-        let batch = with_nulls(batch.map_err(|e| err(id, e))?, &schema, cols, nulls).map_err(|e| err(id, e))?;
-        let n = batch.num_rows();
-        let given = match &mut known {
-            // The whole row group in one batch.
-            Some(k) if at == 0 && k.rows.len() == n => Some(std::mem::replace(k, crate::Met::none(0))),
-            Some(k) => Some(crate::Met {
-                rows: k.rows.get(at..at + n).map(<[bool]>::to_vec).unwrap_or_else(|| vec![true; n]),
-                sure: k.sure.get(at..at + n).map(<[bool]>::to_vec).unwrap_or_else(|| vec![false; n]),
-            }),
-            None => None,
-        };
-        at += n;
-        let tested = (filter.test)(&batch, given.as_ref());
-        met = met.zip(tested.met).map(|(mut all, m)| {
-            all.rows.extend(m.rows);
-            all.sure.extend(m.sure);
-            all
-        });
-        parts.push(tested.keep);
-    }
-    let met = met.filter(|m| m.rows.len() == at && at > 0);
-    // (Usually one batch: the row group.)
-    if parts.len() == 1 && parts[0].null_count() == 0 {
-        return Ok((parts.remove(0), met));
-    }
-    let keep: Vec<bool> = parts.iter().flat_map(|p| p.iter().map(|v| v.unwrap_or(true))).collect();
-    Ok((BooleanArray::from(keep), met))
+        .map_err(|e| err(id, e))?
+        .next();
+    let Some(batch) = batch else { return Ok((BooleanArray::from(Vec::<bool>::new()), None)) };
+    let batch = with_nulls(batch.map_err(|e| err(id, e))?, &schema, cols, nulls).map_err(|e| err(id, e))?;
+    let n = batch.num_rows();
+    // (Remembered for this group, so of its size; were it not, every row may meet it.)
+    let known = known.map(|k| match k.rows.len() == n {
+        true => k,
+        false => crate::Met { rows: vec![true; n], sure: vec![false; n] },
+    });
+    let tested = (filter.test)(&batch, known.as_ref());
+    let met = tested.met.filter(|m| m.rows.len() == n && n > 0);
+    let keep = match tested.keep.null_count() {
+        0 => tested.keep,
+        _ => tested.keep.iter().map(|v| Some(v.unwrap_or(true))).collect(),
+    };
+    Ok((keep, met))
 }
 
 /// The rows of row group `g` (only those `selection` marks, when given).

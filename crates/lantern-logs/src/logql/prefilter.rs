@@ -442,16 +442,8 @@ fn found(
 /// name.
 fn json_label_sure(name: &str, b: &RecordBatch, sure: &mut [bool]) {
     let exact = format!(".{name}");
-    let labels = b.column_by_name(col::LABELS);
-    let key = {
-        let mut k = String::new();
-        crate::model::write_json_str(name, &mut k);
-        k.push(':');
-        Finder::new(k.as_bytes()).into_owned()
-    };
-    let stream_named = |i: usize| {
-        labels.is_some_and(|l| l.is_valid(i) && str_at(l.as_ref(), i).is_some_and(|t| key.find(t.as_bytes()).is_some()))
-    };
+    let stream = StreamLabel::new(b, name);
+    let stream_named = |i: usize| stream.named(i).unwrap_or(false);
     // Fields outside the columns (`_rest`) making that label.
     let mut in_rest = RestLabels::new(b, name);
     for (i, s) in sure.iter_mut().enumerate() {
@@ -466,6 +458,29 @@ fn json_label_sure(name: &str, b: &RecordBatch, sure: &mut [bool]) {
         let c = b.column(idx);
         for (i, s) in sure.iter_mut().enumerate() {
             *s = *s && (!c.is_valid(i) || stream_named(i));
+        }
+    }
+}
+
+/// Whether a row's stream has a label of a name (its `_labels` text holds `"name":`).
+struct StreamLabel<'a> {
+    labels: Option<&'a Arc<dyn Array>>,
+    key: Finder<'static>,
+}
+
+impl<'a> StreamLabel<'a> {
+    fn new(b: &'a RecordBatch, name: &str) -> Self {
+        let mut k = String::new();
+        crate::model::write_json_str(name, &mut k);
+        k.push(':');
+        StreamLabel { labels: b.column_by_name(col::LABELS), key: Finder::new(k.as_bytes()).into_owned() }
+    }
+
+    /// `None` when the labels are there but not text.
+    fn named(&self, i: usize) -> Option<bool> {
+        match self.labels {
+            Some(l) if l.is_valid(i) => str_at(l.as_ref(), i).map(|t| self.key.find(t.as_bytes()).is_some()),
+            _ => Some(false),
         }
     }
 }
@@ -521,18 +536,10 @@ fn json_label(
         .filter(|(_, f)| f.name().strip_prefix('.').is_some_and(|k| sanitize(k) == m.name))
         .map(|(i, _)| i)
         .collect();
-    let labels = b.column_by_name(col::LABELS);
     // A stream label of that name makes the field `<name>_extracted`: the matcher then
     // tests the stream's label.
-    let key = {
-        let mut k = String::new();
-        crate::model::write_json_str(&m.name, &mut k);
-        k.push(':');
-        Finder::new(k.as_bytes()).into_owned()
-    };
-    let label_named = |i: usize| {
-        labels.is_some_and(|l| l.is_valid(i) && str_at(l.as_ref(), i).is_none_or(|t| key.find(t.as_bytes()).is_some()))
-    };
+    let stream = StreamLabel::new(b, &m.name);
+    let label_named = |i: usize| stream.named(i).unwrap_or(true);
     let absent_passes = m.matches("");
     let mut memo: std::collections::HashMap<String, bool> = Default::default();
     let mut unsure = |i: usize| {

@@ -149,7 +149,7 @@ fn str_col<'a>(b: &'a RecordBatch, name: &str) -> Option<StrCol<'a>> {
 struct Cols<'a> {
     time: Option<&'a Int64Array>,
     /// Each row's level: `_level`, else the `level` label of `_labels`.
-    levels: Option<Vec<&'a str>>,
+    levels: Option<&'a [&'a str]>,
     service: Option<StrCol<'a>>,
     batch: &'a RecordBatch,
     /// Per free-text term (by address), each row's answer from every column.
@@ -159,9 +159,9 @@ struct Cols<'a> {
     nodes: Vec<(*const Node, Vec<Tri>)>,
     /// The fields matched whole.
     ids: &'a IdFields,
-    /// Per field the search names, each row's answer to "may it have the field other
-    /// than in its own column": from `_rest` or a stream label of that name.
-    elsewhere: Vec<(String, Vec<bool>)>,
+    /// Per field the search names, where each row may have it other than in its own
+    /// column.
+    elsewhere: Vec<(String, Vec<Place>)>,
 }
 
 /// Each row's level: `_level` where set, else the level its `_labels` name.
@@ -211,14 +211,21 @@ impl Cols<'_> {
         self.nodes.iter().find(|(p, _)| std::ptr::eq(*p, n)).map_or(Tri::Maybe, |(_, v)| v[i])
     }
 
-    /// What a row lacking a value in field `f`'s own column may still have: the field
-    /// in `_rest` or a label of that name (unknown), else nothing (`none`).
-    fn absent(&self, f: &str, i: usize, none: Tri) -> Tri {
-        match self.elsewhere.iter().find(|(n, _)| n == f) {
-            Some((_, v)) if !v[i] => none,
-            _ => Tri::Maybe,
-        }
+    /// Where a row lacking a value in field `f`'s own column may still have one.
+    fn elsewhere(&self, f: &str, i: usize) -> Place {
+        self.elsewhere.iter().find(|(n, _)| n == f).map_or(Place::Other, |(_, v)| v[i])
     }
+}
+
+/// Where a row's field is when not in the field's own column.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// Nowhere: the row has no such field.
+    Nowhere,
+    /// In `_rest` (a value of another type than the column's, or a field without one).
+    Rest,
+    /// Maybe a stream label, or written back from `_time`/`_level`, or not known.
+    Other,
 }
 
 fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
@@ -252,7 +259,7 @@ fn pre(n: &Node, c: &Cols, i: usize) -> Tri {
             Tri::Maybe => Tri::Maybe,
         },
         Node::Term(t) => match &t.target {
-            Target::Level => c.levels.as_ref().map_or(Tri::Maybe, |a| {
+            Target::Level => c.levels.map_or(Tri::Maybe, |a| {
                 let l = a[i];
                 Tri::from(t.pattern.as_ref().map_or(l == t.lower, |p| p.is_match(l)))
             }),
@@ -338,38 +345,27 @@ fn field_node(n: &Node, c: &Cols) -> Vec<Tri> {
         Node::Exists(Target::Field(f)) => (f, Box::new(|_| Tri::Yes), Box::new(|_| Tri::Yes), false),
         _ => return vec![Tri::Maybe; rows],
     };
-    // A row whose field is in `_rest` (a value of another type than its column's, or a
-    // field without a column) is tested on that value, read once per distinct `_rest`.
+    // A row whose field is in `_rest` is tested on that value, read once per distinct
+    // `_rest`.
     let rest = str_col(c.batch, col::REST);
-    let labels = str_col(c.batch, col::LABELS);
-    let key = {
-        let mut k = String::new();
-        crate::model::write_json_str(f, &mut k);
-        k.push(':');
-        k
-    };
     let memo: std::cell::RefCell<HashMap<&str, Tri>> = Default::default();
     let from_rest = |i: usize| -> Tri {
         let Some(text) = rest.as_ref().and_then(|r| r.get(i)) else { return Tri::Maybe };
-        if labels.as_ref().and_then(|l| l.get(i)).is_none_or(|l| l.contains(key.as_str())) {
-            return Tri::Maybe;
-        }
         *memo.borrow_mut().entry(text).or_insert_with(|| {
-            match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
-                .ok()
-                .and_then(|m| m.get(f.as_str()).cloned())
-            {
+            let fields = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text).ok();
+            match fields.as_ref().and_then(|m| m.get(f.as_str())) {
                 Some(
                     v @ (serde_json::Value::Bool(_) | serde_json::Value::Number(_) | serde_json::Value::String(_)),
-                ) => test(&Value::from_json(&v)),
+                ) => test(&Value::from_json(v)),
                 _ => Tri::Maybe,
             }
         })
     };
-    let missing = |i: usize| match c.absent(f, i, Tri::No) {
-        Tri::Maybe if !null_may_match => from_rest(i),
+    let missing = |i: usize| match c.elsewhere(f, i) {
         _ if null_may_match => Tri::Maybe,
-        t => t,
+        Place::Nowhere => Tri::No,
+        Place::Rest => from_rest(i),
+        Place::Other => Tri::Maybe,
     };
     let Some(a) = c.batch.column_by_name(&col::field(f)) else { return (0..rows).map(missing).collect() };
     if let Some(s) = StrCol::of(a.as_ref()) {
@@ -392,7 +388,7 @@ fn field_node(n: &Node, c: &Cols) -> Vec<Tri> {
 /// line, field columns (identifiers whole), numbers by value, and the level when a
 /// level field is kept as the stream's. Rows with fields outside the columns
 /// (`_rest`) stay unknown where nothing matched.
-fn free_text(t: &Term, b: &RecordBatch, levels: Option<&Vec<&str>>, ids: &IdFields) -> Vec<Tri> {
+fn free_text(t: &Term, b: &RecordBatch, levels: Option<&[&str]>, ids: &IdFields) -> Vec<Tri> {
     let n = b.num_rows();
     if t.lower == "null" {
         // Null values are not in the columns' values.
@@ -462,30 +458,32 @@ fn free_text(t: &Term, b: &RecordBatch, levels: Option<&Vec<&str>>, ids: &IdFiel
     out
 }
 
-/// Per row, whether it may have field `f` other than in the field's own column: in
+/// Per row, where it may have field `f` other than in the field's own column: in
 /// `_rest` (fields without a column, or of another type), or as a stream label.
-fn elsewhere(b: &RecordBatch, f: &str) -> Vec<bool> {
+fn elsewhere(b: &RecordBatch, f: &str) -> Vec<Place> {
     let n = b.num_rows();
     // Time and level fields written back from `_time` and `_level` have no column.
     if crate::jsonl::TIME_KEYS.contains(&f) || crate::jsonl::LEVEL_KEYS.contains(&f) {
-        return vec![true; n];
+        return vec![Place::Other; n];
     }
-    let mut out = vec![false; n];
+    let mut out = vec![Place::Nowhere; n];
     let mut key = String::new();
     crate::model::write_json_str(f, &mut key);
     key.push(':');
     if let Some(rest) = str_col(b, col::REST) {
         for (i, o) in out.iter_mut().enumerate() {
-            *o = rest.get(i).is_some_and(|r| r.contains(key.as_str()));
+            if rest.get(i).is_some_and(|r| r.contains(key.as_str())) {
+                *o = Place::Rest;
+            }
         }
     }
     match str_col(b, col::LABELS) {
         Some(labels) => {
             let named = labels.per_row(n, |l| l.contains(key.as_str()), |_| false);
-            out.iter_mut().zip(named).for_each(|(o, l)| *o = *o || l);
+            out.iter_mut().zip(named).filter(|(_, l)| *l).for_each(|(o, _)| *o = Place::Other);
         }
         // Labels not read: anything may be a label.
-        None => out.iter_mut().for_each(|o| *o = true),
+        None => out.iter_mut().for_each(|o| *o = Place::Other),
     }
     out
 }
@@ -542,59 +540,57 @@ pub(super) fn row_filter(node: &Arc<Node>, ids: &IdFields, min_t: i64, max_t: i6
         cheap: Some(vec![col::TIME.into(), col::LEVEL.into(), col::LABELS.into()]),
         test: Arc::new(move |b: &RecordBatch, known: Option<&Met>| {
             let levels = row_levels(b);
-            if let Some(k) = known {
-                let time = b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>());
-                let keep = (0..b.num_rows())
-                    .map(|i| {
-                        let t = time.map(|a| a.value(i));
-                        Some(match t {
-                            _ if !k.rows[i] => false,
-                            Some(t) if t < min_t || t > max_t => false,
-                            Some(t) if k.sure[i] => sure(t, levels.as_ref().map_or("", |l| l[i])),
-                            _ => true,
-                        })
-                    })
-                    .collect();
-                return Tested { keep, met: None };
-            }
-            let mut terms = Vec::new();
-            free_terms(&node, &mut terms);
-            let free = terms.into_iter().map(|t| (t as *const Term, free_text(t, b, levels.as_ref(), &ids))).collect();
-            let elsewhere = field_names.iter().map(|f| (f.clone(), elsewhere(b, f))).collect();
-            let mut c = Cols {
-                time: b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
-                levels,
-                service: str_col(b, col::SERVICE),
-                batch: b,
-                free,
-                nodes: Vec::new(),
-                ids: &ids,
-                elsewhere,
-            };
-            let mut fns = Vec::new();
-            field_nodes(&node, &mut fns);
-            c.nodes = fns.into_iter().map(|n| (n as *const Node, field_node(n, &c))).collect();
-            // What the condition says of every row (unless some is not tested).
+            let levels = levels.as_deref();
+            let time = b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>());
             let n = b.num_rows();
-            let (mut rows, mut surely, mut every) = (vec![false; n], vec![false; n], true);
+            let in_range = |i: usize| time.is_none_or(|a| (min_t..=max_t).contains(&a.value(i)));
+            // What the condition says of each row in the time range: as remembered, or
+            // from the columns.
+            let said: Vec<Tri> = match known {
+                Some(k) => (0..n)
+                    .map(|i| match (k.rows[i], k.sure[i]) {
+                        (false, _) => Tri::No,
+                        (true, true) => Tri::Yes,
+                        (true, false) => Tri::Maybe,
+                    })
+                    .collect(),
+                None => {
+                    let mut terms = Vec::new();
+                    free_terms(&node, &mut terms);
+                    let free = terms.into_iter().map(|t| (t as *const Term, free_text(t, b, levels, &ids))).collect();
+                    let elsewhere = field_names.iter().map(|f| (f.clone(), elsewhere(b, f))).collect();
+                    let mut c = Cols {
+                        time,
+                        levels,
+                        service: str_col(b, col::SERVICE),
+                        batch: b,
+                        free,
+                        nodes: Vec::new(),
+                        ids: &ids,
+                        elsewhere,
+                    };
+                    let mut fns = Vec::new();
+                    field_nodes(&node, &mut fns);
+                    c.nodes = fns.into_iter().map(|n| (n as *const Node, field_node(n, &c))).collect();
+                    (0..n).map(|i| if in_range(i) { pre(&node, &c, i) } else { Tri::No }).collect()
+                }
+            };
             let keep = (0..n)
                 .map(|i| {
-                    let t = c.time.map(|a| a.value(i));
-                    if t.is_some_and(|t| t < min_t || t > max_t) {
-                        every = false;
-                        return Some(false);
-                    }
-                    let p = pre(&node, &c, i);
-                    rows[i] = p != Tri::No;
-                    surely[i] = p == Tri::Yes;
-                    Some(match (p, t) {
+                    Some(match (said[i], time) {
+                        _ if !in_range(i) => false,
                         (Tri::No, _) => false,
-                        (Tri::Yes, Some(t)) => sure(t, c.levels.as_ref().map_or("", |l| l[i])),
+                        (Tri::Yes, Some(t)) => sure(t.value(i), levels.map_or("", |l| l[i])),
                         _ => true,
                     })
                 })
                 .collect();
-            Tested { keep, met: every.then_some(Met { rows, sure: surely }) }
+            // Remembered when every row was tested.
+            let met = (known.is_none() && (0..n).all(in_range)).then(|| Met {
+                rows: said.iter().map(|p| *p != Tri::No).collect(),
+                sure: said.iter().map(|p| *p == Tri::Yes).collect(),
+            });
+            Tested { keep, met }
         }),
     }
 }
