@@ -45,6 +45,13 @@ const SCRAPES: &str = "lantern_scrapes_total";
 const SCRAPE_FAILURES: &str = "lantern_scrape_failures_total";
 const SCRAPE_DURATION: &str = "lantern_scrape_duration_seconds";
 const BUILD_INFO: &str = "lantern_build_info";
+const PIPELINE_RECEIVED: &str = "lantern_pipeline_received_items_total";
+const PIPELINE_REFUSED: &str = "lantern_pipeline_refused_items_total";
+const PIPELINE_SENT: &str = "lantern_pipeline_sent_items_total";
+const PIPELINE_SEND_FAILED: &str = "lantern_pipeline_send_failed_items_total";
+const PIPELINE_DROPPED: &str = "lantern_pipeline_dropped_items_total";
+const PIPELINE_QUEUE_SIZE: &str = "lantern_pipeline_queue_size";
+const PIPELINE_QUEUE_CAPACITY: &str = "lantern_pipeline_queue_capacity";
 
 /// Writes the help text of every metric (once, when the server installs its recorder).
 pub fn describe() {
@@ -80,6 +87,25 @@ pub fn describe() {
     describe_counter!(SCRAPE_FAILURES, "Scrapes that failed (target down, bad answer, timeout), by job.");
     describe_histogram!(SCRAPE_DURATION, Unit::Seconds, "Time one scrape took, by job.");
     describe_gauge!(BUILD_INFO, "Lantern's version, as a label; the value is 1.");
+    describe_counter!(
+        PIPELINE_RECEIVED,
+        "Collector mode: items (spans, metric points, log records) a receiver passed on, by component, transport and signal."
+    );
+    describe_counter!(
+        PIPELINE_REFUSED,
+        "Collector mode: items a receiver or processor refused (the sender was told to retry or that the data was bad), by component, signal and reason."
+    );
+    describe_counter!(PIPELINE_SENT, "Collector mode: items an exporter sent, by component and signal.");
+    describe_counter!(
+        PIPELINE_SEND_FAILED,
+        "Collector mode: items of failed send attempts (each attempt counted), by component and signal."
+    );
+    describe_counter!(
+        PIPELINE_DROPPED,
+        "Collector mode: items given up on (queue full, retries exhausted, refused as bad, sampled out), by component, signal and reason."
+    );
+    describe_gauge!(PIPELINE_QUEUE_SIZE, "Collector mode: requests in an exporter's sending queue.");
+    describe_gauge!(PIPELINE_QUEUE_CAPACITY, "Collector mode: requests an exporter's sending queue holds at most.");
     gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 
@@ -187,4 +213,47 @@ pub fn scraped(job: &str, seconds: f64, ok: bool) {
     counter!(SCRAPES, "job" => job.to_string()).increment(1);
     counter!(SCRAPE_FAILURES, "job" => job.to_string()).increment(u64::from(!ok));
     histogram!(SCRAPE_DURATION, "job" => job.to_string()).record(seconds);
+}
+
+/// Collector mode: what one pipeline component (`component`: its ID, e.g.
+/// `otlp/backend`) did with items of one signal (`traces`, `metrics`, `logs`).
+pub mod pipeline {
+    use metrics::{counter, gauge};
+
+    /// `items` a receiver passed on, received over `transport` (`grpc`, `http`).
+    pub fn received(component: &str, transport: &'static str, signal: &'static str, items: u64) {
+        counter!(super::PIPELINE_RECEIVED, "component" => component.to_string(), "transport" => transport, "signal" => signal)
+            .increment(items);
+    }
+
+    /// `items` refused for `reason` (`memory_limit`, `downstream`, `invalid`).
+    pub fn refused(component: &str, signal: &'static str, reason: &'static str, items: u64) {
+        counter!(super::PIPELINE_REFUSED, "component" => component.to_string(), "signal" => signal, "reason" => reason)
+            .increment(items);
+    }
+
+    /// `items` an exporter sent.
+    pub fn sent(component: &str, signal: &'static str, items: u64) {
+        counter!(super::PIPELINE_SENT, "component" => component.to_string(), "signal" => signal).increment(items);
+    }
+
+    /// `items` of one failed send attempt.
+    pub fn send_failed(component: &str, signal: &'static str, items: u64) {
+        counter!(super::PIPELINE_SEND_FAILED, "component" => component.to_string(), "signal" => signal)
+            .increment(items);
+    }
+
+    /// `items` given up on for `reason` (`queue_full`, `retries_exhausted`, `permanent`,
+    /// `shutdown`, `filtered`, `sampled`).
+    pub fn dropped(component: &str, signal: &'static str, reason: &'static str, items: u64) {
+        counter!(super::PIPELINE_DROPPED, "component" => component.to_string(), "signal" => signal, "reason" => reason)
+            .increment(items);
+    }
+
+    /// An exporter's queue: requests in it and at most.
+    pub fn queue(component: &str, signal: &'static str, size: usize, capacity: usize) {
+        gauge!(super::PIPELINE_QUEUE_SIZE, "component" => component.to_string(), "signal" => signal).set(size as f64);
+        gauge!(super::PIPELINE_QUEUE_CAPACITY, "component" => component.to_string(), "signal" => signal)
+            .set(capacity as f64);
+    }
 }

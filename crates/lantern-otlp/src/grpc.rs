@@ -59,14 +59,16 @@ impl<R: prost::Message + Send + 'static> Codec for RawCodec<R> {
     }
 }
 
-/// One OTLP export service: its gRPC name and what it does with a request body.
+/// One OTLP export service: its gRPC name and what it does with a request body (an
+/// export request in protobuf), whatever the transport: the stores of `serve`, or the
+/// pipelines of `collect`.
 pub trait Export: Clone + Send + Sync + 'static {
     /// The gRPC service name, e.g. `opentelemetry.proto.collector.metrics.v1.MetricsService`.
     const SERVICE: &'static str;
     /// The answer message.
-    type Response: prost::Message + Default + Send + 'static;
+    type Response: prost::Message + serde::Serialize + Default + Send + 'static;
     /// Handles one request body.
-    fn export(&self, body: Bytes) -> impl std::future::Future<Output = Result<Self::Response, Status>> + Send;
+    fn export(&self, body: Bytes) -> impl std::future::Future<Output = Result<Self::Response, IngestError>> + Send;
 }
 
 impl From<IngestError> for Status {
@@ -78,24 +80,24 @@ impl From<IngestError> for Status {
 impl Export for MetricsIngest {
     const SERVICE: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
     type Response = ExportMetricsServiceResponse;
-    async fn export(&self, body: Bytes) -> Result<ExportMetricsServiceResponse, Status> {
-        MetricsIngest::export(self, body).await.map_err(Status::from)
+    async fn export(&self, body: Bytes) -> Result<ExportMetricsServiceResponse, IngestError> {
+        MetricsIngest::export(self, body).await
     }
 }
 
 impl Export for LogIngest {
     const SERVICE: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
     type Response = ExportLogsServiceResponse;
-    async fn export(&self, body: Bytes) -> Result<ExportLogsServiceResponse, Status> {
-        LogIngest::export(self, body).await.map_err(Status::from)
+    async fn export(&self, body: Bytes) -> Result<ExportLogsServiceResponse, IngestError> {
+        LogIngest::export(self, body).await
     }
 }
 
 impl Export for TraceIngest {
     const SERVICE: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
     type Response = ExportTraceServiceResponse;
-    async fn export(&self, body: Bytes) -> Result<ExportTraceServiceResponse, Status> {
-        TraceIngest::export(self, body).await.map_err(Status::from)
+    async fn export(&self, body: Bytes) -> Result<ExportTraceServiceResponse, IngestError> {
+        TraceIngest::export(self, body).await
     }
 }
 
@@ -121,7 +123,7 @@ impl<E: Export> UnaryService<Bytes> for Unary<E> {
     type Future = BoxFuture<Response<E::Response>, Status>;
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
         let inner = self.0.clone();
-        Box::pin(async move { inner.export(request.into_inner()).await.map(Response::new) })
+        Box::pin(async move { inner.export(request.into_inner()).await.map(Response::new).map_err(Status::from) })
     }
 }
 
@@ -166,10 +168,22 @@ pub async fn serve(
     logs: LogIngest,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    serve_for(listener, Some(metrics), Some(traces), Some(logs), shutdown).await
+}
+
+/// Serves OTLP/gRPC on `listener` until `shutdown` completes, each signal's requests
+/// handed to its receiver; a signal without one answers UNIMPLEMENTED.
+pub async fn serve_for<M: Export, T: Export, L: Export>(
+    listener: tokio::net::TcpListener,
+    metrics: Option<M>,
+    traces: Option<T>,
+    logs: Option<L>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
-        .add_service(ExportService::new(metrics))
-        .add_service(ExportService::new(traces))
-        .add_service(ExportService::new(logs))
+        .add_optional_service(metrics.map(ExportService::new))
+        .add_optional_service(traces.map(ExportService::new))
+        .add_optional_service(logs.map(ExportService::new))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await
 }

@@ -8,11 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use prost::Message;
 
+use crate::grpc::Export;
 use crate::ingest::{IngestError, MetricsIngest};
 use crate::logs::LogIngest;
 use crate::traces::TraceIngest;
@@ -22,24 +23,59 @@ use lantern_http::{error_response, BodyLimits, ErrorKind};
 /// The OTLP/HTTP routes; bodies within `limits` (`limits.max_request_body_size` and
 /// `max_decompressed_body_size`, as for every ingest endpoint).
 pub fn router(metrics: MetricsIngest, traces: TraceIngest, logs: LogIngest, limits: BodyLimits) -> Router {
-    Router::new()
-        .route("/v1/metrics", post(self::metrics))
-        .route("/v1/traces", post(self::traces))
-        .route("/v1/logs", post(self::logs))
-        .with_state(Receivers {
+    router_for(
+        Receivers {
             metrics: metrics.via(crate::ingest::HTTP),
             traces: traces.via(crate::ingest::HTTP),
             logs: logs.via(crate::ingest::HTTP),
             limits,
-        })
+        },
+        Paths::default(),
+    )
 }
 
+/// Where each signal's requests go (see [`Export`]), and the body limits.
 #[derive(Clone)]
-struct Receivers {
-    metrics: MetricsIngest,
-    traces: TraceIngest,
-    logs: LogIngest,
-    limits: BodyLimits,
+pub struct Receivers<M, T, L> {
+    /// Metrics requests.
+    pub metrics: M,
+    /// Trace requests.
+    pub traces: T,
+    /// Log requests.
+    pub logs: L,
+    /// Body size limits.
+    pub limits: BodyLimits,
+}
+
+/// The URL path of each signal (the OTLP receiver's `traces_url_path` and the others).
+#[derive(Clone, Debug)]
+pub struct Paths {
+    /// Default `/v1/metrics`.
+    pub metrics: String,
+    /// Default `/v1/traces`.
+    pub traces: String,
+    /// Default `/v1/logs`.
+    pub logs: String,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Self { metrics: "/v1/metrics".into(), traces: "/v1/traces".into(), logs: "/v1/logs".into() }
+    }
+}
+
+/// The OTLP/HTTP routes at `paths`, each signal's requests handed to its receiver.
+pub fn router_for<M, T, L>(r: Receivers<M, T, L>, paths: Paths) -> Router
+where
+    M: Export<Response = ExportMetricsServiceResponse>,
+    T: Export<Response = ExportTraceServiceResponse>,
+    L: Export<Response = ExportLogsServiceResponse>,
+{
+    Router::new()
+        .route(&paths.metrics, post(self::metrics::<M, T, L>))
+        .route(&paths.traces, post(self::traces::<M, T, L>))
+        .route(&paths.logs, post(self::logs::<M, T, L>))
+        .with_state(r)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -202,21 +238,21 @@ fn refused(signal: &'static str, resp: Response) -> Response {
     resp
 }
 
-async fn metrics(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> Response {
+async fn metrics<M: Export, T, L>(State(r): State<Receivers<M, T, L>>, headers: HeaderMap, body: Body) -> Response {
     match read_request::<ExportMetricsServiceRequest>(&headers, body, "ExportMetricsServiceRequest", r.limits).await {
         Ok((enc, body)) => answer(r.metrics.export(body).await, enc),
         Err(resp) => refused(signal::METRICS, resp),
     }
 }
 
-async fn traces(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> Response {
+async fn traces<M, T: Export, L>(State(r): State<Receivers<M, T, L>>, headers: HeaderMap, body: Body) -> Response {
     match read_request::<ExportTraceServiceRequest>(&headers, body, "ExportTraceServiceRequest", r.limits).await {
         Ok((enc, body)) => answer(r.traces.export(body).await, enc),
         Err(resp) => refused(signal::TRACES, resp),
     }
 }
 
-async fn logs(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> Response {
+async fn logs<M, T, L: Export>(State(r): State<Receivers<M, T, L>>, headers: HeaderMap, body: Body) -> Response {
     match read_request::<ExportLogsServiceRequest>(&headers, body, "ExportLogsServiceRequest", r.limits).await {
         Ok((enc, body)) => answer(r.logs.export(body).await, enc),
         Err(resp) => refused(signal::LOGS, resp),

@@ -1,6 +1,7 @@
 //! The `lantern` binary: command-line parsing and start-up. All wiring is in [`serve`].
 
 mod check;
+mod collect;
 mod config;
 mod investigate;
 mod selfmon;
@@ -93,6 +94,9 @@ fn init_logging(level: Option<&str>, format: LogFormat) -> Result<(), String> {
 enum Command {
     /// Run the server: ingest, storage and every API.
     Serve(ServeArgs),
+    /// Run OpenTelemetry Collector pipelines (receivers, processors, exporters) from the
+    /// Collector's configuration format: an agent in front of Lantern or any backend.
+    Collect(collect::CollectArgs),
     /// Run tests.
     #[command(subcommand)]
     Test(TestCommand),
@@ -242,6 +246,7 @@ fn main() -> ExitCode {
         Command::Check(CheckCommand::Config { file }) => check::config(&file),
         Command::Check(CheckCommand::Slos { files }) => check::slos(&files),
         Command::Investigate(args) => investigate::run(&args),
+        Command::Collect(args) => collect::run(&args),
         Command::Serve(args) => {
             let cfg = match args.config() {
                 Ok(c) => c,

@@ -463,7 +463,7 @@ fn lock_data_dir(cfg: &Config) -> anyhow::Result<File> {
     }
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -4,6 +4,7 @@
 
 mod alerting;
 mod api;
+mod collect;
 mod durability;
 mod example;
 mod harness;

@@ -1,0 +1,4 @@
+//! Receivers: one instance per configured receiver, whose data of each signal goes to
+//! every pipeline of that signal listing it.
+
+pub mod otlp;

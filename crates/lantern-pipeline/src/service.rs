@@ -1,0 +1,198 @@
+//! Running a configuration: exporters first (one per exporter and signal, shared by the
+//! pipelines naming it), then each pipeline's processors in front of its exporters (one
+//! instance per pipeline; a `memory_limiter`'s state shared), then the receivers, each
+//! signal fanned out to the pipelines listing it. Shutdown runs the other way in
+//! stages: receivers stop taking data, processors hand on what they hold, exporters
+//! send what is queued.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::components::{Exporter as ExporterConfig, Processor as ProcessorConfig, Receiver as ReceiverConfig};
+use crate::config::Config;
+use crate::consumer::{Fanout, Next};
+use crate::exporter::{self, Delivery, Exporter, Sender};
+use crate::id::{ComponentId, Signal};
+use crate::processor::batch::Batcher;
+use crate::processor::memory_limiter::Limiter;
+
+/// How long each shutdown stage may take.
+const STAGE_LIMIT: Duration = Duration::from_secs(10);
+
+/// One stage's stop signal and tasks.
+struct Stage {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Stage {
+    fn new() -> Self {
+        Self { stop: watch::channel(false).0, tasks: Vec::new() }
+    }
+
+    async fn finish(self, what: &str) {
+        let _ = self.stop.send(true);
+        let all = futures::future::join_all(self.tasks);
+        if tokio::time::timeout(STAGE_LIMIT, all).await.is_err() {
+            tracing::warn!("{what} did not stop within {STAGE_LIMIT:?}");
+        }
+    }
+}
+
+/// A running configuration.
+pub struct Running {
+    receivers: Stage,
+    processors: Stage,
+    exporters: Stage,
+    /// What listens where (receivers and the `prometheus` exporters).
+    pub listening: Vec<String>,
+}
+
+impl Running {
+    /// Stops in stages; returns once queued data is sent or the stages' time is up.
+    pub async fn shutdown(self) {
+        self.receivers.finish("the receivers").await;
+        self.processors.finish("the processors").await;
+        self.exporters.finish("the exporters").await;
+    }
+}
+
+/// Builds one exporter's sender for `signal`.
+fn sender(id: &ComponentId, c: &ExporterConfig, signal: Signal) -> Result<(Arc<dyn Sender>, Delivery), String> {
+    let name = id.to_string();
+    let path = |e: String| format!("exporters::{id}: {e}");
+    Ok(match c {
+        ExporterConfig::Otlp(c) => (exporter::otlp::OtlpSender::new(&name, c, signal).map_err(path)?, c.delivery()),
+        ExporterConfig::OtlpHttp(c) => {
+            (exporter::otlphttp::OtlpHttpSender::new(c, signal).map_err(path)?, c.delivery())
+        }
+        ExporterConfig::Debug(c) => (exporter::debug::DebugSender::new(&name, c), c.delivery()),
+        ExporterConfig::Jaeger(c) => (exporter::jaeger::JaegerSender::new(c).map_err(path)?, c.delivery()),
+        ExporterConfig::Loki(c) => (exporter::loki::LokiSender::new(c).map_err(path)?, c.delivery()),
+        ExporterConfig::Prometheus(_) => unreachable!("prometheus exporters are built with their listener"),
+    })
+}
+
+/// Starts every pipeline of `config`; an error names the config path of the problem
+/// (an address in use, a bad certificate file).
+pub async fn start(config: &Config) -> Result<Running, String> {
+    let mut receivers = Stage::new();
+    let mut processors = Stage::new();
+    let mut exporters = Stage::new();
+    let mut listening = Vec::new();
+
+    // Exporters: one per (ID, signal).
+    let mut built: BTreeMap<(ComponentId, Signal), Next> = BTreeMap::new();
+    let mut prometheus: BTreeMap<ComponentId, Arc<exporter::prometheus::PrometheusExporter>> = BTreeMap::new();
+    for p in &config.pipelines {
+        for id in &p.exporters {
+            let key = (id.clone(), p.id.signal);
+            if built.contains_key(&key) {
+                continue;
+            }
+            let c = &config.exporters[id];
+            let (s, delivery): (Arc<dyn Sender>, Delivery) = match c {
+                ExporterConfig::Prometheus(pc) => {
+                    let e = match prometheus.get(id) {
+                        Some(e) => e.clone(),
+                        None => {
+                            let e = exporter::prometheus::PrometheusExporter::new(pc);
+                            let listener = tokio::net::TcpListener::bind(&pc.endpoint).await.map_err(|err| {
+                                format!("exporters::{id}::endpoint: listen tcp {}: {err}", pc.endpoint)
+                            })?;
+                            listening.push(format!(
+                                "{id} (/metrics) on {}",
+                                listener.local_addr().map(|a| a.to_string()).unwrap_or_default()
+                            ));
+                            let mut stop = exporters.stop.subscribe();
+                            let router = e.router();
+                            exporters.tasks.push(tokio::spawn(async move {
+                                let done = async move {
+                                    let _ = stop.wait_for(|s| *s).await;
+                                };
+                                if let Err(err) = axum::serve(listener, router).with_graceful_shutdown(done).await {
+                                    tracing::error!(error = %err, "the prometheus exporter's server stopped");
+                                }
+                            }));
+                            prometheus.insert(id.clone(), e.clone());
+                            e
+                        }
+                    };
+                    (e, pc.delivery())
+                }
+                other => sender(id, other, p.id.signal)?,
+            };
+            let e = Exporter::start(
+                id.to_string(),
+                p.id.signal,
+                s,
+                delivery,
+                exporters.stop.subscribe(),
+                &mut exporters.tasks,
+            );
+            built.insert(key, Arc::new(e));
+        }
+    }
+
+    // Memory limiters: one state per ID.
+    let mut limiters: BTreeMap<ComponentId, Arc<Limiter>> = BTreeMap::new();
+    for (id, c) in &config.processors {
+        if let ProcessorConfig::MemoryLimiter(c) = c {
+            if config.pipelines.iter().any(|p| p.processors.contains(id)) {
+                limiters.insert(
+                    id.clone(),
+                    Limiter::start(&id.to_string(), c, processors.stop.subscribe(), &mut processors.tasks),
+                );
+            }
+        }
+    }
+
+    // Pipelines: processors in front of the exporters, last first.
+    let mut heads: Vec<(&crate::config::PipelineSpec, Next)> = Vec::new();
+    for p in &config.pipelines {
+        let outs: Vec<Next> = p.exporters.iter().map(|id| built[&(id.clone(), p.id.signal)].clone()).collect();
+        let mut next: Next = Arc::new(Fanout(outs));
+        for id in p.processors.iter().rev() {
+            next = match &config.processors[id] {
+                ProcessorConfig::Batch(c) => {
+                    Batcher::start(p.id.signal, c.clone(), next, processors.stop.subscribe(), &mut processors.tasks)
+                }
+                ProcessorConfig::MemoryLimiter(_) => limiters[id].guard(next),
+            };
+        }
+        heads.push((p, next));
+    }
+
+    // Receivers: each signal to every pipeline listing the receiver.
+    for (id, c) in &config.receivers {
+        let per_signal = Signal::ALL.map(|s| {
+            let nexts: Vec<Next> = heads
+                .iter()
+                .filter(|(p, _)| p.id.signal == s && p.receivers.contains(id))
+                .map(|(_, n)| n.clone())
+                .collect();
+            (!nexts.is_empty()).then(|| Arc::new(Fanout(nexts)) as Next)
+        });
+        if per_signal.iter().all(Option::is_none) {
+            continue;
+        }
+        match c {
+            ReceiverConfig::Otlp(c) => {
+                let l = crate::receiver::otlp::start(
+                    &id.to_string(),
+                    c,
+                    per_signal,
+                    receivers.stop.subscribe(),
+                    &mut receivers.tasks,
+                )
+                .await?;
+                listening.extend(l);
+            }
+        }
+    }
+    Ok(Running { receivers, processors, exporters, listening })
+}

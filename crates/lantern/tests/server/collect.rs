@@ -1,0 +1,182 @@
+//! `lantern collect` as an agent in front of `lantern serve`: the OpenTelemetry Python
+//! SDK sends all three signals to the agent, which batches them and exports them over
+//! OTLP to the backend; every item arrives once, also when the backend is down for a
+//! while (the agent queues and retries). The seed's own collector config starts as
+//! written, its unreachable exporters retried and reported.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{eventually, first_value, free_port, get_json, http, py_script, python, query, Server};
+
+/// A running `lantern collect`, stopped on drop.
+struct Agent {
+    child: Child,
+}
+
+impl Agent {
+    fn start(config: &Path, log: &Path) -> Agent {
+        let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
+            .arg("collect")
+            .arg("--config")
+            .arg(config)
+            .env("LANTERN_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
+            .spawn()
+            .expect("start lantern collect");
+        Agent { child }
+    }
+
+    fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.child.wait().ok()?.code()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn send(endpoint: &str, service: &str, n: usize, first: usize) {
+    let out = Command::new(python())
+        .arg(py_script("otlp_agent.py"))
+        .args([endpoint, service, &n.to_string(), &first.to_string()])
+        .output()
+        .expect("run the OpenTelemetry SDK script");
+    assert!(out.status.success(), "SDK script failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Spans, log records and the counter's value the backend holds for `service`.
+fn held(srv: &Server, service: &str) -> (usize, usize, Option<f64>) {
+    let traces = get_json(&srv.url(&format!("/api/traces?service={service}&limit=100000&lookback=1h")));
+    let spans =
+        traces["data"].as_array().map_or(0, |ts| ts.iter().map(|t| t["spans"].as_array().map_or(0, Vec::len)).sum());
+    let logs = http()
+        .post(srv.url("/api/v1/logs/search"))
+        .json(&json!({"query": format!("service:{service}"), "limit": 0}))
+        .send()
+        .unwrap()
+        .json::<serde_json::Value>()
+        .unwrap()["total"]
+        .as_u64()
+        .unwrap_or(0) as usize;
+    let counter = first_value(&query(srv, &format!("agent_items_total{{job=\"{service}\"}}")));
+    (spans, logs, counter)
+}
+
+#[test]
+fn an_agent_moves_all_three_signals_to_the_backend_and_loses_nothing_while_it_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut backend = Server::start(&dir.path().join("data"));
+    let (grpc, telemetry) = (free_port(), free_port());
+    let config = dir.path().join("agent.yaml");
+    let mut f = std::fs::File::create(&config).unwrap();
+    write!(
+        f,
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:{grpc}\n\
+         processors:\n  batch:\n    timeout: 200ms\n  memory_limiter:\n    check_interval: 1s\n    limit_mib: 4000\n\
+         exporters:\n  otlp:\n    endpoint: ${{env:BACKEND}}\n    tls:\n      insecure: true\n\
+         \x20   retry_on_failure:\n      initial_interval: 200ms\n      max_interval: 1s\n      max_elapsed_time: 0\n\
+         service:\n  telemetry:\n    metrics:\n      address: 127.0.0.1:{telemetry}\n  pipelines:\n\
+         \x20   traces: {{receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlp]}}\n\
+         \x20   metrics: {{receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlp]}}\n\
+         \x20   logs: {{receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlp]}}\n"
+    )
+    .unwrap();
+    drop(f);
+    std::env::set_var("BACKEND", &backend.otlp_grpc);
+    let mut agent = Agent::start(&config, &dir.path().join("agent.log"));
+    let endpoint = format!("http://127.0.0.1:{grpc}");
+    eventually(30, "the agent's receiver", || std::net::TcpStream::connect(("127.0.0.1", grpc)).ok());
+
+    send(&endpoint, "agent-test", 300, 0);
+    let got = eventually(30, "every item at the backend", || {
+        Some(held(&backend, "agent-test")).filter(|h| h.0 >= 300 && h.1 >= 300)
+    });
+    assert_eq!(got, (300, 300, Some(300.0)), "each item exactly once");
+
+    // The backend goes away; the agent takes the data, queues it and retries.
+    backend.kill9();
+    send(&endpoint, "agent-down", 200, 300);
+    std::thread::sleep(Duration::from_secs(2));
+    backend.restart();
+    let got = eventually(60, "the queued items at the backend", || {
+        Some(held(&backend, "agent-down")).filter(|h| h.0 >= 200 && h.1 >= 200)
+    });
+    assert_eq!(got, (200, 200, Some(200.0)), "nothing lost while the backend was down, nothing doubled");
+
+    let own = http().get(format!("http://127.0.0.1:{telemetry}/metrics")).send().unwrap().text().unwrap();
+    let sent = own
+        .lines()
+        .find(|l| l.starts_with("lantern_pipeline_sent_items_total{") && l.contains("signal=\"traces\""))
+        .unwrap_or_else(|| panic!("no sent count in {own}"));
+    assert!(sent.ends_with(" 500"), "{sent}");
+    assert!(own.contains("lantern_pipeline_send_failed_items_total{"), "the failed attempts are counted");
+    assert_eq!(agent.terminate(), Some(0), "a clean stop");
+}
+
+#[test]
+fn the_seeds_collector_config_runs_as_written_and_reports_its_unreachable_exporters() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-pipeline/testdata/otel-collector-config.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(["collect", "--dry-run", "--config"])
+        .arg(&seed)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "logs: otlp → memory_limiter → batch → loki\nmetrics: otlp → memory_limiter → batch → prometheus\ntraces: otlp → memory_limiter → batch → jaeger\n"
+    );
+    // Run on free ports (the file's own 4317/4318/8889 may be taken on a test machine),
+    // each overridden the Collector's way: a later `yaml:` source merged over the file.
+    let (g, h, p, t) = (free_port(), free_port(), free_port(), free_port());
+    let log = dir.path().join("seed.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .arg("collect")
+        .arg("--config")
+        .arg(&seed)
+        .arg("--config")
+        .arg(format!("yaml:receivers::otlp::protocols::grpc::endpoint: 127.0.0.1:{g}"))
+        .arg("--config")
+        .arg(format!("yaml:receivers::otlp::protocols::http::endpoint: 127.0.0.1:{h}"))
+        .arg("--config")
+        .arg(format!("yaml:exporters::prometheus::endpoint: 127.0.0.1:{p}"))
+        .arg("--config")
+        .arg(format!("yaml:service::telemetry::metrics::address: 127.0.0.1:{t}"))
+        .env("LANTERN_LOG", "info")
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let mut agent = Agent { child };
+    eventually(30, "the seed's receivers", || std::net::TcpStream::connect(("127.0.0.1", h)).ok());
+    send(&format!("http://127.0.0.1:{g}"), "seed-svc", 5, 0);
+    // Metrics go to the prometheus exporter, served for scraping (after the batch's 10s).
+    let text = eventually(30, "the counter on the prometheus exporter", || {
+        http()
+            .get(format!("http://127.0.0.1:{p}/metrics"))
+            .send()
+            .ok()?
+            .text()
+            .ok()
+            .filter(|t| t.contains("agent_items_total{job=\"seed-svc\",otel_scope_name=\"agent\"} 5"))
+    });
+    assert!(text.contains("# TYPE agent_items_total counter"), "{text}");
+    // Spans to jaeger:14250 and logs to loki:3100 cannot resolve here: retried, reported.
+    let said = eventually(30, "the retries reported", || {
+        let l = std::fs::read_to_string(&log).ok()?;
+        (l.contains("exporter=jaeger") && l.contains("exporter=loki")).then_some(l)
+    });
+    assert!(said.contains("will retry"), "{said}");
+    assert!(agent.child.try_wait().unwrap().is_none(), "still running");
+    assert_eq!(agent.terminate(), Some(0));
+}
