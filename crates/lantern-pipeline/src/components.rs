@@ -8,13 +8,16 @@ use serde_yaml::Value;
 use crate::exporter;
 use crate::id::{Kind, Signal};
 use crate::processor::{batch, memory_limiter};
-use crate::receiver::otlp;
+use crate::receiver::{jaeger, otlp};
 
-/// A receiver's configuration.
+/// A receiver's configuration (built once at start: its size does not matter).
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Receiver {
     /// `otlp`.
     Otlp(otlp::Config),
+    /// `jaeger` (gRPC `PostSpans`).
+    Jaeger(jaeger::Config),
 }
 
 /// A processor's configuration.
@@ -44,7 +47,7 @@ pub enum Exporter {
 }
 
 /// Types of each kind Lantern runs.
-const RECEIVERS: &[&str] = &["otlp"];
+const RECEIVERS: &[&str] = &["jaeger", "otlp"];
 const PROCESSORS: &[&str] = &["batch", "memory_limiter"];
 const EXPORTERS: &[&str] = &["debug", "jaeger", "loki", "otlp", "otlp_grpc", "otlp_http", "otlphttp", "prometheus"];
 
@@ -53,7 +56,6 @@ const NOT_YET: &[(Kind, &str)] = &[
     (Kind::Receiver, "prometheus"),
     (Kind::Receiver, "loki"),
     (Kind::Receiver, "filelog"),
-    (Kind::Receiver, "jaeger"),
     (Kind::Processor, "attributes"),
     (Kind::Processor, "resource"),
     (Kind::Processor, "filter"),
@@ -122,14 +124,20 @@ impl Receiver {
                 let p = c.problems();
                 checked(Receiver::Otlp(c), p)
             }
+            "jaeger" => {
+                let c: jaeger::Config = decode(v)?;
+                let p = c.problems();
+                checked(Receiver::Jaeger(c), p)
+            }
             _ => Err(unknown(Kind::Receiver, ty, id)),
         }
     }
 
     /// Whether it produces `signal`.
-    pub fn supports(&self, _signal: Signal) -> bool {
+    pub fn supports(&self, signal: Signal) -> bool {
         match self {
             Receiver::Otlp(_) => true,
+            Receiver::Jaeger(_) => signal == Signal::Traces,
         }
     }
 }

@@ -2,10 +2,12 @@
 //! `Span`, …) as prost messages, and the mapping of OTLP spans onto it as the
 //! Collector's Jaeger translator does: one batch per resource, `service.name` as the
 //! process's service and the other resource attributes as its tags, the scope, kind and
-//! status as tags, events as logs, the parent and links as references.
+//! status as tags, events as logs, the parent and links as references; and back
+//! ([`to_otlp`]) for spans posted to Lantern.
 
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue as OtlpKv};
-use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue as OtlpKv};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans};
 
 /// `jaeger.api_v2.PostSpansRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -301,6 +303,171 @@ pub fn batch(rs: &ResourceSpans) -> Batch {
     Batch { spans, process: Some(process) }
 }
 
+/// A tag as an OTLP value (binary as base64, as the Collector's translator does).
+fn value(t: &KeyValue) -> AnyValue {
+    use any_value::Value as V;
+    let v = match t.v_type {
+        1 => V::BoolValue(t.v_bool),
+        2 => V::IntValue(t.v_int64),
+        3 => V::DoubleValue(t.v_float64),
+        4 => V::StringValue(base64(&t.v_binary)),
+        _ => V::StringValue(t.v_str.clone()),
+    };
+    AnyValue { value: Some(v) }
+}
+
+fn base64(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
+    for c in b.chunks(3) {
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn attr(t: &KeyValue) -> OtlpKv {
+    OtlpKv { key: t.key.clone(), value: Some(value(t)) }
+}
+
+/// Posted spans as OTLP: one resource per process (a span's own process wins over the
+/// batch's), spans grouped into scopes by their `otel.scope.name`/`otel.library.name`
+/// tags, `span.kind`, `otel.status_code`/`error` and `w3c.tracestate` tags read back into
+/// the span's fields, the first `CHILD_OF` reference as the parent and the others as
+/// links, logs as events.
+pub fn to_otlp(req: &PostSpansRequest) -> Vec<ResourceSpans> {
+    let Some(batch) = &req.batch else { return Vec::new() };
+    let mut resources: Vec<(Process, Vec<ScopeSpans>)> = Vec::new();
+    for s in &batch.spans {
+        let process = s.process.clone().or_else(|| batch.process.clone()).unwrap_or_default();
+        let at = match resources.iter().position(|(p, _)| *p == process) {
+            Some(i) => i,
+            None => {
+                resources.push((process, Vec::new()));
+                resources.len() - 1
+            }
+        };
+        let tag = |k: &str| s.tags.iter().find(|t| t.key == k);
+        let scope_name = tag("otel.scope.name").or_else(|| tag("otel.library.name")).map(|t| t.v_str.clone());
+        let scope_version = tag("otel.scope.version").or_else(|| tag("otel.library.version")).map(|t| t.v_str.clone());
+        let kind = match tag("span.kind").map(|t| t.v_str.as_str()) {
+            Some("client") => span::SpanKind::Client,
+            Some("server") => span::SpanKind::Server,
+            Some("producer") => span::SpanKind::Producer,
+            Some("consumer") => span::SpanKind::Consumer,
+            Some("internal") => span::SpanKind::Internal,
+            _ => span::SpanKind::Unspecified,
+        };
+        let error = tag("error").is_some_and(|t| t.v_bool || t.v_str.eq_ignore_ascii_case("true"));
+        let code = match tag("otel.status_code").map(|t| t.v_str.to_ascii_uppercase()) {
+            _ if error => status::StatusCode::Error,
+            Some(c) if c == "ERROR" => status::StatusCode::Error,
+            Some(c) if c == "OK" => status::StatusCode::Ok,
+            _ => status::StatusCode::Unset,
+        };
+        let message = tag("otel.status_description").map(|t| t.v_str.clone()).unwrap_or_default();
+        const READ: [&str; 10] = [
+            "otel.scope.name",
+            "otel.scope.version",
+            "otel.library.name",
+            "otel.library.version",
+            "span.kind",
+            "error",
+            "otel.status_code",
+            "otel.status_description",
+            "w3c.tracestate",
+            "internal.span.format",
+        ];
+        let mut parent = Vec::new();
+        let mut links = Vec::new();
+        for r in &s.references {
+            if parent.is_empty() && r.ref_type == 0 && r.trace_id == s.trace_id {
+                parent = r.span_id.clone();
+                continue;
+            }
+            let kind = if r.ref_type == 0 { "child_of" } else { "follows_from" };
+            links.push(span::Link {
+                trace_id: r.trace_id.clone(),
+                span_id: r.span_id.clone(),
+                attributes: vec![OtlpKv {
+                    key: "opentracing.ref_type".into(),
+                    value: Some(AnyValue { value: Some(any_value::Value::StringValue(kind.into())) }),
+                }],
+                ..Default::default()
+            });
+        }
+        let start = s.start_time.map_or(0, Time::nanos).max(0);
+        let end = start.saturating_add(s.duration.map_or(0, Time::nanos).max(0));
+        let events = s
+            .logs
+            .iter()
+            .map(|l| span::Event {
+                time_unix_nano: l.timestamp.map_or(0, Time::nanos).max(0) as u64,
+                name: l.fields.iter().find(|f| f.key == "event").map(|f| f.v_str.clone()).unwrap_or_default(),
+                attributes: l.fields.iter().filter(|f| f.key != "event").map(attr).collect(),
+                dropped_attributes_count: 0,
+            })
+            .collect();
+        let otlp = opentelemetry_proto::tonic::trace::v1::Span {
+            trace_id: s.trace_id.clone(),
+            span_id: s.span_id.clone(),
+            trace_state: tag("w3c.tracestate").map(|t| t.v_str.clone()).unwrap_or_default(),
+            parent_span_id: parent,
+            flags: s.flags,
+            name: s.operation_name.clone(),
+            kind: kind as i32,
+            start_time_unix_nano: start as u64,
+            end_time_unix_nano: end as u64,
+            attributes: s.tags.iter().filter(|t| !READ.contains(&t.key.as_str())).map(attr).collect(),
+            events,
+            links,
+            status: Some(opentelemetry_proto::tonic::trace::v1::Status { code: code as i32, message }),
+            ..Default::default()
+        };
+        let scopes = &mut resources[at].1;
+        let scope = InstrumentationScope {
+            name: scope_name.unwrap_or_default(),
+            version: scope_version.unwrap_or_default(),
+            ..Default::default()
+        };
+        match scopes.iter_mut().find(|ss| ss.scope.as_ref() == Some(&scope)) {
+            Some(ss) => ss.spans.push(otlp),
+            None => scopes.push(ScopeSpans { scope: Some(scope), spans: vec![otlp], schema_url: String::new() }),
+        }
+    }
+    resources
+        .into_iter()
+        .map(|(p, scope_spans)| {
+            let mut attributes = Vec::with_capacity(p.tags.len() + 1);
+            if !p.service_name.is_empty() && p.service_name != NO_SERVICE {
+                attributes.push(OtlpKv {
+                    key: "service.name".into(),
+                    value: Some(AnyValue { value: Some(any_value::Value::StringValue(p.service_name.clone())) }),
+                });
+            }
+            attributes.extend(p.tags.iter().map(|t| {
+                let mut a = attr(t);
+                if t.key == "hostname" {
+                    a.key = "host.name".into();
+                }
+                a
+            }));
+            ResourceSpans {
+                resource: Some(Resource { attributes, ..Default::default() }),
+                scope_spans,
+                schema_url: String::new(),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use opentelemetry_proto::tonic::trace::v1 as pt;
@@ -370,5 +537,16 @@ mod tests {
         assert_eq!(s.tags[3].v_str, "client");
         assert!(s.tags[5].v_bool && s.tags[5].v_type == 1);
         assert_eq!(s.logs[0].fields[0], string_kv("event", "retry"));
+
+        // And back: what Lantern stores from a posted batch is the span it came from.
+        let back = to_otlp(&PostSpansRequest { batch: Some(batch(&rs)) });
+        assert_eq!(back.len(), 1);
+        let res = back[0].resource.as_ref().unwrap();
+        assert_eq!(res.attributes, vec![kv("service.name", "payment"), kv("host.name", "h1")]);
+        let ss = &back[0].scope_spans[0];
+        assert_eq!(ss.scope, rs.scope_spans[0].scope);
+        assert_eq!(ss.spans, rs.scope_spans[0].spans);
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
     }
 }

@@ -1,4 +1,5 @@
 //! Receivers: one instance per configured receiver, whose data of each signal goes to
 //! every pipeline of that signal listing it.
 
+pub mod jaeger;
 pub mod otlp;

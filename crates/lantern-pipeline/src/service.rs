@@ -192,6 +192,32 @@ pub async fn start(config: &Config) -> Result<Running, String> {
                 .await?;
                 listening.extend(l);
             }
+            ReceiverConfig::Jaeger(c) => {
+                let Some(g) = &c.protocols.grpc else { continue };
+                let listener = tokio::net::TcpListener::bind(&g.endpoint).await.map_err(|e| {
+                    format!("receivers::{id}::protocols::grpc::endpoint: listen tcp {}: {e}", g.endpoint)
+                })?;
+                listening.push(format!(
+                    "{id} (grpc) on {}",
+                    listener.local_addr().map(|a| a.to_string()).unwrap_or_default()
+                ));
+                let [traces, _, _] = per_signal;
+                let route = crate::receiver::otlp::Traces(crate::receiver::otlp::Route::new(
+                    &id.to_string(),
+                    "grpc",
+                    Signal::Traces,
+                    traces,
+                ));
+                let mut stop = receivers.stop.subscribe();
+                receivers.tasks.push(tokio::spawn(async move {
+                    let done = async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    };
+                    if let Err(e) = crate::receiver::jaeger::serve(listener, route, done).await {
+                        tracing::error!(error = %e, "the Jaeger receiver stopped");
+                    }
+                }));
+            }
         }
     }
     Ok(Running { receivers, processors, exporters, listening })

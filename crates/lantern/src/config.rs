@@ -21,6 +21,8 @@ pub struct Config {
     pub otlp_grpc_addr: String,
     /// OTLP over HTTP: metrics, logs and traces.
     pub otlp_http_addr: String,
+    /// Jaeger's gRPC collector API (`PostSpans`, conventionally `:14250`); empty: off.
+    pub jaeger_grpc_addr: String,
     /// The metrics store.
     pub metrics: MetricsConfig,
     /// Request limits.
@@ -63,6 +65,7 @@ impl Default for Config {
             http_addr: "127.0.0.1:9700".into(),
             otlp_grpc_addr: "127.0.0.1:4317".into(),
             otlp_http_addr: "127.0.0.1:4318".into(),
+            jaeger_grpc_addr: String::new(),
             metrics: MetricsConfig::default(),
             limits: LimitsConfig::default(),
             query: QueryConfig::default(),
@@ -387,7 +390,11 @@ impl Config {
             ("http_addr", &self.http_addr),
             ("otlp_grpc_addr", &self.otlp_grpc_addr),
             ("otlp_http_addr", &self.otlp_http_addr),
+            ("jaeger_grpc_addr", &self.jaeger_grpc_addr),
         ] {
+            if key == "jaeger_grpc_addr" && addr.is_empty() {
+                continue;
+            }
             if let Err(e) = resolve_addr(addr) {
                 errs.push(format!("key {key}: {e}"));
             }

@@ -180,6 +180,9 @@ struct ServeArgs {
     /// OTLP HTTP listen address [default: 127.0.0.1:4318]
     #[arg(long, env = "LANTERN_OTLP_HTTP_ADDR")]
     otlp_http_addr: Option<String>,
+    /// Jaeger gRPC collector API (PostSpans) listen address, conventionally :14250 [default: off]
+    #[arg(long, env = "LANTERN_JAEGER_GRPC_ADDR")]
+    jaeger_grpc_addr: Option<String>,
 }
 
 impl ServeArgs {
@@ -197,6 +200,7 @@ impl ServeArgs {
             ("http-addr", c.http_addr.clone()),
             ("otlp-grpc-addr", c.otlp_grpc_addr.clone()),
             ("otlp-http-addr", c.otlp_http_addr.clone()),
+            ("jaeger-grpc-addr", c.jaeger_grpc_addr.clone()),
             ("log-level", level),
             ("log-format", if log_format == LogFormat::Json { "json" } else { "text" }.to_string()),
         ]
@@ -222,6 +226,9 @@ impl ServeArgs {
         }
         if let Some(v) = &self.otlp_http_addr {
             c.otlp_http_addr = v.clone();
+        }
+        if let Some(v) = &self.jaeger_grpc_addr {
+            c.jaeger_grpc_addr = v.clone();
         }
         let problems = c.validate();
         if !problems.is_empty() {

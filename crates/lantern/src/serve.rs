@@ -31,7 +31,7 @@ pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>)
     let rule_opts = rule_options(&cfg);
     let rule_files = lantern_alerting::manager::load_all(&rule_opts)
         .map_err(|errs| anyhow::anyhow!("key rule_files/slo_files: {}", errs.join("; ")))?;
-    let Listeners { http: listener, grpc: grpc_listener, otlp_http: otlp_http_listener } =
+    let Listeners { http: listener, grpc: grpc_listener, otlp_http: otlp_http_listener, jaeger_grpc } =
         Listeners::bind(&cfg).await?;
     let db_slot: Arc<OnceLock<Arc<Tsdb>>> = Arc::new(OnceLock::new());
     let otlp = lantern_otlp::MetricsIngest::new(db_slot.clone());
@@ -95,6 +95,18 @@ pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>)
             let _ = grpc_stop.wait_for(|s| *s).await;
         },
     ));
+    let jaeger = jaeger_grpc.map(|l| {
+        let mut stop = stop_rx.clone();
+        let handler = traces_in.clone().via("jaeger_grpc");
+        tokio::spawn(async move {
+            let done = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = lantern_pipeline::receiver::jaeger::serve(l, handler, done).await {
+                tracing::error!(error = %e, "the Jaeger gRPC listener stopped");
+            }
+        })
+    });
     let mut otlp_http_stop = stop_rx.clone();
     let otlp_http = tokio::spawn(async move {
         let app = lantern_otlp::http::router(otlp, traces_in, logs_in, limits)
@@ -225,6 +237,9 @@ pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>)
     served.context("http server")?;
     grpc.await.context("otlp grpc server task")?.context("otlp grpc server")?;
     otlp_http.await.context("otlp http server task")?.context("otlp http server")?;
+    if let Some(j) = jaeger {
+        j.await.context("jaeger grpc server task")?;
+    }
     signals.abort();
     reloader.abort();
     rules.stop();
@@ -339,6 +354,8 @@ struct Listeners {
     http: tokio::net::TcpListener,
     grpc: tokio::net::TcpListener,
     otlp_http: tokio::net::TcpListener,
+    /// Jaeger's gRPC collector API, if configured.
+    jaeger_grpc: Option<tokio::net::TcpListener>,
 }
 
 impl Listeners {
@@ -360,7 +377,18 @@ impl Listeners {
             .await
             .with_context(|| format!("key otlp_http_addr: cannot listen on {otlp_http_addr}"))?;
         tracing::info!(grpc = %grpc_addr, http = %otlp_http_addr, "otlp listening");
-        Ok(Listeners { http: listener, grpc: grpc_listener, otlp_http: otlp_http_listener })
+        let jaeger_grpc = match cfg.jaeger_grpc_addr.as_str() {
+            "" => None,
+            a => {
+                let addr = resolve_addr(a).map_err(|e| anyhow::anyhow!("key jaeger_grpc_addr: {e}"))?;
+                let l = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("key jaeger_grpc_addr: cannot listen on {addr}"))?;
+                tracing::info!(addr = %addr, "jaeger grpc listening (PostSpans)");
+                Some(l)
+            }
+        };
+        Ok(Listeners { http: listener, grpc: grpc_listener, otlp_http: otlp_http_listener, jaeger_grpc })
     }
 }
 

@@ -101,10 +101,10 @@ fn status_error(target: &str, s: &Status) -> SendError {
 }
 
 /// Sends bytes as they are; hands the answer back as bytes.
-struct RawCodec(PhantomData<()>);
+pub(crate) struct RawCodec(pub(crate) PhantomData<()>);
 
-struct RawEncoder;
-struct RawDecoder;
+pub(crate) struct RawEncoder;
+pub(crate) struct RawDecoder;
 
 impl Encoder for RawEncoder {
     type Item = Bytes;

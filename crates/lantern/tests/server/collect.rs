@@ -180,3 +180,72 @@ fn the_seeds_collector_config_runs_as_written_and_reports_its_unreachable_export
     assert!(agent.child.try_wait().unwrap().is_none(), "still running");
     assert_eq!(agent.terminate(), Some(0));
 }
+
+#[test]
+fn the_seeds_pipeline_exports_to_lantern_itself_by_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let (jaeger, metrics_port) = (free_port(), free_port());
+    let serve_config = dir.path().join("lantern.yaml");
+    std::fs::write(
+        &serve_config,
+        format!(
+            "scrape_configs:\n  - job_name: otel-collector\n    scrape_interval: 1s\n    static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]\n"
+        ),
+    )
+    .unwrap();
+    let jaeger_addr = format!("127.0.0.1:{jaeger}");
+    let backend = Server::start_with(
+        &dir.path().join("data"),
+        &["--config", serve_config.to_str().unwrap(), "--jaeger-grpc-addr", &jaeger_addr],
+    );
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-pipeline/testdata/otel-collector-config.yaml");
+    let (g, h, t) = (free_port(), free_port(), free_port());
+    let overrides = [
+        format!("yaml:receivers::otlp::protocols::grpc::endpoint: 127.0.0.1:{g}"),
+        format!("yaml:receivers::otlp::protocols::http::endpoint: 127.0.0.1:{h}"),
+        format!("yaml:exporters::prometheus::endpoint: 127.0.0.1:{metrics_port}"),
+        format!("yaml:exporters::jaeger::endpoint: {jaeger_addr}"),
+        // Jaeger's collector port is plain gRPC; the Collector's client wants TLS unless told.
+        "yaml:exporters::jaeger::tls::insecure: true".to_string(),
+        format!("yaml:exporters::loki::endpoint: {}", backend.url("/loki/api/v1/push")),
+        "yaml:processors::batch::timeout: 500ms".to_string(),
+        format!("yaml:service::telemetry::metrics::address: 127.0.0.1:{t}"),
+    ];
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lantern"));
+    cmd.arg("collect").arg("--config").arg(&seed);
+    for o in &overrides {
+        cmd.arg("--config").arg(o);
+    }
+    let child = cmd
+        .env("LANTERN_LOG", "info")
+        .stderr(Stdio::from(std::fs::File::create(dir.path().join("agent.log")).unwrap()))
+        .spawn()
+        .unwrap();
+    let _agent = Agent { child };
+    eventually(30, "the agent's receivers", || std::net::TcpStream::connect(("127.0.0.1", g)).ok());
+    send(&format!("http://127.0.0.1:{g}"), "seed-svc", 40, 0);
+
+    // Traces through the jaeger exporter into Lantern's PostSpans listener.
+    let spans = eventually(30, "the spans in Lantern", || {
+        let v = get_json(&backend.url("/api/traces?service=seed-svc&limit=1000&lookback=1h"));
+        let n: usize = v["data"].as_array()?.iter().map(|t| t["spans"].as_array().map_or(0, Vec::len)).sum();
+        (n >= 40).then_some(v)
+    });
+    let span = &spans["data"][0]["spans"][0];
+    assert_eq!(span["operationName"], "job", "{span}");
+    assert!(span["tags"].as_array().unwrap().iter().any(|t| t["key"] == "seq"), "{span}");
+    // Logs through the loki exporter into Lantern's push API, labelled as the exporter does.
+    let logs = eventually(30, "the log lines in Lantern", || {
+        let v = get_json(&backend.url(
+            "/loki/api/v1/query?query=sum(count_over_time(%7Bjob%3D%22seed-svc%22%2C%20exporter%3D%22OTLP%22%7D%5B1h%5D))",
+        ));
+        let n = first_value(&v)?;
+        (n >= 40.0).then_some(n)
+    });
+    assert_eq!(logs, 40.0);
+    // Metrics through the prometheus exporter, scraped by Lantern.
+    let c = eventually(30, "the scraped counter", || {
+        first_value(&query(&backend, "agent_items_total{job=\"otel-collector\"}"))
+    });
+    assert_eq!(c, 40.0);
+}
