@@ -37,6 +37,16 @@ struct Args {
     /// File for sampled trace IDs (hex, one per line).
     #[arg(long, default_value = "trace_ids.txt")]
     ids: String,
+    /// Spans per second at most (0: as fast as the server takes them).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Retry a request the server refuses as UNAVAILABLE or RESOURCE_EXHAUSTED (after
+    /// 50 ms), as SDKs do, instead of stopping.
+    #[arg(long)]
+    retry: bool,
+    /// Skip measuring the requests' zstd-compressed size (less load-generator CPU).
+    #[arg(long)]
+    no_zstd: bool,
 }
 
 /// xorshift64*: fast, deterministic per stream.
@@ -175,10 +185,11 @@ async fn main() -> anyhow::Result<()> {
     for c in 0..args.concurrency {
         let mut client = TraceServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
         let args_batch = args.batch;
-        let (services, total) = (args.services, args.spans);
+        let (services, total, rate, retry, no_zstd) = (args.services, args.spans, args.rate, args.retry, args.no_zstd);
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (c as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9));
             let (mut rejected, mut zstd_bytes, mut raw_bytes, mut sampled) = (0i64, 0usize, 0usize, Vec::new());
+            let mut retries = 0u64;
             let mut r = c;
             while r < requests {
                 let n = args_batch.min(total - r * args_batch);
@@ -186,19 +197,41 @@ async fn main() -> anyhow::Result<()> {
                 let (req, ids) = request(&mut rng, r % services, services, n, t);
                 let bytes = req.encode_to_vec();
                 raw_bytes += bytes.len();
-                zstd_bytes += zstd::bulk::compress(&bytes, 3)?.len();
+                if !no_zstd {
+                    zstd_bytes += zstd::bulk::compress(&bytes, 3)?.len();
+                }
                 sampled.extend(ids.iter().enumerate().filter(|(k, _)| (r * 64 + k) % 1000 == 0).map(|(_, id)| hex(id)));
-                let resp = client.export(req).await?.into_inner();
+                if rate > 0 {
+                    // This stream's share of the rate.
+                    let due = std::time::Duration::from_secs_f64((r * args_batch) as f64 / rate as f64);
+                    if let Some(wait) = due.checked_sub(t0.elapsed()) {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                let resp = loop {
+                    match client.export(req.clone()).await {
+                        Ok(r) => break r.into_inner(),
+                        Err(s)
+                            if retry
+                                && matches!(s.code(), tonic::Code::Unavailable | tonic::Code::ResourceExhausted) =>
+                        {
+                            retries += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        }
+                        Err(s) => return Err(s.into()),
+                    }
+                };
                 rejected += resp.partial_success.map_or(0, |p| p.rejected_spans);
                 r += args.concurrency;
             }
-            anyhow::Ok((rejected, zstd_bytes, raw_bytes, sampled))
+            anyhow::Ok((rejected, zstd_bytes, raw_bytes, sampled, retries))
         }));
     }
-    let (mut rejected, mut zstd_bytes, mut raw_bytes) = (0, 0, 0);
+    let (mut rejected, mut zstd_bytes, mut raw_bytes, mut retries) = (0, 0, 0, 0);
     let mut f = std::fs::File::create(&args.ids)?;
     for t in tasks {
-        let (r, z, w, ids) = t.await??;
+        let (r, z, w, ids, n) = t.await??;
+        retries += n;
         rejected += r;
         zstd_bytes += z;
         raw_bytes += w;
@@ -208,7 +241,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "{{\"spans\":{},\"seconds\":{secs:.3},\"rejected\":{rejected},\"zstd_bytes\":{zstd_bytes},\"raw_bytes\":{raw_bytes}}}",
+        "{{\"spans\":{},\"seconds\":{secs:.3},\"rejected\":{rejected},\"zstd_bytes\":{zstd_bytes},\"raw_bytes\":{raw_bytes},\"retries\":{retries}}}",
         args.spans
     );
     Ok(())

@@ -59,7 +59,7 @@ impl Config {
 }
 
 /// Batches waiting to be sent on, at most.
-const OUTBOX: usize = 64;
+const OUTBOX: usize = 4;
 
 struct Pending {
     buf: BytesMut,
