@@ -44,12 +44,25 @@ pub enum Exporter {
     Loki(exporter::loki::Config),
     /// `prometheus`.
     Prometheus(exporter::prometheus::Config),
+    /// `prometheusremotewrite` / `prometheus_remote_write`.
+    RemoteWrite(exporter::remote_write::Config),
 }
 
 /// Types of each kind Lantern runs.
 const RECEIVERS: &[&str] = &["jaeger", "otlp"];
 const PROCESSORS: &[&str] = &["batch", "memory_limiter"];
-const EXPORTERS: &[&str] = &["debug", "jaeger", "loki", "otlp", "otlp_grpc", "otlp_http", "otlphttp", "prometheus"];
+const EXPORTERS: &[&str] = &[
+    "debug",
+    "jaeger",
+    "loki",
+    "otlp",
+    "otlp_grpc",
+    "otlp_http",
+    "otlphttp",
+    "prometheus",
+    "prometheus_remote_write",
+    "prometheusremotewrite",
+];
 
 /// Collector component types Lantern does not run yet (a clearer refusal than "unknown").
 const NOT_YET: &[(Kind, &str)] = &[
@@ -62,8 +75,6 @@ const NOT_YET: &[(Kind, &str)] = &[
     (Kind::Processor, "probabilistic_sampler"),
     (Kind::Processor, "tail_sampling"),
     (Kind::Processor, "transform"),
-    (Kind::Exporter, "prometheusremotewrite"),
-    (Kind::Exporter, "prometheus_remote_write"),
     (Kind::Exporter, "file"),
     (Kind::Connector, "spanmetrics"),
     (Kind::Connector, "span_metrics"),
@@ -200,6 +211,11 @@ impl Exporter {
                 let p = c.problems();
                 checked(Exporter::Prometheus(c), p)
             }
+            "prometheusremotewrite" | "prometheus_remote_write" => {
+                let c: exporter::remote_write::Config = decode(v)?;
+                let p = c.problems();
+                checked(Exporter::RemoteWrite(c), p)
+            }
             _ => Err(unknown(Kind::Exporter, ty, id)),
         }
     }
@@ -210,7 +226,7 @@ impl Exporter {
             Exporter::Otlp(_) | Exporter::OtlpHttp(_) | Exporter::Debug(_) => true,
             Exporter::Jaeger(_) => signal == Signal::Traces,
             Exporter::Loki(_) => signal == Signal::Logs,
-            Exporter::Prometheus(_) => signal == Signal::Metrics,
+            Exporter::Prometheus(_) | Exporter::RemoteWrite(_) => signal == Signal::Metrics,
         }
     }
 }

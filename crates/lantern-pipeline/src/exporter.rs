@@ -12,6 +12,7 @@ pub mod loki;
 pub mod otlp;
 pub mod otlphttp;
 pub mod prometheus;
+pub mod remote_write;
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;

@@ -16,6 +16,8 @@ pub struct HttpClient {
     client: reqwest::Client,
     headers: HeaderMap,
     gzip: bool,
+    /// Retry every 5xx (remote write), not only 502, 503 and 504.
+    retry_5xx: bool,
 }
 
 impl HttpClient {
@@ -44,12 +46,32 @@ impl HttpClient {
             hm.insert(name, val);
         }
         let client = b.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Self { client, headers: hm, gzip: compression == "gzip" })
+        Ok(Self { client, headers: hm, gzip: compression == "gzip", retry_5xx: false })
+    }
+
+    /// The same client retrying every 5xx answer (as the remote-write exporter does).
+    pub fn retrying_5xx(mut self) -> Self {
+        self.retry_5xx = true;
+        self
     }
 
     /// POSTs `body` of `content_type` to `url`.
     pub async fn post(&self, url: &str, content_type: &str, body: Bytes) -> Result<(), SendError> {
+        self.post_with(url, content_type, &[], body).await
+    }
+
+    /// [`HttpClient::post`] with more headers.
+    pub async fn post_with(
+        &self,
+        url: &str,
+        content_type: &str,
+        extra: &[(&'static str, &'static str)],
+        body: Bytes,
+    ) -> Result<(), SendError> {
         let mut req = self.client.post(url).headers(self.headers.clone()).header(CONTENT_TYPE, content_type);
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
         req = if self.gzip {
             use std::io::Write;
             let mut enc =
@@ -77,6 +99,7 @@ impl HttpClient {
         );
         match status.as_u16() {
             429 | 502 | 503 | 504 => Err(SendError::Retryable { message, after }),
+            500..=599 if self.retry_5xx => Err(SendError::Retryable { message, after }),
             _ => Err(SendError::Permanent(message)),
         }
     }

@@ -101,7 +101,7 @@ impl Limiter {
                     _ = tick.tick() => {}
                     _ = shutdown.wait_for(|s| *s) => break,
                 }
-                state.check(resident_bytes(), soft);
+                state.check(used_bytes(), soft);
             }
         }));
         me
@@ -141,6 +141,17 @@ impl Consumer for Guard {
         }
         self.next.consume(data)
     }
+}
+
+/// Memory in use as the limiter sees it: the process's resident memory, or, for fault
+/// injection in tests, the number in the file `LANTERN_FAULT_MEMORY_FILE` names.
+fn used_bytes() -> u64 {
+    if let Some(f) = std::env::var_os("LANTERN_FAULT_MEMORY_FILE") {
+        if let Some(v) = std::fs::read_to_string(f).ok().and_then(|s| s.trim().parse::<u64>().ok()) {
+            return v;
+        }
+    }
+    resident_bytes()
 }
 
 /// The process's resident memory, bytes (0 if it cannot be read).

@@ -249,3 +249,109 @@ fn the_seeds_pipeline_exports_to_lantern_itself_by_address() {
     });
     assert_eq!(c, 40.0);
 }
+
+/// Prometheus's instant query, the first value.
+fn prom_value(prom: &crate::harness::Prometheus, q: &str) -> Option<f64> {
+    let v = http()
+        .get(format!("{}/api/v1/query", prom.url))
+        .query(&[("query", q)])
+        .send()
+        .ok()?
+        .json::<serde_json::Value>()
+        .ok()?;
+    first_value(&v)
+}
+
+#[test]
+fn metrics_reach_a_real_prometheus_by_remote_write_and_by_scraping_the_prometheus_exporter() {
+    let dir = tempfile::tempdir().unwrap();
+    let exporter_port = free_port();
+    let prom = crate::harness::Prometheus::start(
+        dir.path(),
+        &format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: collector\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"
+        ),
+        &["--web.enable-remote-write-receiver"],
+    );
+    let (g, t) = (free_port(), free_port());
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers: {{otlp: {{protocols: {{grpc: {{endpoint: '127.0.0.1:{g}'}}}}}}}}\n\
+             processors: {{batch: {{timeout: 200ms}}}}\n\
+             exporters:\n  prometheusremotewrite:\n    endpoint: {}/api/v1/write\n    external_labels: {{agent: a1}}\n\
+             \x20 prometheus:\n    endpoint: 127.0.0.1:{exporter_port}\n    const_labels: {{via: exporter}}\n\
+             service:\n  telemetry: {{metrics: {{address: '127.0.0.1:{t}'}}}}\n  pipelines:\n\
+             \x20   metrics: {{receivers: [otlp], processors: [batch], exporters: [prometheusremotewrite, prometheus]}}\n",
+            prom.url
+        ),
+    )
+    .unwrap();
+    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
+    eventually(30, "the agent's receiver", || std::net::TcpStream::connect(("127.0.0.1", g)).ok());
+    send(&format!("http://127.0.0.1:{g}"), "rw-svc", 25, 0);
+    let written = eventually(30, "the written counter in Prometheus", || {
+        prom_value(&prom, "agent_items_total{job=\"rw-svc\", agent=\"a1\", otel_scope_name=\"agent\"}")
+    });
+    assert_eq!(written, 25.0, "{}", prom.log_text());
+    let scraped = eventually(30, "the scraped counter in Prometheus", || {
+        prom_value(&prom, "agent_items_total{job=\"collector\", exported_job=\"rw-svc\", via=\"exporter\"}")
+    });
+    assert_eq!(scraped, 25.0);
+    assert!(prom_value(&prom, "up{job=\"collector\"}") == Some(1.0));
+}
+
+#[test]
+fn the_memory_limiter_refuses_under_overload_and_the_sdks_retries_bring_the_data_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Server::start(&dir.path().join("data"));
+    let (g, t) = (free_port(), free_port());
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers: {{otlp: {{protocols: {{grpc: {{endpoint: '127.0.0.1:{g}'}}}}}}}}\n\
+             processors:\n  memory_limiter: {{check_interval: 100ms, limit_mib: 100, spike_limit_mib: 20}}\n  batch: {{timeout: 200ms}}\n\
+             exporters: {{otlp: {{endpoint: '{}', tls: {{insecure: true}}}}}}\n\
+             service:\n  telemetry: {{metrics: {{address: '127.0.0.1:{t}'}}}}\n  pipelines:\n\
+             \x20   traces: {{receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlp]}}\n\
+             \x20   logs: {{receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlp]}}\n\
+             \x20   metrics: {{receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlp]}}\n",
+            backend.otlp_grpc
+        ),
+    )
+    .unwrap();
+    // The overload, injected: the limiter reads 200 MiB in use (over its soft limit of 80).
+    let usage = dir.path().join("usage");
+    std::fs::write(&usage, (200u64 << 20).to_string()).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(["collect", "--config"])
+        .arg(&config)
+        .env("LANTERN_FAULT_MEMORY_FILE", &usage)
+        .env("LANTERN_LOG", "info")
+        .stderr(Stdio::from(std::fs::File::create(dir.path().join("agent.log")).unwrap()))
+        .spawn()
+        .unwrap();
+    let _agent = Agent { child };
+    eventually(30, "the agent's receiver", || std::net::TcpStream::connect(("127.0.0.1", g)).ok());
+    let endpoint = format!("http://127.0.0.1:{g}");
+    let sdk = std::thread::spawn(move || send(&endpoint, "overload", 50, 0));
+    let refused = eventually(30, "refusals counted", || {
+        let own = http().get(format!("http://127.0.0.1:{t}/metrics")).send().ok()?.text().ok()?;
+        own.lines()
+            .find(|l| l.starts_with("lantern_pipeline_refused_items_total{") && l.contains("memory_limit"))
+            .map(str::to_string)
+    });
+    assert!(refused.contains("component=\"memory_limiter\""), "{refused}");
+    // Memory back to normal: the SDK's next retry is taken.
+    std::thread::sleep(Duration::from_secs(1));
+    std::fs::write(&usage, (10u64 << 20).to_string()).unwrap();
+    sdk.join().unwrap();
+    let got = eventually(60, "every item at the backend", || {
+        Some(held(&backend, "overload")).filter(|h| h.0 >= 50 && h.1 >= 50)
+    });
+    assert_eq!(got, (50, 50, Some(50.0)), "the refused data came through on retry, once");
+    let log = std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
+    assert!(log.contains("refusing data") && log.contains("accepting data"), "{log}");
+}
