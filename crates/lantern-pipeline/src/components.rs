@@ -7,7 +7,7 @@ use serde_yaml::Value;
 
 use crate::exporter;
 use crate::id::{Kind, Signal};
-use crate::processor::{batch, memory_limiter};
+use crate::processor::{attributes, batch, filter, memory_limiter, sampler, transform};
 use crate::receiver::{jaeger, otlp};
 
 /// A receiver's configuration (built once at start: its size does not matter).
@@ -27,6 +27,16 @@ pub enum Processor {
     Batch(batch::Config),
     /// `memory_limiter`.
     MemoryLimiter(memory_limiter::Config),
+    /// `attributes`.
+    Attributes(attributes::Config),
+    /// `resource`.
+    Resource(attributes::ResourceConfig),
+    /// `filter`.
+    Filter(filter::Config),
+    /// `transform`.
+    Transform(transform::Config),
+    /// `probabilistic_sampler`.
+    Sampler(sampler::Config),
 }
 
 /// An exporter's configuration.
@@ -50,7 +60,8 @@ pub enum Exporter {
 
 /// Types of each kind Lantern runs.
 const RECEIVERS: &[&str] = &["jaeger", "otlp"];
-const PROCESSORS: &[&str] = &["batch", "memory_limiter"];
+const PROCESSORS: &[&str] =
+    &["attributes", "batch", "filter", "memory_limiter", "probabilistic_sampler", "resource", "transform"];
 const EXPORTERS: &[&str] = &[
     "debug",
     "jaeger",
@@ -69,12 +80,7 @@ const NOT_YET: &[(Kind, &str)] = &[
     (Kind::Receiver, "prometheus"),
     (Kind::Receiver, "loki"),
     (Kind::Receiver, "filelog"),
-    (Kind::Processor, "attributes"),
-    (Kind::Processor, "resource"),
-    (Kind::Processor, "filter"),
-    (Kind::Processor, "probabilistic_sampler"),
     (Kind::Processor, "tail_sampling"),
-    (Kind::Processor, "transform"),
     (Kind::Exporter, "file"),
     (Kind::Connector, "spanmetrics"),
     (Kind::Connector, "span_metrics"),
@@ -167,13 +173,41 @@ impl Processor {
                 let p = c.problems();
                 checked(Processor::MemoryLimiter(c), p)
             }
+            "attributes" => {
+                let c: attributes::Config = decode(v)?;
+                let p = c.problems();
+                checked(Processor::Attributes(c), p)
+            }
+            "resource" => {
+                let c: attributes::ResourceConfig = decode(v)?;
+                let p = c.problems();
+                checked(Processor::Resource(c), p)
+            }
+            "filter" => {
+                let c: filter::Config = decode(v)?;
+                let p = c.problems();
+                checked(Processor::Filter(c), p)
+            }
+            "transform" => {
+                let c: transform::Config = decode(v)?;
+                let p = c.problems();
+                checked(Processor::Transform(c), p)
+            }
+            "probabilistic_sampler" => {
+                let c: sampler::Config = decode(v)?;
+                let p = c.problems();
+                checked(Processor::Sampler(c), p)
+            }
             _ => Err(unknown(Kind::Processor, ty, id)),
         }
     }
 
     /// Whether it handles `signal`.
-    pub fn supports(&self, _signal: Signal) -> bool {
-        true
+    pub fn supports(&self, signal: Signal) -> bool {
+        match self {
+            Processor::Sampler(_) => signal != Signal::Metrics,
+            _ => true,
+        }
     }
 }
 

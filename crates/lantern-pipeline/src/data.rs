@@ -30,6 +30,44 @@ impl Payload {
     }
 }
 
+/// A payload decoded for a processor that changes it.
+#[derive(Debug, Clone)]
+pub enum Decoded {
+    /// Spans.
+    Traces(opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest),
+    /// Metric points.
+    Metrics(opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest),
+    /// Log records.
+    Logs(opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest),
+}
+
+impl Payload {
+    /// The request as messages.
+    pub fn decode(&self) -> Result<Decoded, prost::DecodeError> {
+        use opentelemetry_proto::tonic::collector as c;
+        use prost::Message;
+        Ok(match self.signal {
+            Signal::Traces => Decoded::Traces(c::trace::v1::ExportTraceServiceRequest::decode(&self.body[..])?),
+            Signal::Metrics => Decoded::Metrics(c::metrics::v1::ExportMetricsServiceRequest::decode(&self.body[..])?),
+            Signal::Logs => Decoded::Logs(c::logs::v1::ExportLogsServiceRequest::decode(&self.body[..])?),
+        })
+    }
+}
+
+impl Decoded {
+    /// Back to a payload, counted again (a processor may have dropped items).
+    pub fn encode(&self) -> Payload {
+        use prost::Message;
+        let (signal, body) = match self {
+            Decoded::Traces(r) => (Signal::Traces, r.encode_to_vec()),
+            Decoded::Metrics(r) => (Signal::Metrics, r.encode_to_vec()),
+            Decoded::Logs(r) => (Signal::Logs, r.encode_to_vec()),
+        };
+        let items = count(signal, &body).unwrap_or(0);
+        Payload { signal, body: body.into(), items }
+    }
+}
+
 /// The fields that hold the next level's messages, from the request down to the items:
 /// a resource list, its scopes, their items (for metrics: metrics, the data kind
 /// (gauge, sum, histogram, exponential histogram, summary), its data points).

@@ -14,6 +14,7 @@ pub mod data;
 pub mod exporter;
 pub mod id;
 pub mod jaeger_proto;
+pub mod ottl;
 pub mod processor;
 pub mod receiver;
 pub mod service;

@@ -80,6 +80,16 @@ fn sender(id: &ComponentId, c: &ExporterConfig, signal: Signal) -> Result<(Arc<d
     })
 }
 
+/// A processor changing decoded data in front of `next`.
+fn mutate(
+    id: &ComponentId,
+    reason: &'static str,
+    change: Box<dyn Fn(&mut crate::data::Decoded) + Send + Sync>,
+    next: Next,
+) -> Next {
+    Arc::new(crate::processor::Mutate::new(id.to_string(), reason, change, next))
+}
+
 /// Starts every pipeline of `config`; an error names the config path of the problem
 /// (an address in use, a bad certificate file).
 pub async fn start(config: &Config) -> Result<Running, String> {
@@ -165,6 +175,29 @@ pub async fn start(config: &Config) -> Result<Running, String> {
                     Batcher::start(p.id.signal, c.clone(), next, processors.stop.subscribe(), &mut processors.tasks)
                 }
                 ProcessorConfig::MemoryLimiter(_) => limiters[id].guard(next),
+                ProcessorConfig::Attributes(c) => {
+                    let a = crate::processor::attributes::Attributes::new(c)
+                        .map_err(|e| format!("processors::{id}: {e}"))?;
+                    mutate(id, "filtered", Box::new(move |d| a.process(d)), next)
+                }
+                ProcessorConfig::Resource(c) => {
+                    let r = crate::processor::attributes::ResourceProcessor::new(c)
+                        .map_err(|e| format!("processors::{id}: {e}"))?;
+                    mutate(id, "filtered", Box::new(move |d| r.process(d)), next)
+                }
+                ProcessorConfig::Filter(c) => {
+                    let f = crate::processor::filter::Filter::new(c).map_err(|e| format!("processors::{id}: {e}"))?;
+                    mutate(id, "filtered", Box::new(move |d| f.process(d)), next)
+                }
+                ProcessorConfig::Transform(c) => {
+                    let t =
+                        crate::processor::transform::Transform::new(c).map_err(|e| format!("processors::{id}: {e}"))?;
+                    mutate(id, "filtered", Box::new(move |d| t.process(d)), next)
+                }
+                ProcessorConfig::Sampler(c) => {
+                    let s = crate::processor::sampler::Sampler::new(c);
+                    mutate(id, "sampled", Box::new(move |d| s.process(d)), next)
+                }
             };
         }
         heads.push((p, next));

@@ -355,3 +355,61 @@ fn the_memory_limiter_refuses_under_overload_and_the_sdks_retries_bring_the_data
     let log = std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
     assert!(log.contains("refusing data") && log.contains("accepting data"), "{log}");
 }
+
+#[test]
+fn processors_shape_the_data_on_its_way_to_the_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Server::start(&dir.path().join("data"));
+    let g = free_port();
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"receivers: {{otlp: {{protocols: {{grpc: {{endpoint: '127.0.0.1:{g}'}}}}}}}}
+processors:
+  attributes:
+    actions: [{{key: env, action: insert, value: staging}}, {{key: seq, action: convert, converted_type: string}}]
+  resource:
+    attributes: [{{key: deployment.environment, action: upsert, value: test}}]
+  filter:
+    traces:
+      span: ['IsMatch(attributes["seq"], "^[0-9]$")']
+    logs:
+      log_record: ['severity_number < SEVERITY_NUMBER_INFO']
+  transform:
+    trace_statements: ['set(span.attributes["tier"], "gold") where span.name == "job"']
+  probabilistic_sampler: {{sampling_percentage: 100}}
+  batch: {{timeout: 200ms}}
+exporters: {{otlp: {{endpoint: '{}', tls: {{insecure: true}}}}}}
+service:
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    traces: {{receivers: [otlp], processors: [attributes, resource, filter, transform, probabilistic_sampler, batch], exporters: [otlp]}}
+    logs: {{receivers: [otlp], processors: [resource, filter, batch], exporters: [otlp]}}
+"#,
+            backend.otlp_grpc
+        ),
+    )
+    .unwrap();
+    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
+    eventually(30, "the agent's receiver", || std::net::TcpStream::connect(("127.0.0.1", g)).ok());
+    send(&format!("http://127.0.0.1:{g}"), "shaped", 30, 0);
+    // Spans with a one-digit seq (0–9) are filtered out; the rest carry what was added.
+    let traces = eventually(30, "the shaped spans", || {
+        let v = get_json(&backend.url("/api/traces?service=shaped&limit=1000&lookback=1h"));
+        let n: usize = v["data"].as_array()?.iter().map(|t| t["spans"].as_array().map_or(0, Vec::len)).sum();
+        (n >= 20).then_some(v)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let (spans, logs, _) = held(&backend, "shaped");
+    assert_eq!((spans, logs), (20, 30), "ten spans filtered, every INFO record kept");
+    let t = &traces["data"][0];
+    let span = &t["spans"][0];
+    let tag = |k: &str| span["tags"].as_array().unwrap().iter().find(|x| x["key"] == k).map(|x| x["value"].clone());
+    assert_eq!(tag("env"), Some(json!("staging")), "{span}");
+    assert_eq!(tag("tier"), Some(json!("gold")));
+    assert!(tag("seq").unwrap().as_str().is_some(), "seq converted to a string: {span}");
+    let pid = span["processID"].as_str().unwrap();
+    let ptags = t["processes"][pid]["tags"].as_array().unwrap();
+    assert!(ptags.iter().any(|x| x["key"] == "deployment.environment" && x["value"] == "test"), "{ptags:?}");
+}
