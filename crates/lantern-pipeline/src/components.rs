@@ -7,7 +7,7 @@ use serde_yaml::Value;
 
 use crate::exporter;
 use crate::id::{Kind, Signal};
-use crate::processor::{attributes, batch, filter, memory_limiter, sampler, transform};
+use crate::processor::{attributes, batch, filter, memory_limiter, sampler, tail_sampling, transform};
 use crate::receiver::{jaeger, otlp};
 
 /// A receiver's configuration (built once at start: its size does not matter).
@@ -37,6 +37,8 @@ pub enum Processor {
     Transform(transform::Config),
     /// `probabilistic_sampler`.
     Sampler(sampler::Config),
+    /// `tail_sampling`.
+    TailSampling(tail_sampling::Config),
 }
 
 /// An exporter's configuration.
@@ -60,8 +62,16 @@ pub enum Exporter {
 
 /// Types of each kind Lantern runs.
 const RECEIVERS: &[&str] = &["jaeger", "otlp"];
-const PROCESSORS: &[&str] =
-    &["attributes", "batch", "filter", "memory_limiter", "probabilistic_sampler", "resource", "transform"];
+const PROCESSORS: &[&str] = &[
+    "attributes",
+    "batch",
+    "filter",
+    "memory_limiter",
+    "probabilistic_sampler",
+    "resource",
+    "tail_sampling",
+    "transform",
+];
 const EXPORTERS: &[&str] = &[
     "debug",
     "jaeger",
@@ -80,7 +90,6 @@ const NOT_YET: &[(Kind, &str)] = &[
     (Kind::Receiver, "prometheus"),
     (Kind::Receiver, "loki"),
     (Kind::Receiver, "filelog"),
-    (Kind::Processor, "tail_sampling"),
     (Kind::Exporter, "file"),
     (Kind::Connector, "spanmetrics"),
     (Kind::Connector, "span_metrics"),
@@ -198,6 +207,11 @@ impl Processor {
                 let p = c.problems();
                 checked(Processor::Sampler(c), p)
             }
+            "tail_sampling" => {
+                let c: tail_sampling::Config = decode(v)?;
+                let p = c.problems();
+                checked(Processor::TailSampling(c), p)
+            }
             _ => Err(unknown(Kind::Processor, ty, id)),
         }
     }
@@ -206,6 +220,7 @@ impl Processor {
     pub fn supports(&self, signal: Signal) -> bool {
         match self {
             Processor::Sampler(_) => signal != Signal::Metrics,
+            Processor::TailSampling(_) => signal == Signal::Traces,
             _ => true,
         }
     }

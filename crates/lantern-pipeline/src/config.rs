@@ -396,7 +396,7 @@ mod tests {
         let expect = [
             r#"receivers::prometheus/x: the prometheus receiver is not supported by Lantern yet (id: "prometheus/x")"#,
             "processors::batch: send_batch_max_size must be greater or equal to send_batch_size",
-            r#"processors::nosuch: unknown type: "nosuch" for id: "nosuch" (valid values: [attributes batch filter memory_limiter probabilistic_sampler resource transform])"#,
+            r#"processors::nosuch: unknown type: "nosuch" for id: "nosuch" (valid values: [attributes batch filter memory_limiter probabilistic_sampler resource tail_sampling transform])"#,
             "exporters::logging: the logging exporter has been deprecated, use the debug exporter instead",
             "exporters::otlp: requires a non-empty \"endpoint\"",
             "service::pipelines::metrics: must have at least one exporter",

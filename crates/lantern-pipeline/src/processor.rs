@@ -10,6 +10,7 @@ pub mod items;
 pub mod matching;
 pub mod memory_limiter;
 pub mod sampler;
+pub mod tail_sampling;
 pub mod transform;
 
 use crate::consumer::{BoxFuture, ConsumeError, Consumer, Next};

@@ -194,6 +194,14 @@ pub async fn start(config: &Config) -> Result<Running, String> {
                         crate::processor::transform::Transform::new(c).map_err(|e| format!("processors::{id}: {e}"))?;
                     mutate(id, "filtered", Box::new(move |d| t.process(d)), next)
                 }
+                ProcessorConfig::TailSampling(c) => crate::processor::tail_sampling::TailSampler::start(
+                    &id.to_string(),
+                    c,
+                    next,
+                    processors.stop.subscribe(),
+                    &mut processors.tasks,
+                )
+                .map_err(|e| format!("processors::{id}: {e}"))?,
                 ProcessorConfig::Sampler(c) => {
                     let s = crate::processor::sampler::Sampler::new(c);
                     mutate(id, "sampled", Box::new(move |d| s.process(d)), next)
