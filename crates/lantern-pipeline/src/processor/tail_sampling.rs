@@ -100,10 +100,9 @@ enum Policy {
     Composite { max_per_sec: u64, subs: Vec<(Policy, u64)>, window: Arc<Mutex<(Instant, Vec<u64>)>> },
 }
 
-fn block(p: &PolicyConfig) -> Result<serde_yaml::Value, String> {
-    let key =
-        if p.kind == "and" || p.kind == "drop" || p.kind == "composite" { p.kind.as_str() } else { p.kind.as_str() };
-    Ok(p.rest.get(key).cloned().unwrap_or(serde_yaml::Value::Null))
+/// The policy's own block, under its type's name (`status_code: {…}`).
+fn block(p: &PolicyConfig) -> serde_yaml::Value {
+    p.rest.get(&p.kind).cloned().unwrap_or(serde_yaml::Value::Null)
 }
 
 fn get<T: serde::de::DeserializeOwned + Default>(v: &serde_yaml::Value, key: &str) -> Result<T, String> {
