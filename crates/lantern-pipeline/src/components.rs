@@ -60,6 +60,34 @@ pub enum Exporter {
     RemoteWrite(exporter::remote_write::Config),
 }
 
+/// A connector's configuration.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    /// What it makes.
+    pub kind: crate::connector::Kind,
+    /// Its settings.
+    pub config: crate::connector::Config,
+}
+
+impl Connector {
+    /// The connector of type `ty` configured by `v`.
+    pub fn decode(ty: &str, id: &str, v: Value) -> Result<Self, String> {
+        let kind = match ty {
+            "spanmetrics" | "span_metrics" => crate::connector::Kind::SpanMetrics,
+            "servicegraph" | "service_graph" => crate::connector::Kind::ServiceGraph,
+            _ => return Err(unknown(Kind::Connector, ty, id)),
+        };
+        let c: crate::connector::Config = decode(v)?;
+        let p = c.problems();
+        checked(Connector { kind, config: c }, p)
+    }
+
+    /// The signal it takes (as an exporter) and the one it makes (as a receiver).
+    pub fn signals(&self) -> (Signal, Signal) {
+        (Signal::Traces, Signal::Metrics)
+    }
+}
+
 /// Types of each kind Lantern runs.
 const RECEIVERS: &[&str] = &["jaeger", "otlp"];
 const PROCESSORS: &[&str] = &[
@@ -91,9 +119,6 @@ const NOT_YET: &[(Kind, &str)] = &[
     (Kind::Receiver, "loki"),
     (Kind::Receiver, "filelog"),
     (Kind::Exporter, "file"),
-    (Kind::Connector, "spanmetrics"),
-    (Kind::Connector, "span_metrics"),
-    (Kind::Connector, "servicegraph"),
     (Kind::Extension, "file_storage"),
     (Kind::Extension, "health_check"),
     (Kind::Extension, "pprof"),
@@ -112,7 +137,8 @@ fn unknown(kind: Kind, ty: &str, id: &str) -> String {
         Kind::Receiver => RECEIVERS,
         Kind::Processor => PROCESSORS,
         Kind::Exporter => EXPORTERS,
-        Kind::Connector | Kind::Extension => &[],
+        Kind::Connector => &["service_graph", "servicegraph", "span_metrics", "spanmetrics"],
+        Kind::Extension => &[],
     };
     format!("unknown type: {ty:?} for id: {id:?} (valid values: [{}])", valid.join(" "))
 }

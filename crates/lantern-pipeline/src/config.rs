@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_yaml::{Mapping, Value};
 
-use crate::components::{refuse, Exporter, Processor, Receiver};
+use crate::components::{refuse, Connector, Exporter, Processor, Receiver};
 use crate::id::{ComponentId, Kind, PipelineId};
 
 /// One pipeline's components, in order.
@@ -98,6 +98,8 @@ pub struct Config {
     pub processors: BTreeMap<ComponentId, Processor>,
     /// Exporters by ID.
     pub exporters: BTreeMap<ComponentId, Exporter>,
+    /// Connectors by ID.
+    pub connectors: BTreeMap<ComponentId, Connector>,
     /// The pipelines.
     pub pipelines: Vec<PipelineSpec>,
     /// Self-telemetry.
@@ -186,8 +188,25 @@ impl Config {
                 }
             }
         }
-        for (id, _) in section(doc, "connectors", &mut problems) {
-            problems.push(format!("connectors::{id}: {}", refuse(Kind::Connector, &id.kind, &id.to_string())));
+        let mut connectors = BTreeMap::new();
+        for (id, v) in section(doc, "connectors", &mut problems) {
+            if receivers.contains_key(&id) || exporters.contains_key(&id) {
+                let other = if receivers.contains_key(&id) { "receiver" } else { "exporter" };
+                problems.push(format!(
+                    "connectors::{id}: ambiguous ID: Found both {id:?} {other} and {id:?} connector. Change one of the components' IDs to eliminate ambiguity (e.g. rename {id:?} connector to \"{id}/connector\")",
+                    id = id.to_string()
+                ));
+                continue;
+            }
+            match Connector::decode(&id.kind, &id.to_string(), v) {
+                Ok(c) => {
+                    connectors.insert(id, c);
+                }
+                Err(e) => {
+                    problems.push(format!("connectors::{id}: {e}"));
+                    failed.push(id);
+                }
+            }
         }
         for (id, _) in section(doc, "extensions", &mut problems) {
             problems.push(format!("extensions::{id}: {}", refuse(Kind::Extension, &id.kind, &id.to_string())));
@@ -243,7 +262,7 @@ impl Config {
                 }
             };
             let mut found = Vec::new();
-            let spec = check_pipeline(&path, id, &p, &receivers, &processors, &exporters, &mut found);
+            let spec = check_pipeline(&path, id, &p, &receivers, &processors, &exporters, &connectors, &mut found);
             problems.extend(found.into_iter().filter(|f| {
                 !failed.iter().any(|id| f.ends_with(&format!("{:?} which is not configured", id.to_string())))
             }));
@@ -251,6 +270,29 @@ impl Config {
         }
         if let Err(e) = service.telemetry.metrics.address() {
             problems.push(e);
+        }
+        for (id, c) in &connectors {
+            let (takes, makes) = c.signals();
+            let as_exporter: Vec<&PipelineSpec> = pipelines.iter().filter(|p| p.exporters.contains(id)).collect();
+            let as_receiver: Vec<&PipelineSpec> = pipelines.iter().filter(|p| p.receivers.contains(id)).collect();
+            for p in &as_exporter {
+                if p.id.signal != takes || as_receiver.iter().all(|r| r.id.signal != makes) {
+                    problems.push(format!(
+                        "failed to build pipelines: connector {:?} used as exporter in [{}] pipeline but not used in any supported receiver pipeline",
+                        id.to_string(),
+                        p.id
+                    ));
+                }
+            }
+            for p in &as_receiver {
+                if p.id.signal != makes || as_exporter.iter().all(|e| e.id.signal != takes) {
+                    problems.push(format!(
+                        "failed to build pipelines: connector {:?} used as receiver in [{}] pipeline but not used in any supported exporter pipeline",
+                        id.to_string(),
+                        p.id
+                    ));
+                }
+            }
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -268,7 +310,10 @@ impl Config {
         for id in exporters.keys().filter(|id| !used(id, |p| &p.exporters)) {
             warnings.push(format!("exporters::{id} is not used by any pipeline"));
         }
-        Ok(Config { receivers, processors, exporters, pipelines, telemetry: service.telemetry, warnings })
+        for id in connectors.keys().filter(|id| !used(id, |p| &p.exporters)) {
+            warnings.push(format!("connectors::{id} is not used by any pipeline"));
+        }
+        Ok(Config { receivers, processors, exporters, connectors, pipelines, telemetry: service.telemetry, warnings })
     }
 
     /// The pipelines as text, one per line: `traces: otlp → memory_limiter → batch → jaeger`.
@@ -293,6 +338,7 @@ fn check_pipeline(
     receivers: &BTreeMap<ComponentId, Receiver>,
     processors: &BTreeMap<ComponentId, Processor>,
     exporters: &BTreeMap<ComponentId, Exporter>,
+    connectors: &BTreeMap<ComponentId, Connector>,
     problems: &mut Vec<String>,
 ) -> PipelineSpec {
     let signal = id.signal;
@@ -339,6 +385,7 @@ fn check_pipeline(
     };
     for c in &spec.receivers {
         match receivers.get(c) {
+            None if connectors.contains_key(c) => {}
             None => problems.push(format!("{path}: references receiver {:?} which is not configured", c.to_string())),
             Some(r) if !r.supports(signal) => problems.push(unsupported("receiver", c)),
             _ => {}
@@ -353,6 +400,7 @@ fn check_pipeline(
     }
     for c in &spec.exporters {
         match exporters.get(c) {
+            None if connectors.contains_key(c) => {}
             None => problems.push(format!("{path}: references exporter {:?} which is not configured", c.to_string())),
             Some(x) if !x.supports(signal) => problems.push(unsupported("exporter", c)),
             _ => {}
@@ -427,5 +475,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.warnings, vec!["exporters::otlp/unused is not used by any pipeline".to_string()]);
+
+        // A connector joins a traces pipeline to a metrics pipeline, and nothing else.
+        let base = "receivers: {otlp: {protocols: {grpc: ~}}}\nexporters: {debug: ~}\nconnectors: {spanmetrics: ~}\n";
+        let ok = Config::from_value(
+            &serde_yaml::from_str(&format!("{base}service: {{pipelines: {{traces: {{receivers: [otlp], exporters: [spanmetrics]}}, metrics: {{receivers: [spanmetrics], exporters: [debug]}}}}}}")).unwrap(),
+        )
+        .unwrap();
+        assert!(ok.warnings.is_empty(), "{:?}", ok.warnings);
+        let p = problems(&format!("{base}service: {{pipelines: {{traces: {{receivers: [otlp], exporters: [spanmetrics]}}, logs: {{receivers: [spanmetrics], exporters: [debug]}}}}}}"));
+        assert_eq!(
+            p,
+            vec![
+                r#"failed to build pipelines: connector "spanmetrics" used as exporter in [traces] pipeline but not used in any supported receiver pipeline"#.to_string(),
+                r#"failed to build pipelines: connector "spanmetrics" used as receiver in [logs] pipeline but not used in any supported exporter pipeline"#.to_string(),
+            ]
+        );
     }
 }

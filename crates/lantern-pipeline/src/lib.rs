@@ -9,6 +9,7 @@
 pub mod components;
 pub mod config;
 pub mod confmap;
+pub mod connector;
 pub mod consumer;
 pub mod data;
 pub mod exporter;

@@ -46,6 +46,7 @@ impl Stage {
 /// A running configuration.
 pub struct Running {
     receivers: Stage,
+    connectors: Stage,
     processors: Stage,
     exporters: Stage,
     /// What listens where (receivers and the `prometheus` exporters).
@@ -56,6 +57,7 @@ impl Running {
     /// Stops in stages; returns once queued data is sent or the stages' time is up.
     pub async fn shutdown(self) {
         self.receivers.finish("the receivers").await;
+        self.connectors.finish("the connectors").await;
         self.processors.finish("the processors").await;
         self.exporters.finish("the exporters").await;
     }
@@ -94,9 +96,19 @@ fn mutate(
 /// (an address in use, a bad certificate file).
 pub async fn start(config: &Config) -> Result<Running, String> {
     let mut receivers = Stage::new();
+    let mut connector_stage = Stage::new();
     let mut processors = Stage::new();
     let mut exporters = Stage::new();
     let mut listening = Vec::new();
+
+    // Connectors: their outputs are connected once the pipelines they feed exist.
+    let mut connectors: BTreeMap<ComponentId, Arc<crate::connector::Connector>> = BTreeMap::new();
+    for (id, c) in &config.connectors {
+        let interval = c.config.metrics_flush_interval.0;
+        let stop = connector_stage.stop.subscribe();
+        connectors
+            .insert(id.clone(), crate::connector::Connector::start(c.kind, interval, stop, &mut connector_stage.tasks));
+    }
 
     // Exporters: one per (ID, signal).
     let mut built: BTreeMap<(ComponentId, Signal), Next> = BTreeMap::new();
@@ -105,6 +117,10 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         for id in &p.exporters {
             let key = (id.clone(), p.id.signal);
             if built.contains_key(&key) {
+                continue;
+            }
+            if let Some(c) = connectors.get(id) {
+                built.insert(key, c.clone());
                 continue;
             }
             let c = &config.exporters[id];
@@ -211,6 +227,11 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         heads.push((p, next));
     }
 
+    for (id, c) in &connectors {
+        let outs: Vec<Next> = heads.iter().filter(|(p, _)| p.receivers.contains(id)).map(|(_, n)| n.clone()).collect();
+        c.connect(Arc::new(Fanout(outs)));
+    }
+
     // Receivers: each signal to every pipeline listing the receiver.
     for (id, c) in &config.receivers {
         let per_signal = Signal::ALL.map(|s| {
@@ -264,5 +285,5 @@ pub async fn start(config: &Config) -> Result<Running, String> {
             }
         }
     }
-    Ok(Running { receivers, processors, exporters, listening })
+    Ok(Running { receivers, connectors: connector_stage, processors, exporters, listening })
 }

@@ -413,3 +413,50 @@ service:
     let ptags = t["processes"][pid]["tags"].as_array().unwrap();
     assert!(ptags.iter().any(|x| x["key"] == "deployment.environment" && x["value"] == "test"), "{ptags:?}");
 }
+
+#[test]
+fn the_spanmetrics_connector_turns_an_agents_spans_into_red_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, p) = (free_port(), free_port());
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"receivers: {{otlp: {{protocols: {{grpc: {{endpoint: '127.0.0.1:{g}'}}}}}}}}
+connectors:
+  spanmetrics: {{metrics_flush_interval: 500ms}}
+  servicegraph: {{metrics_flush_interval: 500ms}}
+exporters:
+  prometheus: {{endpoint: '127.0.0.1:{p}'}}
+  debug: {{}}
+service:
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [debug, spanmetrics, servicegraph]}}
+    metrics: {{receivers: [spanmetrics, servicegraph], exporters: [prometheus]}}
+"#
+        ),
+    )
+    .unwrap();
+    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
+    eventually(30, "the agent's receiver", || std::net::TcpStream::connect(("127.0.0.1", g)).ok());
+    send(&format!("http://127.0.0.1:{g}"), "conn-svc", 20, 0);
+    let text = eventually(30, "the span metrics on the prometheus exporter", || {
+        let t = http().get(format!("http://127.0.0.1:{p}/metrics")).send().ok()?.text().ok()?;
+        t.lines()
+            .any(|l| {
+                l.starts_with("traces_spanmetrics_calls_total{")
+                    && l.contains("service=\"conn-svc\"")
+                    && l.ends_with(" 20")
+            })
+            .then_some(t)
+    });
+    assert!(text.contains("# TYPE traces_spanmetrics_calls_total counter"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("traces_spanmetrics_latency_count{")
+            && l.contains("span_name=\"job\"")
+            && l.ends_with(" 20")),
+        "{text}"
+    );
+    assert!(text.contains("traces_spanmetrics_latency_bucket{"), "{text}");
+}
