@@ -8,7 +8,7 @@ use serde_yaml::Value;
 use crate::exporter;
 use crate::id::{Kind, Signal};
 use crate::processor::{attributes, batch, filter, memory_limiter, sampler, tail_sampling, transform};
-use crate::receiver::{jaeger, otlp};
+use crate::receiver::{jaeger, loki, otlp};
 
 /// A receiver's configuration (built once at start: its size does not matter).
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ pub enum Receiver {
     Otlp(otlp::Config),
     /// `jaeger` (gRPC `PostSpans`).
     Jaeger(jaeger::Config),
+    /// `loki` (the push API).
+    Loki(loki::Config),
 }
 
 /// A processor's configuration.
@@ -89,7 +91,7 @@ impl Connector {
 }
 
 /// Types of each kind Lantern runs.
-const RECEIVERS: &[&str] = &["jaeger", "otlp"];
+const RECEIVERS: &[&str] = &["jaeger", "loki", "otlp"];
 const PROCESSORS: &[&str] = &[
     "attributes",
     "batch",
@@ -116,7 +118,6 @@ const EXPORTERS: &[&str] = &[
 /// Collector component types Lantern does not run yet (a clearer refusal than "unknown").
 const NOT_YET: &[(Kind, &str)] = &[
     (Kind::Receiver, "prometheus"),
-    (Kind::Receiver, "loki"),
     (Kind::Receiver, "filelog"),
     (Kind::Exporter, "file"),
     (Kind::Extension, "file_storage"),
@@ -181,6 +182,11 @@ impl Receiver {
                 let p = c.problems();
                 checked(Receiver::Jaeger(c), p)
             }
+            "loki" => {
+                let c: loki::Config = decode(v)?;
+                let p = c.problems();
+                checked(Receiver::Loki(c), p)
+            }
             _ => Err(unknown(Kind::Receiver, ty, id)),
         }
     }
@@ -190,6 +196,7 @@ impl Receiver {
         match self {
             Receiver::Otlp(_) => true,
             Receiver::Jaeger(_) => signal == Signal::Traces,
+            Receiver::Loki(_) => signal == Signal::Logs,
         }
     }
 }

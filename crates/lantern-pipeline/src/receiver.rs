@@ -2,4 +2,5 @@
 //! every pipeline of that signal listing it.
 
 pub mod jaeger;
+pub mod loki;
 pub mod otlp;

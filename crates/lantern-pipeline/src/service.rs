@@ -257,6 +257,26 @@ pub async fn start(config: &Config) -> Result<Running, String> {
                 .await?;
                 listening.extend(l);
             }
+            ReceiverConfig::Loki(c) => {
+                let (Some(h), [_, _, Some(logs)]) = (&c.protocols.http, per_signal) else { continue };
+                let listener = tokio::net::TcpListener::bind(&h.endpoint).await.map_err(|e| {
+                    format!("receivers::{id}::protocols::http::endpoint: listen tcp {}: {e}", h.endpoint)
+                })?;
+                listening.push(format!(
+                    "{id} (http) on {}",
+                    listener.local_addr().map(|a| a.to_string()).unwrap_or_default()
+                ));
+                let router = crate::receiver::loki::router(&id.to_string(), c, logs);
+                let mut stop = receivers.stop.subscribe();
+                receivers.tasks.push(tokio::spawn(async move {
+                    let done = async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    };
+                    if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(done).await {
+                        tracing::error!(error = %e, "the Loki receiver stopped");
+                    }
+                }));
+            }
             ReceiverConfig::Jaeger(c) => {
                 let Some(g) = &c.protocols.grpc else { continue };
                 let listener = tokio::net::TcpListener::bind(&g.endpoint).await.map_err(|e| {

@@ -460,3 +460,59 @@ service:
     );
     assert!(text.contains("traces_spanmetrics_latency_bucket{"), "{text}");
 }
+
+#[test]
+fn a_loki_client_pushes_through_the_agent_and_the_loki_exporter_promotes_hinted_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Server::start(&dir.path().join("data"));
+    let l = free_port();
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"receivers: {{loki: {{protocols: {{http: {{endpoint: '127.0.0.1:{l}'}}}}, use_incoming_timestamp: true}}}}
+processors:
+  attributes: {{actions: [{{key: loki.attribute.labels, action: insert, value: service}}]}}
+  batch: {{timeout: 200ms}}
+exporters: {{loki: {{endpoint: '{}'}}}}
+service:
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    logs: {{receivers: [loki], processors: [attributes, batch], exporters: [loki]}}
+"#,
+            backend.url("/loki/api/v1/push")
+        ),
+    )
+    .unwrap();
+    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
+    eventually(30, "the agent's Loki receiver", || std::net::TcpStream::connect(("127.0.0.1", l)).ok());
+    let push = Command::new(python())
+        .arg(py_script("loki_client.py"))
+        .args(["push", &format!("http://127.0.0.1:{l}")])
+        .output()
+        .unwrap();
+    assert!(push.status.success(), "{}", String::from_utf8_lossy(&push.stderr));
+    let q = "%7Bservice%3D%22payment%22%2C%20exporter%3D%22OTLP%22%7D";
+    let v = eventually(30, "the pushed lines at the backend", || {
+        let v = get_json(&backend.url(&format!("/loki/api/v1/query_range?query={q}&direction=forward&start=0")));
+        let n: usize = v["data"]["result"].as_array()?.iter().map(|s| s["values"].as_array().map_or(0, Vec::len)).sum();
+        (n >= 2).then_some(v)
+    });
+    let lines: Vec<serde_json::Value> = v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["values"].as_array().unwrap().iter().map(|x| serde_json::from_str(x[1].as_str().unwrap()).unwrap())
+        })
+        .collect();
+    assert_eq!(lines.len(), 2, "{v}");
+    let bodies: Vec<&str> = lines.iter().map(|l| l["body"].as_str().unwrap()).collect();
+    assert!(
+        bodies.contains(&"card declined for req-123") && bodies.contains(&"refund issued for req-124"),
+        "{lines:?}"
+    );
+    let declined = lines.iter().find(|l| l["body"] == "card declined for req-123").unwrap();
+    assert_eq!(declined["attributes"]["severity"], "error", "the stream's labels ride along as attributes: {declined}");
+    assert!(declined["attributes"].get("loki.attribute.labels").is_none(), "the hint is not sent on");
+}
