@@ -120,8 +120,6 @@ const NOT_YET: &[(Kind, &str)] = &[
     (Kind::Receiver, "prometheus"),
     (Kind::Receiver, "filelog"),
     (Kind::Exporter, "file"),
-    (Kind::Extension, "file_storage"),
-    (Kind::Extension, "health_check"),
     (Kind::Extension, "pprof"),
     (Kind::Extension, "zpages"),
 ];
@@ -139,7 +137,7 @@ fn unknown(kind: Kind, ty: &str, id: &str) -> String {
         Kind::Processor => PROCESSORS,
         Kind::Exporter => EXPORTERS,
         Kind::Connector => &["service_graph", "servicegraph", "span_metrics", "spanmetrics"],
-        Kind::Extension => &[],
+        Kind::Extension => &["file_storage", "health_check"],
     };
     format!("unknown type: {ty:?} for id: {id:?} (valid values: [{}])", valid.join(" "))
 }
@@ -313,7 +311,25 @@ impl Exporter {
     }
 }
 
-/// A connector's or extension's type, refused (Lantern runs none yet).
-pub fn refuse(kind: Kind, ty: &str, id: &str) -> String {
-    unknown(kind, ty, id)
+impl Exporter {
+    /// Its sending queue's settings, if it has one.
+    pub fn queue(&self) -> Option<&crate::settings::QueueSettings> {
+        match self {
+            Exporter::Otlp(c) | Exporter::Jaeger(c) => Some(&c.sending_queue),
+            Exporter::OtlpHttp(c) => Some(&c.sending_queue),
+            Exporter::Loki(c) => Some(&c.sending_queue),
+            Exporter::Debug(c) => Some(&c.sending_queue),
+            Exporter::Prometheus(_) | Exporter::RemoteWrite(_) => None,
+        }
+    }
+}
+
+/// The extension of type `ty` configured by `v`.
+pub fn extension(ty: &str, id: &str, v: Value) -> Result<crate::extension::Extension, String> {
+    use crate::extension::Extension;
+    match ty {
+        "file_storage" => Ok(Extension::FileStorage(decode(v)?)),
+        "health_check" | "healthcheck" => Ok(Extension::HealthCheck(decode(v)?)),
+        _ => Err(unknown(Kind::Extension, ty, id)),
+    }
 }

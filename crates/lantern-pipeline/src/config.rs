@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_yaml::{Mapping, Value};
 
-use crate::components::{refuse, Connector, Exporter, Processor, Receiver};
-use crate::id::{ComponentId, Kind, PipelineId};
+use crate::components::{extension, Connector, Exporter, Processor, Receiver};
+use crate::extension::Extension;
+use crate::id::{ComponentId, PipelineId};
 
 /// One pipeline's components, in order.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -100,6 +101,8 @@ pub struct Config {
     pub exporters: BTreeMap<ComponentId, Exporter>,
     /// Connectors by ID.
     pub connectors: BTreeMap<ComponentId, Connector>,
+    /// Extensions enabled in `service::extensions`, in order.
+    pub extensions: Vec<(ComponentId, Extension)>,
     /// The pipelines.
     pub pipelines: Vec<PipelineSpec>,
     /// Self-telemetry.
@@ -208,8 +211,17 @@ impl Config {
                 }
             }
         }
-        for (id, _) in section(doc, "extensions", &mut problems) {
-            problems.push(format!("extensions::{id}: {}", refuse(Kind::Extension, &id.kind, &id.to_string())));
+        let mut declared_extensions = BTreeMap::new();
+        for (id, v) in section(doc, "extensions", &mut problems) {
+            match extension(&id.kind, &id.to_string(), v) {
+                Ok(x) => {
+                    declared_extensions.insert(id, x);
+                }
+                Err(e) => {
+                    problems.push(format!("extensions::{id}: {e}"));
+                    failed.push(id);
+                }
+            }
         }
         if receivers.is_empty() && !problems.iter().any(|p| p.starts_with("receivers::")) {
             problems.push("no receiver configuration specified in config".into());
@@ -236,8 +248,28 @@ impl Config {
                 }
             },
         };
+        let mut extensions = Vec::new();
         for x in &service.extensions {
-            problems.push(format!("service::extensions: references extension {x:?} which is not configured"));
+            match ComponentId::parse(x) {
+                Ok(id) => match declared_extensions.get(&id) {
+                    Some(e) => extensions.push((id, e.clone())),
+                    None if failed.contains(&id) => {}
+                    None => problems
+                        .push(format!("service::extensions: references extension {x:?} which is not configured")),
+                },
+                Err(e) => problems.push(format!("service::extensions: {e}")),
+            }
+        }
+        for (id, e) in &exporters {
+            let Some(storage) = e.queue().and_then(|q| q.storage.as_ref()) else { continue };
+            let found = ComponentId::parse(storage).ok().and_then(|s| extensions.iter().find(|(x, _)| *x == s));
+            match found {
+                Some((_, Extension::FileStorage(_))) => {}
+                Some(_) => problems.push(format!("exporters::{id}: sending_queue::storage: {storage:?} is not a storage extension")),
+                None => problems.push(format!(
+                    "exporters::{id}: sending_queue::storage: storage extension {storage:?} is not configured and enabled in service::extensions"
+                )),
+            }
         }
         if service.pipelines.is_empty() {
             problems.push("service::pipelines: service must have at least one pipeline".into());
@@ -313,7 +345,16 @@ impl Config {
         for id in connectors.keys().filter(|id| !used(id, |p| &p.exporters)) {
             warnings.push(format!("connectors::{id} is not used by any pipeline"));
         }
-        Ok(Config { receivers, processors, exporters, connectors, pipelines, telemetry: service.telemetry, warnings })
+        Ok(Config {
+            receivers,
+            processors,
+            exporters,
+            connectors,
+            extensions,
+            pipelines,
+            telemetry: service.telemetry,
+            warnings,
+        })
     }
 
     /// The pipelines as text, one per line: `traces: otlp → memory_limiter → batch → jaeger`.

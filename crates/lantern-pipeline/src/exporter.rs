@@ -11,6 +11,7 @@ pub mod jaeger;
 pub mod loki;
 pub mod otlp;
 pub mod otlphttp;
+pub mod persist;
 pub mod prometheus;
 pub mod remote_write;
 
@@ -70,12 +71,24 @@ pub struct Delivery {
     pub timeout: Duration,
 }
 
+/// A queued request, and its file if the queue is on disk.
+type Queued = (Payload, Option<u64>);
+
 /// An exporter: a sender behind the shared queue and retry logic.
 pub struct Exporter {
     inner: Arc<Inner>,
-    queue: Option<mpsc::Sender<Payload>>,
+    queue: Option<mpsc::Sender<Queued>>,
     block: bool,
     capacity: usize,
+}
+
+/// How a delivery ended.
+enum Outcome {
+    Sent,
+    /// Given up on (counted as dropped).
+    Dropped(ConsumeError),
+    /// Stopped by shutdown while it could still have been retried.
+    Interrupted(ConsumeError),
 }
 
 struct Inner {
@@ -83,6 +96,7 @@ struct Inner {
     sender: Arc<dyn Sender>,
     delivery: Delivery,
     shutdown: watch::Receiver<bool>,
+    disk: Option<Arc<persist::DiskQueue>>,
 }
 
 impl Exporter {
@@ -96,12 +110,41 @@ impl Exporter {
         shutdown: watch::Receiver<bool>,
         tasks: &mut Vec<tokio::task::JoinHandle<()>>,
     ) -> Self {
+        Self::start_with(id, signal, sender, delivery, None, shutdown, tasks)
+    }
+
+    /// [`Exporter::start`] with the queue on disk (`disk`: the queue and what an
+    /// earlier run left in it, queued again first).
+    pub fn start_with(
+        id: String,
+        signal: Signal,
+        sender: Arc<dyn Sender>,
+        delivery: Delivery,
+        disk: Option<(Arc<persist::DiskQueue>, Vec<(u64, Payload)>)>,
+        shutdown: watch::Receiver<bool>,
+        tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    ) -> Self {
         let q = delivery.queue.clone();
-        let inner = Arc::new(Inner { id, sender, delivery, shutdown });
+        let (disk, left) = match disk {
+            Some((d, left)) => (Some(d), left),
+            None => (None, Vec::new()),
+        };
+        let inner = Arc::new(Inner { id, sender, delivery, shutdown, disk });
         if !q.enabled {
             return Self { inner, queue: None, block: false, capacity: 0 };
         }
-        let (tx, rx) = mpsc::channel::<Payload>(q.queue_size.max(1));
+        let (tx, rx) = mpsc::channel::<Queued>(q.queue_size.max(1));
+        if !left.is_empty() {
+            tracing::info!(exporter = %inner.id, requests = left.len(), "sending what an earlier run queued");
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                for (seq, p) in left {
+                    if tx.send((p, Some(seq))).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..q.num_consumers.max(1) {
             let (inner, rx, tx) = (inner.clone(), rx.clone(), tx.downgrade());
@@ -119,7 +162,7 @@ impl Exporter {
                             }
                         }
                     };
-                    let Some(p) = next else {
+                    let Some((p, seq)) = next else {
                         if *shutdown.borrow() {
                             break;
                         }
@@ -133,7 +176,13 @@ impl Exporter {
                             tx.max_capacity(),
                         );
                     }
-                    let _ = inner.deliver(p).await;
+                    let outcome = inner.deliver(p).await;
+                    if let (Some(seq), Some(disk)) = (seq, &inner.disk) {
+                        // A request stopped by shutdown stays on disk for the next run.
+                        if !matches!(outcome, Outcome::Interrupted(_)) {
+                            disk.remove(seq);
+                        }
+                    }
                 }
             }));
         }
@@ -156,16 +205,32 @@ impl Consumer for Exporter {
     fn consume(&self, data: Payload) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
             let Some(tx) = &self.queue else {
-                return self.inner.deliver(data).await;
+                return match self.inner.deliver(data).await {
+                    Outcome::Sent => Ok(()),
+                    Outcome::Dropped(e) | Outcome::Interrupted(e) => Err(e),
+                };
             };
             let (signal, items) = (data.signal.as_str(), data.items as u64);
-            let sent = if self.block { tx.send(data).await.map_err(|_| ()) } else { tx.try_send(data).map_err(|_| ()) };
+            let seq = match &self.inner.disk {
+                Some(d) => Some(
+                    d.put(&data).map_err(|e| ConsumeError::retryable(format!("exporter {:?}: {e}", self.inner.id)))?,
+                ),
+                None => None,
+            };
+            let sent = if self.block {
+                tx.send((data, seq)).await.map_err(|_| ())
+            } else {
+                tx.try_send((data, seq)).map_err(|_| ())
+            };
             match sent {
                 Ok(()) => {
                     stats::queue(&self.inner.id, signal, self.queued(), self.capacity);
                     Ok(())
                 }
                 Err(()) => {
+                    if let (Some(seq), Some(d)) = (seq, &self.inner.disk) {
+                        d.remove(seq);
+                    }
                     stats::dropped(&self.inner.id, signal, "queue_full", items);
                     tracing::warn!(exporter = %self.inner.id, items, "sending queue is full: data dropped");
                     Err(ConsumeError::retryable(format!("sending queue of exporter {:?} is full", self.inner.id)))
@@ -177,7 +242,7 @@ impl Consumer for Exporter {
 
 impl Inner {
     /// Sends with retries; counts the outcome.
-    async fn deliver(&self, p: Payload) -> Result<(), ConsumeError> {
+    async fn deliver(&self, p: Payload) -> Outcome {
         let (signal, items) = (p.signal.as_str(), p.items as u64);
         let retry = &self.delivery.retry;
         let start = Instant::now();
@@ -196,7 +261,7 @@ impl Inner {
             let err = match attempt {
                 Ok(()) => {
                     stats::sent(&self.id, signal, items);
-                    return Ok(());
+                    return Outcome::Sent;
                 }
                 Err(e) => e,
             };
@@ -205,18 +270,22 @@ impl Inner {
                 SendError::Permanent(m) => {
                     stats::dropped(&self.id, signal, "permanent", items);
                     tracing::error!(exporter = %self.id, items, error = %m, "exporting failed, not retryable: data dropped");
-                    return Err(ConsumeError::permanent(format!("not retryable error: {m}")));
+                    return Outcome::Dropped(ConsumeError::permanent(format!("not retryable error: {m}")));
                 }
                 SendError::Retryable { after, .. } => *after,
             };
             let shutting_down = *self.shutdown.borrow();
             let delay = jitter(backoff, retry.randomization_factor).max(after.unwrap_or_default());
             let max = retry.max_elapsed_time.0;
+            if shutting_down && self.disk.is_some() {
+                tracing::warn!(exporter = %self.id, items, error = %err.message(), "stopping: the request stays queued on disk for the next run");
+                return Outcome::Interrupted(ConsumeError::retryable(err.message().to_string()));
+            }
             if !retry.enabled || shutting_down || (!max.is_zero() && start.elapsed() + delay > max) {
                 let reason = if shutting_down { "shutdown" } else { "retries_exhausted" };
                 stats::dropped(&self.id, signal, reason, items);
                 tracing::error!(exporter = %self.id, items, error = %err.message(), "exporting failed, no more retries left: data dropped");
-                return Err(ConsumeError::retryable(format!("no more retries left: {}", err.message())));
+                return Outcome::Dropped(ConsumeError::retryable(format!("no more retries left: {}", err.message())));
             }
             tracing::warn!(exporter = %self.id, error = %err.message(), interval = ?delay, "exporting failed, will retry");
             let mut shutdown = self.shutdown.clone();

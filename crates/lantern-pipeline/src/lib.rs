@@ -13,6 +13,7 @@ pub mod connector;
 pub mod consumer;
 pub mod data;
 pub mod exporter;
+pub mod extension;
 pub mod id;
 pub mod jaeger_proto;
 pub mod ottl;

@@ -101,6 +101,30 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     let mut exporters = Stage::new();
     let mut listening = Vec::new();
 
+    // Extensions.
+    for (id, e) in &config.extensions {
+        match e {
+            crate::extension::Extension::FileStorage(f) => f.prepare().map_err(|e| format!("extensions::{id}: {e}"))?,
+            crate::extension::Extension::HealthCheck(h) => {
+                let listener = tokio::net::TcpListener::bind(&h.endpoint)
+                    .await
+                    .map_err(|e| format!("extensions::{id}::endpoint: listen tcp {}: {e}", h.endpoint))?;
+                listening.push(format!("{id} on {}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default()));
+                let router = axum::Router::new().route(
+                    &h.path,
+                    axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "Server available"})) }),
+                );
+                let mut stop = receivers.stop.subscribe();
+                receivers.tasks.push(tokio::spawn(async move {
+                    let done = async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    };
+                    let _ = axum::serve(listener, router).with_graceful_shutdown(done).await;
+                }));
+            }
+        }
+    }
+
     // Connectors: their outputs are connected once the pipelines they feed exist.
     let mut connectors: BTreeMap<ComponentId, Arc<crate::connector::Connector>> = BTreeMap::new();
     for (id, c) in &config.connectors {
@@ -155,11 +179,32 @@ pub async fn start(config: &Config) -> Result<Running, String> {
                 }
                 other => sender(id, other, p.id.signal)?,
             };
-            let e = Exporter::start(
+            let disk = match c.queue().and_then(|q| q.storage.as_ref()).filter(|_| delivery.queue.enabled) {
+                Some(storage) => {
+                    let dir = config
+                        .extensions
+                        .iter()
+                        .find_map(|(x, e)| match e {
+                            crate::extension::Extension::FileStorage(f) if x.to_string() == *storage => {
+                                Some(f.directory.clone())
+                            }
+                            _ => None,
+                        })
+                        .ok_or_else(|| {
+                            format!("exporters::{id}: sending_queue::storage: {storage:?} is not enabled")
+                        })?;
+                    let (q, left) = crate::exporter::persist::DiskQueue::open(&dir, &id.to_string(), p.id.signal)
+                        .map_err(|e| format!("exporters::{id}: sending_queue::storage: {e}"))?;
+                    Some((Arc::new(q), left))
+                }
+                None => None,
+            };
+            let e = Exporter::start_with(
                 id.to_string(),
                 p.id.signal,
                 s,
                 delivery,
+                disk,
                 exporters.stop.subscribe(),
                 &mut exporters.tasks,
             );

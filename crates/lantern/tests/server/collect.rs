@@ -516,3 +516,59 @@ service:
     assert_eq!(declined["attributes"]["severity"], "error", "the stream's labels ride along as attributes: {declined}");
     assert!(declined["attributes"].get("loki.attribute.labels").is_none(), "the hint is not sent on");
 }
+
+#[test]
+fn a_queue_on_disk_survives_an_agent_restart_while_the_backend_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut backend = Server::start(&dir.path().join("data"));
+    backend.kill9();
+    let g = free_port();
+    let storage = dir.path().join("queue");
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"receivers: {{otlp: {{protocols: {{grpc: {{endpoint: '127.0.0.1:{g}'}}}}}}}}
+processors: {{batch: {{timeout: 200ms}}}}
+extensions:
+  file_storage: {{directory: '{}', create_directory: true}}
+  health_check: {{endpoint: '127.0.0.1:{h}'}}
+exporters:
+  otlp:
+    endpoint: '{}'
+    tls: {{insecure: true}}
+    retry_on_failure: {{initial_interval: 200ms, max_interval: 1s, max_elapsed_time: 0}}
+    sending_queue: {{storage: file_storage}}
+service:
+  extensions: [file_storage, health_check]
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    traces: {{receivers: [otlp], processors: [batch], exporters: [otlp]}}
+    logs: {{receivers: [otlp], processors: [batch], exporters: [otlp]}}
+    metrics: {{receivers: [otlp], processors: [batch], exporters: [otlp]}}
+"#,
+            storage.display(),
+            backend.otlp_grpc,
+            h = free_port(),
+        ),
+    )
+    .unwrap();
+    let mut agent = Agent::start(&config, &dir.path().join("agent.log"));
+    eventually(30, "the agent's receiver", || std::net::TcpStream::connect(("127.0.0.1", g)).ok());
+    send(&format!("http://127.0.0.1:{g}"), "queued", 30, 0);
+    let files = |p: &Path| -> usize {
+        std::fs::read_dir(p)
+            .map_or(0, |d| d.flatten().map(|e| std::fs::read_dir(e.path()).map_or(0, |f| f.flatten().count())).sum())
+    };
+    eventually(30, "the requests queued on disk", || (files(&storage) >= 3).then_some(()));
+    assert_eq!(agent.terminate(), Some(0), "a clean stop with requests still queued");
+    assert!(files(&storage) >= 3, "the queue stays on disk");
+
+    backend.restart();
+    let _agent = Agent::start(&config, &dir.path().join("agent2.log"));
+    let got = eventually(60, "the queued items at the backend", || {
+        Some(held(&backend, "queued")).filter(|h| h.0 >= 30 && h.1 >= 30)
+    });
+    assert_eq!(got, (30, 30, Some(30.0)), "nothing lost across the agent's restart, nothing doubled");
+    eventually(30, "the queue emptied", || (files(&storage) == 0).then_some(()));
+}
