@@ -71,6 +71,9 @@ pub struct Delivery {
     pub timeout: Duration,
 }
 
+/// A queue on disk and what an earlier run left in it.
+pub type Disk = (Arc<persist::DiskQueue>, Vec<(u64, Payload)>);
+
 /// A queued request, and its file if the queue is on disk.
 type Queued = (Payload, Option<u64>);
 
@@ -120,7 +123,7 @@ impl Exporter {
         signal: Signal,
         sender: Arc<dyn Sender>,
         delivery: Delivery,
-        disk: Option<(Arc<persist::DiskQueue>, Vec<(u64, Payload)>)>,
+        disk: Option<Disk>,
         shutdown: watch::Receiver<bool>,
         tasks: &mut Vec<tokio::task::JoinHandle<()>>,
     ) -> Self {
