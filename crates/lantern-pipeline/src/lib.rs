@@ -21,6 +21,7 @@ pub mod processor;
 pub mod receiver;
 pub mod service;
 pub mod settings;
+pub mod shape;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -236,25 +236,6 @@ pub async fn start(config: &Config) -> Result<Running, String> {
                     Batcher::start(p.id.signal, c.clone(), next, processors.stop.subscribe(), &mut processors.tasks)
                 }
                 ProcessorConfig::MemoryLimiter(_) => limiters[id].guard(next),
-                ProcessorConfig::Attributes(c) => {
-                    let a = crate::processor::attributes::Attributes::new(c)
-                        .map_err(|e| format!("processors::{id}: {e}"))?;
-                    mutate(id, "filtered", Box::new(move |d| a.process(d)), next)
-                }
-                ProcessorConfig::Resource(c) => {
-                    let r = crate::processor::attributes::ResourceProcessor::new(c)
-                        .map_err(|e| format!("processors::{id}: {e}"))?;
-                    mutate(id, "filtered", Box::new(move |d| r.process(d)), next)
-                }
-                ProcessorConfig::Filter(c) => {
-                    let f = crate::processor::filter::Filter::new(c).map_err(|e| format!("processors::{id}: {e}"))?;
-                    mutate(id, "filtered", Box::new(move |d| f.process(d)), next)
-                }
-                ProcessorConfig::Transform(c) => {
-                    let t =
-                        crate::processor::transform::Transform::new(c).map_err(|e| format!("processors::{id}: {e}"))?;
-                    mutate(id, "filtered", Box::new(move |d| t.process(d)), next)
-                }
                 ProcessorConfig::TailSampling(c) => crate::processor::tail_sampling::TailSampler::start(
                     &id.to_string(),
                     c,
@@ -263,9 +244,10 @@ pub async fn start(config: &Config) -> Result<Running, String> {
                     &mut processors.tasks,
                 )
                 .map_err(|e| format!("processors::{id}: {e}"))?,
-                ProcessorConfig::Sampler(c) => {
-                    let s = crate::processor::sampler::Sampler::new(c);
-                    mutate(id, "sampled", Box::new(move |d| s.process(d)), next)
+                other => {
+                    let reason = if matches!(other, ProcessorConfig::Sampler(_)) { "sampled" } else { "filtered" };
+                    let step = crate::shape::step(id, other).map_err(|e| format!("processors::{id}: {e}"))?;
+                    mutate(id, reason, step, next)
                 }
             };
         }

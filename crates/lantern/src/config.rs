@@ -48,6 +48,12 @@ pub struct Config {
     pub dashboards_dir: Option<String>,
     /// Which fields and attributes hold request-scoped IDs across the signals.
     pub correlation: CorrelationConfig,
+    /// OpenTelemetry Collector processors by ID (`attributes`, `resource`, `filter`,
+    /// `transform`, `probabilistic_sampler`, with the Collector's keys) that shape OTLP
+    /// and Jaeger data before it is stored; `pipelines` says which run for each signal.
+    pub processors: std::collections::BTreeMap<String, serde_yaml::Value>,
+    /// The processors each signal's data goes through before it is stored, in order.
+    pub pipelines: IngestPipelines,
     /// The file this was read from (not a key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -78,6 +84,8 @@ impl Default for Config {
             slo_files: Vec::new(),
             dashboards_dir: None,
             correlation: CorrelationConfig::default(),
+            processors: Default::default(),
+            pipelines: IngestPipelines::default(),
             source: None,
             alerting: Default::default(),
             external_url: None,
@@ -186,6 +194,84 @@ pub struct LogsConfig {
     /// (selector, line and field filters, search) holds for, so a repeated query reads
     /// only those (as ClickHouse's query condition cache does; `0` turns it off).
     pub condition_cache_size: ByteSize,
+}
+
+/// `pipelines:` — the processors of each signal, by ID.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestPipelines {
+    /// Spans.
+    pub traces: IngestPipeline,
+    /// Metric points (OTLP).
+    pub metrics: IngestPipeline,
+    /// Log records (OTLP).
+    pub logs: IngestPipeline,
+}
+
+/// One signal's `processors`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestPipeline {
+    /// Processor IDs, in order.
+    pub processors: Vec<String>,
+}
+
+/// Each signal's processor steps (traces, metrics, logs).
+pub type IngestSteps = [std::sync::Arc<Vec<(String, lantern_pipeline::shape::Step)>>; 3];
+
+impl Config {
+    /// The processors each signal's OTLP data goes through, built; every problem with its key.
+    pub fn ingest_steps(&self) -> Result<IngestSteps, Vec<String>> {
+        use lantern_pipeline::components::Processor;
+        use lantern_pipeline::id::{ComponentId, Signal};
+        let mut errs = Vec::new();
+        let mut built = std::collections::BTreeMap::new();
+        for (name, v) in &self.processors {
+            let id = match ComponentId::parse(name) {
+                Ok(id) => id,
+                Err(e) => {
+                    errs.push(format!("key processors::{name}: {e}"));
+                    continue;
+                }
+            };
+            match Processor::decode(&id.kind, name, v.clone()) {
+                Ok(p) => {
+                    built.insert(name.clone(), (id, p));
+                }
+                Err(e) => errs.push(format!("key processors::{name}: {e}")),
+            }
+        }
+        let mut out: Vec<std::sync::Arc<Vec<(String, lantern_pipeline::shape::Step)>>> = Vec::new();
+        for (signal, p) in [
+            (Signal::Traces, &self.pipelines.traces),
+            (Signal::Metrics, &self.pipelines.metrics),
+            (Signal::Logs, &self.pipelines.logs),
+        ] {
+            let mut steps = Vec::new();
+            for name in &p.processors {
+                let key = format!("key pipelines::{signal}::processors");
+                match built.get(name) {
+                    None if !self.processors.contains_key(name) => {
+                        errs.push(format!("{key}: references processor {name:?} which is not configured"))
+                    }
+                    None => {}
+                    Some((_, proc)) if !proc.supports(signal) => {
+                        errs.push(format!("{key}: the processor {name:?} does not take {signal}"))
+                    }
+                    Some((id, proc)) => match lantern_pipeline::shape::step(id, proc) {
+                        Ok(s) => steps.push((name.clone(), s)),
+                        Err(e) => errs.push(format!("key processors::{name}: {e}")),
+                    },
+                }
+            }
+            out.push(std::sync::Arc::new(steps));
+        }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let [t, m, l]: [_; 3] = out.try_into().map_err(|_| vec!["internal: three signals".to_string()])?;
+        Ok([t, m, l])
+    }
 }
 
 /// `correlation:` — the identifiers one request carries through every signal.
@@ -400,6 +486,9 @@ impl Config {
             }
         }
         errs.extend(lantern_scrape::config::validate(&self.global, &self.scrape_configs));
+        if let Err(e) = self.ingest_steps() {
+            errs.extend(e);
+        }
         errs.extend(self.alerting.validate().into_iter().map(|e| format!("key {e}")));
         for (i, k) in self.correlation.keys.iter().enumerate() {
             if k.trim().is_empty() {

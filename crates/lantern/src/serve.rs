@@ -85,19 +85,34 @@ pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>)
             })
             .await
     });
+    // OTLP (and Jaeger) data goes through the configured processors, then to its store.
+    let [trace_steps, metric_steps, log_steps] =
+        cfg.ingest_steps().map_err(|errs| anyhow::anyhow!("{}", errs.join("; ")))?;
+    let shaped = |protocol: &'static str| {
+        use lantern_pipeline::id::Signal;
+        use lantern_pipeline::shape::Shaped;
+        (
+            Shaped::new(otlp.clone().via(protocol), Signal::Metrics, metric_steps.clone()),
+            Shaped::new(traces_in.clone().via(protocol), Signal::Traces, trace_steps.clone()),
+            Shaped::new(logs_in.clone().via(protocol), Signal::Logs, log_steps.clone()),
+        )
+    };
+    let (grpc_metrics, grpc_traces, grpc_logs) = shaped(lantern_otlp::ingest::GRPC);
+    let (http_metrics, http_traces, http_logs) = shaped(lantern_otlp::ingest::HTTP);
+    let (_, jaeger_traces, _) = shaped("jaeger_grpc");
     let mut grpc_stop = stop_rx.clone();
-    let grpc = tokio::spawn(lantern_otlp::grpc::serve(
+    let grpc = tokio::spawn(lantern_otlp::grpc::serve_for(
         grpc_listener,
-        otlp.clone(),
-        traces_in.clone(),
-        logs_in.clone(),
+        Some(grpc_metrics),
+        Some(grpc_traces),
+        Some(grpc_logs),
         async move {
             let _ = grpc_stop.wait_for(|s| *s).await;
         },
     ));
     let jaeger = jaeger_grpc.map(|l| {
         let mut stop = stop_rx.clone();
-        let handler = traces_in.clone().via("jaeger_grpc");
+        let handler = jaeger_traces;
         tokio::spawn(async move {
             let done = async move {
                 let _ = stop.wait_for(|s| *s).await;
@@ -109,7 +124,9 @@ pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>)
     });
     let mut otlp_http_stop = stop_rx.clone();
     let otlp_http = tokio::spawn(async move {
-        let app = lantern_otlp::http::router(otlp, traces_in, logs_in, limits)
+        let receivers =
+            lantern_otlp::http::Receivers { metrics: http_metrics, traces: http_traces, logs: http_logs, limits };
+        let app = lantern_otlp::http::router_for(receivers, lantern_otlp::http::Paths::default())
             .layer(axum::middleware::from_fn(lantern_http::track));
         axum::serve(otlp_http_listener, app)
             .with_graceful_shutdown(async move {

@@ -572,3 +572,48 @@ service:
     assert_eq!(got, (30, 30, Some(30.0)), "nothing lost across the agent's restart, nothing doubled");
     eventually(30, "the queue emptied", || (files(&storage) == 0).then_some(()));
 }
+
+#[test]
+fn serve_runs_configured_processors_before_storing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lantern.yaml");
+    std::fs::write(
+        &config,
+        r#"processors:
+  filter/one-digit:
+    traces: {span: ['IsMatch(attributes["seq"], "^[0-9]$")']}
+  attributes/env:
+    actions: [{key: env, action: insert, value: prod}]
+pipelines:
+  traces: {processors: [filter/one-digit]}
+  logs: {processors: [attributes/env]}
+"#,
+    )
+    .unwrap();
+    let backend = Server::start_with(&dir.path().join("data"), &["--config", config.to_str().unwrap()]);
+    send(&format!("http://{}", backend.otlp_grpc), "shaped-at-rest", 15, 0);
+    let got =
+        eventually(30, "the shaped data", || Some(held(&backend, "shaped-at-rest")).filter(|h| h.0 >= 5 && h.1 >= 15));
+    assert_eq!(got, (5, 15, Some(15.0)), "seq 0-9 filtered before storing; logs and metrics kept");
+    let v = http()
+        .post(backend.url("/api/v1/logs/search"))
+        .json(&json!({"query": "service:shaped-at-rest AND env:prod", "limit": 0}))
+        .send()
+        .unwrap()
+        .json::<serde_json::Value>()
+        .unwrap();
+    assert_eq!(v["total"], 15, "{v}");
+
+    // A processor that would hold data is refused at start, naming its key.
+    std::fs::write(&config, "processors: {batch: {}}\npipelines: {traces: {processors: [batch]}}\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data2"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("key processors::batch: the batch processor cannot run in front of a store"), "{err}");
+}
