@@ -88,14 +88,72 @@ fn fingerprint(file: &mut File, upto: u64) -> std::io::Result<u64> {
     Ok(lantern_events::bloom::key(&[&buf]))
 }
 
+/// Where a [`Tailer`] puts what it reads: the log store (`serve`), or a pipeline
+/// (`collect`'s `filelog` receiver).
+pub trait FileSink: Send + Sync + 'static {
+    /// How far an earlier run stored a file (`file`: its path and inode), if known
+    /// beyond the checkpoint file (the log store's replayed write-ahead log).
+    fn stored_offset(&self, _file: &str) -> Option<u64> {
+        None
+    }
+
+    /// Stores records read from a file (`records`: byte ranges of `body`), cut to
+    /// `max_line`; `end` is the file's offset after them. Then runs `checkpoint` (which
+    /// writes the tailer's positions) before anything else can persist the sink's own
+    /// state. The number stored.
+    #[allow(clippy::too_many_arguments)]
+    fn append_file(
+        &self,
+        labels: Vec<(String, String)>,
+        path: &str,
+        file: &str,
+        end: u64,
+        body: &str,
+        records: &[std::ops::Range<usize>],
+        max_line: usize,
+        checkpoint: &mut dyn FnMut() -> std::io::Result<()>,
+    ) -> std::io::Result<usize>;
+}
+
+impl FileSink for LogStore {
+    fn stored_offset(&self, file: &str) -> Option<u64> {
+        self.replayed_file_offsets().get(file).copied()
+    }
+
+    fn append_file(
+        &self,
+        labels: Vec<(String, String)>,
+        _path: &str,
+        file: &str,
+        end: u64,
+        body: &str,
+        records: &[std::ops::Range<usize>],
+        max_line: usize,
+        checkpoint: &mut dyn FnMut() -> std::io::Result<()>,
+    ) -> std::io::Result<usize> {
+        // The store's checkpoint waits for this: it never falls between the lines
+        // stored and the file offset written after them.
+        let _g = self.checkpoint_lock().blocking_lock();
+        let n = LogStore::append_file(self, labels, self.clock().now_ns(), file, end, body, records, max_line)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        lantern_core::selfmon::ingest_bytes(LOGS, "file", body.len() as u64);
+        lantern_core::selfmon::ingested(LOGS, "file", n as u64);
+        checkpoint()?;
+        Ok(n)
+    }
+}
+
 /// Follows the files of every input.
 pub struct Tailer {
-    store: Arc<LogStore>,
+    store: Arc<dyn FileSink>,
     inputs: Vec<FileInput>,
     positions_path: PathBuf,
     max_line: usize,
     tracked: HashMap<String, Tracked>,
     saved: Positions,
+    /// Files found by the first pass with no position yet start at their end.
+    start_at_end: bool,
+    passes: u64,
 }
 
 fn key(path: &str, inode: u64) -> String {
@@ -105,7 +163,7 @@ fn key(path: &str, inode: u64) -> String {
 impl Tailer {
     /// A tailer checkpointing into `positions_path`; lines longer than `max_line` are
     /// cut to it.
-    pub fn new(store: Arc<LogStore>, inputs: Vec<FileInput>, positions_path: PathBuf, max_line: usize) -> Self {
+    pub fn new(store: Arc<dyn FileSink>, inputs: Vec<FileInput>, positions_path: PathBuf, max_line: usize) -> Self {
         let saved = std::fs::read(&positions_path)
             .ok()
             .and_then(|b| match serde_json::from_slice::<Positions>(&b) {
@@ -116,7 +174,15 @@ impl Tailer {
                 }
             })
             .unwrap_or_default();
-        Self { store, inputs, positions_path, max_line, tracked: HashMap::new(), saved }
+        Self { store, inputs, positions_path, max_line, tracked: HashMap::new(), saved, start_at_end: false, passes: 0 }
+    }
+
+    /// Files already there at the first pass, with no saved position, are read from
+    /// their end rather than their start (the Collector's `start_at: end`); files that
+    /// appear later are read whole.
+    pub fn start_at_end(mut self) -> Self {
+        self.start_at_end = true;
+        self
     }
 
     /// Runs passes every `interval` until `stop` changes.
@@ -160,6 +226,7 @@ impl Tailer {
                 tracing::warn!(path = %path, error = %e, "reading a log file failed; will retry");
             }
         }
+        self.passes += 1;
     }
 
     fn follow(&mut self, path: &str, input: usize) -> std::io::Result<()> {
@@ -175,8 +242,11 @@ impl Tailer {
         if !self.tracked.contains_key(path) {
             let saved = self.saved.files.get(path).filter(|p| p.inode == inode).copied();
             let mut offset = saved.map_or(0, |p| p.offset);
-            if let Some(&end) = self.store.replayed_file_offsets().get(&key(path, inode)) {
+            if let Some(end) = self.store.stored_offset(&key(path, inode)) {
                 offset = offset.max(end);
+            }
+            if saved.is_none() && self.start_at_end && self.passes == 0 {
+                offset = meta.len();
             }
             let mut file = File::open(path)?;
             let print = fingerprint(&mut file, offset)?;
@@ -265,28 +335,24 @@ impl Tailer {
         let file_key = key(path, t.inode);
         let inode = t.inode;
         let print = if t.offset < PRINT { fingerprint(&mut t.file, end)? } else { t.print };
-        {
-            let _g = self.store.checkpoint_lock().blocking_lock();
-            let n = self
-                .store
-                .append_file(labels, self.store.clock().now_ns(), &file_key, end, text, &records, self.max_line)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            lantern_core::selfmon::ingest_bytes(LOGS, "file", text.len() as u64);
-            lantern_core::selfmon::ingested(LOGS, "file", n as u64);
-            self.saved.files.insert(path.to_string(), Position { inode, offset: end, print });
-            self.save()?;
-        }
+        let (saved, positions_path) = (&mut self.saved, &self.positions_path);
+        let mut checkpoint = || {
+            saved.files.insert(path.to_string(), Position { inode, offset: end, print });
+            save(saved, positions_path)
+        };
+        self.store.append_file(labels, path, &file_key, end, text, &records, self.max_line, &mut checkpoint)?;
         if let Some(t) = self.tracked.get_mut(path) {
             t.offset = end;
             t.print = print;
         }
         Ok(full)
     }
+}
 
-    fn save(&self) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec(&self.saved).map_err(std::io::Error::other)?;
-        lantern_wal::write_atomic(&self.positions_path, &bytes).map_err(std::io::Error::other)
-    }
+/// Writes the positions durably.
+fn save(saved: &Positions, path: &Path) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(saved).map_err(std::io::Error::other)?;
+    lantern_wal::write_atomic(path, &bytes).map_err(std::io::Error::other)
 }
 
 /// The default checkpoint file under a data directory.

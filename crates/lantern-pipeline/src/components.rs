@@ -8,7 +8,7 @@ use serde_yaml::Value;
 use crate::exporter;
 use crate::id::{Kind, Signal};
 use crate::processor::{attributes, batch, filter, memory_limiter, sampler, tail_sampling, transform};
-use crate::receiver::{jaeger, loki, otlp};
+use crate::receiver::{filelog, jaeger, loki, otlp};
 
 /// A receiver's configuration (built once at start: its size does not matter).
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub enum Receiver {
     Jaeger(jaeger::Config),
     /// `loki` (the push API).
     Loki(loki::Config),
+    /// `filelog`.
+    Filelog(filelog::Config),
 }
 
 /// A processor's configuration.
@@ -91,7 +93,7 @@ impl Connector {
 }
 
 /// Types of each kind Lantern runs.
-const RECEIVERS: &[&str] = &["jaeger", "loki", "otlp"];
+const RECEIVERS: &[&str] = &["filelog", "jaeger", "loki", "otlp"];
 const PROCESSORS: &[&str] = &[
     "attributes",
     "batch",
@@ -118,7 +120,6 @@ const EXPORTERS: &[&str] = &[
 /// Collector component types Lantern does not run yet (a clearer refusal than "unknown").
 const NOT_YET: &[(Kind, &str)] = &[
     (Kind::Receiver, "prometheus"),
-    (Kind::Receiver, "filelog"),
     (Kind::Exporter, "file"),
     (Kind::Extension, "pprof"),
     (Kind::Extension, "zpages"),
@@ -185,6 +186,11 @@ impl Receiver {
                 let p = c.problems();
                 checked(Receiver::Loki(c), p)
             }
+            "filelog" => {
+                let c: filelog::Config = decode(v)?;
+                let p = c.problems();
+                checked(Receiver::Filelog(c), p)
+            }
             _ => Err(unknown(Kind::Receiver, ty, id)),
         }
     }
@@ -194,7 +200,7 @@ impl Receiver {
         match self {
             Receiver::Otlp(_) => true,
             Receiver::Jaeger(_) => signal == Signal::Traces,
-            Receiver::Loki(_) => signal == Signal::Logs,
+            Receiver::Loki(_) | Receiver::Filelog(_) => signal == Signal::Logs,
         }
     }
 }

@@ -284,6 +284,36 @@ pub async fn start(config: &Config) -> Result<Running, String> {
                 .await?;
                 listening.extend(l);
             }
+            ReceiverConfig::Filelog(c) => {
+                let [_, _, Some(logs)] = per_signal else { continue };
+                let storage = match &c.storage {
+                    Some(name) => Some(
+                        config
+                            .extensions
+                            .iter()
+                            .find_map(|(x, e)| match e {
+                                crate::extension::Extension::FileStorage(f) if x.to_string() == *name => {
+                                    Some(f.directory.clone())
+                                }
+                                _ => None,
+                            })
+                            .ok_or_else(|| {
+                                format!("receivers::{id}::storage: {name:?} is not an enabled file_storage extension")
+                            })?,
+                    ),
+                    None => None,
+                };
+                crate::receiver::filelog::start(
+                    &id.to_string(),
+                    c,
+                    storage,
+                    logs,
+                    receivers.stop.subscribe(),
+                    &mut receivers.tasks,
+                )
+                .map_err(|e| format!("receivers::{id}: {e}"))?;
+                listening.push(format!("{id} following {}", c.include.join(", ")));
+            }
             ReceiverConfig::Loki(c) => {
                 let (Some(h), [_, _, Some(logs)]) = (&c.protocols.http, per_signal) else { continue };
                 let listener = tokio::net::TcpListener::bind(&h.endpoint).await.map_err(|e| {

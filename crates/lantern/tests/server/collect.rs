@@ -617,3 +617,75 @@ pipelines:
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("key processors::batch: the batch processor cannot run in front of a store"), "{err}");
 }
+
+#[test]
+fn filelog_follows_files_with_checkpoints_across_agent_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Server::start(&dir.path().join("data"));
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let file = logs.join("app.log");
+    let line = |i: u32| {
+        format!(
+            "{{\"event\": \"order_placed\", \"seq\": {i}, \"level\": \"error\", \"timestamp\": \"2026-12-07T08:00:0{i}Z\"}}\n"
+        )
+    };
+    std::fs::write(&file, (0..3).map(line).collect::<String>()).unwrap();
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"receivers:
+  filelog:
+    include: ['{}/*.log']
+    start_at: beginning
+    poll_interval: 100ms
+    storage: file_storage
+    resource: {{service.name: filelog-svc}}
+    operators:
+      - type: json_parser
+        timestamp: {{parse_from: attributes.timestamp, layout_type: gotime}}
+        severity: {{parse_from: attributes.level}}
+extensions: {{file_storage: {{directory: '{}', create_directory: true}}}}
+processors: {{batch: {{timeout: 100ms}}}}
+exporters: {{otlp: {{endpoint: '{}', tls: {{insecure: true}}}}}}
+service:
+  extensions: [file_storage]
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    logs: {{receivers: [filelog], processors: [batch], exporters: [otlp]}}
+"#,
+            logs.display(),
+            dir.path().join("state").display(),
+            backend.otlp_grpc
+        ),
+    )
+    .unwrap();
+    let count = || held(&backend, "filelog-svc").1;
+    let mut agent = Agent::start(&config, &dir.path().join("agent.log"));
+    eventually(30, "the file's lines at the backend", || (count() >= 3).then_some(()));
+    assert_eq!(agent.terminate(), Some(0));
+    // Lines written while the agent is down are read after it starts again, once.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap()
+        .write_all((3..5).map(line).collect::<String>().as_bytes())
+        .unwrap();
+    let _agent = Agent::start(&config, &dir.path().join("agent2.log"));
+    eventually(30, "the new lines at the backend", || (count() >= 5).then_some(()));
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(count(), 5, "no line read twice");
+    let v = http()
+        .post(backend.url("/api/v1/logs/search"))
+        .json(&json!({"query": "service:filelog-svc AND seq:4", "limit": 1}))
+        .send()
+        .unwrap()
+        .json::<serde_json::Value>()
+        .unwrap();
+    let hit = &v["hits"][0];
+    assert_eq!(hit["log.file.name"], "app.log", "{hit}");
+    assert_eq!(hit["severity_text"], "error", "{hit}");
+    assert_eq!(hit["event"], "order_placed", "{hit}");
+    assert!(hit["timestamp"].as_str().unwrap_or_default().starts_with("2026-12-07T08:00:04"), "{hit}");
+}
