@@ -62,6 +62,8 @@ pub enum Exporter {
     Prometheus(exporter::prometheus::Config),
     /// `prometheusremotewrite` / `prometheus_remote_write`.
     RemoteWrite(exporter::remote_write::Config),
+    /// `file`.
+    File(exporter::file::Config),
 }
 
 /// A connector's configuration.
@@ -106,6 +108,7 @@ const PROCESSORS: &[&str] = &[
 ];
 const EXPORTERS: &[&str] = &[
     "debug",
+    "file",
     "jaeger",
     "loki",
     "otlp",
@@ -118,12 +121,8 @@ const EXPORTERS: &[&str] = &[
 ];
 
 /// Collector component types Lantern does not run yet (a clearer refusal than "unknown").
-const NOT_YET: &[(Kind, &str)] = &[
-    (Kind::Receiver, "prometheus"),
-    (Kind::Exporter, "file"),
-    (Kind::Extension, "pprof"),
-    (Kind::Extension, "zpages"),
-];
+const NOT_YET: &[(Kind, &str)] =
+    &[(Kind::Receiver, "prometheus"), (Kind::Extension, "pprof"), (Kind::Extension, "zpages")];
 
 /// The refusal of a type that is not one of `kind`'s.
 fn unknown(kind: Kind, ty: &str, id: &str) -> String {
@@ -297,6 +296,11 @@ impl Exporter {
                 let p = c.problems();
                 checked(Exporter::Prometheus(c), p)
             }
+            "file" => {
+                let c: exporter::file::Config = decode(v)?;
+                let p = c.problems();
+                checked(Exporter::File(c), p)
+            }
             "prometheusremotewrite" | "prometheus_remote_write" => {
                 let c: exporter::remote_write::Config = decode(v)?;
                 let p = c.problems();
@@ -309,7 +313,7 @@ impl Exporter {
     /// Whether it sends `signal`.
     pub fn supports(&self, signal: Signal) -> bool {
         match self {
-            Exporter::Otlp(_) | Exporter::OtlpHttp(_) | Exporter::Debug(_) => true,
+            Exporter::Otlp(_) | Exporter::OtlpHttp(_) | Exporter::Debug(_) | Exporter::File(_) => true,
             Exporter::Jaeger(_) => signal == Signal::Traces,
             Exporter::Loki(_) => signal == Signal::Logs,
             Exporter::Prometheus(_) | Exporter::RemoteWrite(_) => signal == Signal::Metrics,
@@ -325,7 +329,7 @@ impl Exporter {
             Exporter::OtlpHttp(c) => Some(&c.sending_queue),
             Exporter::Loki(c) => Some(&c.sending_queue),
             Exporter::Debug(c) => Some(&c.sending_queue),
-            Exporter::Prometheus(_) | Exporter::RemoteWrite(_) => None,
+            Exporter::Prometheus(_) | Exporter::RemoteWrite(_) | Exporter::File(_) => None,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! reason. What is specific to an exporter is its [`Sender`].
 
 pub mod debug;
+pub mod file;
 pub mod grpc;
 pub mod http;
 pub mod jaeger;

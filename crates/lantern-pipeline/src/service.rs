@@ -75,6 +75,7 @@ fn sender(id: &ComponentId, c: &ExporterConfig, signal: Signal) -> Result<(Arc<d
         ExporterConfig::Debug(c) => (exporter::debug::DebugSender::new(&name, c), c.delivery()),
         ExporterConfig::Jaeger(c) => (exporter::jaeger::JaegerSender::new(c).map_err(path)?, c.delivery()),
         ExporterConfig::Loki(c) => (exporter::loki::LokiSender::new(c).map_err(path)?, c.delivery()),
+        ExporterConfig::File(c) => (exporter::file::FileSender::new(c).map_err(path)?, c.delivery()),
         ExporterConfig::RemoteWrite(c) => {
             (exporter::remote_write::RemoteWriteSender::new(c).map_err(path)?, c.delivery())
         }
