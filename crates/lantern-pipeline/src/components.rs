@@ -8,7 +8,7 @@ use serde_yaml::Value;
 use crate::exporter;
 use crate::id::{Kind, Signal};
 use crate::processor::{attributes, batch, filter, memory_limiter, sampler, tail_sampling, transform};
-use crate::receiver::{filelog, jaeger, loki, otlp};
+use crate::receiver::{filelog, jaeger, loki, otlp, prometheus};
 
 /// A receiver's configuration (built once at start: its size does not matter).
 #[derive(Debug, Clone)]
@@ -22,6 +22,8 @@ pub enum Receiver {
     Loki(loki::Config),
     /// `filelog`.
     Filelog(filelog::Config),
+    /// `prometheus` (scrape_configs).
+    Prometheus(prometheus::Config),
 }
 
 /// A processor's configuration.
@@ -95,7 +97,7 @@ impl Connector {
 }
 
 /// Types of each kind Lantern runs.
-const RECEIVERS: &[&str] = &["filelog", "jaeger", "loki", "otlp"];
+const RECEIVERS: &[&str] = &["filelog", "jaeger", "loki", "otlp", "prometheus"];
 const PROCESSORS: &[&str] = &[
     "attributes",
     "batch",
@@ -149,7 +151,7 @@ fn decode<T: DeserializeOwned>(v: Value) -> Result<T, String> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string().replace('.', "::");
         let inner = e.into_inner().to_string();
-        if path == "?" || path.is_empty() {
+        if path == "?" || path == "::" || path.is_empty() {
             inner
         } else {
             format!("{path}: {inner}")
@@ -190,6 +192,11 @@ impl Receiver {
                 let p = c.problems();
                 checked(Receiver::Filelog(c), p)
             }
+            "prometheus" => {
+                let c: prometheus::Config = decode(v)?;
+                let p = c.problems();
+                checked(Receiver::Prometheus(c), p)
+            }
             _ => Err(unknown(Kind::Receiver, ty, id)),
         }
     }
@@ -200,6 +207,7 @@ impl Receiver {
             Receiver::Otlp(_) => true,
             Receiver::Jaeger(_) => signal == Signal::Traces,
             Receiver::Loki(_) | Receiver::Filelog(_) => signal == Signal::Logs,
+            Receiver::Prometheus(_) => signal == Signal::Metrics,
         }
     }
 }

@@ -483,7 +483,7 @@ mod tests {
              service:\n  pipelines:\n    traces:\n      receivers: [otlp, zipkin]\n      processors: [batch, batch]\n      exporters: [loki]\n    metrics:\n      receivers: [otlp]\n    spans/x:\n      receivers: [otlp]\n",
         );
         let expect = [
-            r#"receivers::prometheus/x: the prometheus receiver is not supported by Lantern yet (id: "prometheus/x")"#,
+            "receivers::prometheus/x: missing field `config`",
             "processors::batch: send_batch_max_size must be greater or equal to send_batch_size",
             r#"processors::nosuch: unknown type: "nosuch" for id: "nosuch" (valid values: [attributes batch filter memory_limiter probabilistic_sampler resource tail_sampling transform])"#,
             "exporters::logging: the logging exporter has been deprecated, use the debug exporter instead",

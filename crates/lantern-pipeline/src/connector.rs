@@ -7,15 +7,10 @@
 //! `…_failed_total`, the `…_server_seconds` and `…_client_seconds` histograms, by client
 //! and server), every `metrics_flush_interval`, as OTLP cumulative sums and histograms.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lantern_core::{Exemplar, Labels, Sample};
 use lantern_traces::SpanMetrics;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use opentelemetry_proto::tonic::metrics::v1 as pm;
 use serde::Deserialize;
 use tokio::sync::watch;
 
@@ -168,7 +163,7 @@ impl Connector {
         if rows.is_empty() {
             return;
         }
-        let p = Decoded::Metrics(to_otlp(&rows)).encode();
+        let p = Decoded::Metrics(crate::promconv::to_otlp(&rows, &Default::default(), "lantern.spanmetrics")).encode();
         if let Err(e) = out.consume(p).await {
             tracing::warn!(error = %e, "sending span metrics on failed");
         }
@@ -188,119 +183,9 @@ impl Consumer for Connector {
     }
 }
 
-fn kv(k: &str, v: &str) -> KeyValue {
-    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.into())) }) }
-}
-
-fn hex_bytes(s: &str) -> Vec<u8> {
-    (0..s.len() / 2).filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()).collect()
-}
-
-/// Prometheus-style rows (counters ending `_total`, histograms as `_bucket`/`_sum`/
-/// `_count`) as OTLP cumulative sums and histograms that convert back to the same series.
-fn to_otlp(rows: &[(Labels, Sample, Vec<Exemplar>)]) -> ExportMetricsServiceRequest {
-    type Key = (String, Vec<(String, String)>);
-    #[derive(Default)]
-    struct Hist {
-        bounds: Vec<(f64, f64)>,
-        sum: f64,
-        count: f64,
-        t: i64,
-        exemplars: Vec<pm::Exemplar>,
-    }
-    let mut sums: BTreeMap<Key, (f64, i64)> = BTreeMap::new();
-    let mut hists: BTreeMap<Key, Hist> = BTreeMap::new();
-    for (labels, s, ex) in rows {
-        let name = labels.get("__name__").unwrap_or_default();
-        let attrs: Vec<(String, String)> = labels
-            .iter()
-            .filter(|l| &*l.name != "__name__" && &*l.name != "le")
-            .map(|l| (l.name.to_string(), l.value.to_string()))
-            .collect();
-        if let Some(base) = name.strip_suffix("_total") {
-            sums.insert((base.to_string(), attrs), (s.v, s.t));
-        } else if let Some(base) = name.strip_suffix("_bucket") {
-            let h = hists.entry((base.to_string(), attrs)).or_default();
-            let le = labels.get("le").and_then(|l| l.parse::<f64>().ok()).unwrap_or(f64::INFINITY);
-            h.bounds.push((le, s.v));
-            h.t = s.t;
-            for e in ex {
-                h.exemplars.push(pm::Exemplar {
-                    time_unix_nano: (e.t as u64).saturating_mul(1_000_000),
-                    value: Some(pm::exemplar::Value::AsDouble(e.value)),
-                    trace_id: e.labels.get("trace_id").map(hex_bytes).unwrap_or_default(),
-                    span_id: e.labels.get("span_id").map(hex_bytes).unwrap_or_default(),
-                    ..Default::default()
-                });
-            }
-        } else if let Some(base) = name.strip_suffix("_sum") {
-            hists.entry((base.to_string(), attrs)).or_default().sum = s.v;
-        } else if let Some(base) = name.strip_suffix("_count") {
-            hists.entry((base.to_string(), attrs)).or_default().count = s.v;
-        }
-    }
-    let ns = |t: i64| (t as u64).saturating_mul(1_000_000);
-    let attrs = |a: &[(String, String)]| a.iter().map(|(k, v)| kv(k, v)).collect::<Vec<_>>();
-    let mut metrics: BTreeMap<String, pm::Metric> = BTreeMap::new();
-    for ((name, a), (v, t)) in sums {
-        let m = metrics.entry(name.clone()).or_insert_with(|| pm::Metric {
-            name,
-            data: Some(pm::metric::Data::Sum(pm::Sum {
-                data_points: vec![],
-                aggregation_temporality: 2,
-                is_monotonic: true,
-            })),
-            ..Default::default()
-        });
-        if let Some(pm::metric::Data::Sum(s)) = &mut m.data {
-            s.data_points.push(pm::NumberDataPoint {
-                attributes: attrs(&a),
-                time_unix_nano: ns(t),
-                value: Some(pm::number_data_point::Value::AsDouble(v)),
-                ..Default::default()
-            });
-        }
-    }
-    for ((name, a), mut h) in hists {
-        h.bounds.sort_by(|x, y| x.0.total_cmp(&y.0));
-        let mut counts = Vec::with_capacity(h.bounds.len());
-        let mut last = 0.0;
-        for (_, c) in &h.bounds {
-            counts.push((c - last).max(0.0) as u64);
-            last = *c;
-        }
-        let m = metrics.entry(name.clone()).or_insert_with(|| pm::Metric {
-            name,
-            data: Some(pm::metric::Data::Histogram(pm::Histogram { data_points: vec![], aggregation_temporality: 2 })),
-            ..Default::default()
-        });
-        if let Some(pm::metric::Data::Histogram(x)) = &mut m.data {
-            x.data_points.push(pm::HistogramDataPoint {
-                attributes: attrs(&a),
-                time_unix_nano: ns(h.t),
-                count: h.count as u64,
-                sum: Some(h.sum),
-                bucket_counts: counts,
-                explicit_bounds: h.bounds.iter().map(|b| b.0).filter(|b| b.is_finite()).collect(),
-                exemplars: h.exemplars,
-                ..Default::default()
-            });
-        }
-    }
-    ExportMetricsServiceRequest {
-        resource_metrics: vec![pm::ResourceMetrics {
-            scope_metrics: vec![pm::ScopeMetrics {
-                scope: Some(InstrumentationScope { name: "lantern.spanmetrics".into(), ..Default::default() }),
-                metrics: metrics.into_values().collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use opentelemetry_proto::tonic::metrics::v1 as pm;
     use opentelemetry_proto::tonic::trace::v1 as pt;
     use prost::Message;
 

@@ -18,6 +18,7 @@ pub mod id;
 pub mod jaeger_proto;
 pub mod ottl;
 pub mod processor;
+pub mod promconv;
 pub mod receiver;
 pub mod service;
 pub mod settings;

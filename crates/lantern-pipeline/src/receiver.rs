@@ -5,3 +5,4 @@ pub mod filelog;
 pub mod jaeger;
 pub mod loki;
 pub mod otlp;
+pub mod prometheus;

@@ -285,6 +285,18 @@ pub async fn start(config: &Config) -> Result<Running, String> {
                 .await?;
                 listening.extend(l);
             }
+            ReceiverConfig::Prometheus(c) => {
+                let [_, Some(metrics), _] = per_signal else { continue };
+                crate::receiver::prometheus::start(
+                    &id.to_string(),
+                    c,
+                    metrics,
+                    receivers.stop.subscribe(),
+                    &mut receivers.tasks,
+                )
+                .map_err(|e| format!("receivers::{id}: {e}"))?;
+                listening.push(format!("{id} scraping {} job(s)", c.config.scrape_configs.len()));
+            }
             ReceiverConfig::Filelog(c) => {
                 let [_, _, Some(logs)] = per_signal else { continue };
                 let storage = match &c.storage {

@@ -11,14 +11,15 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 pub mod scrape;
+pub mod sink;
 pub mod target;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lantern_tsdb::Tsdb;
 use parking_lot::{Mutex, RwLock};
+pub use sink::{Handle, ScrapeStore};
 use tokio::sync::watch;
 
 use config::{GlobalConfig, ScrapeConfig};
@@ -109,7 +110,11 @@ pub struct ScrapeManager {
 
 impl ScrapeManager {
     /// Validates `jobs` (every problem, with its key) and starts scraping them into `db`.
-    pub fn start(db: Arc<Tsdb>, global: GlobalConfig, jobs: Vec<ScrapeConfig>) -> Result<Arc<Self>, Vec<String>> {
+    pub fn start(
+        db: Arc<dyn ScrapeStore>,
+        global: GlobalConfig,
+        jobs: Vec<ScrapeConfig>,
+    ) -> Result<Arc<Self>, Vec<String>> {
         let errs = config::validate(&global, &jobs);
         if !errs.is_empty() {
             return Err(errs);
@@ -136,7 +141,7 @@ impl ScrapeManager {
 
     async fn run_job(
         self: Arc<Self>,
-        db: Arc<Tsdb>,
+        db: Arc<dyn ScrapeStore>,
         global: GlobalConfig,
         job: ScrapeConfig,
         settings: Arc<JobSettings>,

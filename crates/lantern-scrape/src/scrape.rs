@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::sink::{Handle, ScrapeStore};
 use lantern_core::{Exemplar, Labels, Sample, STALE_NAN};
 use lantern_expfmt::{Entry, Format, Parser};
 use lantern_tsdb::batch::LabelsKey;
 use lantern_tsdb::metadata::MetricMeta;
-use lantern_tsdb::Tsdb;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
@@ -100,7 +100,7 @@ struct Cache {
     /// Series number → how to make its labels again.
     source: Vec<Source>,
     /// Series number → the store's handle on it.
-    handles: Vec<Option<lantern_tsdb::SeriesHandle>>,
+    handles: Vec<Option<Handle>>,
     /// Labels of series numbered in this scrape, until their handle is taken.
     fresh: Vec<(u32, Labels)>,
     /// The series stored by the last scrape (to mark the vanished ones stale).
@@ -165,7 +165,7 @@ struct Report {
 pub async fn run(
     target: Target,
     job: Arc<JobSettings>,
-    db: Arc<Tsdb>,
+    db: Arc<dyn ScrapeStore>,
     state: Arc<Mutex<TargetState>>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -177,7 +177,7 @@ pub async fn run(
         target.labels.hash(&mut h);
         h.finish() % interval_ms
     };
-    let now_ms = || u64::try_from(db.clock().now_ms()).unwrap_or(0);
+    let now_ms = || u64::try_from(db.now_ms()).unwrap_or(0);
     // The first scrape at the next time ≡ offset (mod interval): scrapes of all targets
     // spread over the interval instead of firing together.
     let wait = (offset + interval_ms - now_ms() % interval_ms) % interval_ms;
@@ -189,7 +189,7 @@ pub async fn run(
             _ = tokio::time::sleep_until(next) => {}
             _ = stop.changed() => break,
         }
-        let t = db.clock().now_ms();
+        let t = db.now_ms();
         let started = UNIX_EPOCH + Duration::from_millis(u64::try_from(t).unwrap_or(0));
         let clock = Instant::now();
         let fetched = fetch(&target, &job).await;
@@ -199,10 +199,10 @@ pub async fn run(
         let (c, result) = if small {
             // A small scrape is parsed and logged (without fsync) in well under a
             // millisecond: on this task, sparing a hand-off to the blocking pool.
-            store(c, fetched, &target, &job, &db, t, clock)
+            store(c, fetched, &target, &job, &*db, t, clock)
         } else {
             let (job, db, target) = (job.clone(), db.clone(), target.clone());
-            match tokio::task::spawn_blocking(move || store(c, fetched, &target, &job, &db, t, clock)).await {
+            match tokio::task::spawn_blocking(move || store(c, fetched, &target, &job, &*db, t, clock)).await {
                 Ok(r) => r,
                 Err(e) => (Cache::default(), Err((Error::Task(e.to_string()), Default::default()))),
             }
@@ -215,7 +215,7 @@ pub async fn run(
         // Targets rarely change their metadata: the store is told only when they do.
         if state.lock().metadata != meta_ok {
             for (family, m) in &meta_ok {
-                db.metadata().set(family, m.clone());
+                db.set_metadata(family, m);
             }
         }
         let mut s = state.lock();
@@ -244,12 +244,12 @@ pub async fn run(
         }
     }
     // Gone or stopping: every series it wrote, and its own, end now.
-    let t = db.clock().now_ms();
+    let t = db.now_ms();
     let mut rows: Vec<(u32, Sample, Vec<Exemplar>)> =
         cache.previous.iter().map(|&id| (id, Sample::new(t, STALE_NAN), Vec::new())).collect();
     let report = report_ids(&mut cache, &target);
     rows.extend(report.iter().map(|&id| (id, Sample::new(t, STALE_NAN), Vec::new())));
-    let _ = tokio::task::spawn_blocking(move || append_by_handle(&mut cache, &db, &rows, &target, &job)).await;
+    let _ = tokio::task::spawn_blocking(move || append_by_handle(&mut cache, &*db, &rows, &target, &job)).await;
 }
 
 const REPORT_NAMES: [&str; 5] = [
@@ -320,7 +320,7 @@ fn store(
     fetched: Result<(bytes::Bytes, Format), Error>,
     target: &Target,
     job: &JobSettings,
-    db: &Tsdb,
+    db: &dyn ScrapeStore,
     t: i64,
     clock: Instant,
 ) -> (Cache, Stored) {
@@ -378,12 +378,12 @@ fn report_ids(cache: &mut Cache, target: &Target) -> [u32; 5] {
 /// again for series the store has collected since.
 fn append_by_handle(
     cache: &mut Cache,
-    db: &Tsdb,
+    db: &dyn ScrapeStore,
     rows: &[(u32, Sample, Vec<Exemplar>)],
     target: &Target,
     job: &JobSettings,
 ) -> Result<(), Error> {
-    let failed = |e: lantern_tsdb::Error| Error::Store(e.to_string());
+    let failed = Error::Store;
     for (id, labels) in std::mem::take(&mut cache.fresh) {
         cache.handles[id as usize] = Some(db.handle(&labels).map_err(failed)?);
     }
@@ -401,14 +401,14 @@ fn append_by_handle(
     }
     let mut todo: Vec<usize> = (0..rows.len()).collect();
     for _ in 0..2 {
-        let refs: Vec<(&lantern_tsdb::SeriesHandle, Sample, &[Exemplar])> = todo
+        let refs: Vec<(&Handle, Sample, &[Exemplar])> = todo
             .iter()
             .filter_map(|&i| {
                 let (id, s, ex) = &rows[i];
                 cache.handles[*id as usize].as_ref().map(|h| (h, *s, ex.as_slice()))
             })
             .collect();
-        let (_, gone) = db.append_handles_unsynced(&refs).map_err(failed)?;
+        let gone = db.append(&refs).map_err(failed)?;
         if gone.is_empty() {
             return Ok(());
         }

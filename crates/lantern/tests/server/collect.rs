@@ -689,3 +689,50 @@ service:
     assert_eq!(hit["event"], "order_placed", "{hit}");
     assert!(hit["timestamp"].as_str().unwrap_or_default().starts_with("2026-12-07T08:00:04"), "{hit}");
 }
+
+#[test]
+fn the_prometheus_receiver_scrapes_the_seed_app_and_its_series_reach_the_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Server::start(&dir.path().join("data"));
+    let (_app, metrics_port, app_url) = crate::harness::seed_app();
+    for _ in 0..3 {
+        let _ = http().get(format!("{app_url}/api/orders")).send();
+    }
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"receivers:
+  prometheus:
+    config:
+      global: {{scrape_interval: 1s}}
+      scrape_configs:
+        - job_name: flask-app
+          static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]
+processors: {{batch: {{timeout: 200ms}}}}
+exporters: {{otlp: {{endpoint: '{}', tls: {{insecure: true}}}}}}
+service:
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    metrics: {{receivers: [prometheus], processors: [batch], exporters: [otlp]}}
+"#,
+            backend.otlp_grpc
+        ),
+    )
+    .unwrap();
+    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
+    let up = eventually(30, "up of the scraped target at the backend", || {
+        first_value(&query(&backend, "up{job=\"flask-app\"}"))
+    });
+    assert_eq!(up, 1.0);
+    let requests = eventually(30, "the app's counter at the backend", || {
+        first_value(&query(&backend, "sum(http_requests_total{job=\"flask-app\", endpoint=\"orders\"})"))
+            .filter(|v| *v >= 3.0)
+    });
+    assert!(requests >= 3.0);
+    let buckets =
+        query(&backend, "http_request_duration_seconds_bucket{job=\"flask-app\", endpoint=\"orders\", le=\"+Inf\"}");
+    assert!(first_value(&buckets).is_some_and(|v| v >= 3.0), "the histogram arrives as one: {buckets}");
+    let md = get_json(&backend.url("/api/v1/metadata?metric=http_requests_total"));
+    assert_eq!(md["data"]["http_requests_total"][0]["type"], "counter", "{md}");
+}
