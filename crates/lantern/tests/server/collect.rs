@@ -99,7 +99,7 @@ fn an_agent_moves_all_three_signals_to_the_backend_and_loses_nothing_while_it_is
 
     send(&endpoint, "agent-test", 300, 0);
     let got = eventually(30, "every item at the backend", || {
-        Some(held(&backend, "agent-test")).filter(|h| h.0 >= 300 && h.1 >= 300)
+        Some(held(&backend, "agent-test")).filter(|h| h.0 >= 300 && h.1 >= 300 && h.2.is_some())
     });
     assert_eq!(got, (300, 300, Some(300.0)), "each item exactly once");
 
@@ -109,7 +109,7 @@ fn an_agent_moves_all_three_signals_to_the_backend_and_loses_nothing_while_it_is
     std::thread::sleep(Duration::from_secs(2));
     backend.restart();
     let got = eventually(60, "the queued items at the backend", || {
-        Some(held(&backend, "agent-down")).filter(|h| h.0 >= 200 && h.1 >= 200)
+        Some(held(&backend, "agent-down")).filter(|h| h.0 >= 200 && h.1 >= 200 && h.2.is_some())
     });
     assert_eq!(got, (200, 200, Some(200.0)), "nothing lost while the backend was down, nothing doubled");
 
@@ -349,7 +349,7 @@ fn the_memory_limiter_refuses_under_overload_and_the_sdks_retries_bring_the_data
     std::fs::write(&usage, (10u64 << 20).to_string()).unwrap();
     sdk.join().unwrap();
     let got = eventually(60, "every item at the backend", || {
-        Some(held(&backend, "overload")).filter(|h| h.0 >= 50 && h.1 >= 50)
+        Some(held(&backend, "overload")).filter(|h| h.0 >= 50 && h.1 >= 50 && h.2.is_some())
     });
     assert_eq!(got, (50, 50, Some(50.0)), "the refused data came through on retry, once");
     let log = std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
@@ -567,7 +567,7 @@ service:
     backend.restart();
     let _agent = Agent::start(&config, &dir.path().join("agent2.log"));
     let got = eventually(60, "the queued items at the backend", || {
-        Some(held(&backend, "queued")).filter(|h| h.0 >= 30 && h.1 >= 30)
+        Some(held(&backend, "queued")).filter(|h| h.0 >= 30 && h.1 >= 30 && h.2.is_some())
     });
     assert_eq!(got, (30, 30, Some(30.0)), "nothing lost across the agent's restart, nothing doubled");
     eventually(30, "the queue emptied", || (files(&storage) == 0).then_some(()));
@@ -592,8 +592,9 @@ pipelines:
     .unwrap();
     let backend = Server::start_with(&dir.path().join("data"), &["--config", config.to_str().unwrap()]);
     send(&format!("http://{}", backend.otlp_grpc), "shaped-at-rest", 15, 0);
-    let got =
-        eventually(30, "the shaped data", || Some(held(&backend, "shaped-at-rest")).filter(|h| h.0 >= 5 && h.1 >= 15));
+    let got = eventually(30, "the shaped data", || {
+        Some(held(&backend, "shaped-at-rest")).filter(|h| h.0 >= 5 && h.1 >= 15 && h.2.is_some())
+    });
     assert_eq!(got, (5, 15, Some(15.0)), "seq 0-9 filtered before storing; logs and metrics kept");
     let v = http()
         .post(backend.url("/api/v1/logs/search"))
