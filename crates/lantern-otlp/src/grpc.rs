@@ -65,6 +65,8 @@ impl<R: prost::Message + Send + 'static> Codec for RawCodec<R> {
 pub trait Export: Clone + Send + Sync + 'static {
     /// The gRPC service name, e.g. `opentelemetry.proto.collector.metrics.v1.MetricsService`.
     const SERVICE: &'static str;
+    /// Its one unary method.
+    const METHOD: &'static str = "Export";
     /// The answer message.
     type Response: prost::Message + serde::Serialize + Default + Send + 'static;
     /// Handles one request body.
@@ -101,7 +103,7 @@ impl Export for TraceIngest {
     }
 }
 
-/// A tonic service answering `<SERVICE>/Export` with `E` (gzip accepted).
+/// A tonic service answering `<SERVICE>/<METHOD>` with `E` (gzip accepted).
 #[derive(Clone)]
 pub struct ExportService<E>(Arc<E>);
 
@@ -143,10 +145,11 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let inner = self.0.clone();
-        let export = req.uri().path().strip_prefix('/').and_then(|p| p.strip_prefix(E::SERVICE)) == Some("/Export");
+        let method = req.uri().path().strip_prefix('/').and_then(|p| p.strip_prefix(E::SERVICE));
+        let known = method.and_then(|m| m.strip_prefix('/')) == Some(E::METHOD);
         Box::pin(async move {
-            if !export {
-                return Ok(Status::unimplemented(format!("{} has only Export", E::SERVICE)).into_http());
+            if !known {
+                return Ok(Status::unimplemented(format!("{} has only {}", E::SERVICE, E::METHOD)).into_http());
             }
             let mut grpc = tonic::server::Grpc::new(RawCodec::<E::Response>(PhantomData))
                 .apply_compression_config(

@@ -85,9 +85,7 @@ impl Connector {
             "servicegraph" | "service_graph" => crate::connector::Kind::ServiceGraph,
             _ => return Err(unknown(Kind::Connector, ty, id)),
         };
-        let c: crate::connector::Config = decode(v)?;
-        let p = c.problems();
-        checked(Connector { kind, config: c }, p)
+        read(v, crate::connector::Config::problems).map(|config| Connector { kind, config })
     }
 
     /// The signal it takes (as an exporter) and the one it makes (as a receiver).
@@ -159,12 +157,14 @@ fn decode<T: DeserializeOwned>(v: Value) -> Result<T, String> {
     })
 }
 
-/// Collects a config's own problems as one error.
-fn checked<T>(c: T, problems: Vec<String>) -> Result<T, String> {
-    if problems.is_empty() {
+/// Decodes a component's section and checks it with its own `problems`.
+fn read<T: DeserializeOwned>(v: Value, problems: fn(&T) -> Vec<String>) -> Result<T, String> {
+    let c: T = decode(v)?;
+    let p = problems(&c);
+    if p.is_empty() {
         Ok(c)
     } else {
-        Err(problems.join("; "))
+        Err(p.join("; "))
     }
 }
 
@@ -172,31 +172,11 @@ impl Receiver {
     /// The receiver of type `ty` (ID `id`) configured by `v`.
     pub fn decode(ty: &str, id: &str, v: Value) -> Result<Self, String> {
         match ty {
-            "otlp" => {
-                let c: otlp::Config = decode(v)?;
-                let p = c.problems();
-                checked(Receiver::Otlp(c), p)
-            }
-            "jaeger" => {
-                let c: jaeger::Config = decode(v)?;
-                let p = c.problems();
-                checked(Receiver::Jaeger(c), p)
-            }
-            "loki" => {
-                let c: loki::Config = decode(v)?;
-                let p = c.problems();
-                checked(Receiver::Loki(c), p)
-            }
-            "filelog" => {
-                let c: filelog::Config = decode(v)?;
-                let p = c.problems();
-                checked(Receiver::Filelog(c), p)
-            }
-            "prometheus" => {
-                let c: prometheus::Config = decode(v)?;
-                let p = c.problems();
-                checked(Receiver::Prometheus(c), p)
-            }
+            "otlp" => read(v, otlp::Config::problems).map(Receiver::Otlp),
+            "jaeger" => read(v, jaeger::Config::problems).map(Receiver::Jaeger),
+            "loki" => read(v, loki::Config::problems).map(Receiver::Loki),
+            "filelog" => read(v, filelog::Config::problems).map(Receiver::Filelog),
+            "prometheus" => read(v, prometheus::Config::problems).map(Receiver::Prometheus),
             _ => Err(unknown(Kind::Receiver, ty, id)),
         }
     }
@@ -216,46 +196,14 @@ impl Processor {
     /// The processor of type `ty` configured by `v`.
     pub fn decode(ty: &str, id: &str, v: Value) -> Result<Self, String> {
         match ty {
-            "batch" => {
-                let c: batch::Config = decode(v)?;
-                let p = c.problems();
-                checked(Processor::Batch(c), p)
-            }
-            "memory_limiter" => {
-                let c: memory_limiter::Config = decode(v)?;
-                let p = c.problems();
-                checked(Processor::MemoryLimiter(c), p)
-            }
-            "attributes" => {
-                let c: attributes::Config = decode(v)?;
-                let p = c.problems();
-                checked(Processor::Attributes(c), p)
-            }
-            "resource" => {
-                let c: attributes::ResourceConfig = decode(v)?;
-                let p = c.problems();
-                checked(Processor::Resource(c), p)
-            }
-            "filter" => {
-                let c: filter::Config = decode(v)?;
-                let p = c.problems();
-                checked(Processor::Filter(c), p)
-            }
-            "transform" => {
-                let c: transform::Config = decode(v)?;
-                let p = c.problems();
-                checked(Processor::Transform(c), p)
-            }
-            "probabilistic_sampler" => {
-                let c: sampler::Config = decode(v)?;
-                let p = c.problems();
-                checked(Processor::Sampler(c), p)
-            }
-            "tail_sampling" => {
-                let c: tail_sampling::Config = decode(v)?;
-                let p = c.problems();
-                checked(Processor::TailSampling(c), p)
-            }
+            "batch" => read(v, batch::Config::problems).map(Processor::Batch),
+            "memory_limiter" => read(v, memory_limiter::Config::problems).map(Processor::MemoryLimiter),
+            "attributes" => read(v, attributes::Config::problems).map(Processor::Attributes),
+            "resource" => read(v, attributes::ResourceConfig::problems).map(Processor::Resource),
+            "filter" => read(v, filter::Config::problems).map(Processor::Filter),
+            "transform" => read(v, transform::Config::problems).map(Processor::Transform),
+            "probabilistic_sampler" => read(v, sampler::Config::problems).map(Processor::Sampler),
+            "tail_sampling" => read(v, tail_sampling::Config::problems).map(Processor::TailSampling),
             _ => Err(unknown(Kind::Processor, ty, id)),
         }
     }
@@ -274,45 +222,15 @@ impl Exporter {
     /// The exporter of type `ty` configured by `v`.
     pub fn decode(ty: &str, id: &str, v: Value) -> Result<Self, String> {
         match ty {
-            "otlp" | "otlp_grpc" => {
-                let c: exporter::otlp::Config = decode(v)?;
-                let p = c.problems();
-                checked(Exporter::Otlp(c), p)
-            }
-            "otlphttp" | "otlp_http" => {
-                let c: exporter::otlphttp::Config = decode(v)?;
-                let p = c.problems();
-                checked(Exporter::OtlpHttp(c), p)
-            }
-            "debug" => {
-                let c: exporter::debug::Config = decode(v)?;
-                let p = c.problems();
-                checked(Exporter::Debug(c), p)
-            }
-            "jaeger" => {
-                let c: exporter::otlp::Config = decode(v)?;
-                let p = c.problems();
-                checked(Exporter::Jaeger(c), p)
-            }
-            "loki" => {
-                let c: exporter::loki::Config = decode(v)?;
-                let p = c.problems();
-                checked(Exporter::Loki(c), p)
-            }
-            "prometheus" => {
-                let c: exporter::prometheus::Config = decode(v)?;
-                let p = c.problems();
-                checked(Exporter::Prometheus(c), p)
-            }
-            "file" => {
-                let c: exporter::file::Config = decode(v)?;
-                let p = c.problems();
-                checked(Exporter::File(c), p)
-            }
+            "otlp" | "otlp_grpc" => read(v, exporter::otlp::Config::problems).map(Exporter::Otlp),
+            "otlphttp" | "otlp_http" => read(v, exporter::otlphttp::Config::problems).map(Exporter::OtlpHttp),
+            "debug" => read(v, exporter::debug::Config::problems).map(Exporter::Debug),
+            "jaeger" => read(v, exporter::otlp::Config::problems).map(Exporter::Jaeger),
+            "loki" => read(v, exporter::loki::Config::problems).map(Exporter::Loki),
+            "prometheus" => read(v, exporter::prometheus::Config::problems).map(Exporter::Prometheus),
+            "file" => read(v, exporter::file::Config::problems).map(Exporter::File),
             "prometheusremotewrite" | "prometheus_remote_write" => {
-                let c: exporter::remote_write::Config = decode(v)?;
-                let p = c.problems();
-                checked(Exporter::RemoteWrite(c), p)
+                read(v, exporter::remote_write::Config::problems).map(Exporter::RemoteWrite)
             }
             _ => Err(unknown(Kind::Exporter, ty, id)),
         }

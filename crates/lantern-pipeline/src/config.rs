@@ -138,6 +138,30 @@ fn section(doc: &Mapping, name: &str, problems: &mut Vec<String>) -> Vec<(Compon
     out
 }
 
+/// Every component of a section, decoded; one whose configuration is wrong is reported
+/// (with its path) and listed in `failed`.
+fn components<T>(
+    doc: &Mapping,
+    name: &str,
+    decode: impl Fn(&str, &str, Value) -> Result<T, String>,
+    problems: &mut Vec<String>,
+    failed: &mut Vec<ComponentId>,
+) -> BTreeMap<ComponentId, T> {
+    let mut out = BTreeMap::new();
+    for (id, v) in section(doc, name, problems) {
+        match decode(&id.kind, &id.to_string(), v) {
+            Ok(c) => {
+                out.insert(id, c);
+            }
+            Err(e) => {
+                problems.push(format!("{name}::{id}: {e}"));
+                failed.push(id);
+            }
+        }
+    }
+    out
+}
+
 impl Config {
     /// Decodes and validates a resolved document; every problem if it is not valid.
     pub fn from_value(doc: &Value) -> Result<Config, Vec<String>> {
@@ -155,74 +179,23 @@ impl Config {
         }
         // Components whose own configuration is wrong (not reported again as missing).
         let mut failed = Vec::new();
-        let mut receivers = BTreeMap::new();
-        for (id, v) in section(doc, "receivers", &mut problems) {
-            match Receiver::decode(&id.kind, &id.to_string(), v) {
-                Ok(r) => {
-                    receivers.insert(id, r);
-                }
-                Err(e) => {
-                    problems.push(format!("receivers::{id}: {e}"));
-                    failed.push(id);
-                }
-            }
-        }
-        let mut processors = BTreeMap::new();
-        for (id, v) in section(doc, "processors", &mut problems) {
-            match Processor::decode(&id.kind, &id.to_string(), v) {
-                Ok(p) => {
-                    processors.insert(id, p);
-                }
-                Err(e) => {
-                    problems.push(format!("processors::{id}: {e}"));
-                    failed.push(id);
-                }
-            }
-        }
-        let mut exporters = BTreeMap::new();
-        for (id, v) in section(doc, "exporters", &mut problems) {
-            match Exporter::decode(&id.kind, &id.to_string(), v) {
-                Ok(x) => {
-                    exporters.insert(id, x);
-                }
-                Err(e) => {
-                    problems.push(format!("exporters::{id}: {e}"));
-                    failed.push(id);
-                }
-            }
-        }
-        let mut connectors = BTreeMap::new();
-        for (id, v) in section(doc, "connectors", &mut problems) {
-            if receivers.contains_key(&id) || exporters.contains_key(&id) {
-                let other = if receivers.contains_key(&id) { "receiver" } else { "exporter" };
-                problems.push(format!(
-                    "connectors::{id}: ambiguous ID: Found both {id:?} {other} and {id:?} connector. Change one of the components' IDs to eliminate ambiguity (e.g. rename {id:?} connector to \"{id}/connector\")",
-                    id = id.to_string()
-                ));
-                continue;
-            }
-            match Connector::decode(&id.kind, &id.to_string(), v) {
-                Ok(c) => {
-                    connectors.insert(id, c);
-                }
-                Err(e) => {
-                    problems.push(format!("connectors::{id}: {e}"));
-                    failed.push(id);
-                }
-            }
-        }
-        let mut declared_extensions = BTreeMap::new();
-        for (id, v) in section(doc, "extensions", &mut problems) {
-            match extension(&id.kind, &id.to_string(), v) {
-                Ok(x) => {
-                    declared_extensions.insert(id, x);
-                }
-                Err(e) => {
-                    problems.push(format!("extensions::{id}: {e}"));
-                    failed.push(id);
-                }
-            }
-        }
+        let receivers = components(doc, "receivers", Receiver::decode, &mut problems, &mut failed);
+        let processors = components(doc, "processors", Processor::decode, &mut problems, &mut failed);
+        let exporters = components(doc, "exporters", Exporter::decode, &mut problems, &mut failed);
+        let mut connectors = components(doc, "connectors", Connector::decode, &mut problems, &mut failed);
+        connectors.retain(|id, _| {
+            let other = match (receivers.contains_key(id), exporters.contains_key(id)) {
+                (true, _) => "receiver",
+                (_, true) => "exporter",
+                _ => return true,
+            };
+            problems.push(format!(
+                "connectors::{id}: ambiguous ID: Found both {id:?} {other} and {id:?} connector. Change one of the components' IDs to eliminate ambiguity (e.g. rename {id:?} connector to \"{id}/connector\")",
+                id = id.to_string()
+            ));
+            false
+        });
+        let declared_extensions = components(doc, "extensions", extension, &mut problems, &mut failed);
         if receivers.is_empty() && !problems.iter().any(|p| p.starts_with("receivers::")) {
             problems.push("no receiver configuration specified in config".into());
         }

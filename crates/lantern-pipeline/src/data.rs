@@ -55,6 +55,29 @@ impl Payload {
 }
 
 impl Decoded {
+    /// Spans, metric data points or log records in it.
+    pub fn items(&self) -> usize {
+        use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+        match self {
+            Decoded::Traces(r) => r.resource_spans.iter().flat_map(|x| &x.scope_spans).map(|x| x.spans.len()).sum(),
+            Decoded::Logs(r) => r.resource_logs.iter().flat_map(|x| &x.scope_logs).map(|x| x.log_records.len()).sum(),
+            Decoded::Metrics(r) => r
+                .resource_metrics
+                .iter()
+                .flat_map(|x| &x.scope_metrics)
+                .flat_map(|x| &x.metrics)
+                .map(|m| match &m.data {
+                    Some(Data::Gauge(g)) => g.data_points.len(),
+                    Some(Data::Sum(g)) => g.data_points.len(),
+                    Some(Data::Histogram(g)) => g.data_points.len(),
+                    Some(Data::ExponentialHistogram(g)) => g.data_points.len(),
+                    Some(Data::Summary(g)) => g.data_points.len(),
+                    None => 0,
+                })
+                .sum(),
+        }
+    }
+
     /// Back to a payload, counted again (a processor may have dropped items).
     pub fn encode(&self) -> Payload {
         use prost::Message;

@@ -302,6 +302,27 @@ impl Inner {
     }
 }
 
+/// An error and its causes, as one line (client errors name only the outermost).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Gzip at the fastest level: a quarter of the CPU of the usual level 6 for somewhat
+/// larger bodies, which any gzip reader takes.
+pub(crate) fn gzip_fast(b: &[u8]) -> Result<bytes::Bytes, String> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(b.len() / 4), flate2::Compression::fast());
+    enc.write_all(b).map_err(|e| format!("gzip: {e}"))?;
+    enc.finish().map(bytes::Bytes::from).map_err(|e| format!("gzip: {e}"))
+}
+
 /// `d` moved at random up to `factor` of itself either way.
 fn jitter(d: Duration, factor: f64) -> Duration {
     let r = std::collections::hash_map::RandomState::new().build_hasher().finish();

@@ -427,6 +427,13 @@ pub fn statement(src: &str, contexts: &[&str]) -> Result<Statement, String> {
     Ok(Statement { action, condition })
 }
 
+/// What is wrong with an `error_mode` (`propagate`, `ignore` or `silent`), if anything.
+/// Conditions are checked when read, so no mode changes what happens at run time.
+pub fn error_mode_problem(mode: Option<&str>) -> Option<String> {
+    mode.filter(|m| !matches!(*m, "propagate" | "ignore" | "silent"))
+        .map(|m| format!("error_mode: {m:?} is not propagate, ignore or silent"))
+}
+
 // ---- evaluation ----
 
 fn value(e: &Expr, item: &dyn Item) -> Val {

@@ -79,7 +79,7 @@ fn sender(id: &ComponentId, c: &ExporterConfig, signal: Signal) -> Result<(Arc<d
         ExporterConfig::RemoteWrite(c) => {
             (exporter::remote_write::RemoteWriteSender::new(c).map_err(path)?, c.delivery())
         }
-        ExporterConfig::Prometheus(_) => unreachable!("prometheus exporters are built with their listener"),
+        ExporterConfig::Prometheus(_) => return Err(format!("exporters::{id}: built with its listener, not here")),
     })
 }
 

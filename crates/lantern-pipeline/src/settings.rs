@@ -32,6 +32,11 @@ impl<'de> Deserialize<'de> for GoDuration {
     }
 }
 
+/// A key present with no value (`grpc:`) is the defaults, as the Collector reads it.
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<Option<T>, D::Error> {
+    Ok(Some(Option::<T>::deserialize(d)?.unwrap_or_default()))
+}
+
 /// Text that may have been written as a number or boolean (an expanded `${PORT}`).
 pub fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]

@@ -81,7 +81,7 @@ impl<E: Export> Export for Shaped<E> {
         let mut left = before;
         for (id, step) in self.steps.iter() {
             step(&mut d);
-            let now = d.encode().items;
+            let now = d.items();
             if now < left {
                 lantern_core::selfmon::pipeline::dropped(id, self.signal.as_str(), "filtered", (left - now) as u64);
                 left = now;

@@ -5,17 +5,15 @@
 //! the CPU of level 6 for a few percent more bytes), and gRPC status codes sorted into
 //! retryable and permanent failures as the OTLP exporter sorts them.
 
-use std::marker::PhantomData;
 use std::str::FromStr;
 
-use bytes::{Buf, BufMut, Bytes};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use bytes::{BufMut, Bytes};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Status};
 use tower::Service;
 
-use crate::exporter::SendError;
+use crate::exporter::{error_chain, gzip_fast, SendError};
 use crate::settings::{Headers, TlsSettings};
 
 /// A connection to one gRPC server.
@@ -74,7 +72,7 @@ impl GrpcClient {
         use http_body_util::BodyExt;
         use tonic::codegen::http;
         use tower::ServiceExt;
-        let payload = if self.gzip { gzip(&body).map_err(SendError::Permanent)? } else { body };
+        let payload = if self.gzip { gzip_fast(&body).map_err(SendError::Permanent)? } else { body };
         let mut frame = bytes::BytesMut::with_capacity(5 + payload.len());
         frame.put_u8(u8::from(self.gzip));
         frame.put_u32(payload.len() as u32);
@@ -98,7 +96,7 @@ impl GrpcClient {
         let resp = channel
             .call(req)
             .await
-            .map_err(|e| SendError::retryable(format!("rpc error to {}: {}", self.target, chain(&e))))?;
+            .map_err(|e| SendError::retryable(format!("rpc error to {}: {}", self.target, error_chain(&e))))?;
         let (parts, body) = resp.into_parts();
         if parts.status != http::StatusCode::OK {
             let code = match parts.status.as_u16() {
@@ -141,26 +139,6 @@ impl GrpcClient {
     }
 }
 
-/// Gzip at the fastest level.
-fn gzip(b: &[u8]) -> Result<Bytes, String> {
-    use std::io::Write;
-    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(b.len() / 4), flate2::Compression::fast());
-    enc.write_all(b).map_err(|e| format!("gzip: {e}"))?;
-    enc.finish().map(Bytes::from).map_err(|e| format!("gzip: {e}"))
-}
-
-/// An error and its causes, as one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 /// A status as a retryable or permanent failure.
 fn status_error(target: &str, s: &Status) -> SendError {
     let message = format!("rpc error to {target}: code = {:?} desc = {}", s.code(), s.message());
@@ -174,41 +152,5 @@ fn status_error(target: &str, s: &Status) -> SendError {
         // Only with RetryInfo (carried in the details).
         Code::ResourceExhausted if !s.details().is_empty() => SendError::retryable(message),
         _ => SendError::Permanent(message),
-    }
-}
-
-/// Sends bytes as they are; hands the answer back as bytes.
-pub(crate) struct RawCodec(pub(crate) PhantomData<()>);
-
-pub(crate) struct RawEncoder;
-pub(crate) struct RawDecoder;
-
-impl Encoder for RawEncoder {
-    type Item = Bytes;
-    type Error = Status;
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawDecoder {
-    type Item = Bytes;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawEncoder;
-    type Decoder = RawDecoder;
-    fn encoder(&mut self) -> RawEncoder {
-        RawEncoder
-    }
-    fn decoder(&mut self) -> RawDecoder {
-        RawDecoder
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 
-use crate::exporter::SendError;
+use crate::exporter::{error_chain, gzip_fast, SendError};
 use crate::settings::{Headers, TlsSettings};
 
 /// An HTTP client with the exporter's settings.
@@ -73,12 +73,7 @@ impl HttpClient {
             req = req.header(*k, *v);
         }
         req = if self.gzip {
-            use std::io::Write;
-            let mut enc =
-                flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
-            enc.write_all(&body).map_err(|e| SendError::Permanent(format!("gzip: {e}")))?;
-            let z = enc.finish().map_err(|e| SendError::Permanent(format!("gzip: {e}")))?;
-            req.header(CONTENT_ENCODING, "gzip").body(z)
+            req.header(CONTENT_ENCODING, "gzip").body(gzip_fast(&body).map_err(SendError::Permanent)?)
         } else {
             req.body(body)
         };
@@ -108,16 +103,4 @@ impl HttpClient {
 /// `Retry-After` in seconds (an HTTP date is not honoured: the backoff applies).
 fn retry_after(v: &str) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// An error and its causes, as one line (reqwest's own text names only the outermost).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

@@ -14,6 +14,8 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use prost::Message;
 use serde::Deserialize;
 
+use lantern_traces::model::hex;
+
 use crate::consumer::BoxFuture;
 use crate::data::Payload;
 use crate::exporter::http::HttpClient;
@@ -158,25 +160,13 @@ fn label_name(attr: &str) -> String {
     attr.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// The severity as the `level` label: the text, else the number's name.
+/// The severity as the `level` label: the text lowercased, else the number's range.
 fn level(text: &str, number: i32) -> String {
-    if !text.is_empty() {
-        return text.to_ascii_lowercase();
+    if text.is_empty() {
+        lantern_logs::otlp::severity_level("", number)
+    } else {
+        text.to_ascii_lowercase()
     }
-    match number {
-        1..=4 => "trace",
-        5..=8 => "debug",
-        9..=12 => "info",
-        13..=16 => "warn",
-        17..=20 => "error",
-        21..=24 => "fatal",
-        _ => "",
-    }
-    .into()
 }
 
 /// The push request: records grouped into streams by their labels.

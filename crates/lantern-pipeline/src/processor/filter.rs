@@ -79,11 +79,7 @@ impl Config {
     /// Every problem.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if let Some(m) = &self.error_mode {
-            if !matches!(m.as_str(), "propagate" | "ignore" | "silent") {
-                p.push(format!("error_mode: {m:?} is not propagate, ignore or silent"));
-            }
-        }
+        p.extend(crate::ottl::error_mode_problem(self.error_mode.as_deref()));
         if self.spans.is_some()
             || self.metrics.include.is_some()
             || self.metrics.exclude.is_some()

@@ -7,6 +7,8 @@ use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::{metric::Data, Metric};
 use opentelemetry_proto::tonic::trace::v1::Span;
 
+use lantern_traces::model::hex;
+
 use crate::ottl::{Item, Seg, Val};
 
 /// An attribute value as OTTL sees it.
@@ -32,10 +34,6 @@ fn any(v: Val) -> Option<AnyValue> {
         Val::Nil => return None,
     };
     Some(AnyValue { value: Some(v) })
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn lookup(attrs: &[KeyValue], k: &str) -> Val {

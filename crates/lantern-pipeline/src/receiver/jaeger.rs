@@ -3,23 +3,15 @@
 //! OTLP trace handler: a pipeline (the `jaeger` receiver of `lantern collect`) or the
 //! span store (`lantern serve --jaeger-grpc-addr`).
 
-use std::marker::PhantomData;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-
 use bytes::Bytes;
-use lantern_otlp::grpc::Export;
+use lantern_otlp::grpc::{Export, ExportService};
+use lantern_otlp::ingest::IngestError;
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use prost::Message;
-use serde::{Deserialize, Deserializer};
-use tonic::body::Body;
-use tonic::codegen::{http, BoxFuture, Service, StdError};
-use tonic::server::{NamedService, UnaryService};
-use tonic::{Request, Response, Status};
+use serde::Deserialize;
 
-use crate::exporter::grpc::RawCodec;
 use crate::jaeger_proto::{to_otlp, PostSpansRequest};
-use crate::settings::lenient_string;
+use crate::settings::{lenient_string, present};
 
 /// The `jaeger` receiver's configuration.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -43,10 +35,6 @@ pub struct Protocols {
     pub thrift_binary: Option<serde_yaml::Value>,
     /// Not supported by Lantern.
     pub thrift_compact: Option<serde_yaml::Value>,
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<Option<T>, D::Error> {
-    Ok(Some(Option::<T>::deserialize(d)?.unwrap_or_default()))
 }
 
 /// `protocols::grpc`.
@@ -82,73 +70,29 @@ impl Config {
     }
 }
 
-const SERVICE: &str = "jaeger.api_v2.CollectorService";
+/// `jaeger.api_v2.PostSpansResponse` (no fields).
+#[derive(Clone, Copy, PartialEq, prost::Message, serde::Serialize)]
+pub struct PostSpansResponse {}
 
-/// The tonic service answering `PostSpans` with `E`.
+/// `PostSpans` handed to an OTLP trace handler: the served export service of
+/// `lantern-otlp` (its raw-body codec, gzip) with Jaeger's names.
 #[derive(Clone)]
-pub struct CollectorService<E>(Arc<E>);
+pub struct PostSpans<E>(pub E);
 
-impl<E: Export<Response = ExportTraceServiceResponse>> CollectorService<E> {
-    /// The service handing spans to `handler`.
-    pub fn new(handler: E) -> Self {
-        Self(Arc::new(handler))
-    }
-}
+impl<E: Export<Response = ExportTraceServiceResponse>> Export for PostSpans<E> {
+    const SERVICE: &'static str = "jaeger.api_v2.CollectorService";
+    const METHOD: &'static str = "PostSpans";
+    type Response = PostSpansResponse;
 
-impl<E> NamedService for CollectorService<E> {
-    const NAME: &'static str = SERVICE;
-}
-
-struct Unary<E>(Arc<E>);
-
-impl<E: Export<Response = ExportTraceServiceResponse>> UnaryService<Bytes> for Unary<E> {
-    type Response = Bytes;
-    type Future = BoxFuture<Response<Bytes>, Status>;
-    fn call(&mut self, request: Request<Bytes>) -> Self::Future {
-        let inner = self.0.clone();
-        Box::pin(async move {
-            let req = PostSpansRequest::decode(request.into_inner())
-                .map_err(|e| Status::invalid_argument(format!("body is not a valid PostSpansRequest: {e}")))?;
-            let otlp = ExportTraceServiceRequest { resource_spans: to_otlp(&req) };
-            let answer = inner.export(otlp.encode_to_vec().into()).await.map_err(Status::from)?;
-            if let Some(p) = answer.partial_success.filter(|p| p.rejected_spans > 0) {
-                return Err(Status::invalid_argument(format!(
-                    "{} spans rejected: {}",
-                    p.rejected_spans, p.error_message
-                )));
-            }
-            // PostSpansResponse has no fields.
-            Ok(Response::new(Bytes::new()))
-        })
-    }
-}
-
-impl<E, B> Service<http::Request<B>> for CollectorService<E>
-where
-    E: Export<Response = ExportTraceServiceResponse>,
-    B: tonic::codegen::Body + Send + 'static,
-    B::Error: Into<StdError> + Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = std::convert::Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let inner = self.0.clone();
-        let post = req.uri().path() == "/jaeger.api_v2.CollectorService/PostSpans";
-        Box::pin(async move {
-            if !post {
-                return Ok(Status::unimplemented(format!("{SERVICE} has only PostSpans")).into_http());
-            }
-            let mut grpc = tonic::server::Grpc::new(RawCodec(PhantomData))
-                .apply_max_message_size_config(Some(64 << 20), None)
-                .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
-            Ok(grpc.unary(Unary(inner), req).await)
-        })
+    async fn export(&self, body: Bytes) -> Result<PostSpansResponse, IngestError> {
+        let req = PostSpansRequest::decode(body)
+            .map_err(|e| IngestError::Invalid(format!("body is not a valid PostSpansRequest: {e}")))?;
+        let otlp = ExportTraceServiceRequest { resource_spans: to_otlp(&req) };
+        let answer = self.0.export(otlp.encode_to_vec().into()).await?;
+        if let Some(p) = answer.partial_success.filter(|p| p.rejected_spans > 0) {
+            return Err(IngestError::Invalid(format!("{} spans rejected: {}", p.rejected_spans, p.error_message)));
+        }
+        Ok(PostSpansResponse {})
     }
 }
 
@@ -159,7 +103,7 @@ pub async fn serve<E: Export<Response = ExportTraceServiceResponse>>(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
-        .add_service(CollectorService::new(handler))
+        .add_service(ExportService::new(PostSpans(handler)))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await
 }

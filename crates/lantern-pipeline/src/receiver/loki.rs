@@ -15,11 +15,11 @@ use lantern_http::BodyLimits;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1 as pl;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::consumer::Next;
 use crate::data::Decoded;
-use crate::settings::lenient_string;
+use crate::settings::{lenient_string, present};
 
 /// Its configuration.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -43,10 +43,6 @@ pub struct Protocols {
     /// Loki's gRPC push (not supported by Lantern yet).
     #[serde(default)]
     pub grpc: Option<serde_yaml::Value>,
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<Option<T>, D::Error> {
-    Ok(Some(Option::<T>::deserialize(d)?.unwrap_or_default()))
 }
 
 /// `protocols::http`.

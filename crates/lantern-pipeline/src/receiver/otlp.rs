@@ -13,12 +13,12 @@ use lantern_otlp::ingest::IngestError;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::consumer::Next;
 use crate::data::Payload;
 use crate::id::Signal;
-use crate::settings::lenient_string;
+use crate::settings::{lenient_string, present};
 
 /// Its configuration.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -39,11 +39,6 @@ pub struct Protocols {
     /// OTLP/HTTP.
     #[serde(default, deserialize_with = "present")]
     pub http: Option<Http>,
-}
-
-/// A key present with no value is the defaults.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<Option<T>, D::Error> {
-    Ok(Some(Option::<T>::deserialize(d)?.unwrap_or_default()))
 }
 
 /// `protocols::grpc`.

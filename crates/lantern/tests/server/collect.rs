@@ -20,10 +20,20 @@ struct Agent {
 
 impl Agent {
     fn start(config: &Path, log: &Path) -> Agent {
-        let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
-            .arg("collect")
-            .arg("--config")
-            .arg(config)
+        Self::start_with(&[config.as_os_str()], &[], log)
+    }
+
+    /// With several `--config` sources, merged in order, and more environment.
+    fn start_with(configs: &[&std::ffi::OsStr], env: &[(&str, &Path)], log: &Path) -> Agent {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lantern"));
+        cmd.arg("collect");
+        for c in configs {
+            cmd.arg("--config").arg(c);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
             .env("LANTERN_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
@@ -141,23 +151,15 @@ fn the_seeds_collector_config_runs_as_written_and_reports_its_unreachable_export
     // each overridden the Collector's way: a later `yaml:` source merged over the file.
     let (g, h, p, t) = (free_port(), free_port(), free_port(), free_port());
     let log = dir.path().join("seed.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
-        .arg("collect")
-        .arg("--config")
-        .arg(&seed)
-        .arg("--config")
-        .arg(format!("yaml:receivers::otlp::protocols::grpc::endpoint: 127.0.0.1:{g}"))
-        .arg("--config")
-        .arg(format!("yaml:receivers::otlp::protocols::http::endpoint: 127.0.0.1:{h}"))
-        .arg("--config")
-        .arg(format!("yaml:exporters::prometheus::endpoint: 127.0.0.1:{p}"))
-        .arg("--config")
-        .arg(format!("yaml:service::telemetry::metrics::address: 127.0.0.1:{t}"))
-        .env("LANTERN_LOG", "info")
-        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .spawn()
-        .unwrap();
-    let mut agent = Agent { child };
+    let overrides = [
+        format!("yaml:receivers::otlp::protocols::grpc::endpoint: 127.0.0.1:{g}"),
+        format!("yaml:receivers::otlp::protocols::http::endpoint: 127.0.0.1:{h}"),
+        format!("yaml:exporters::prometheus::endpoint: 127.0.0.1:{p}"),
+        format!("yaml:service::telemetry::metrics::address: 127.0.0.1:{t}"),
+    ];
+    let configs: Vec<&std::ffi::OsStr> =
+        std::iter::once(seed.as_os_str()).chain(overrides.iter().map(|o| o.as_ref())).collect();
+    let mut agent = Agent::start_with(&configs, &[], &log);
     eventually(30, "the seed's receivers", || std::net::TcpStream::connect(("127.0.0.1", h)).ok());
     send(&format!("http://127.0.0.1:{g}"), "seed-svc", 5, 0);
     // Metrics go to the prometheus exporter, served for scraping (after the batch's 10s).
@@ -211,17 +213,9 @@ fn the_seeds_pipeline_exports_to_lantern_itself_by_address() {
         "yaml:processors::batch::timeout: 500ms".to_string(),
         format!("yaml:service::telemetry::metrics::address: 127.0.0.1:{t}"),
     ];
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lantern"));
-    cmd.arg("collect").arg("--config").arg(&seed);
-    for o in &overrides {
-        cmd.arg("--config").arg(o);
-    }
-    let child = cmd
-        .env("LANTERN_LOG", "info")
-        .stderr(Stdio::from(std::fs::File::create(dir.path().join("agent.log")).unwrap()))
-        .spawn()
-        .unwrap();
-    let _agent = Agent { child };
+    let configs: Vec<&std::ffi::OsStr> =
+        std::iter::once(seed.as_os_str()).chain(overrides.iter().map(|o| o.as_ref())).collect();
+    let _agent = Agent::start_with(&configs, &[], &dir.path().join("agent.log"));
     eventually(30, "the agent's receivers", || std::net::TcpStream::connect(("127.0.0.1", g)).ok());
     send(&format!("http://127.0.0.1:{g}"), "seed-svc", 40, 0);
 
@@ -325,15 +319,11 @@ fn the_memory_limiter_refuses_under_overload_and_the_sdks_retries_bring_the_data
     // The overload, injected: the limiter reads 200 MiB in use (over its soft limit of 80).
     let usage = dir.path().join("usage");
     std::fs::write(&usage, (200u64 << 20).to_string()).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
-        .args(["collect", "--config"])
-        .arg(&config)
-        .env("LANTERN_FAULT_MEMORY_FILE", &usage)
-        .env("LANTERN_LOG", "info")
-        .stderr(Stdio::from(std::fs::File::create(dir.path().join("agent.log")).unwrap()))
-        .spawn()
-        .unwrap();
-    let _agent = Agent { child };
+    let _agent = Agent::start_with(
+        &[config.as_os_str()],
+        &[("LANTERN_FAULT_MEMORY_FILE", &usage)],
+        &dir.path().join("agent.log"),
+    );
     eventually(30, "the agent's receiver", || std::net::TcpStream::connect(("127.0.0.1", g)).ok());
     let endpoint = format!("http://127.0.0.1:{g}");
     let sdk = std::thread::spawn(move || send(&endpoint, "overload", 50, 0));
