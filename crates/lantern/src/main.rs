@@ -3,6 +3,7 @@
 mod check;
 mod collect;
 mod config;
+mod demo;
 mod investigate;
 mod selfmon;
 mod serve;
@@ -97,6 +98,10 @@ enum Command {
     /// Run OpenTelemetry Collector pipelines (receivers, processors, exporters) from the
     /// Collector's configuration format: an agent in front of Lantern or any backend.
     Collect(collect::CollectArgs),
+    /// Run the server with a simulated shop (api-gateway, order-service, payment-service,
+    /// fulfillment-service) that sends all three signals, with the seed's rules, SLOs and
+    /// dashboard, and play an incident: payment-service saturates and its calls time out.
+    Demo(demo::DemoArgs),
     /// Run tests.
     #[command(subcommand)]
     Test(TestCommand),
@@ -242,7 +247,11 @@ impl ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = init_logging(cli.log_level.as_deref(), cli.log_format) {
+    // The demo narrates on standard output; its server only says what goes wrong.
+    let quiet = matches!(cli.command, Command::Demo(_))
+        && ["LANTERN_LOG", "RUST_LOG"].iter().all(|v| std::env::var(v).map_or(true, |s| s.is_empty()));
+    let level = cli.log_level.as_deref().or(if quiet { Some("warn") } else { None });
+    if let Err(e) = init_logging(level, cli.log_format) {
         eprintln!("lantern: {e}");
         return ExitCode::from(2);
     }
@@ -254,6 +263,7 @@ fn main() -> ExitCode {
         Command::Check(CheckCommand::Slos { files }) => check::slos(&files),
         Command::Investigate(args) => investigate::run(&args),
         Command::Collect(args) => collect::run(&args),
+        Command::Demo(args) => demo::run(&args),
         Command::Serve(args) => {
             let cfg = match args.config() {
                 Ok(c) => c,
@@ -270,7 +280,7 @@ fn main() -> ExitCode {
                 }
             };
             let flags = args.flags(&cfg, &cli.log_level, cli.log_format);
-            match rt.block_on(serve::run(cfg, flags)) {
+            match rt.block_on(serve::run(cfg, flags, serve::wait_for_signal())) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("lantern: {e:#}");

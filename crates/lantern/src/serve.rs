@@ -19,9 +19,13 @@ use tokio::sync::watch;
 
 use crate::config::{resolve_addr, Config};
 
-/// Runs the server until SIGINT or SIGTERM; `flags` are the command line's, for
-/// `/api/v1/status/flags`.
-pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>) -> anyhow::Result<()> {
+/// Runs the server until `shutdown` completes (SIGINT or SIGTERM for `lantern serve`);
+/// `flags` are the command line's, for `/api/v1/status/flags`.
+pub async fn run(
+    cfg: Config,
+    flags: std::collections::BTreeMap<String, String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&cfg)?;
     let self_metrics = crate::selfmon::SelfMetrics::install().context("installing the self-monitoring recorder")?;
     log_start(&cfg);
@@ -135,7 +139,7 @@ pub async fn run(cfg: Config, flags: std::collections::BTreeMap<String, String>)
             .await
     });
     let signals = tokio::spawn(async move {
-        wait_for_signal().await;
+        shutdown.await;
         tracing::info!("shutting down: no new requests, finishing those in flight");
         let _ = stop_tx.send(true);
     });

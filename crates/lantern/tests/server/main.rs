@@ -5,6 +5,7 @@
 mod alerting;
 mod api;
 mod collect;
+mod demo;
 mod durability;
 mod example;
 mod harness;
