@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Lantern's whole test suite. The integration tests start real peers (Debian's
-# Prometheus, Alertmanager and Chromium), so this installs them first when they are
-# missing, and the UI's npm packages (from ui/package-lock.json) for the browser tests.
+# Prometheus, Alertmanager and Chromium; jq for the docs' examples), so this installs
+# them first when they are missing, and the UI's npm packages (from ui/package-lock.json)
+# for the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -9,6 +10,7 @@ need_apt=()
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)   # the docs/ examples use it
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]} from Debian's packages" >&2
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

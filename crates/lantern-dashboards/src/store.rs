@@ -280,7 +280,9 @@ impl Dashboards {
     }
 
     /// Saves a new dashboard (`POST`): its uid, or one made from its title. An existing
-    /// saved uid is replaced only with `overwrite`.
+    /// saved uid is replaced only with `overwrite`; without a uid, `overwrite` replaces
+    /// the saved dashboard of the same title (as Grafana does, so that a script saving
+    /// its dashboard on every deploy keeps one), and otherwise a new uid is made.
     pub fn create(&self, body: Value) -> Result<Summary> {
         let (mut dash, overwrite) = prepare(body)?;
         let given = dash.get("uid").and_then(Value::as_str).filter(|u| !u.is_empty()).map(str::to_string);
@@ -294,7 +296,20 @@ impl Dashboards {
                 }
                 u
             }
-            None => self.free_uid(&slug(dash.get("title").and_then(Value::as_str).unwrap_or("dashboard"))),
+            None => {
+                let title = dash.get("title").and_then(Value::as_str).unwrap_or("dashboard");
+                let same_title = || {
+                    let saved = self.0.saved.read();
+                    saved
+                        .iter()
+                        .find(|(_, e)| e.dashboard.get("title").and_then(Value::as_str) == Some(title))
+                        .map(|(uid, _)| uid.clone())
+                };
+                match overwrite.then(same_title).flatten() {
+                    Some(uid) => uid,
+                    None => self.free_uid(&slug(title)),
+                }
+            }
         };
         dash["uid"] = json!(uid);
         self.write(&uid, dash)

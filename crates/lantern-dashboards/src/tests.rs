@@ -91,6 +91,11 @@ async fn the_seeds_legacy_dashboard_imports_and_exports_in_the_current_model() {
     assert_eq!(s, StatusCode::OK);
     let (_, d) = call(&app, Method::GET, "/api/v1/dashboards/service-overview", None).await;
     assert_eq!((d["title"].as_str(), d["version"].as_i64()), (Some("replaced"), Some(2)));
+    // Without a uid, `overwrite` replaces the saved dashboard of the same title.
+    let again = json!({"dashboard": {"title": "Service Overview", "panels": []}, "overwrite": true});
+    let (s, v3) = call(&app, Method::POST, "/api/v1/dashboards", Some(again)).await;
+    assert_eq!(s, StatusCode::OK, "{v3}");
+    assert_eq!((v3["uid"].as_str(), v3["version"].as_i64()), (Some("service-overview-2"), Some(2)));
 }
 
 #[tokio::test]

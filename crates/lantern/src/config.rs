@@ -735,6 +735,52 @@ mod tests {
         assert_eq!(c.metrics.out_of_order_window.to_string(), "1d");
     }
 
+    /// The committed `lantern.example.yaml` is the configuration reference: it must name
+    /// every key the config types have, each with its default value (a key whose default
+    /// is unset appears commented, with an example), so the two cannot drift apart.
+    #[test]
+    fn the_example_config_names_every_key_with_its_default() {
+        fn leaves(v: &serde_yaml::Value, path: String, out: &mut Vec<(String, serde_yaml::Value)>) {
+            match v {
+                serde_yaml::Value::Mapping(m) if !m.is_empty() => {
+                    for (k, x) in m {
+                        let k = k.as_str().unwrap_or_default();
+                        leaves(x, if path.is_empty() { k.to_string() } else { format!("{path}.{k}") }, out);
+                    }
+                }
+                _ => out.push((path, v.clone())),
+            }
+        }
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lantern.example.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut documented = Vec::new();
+        leaves(&serde_yaml::from_str(&text).unwrap(), String::new(), &mut documented);
+        let documented: std::collections::BTreeMap<String, serde_yaml::Value> = documented.into_iter().collect();
+        let mut keys = Vec::new();
+        leaves(&serde_yaml::to_value(Config::default()).unwrap(), String::new(), &mut keys);
+        let mut missing = Vec::new();
+        for (key, default) in &keys {
+            let name = key.rsplit('.').next().unwrap();
+            let present = if default.is_null() {
+                // Unset by default: shown commented out, with an example value.
+                text.lines().any(|l| l.trim_start().starts_with(&format!("# {name}:")))
+            } else {
+                documented.contains_key(key)
+            };
+            if !present {
+                missing.push(key.clone());
+            }
+        }
+        assert!(missing.is_empty(), "keys of the config types missing from lantern.example.yaml: {missing:?}");
+        // Every value written there is the default (the data directory is relative to the
+        // file, as every path in a config file is).
+        let mut c = Config::from_file(&path).unwrap();
+        assert_eq!(c.data_dir, path.parent().unwrap().join("./lantern-data"));
+        c.data_dir = Config::default().data_dir;
+        c.source = None;
+        assert_eq!(c, Config::default(), "a value in lantern.example.yaml is not the default");
+    }
+
     #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
         let e = Config::from_yaml("metrics:\n  retention_tme: 5d\n").unwrap_err();

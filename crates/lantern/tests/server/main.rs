@@ -6,6 +6,7 @@ mod alerting;
 mod api;
 mod collect;
 mod demo;
+mod docs;
 mod durability;
 mod example;
 mod harness;
