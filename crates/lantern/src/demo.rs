@@ -38,12 +38,13 @@ const SEED_DASHBOARD: &str = include_str!("../../../examples/python-flask/dashbo
 const DASHBOARD_UID: &str = "service-overview";
 /// Orders per second through the gateway.
 const RATE: u64 = 3;
-/// How much history is written at start.
-const HISTORY: Duration = Duration::from_secs(3600);
+/// How much history is written at start: an hour, and the five minutes before it that
+/// its first `rate(…[5m])` reads.
+const HISTORY: Duration = Duration::from_secs(3900);
 /// The resolution of that history's metrics (the live scrape interval is 5 s).
 const HISTORY_STEP: Duration = Duration::from_secs(15);
 /// The incident reaches its full intensity this long after it starts.
-const RAMP: Duration = Duration::from_secs(20);
+const RAMP: Duration = Duration::from_secs(10);
 
 /// Flags of `lantern demo`.
 #[derive(clap::Args, Debug)]
@@ -222,18 +223,26 @@ fn reach(addr: &str) -> anyhow::Result<String> {
 async fn demo(args: &DemoArgs, prior: Prior) -> anyhow::Result<ExitCode> {
     let started = now_ms();
     let shop = Arc::new(Mutex::new(Shop::new(Rng::from_time())));
-    // The shop's /metrics endpoints, one path per service, on a port of their own.
+    // The shop's /metrics endpoints, one path per service, on a port of their own. They
+    // answer 503 until the history is written: a scrape before then would store a
+    // counter below the history's last value, which reads as a counter reset.
+    let history_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let serving = history_done.clone();
     let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the shop's /metrics")?;
     let metrics_port = metrics_listener.local_addr()?.port();
     let exposition = shop.clone();
     let metrics_app = axum::Router::new().route(
         "/{service}/metrics",
         axum::routing::get(move |axum::extract::Path(service): axum::extract::Path<String>| {
-            let shop = exposition.clone();
+            let (shop, serving) = (exposition.clone(), serving.clone());
             async move {
                 let Some(i) = SERVICES.iter().position(|s| *s == service) else {
                     return (axum::http::StatusCode::NOT_FOUND, [("content-type", "text/plain")], String::new());
                 };
+                if !serving.load(std::sync::atomic::Ordering::Acquire) {
+                    let text = "the demo is writing its history\n".to_string();
+                    return (axum::http::StatusCode::SERVICE_UNAVAILABLE, [("content-type", "text/plain")], text);
+                }
                 let text = shop.lock().map(|s| s.exposition(i)).unwrap_or_default();
                 (
                     axum::http::StatusCode::OK,
@@ -318,6 +327,7 @@ async fn demo(args: &DemoArgs, prior: Prior) -> anyhow::Result<ExitCode> {
             t.elapsed().as_secs_f64()
         );
     }
+    history_done.store(true, std::sync::atomic::Ordering::Release);
     println!();
     println!("Open {base}/dashboards/{DASHBOARD_UID}   the seed's dashboard");
     println!("     {base}/service-map                  the services and their calls");

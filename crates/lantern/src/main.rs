@@ -101,6 +101,9 @@ enum Command {
     /// Run the server with a simulated shop (api-gateway, order-service, payment-service,
     /// fulfillment-service) that sends all three signals, with the seed's rules, SLOs and
     /// dashboard, and play an incident: payment-service saturates and its calls time out.
+    #[command(after_help = "The demo says what happens on standard output, with the URLs to open; the \
+        server's own log shows only warnings and errors unless --log-level says otherwise.\n\n\
+        Examples:\n  lantern demo\n  lantern demo --incident-after 30s --duration 15m --data-dir /tmp/lantern-demo")]
     Demo(demo::DemoArgs),
     /// Run tests.
     #[command(subcommand)]

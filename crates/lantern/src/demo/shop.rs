@@ -179,7 +179,7 @@ impl Shop {
         let items = 1 + r.below(4) as i64;
         let timeout = r.unit() < 0.35 * load;
         // A declined card is rare (the seed's SLO counts a 402 against the budget).
-        let declined = !timeout && r.unit() < 0.0004;
+        let declined = !timeout && r.unit() < 0.0001;
         let charge_ms = if timeout { 2500.0 } else { r.range(20.0, 80.0) + load * r.range(100.0, 500.0) };
         let stock_ms = r.range(8.0, 30.0);
         let validate_ms = r.range(1.0, 3.0);

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::harness::Server;
 
 /// The pages, in the order their examples build on each other.
-const PAGES: [&str; 11] = [
+const PAGES: [&str; 13] = [
     "README.md",
     "metrics.md",
     "logs.md",
@@ -32,6 +32,8 @@ const PAGES: [&str; 11] = [
     "collector.md",
     "investigation.md",
     "operations.md",
+    "configuration.md",
+    "api.md",
 ];
 
 #[derive(Debug)]
