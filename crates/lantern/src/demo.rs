@@ -75,7 +75,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// What the data directory held.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Prior {
     /// Nothing: history is written for the last hour.
     Fresh,
@@ -102,7 +102,12 @@ pub fn run(args: &DemoArgs) -> ExitCode {
     match rt.block_on(demo(args, prior)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("lantern demo: {e:#}");
+            // The server names config keys; here they are the demo's flags.
+            let text =
+                ["http_addr", "otlp_grpc_addr", "otlp_http_addr", "data_dir"].iter().fold(format!("{e:#}"), |t, k| {
+                    t.replacen(&format!("key {k}:"), &format!("--{}:", k.replace('_', "-")), 1)
+                });
+            eprintln!("lantern demo: {text}");
             if e.to_string().starts_with("key ") {
                 ExitCode::from(2)
             } else {
@@ -188,13 +193,13 @@ fn write_files(args: &DemoArgs, metrics_port: u16) -> anyhow::Result<Config> {
     Ok(cfg)
 }
 
-/// Writes the marker with the time the demo last sent data.
-fn mark(data_dir: &Path, started: i64) {
+/// Writes the marker with the time the demo last sent data (0: none yet).
+fn mark(data_dir: &Path, started: i64, last_written_ms: i64) {
     let body = serde_json::json!({
         "written_by": "lantern demo",
         "version": env!("CARGO_PKG_VERSION"),
         "started_ms": started,
-        "last_written_ms": now_ms(),
+        "last_written_ms": last_written_ms,
     });
     let path = data_dir.join("demo").join("demo.json");
     let tmp = path.with_extension("json.tmp");
@@ -254,8 +259,15 @@ async fn demo(args: &DemoArgs, prior: Prior) -> anyhow::Result<ExitCode> {
     );
     tokio::spawn(async move { axum::serve(metrics_listener, metrics_app).await });
 
-    let cfg = write_files(args, metrics_port)?;
+    let mut cfg = write_files(args, metrics_port)?;
+    // The directory is the demo's from here on, even if the server then fails to start.
+    let last_written = match prior {
+        Prior::Fresh => 0,
+        Prior::Demo { last_ms } => last_ms,
+    };
+    mark(&args.data_dir, started, last_written);
     let data_dir = std::fs::canonicalize(&cfg.data_dir).unwrap_or_else(|_| cfg.data_dir.clone());
+    cfg.data_dir = data_dir.clone();
     let http = reach(&cfg.http_addr)?;
     let otlp_http = reach(&cfg.otlp_http_addr)?;
     let flags: BTreeMap<String, String> = [
@@ -283,11 +295,15 @@ async fn demo(args: &DemoArgs, prior: Prior) -> anyhow::Result<ExitCode> {
 
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     let base = format!("http://{http}");
-    // Wait for the server (or its start-up error).
+    // Wait for the server (or its start-up error). Ready is when our server says so:
+    // another one already on the address answers too, with its own data directory.
+    let ours = data_dir.display().to_string();
     let ready = async {
         loop {
-            if let Ok(r) = client.get(format!("{base}/-/ready")).send().await {
-                if r.status().is_success() {
+            let flags = client.get(format!("{base}/api/v1/status/flags")).send().await;
+            if let Ok(v) = async { flags?.json::<serde_json::Value>().await }.await {
+                let ready = client.get(format!("{base}/-/ready")).send().await.is_ok_and(|r| r.status().is_success());
+                if ready && v["data"]["data-dir"].as_str() == Some(ours.as_str()) {
                     return;
                 }
             }
@@ -313,11 +329,12 @@ async fn demo(args: &DemoArgs, prior: Prior) -> anyhow::Result<ExitCode> {
     let history_from = match prior {
         Prior::Fresh => started - HISTORY.as_millis() as i64,
         Prior::Demo { last_ms } => {
-            println!("  (an earlier demo's data is there: kept, and the demo goes on from it)");
+            if last_ms > 0 {
+                println!("  (an earlier demo's data is there: kept, and the demo goes on from it)");
+            }
             last_ms.max(started - HISTORY.as_millis() as i64)
         }
     };
-    mark(&args.data_dir, started);
     if started - history_from > 60_000 {
         let t = Instant::now();
         let (orders, samples, spans, lines) = backfill(&shop, &send, history_from).await?;
@@ -327,6 +344,7 @@ async fn demo(args: &DemoArgs, prior: Prior) -> anyhow::Result<ExitCode> {
             t.elapsed().as_secs_f64()
         );
     }
+    mark(&args.data_dir, started, now_ms());
     history_done.store(true, std::sync::atomic::Ordering::Release);
     println!();
     println!("Open {base}/dashboards/{DASHBOARD_UID}   the seed's dashboard");
@@ -393,13 +411,13 @@ async fn demo(args: &DemoArgs, prior: Prior) -> anyhow::Result<ExitCode> {
             narrator.step(incident_started).await;
         }
         if last_mark.elapsed() >= Duration::from_secs(10) {
-            mark(&args.data_dir, started);
+            mark(&args.data_dir, started, now_ms());
             last_mark = Instant::now();
         }
     }
     let _ = send.spans(&pending.spans).await;
     let _ = send.lines(&pending.lines).await;
-    mark(&args.data_dir, started);
+    mark(&args.data_dir, started, now_ms());
     println!("{} stopping after {orders} orders ({failed} failed); the data stays in {}", stamp(), data_dir.display());
     println!(
         "        browse it again: lantern serve --config {}",
@@ -729,12 +747,12 @@ mod tests {
         std::fs::create_dir_all(d.join("metrics")).unwrap();
         let e = prepare(&d).unwrap_err();
         assert!(e.contains("did not write") && e.contains("new or empty"), "{e}");
-        mark(&d, 5);
+        mark(&d, 5, 7);
         let e = prepare(&d).unwrap_err();
         assert!(e.contains("did not write"), "no demo/ yet: {e}");
         std::fs::create_dir_all(d.join("demo")).unwrap();
-        mark(&d, 5);
-        assert!(matches!(prepare(&d), Ok(Prior::Demo { last_ms }) if last_ms > 0));
+        mark(&d, 5, 7);
+        assert_eq!(prepare(&d), Ok(Prior::Demo { last_ms: 7 }));
         let f = dir.path().join("file");
         std::fs::write(&f, "x").unwrap();
         assert!(prepare(&f).unwrap_err().contains("is a file"));

@@ -134,6 +134,24 @@ fn the_demo_plays_the_incident_end_to_end() {
         .expect("run node (Node.js 20 is needed for the browser tests)");
     assert!(status.success(), "the demo's browser checks failed (screenshots in {})", shots.display());
 
+    // A second demo on the address the first one holds says so, and leaves its directory
+    // usable.
+    let busy = dir.path().join("busy");
+    let taken = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(["demo", "--data-dir"])
+        .arg(&busy)
+        .args(["--http-addr", demo.base.trim_start_matches("http://")])
+        .args(["--otlp-grpc-addr", &format!("127.0.0.1:{}", free_port())])
+        .args(["--otlp-http-addr", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&taken.stderr);
+    assert_eq!(taken.status.code(), Some(2), "{err}");
+    assert!(err.contains("--http-addr: cannot listen on"), "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(busy.join("demo/demo.json")).unwrap()).unwrap();
+    assert_eq!(json["last_written_ms"], 0, "nothing was written there");
+
     // Ctrl-C (or SIGTERM) stops it cleanly.
     let out = demo.out.clone();
     let pid = demo.proc.0.id().to_string();
