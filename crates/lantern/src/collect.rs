@@ -38,12 +38,9 @@ pub fn run(args: &CollectArgs) -> ExitCode {
         print!("{}", config.describe());
         return ExitCode::SUCCESS;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match crate::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("lantern: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match rt.block_on(serve(config)) {
         Ok(()) => ExitCode::SUCCESS,

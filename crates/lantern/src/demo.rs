@@ -92,12 +92,9 @@ pub fn run(args: &DemoArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match crate::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("lantern demo: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match rt.block_on(demo(args, prior)) {
         Ok(code) => code,
@@ -108,11 +105,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
                     t.replacen(&format!("key {k}:"), &format!("--{}:", k.replace('_', "-")), 1)
                 });
             eprintln!("lantern demo: {text}");
-            if e.to_string().starts_with("key ") {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
+            crate::serve_failure(&e)
         }
     }
 }

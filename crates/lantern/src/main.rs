@@ -275,29 +275,39 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let rt = match runtime() {
                 Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("lantern: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+                Err(code) => return code,
             };
             let flags = args.flags(&cfg, &cli.log_level, cli.log_format);
             match rt.block_on(serve::run(cfg, flags, serve::wait_for_signal())) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("lantern: {e:#}");
-                    // A problem with the configuration (errors that name their key: a
-                    // bad file, an address in use, an unusable data directory) exits
-                    // 2, as a bad flag or config file does; anything else 1.
-                    if e.to_string().starts_with("key ") {
-                        ExitCode::from(2)
-                    } else {
-                        ExitCode::FAILURE
-                    }
+                    serve_failure(&e)
                 }
             }
         }
+    }
+}
+
+/// The multi-threaded runtime the server, the demo and the agent run on; its failure
+/// said and turned into the exit status.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        eprintln!("lantern: cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// The exit status of a server that failed: a problem with the configuration (errors
+/// that name their key: a bad file, an address in use, an unusable data directory)
+/// exits 2, as a bad flag or config file does; anything else 1.
+fn serve_failure(e: &anyhow::Error) -> ExitCode {
+    if e.to_string().starts_with("key ") {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -14,6 +14,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use lantern_traces::model::hex;
+
 /// The services, in call order.
 pub const SERVICES: [&str; 4] = ["api-gateway", "order-service", "payment-service", "fulfillment-service"];
 const GATEWAY: usize = 0;
@@ -261,34 +263,24 @@ impl Shop {
             span(&mut o, PAYMENT, Some(pcall_id), ENDPOINTS[PAYMENT].2, 2, p0 + 1.0, p0 + 1.0 + pay_ms);
         let (charge, _) = span(&mut o, PAYMENT, Some(psrv_id), "charge_card", 1, p0 + 1.5, p0 + 1.5 + charge_ms);
         o.spans[charge].attributes.push(("payment.amount", Value::Float(19.5 * items as f64)));
-        if timeout {
+        let failure = if timeout {
             o.spans[charge].error = Some("upstream card processor timed out");
             o.spans[charge].exception = Some(("TimeoutError", "card processor did not answer in 2.5s"));
             o.spans[psrv].error = Some("timeout");
-            line(
-                &mut o,
-                PAYMENT,
-                "error",
-                "payment_failed",
-                &psrv_id,
-                p0 + pay_ms,
-                r#", "error": "card processor timed out", "error_code": "TIMEOUT""#,
-            );
             o.spans[pcall].error = Some("504");
             o.spans[process].error = Some("payment failed");
+            Some(r#", "error": "card processor timed out", "error_code": "TIMEOUT""#)
         } else if declined {
-            line(
-                &mut o,
-                PAYMENT,
-                "error",
-                "payment_failed",
-                &psrv_id,
-                p0 + pay_ms,
-                r#", "error": "Card declined", "error_code": "CARD_DECLINED""#,
-            );
+            Some(r#", "error": "Card declined", "error_code": "CARD_DECLINED""#)
         } else {
-            let amount = format!(r#", "amount": {:.2}"#, 19.5 * items as f64);
-            line(&mut o, PAYMENT, "info", "payment_succeeded", &psrv_id, p0 + pay_ms, &amount);
+            None
+        };
+        match failure {
+            Some(extra) => line(&mut o, PAYMENT, "error", "payment_failed", &psrv_id, p0 + pay_ms, extra),
+            None => {
+                let amount = format!(r#", "amount": {:.2}"#, 19.5 * items as f64);
+                line(&mut o, PAYMENT, "info", "payment_succeeded", &psrv_id, p0 + pay_ms, &amount);
+            }
         }
         let pay_status = if timeout {
             504
@@ -445,14 +437,6 @@ impl Shop {
         out.push_str("# EOF\n");
         out
     }
-}
-
-/// Lower-case hex.
-pub fn hex(b: &[u8]) -> String {
-    b.iter().fold(String::with_capacity(b.len() * 2), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    })
 }
 
 /// RFC 3339 with microseconds, as structlog's `TimeStamper(fmt="iso")` writes UTC.
