@@ -61,7 +61,7 @@ impl LineParser {
     pub fn parse(&mut self, line: &str) -> LogRow {
         let line = line.strip_suffix('\r').unwrap_or(line);
         let mut fields = Vec::with_capacity(self.last_fields);
-        if line.trim_start().starts_with('{') && flatten_object(line, &mut self.names, &mut fields) {
+        if let Some((kept, compact)) = read_object(line, &mut self.names, &mut fields, &mut self.render) {
             self.last_fields = fields.len();
             let time = TIME_KEYS
                 .iter()
@@ -73,12 +73,147 @@ impl LineParser {
                 .map(|(_, v)| normalize_level(&v.text()))
                 .unwrap_or_default();
             let stream = self.stream(&level);
-            let (line, compact) = reproduce_with(line, &fields, &mut self.render);
-            return LogRow { time, stream, line, fields, compact };
+            return LogRow { time, stream, line: kept, fields, compact };
         }
         let stream = self.stream(&text_level(line));
         LogRow { time: self.now, stream, line: Some(line.into()), fields: Vec::new(), compact: false }
     }
+}
+
+/// A line read as one JSON object: its flat fields into `out` (cleared first) and how it is kept (as
+/// [`reproduce`] says); `None` when it is not exactly one JSON object.
+pub fn read_object(
+    line: &str,
+    names: &mut Names,
+    out: &mut Vec<(Arc<str>, Value)>,
+    buf: &mut String,
+) -> Option<(Option<Box<str>>, bool)> {
+    out.clear();
+    if let Some(compact) = flat_object(line, names, out) {
+        return Some((None, compact));
+    }
+    out.clear();
+    if !line.trim_start().starts_with('{') || !flatten_object(line, names, out) {
+        out.clear();
+        return None;
+    }
+    Some(reproduce_with(line, out, buf))
+}
+
+/// The common case read in one pass: an object of plain values (strings without
+/// escapes, integers and decimals as they are written back, booleans, nulls) spaced as
+/// Python's `json.dumps` spaces them or compact, which its fields written again give
+/// back exactly. `Some(compact)` with the fields in `out`; `None` for anything else
+/// (nesting, escapes, other spacing, numbers that would be written otherwise), which
+/// the general reader takes.
+fn flat_object(line: &str, names: &mut Names, out: &mut Vec<(Arc<str>, Value)>) -> Option<bool> {
+    let b = line.as_bytes();
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    if b.len() == 2 && b[1] == b'}' {
+        return Some(true);
+    }
+    names.start();
+    let mut at = 1;
+    // Spaced or compact: the first key's colon decides, the rest must agree.
+    let mut compact = None;
+    loop {
+        let key = plain_string(line, &mut at)?;
+        let spaced = match b.get(at..at + 2) {
+            Some(b": ") => true,
+            Some([b':', _]) => false,
+            _ => return None,
+        };
+        if *compact.get_or_insert(!spaced) == spaced {
+            return None;
+        }
+        at += if spaced { 2 } else { 1 };
+        let name = names.get(key);
+        let value = match *b.get(at)? {
+            b'"' => Value::Str(names.value(plain_string(line, &mut at)?)),
+            b't' if b[at..].starts_with(b"true") => {
+                at += 4;
+                Value::Bool(true)
+            }
+            b'f' if b[at..].starts_with(b"false") => {
+                at += 5;
+                Value::Bool(false)
+            }
+            b'n' if b[at..].starts_with(b"null") => {
+                at += 4;
+                Value::Null
+            }
+            b'-' | b'0'..=b'9' => plain_number(line, &mut at)?,
+            _ => return None,
+        };
+        out.push((name, value));
+        match b.get(at..at + 2) {
+            Some(b", ") if compact == Some(false) => at += 2,
+            Some([b',', c]) if compact == Some(true) && *c != b' ' => at += 1,
+            Some([b'}', ..]) | None if b.get(at) == Some(&b'}') && at + 1 == b.len() => return compact,
+            _ => return None,
+        }
+    }
+}
+
+/// A string at `at` that needs no escaping, as itself (`at` moved past it).
+fn plain_string<'a>(line: &'a str, at: &mut usize) -> Option<&'a str> {
+    let b = line.as_bytes();
+    if b.get(*at) != Some(&b'"') {
+        return None;
+    }
+    let start = *at + 1;
+    let len = b[start..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+    if b[start + len] != b'"' {
+        return None;
+    }
+    *at = start + len + 1;
+    // The quotes are ASCII, so the bytes between them are whole characters.
+    line.get(start..start + len)
+}
+
+/// A number at `at` in the form it is written back in: an integer without a leading
+/// zero that fits (Int), or a decimal with up to 15 significant digits, no exponent and
+/// no trailing zero after the point but `.0` (Float: as a decimal of so few digits is
+/// read exactly and written back in its shortest form, the text is that form).
+fn plain_number(line: &str, at: &mut usize) -> Option<Value> {
+    let b = line.as_bytes();
+    let start = *at;
+    let mut i = start + usize::from(b[start] == b'-');
+    let int_start = i;
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    let int_digits = &b[int_start..i];
+    if int_digits.is_empty() || (int_digits.len() > 1 && int_digits[0] == b'0') {
+        return None;
+    }
+    if b.get(i) != Some(&b'.') {
+        if matches!(b.get(i), Some(b'e' | b'E')) || int_digits.len() > 18 || &b[start..i] == b"-0" {
+            return None;
+        }
+        *at = i;
+        return line[start..i].parse().ok().map(Value::Int);
+    }
+    i += 1;
+    let frac_start = i;
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    let frac = &b[frac_start..i];
+    let significant = int_digits.iter().chain(frac).skip_while(|&&c| c == b'0').count();
+    if frac.is_empty()
+        || frac.len() > 22
+        || significant > 15
+        || (frac.len() > 1 && frac.ends_with(b"0"))
+        || (frac == b"0" && b[start] == b'-')
+        || matches!(b.get(i), Some(b'e' | b'E'))
+    {
+        return None;
+    }
+    *at = i;
+    line[start..i].parse().ok().map(Value::Float)
 }
 
 /// How a JSON line is kept: `(None, compact)` when its fields, written again in that
@@ -385,6 +520,121 @@ mod tests {
             assert_eq!(r.message(), l);
         }
         assert_eq!(&*p.parse(r#"{"level": "WARNING"}"#).stream.level, "warn");
+    }
+
+    /// Whatever the one-pass reader takes, the general reader reads the same fields from
+    /// and keeps the same way.
+    #[test]
+    fn the_one_pass_reader_agrees_with_the_general_one() {
+        let mut lines: Vec<String> = [
+            r#"{"request_id": "req-1", "user_id": "user-4", "event": "x", "status": 200, "duration_ms": 1054.65, "ok": true, "n": null, "level": "info", "timestamp": "2026-12-07T03:19:18.025927Z"}"#,
+            r#"{"a":1,"b":"x","c":2.0,"d":false}"#,
+            "{}",
+            r#"{"a": 1,"b": 2}"#,
+            r#"{"a":1, "b":2}"#,
+            r#"{"a": "x"} "#,
+            r#"{"a": "x"}}"#,
+            r#"{"a": "x", }"#,
+            r#"{"a": "x",}"#,
+            r#"{"a": 1, "a": 2}"#,
+            r#"{"é": "ü ✓"}"#,
+            r#"{"a": "x\"y"}"#,
+            r#"{"a": {"b": 1}}"#,
+            r#"{"a": [1]}"#,
+            r#"{"a": tru}"#,
+            r#"{"a": nulls}"#,
+            r#"{"a"}"#,
+            r#"{"a": "#,
+            r#"{"a": 1"#,
+            r#"{"#,
+            r#"{"a":"x": "y"}"#,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let numbers = [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "00",
+            "01",
+            "-01",
+            "123456789012345678",
+            "1234567890123456789",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "18446744073709551615",
+            "1e3",
+            "1E3",
+            "1.5e3",
+            "0.0",
+            "-0.0",
+            "0.5",
+            "-0.5",
+            "1.0",
+            "1.50",
+            "10.0",
+            "100.25",
+            "1.",
+            ".5",
+            "-",
+            "0.1",
+            "0.2",
+            "0.3",
+            "1054.65",
+            "201.9",
+            "714.07",
+            "123456789012345.0",
+            "1234567890123456.0",
+            "0.123456789012345",
+            "0.1234567890123456",
+            "99999999999999.9",
+            "0.000000000000000000001",
+            "0.0000000000000000000001",
+            "0.00000000000000000000001",
+            "5e-324",
+            "1.7976931348623157",
+        ];
+        for n in numbers {
+            lines.push(format!(r#"{{"a": {n}}}"#));
+            lines.push(format!(r#"{{"x":"y","a":{n}}}"#));
+        }
+        // Decimals of every shape up to 17 digits, from a fixed sequence.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let digits = (seed % 17 + 1) as usize;
+            let text = format!("{:017}", seed >> 8);
+            let point = (seed >> 3) as usize % (digits + 1);
+            let d = &text[17 - digits..];
+            let n = if point == 0 { d.to_string() } else { format!("{}.{}", &d[..point], &d[point..]) };
+            lines.push(format!(r#"{{"a": {n}, "b": "c"}}"#));
+        }
+        let mut fast_taken = 0;
+        for line in &lines {
+            let mut names = Names::default();
+            let mut fast = Vec::new();
+            let taken = flat_object(line, &mut names, &mut fast);
+            let mut slow = Vec::new();
+            let parsed = flatten_object(line, &mut Names::default(), &mut slow);
+            if let Some(compact) = taken {
+                fast_taken += 1;
+                assert!(parsed, "{line}");
+                assert_eq!(fast, slow, "{line}");
+                assert_eq!(reproduce(line, &slow), (None, compact), "{line}");
+            }
+            let mut buf = String::new();
+            let read = read_object(line, &mut Names::default(), &mut fast, &mut buf);
+            assert_eq!(read.is_some(), parsed, "{line}");
+            if parsed {
+                assert_eq!(read, Some(reproduce(line, &slow)), "{line}");
+                assert_eq!(fast, slow, "{line}");
+            }
+        }
+        assert!(fast_taken > 10_000, "{fast_taken} lines read in one pass");
     }
 
     #[test]

@@ -178,7 +178,7 @@ impl LogStore {
         max_line: usize,
     ) -> Result<(usize, Vec<Rejected>)> {
         let mut p = LineParser::new(labels.clone(), now);
-        let mut rows = Vec::new();
+        let mut rows = Vec::with_capacity(body.bytes().filter(|&b| b == b'\n').count() + 1);
         let mut rejected = Vec::new();
         for (i, line) in body.split('\n').enumerate() {
             if line.trim().is_empty() {

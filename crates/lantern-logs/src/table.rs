@@ -124,21 +124,103 @@ pub fn time_text(ns: i64, style: u8) -> String {
     }
 }
 
+/// Whether a field may be derived from the row: a time field (by its name) or a level.
+#[derive(Clone, Copy)]
+enum Role {
+    Time,
+    Level,
+    Other,
+}
+
+impl Role {
+    fn of(k: &str) -> Role {
+        if crate::jsonl::TIME_KEYS.contains(&k) {
+            Role::Time
+        } else if crate::jsonl::LEVEL_KEYS.contains(&k) {
+            Role::Level
+        } else {
+            Role::Other
+        }
+    }
+}
+
 /// The style in which a time field's text is the row time, if it is one.
-fn time_style(k: &str, v: &Value, time: i64) -> Option<u8> {
+fn time_style(v: &Value, time: i64) -> Option<u8> {
     let Value::Str(s) = v else { return None };
-    if !crate::jsonl::TIME_KEYS.contains(&k) || s.len() < 20 {
+    if s.len() < 20 {
         return None;
     }
-    (0..6u8).find(|&style| *time_text(time, style) == **s)
+    let t = chrono::DateTime::from_timestamp(time.div_euclid(1_000_000_000), time.rem_euclid(1_000_000_000) as u32)?;
+    // Four-digit years, the usual case, told without formatting: the seconds, then the
+    // fraction and zone each style writes.
+    use chrono::{Datelike, Timelike};
+    if !(0..=9999).contains(&t.year()) {
+        return (0..6u8).find(|&style| *time_text(time, style) == **s);
+    }
+    let mut head = [0u8; 19];
+    let mut put = |at: usize, n: u32, width: usize| {
+        let mut n = n;
+        for i in (0..width).rev() {
+            head[at + i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, t.year() as u32, 4);
+    put(5, t.month(), 2);
+    put(8, t.day(), 2);
+    put(11, t.hour(), 2);
+    put(14, t.minute(), 2);
+    put(17, t.second(), 2);
+    head[4] = b'-';
+    head[7] = b'-';
+    head[10] = b'T';
+    head[13] = b':';
+    head[16] = b':';
+    let (h, rest) = s.as_bytes().split_at(19);
+    if *h != head {
+        return None;
+    }
+    let ns = t.nanosecond();
+    let mut tail = [0u8; 16];
+    let tail_of = |digits: usize, zone: &[u8], tail: &mut [u8; 16]| -> usize {
+        let mut at = 0;
+        if digits > 0 {
+            tail[0] = b'.';
+            let mut n = ns / 10u32.pow(9 - digits as u32);
+            for i in (0..digits).rev() {
+                tail[1 + i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            at = 1 + digits;
+        }
+        tail[at..at + zone.len()].copy_from_slice(zone);
+        at + zone.len()
+    };
+    let auto = if ns == 0 {
+        0
+    } else if ns % 1_000_000 == 0 {
+        3
+    } else if ns % 1_000 == 0 {
+        6
+    } else {
+        9
+    };
+    let micro_or_none = if ns / 1_000 == 0 { 0 } else { 6 };
+    let styles: [(usize, &[u8]); 6] =
+        [(auto, b"Z"), (micro_or_none, b"Z"), (micro_or_none, b"+00:00"), (6, b"Z"), (3, b"Z"), (9, b"Z")];
+    (0..6u8).find(|&style| {
+        let (digits, zone) = styles[style as usize];
+        let n = tail_of(digits, zone, &mut tail);
+        tail[..n] == *rest
+    })
 }
 
 /// The style (9) of a level field whose text is the stream's level.
 const LEVEL_STYLE: u8 = 9;
 
-fn level_style(k: &str, v: &Value, level: &str) -> Option<u8> {
+fn level_style(v: &Value, level: &str) -> Option<u8> {
     let Value::Str(s) = v else { return None };
-    (!level.is_empty() && **s == *level && crate::jsonl::LEVEL_KEYS.contains(&k)).then_some(LEVEL_STYLE)
+    (!level.is_empty() && **s == *level).then_some(LEVEL_STYLE)
 }
 
 /// A `_keys` entry: the field name, and the style if its value is the row time.
@@ -226,10 +308,29 @@ impl Table for Logs {
         // By name pointer first (names are shared between events), then merged by name.
         // Per name: rows, value types seen, integers, floats.
         type Seen<'a> = (&'a str, usize, u8, usize, usize);
-        let mut by_ptr: HashMap<*const u8, Seen, foldhash::fast::RandomState> = HashMap::default();
+        let mut by_ptr: HashMap<*const u8, usize, foldhash::fast::RandomState> = HashMap::default();
+        let mut entries: Vec<Seen> = Vec::new();
+        // Events mostly have the names of the one before in the same places: the entry
+        // of the name at each place last time, checked before a lookup.
+        let mut last: Vec<(*const u8, usize)> = Vec::new();
         for r in rows {
-            for (k, v) in &r.fields {
-                let e = by_ptr.entry(k.as_ptr()).or_insert((&**k, 0, 0, 0, 0));
+            for (i, (k, v)) in r.fields.iter().enumerate() {
+                let slot = match last.get(i) {
+                    Some(&(p, slot)) if p == k.as_ptr() => slot,
+                    _ => {
+                        let slot = *by_ptr.entry(k.as_ptr()).or_insert_with(|| {
+                            entries.push((&**k, 0, 0, 0, 0));
+                            entries.len() - 1
+                        });
+                        if i < last.len() {
+                            last[i] = (k.as_ptr(), slot);
+                        } else {
+                            last.push((k.as_ptr(), slot));
+                        }
+                        slot
+                    }
+                };
+                let e = &mut entries[slot];
                 e.1 += 1;
                 e.2 |= type_bit(v);
                 match v {
@@ -240,7 +341,7 @@ impl Table for Logs {
             }
         }
         let mut seen: HashMap<&str, (usize, u8, usize, usize)> = HashMap::new();
-        for (k, n, mask, ints, floats) in by_ptr.into_values() {
+        for (k, n, mask, ints, floats) in entries {
             let e = seen.entry(k).or_default();
             e.0 += n;
             e.1 |= mask;
@@ -292,8 +393,24 @@ impl Table for Logs {
                 }
             }
         }
+        // Statistics: only their null counts are read (to skip a row group's column of
+        // nothing but nulls), so columns that are never null in a row group go without
+        // (their min and max would cost a comparison per value).
+        use lantern_events::parquet::file::properties::EnabledStatistics;
+        for c in [col::SERVICE, col::LABELS, col::KEYS] {
+            props = props.set_column_statistics_enabled(path(c), EnabledStatistics::None);
+        }
+        let mut present: HashMap<&str, usize> = HashMap::new();
+        for r in &sample {
+            for (k, _) in &r.fields {
+                *present.entry(&**k).or_default() += 1;
+            }
+        }
         for f in schema.fields().iter() {
             let Some(name) = f.name().strip_prefix('.') else { continue };
+            if sample.len() >= 64 && present.get(name) == Some(&sample.len()) {
+                props = props.set_column_statistics_enabled(path(f.name()), EnabledStatistics::None);
+            }
             match f.data_type() {
                 DataType::Float64 => {
                     props = props.set_column_dictionary_enabled(path(f.name()), false);
@@ -317,6 +434,9 @@ impl Table for Logs {
 
     /// One service's events together, by time within it.
     fn order(a: &LogRow, b: &LogRow) -> std::cmp::Ordering {
+        if Arc::ptr_eq(&a.stream, &b.stream) {
+            return std::cmp::Ordering::Equal;
+        }
         a.stream.service.cmp(&b.stream.service)
     }
 
@@ -358,7 +478,10 @@ impl Table for Logs {
             Str(StringBuilder),
         }
         let mut index: HashMap<&str, usize, foldhash::fast::RandomState> = HashMap::default();
-        let mut by_ptr: HashMap<*const u8, Option<usize>, foldhash::fast::RandomState> = HashMap::default();
+        let mut by_ptr: HashMap<*const u8, (Option<usize>, Role), foldhash::fast::RandomState> = HashMap::default();
+        // The names at each place in the event before, with their columns (see
+        // `segment_schema`).
+        let mut last: Vec<(*const u8, (Option<usize>, Role))> = Vec::new();
         let mut builders: Vec<B> = Vec::new();
         for f in schema.fields().iter() {
             let Some(name) = f.name().strip_prefix('.') else { continue };
@@ -370,7 +493,13 @@ impl Table for Logs {
                 _ => B::Str(StringBuilder::with_capacity(n, n * 8)),
             });
         }
-        let mut labels_memo: HashMap<*const Stream, String> = HashMap::new();
+        // Per stream: its labels as JSON, and whether a label gives its level.
+        let mut labels_memo: HashMap<*const Stream, (String, bool)> = HashMap::new();
+        let mut derived = String::new();
+        // This event's names (by pointer) with their time styles, and the last ones written
+        // to `keys_text`.
+        let mut sig: Vec<(*const u8, Option<u8>)> = Vec::new();
+        let mut last_sig: Vec<(*const u8, Option<u8>)> = Vec::new();
         let mut filled = vec![false; builders.len()];
         let mut keys_text = String::new();
         let mut rest_text = String::new();
@@ -378,12 +507,14 @@ impl Table for Logs {
             time.append_value(r.time);
             service.append_value(&r.stream.service);
             // The level is in `_labels` when a label names it: stored once.
-            if r.stream.label("level").is_some_and(|l| l == &*r.stream.level) {
+            let (lj, level_labelled) = labels_memo.entry(Arc::as_ptr(&r.stream)).or_insert_with(|| {
+                (labels_json(&r.stream), r.stream.label("level").is_some_and(|l| l == &*r.stream.level))
+            });
+            if *level_labelled {
                 level.append_null();
             } else {
                 level.append_value(&r.stream.level);
             }
-            let lj = labels_memo.entry(Arc::as_ptr(&r.stream)).or_insert_with(|| labels_json(&r.stream));
             labels.append_value(lj);
             line.append_option(r.line.as_deref());
             compact.append_option((r.line.is_none() && r.compact).then_some(true));
@@ -392,30 +523,35 @@ impl Table for Logs {
                 keys.append_null();
                 rest.append_null();
             } else {
-                keys_text.clear();
                 rest_text.clear();
-                keys_text.push('[');
+                sig.clear();
                 for (i, (k, v)) in r.fields.iter().enumerate() {
-                    if i > 0 {
-                        keys_text.push(',');
-                    }
-                    // A time field that `_time` gives back exactly, or a level that
-                    // `_level` does, is not stored again.
-                    if let Some(style) = time_style(k, v, r.time).or_else(|| level_style(k, v, &r.stream.level)) {
-                        crate::model::write_json_str(&format!("{DERIVED}{style}{k}"), &mut keys_text);
-                        continue;
-                    }
-                    crate::model::write_json_str(k, &mut keys_text);
                     // Names are shared between events: look a name up by its pointer,
                     // by its text only the first time.
-                    let col = match by_ptr.get(&k.as_ptr()) {
-                        Some(c) => *c,
-                        None => {
-                            let c = index.get(&**k).copied();
-                            by_ptr.insert(k.as_ptr(), c);
+                    let (col, role) = match last.get(i) {
+                        Some(&(p, c)) if p == k.as_ptr() => c,
+                        _ => {
+                            let c =
+                                *by_ptr.entry(k.as_ptr()).or_insert_with(|| (index.get(&**k).copied(), Role::of(k)));
+                            if i < last.len() {
+                                last[i] = (k.as_ptr(), c);
+                            } else {
+                                last.push((k.as_ptr(), c));
+                            }
                             c
                         }
                     };
+                    // A time field that `_time` gives back exactly, or a level that
+                    // `_level` does, is not stored again.
+                    let style = match role {
+                        Role::Time => time_style(v, r.time),
+                        Role::Level => level_style(v, &r.stream.level),
+                        Role::Other => None,
+                    };
+                    sig.push((k.as_ptr(), style));
+                    if style.is_some() {
+                        continue;
+                    }
                     let slot = col.filter(|&c| !filled[c]);
                     match (slot.map(|c| (c, &mut builders[c])), v) {
                         (Some((_, B::Bool(b))), Value::Bool(x)) => b.append_value(*x),
@@ -435,7 +571,28 @@ impl Table for Logs {
                         filled[c] = true;
                     }
                 }
-                keys_text.push(']');
+                // Events mostly have the keys of the one before: written once.
+                if sig != last_sig || keys_text.is_empty() {
+                    keys_text.clear();
+                    keys_text.push('[');
+                    for (i, ((k, _), (_, style))) in r.fields.iter().zip(&sig).enumerate() {
+                        if i > 0 {
+                            keys_text.push(',');
+                        }
+                        match style {
+                            Some(style) => {
+                                derived.clear();
+                                derived.push(DERIVED);
+                                derived.push(char::from(b'0' + style));
+                                derived.push_str(k);
+                                crate::model::write_json_str(&derived, &mut keys_text);
+                            }
+                            None => crate::model::write_json_str(k, &mut keys_text),
+                        }
+                    }
+                    keys_text.push(']');
+                    std::mem::swap(&mut sig, &mut last_sig);
+                }
                 keys.append_value(&keys_text);
                 if rest_text.is_empty() {
                     rest.append_null();
@@ -584,4 +741,31 @@ impl Table for Logs {
 pub fn stream_of_json(text: &str) -> Option<Stream> {
     let m: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
     Some(Stream::new(m.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The style found without formatting is the first style whose text is the field's.
+    #[test]
+    fn time_styles_are_told_as_formatting_tells_them() {
+        let base = 1_765_000_000_123_456_789i64;
+        let mut times = vec![0, -1, base, i64::MAX - 2_000_000_000, i64::MIN + 2_000_000_000];
+        for frac in [0, 1, 999, 1_000, 120_000, 123_000, 1_000_000, 5_000_000, 123_456_000, 123_456_789, 999_999_999] {
+            times.push(base - base.rem_euclid(1_000_000_000) + frac);
+        }
+        for &t in &times {
+            for style in 0..6u8 {
+                for shift in [0i64, 1, 1_000, 1_000_000_000] {
+                    let text = time_text(t + shift, style);
+                    let want = (0..6u8).find(|&st| time_text(t, st) == text).filter(|_| text.len() >= 20);
+                    assert_eq!(time_style(&Value::Str(text.as_str().into()), t), want, "{t} {style} {shift} {text}");
+                }
+            }
+        }
+        assert_eq!(time_style(&Value::Str("2025-12-06T05:46:40.123456789Z".into()), base), Some(0));
+        assert_eq!(time_style(&Value::Str("2025-12-06 05:46:40.123456789Z".into()), base), None);
+        assert_eq!(time_style(&Value::Int(base), base), None);
+    }
 }

@@ -56,6 +56,9 @@ pub fn word_key(w: &[u8]) -> u64 {
 
 /// The key of an identifier's whole value (lowercased).
 pub fn id_key(v: &str) -> u64 {
+    if !v.bytes().any(|b| b.is_ascii_uppercase()) {
+        return key(&[b"i", v.as_bytes()]);
+    }
     key(&[b"i", v.to_ascii_lowercase().as_bytes()])
 }
 
@@ -79,8 +82,8 @@ pub fn label_key(name: &str, value: &str) -> u64 {
 pub fn group_keys(rows: &[&LogRow], out: &mut Vec<u64>) {
     let mut streams: HashSet<*const crate::model::Stream, foldhash::fast::RandomState> = HashSet::default();
     let mut values: HashSet<*const u8, foldhash::fast::RandomState> = HashSet::default();
-    // Names are shared between events: whether one is an identifier is worked out once.
-    let mut ids: std::collections::HashMap<*const u8, bool, foldhash::fast::RandomState> = Default::default();
+    // Names are shared between events: how one is indexed is worked out once.
+    let mut kinds: std::collections::HashMap<*const u8, Kind, foldhash::fast::RandomState> = Default::default();
     for r in rows {
         if streams.insert(std::sync::Arc::as_ptr(&r.stream)) {
             stream_keys(r, out);
@@ -90,13 +93,29 @@ pub fn group_keys(rows: &[&LogRow], out: &mut Vec<u64>) {
         }
         for (k, v) in &r.fields {
             if let Value::Str(s) | Value::Json(s) = v {
-                if !values.insert(s.as_ptr()) {
+                // A value held by this event alone cannot have been seen before.
+                if std::sync::Arc::strong_count(s) > 1 && !values.insert(s.as_ptr()) {
                     continue;
                 }
             }
-            let id = *ids.entry(k.as_ptr()).or_insert_with(|| indexed_as_id(k));
-            field_keys_as(k, v, id, out);
+            let kind = *kinds.entry(k.as_ptr()).or_insert_with(|| Kind::of(k));
+            field_keys_as(v, kind, out);
         }
+    }
+}
+
+/// How a field's values are indexed.
+#[derive(Clone, Copy)]
+struct Kind {
+    /// Whole, as an identifier.
+    id: bool,
+    /// A time field: its text is not indexed.
+    time: bool,
+}
+
+impl Kind {
+    fn of(k: &str) -> Kind {
+        Kind { id: indexed_as_id(k), time: crate::jsonl::TIME_KEYS.contains(&k) }
     }
 }
 
@@ -109,19 +128,19 @@ fn stream_keys(r: &LogRow, out: &mut Vec<u64>) {
 }
 
 fn field_keys(k: &str, v: &Value, out: &mut Vec<u64>) {
-    field_keys_as(k, v, indexed_as_id(k), out)
+    field_keys_as(v, Kind::of(k), out)
 }
 
-/// [`field_keys`], knowing whether the field is an identifier.
-fn field_keys_as(k: &str, v: &Value, id: bool, out: &mut Vec<u64>) {
+/// [`field_keys`], knowing how the field is indexed.
+fn field_keys_as(v: &Value, kind: Kind, out: &mut Vec<u64>) {
     match v {
         // Numbers and booleans are matched by value (row tests on their columns),
         // times by range: words of them would only fill the filters.
         Value::Null | Value::Bool(_) | Value::Float(_) => {}
-        Value::Int(i) if id => out.push(id_key(&i.to_string())),
+        Value::Int(i) if kind.id => out.push(id_key(&i.to_string())),
         Value::Int(_) => {}
-        Value::Str(_) if crate::jsonl::TIME_KEYS.contains(&k) => {}
-        Value::Str(s) if id => out.push(id_key(s)),
+        Value::Str(_) if kind.time => {}
+        Value::Str(s) if kind.id => out.push(id_key(s)),
         Value::Str(s) | Value::Json(s) => index_words(s, |w| out.push(word_key(w))),
     }
 }
