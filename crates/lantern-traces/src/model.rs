@@ -215,7 +215,10 @@ fn attr_value(v: &Value) -> Option<AttrValue> {
 
 /// Attributes from OTLP key-values (those without a value are left out).
 pub fn attrs(kv: &[Kv]) -> Vec<Attr> {
-    kv.iter().filter_map(|a| Some(Attr { key: a.key.to_string(), value: attr_value(&a.value)? })).collect()
+    // Sized up front: a collected `filter_map` would grow the vector twice or three times.
+    let mut out = Vec::with_capacity(kv.len());
+    out.extend(kv.iter().filter_map(|a| Some(Attr { key: a.key.to_string(), value: attr_value(&a.value)? })));
+    out
 }
 
 /// What a request's conversion gives: the spans, and the ones refused with reasons.
@@ -240,6 +243,7 @@ fn id<const N: usize>(b: &[u8], what: &str) -> Result<[u8; N], String> {
 /// Spans of a decoded request; spans with invalid IDs are refused, the rest kept.
 pub fn convert(req: &[ResourceSpans]) -> Converted {
     let mut out = Converted::default();
+    out.spans.reserve(req.iter().flat_map(|rs| rs.scopes.iter()).map(|ss| ss.items.len()).sum());
     for rs in req {
         let resource = attrs(rs.resource);
         let service = resource
@@ -409,9 +413,39 @@ pub mod compact {
             // Writing JSON strings and values into a Vec cannot fail.
             let _ = serde_json::to_writer(&mut *out, &a.key);
             out.push(b':');
-            let _ = serde_json::to_writer(&mut *out, &to_json(&a.value));
+            // Scalars written as their JSON values are (without building one).
+            let _ = match &a.value {
+                AttrValue::StringValue(s) => serde_json::to_writer(&mut *out, s),
+                AttrValue::BoolValue(b) => serde_json::to_writer(&mut *out, b),
+                AttrValue::IntValue(i) => serde_json::to_writer(&mut *out, i),
+                AttrValue::DoubleValue(d) if d.is_finite() => serde_json::to_writer(&mut *out, d),
+                v => serde_json::to_writer(&mut *out, &to_json(v)),
+            };
         }
         out.push(b'}');
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn scalars_are_written_as_their_json_values_are() {
+        let values = [
+            AttrValue::StringValue("a \"q\" \\ \n é".into()),
+            AttrValue::BoolValue(false),
+            AttrValue::IntValue(i64::MIN),
+            AttrValue::DoubleValue(1.0),
+            AttrValue::DoubleValue(-0.0),
+            AttrValue::DoubleValue(1e300),
+            AttrValue::DoubleValue(5e-324),
+            AttrValue::DoubleValue(0.1 + 0.2),
+            AttrValue::DoubleValue(f64::NAN),
+            AttrValue::BytesValue(vec![1, 255]),
+        ];
+        for v in values {
+            let mut got = Vec::new();
+            write(&[Attr { key: "k".into(), value: v.clone() }], &mut got);
+            let want = format!("{{\"k\":{}}}", serde_json::to_string(&to_json(&v)).unwrap());
+            assert_eq!(String::from_utf8(got).unwrap(), want, "{v:?}");
+        }
     }
 
     /// The attributes as text (see [`write`]).

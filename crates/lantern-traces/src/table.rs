@@ -171,6 +171,36 @@ impl Table for Spans {
         schema()
     }
 
+    /// Columns that are nearly constant within a row group (a few bytes once
+    /// dictionary- and run-length-encoded) are not compressed again: compressing a page
+    /// costs a fresh zstd context whatever its size, and would save nothing here.
+    fn writer_props(
+        mut props: lantern_events::parquet::file::properties::WriterPropertiesBuilder,
+        _schema: &SchemaRef,
+        _rows: &[&Span],
+    ) -> lantern_events::parquet::file::properties::WriterPropertiesBuilder {
+        use lantern_events::parquet::basic::Compression;
+        use lantern_events::parquet::schema::types::ColumnPath;
+        for c in [
+            "trace_state",
+            "flags",
+            "service",
+            "kind",
+            "status_code",
+            "status_message",
+            "dropped_attributes",
+            "dropped_events",
+            "dropped_links",
+            "scope_name",
+            "scope_version",
+            "scope_attributes",
+            "resource",
+        ] {
+            props = props.set_column_compression(ColumnPath::new(vec![c.to_string()]), Compression::UNCOMPRESSED);
+        }
+        props
+    }
+
     fn time(s: &Span) -> i64 {
         s.start_ns
     }
