@@ -377,100 +377,70 @@ impl<'de> serde::de::Visitor<'de> for EntrySeed<'_> {
         f.write_str("an entry: [\"<unix nanoseconds>\", \"<line>\", {metadata}]")
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Entry, A::Error> {
-        let t = seq.next_element_seed(TimeSeed)?.flatten();
+        // The time's text goes through the line's buffer too, before the line.
         self.line.clear();
-        let has_line = seq.next_element_seed(LineSeed(&mut *self.line))?.unwrap_or(false);
+        let t = match seq.next_element_seed(ScalarSeed(&mut *self.line))? {
+            Some(Scalar::Text) => self.line.parse().ok(),
+            Some(Scalar::Int(i)) => i,
+            _ => None,
+        };
+        self.line.clear();
+        let has_line = matches!(seq.next_element_seed(ScalarSeed(&mut *self.line))?, Some(Scalar::Text));
         let metadata = seq.next_element::<serde_json::Value>()?.as_ref().map(metadata_of).unwrap_or_default();
         while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
         Ok((t, has_line, metadata))
     }
 }
 
-/// An entry's time: nanoseconds as a string or a number (else none).
-struct TimeSeed;
+/// What an entry's element was: a string (copied into the buffer), an integer (`None`
+/// when it does not fit an `i64`), or anything else (read and dropped).
+enum Scalar {
+    Text,
+    Int(Option<i64>),
+    Other,
+}
 
-impl<'de> serde::de::DeserializeSeed<'de> for TimeSeed {
-    type Value = Option<i64>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<i64>, D::Error> {
+/// Reads one element of an entry as a [`Scalar`], a string into the buffer.
+struct ScalarSeed<'l>(&'l mut String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for ScalarSeed<'_> {
+    type Value = Scalar;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for TimeSeed {
-    type Value = Option<i64>;
+impl<'de> serde::de::Visitor<'de> for ScalarSeed<'_> {
+    type Value = Scalar;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a time in nanoseconds")
+        f.write_str("a string or a number")
     }
-    fn visit_str<E>(self, s: &str) -> Result<Option<i64>, E> {
-        Ok(s.parse().ok())
-    }
-    fn visit_i64<E>(self, i: i64) -> Result<Option<i64>, E> {
-        Ok(Some(i))
-    }
-    fn visit_u64<E>(self, u: u64) -> Result<Option<i64>, E> {
-        Ok(i64::try_from(u).ok())
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Option<i64>, E> {
-        Ok(None)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Option<i64>, E> {
-        Ok(None)
-    }
-    fn visit_unit<E>(self) -> Result<Option<i64>, E> {
-        Ok(None)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Option<i64>, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Option<i64>, A::Error> {
-        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-}
-
-/// An entry's line, copied into the buffer when it is a string (true); anything else
-/// read and dropped (false).
-struct LineSeed<'l>(&'l mut String);
-
-impl<'de> serde::de::DeserializeSeed<'de> for LineSeed<'_> {
-    type Value = bool;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for LineSeed<'_> {
-    type Value = bool;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a line")
-    }
-    fn visit_str<E>(self, s: &str) -> Result<bool, E> {
+    fn visit_str<E>(self, s: &str) -> Result<Scalar, E> {
         self.0.push_str(s);
-        Ok(true)
+        Ok(Scalar::Text)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
+    fn visit_i64<E>(self, i: i64) -> Result<Scalar, E> {
+        Ok(Scalar::Int(Some(i)))
     }
-    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
+    fn visit_u64<E>(self, u: u64) -> Result<Scalar, E> {
+        Ok(Scalar::Int(i64::try_from(u).ok()))
     }
-    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
+    fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
+        Ok(Scalar::Other)
     }
-    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
+    fn visit_f64<E>(self, _: f64) -> Result<Scalar, E> {
+        Ok(Scalar::Other)
     }
-    fn visit_unit<E>(self) -> Result<bool, E> {
-        Ok(false)
+    fn visit_unit<E>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Other)
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
         while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(false)
+        Ok(Scalar::Other)
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
         while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
-        Ok(false)
+        Ok(Scalar::Other)
     }
 }
 

@@ -124,6 +124,39 @@ pub fn time_text(ns: i64, style: u8) -> String {
     }
 }
 
+/// Something worked out once per field name, looked up by the name's pointer (names
+/// are shared between events). Events mostly have the names of the one before in the
+/// same places, so the name at each place last time is checked before the map.
+struct ByName<V> {
+    map: HashMap<*const u8, V, foldhash::fast::RandomState>,
+    last: Vec<(*const u8, V)>,
+}
+
+impl<V> Default for ByName<V> {
+    fn default() -> Self {
+        ByName { map: HashMap::default(), last: Vec::new() }
+    }
+}
+
+impl<V: Copy> ByName<V> {
+    /// The value of name `k` at place `i` of an event; `make` gives it the first time.
+    fn get(&mut self, i: usize, k: &Arc<str>, make: impl FnOnce() -> V) -> V {
+        let p = k.as_ptr();
+        if let Some(&(q, v)) = self.last.get(i) {
+            if q == p {
+                return v;
+            }
+        }
+        let v = *self.map.entry(p).or_insert_with(make);
+        if i < self.last.len() {
+            self.last[i] = (p, v);
+        } else {
+            self.last.push((p, v));
+        }
+        v
+    }
+}
+
 /// Whether a field may be derived from the row: a time field (by its name) or a level.
 #[derive(Clone, Copy)]
 enum Role {
@@ -308,28 +341,14 @@ impl Table for Logs {
         // By name pointer first (names are shared between events), then merged by name.
         // Per name: rows, value types seen, integers, floats.
         type Seen<'a> = (&'a str, usize, u8, usize, usize);
-        let mut by_ptr: HashMap<*const u8, usize, foldhash::fast::RandomState> = HashMap::default();
+        let mut slots: ByName<usize> = ByName::default();
         let mut entries: Vec<Seen> = Vec::new();
-        // Events mostly have the names of the one before in the same places: the entry
-        // of the name at each place last time, checked before a lookup.
-        let mut last: Vec<(*const u8, usize)> = Vec::new();
         for r in rows {
             for (i, (k, v)) in r.fields.iter().enumerate() {
-                let slot = match last.get(i) {
-                    Some(&(p, slot)) if p == k.as_ptr() => slot,
-                    _ => {
-                        let slot = *by_ptr.entry(k.as_ptr()).or_insert_with(|| {
-                            entries.push((&**k, 0, 0, 0, 0));
-                            entries.len() - 1
-                        });
-                        if i < last.len() {
-                            last[i] = (k.as_ptr(), slot);
-                        } else {
-                            last.push((k.as_ptr(), slot));
-                        }
-                        slot
-                    }
-                };
+                let slot = slots.get(i, k, || {
+                    entries.push((&**k, 0, 0, 0, 0));
+                    entries.len() - 1
+                });
                 let e = &mut entries[slot];
                 e.1 += 1;
                 e.2 |= type_bit(v);
@@ -478,10 +497,8 @@ impl Table for Logs {
             Str(StringBuilder),
         }
         let mut index: HashMap<&str, usize, foldhash::fast::RandomState> = HashMap::default();
-        let mut by_ptr: HashMap<*const u8, (Option<usize>, Role), foldhash::fast::RandomState> = HashMap::default();
-        // The names at each place in the event before, with their columns (see
-        // `segment_schema`).
-        let mut last: Vec<(*const u8, (Option<usize>, Role))> = Vec::new();
+        // Each name's column and role.
+        let mut by_name: ByName<(Option<usize>, Role)> = ByName::default();
         let mut builders: Vec<B> = Vec::new();
         for f in schema.fields().iter() {
             let Some(name) = f.name().strip_prefix('.') else { continue };
@@ -528,19 +545,7 @@ impl Table for Logs {
                 for (i, (k, v)) in r.fields.iter().enumerate() {
                     // Names are shared between events: look a name up by its pointer,
                     // by its text only the first time.
-                    let (col, role) = match last.get(i) {
-                        Some(&(p, c)) if p == k.as_ptr() => c,
-                        _ => {
-                            let c =
-                                *by_ptr.entry(k.as_ptr()).or_insert_with(|| (index.get(&**k).copied(), Role::of(k)));
-                            if i < last.len() {
-                                last[i] = (k.as_ptr(), c);
-                            } else {
-                                last.push((k.as_ptr(), c));
-                            }
-                            c
-                        }
-                    };
+                    let (col, role) = by_name.get(i, k, || (index.get(&**k).copied(), Role::of(k)));
                     // A time field that `_time` gives back exactly, or a level that
                     // `_level` does, is not stored again.
                     let style = match role {
