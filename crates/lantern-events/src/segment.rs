@@ -109,7 +109,7 @@ pub fn build<T: Table>(
     let schema = T::segment_schema(rows);
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|e| err(id, e))?))
-        .set_max_row_group_size(opts.row_group_rows.max(1));
+        .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)));
     let props = T::writer_props(props, &schema, rows).build();
     let mut data = Vec::new();
     let mut w = ArrowWriter::try_new(&mut data, schema.clone(), Some(props)).map_err(|e| err(id, e))?;
@@ -209,8 +209,8 @@ impl Segment {
                 }
                 let tail = store.get_range(&path, len - 8..len).await?;
                 let tail: [u8; 8] = tail[..].try_into().map_err(|_| err(id, "short footer"))?;
-                let n =
-                    ParquetMetaDataReader::decode_footer_tail(&tail).map_err(|e| err(id, e))?.metadata_length() as u64;
+                let n = parquet::file::metadata::FooterTail::try_new(&tail).map_err(|e| err(id, e))?.metadata_length()
+                    as u64;
                 if n + 8 > len {
                     return Err(err(id, "footer longer than the file"));
                 }
@@ -545,6 +545,10 @@ fn project(
 /// Which rows of row group `g` pass `filter`, reading only its columns (`cols`; `nulls`
 /// are made as null arrays) and given what its condition is known to say of them, and
 /// what the test found its condition to say of every row (see [`crate::Tested::met`]).
+/// The most bytes an empty dictionary page takes (header and an empty zstd frame); one
+/// holding a value takes more.
+const EMPTY_DICTIONARY: i64 = 24;
+
 fn select(
     id: &str,
     chunks: Ranges,
@@ -563,16 +567,18 @@ fn select(
         // plain pages (too many distinct values) would be built into a dictionary here.
         let rg = footer.metadata().row_group(g);
         let dictionary_coded = |name: &str| {
-            use parquet::basic::{Encoding, PageType};
+            use parquet::basic::Encoding;
             (0..rg.num_columns()).any(|c| {
                 let cc = rg.column(c);
-                let all_pages = cc.page_encoding_stats().is_some_and(|stats| {
-                    stats.iter().all(|p| {
-                        p.page_type == PageType::DICTIONARY_PAGE
-                            || matches!(p.encoding, Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY)
-                    })
-                });
-                cc.column_descr().name() == name && cc.dictionary_page_offset().is_some() && all_pages
+                // The encodings of the data pages, the dictionary page apart.
+                let all_pages = cc
+                    .page_encoding_stats_mask()
+                    .is_some_and(|m| m.is_only(Encoding::RLE_DICTIONARY) || m.is_only(Encoding::PLAIN_DICTIONARY));
+                // A dictionary page of a few bytes is an empty dictionary (a chunk of
+                // nulls): read as a dictionary, each of its rows would be hashed.
+                let dictionary =
+                    cc.dictionary_page_offset().is_some_and(|d| cc.data_page_offset() - d > EMPTY_DICTIONARY);
+                cc.column_descr().name() == name && dictionary && all_pages
             })
         };
         let fields: Vec<Field> = footer

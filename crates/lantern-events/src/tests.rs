@@ -309,3 +309,35 @@ async fn row_groups_a_condition_found_nothing_in_are_not_read_again() {
         assert_eq!(tested.swap(0, Ordering::Relaxed), if cache { 0 } else { 1000 });
     }
 }
+
+#[tokio::test]
+async fn a_filter_asking_for_dictionaries_gets_the_dictionary_coded_columns_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::local(&dir.path().join("data")).unwrap();
+    let opts = Options { row_group_rows: 100, ..Options::default() };
+    let s = EventStore::<Notes>::open(&dir.path().join("log"), store, opts).await.unwrap();
+    // Three distinct texts: the writer codes them with a dictionary.
+    s.append((0..300).map(|i| Note { text: format!("kind {}", i % 3), ..note(1_000 + i as i64, i) }).collect())
+        .unwrap();
+    s.seal().await.unwrap();
+    let types = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = types.clone();
+    let filter = RowFilter {
+        dictionary: true,
+        skip: None,
+        key: None,
+        columns: vec!["text".into()],
+        cheap: None,
+        test: Arc::new(move |b: &RecordBatch, _: Option<&crate::Met>| {
+            seen.lock().unwrap().push(b.column_by_name("text").unwrap().data_type().clone());
+            let keep: BooleanArray = vec![true; b.num_rows()].into();
+            keep.into()
+        }),
+    };
+    assert_eq!(collect(&s, &Scan { filter: Some(filter), ..Scan::all() }).await.len(), 300);
+    let types = types.lock().unwrap();
+    assert_eq!(types.len(), 3);
+    for t in types.iter() {
+        assert!(matches!(t, DataType::Dictionary(_, _)), "{t}");
+    }
+}

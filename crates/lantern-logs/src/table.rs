@@ -427,7 +427,9 @@ impl Table for Logs {
         }
         for f in schema.fields().iter() {
             let Some(name) = f.name().strip_prefix('.') else { continue };
-            if sample.len() >= 64 && present.get(name) == Some(&sample.len()) {
+            // Time and level fields are often the row's time or level, stored as null and
+            // written back: they keep their null counts.
+            if sample.len() >= 64 && present.get(name) == Some(&sample.len()) && matches!(Role::of(name), Role::Other) {
                 props = props.set_column_statistics_enabled(path(f.name()), EnabledStatistics::None);
             }
             match f.data_type() {

@@ -350,7 +350,8 @@ fn search_with(a: &dyn Array, finder: &Finder, after_escape: bool, n: usize, mut
                 at = p + 1;
             }
         }
-        if after_escape {
+        // Most columns hold no byte that JSON escapes: one pass over their text says so.
+        if after_escape && any_escaped(&data[start..end]) {
             for i in 0..n {
                 if s.is_valid(i) && escaped(s.value(i).as_bytes()) {
                     hit(i, false);
@@ -382,6 +383,15 @@ fn search_with(a: &dyn Array, finder: &Finder, after_escape: bool, n: usize, mut
             }
         }
     }
+}
+
+/// Whether any byte of `b` is one JSON escapes (a control byte, `"` or `\\`), tested a
+/// block at a time without branching per byte.
+fn any_escaped(b: &[u8]) -> bool {
+    let escaped = |x: u8| (x < 0x20) | (x == b'"') | (x == b'\\');
+    let mut blocks = b.chunks_exact(64);
+    blocks.by_ref().any(|c| c.iter().fold(false, |acc, &x| acc | escaped(x)))
+        || blocks.remainder().iter().any(|&x| escaped(x))
 }
 
 /// Per row, whether its line holds one of the needles.
@@ -590,6 +600,20 @@ fn json_label(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_bytes_are_found_in_every_block_and_the_remainder() {
+        for len in [0, 1, 63, 64, 65, 200] {
+            assert!(!any_escaped(&vec![b'a'; len]));
+            for at in 0..len {
+                for b in [b'"', b'\\', b'\n', 0x1f] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b;
+                    assert!(any_escaped(&v), "{len} {at} {b}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn needles_inside_one_value_are_known() {
