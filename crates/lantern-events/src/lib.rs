@@ -690,7 +690,9 @@ impl<T: Table> EventStore<T> {
     /// rows: rows in memory go to `row` (newest first), sealed row groups to `batch` as
     /// record batches of those columns (the ones the segment has) whose `time` lies in
     /// the scan's range only as far as the row group's does: `batch` checks times.
-    /// `scan.filter` is not applied here.
+    /// Strings stored with a dictionary come as dictionary arrays (a value is then
+    /// looked at once per row group), the others as plain ones. `scan.filter` is not
+    /// applied here.
     pub async fn scan_columns(
         &self,
         scan: &Scan,

@@ -524,7 +524,7 @@ impl ChunkReader for Ranges {
     }
 }
 
-/// Columns `cols` of row group `g`.
+/// Columns `cols` of row group `g`, strings stored with a dictionary as dictionary arrays.
 fn project(
     id: &str,
     chunks: Ranges,
@@ -532,6 +532,7 @@ fn project(
     g: usize,
     cols: &[usize],
 ) -> Result<Vec<RecordBatch>> {
+    let footer = with_dictionaries(id, footer, g)?;
     let mask = ProjectionMask::leaves(footer.parquet_schema(), cols.iter().copied());
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)
         .with_row_groups(vec![g])
@@ -545,6 +546,45 @@ fn project(
 /// Which rows of row group `g` pass `filter`, reading only its columns (`cols`; `nulls`
 /// are made as null arrays) and given what its condition is known to say of them, and
 /// what the test found its condition to say of every row (see [`crate::Tested::met`]).
+/// The footer with row group `g`'s strings stored with a dictionary read as one: each
+/// distinct value is then tested once (the others stay plain: building a dictionary
+/// would cost more).
+fn with_dictionaries(id: &str, footer: ArrowReaderMetadata, g: usize) -> Result<ArrowReaderMetadata> {
+    use arrow_schema::{DataType, Field, Schema};
+    // Only chunks whose data pages all use the dictionary: one that fell back to
+    // plain pages (too many distinct values) would be built into a dictionary here.
+    let rg = footer.metadata().row_group(g);
+    let dictionary_coded = |name: &str| {
+        use parquet::basic::Encoding;
+        (0..rg.num_columns()).any(|c| {
+            let cc = rg.column(c);
+            // The encodings of the data pages, the dictionary page apart.
+            let all_pages = cc
+                .page_encoding_stats_mask()
+                .is_some_and(|m| m.is_only(Encoding::RLE_DICTIONARY) || m.is_only(Encoding::PLAIN_DICTIONARY));
+            // A dictionary page of a few bytes is an empty dictionary (a chunk of
+            // nulls): read as a dictionary, each of its rows would be hashed.
+            let dictionary = cc.dictionary_page_offset().is_some_and(|d| cc.data_page_offset() - d > EMPTY_DICTIONARY);
+            cc.column_descr().name() == name && dictionary && all_pages
+        })
+    };
+    let fields: Vec<Field> = footer
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 if dictionary_coded(f.name()) => Field::new(
+                f.name(),
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                f.is_nullable(),
+            ),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let opts = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+    ArrowReaderMetadata::try_new(footer.metadata().clone(), opts).map_err(|e| err(id, e))
+}
+
 /// The most bytes an empty dictionary page takes (header and an empty zstd frame); one
 /// holding a value takes more.
 const EMPTY_DICTIONARY: i64 = 24;
@@ -559,46 +599,7 @@ fn select(
     known: Option<crate::Met>,
 ) -> Result<(BooleanArray, Option<crate::Met>)> {
     let mask = ProjectionMask::leaves(footer.parquet_schema(), cols.iter().copied());
-    let footer = if filter.dictionary {
-        // Strings stored with a dictionary are read as one: each distinct value is tested
-        // once (the others stay plain: building a dictionary would cost more).
-        use arrow_schema::{DataType, Field, Schema};
-        // Only chunks whose data pages all use the dictionary: one that fell back to
-        // plain pages (too many distinct values) would be built into a dictionary here.
-        let rg = footer.metadata().row_group(g);
-        let dictionary_coded = |name: &str| {
-            use parquet::basic::Encoding;
-            (0..rg.num_columns()).any(|c| {
-                let cc = rg.column(c);
-                // The encodings of the data pages, the dictionary page apart.
-                let all_pages = cc
-                    .page_encoding_stats_mask()
-                    .is_some_and(|m| m.is_only(Encoding::RLE_DICTIONARY) || m.is_only(Encoding::PLAIN_DICTIONARY));
-                // A dictionary page of a few bytes is an empty dictionary (a chunk of
-                // nulls): read as a dictionary, each of its rows would be hashed.
-                let dictionary =
-                    cc.dictionary_page_offset().is_some_and(|d| cc.data_page_offset() - d > EMPTY_DICTIONARY);
-                cc.column_descr().name() == name && dictionary && all_pages
-            })
-        };
-        let fields: Vec<Field> = footer
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| match f.data_type() {
-                DataType::Utf8 if dictionary_coded(f.name()) => Field::new(
-                    f.name(),
-                    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-                    f.is_nullable(),
-                ),
-                _ => f.as_ref().clone(),
-            })
-            .collect();
-        let opts = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-        ArrowReaderMetadata::try_new(footer.metadata().clone(), opts).map_err(|e| err(id, e))?
-    } else {
-        footer
-    };
+    let footer = if filter.dictionary { with_dictionaries(id, footer, g)? } else { footer };
     let schema = footer.schema().clone();
     // One batch: the row group (the batch size is larger than any group).
     let batch = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)

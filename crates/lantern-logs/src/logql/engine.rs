@@ -315,27 +315,32 @@ async fn count_streams(
             &[col::TIME, col::LABELS, col::LEVEL],
             |r| head.extend(entry_of(pipe, r)),
             |b| {
-                let (Some(t), Some(l)) = (
-                    b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
-                    b.column_by_name(col::LABELS).and_then(|c| c.as_any().downcast_ref::<StringArray>()),
-                ) else {
+                let Some(t) = b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()) else {
                     return;
                 };
-                let lv = b.column_by_name(col::LEVEL).and_then(|c| c.as_any().downcast_ref::<StringArray>());
-                // Rows of one stream come in runs: the last row's series is tried first.
-                let mut last: Option<(&str, &str, Option<usize>)> = None;
+                let (Some(labels), level) = (StrCodes::of(b, col::LABELS), StrCodes::of(b, col::LEVEL)) else {
+                    return;
+                };
+                let label_codes = labels.codes();
+                let level_codes = level.as_ref().map(StrCodes::codes);
+                // A row's series by the codes of its stream's labels and level: each
+                // distinct pair is looked up once per batch.
+                let mut seen: HashMap<(u32, u32), Option<usize>> = HashMap::new();
+                let mut last: Option<((u32, u32), Option<usize>)> = None;
                 for i in 0..b.num_rows() {
                     let ts = t.value(i);
                     if ts < min_t || ts > max_t {
                         continue;
                     }
-                    let lt = l.value(i);
-                    let level = lv.filter(|a| a.is_valid(i)).map_or("", |a| a.value(i));
+                    let code = (label_codes[i], level_codes.as_ref().map_or(0, |l| l[i]));
                     let s = match last {
-                        Some((a, b, s)) if a == lt && b == level => s,
+                        Some((c, s)) if c == code => s,
                         _ => {
-                            let s = slot(&mut series, lt, level);
-                            last = Some((lt, level, s));
+                            let s = *seen.entry(code).or_insert_with(|| {
+                                let lv = level.as_ref().and_then(|l| l.value(i)).unwrap_or("");
+                                slot(&mut series, labels.value(i).unwrap_or(""), lv)
+                            });
+                            last = Some((code, s));
                             s
                         }
                     };
@@ -354,6 +359,56 @@ async fn count_streams(
         return Err(Error::Limit(format!("the query would make more than {MAX_SERIES} series")));
     }
     Ok(out)
+}
+
+/// A string column, plain or dictionary-coded, as a code per row: the dictionary key,
+/// or for plain strings, the row where the run of equal values it is in began.
+enum StrCodes<'a> {
+    Plain(&'a StringArray),
+    Coded(&'a arrow_array::DictionaryArray<arrow_array::types::Int32Type>, &'a StringArray),
+}
+
+impl<'a> StrCodes<'a> {
+    fn of(b: &'a arrow_array::RecordBatch, name: &str) -> Option<StrCodes<'a>> {
+        let c = b.column_by_name(name)?;
+        if let Some(s) = c.as_any().downcast_ref::<StringArray>() {
+            return Some(StrCodes::Plain(s));
+        }
+        let d = c.as_any().downcast_ref::<arrow_array::DictionaryArray<arrow_array::types::Int32Type>>()?;
+        Some(StrCodes::Coded(d, d.values().as_any().downcast_ref::<StringArray>()?))
+    }
+
+    /// Each row's code: rows with equal codes hold equal values (a null is `u32::MAX`).
+    fn codes(&self) -> Vec<u32> {
+        match self {
+            StrCodes::Coded(d, _) => {
+                (0..d.len()).map(|i| if d.is_valid(i) { d.keys().value(i) as u32 } else { u32::MAX }).collect()
+            }
+            StrCodes::Plain(s) => {
+                // The row where the run of equal values began (a value is compared with
+                // the one before it only).
+                let mut start = 0;
+                (0..s.len())
+                    .map(|i| {
+                        if !s.is_valid(i) {
+                            return u32::MAX;
+                        }
+                        if i == 0 || !s.is_valid(i - 1) || s.value(i - 1) != s.value(i) {
+                            start = i as u32;
+                        }
+                        start
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn value(&self, i: usize) -> Option<&'a str> {
+        match self {
+            StrCodes::Plain(s) => s.is_valid(i).then(|| s.value(i)),
+            StrCodes::Coded(d, v) => d.is_valid(i).then(|| v.value(d.keys().value(i) as usize)),
+        }
+    }
 }
 
 fn range_value(func: RangeFn, w: &[(i64, f64)], range_s: f64, param: Option<f64>) -> Option<f64> {

@@ -244,6 +244,19 @@ async fn sealed_rows_answer_as_rows_in_memory_do() {
     for q in metric {
         cases.push(("instant 2026-02-11T19:30:00Z".to_string(), q));
     }
+    // Bare selectors are counted from the streams' and levels' columns (row groups
+    // partly inside a window) or the row groups' summaries (wholly inside).
+    for q in [
+        r#"sum by (level) (count_over_time({service=~".+"}[1h]))"#,
+        r#"count_over_time({service=~".+"}[1h])"#,
+        r#"sum by (level) (count_over_time({service=~".+"}[5s]))"#,
+        r#"rate({service=~".+"}[10s])"#,
+        r#"sum by (error_code) (count_over_time({service=~".+"}[20s]))"#,
+    ] {
+        cases.push(("instant 2026-02-11T19:30:00Z".to_string(), q));
+        cases.push(("instant 2026-02-11T19:00:05Z".to_string(), q));
+        cases.push(("range 2026-02-11T19:00:00Z 2026-02-11T19:01:00Z 3s".to_string(), q));
+    }
     let mut before = Vec::new();
     for (h, q) in &cases {
         before.push(answer(&store, h, q).await);
