@@ -621,6 +621,11 @@ impl Config {
             retention_age: (!t.retention_time.0.is_zero()).then_some(t.retention_time.0),
             retention_bytes: (t.retention_size.0 != 0).then_some(t.retention_size.0),
             condition_cache_bytes: usize::try_from(t.condition_cache_size.0).unwrap_or(usize::MAX),
+            // Row groups of 16384 spans in pages of 4096: a quarter of the column chunks
+            // (each a new zstd context) of groups of 4096, while a trace's rows still
+            // decompress one page of each column. On 3M spans: searches a third faster,
+            // trace by ID unchanged, 3% less disk; groups of 65536 made lookups slower.
+            row_group_rows: 16_384,
             ..lantern_events::Options::default()
         }
     }
