@@ -543,9 +543,6 @@ fn project(
     reader.map(|b| b.map_err(|e| err(id, e))).collect()
 }
 
-/// Which rows of row group `g` pass `filter`, reading only its columns (`cols`; `nulls`
-/// are made as null arrays) and given what its condition is known to say of them, and
-/// what the test found its condition to say of every row (see [`crate::Tested::met`]).
 /// The footer with row group `g`'s strings stored with a dictionary read as one: each
 /// distinct value is then tested once (the others stay plain: building a dictionary
 /// would cost more).
@@ -589,6 +586,9 @@ fn with_dictionaries(id: &str, footer: ArrowReaderMetadata, g: usize) -> Result<
 /// holding a value takes more.
 const EMPTY_DICTIONARY: i64 = 24;
 
+/// Which rows of row group `g` pass `filter`, reading only its columns (`cols`; `nulls`
+/// are made as null arrays) and given what its condition is known to say of them, and
+/// what the test found its condition to say of every row (see [`crate::Tested::met`]).
 fn select(
     id: &str,
     chunks: Ranges,
