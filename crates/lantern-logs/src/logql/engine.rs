@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use std::sync::atomic::AtomicI64;
 
-use arrow_array::{Array, Int64Array, StringArray};
+use arrow_array::{Array, Int64Array};
 use lantern_events::{FirstRows, Scan};
 use lantern_logql::{AggOp, BinOp, Expr, Grouping, LogExpr, RangeFn, VectorMatching};
 
 use super::pipeline::{Entry, Labels, Pipeline};
-use super::scan::{scan_of, SureCounts};
+use super::scan::{scan_of, Codes, SureCounts};
 use crate::error::Error;
 use crate::model::LogRow;
 use crate::store::{LogStore, Order};
@@ -318,11 +318,12 @@ async fn count_streams(
                 let Some(t) = b.column_by_name(col::TIME).and_then(|c| c.as_any().downcast_ref::<Int64Array>()) else {
                     return;
                 };
-                let (Some(labels), level) = (StrCodes::of(b, col::LABELS), StrCodes::of(b, col::LEVEL)) else {
+                let Some(labels_column) = b.column_by_name(col::LABELS) else {
                     return;
                 };
-                let label_codes = labels.codes();
-                let level_codes = level.as_ref().map(StrCodes::codes);
+                let rows: Vec<usize> = (0..b.num_rows()).collect();
+                let labels = Codes::of(Some(labels_column), &rows);
+                let level = Codes::of(b.column_by_name(col::LEVEL), &rows);
                 // A row's series by the codes of its stream's labels and level: each
                 // distinct pair is looked up once per batch.
                 let mut seen: HashMap<(u32, u32), Option<usize>> = HashMap::new();
@@ -332,13 +333,13 @@ async fn count_streams(
                     if ts < min_t || ts > max_t {
                         continue;
                     }
-                    let code = (label_codes[i], level_codes.as_ref().map_or(0, |l| l[i]));
+                    let code = (labels.codes[i], level.codes[i]);
                     let s = match last {
                         Some((c, s)) if c == code => s,
                         _ => {
                             let s = *seen.entry(code).or_insert_with(|| {
-                                let lv = level.as_ref().and_then(|l| l.value(i)).unwrap_or("");
-                                slot(&mut series, labels.value(i).unwrap_or(""), lv)
+                                let (lt, lv) = (labels.value(code.0).unwrap_or(""), level.value(code.1).unwrap_or(""));
+                                slot(&mut series, lt, lv)
                             });
                             last = Some((code, s));
                             s
@@ -359,56 +360,6 @@ async fn count_streams(
         return Err(Error::Limit(format!("the query would make more than {MAX_SERIES} series")));
     }
     Ok(out)
-}
-
-/// A string column, plain or dictionary-coded, as a code per row: the dictionary key,
-/// or for plain strings, the row where the run of equal values it is in began.
-enum StrCodes<'a> {
-    Plain(&'a StringArray),
-    Coded(&'a arrow_array::DictionaryArray<arrow_array::types::Int32Type>, &'a StringArray),
-}
-
-impl<'a> StrCodes<'a> {
-    fn of(b: &'a arrow_array::RecordBatch, name: &str) -> Option<StrCodes<'a>> {
-        let c = b.column_by_name(name)?;
-        if let Some(s) = c.as_any().downcast_ref::<StringArray>() {
-            return Some(StrCodes::Plain(s));
-        }
-        let d = c.as_any().downcast_ref::<arrow_array::DictionaryArray<arrow_array::types::Int32Type>>()?;
-        Some(StrCodes::Coded(d, d.values().as_any().downcast_ref::<StringArray>()?))
-    }
-
-    /// Each row's code: rows with equal codes hold equal values (a null is `u32::MAX`).
-    fn codes(&self) -> Vec<u32> {
-        match self {
-            StrCodes::Coded(d, _) => {
-                (0..d.len()).map(|i| if d.is_valid(i) { d.keys().value(i) as u32 } else { u32::MAX }).collect()
-            }
-            StrCodes::Plain(s) => {
-                // The row where the run of equal values began (a value is compared with
-                // the one before it only).
-                let mut start = 0;
-                (0..s.len())
-                    .map(|i| {
-                        if !s.is_valid(i) {
-                            return u32::MAX;
-                        }
-                        if i == 0 || !s.is_valid(i - 1) || s.value(i - 1) != s.value(i) {
-                            start = i as u32;
-                        }
-                        start
-                    })
-                    .collect()
-            }
-        }
-    }
-
-    fn value(&self, i: usize) -> Option<&'a str> {
-        match self {
-            StrCodes::Plain(s) => s.is_valid(i).then(|| s.value(i)),
-            StrCodes::Coded(d, v) => d.is_valid(i).then(|| v.value(d.keys().value(i) as usize)),
-        }
-    }
 }
 
 fn range_value(func: RangeFn, w: &[(i64, f64)], range_s: f64, param: Option<f64>) -> Option<f64> {

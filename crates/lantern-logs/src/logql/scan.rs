@@ -79,13 +79,13 @@ const KEY: usize = 2 + super::prefilter::MAX_LABELS;
 
 /// A string column's values as numbers (0 for null, else 1 + the value's index in
 /// `values`), for some rows (`codes[j]` is row `rows[j]`'s).
-struct Codes<'a> {
-    codes: Vec<u32>,
+pub(super) struct Codes<'a> {
+    pub(super) codes: Vec<u32>,
     values: Vec<&'a str>,
 }
 
 impl<'a> Codes<'a> {
-    fn of(a: Option<&'a Arc<dyn Array>>, rows: &[usize]) -> Codes<'a> {
+    pub(super) fn of(a: Option<&'a Arc<dyn Array>>, rows: &[usize]) -> Codes<'a> {
         let mut c = Codes { codes: vec![0; rows.len()], values: Vec::new() };
         let Some(a) = a else { return c };
         if let Some(d) = a.as_dictionary_opt::<Int32Type>() {
@@ -112,7 +112,7 @@ impl<'a> Codes<'a> {
         c
     }
 
-    fn value(&self, code: u32) -> Option<&'a str> {
+    pub(super) fn value(&self, code: u32) -> Option<&'a str> {
         code.checked_sub(1).and_then(|j| self.values.get(j as usize)).copied()
     }
 }
