@@ -114,8 +114,12 @@ pub trait Table: Send + Sync + 'static {
     /// Index keys of the row (see [`bloom::key`]): a query naming keys skips row groups
     /// (and so segments) whose filter lacks any of them.
     fn keys(row: &Self::Row, out: &mut Vec<u64>);
-    /// Bits per distinct key in the row-group filters (see [`bloom::Bloom::with_bits`]).
+    /// Bits per distinct key in the filters (see [`bloom::Bloom::with_bits`]).
     const BLOOM_BITS_PER_KEY: usize = 10;
+    /// Rows per filter: a row group's index keys are kept per page of this many rows
+    /// (as many as its Parquet pages hold, so the pages of a needle's rows are the only
+    /// ones read); 0 keeps one filter per row group.
+    const FILTER_PAGE_ROWS: usize = 0;
     /// Index keys of a row group's rows (duplicates allowed): [`Table::keys`] of each
     /// unless the table knows a cheaper way (rows sharing values).
     fn group_keys(rows: &[&Self::Row], out: &mut Vec<u64>) {
@@ -198,7 +202,9 @@ pub struct RowFilter {
     /// [`Met`]): what it says of each row of a row group is remembered under this key
     /// (sealed rows never change). A later scan with the same key skips a group in
     /// which no row meets it, and, with `cheap`, reads only those columns of the others
-    /// and hands the test what was remembered.
+    /// and hands the test what was remembered. A row meeting it has the scan's index
+    /// keys (`keys`, one of `any_keys`, and passes `groups`): the rows of a page whose
+    /// filter lacks them are remembered as not meeting it.
     pub key: Option<u64>,
     /// The columns the test reads besides its condition's (say, the time, to count rows
     /// by): given a remembered [`Met`], the test must need no others.
@@ -663,8 +669,8 @@ impl<T: Table> EventStore<T> {
             by_age
                 .into_iter()
                 .enumerate()
+                // (Segments whose pages' filters rule the scan out read nothing.)
                 .filter(|(_, s)| s.info.max_t >= scan.min_t && s.info.min_t <= scan.max_t)
-                .filter(|(_, s)| s.groups.iter().any(|g| scan.group_may_match(g)))
                 .map(|(i, s)| ((1u64 << 62) + ((i as u64) << 40), s.clone()))
                 .collect()
         };

@@ -1,7 +1,10 @@
 //! Sealed segments: `<table>/<id>/data.parquet` and the sidecar `<table>/<id>/meta`
-//! (written last: a segment without it is half-written). The sidecar is `LEVM2`, a
-//! `u32 LE` length, that many bytes of JSON ([`SegmentInfo`]), then per row group a
-//! `u32 LE` length and that Bloom filter (over the group's index keys).
+//! (written last: a segment without it is half-written). The sidecar is `LEVM3`, a
+//! `u32 LE` length, that many bytes of JSON ([`SegmentInfo`]), then per row group the
+//! `u32 LE` number of its pages and per page its oldest and newest row time (`i64 LE`
+//! ns), a `u32 LE` length and that Bloom filter (over the index keys of the page's
+//! rows). `LEVM2` sidecars (older segments) hold one filter per row group, without
+//! times or counts.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -10,12 +13,12 @@ use arrow_array::{Array, BooleanArray, RecordBatch};
 use bytes::{Buf, Bytes};
 use lantern_objstore::Store;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{ChunkReader, Length};
 use serde::{Deserialize, Serialize};
@@ -24,7 +27,9 @@ use crate::bloom::Bloom;
 use crate::cache::{Budget, Known, Remembered, RowSet};
 use crate::{Error, Options, Result, RowFilter, Scan, Table};
 
-const MAGIC: &[u8] = b"LEVM2";
+const MAGIC: &[u8] = b"LEVM3";
+/// The sidecars of segments written before filters were kept per page.
+const MAGIC_V2: &[u8] = b"LEVM2";
 
 /// What the sidecar says of a segment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +52,10 @@ pub struct SegmentInfo {
     /// Per row group, its oldest and newest row time (ns).
     #[serde(default)]
     pub group_times: Vec<[i64; 2]>,
+    /// Rows per filter page (see [`Table::FILTER_PAGE_ROWS`]; 0: one filter per row
+    /// group).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub page_rows: u64,
     /// Per row group, the table's summary of it (empty when the table keeps none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_summaries: Vec<serde_json::Value>,
@@ -54,13 +63,17 @@ pub struct SegmentInfo {
     pub summary: serde_json::Value,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// A segment as the store keeps it in memory: its sidecar, and the Parquet footer once
 /// a query has read it.
 pub struct Segment {
     /// The sidecar's fields.
     pub info: SegmentInfo,
-    /// Per row group, the filter over its rows' index keys.
-    pub groups: Vec<Bloom>,
+    /// Per row group, what is known of each page of its rows.
+    pub groups: Vec<Vec<PageFilter>>,
     footer: tokio::sync::OnceCell<ArrowReaderMetadata>,
     /// What filters' conditions say of the rows of its row groups (`None`: not kept).
     known: Option<Remembered>,
@@ -69,8 +82,18 @@ pub struct Segment {
 /// A segment built in memory, not yet written.
 pub struct Built {
     info: SegmentInfo,
-    groups: Vec<Bloom>,
+    groups: Vec<Vec<PageFilter>>,
     data: Vec<u8>,
+}
+
+/// What the sidecar keeps of a page of a row group's rows (see
+/// [`Table::FILTER_PAGE_ROWS`]; the whole group in older segments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageFilter {
+    /// Oldest and newest row time (ns).
+    pub times: [i64; 2],
+    /// The filter over the rows' index keys.
+    pub keys: Bloom,
 }
 
 fn err(id: &str, m: impl std::fmt::Display) -> Error {
@@ -92,19 +115,29 @@ pub fn build<T: Table>(
     let mut group_times = Vec::new();
     let mut group_summaries = Vec::new();
     let mut keys = Vec::new();
+    let page_rows = match T::FILTER_PAGE_ROWS {
+        0 => group_rows,
+        n => n.min(group_rows),
+    };
     for chunk in all.chunks(group_rows) {
         let times = chunk.iter().map(|r| T::time(r));
         group_times.push([times.clone().min().unwrap_or(0), times.max().unwrap_or(0)]);
         group_summaries.push(T::summarize_group(chunk).unwrap_or(serde_json::Value::Null));
-        keys.clear();
-        T::group_keys(chunk, &mut keys);
-        keys.sort_unstable();
-        keys.dedup();
-        let mut bloom = Bloom::with_bits(keys.len(), T::BLOOM_BITS_PER_KEY);
-        for k in &keys {
-            bloom.insert(*k);
+        let mut pages = Vec::with_capacity(chunk.len().div_ceil(page_rows));
+        for page in chunk.chunks(page_rows) {
+            keys.clear();
+            T::group_keys(page, &mut keys);
+            keys.sort_unstable();
+            keys.dedup();
+            let mut bloom = Bloom::with_bits(keys.len(), T::BLOOM_BITS_PER_KEY);
+            for k in &keys {
+                bloom.insert(*k);
+            }
+            let times = page.iter().map(|r| T::time(r));
+            let times = [times.clone().min().unwrap_or(0), times.max().unwrap_or(0)];
+            pages.push(PageFilter { times, keys: bloom });
         }
-        groups.push(bloom);
+        groups.push(pages);
     }
     let schema = T::segment_schema(rows);
     let props = WriterProperties::builder()
@@ -131,6 +164,7 @@ pub fn build<T: Table>(
         bytes: 0,
         data_len: 0,
         log_upto,
+        page_rows: if page_rows < group_rows { page_rows as u64 } else { 0 },
         group_times,
         group_summaries,
         summary: T::summarize(rows),
@@ -138,18 +172,55 @@ pub fn build<T: Table>(
     Ok(Built { info, groups, data })
 }
 
-fn sidecar(info: &SegmentInfo, groups: &[Bloom]) -> Result<Vec<u8>> {
+/// Bytes the pages' times and filters take in the sidecar.
+fn filter_bytes(groups: &[Vec<PageFilter>]) -> usize {
+    groups.iter().map(|pages| 4 + pages.iter().map(|p| 20 + p.keys.len_bytes()).sum::<usize>()).sum()
+}
+
+fn sidecar(info: &SegmentInfo, groups: &[Vec<PageFilter>]) -> Result<Vec<u8>> {
     let json = serde_json::to_vec(info).map_err(|e| err(&info.id, e))?;
-    let mut out =
-        Vec::with_capacity(MAGIC.len() + 4 + json.len() + groups.iter().map(|b| 4 + b.len_bytes()).sum::<usize>());
+    let mut out = Vec::with_capacity(MAGIC.len() + 4 + json.len() + filter_bytes(groups));
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(json.len() as u32).to_le_bytes());
     out.extend_from_slice(&json);
-    for b in groups {
-        out.extend_from_slice(&(b.len_bytes() as u32).to_le_bytes());
-        out.extend_from_slice(&b.to_bytes());
+    for pages in groups {
+        out.extend_from_slice(&(pages.len() as u32).to_le_bytes());
+        for p in pages {
+            out.extend_from_slice(&p.times[0].to_le_bytes());
+            out.extend_from_slice(&p.times[1].to_le_bytes());
+            out.extend_from_slice(&(p.keys.len_bytes() as u32).to_le_bytes());
+            out.extend_from_slice(&p.keys.to_bytes());
+        }
     }
     Ok(out)
+}
+
+/// The pages after a sidecar's JSON: per row group its pages' times and filters
+/// (`pages`: a count before each group's), or one filter per group (its times then
+/// taken from `info`).
+fn read_filters(mut rest: &[u8], pages: bool, info: &SegmentInfo) -> Option<Vec<Vec<PageFilter>>> {
+    fn take<const N: usize>(rest: &mut &[u8]) -> Option<[u8; N]> {
+        let b = rest.get(..N)?.try_into().ok()?;
+        *rest = &rest[N..];
+        Some(b)
+    }
+    let mut groups = Vec::new();
+    while !rest.is_empty() {
+        let count = if pages { u32::from_le_bytes(take(&mut rest)?) as usize } else { 1 };
+        let mut group = Vec::with_capacity(count.min(1 << 16));
+        for _ in 0..count {
+            let times = match pages {
+                true => [i64::from_le_bytes(take(&mut rest)?), i64::from_le_bytes(take(&mut rest)?)],
+                false => info.group_times.get(groups.len()).copied().unwrap_or([info.min_t, info.max_t]),
+            };
+            let len = u32::from_le_bytes(take(&mut rest)?) as usize;
+            let keys = Bloom::from_bytes(rest.get(..len)?)?;
+            rest = &rest[len..];
+            group.push(PageFilter { times, keys });
+        }
+        groups.push(group);
+    }
+    Some(groups)
 }
 
 impl Segment {
@@ -161,7 +232,7 @@ impl Segment {
         b.info.data_len = data_len;
         store.put(&format!("{table}/{id}/data.parquet"), Bytes::from(b.data)).await?;
         // The sidecar's own size is counted approximately (its JSON holds the total).
-        b.info.bytes = data_len + b.groups.iter().map(|g| 4 + g.len_bytes() as u64).sum::<u64>() + 256;
+        b.info.bytes = data_len + filter_bytes(&b.groups) as u64 + 256;
         let meta = sidecar(&b.info, &b.groups)?;
         store.put(&format!("{table}/{id}/meta"), Bytes::from(meta)).await?;
         Ok(Segment { info: b.info, groups: b.groups, footer: Default::default(), known: cache.map(Remembered::new) })
@@ -176,20 +247,15 @@ impl Segment {
         }
         let b = store.get(&path).await?;
         let bad = || err(id, "sidecar is damaged");
-        if b.len() < MAGIC.len() + 4 || &b[..MAGIC.len()] != MAGIC {
+        let paged = b.starts_with(MAGIC);
+        if b.len() < MAGIC.len() + 4 || !(paged || b.starts_with(MAGIC_V2)) {
             return Err(bad());
         }
         let n = u32::from_le_bytes(b[MAGIC.len()..MAGIC.len() + 4].try_into().map_err(|_| bad())?) as usize;
         let start = MAGIC.len() + 4;
         let json = b.get(start..start + n).ok_or_else(bad)?;
         let info: SegmentInfo = serde_json::from_slice(json).map_err(|e| err(id, e))?;
-        let mut rest = &b[start + n..];
-        let mut groups = Vec::new();
-        while !rest.is_empty() {
-            let len = u32::from_le_bytes(rest.get(..4).and_then(|x| x.try_into().ok()).ok_or_else(bad)?) as usize;
-            groups.push(Bloom::from_bytes(rest.get(4..4 + len).ok_or_else(bad)?).ok_or_else(bad)?);
-            rest = &rest[4 + len..];
-        }
+        let groups = read_filters(&b[start + n..], paged, &info).ok_or_else(bad)?;
         Ok(Some(Segment { info, groups, footer: Default::default(), known: cache.map(Remembered::new) }))
     }
 
@@ -216,6 +282,22 @@ impl Segment {
                 }
                 let meta = store.get_range(&path, len - 8 - n..len - 8).await?;
                 let meta = ParquetMetaDataReader::decode_metadata(&meta).map_err(|e| err(id, e))?;
+                // The pages' places (the offset index, before the footer): a read of a few
+                // rows fetches their pages alone.
+                let range = (0..meta.num_row_groups())
+                    .flat_map(|g| meta.row_group(g).columns().iter().filter_map(|c| c.offset_index_range()))
+                    .reduce(|a, b| a.start.min(b.start)..a.end.max(b.end));
+                let meta = match range {
+                    Some(r) if r.end <= len => {
+                        let index = Ranges { len, parts: vec![(r.start, store.get_range(&path, r).await?)] };
+                        let mut reader = ParquetMetaDataReader::new_with_metadata(meta)
+                            .with_column_index_policy(PageIndexPolicy::Skip)
+                            .with_offset_index_policy(PageIndexPolicy::Optional);
+                        reader.read_page_indexes_sized(&index, len).map_err(|e| err(id, e))?;
+                        reader.finish().map_err(|e| err(id, e))?
+                    }
+                    _ => meta,
+                };
                 ArrowReaderMetadata::try_new(Arc::new(meta), ArrowReaderOptions::new()).map_err(|e| err(id, e))
             })
             .await
@@ -226,14 +308,38 @@ impl Segment {
         self.footer::<T>(store).await.map(|_| ())
     }
 
-    /// Whether the scan may want rows of row group `g`: by its time range and filter.
+    /// Whether the scan may want rows of row group `g`: by its time range and filters.
     fn group_selected(&self, g: usize, scan: &Scan) -> bool {
+        self.picked(g, scan).is_some()
+    }
+
+    /// Which pages of row group `g` the scan may want rows of, by its time range, the
+    /// filters of the group's pages and what is remembered of it: `None` when none.
+    fn picked(&self, g: usize, scan: &Scan) -> Option<Pages> {
         let times = self.info.group_times.get(g);
         let times_ok = times.is_none_or(|[lo, hi]| *hi >= scan.min_t && *lo <= scan.max_t);
         // A group the caller counts from its summary.
         let summarized = self.info.group_summaries.get(g).is_some_and(|s| !s.is_null())
             && scan.skip_within.zip(times).is_some_and(|((a, b), [lo, hi])| *lo >= a && *hi <= b);
-        times_ok && !summarized && self.groups.get(g).is_none_or(|b| scan.group_may_match(b)) && !self.missed(g, scan)
+        if !times_ok || summarized || self.missed(g, scan) {
+            return None;
+        }
+        let Some(pages) = self.groups.get(g) else { return Some(None) };
+        // Pages in the time range whose filter may hold a wanted row; and whether each
+        // page left out was left out by its filter (then no row of it meets the scan's
+        // filter's condition either, which is what is remembered of it).
+        let (mut marks, mut keyed) = (Vec::with_capacity(pages.len()), true);
+        for p in pages {
+            let keys = scan.group_may_match(&p.keys);
+            let times = p.times[1] >= scan.min_t && p.times[0] <= scan.max_t;
+            marks.push(times && keys);
+            keyed &= times || !keys;
+        }
+        match (marks.iter().any(|&m| m), marks.iter().all(|&m| m)) {
+            (false, _) => None,
+            (true, true) => Some(None),
+            (true, false) => Some(Some(PageMarks { marks, rows: self.info.page_rows as usize, keyed })),
+        }
     }
 
     /// What the scan's filter's condition is known to say of row group `g`.
@@ -284,8 +390,9 @@ impl Segment {
         Ok(())
     }
 
-    /// Step 1 of reading row group `g`: its filter columns for every row, and which rows
-    /// pass (`None` when none does); the bytes fetched are kept for step 2.
+    /// Step 1 of reading row group `g`: its filter columns for every row of the pages
+    /// read, and which rows pass (`None` when none does); the bytes fetched are kept
+    /// for step 2.
     #[allow(clippy::type_complexity)] // (selection, fetched byte ranges)
     async fn filter_group<T: Table>(
         &self,
@@ -293,10 +400,14 @@ impl Segment {
         scan: &Scan,
         footer: &ArrowReaderMetadata,
         g: usize,
+        pages: Pages,
     ) -> Result<Option<(Option<BooleanArray>, Vec<(u64, Bytes)>)>> {
-        let Some(f) = scan.filter.as_ref() else { return Ok(Some((None, Vec::new()))) };
-        let schema = footer.parquet_schema();
         let rg = footer.metadata().row_group(g);
+        let n = rg.num_rows() as usize;
+        // Rows not tested: every row of the pages read.
+        let untested = |pages: &Pages| Ok(Some((pages.as_ref().map(|p| p.mask(n)), Vec::new())));
+        let Some(f) = scan.filter.as_ref() else { return untested(&pages) };
+        let schema = footer.parquet_schema();
         // What the condition said of these rows before: then only the test's other
         // columns are read.
         let known = self.known(g, scan).filter(|k| k.n as i64 == rg.num_rows());
@@ -305,7 +416,7 @@ impl Segment {
                 (0..schema.num_columns()).filter(|&c| cheap.iter().any(|n| n == schema.column(c).name())).collect();
             if !cols.is_empty() {
                 let met = crate::Met { rows: k.rows.unpack(k.n), sure: k.sure.unpack(k.n) };
-                return self.test_group::<T>(store, footer, g, cols, f, Some(met)).await;
+                return self.test_group::<T>(store, footer, g, cols, f, Some(met), pages).await;
             }
         }
         // A filter none of whose columns the segment has cannot be run (it would not
@@ -316,20 +427,27 @@ impl Segment {
                 let name = column.name();
                 let wanted = f.columns.iter().any(|n| n == name || (n == ".*" && name.starts_with('.')));
                 let text = column.physical_type() == parquet::basic::Type::BYTE_ARRAY;
-                let skipped = || f.skip.as_ref().zip(self.groups.get(g)).is_some_and(|(skip, b)| skip(b, name, text));
+                // Skipped when the filter of every page read shows it need not be.
+                let skipped = || {
+                    f.skip.as_ref().zip(self.groups.get(g)).is_some_and(|(skip, filters)| {
+                        let read = |p: &usize| pages.as_ref().is_none_or(|m| m.marks.get(*p).copied().unwrap_or(true));
+                        (0..filters.len()).filter(read).all(|p| skip(&filters[p].keys, name, text))
+                    })
+                };
                 wanted && !skipped()
             })
             .collect();
         if cols.is_empty() {
-            return Ok(Some((None, Vec::new())));
+            return untested(&pages);
         }
-        self.test_group::<T>(store, footer, g, cols, f, None).await
+        self.test_group::<T>(store, footer, g, cols, f, None, pages).await
     }
 
-    /// Reads columns `cols` of row group `g` and tests them with the filter (given what
-    /// its condition is known to say of them, if it is); remembers what the test found
-    /// its condition to say.
+    /// Reads columns `cols` of row group `g` (of the rows of `pages`) and tests them
+    /// with the filter (given what its condition is known to say of the group's rows,
+    /// if it is); remembers what the test found its condition to say of every row.
     #[allow(clippy::type_complexity)] // (selection, fetched byte ranges)
+    #[allow(clippy::too_many_arguments)]
     async fn test_group<T: Table>(
         &self,
         store: &Store,
@@ -338,17 +456,22 @@ impl Segment {
         cols: Vec<usize>,
         f: &RowFilter,
         known: Option<crate::Met>,
+        pages: Pages,
     ) -> Result<Option<(Option<BooleanArray>, Vec<(u64, Bytes)>)>> {
         let rg = footer.metadata().row_group(g);
         let (read, nulls) = split_null(rg, cols);
-        let ranges: Vec<std::ops::Range<u64>> = read.iter().map(|&c| chunk_range(rg, c)).collect();
+        let n = rg.num_rows() as usize;
+        let ranges = match &pages {
+            Some(p) => page_ranges(footer, g, &read, &p.mask(n), &[]),
+            None => read.iter().map(|&c| chunk_range(rg, c)).collect(),
+        };
         let parts = store.get_ranges(&self.data_path::<T>(), &ranges).await?;
         let fetched: Vec<(u64, Bytes)> = ranges.iter().map(|r| r.start).zip(parts).collect();
         let chunks = Ranges { len: self.info.data_len, parts: fetched.clone() };
         let (id, footer, f) = (self.info.id.clone(), footer.clone(), f.clone());
         let (key, fresh) = (f.key, known.is_none());
         let (mask, met) =
-            tokio::task::spawn_blocking(move || select(&id, chunks, footer, g, (&read, &nulls), &f, known))
+            tokio::task::spawn_blocking(move || select(&id, chunks, footer, g, (&read, &nulls), &f, known, pages))
                 .await
                 .map_err(|e| Error::Task(e.to_string()))??;
         if let Some(((k, r), met)) = key.zip(self.known.as_ref()).zip(met).filter(|_| fresh) {
@@ -375,10 +498,11 @@ impl Segment {
         use futures::StreamExt;
         let footer = self.footer::<T>(store).await?.clone();
         let meta = footer.metadata().clone();
-        let mut groups: Vec<usize> = (0..meta.num_row_groups()).filter(|&g| self.group_selected(g, scan)).collect();
+        let mut groups: Vec<(usize, Pages)> =
+            (0..meta.num_row_groups()).filter_map(|g| self.picked(g, scan).map(|p| (g, p))).collect();
         let times = |g: usize| self.info.group_times.get(g).copied().unwrap_or([self.info.min_t, self.info.max_t]);
         if let Some(f) = &scan.first {
-            groups.sort_by_key(|&g| f.best(times(g)[0], times(g)[1]));
+            groups.sort_by_key(|(g, _)| f.best(times(*g)[0], times(*g)[1]));
         }
         // The columns step 2 decodes (`None`: all), the same for every group.
         let schema = footer.parquet_schema();
@@ -389,7 +513,7 @@ impl Segment {
         // Step 1 (the filter's columns, for every row) runs for the next group while this
         // one is decoded and visited: two groups at a time.
         let mut filtered = futures::stream::iter(groups)
-            .map(|g| {
+            .map(|(g, pages)| {
                 let footer = footer.clone();
                 async move {
                     // A group that can no longer hold a wanted row (the bar rose while
@@ -397,7 +521,7 @@ impl Segment {
                     if scan.first.as_ref().is_some_and(|f| f.skips(times(g)[0], times(g)[1])) {
                         return Ok((g, None));
                     }
-                    self.filter_group::<T>(store, scan, &footer, g).await.map(|r| (g, r))
+                    self.filter_group::<T>(store, scan, &footer, g, pages).await.map(|r| (g, r))
                 }
             })
             .buffered(2);
@@ -409,11 +533,15 @@ impl Segment {
             let rg = meta.row_group(g);
             let path = self.data_path::<T>();
             let (read, nulls) = split_null(rg, columns.clone().unwrap_or_else(|| (0..schema.num_columns()).collect()));
-            let rest: Vec<std::ops::Range<u64>> = read
-                .iter()
-                .map(|&c| chunk_range(rg, c))
-                .filter(|r| !fetched.iter().any(|(s, _)| *s == r.start))
-                .collect();
+            let rest: Vec<std::ops::Range<u64>> = match &selection {
+                // The pages holding selected rows.
+                Some(m) => page_ranges(&footer, g, &read, m, &fetched),
+                None => read
+                    .iter()
+                    .map(|&c| chunk_range(rg, c))
+                    .filter(|r| !fetched.iter().any(|(s, b)| *s <= r.start && r.end <= s + b.len() as u64))
+                    .collect(),
+            };
             let parts = store.get_ranges(&path, &rest).await?;
             fetched.extend(rest.iter().map(|r| r.start).zip(parts));
             let chunks = Ranges { len: self.info.data_len, parts: fetched };
@@ -434,6 +562,103 @@ impl Segment {
             }
         }
         Ok(ControlFlow::Continue(()))
+    }
+}
+
+/// The pages of a row group a scan reads: `None` every one.
+type Pages = Option<PageMarks>;
+
+/// Which pages of a row group are read (whether each may hold a wanted row), of `rows`
+/// rows apiece, and whether every page not read was left out by its filter (by the
+/// scan's keys, which every row meeting the filter's condition has: then the rows not
+/// read are known not to meet it).
+#[derive(Clone, Debug)]
+struct PageMarks {
+    marks: Vec<bool>,
+    rows: usize,
+    keyed: bool,
+}
+
+impl PageMarks {
+    /// A group of `n` rows as runs of rows: (rows, whether they are read).
+    fn runs(&self, n: usize) -> impl Iterator<Item = (usize, bool)> + '_ {
+        let rows = if self.rows == 0 { n } else { self.rows };
+        let marks = if self.rows == 0 { &[][..] } else { &self.marks[..] };
+        let covered = (rows * marks.len()).min(n);
+        let pages = marks.iter().enumerate().map(move |(p, &m)| (rows.min(n.saturating_sub(p * rows)), m));
+        // Rows past the last page (none, in a sidecar that agrees with its data) are read.
+        pages.chain(std::iter::once((n - covered, true))).filter(|(len, _)| *len > 0)
+    }
+
+    /// The rows of a group of `n` rows in pages that are read, as a selection.
+    fn selection(&self, n: usize) -> RowSelection {
+        let selectors: Vec<RowSelector> =
+            self.runs(n).map(|(len, m)| if m { RowSelector::select(len) } else { RowSelector::skip(len) }).collect();
+        RowSelection::from(selectors)
+    }
+
+    /// Which of a group's `n` rows are read.
+    fn mask(&self, n: usize) -> BooleanArray {
+        let mut b = arrow_array::builder::BooleanBufferBuilder::new(n);
+        for (len, m) in self.runs(n) {
+            b.append_n(len, m);
+        }
+        BooleanArray::new(b.finish(), None)
+    }
+
+    /// The values of the rows read, of values for each of a group's rows.
+    fn take<V: Copy>(&self, all: &[V]) -> Vec<V> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for (len, m) in self.runs(all.len()) {
+            if m {
+                out.extend_from_slice(&all[at..at + len]);
+            }
+            at += len;
+        }
+        out
+    }
+
+    /// What a test found the condition to say of the rows read, spread over the group's
+    /// `n` rows, when the rows not read are known not to meet it.
+    fn spread_met(&self, met: crate::Met, n: usize) -> Option<crate::Met> {
+        if !self.keyed {
+            return None;
+        }
+        let (mut rows, mut sure) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut at = 0;
+        for (len, m) in self.runs(n) {
+            match m {
+                true => {
+                    rows.extend_from_slice(met.rows.get(at..at + len)?);
+                    sure.extend_from_slice(met.sure.get(at..at + len)?);
+                    at += len;
+                }
+                false => {
+                    rows.extend(std::iter::repeat_n(false, len));
+                    sure.extend(std::iter::repeat_n(false, len));
+                }
+            }
+        }
+        (at == met.rows.len()).then_some(crate::Met { rows, sure })
+    }
+
+    /// What a test said of the rows read (`keep`, in order; unknown as kept), spread
+    /// over the group's `n` rows: rows not read are not kept.
+    fn spread(&self, keep: &BooleanArray, n: usize) -> BooleanArray {
+        let mut b = arrow_array::builder::BooleanBufferBuilder::new(n);
+        let mut tested = 0;
+        for (len, m) in self.runs(n) {
+            if !m {
+                b.append_n(len, false);
+                continue;
+            }
+            for i in tested..tested + len {
+                b.append(i >= keep.len() || keep.is_null(i) || keep.value(i));
+            }
+            tested += len;
+        }
+        BooleanArray::new(b.finish(), None)
     }
 }
 
@@ -479,6 +704,51 @@ fn with_nulls(
         columns.push(column);
     }
     Ok(RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns)?)
+}
+
+/// The bytes of columns `cols` of row group `g` holding the rows `rows` marks (the
+/// dictionary page and the data pages with such a row, by the offset index; the whole
+/// column chunk where there is none), less those `fetched` holds.
+fn page_ranges(
+    footer: &ArrowReaderMetadata,
+    g: usize,
+    cols: &[usize],
+    rows: &BooleanArray,
+    fetched: &[(u64, Bytes)],
+) -> Vec<std::ops::Range<u64>> {
+    let meta = footer.metadata();
+    let rg = meta.row_group(g);
+    let n = rg.num_rows().max(0) as usize;
+    let index = meta.page_index();
+    let mut out: Vec<std::ops::Range<u64>> = Vec::new();
+    let mut add = |r: std::ops::Range<u64>| {
+        if r.is_empty() || fetched.iter().any(|(s, b)| *s <= r.start && r.end <= s + b.len() as u64) {
+            return;
+        }
+        // Pages next to each other are fetched as one range.
+        match out.last_mut() {
+            Some(last) if last.end == r.start => last.end = r.end,
+            _ => out.push(r),
+        }
+    };
+    for &c in cols {
+        let whole = chunk_range(rg, c);
+        let Some(pages) = index.and_then(|i| i.page_locations(g, c)).filter(|p| !p.is_empty()) else {
+            add(whole);
+            continue;
+        };
+        // A dictionary page comes before the first data page.
+        add(whole.start..(pages[0].offset as u64).max(whole.start));
+        for (i, p) in pages.iter().enumerate() {
+            let first = (p.first_row_index.max(0) as usize).min(n);
+            let end = pages.get(i + 1).map_or(n, |q| (q.first_row_index.max(0) as usize).min(n));
+            let len = end.saturating_sub(first).min(rows.len().saturating_sub(first));
+            if len > 0 && rows.slice(first, len).true_count() > 0 {
+                add(p.offset as u64..p.offset as u64 + p.compressed_page_size.max(0) as u64);
+            }
+        }
+    }
+    out
 }
 
 /// The bytes of column `c` of a row group in its file.
@@ -587,8 +857,11 @@ fn with_dictionaries(id: &str, footer: ArrowReaderMetadata, g: usize) -> Result<
 const EMPTY_DICTIONARY: i64 = 24;
 
 /// Which rows of row group `g` pass `filter`, reading only its columns (`cols`; `nulls`
-/// are made as null arrays) and given what its condition is known to say of them, and
-/// what the test found its condition to say of every row (see [`crate::Tested::met`]).
+/// are made as null arrays) of the rows of `pages` (the others do not pass) and given
+/// what its condition is known to say of the group's rows, and what the test found its
+/// condition to say of every row (see [`crate::Tested::met`]), when that is known of
+/// the rows not read.
+#[allow(clippy::too_many_arguments)]
 fn select(
     id: &str,
     chunks: Ranges,
@@ -597,28 +870,41 @@ fn select(
     (cols, nulls): (&[usize], &[usize]),
     filter: &RowFilter,
     known: Option<crate::Met>,
+    pages: Pages,
 ) -> Result<(BooleanArray, Option<crate::Met>)> {
     let mask = ProjectionMask::leaves(footer.parquet_schema(), cols.iter().copied());
     let footer = if filter.dictionary { with_dictionaries(id, footer, g)? } else { footer };
     let schema = footer.schema().clone();
-    // One batch: the row group (the batch size is larger than any group).
-    let batch = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)
+    let group_rows = footer.metadata().row_group(g).num_rows() as usize;
+    // One batch: the row group (the batch size is larger than any group), or the rows
+    // of the pages read (the others' pages are skipped by their headers).
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)
         .with_row_groups(vec![g])
         .with_projection(mask)
-        .with_batch_size(usize::MAX >> 1)
-        .build()
-        .map_err(|e| err(id, e))?
-        .next();
+        .with_batch_size(usize::MAX >> 1);
+    if let Some(p) = &pages {
+        builder = builder.with_row_selection(p.selection(group_rows));
+    }
+    let batch = builder.build().map_err(|e| err(id, e))?.next();
     let Some(batch) = batch else { return Ok((BooleanArray::from(Vec::<bool>::new()), None)) };
     let batch = with_nulls(batch.map_err(|e| err(id, e))?, &schema, cols, nulls).map_err(|e| err(id, e))?;
     let n = batch.num_rows();
-    // (Remembered for this group, so of its size; were it not, every row may meet it.)
+    // What is remembered of the rows read (it is of the whole group, so of its size;
+    // were it not, every row may meet the condition).
+    let known = known.map(|k| match (&pages, k.rows.len() == group_rows) {
+        (Some(p), true) => crate::Met { rows: p.take(&k.rows), sure: p.take(&k.sure) },
+        (None, true) => k,
+        (_, false) => crate::Met { rows: vec![true; n], sure: vec![false; n] },
+    });
     let known = known.map(|k| match k.rows.len() == n {
         true => k,
         false => crate::Met { rows: vec![true; n], sure: vec![false; n] },
     });
     let tested = (filter.test)(&batch, known.as_ref());
     let met = tested.met.filter(|m| m.rows.len() == n && n > 0);
+    if let Some(p) = &pages {
+        return Ok((p.spread(&tested.keep, group_rows), met.and_then(|m| p.spread_met(m, group_rows))));
+    }
     let keep = match tested.keep.null_count() {
         0 => tested.keep,
         _ => tested.keep.iter().map(|v| Some(v.unwrap_or(true))).collect(),
@@ -652,4 +938,68 @@ fn decode<T: Table>(
         }
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter_of(keys: &[u64]) -> Bloom {
+        let mut b = Bloom::with_capacity(keys.len());
+        keys.iter().for_each(|k| b.insert(*k));
+        b
+    }
+
+    fn page(lo: i64, hi: i64, keys: &[u64]) -> PageFilter {
+        PageFilter { times: [lo, hi], keys: filter_of(keys) }
+    }
+
+    #[test]
+    fn sidecars_keep_filters_per_page_and_older_ones_read_as_one_per_group() {
+        let info: SegmentInfo = serde_json::from_value(serde_json::json!({
+            "id": "s", "min_t": 10, "max_t": 60, "rows": 3, "bytes": 0, "log_upto": 0, "summary": null,
+            "group_times": [[10, 40], [50, 60]]
+        }))
+        .unwrap();
+        let groups = vec![vec![page(10, 30, &[1]), page(20, 40, &[2])], vec![page(50, 60, &[3])]];
+        let b = sidecar(&info, &groups).unwrap();
+        assert!(b.starts_with(MAGIC));
+        let json = u32::from_le_bytes(b[5..9].try_into().unwrap()) as usize;
+        assert_eq!(read_filters(&b[9 + json..], true, &info), Some(groups.clone()));
+        // `LEVM2`: a length and a filter per row group, no page counts or times (the
+        // group's are taken).
+        let mut v2 = Vec::new();
+        for g in &groups {
+            v2.extend_from_slice(&(g[0].keys.len_bytes() as u32).to_le_bytes());
+            v2.extend_from_slice(&g[0].keys.to_bytes());
+        }
+        let old = vec![vec![page(10, 40, &[1])], vec![page(50, 60, &[3])]];
+        assert_eq!(read_filters(&v2, false, &info), Some(old));
+        // Damaged: cut short.
+        assert_eq!(read_filters(&b[9 + json..b.len() - 1], true, &info), None);
+    }
+
+    #[test]
+    fn pages_read_select_and_spread_by_page() {
+        let p = PageMarks { marks: vec![false, true, false], rows: 4, keyed: true };
+        // 10 rows: pages of 4, 4 and 2.
+        let mask: Vec<bool> = p.mask(10).iter().map(|v| v.unwrap()).collect();
+        assert_eq!(mask, [false, false, false, false, true, true, true, true, false, false]);
+        let sel: Vec<RowSelector> = p.selection(10).into();
+        assert_eq!(sel, [RowSelector::skip(4), RowSelector::select(4), RowSelector::skip(2)]);
+        let keep = BooleanArray::from(vec![Some(false), Some(true), None, Some(false)]);
+        let spread: Vec<bool> = p.spread(&keep, 10).iter().map(|v| v.unwrap()).collect();
+        assert_eq!(spread, [false, false, false, false, false, true, true, false, false, false]);
+        let all: Vec<u8> = (0..10).collect();
+        assert_eq!(p.take(&all), [4, 5, 6, 7]);
+        // What the condition says of the rows read, over the group: the rows of pages
+        // left out by their filters do not meet it.
+        let met = crate::Met { rows: vec![true, false, true, true], sure: vec![true, false, false, true] };
+        let spread = p.spread_met(met.clone(), 10).unwrap();
+        let f = [false; 4];
+        assert_eq!(spread.rows, [&f[..], &met.rows, &f[..2]].concat());
+        assert_eq!(spread.sure, [&f[..], &met.sure, &f[..2]].concat());
+        // Pages left out by time: nothing is known of their rows.
+        assert_eq!(PageMarks { keyed: false, ..p }.spread_met(met, 10), None);
+    }
 }

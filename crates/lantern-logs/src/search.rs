@@ -90,6 +90,8 @@ pub struct Search {
     node: Arc<Node>,
     /// The fields matched whole.
     ids: IdFields,
+    /// What the node asks of the filters.
+    keys: Arc<KeyTest>,
 }
 
 fn lower_words(s: &str) -> Vec<String> {
@@ -343,44 +345,97 @@ fn eval(n: &Node, r: &LogRow, ids: &IdFields) -> bool {
     }
 }
 
-fn group_may_match(n: &Node, g: &Bloom) -> bool {
-    match n {
-        Node::And(v) => v.iter().all(|n| group_may_match(n, g)),
-        Node::Or(v) => v.iter().any(|n| group_may_match(n, g)),
-        Node::Term(t) if t.pattern.is_none() => {
-            // Words of digits alone are not in the filters.
-            let words_in = || {
-                t.words
-                    .iter()
-                    .filter(|w| !w.bytes().all(|b| b.is_ascii_digit()))
-                    .all(|w| g.may_contain(word_key(w.as_bytes())))
-            };
-            match &t.target {
-                Target::Level => g.may_contain(level_key(&t.lower)),
-                Target::Service => g.may_contain(service_key(&t.text)),
-                Target::Message => words_in(),
-                Target::Time => true,
-                Target::Field(f) => {
-                    // Numbers, booleans and times are not in the filters (they are
-                    // matched by value).
-                    t.number.is_some()
-                        || matches!(t.lower.as_str(), "true" | "false" | "null")
-                        || crate::jsonl::TIME_KEYS.contains(&f.as_str())
-                        || g.may_contain(label_key(f, &t.text))
-                        // Identifiers are in the filters whole; an older segment (or
-                        // another spelling) may hold them word by word.
-                        || (indexed_as_id(f) && g.may_contain(id_key(&t.text)))
-                        || words_in()
-                }
-                Target::Any => {
-                    t.number.is_some()
-                        || matches!(t.lower.as_str(), "true" | "false" | "null")
-                        || words_in()
-                        || g.may_contain(id_key(&t.text))
+/// The index keys a matching event has, of a search's node, hashed once: a row
+/// group's (or page's) filter lacking them holds no match.
+#[derive(Debug, Clone, PartialEq)]
+enum KeyTest {
+    /// Nothing is known.
+    Pass,
+    /// This key.
+    Key(u64),
+    /// All of these.
+    All(Vec<KeyTest>),
+    /// One of these.
+    AnyOf(Vec<KeyTest>),
+}
+
+impl KeyTest {
+    fn of(n: &Node) -> KeyTest {
+        match n {
+            Node::And(v) => KeyTest::All(v.iter().map(KeyTest::of).collect()).simplified(),
+            Node::Or(v) => KeyTest::AnyOf(v.iter().map(KeyTest::of).collect()).simplified(),
+            Node::Term(t) if t.pattern.is_none() => {
+                // Words of digits alone are not in the filters.
+                let words_in = || {
+                    let words = t.words.iter().filter(|w| !w.bytes().all(|b| b.is_ascii_digit()));
+                    KeyTest::All(words.map(|w| KeyTest::Key(word_key(w.as_bytes()))).collect())
+                };
+                // Numbers, booleans and times are not in the filters (they are matched
+                // by value).
+                let by_value = t.number.is_some() || matches!(t.lower.as_str(), "true" | "false" | "null");
+                let test = match &t.target {
+                    Target::Level => KeyTest::Key(level_key(&t.lower)),
+                    Target::Service => KeyTest::Key(service_key(&t.text)),
+                    Target::Message => words_in(),
+                    Target::Time => KeyTest::Pass,
+                    Target::Field(f) if by_value || crate::jsonl::TIME_KEYS.contains(&f.as_str()) => KeyTest::Pass,
+                    // Identifiers are in the filters whole; an older segment (or another
+                    // spelling) may hold them word by word.
+                    Target::Field(f) => KeyTest::AnyOf(vec![
+                        match indexed_as_id(f) {
+                            true => KeyTest::Key(id_key(&t.text)),
+                            false => KeyTest::AnyOf(Vec::new()),
+                        },
+                        KeyTest::Key(label_key(f, &t.text)),
+                        words_in(),
+                    ]),
+                    Target::Any if by_value => KeyTest::Pass,
+                    Target::Any => KeyTest::AnyOf(vec![words_in(), KeyTest::Key(id_key(&t.text))]),
+                };
+                test.simplified()
+            }
+            _ => KeyTest::Pass,
+        }
+    }
+
+    /// The same test without empty or single-member lists, nor members that pass.
+    fn simplified(self) -> KeyTest {
+        match self {
+            KeyTest::All(v) => {
+                let mut v: Vec<KeyTest> =
+                    v.into_iter().map(KeyTest::simplified).filter(|t| *t != KeyTest::Pass).collect();
+                match v.len() {
+                    0 => KeyTest::Pass,
+                    1 => v.remove(0),
+                    _ => KeyTest::All(v),
                 }
             }
+            KeyTest::AnyOf(v) => {
+                let mut v: Vec<KeyTest> = v
+                    .into_iter()
+                    .map(KeyTest::simplified)
+                    // An empty list of choices: none can hold.
+                    .filter(|t| *t != KeyTest::AnyOf(Vec::new()))
+                    .collect();
+                if v.contains(&KeyTest::Pass) {
+                    return KeyTest::Pass;
+                }
+                match v.len() {
+                    1 => v.remove(0),
+                    _ => KeyTest::AnyOf(v),
+                }
+            }
+            t => t,
         }
-        _ => true,
+    }
+
+    fn may_match(&self, g: &Bloom) -> bool {
+        match self {
+            KeyTest::Pass => true,
+            KeyTest::Key(k) => g.may_contain(*k),
+            KeyTest::All(v) => v.iter().all(|t| t.may_match(g)),
+            KeyTest::AnyOf(v) => v.iter().any(|t| t.may_match(g)),
+        }
     }
 }
 
@@ -423,12 +478,14 @@ impl Search {
     /// Compiles a query text; `ids` are the fields matched whole (the store's).
     pub fn parse_with(text: &str, ids: IdFields) -> Result<Search, Error> {
         let q = lantern_lucene::parse(text).map_err(|e| Error::Invalid(e.to_string()))?;
-        Ok(Search { node: Arc::new(compile(q)?), ids })
+        let node = compile(q)?;
+        Ok(Search { keys: Arc::new(KeyTest::of(&node)), node: Arc::new(node), ids })
     }
 
     /// Compiles a parsed query, with the default identifier fields.
     pub fn new(q: Query) -> Result<Search, Error> {
-        Ok(Search { node: Arc::new(compile(q)?), ids: IdFields::default() })
+        let node = compile(q)?;
+        Ok(Search { keys: Arc::new(KeyTest::of(&node)), node: Arc::new(node), ids: IdFields::default() })
     }
 
     /// Whether an event matches.
@@ -438,7 +495,7 @@ impl Search {
 
     /// Whether a row group with this filter may hold a match.
     pub fn group_may_match(&self, g: &Bloom) -> bool {
-        group_may_match(&self.node, g)
+        self.keys.may_match(g)
     }
 
     /// The time range (ns, inclusive) matches must lie in, within `[lo, hi]`.
@@ -453,5 +510,38 @@ impl Search {
     /// only counted; the rest are decoded for the full test.
     pub fn row_filter(&self, min_t: i64, max_t: i64, sure: Sure) -> RowFilter {
         columns::row_filter(&self.node, &self.ids, min_t, max_t, sure)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(keys: &[u64]) -> Bloom {
+        let mut b = Bloom::with_capacity(keys.len());
+        keys.iter().for_each(|k| b.insert(*k));
+        b
+    }
+
+    #[test]
+    fn a_search_asks_the_filters_for_the_keys_its_matches_have() {
+        let q = |s: &str| Search::parse(s).unwrap();
+        let page = filter(&[id_key("req-1"), level_key("error"), word_key(b"card"), word_key(b"declined")]);
+        let may = |s: &str| q(s).group_may_match(&page);
+        assert!(may("request_id:req-1"));
+        assert!(!may("request_id:req-2"));
+        assert!(may("level:error") && !may("level:info"));
+        assert!(may("card declined") && !may("card accepted"));
+        assert!(may("\"card declined\" AND level:error"));
+        assert!(!may("card AND level:info"));
+        assert!(may("level:info OR request_id:req-1"));
+        assert!(!may("level:info OR request_id:req-2"));
+        // Numbers, times, negations and patterns are not in the filters.
+        assert!(may("status:500") && may("NOT level:info") && may("user_id:user-4*") && may("_exists_:attempt"));
+        assert!(may("level:info OR status:500"));
+        // A field's value may be in the filters as its words (a field not taken whole).
+        assert!(may("message:declined") && !may("message:accepted"));
+        let parsed = lantern_lucene::parse("status:500 AND 123").unwrap();
+        assert_eq!(KeyTest::of(&compile(parsed).unwrap()), KeyTest::Pass);
     }
 }

@@ -23,6 +23,9 @@ pub struct Spans;
 const OTLP: u8 = 1;
 const JSON: u8 = 2;
 
+/// Spans per Parquet page, and per filter of a row group's index keys.
+const PAGE_ROWS: usize = 4096;
+
 /// The key of a trace ID in segment filters.
 pub fn trace_key(id: &[u8; 16]) -> u64 {
     key(&[b"t", id])
@@ -165,6 +168,8 @@ fn col<'a, A: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a A, String> 
 impl Table for Spans {
     type Row = Span;
     const NAME: &'static str = "spans";
+    /// The spans of a Parquet page (see `writer_props`).
+    const FILTER_PAGE_ROWS: usize = PAGE_ROWS;
     const SIGNAL: &'static str = lantern_core::selfmon::signal::TRACES;
 
     fn schema() -> SchemaRef {
@@ -199,7 +204,7 @@ impl Table for Spans {
             props = props.set_column_compression(ColumnPath::new(vec![c.to_string()]), Compression::UNCOMPRESSED);
         }
         // Pages of 4096 spans: reading a trace's rows skips the other pages of a row group.
-        props.set_data_page_row_count_limit(4096)
+        props.set_data_page_row_count_limit(PAGE_ROWS)
     }
 
     fn time(s: &Span) -> i64 {
