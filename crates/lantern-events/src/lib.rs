@@ -111,6 +111,12 @@ pub trait Table: Send + Sync + 'static {
     /// The order of rows inside a segment: rows queried together (one service's, one
     /// trace's) should be near each other, so row groups are skipped as wholes.
     fn order(a: &Self::Row, b: &Self::Row) -> std::cmp::Ordering;
+    /// A class of rows all equal by [`Table::order`] (say, the address of a stream the
+    /// rows share): segments then order the classes once, not the rows one by one.
+    /// `None` for every row (the default) orders rows by [`Table::order`] alone.
+    fn order_class(_row: &Self::Row) -> Option<usize> {
+        None
+    }
     /// Index keys of the row (see [`bloom::key`]): a query naming keys skips row groups
     /// (and so segments) whose filter lacks any of them.
     fn keys(row: &Self::Row, out: &mut Vec<u64>);

@@ -108,7 +108,7 @@ pub fn build<T: Table>(
     opts: &Options,
 ) -> Result<Built> {
     let mut all: Vec<&T::Row> = batches.iter().flat_map(|b| b.iter()).collect();
-    all.sort_by(|a, b| T::order(a, b).then(T::time(a).cmp(&T::time(b))));
+    sort_rows::<T>(&mut all);
     let rows = &all;
     let group_rows = opts.row_group_rows.max(1);
     let mut groups = Vec::new();
@@ -170,6 +170,50 @@ pub fn build<T: Table>(
         summary: T::summarize(rows),
     };
     Ok(Built { info, groups, data })
+}
+
+/// Rows in the table's order, then by time (stable: rows of one time keep their
+/// arrival order). Rows of an order class (see [`Table::order_class`]) are compared
+/// by their class's rank, the classes ordered once.
+pub(crate) fn sort_rows<T: Table>(all: &mut Vec<&T::Row>) {
+    let Some(classes) = all.iter().map(|r| T::order_class(r)).collect::<Option<Vec<usize>>>() else {
+        all.sort_by(|a, b| T::order(a, b).then(T::time(a).cmp(&T::time(b))));
+        return;
+    };
+    // Each class's first row, and each row's class as an index of those (neighbours
+    // often share one).
+    let mut seen: std::collections::HashMap<usize, u32> = std::collections::HashMap::new();
+    let mut firsts: Vec<usize> = Vec::new();
+    let mut last: Option<(usize, u32)> = None;
+    let index: Vec<u32> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| match last {
+            Some((lc, li)) if lc == c => li,
+            _ => {
+                let next = firsts.len() as u32;
+                let ci = *seen.entry(c).or_insert_with(|| {
+                    firsts.push(i);
+                    next
+                });
+                last = Some((c, ci));
+                ci
+            }
+        })
+        .collect();
+    let mut by_order: Vec<usize> = (0..firsts.len()).collect();
+    by_order.sort_by(|&a, &b| T::order(all[firsts[a]], all[firsts[b]]));
+    // Ranks in that order, classes equal by it sharing one.
+    let mut rank = vec![0u32; firsts.len()];
+    for i in 1..by_order.len() {
+        let same = T::order(all[firsts[by_order[i - 1]]], all[firsts[by_order[i]]]).is_eq();
+        rank[by_order[i]] = rank[by_order[i - 1]] + u32::from(!same);
+    }
+    // (rank, time, arrival): a stable order.
+    let mut keyed: Vec<(u32, i64, u32)> =
+        index.iter().zip(all.iter()).enumerate().map(|(i, (&c, r))| (rank[c as usize], T::time(r), i as u32)).collect();
+    keyed.sort_unstable();
+    *all = keyed.iter().map(|&(_, _, i)| all[i as usize]).collect();
 }
 
 /// Bytes the pages' times and filters take in the sidecar.
@@ -533,10 +577,12 @@ impl Segment {
             let rg = meta.row_group(g);
             let path = self.data_path::<T>();
             let (read, nulls) = split_null(rg, columns.clone().unwrap_or_else(|| (0..schema.num_columns()).collect()));
+            // The pages holding selected rows when they come in runs; else (rows here and
+            // there, which the reader takes by masking every row) the whole chunks.
+            let runs = selection.as_ref().is_some_and(long_runs);
             let rest: Vec<std::ops::Range<u64>> = match &selection {
-                // The pages holding selected rows.
-                Some(m) => page_ranges(&footer, g, &read, m, &fetched),
-                None => read
+                Some(m) if runs => page_ranges(&footer, g, &read, m, &fetched),
+                _ => read
                     .iter()
                     .map(|&c| chunk_range(rg, c))
                     .filter(|r| !fetched.iter().any(|(s, b)| *s <= r.start && r.end <= s + b.len() as u64))
@@ -549,10 +595,11 @@ impl Segment {
             let picked: Option<Vec<u64>> = selection
                 .as_ref()
                 .map(|m| m.iter().enumerate().filter(|(_, v)| v.unwrap_or(false)).map(|(i, _)| i as u64).collect());
-            let rows =
-                tokio::task::spawn_blocking(move || decode::<T>(&id, chunks, footer, g, selection, (&read, &nulls)))
-                    .await
-                    .map_err(|e| Error::Task(e.to_string()))??;
+            let rows = tokio::task::spawn_blocking(move || {
+                decode::<T>(&id, chunks, footer, g, selection.map(|m| (m, runs)), (&read, &nulls))
+            })
+            .await
+            .map_err(|e| Error::Task(e.to_string()))??;
             let group_base = base + ((g as u64) << 24);
             for (i, r) in rows.iter().enumerate() {
                 let at = picked.as_ref().map_or(i as u64, |p| p.get(i).copied().unwrap_or(i as u64));
@@ -774,7 +821,8 @@ impl Ranges {
                 }
             }
         }
-        Err(parquet::errors::ParquetError::General(format!("bytes at {start} were not fetched")))
+        let parts: Vec<(u64, usize)> = self.parts.iter().map(|(s, b)| (*s, b.len())).collect();
+        Err(parquet::errors::ParquetError::General(format!("bytes at {start} ({len:?}) were not fetched: {parts:?}")))
     }
 }
 
@@ -883,7 +931,10 @@ fn select(
         .with_projection(mask)
         .with_batch_size(usize::MAX >> 1);
     if let Some(p) = &pages {
-        builder = builder.with_row_selection(p.selection(group_rows));
+        // Page by page: the other pages were not fetched.
+        builder = builder
+            .with_row_selection(p.selection(group_rows))
+            .with_row_selection_policy(parquet::arrow::arrow_reader::RowSelectionPolicy::Selectors);
     }
     let batch = builder.build().map_err(|e| err(id, e))?.next();
     let Some(batch) = batch else { return Ok((BooleanArray::from(Vec::<bool>::new()), None)) };
@@ -912,22 +963,42 @@ fn select(
     Ok((keep, met))
 }
 
-/// The rows of row group `g` (only those `selection` marks, when given).
+/// Whether the rows a mask selects come in runs long enough to be read run by run
+/// (rows here and there are read by masking every row, which reads every page: parquet's
+/// own rule).
+fn long_runs(mask: &BooleanArray) -> bool {
+    let mut runs = 0usize;
+    let mut last = None;
+    for v in mask.values().iter() {
+        if last != Some(v) {
+            runs += 1;
+            last = Some(v);
+        }
+    }
+    mask.len() >= runs.saturating_mul(32)
+}
+
+/// The rows of row group `g` (only those `selection` marks, when given: run by run,
+/// with `true` (only their pages were fetched), else as parquet chooses).
 fn decode<T: Table>(
     id: &str,
     chunks: Ranges,
     footer: ArrowReaderMetadata,
     g: usize,
-    selection: Option<BooleanArray>,
+    selection: Option<(BooleanArray, bool)>,
     (cols, nulls): (&[usize], &[usize]),
 ) -> Result<Vec<T::Row>> {
+    use parquet::arrow::arrow_reader::RowSelectionPolicy;
     let mask = ProjectionMask::leaves(footer.parquet_schema(), cols.iter().copied());
     let schema = footer.schema().clone();
     let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, footer)
         .with_row_groups(vec![g])
         .with_projection(mask);
-    if let Some(mask) = &selection {
+    if let Some((mask, runs)) = &selection {
         builder = builder.with_row_selection(RowSelection::from_filters(std::slice::from_ref(mask)));
+        if *runs {
+            builder = builder.with_row_selection_policy(RowSelectionPolicy::Selectors);
+        }
     }
     let reader = builder.build().map_err(|e| err(id, e))?;
     let mut rows = Vec::new();

@@ -469,6 +469,11 @@ impl Table for Logs {
         a.stream.service.cmp(&b.stream.service).then_with(|| a.stream.level.cmp(&b.stream.level))
     }
 
+    /// Rows of one stream are equal by [`Logs::order`].
+    fn order_class(r: &LogRow) -> Option<usize> {
+        Some(Arc::as_ptr(&r.stream) as usize)
+    }
+
     fn keys(r: &LogRow, out: &mut Vec<u64>) {
         crate::tokens::row_keys(r, out)
     }
