@@ -10,6 +10,7 @@
 
 pub mod bloom;
 mod cache;
+mod pages;
 mod segment;
 
 use std::ops::ControlFlow;

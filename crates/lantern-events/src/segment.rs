@@ -13,7 +13,7 @@ use arrow_array::{Array, BooleanArray, RecordBatch};
 use bytes::{Buf, Bytes};
 use lantern_objstore::Store;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
 };
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bloom::Bloom;
 use crate::cache::{Budget, Known, Remembered, RowSet};
+use crate::pages::{filter_bytes, long_runs, page_ranges, read_filters, write_filters, PageFilter, PageMarks, Pages};
 use crate::{Error, Options, Result, RowFilter, Scan, Table};
 
 const MAGIC: &[u8] = b"LEVM3";
@@ -84,16 +85,6 @@ pub struct Built {
     info: SegmentInfo,
     groups: Vec<Vec<PageFilter>>,
     data: Vec<u8>,
-}
-
-/// What the sidecar keeps of a page of a row group's rows (see
-/// [`Table::FILTER_PAGE_ROWS`]; the whole group in older segments).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageFilter {
-    /// Oldest and newest row time (ns).
-    pub times: [i64; 2],
-    /// The filter over the rows' index keys.
-    pub keys: Bloom,
 }
 
 fn err(id: &str, m: impl std::fmt::Display) -> Error {
@@ -216,55 +207,14 @@ pub(crate) fn sort_rows<T: Table>(all: &mut Vec<&T::Row>) {
     *all = keyed.iter().map(|&(_, _, i)| all[i as usize]).collect();
 }
 
-/// Bytes the pages' times and filters take in the sidecar.
-fn filter_bytes(groups: &[Vec<PageFilter>]) -> usize {
-    groups.iter().map(|pages| 4 + pages.iter().map(|p| 20 + p.keys.len_bytes()).sum::<usize>()).sum()
-}
-
 fn sidecar(info: &SegmentInfo, groups: &[Vec<PageFilter>]) -> Result<Vec<u8>> {
     let json = serde_json::to_vec(info).map_err(|e| err(&info.id, e))?;
     let mut out = Vec::with_capacity(MAGIC.len() + 4 + json.len() + filter_bytes(groups));
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(json.len() as u32).to_le_bytes());
     out.extend_from_slice(&json);
-    for pages in groups {
-        out.extend_from_slice(&(pages.len() as u32).to_le_bytes());
-        for p in pages {
-            out.extend_from_slice(&p.times[0].to_le_bytes());
-            out.extend_from_slice(&p.times[1].to_le_bytes());
-            out.extend_from_slice(&(p.keys.len_bytes() as u32).to_le_bytes());
-            out.extend_from_slice(&p.keys.to_bytes());
-        }
-    }
+    write_filters(groups, &mut out);
     Ok(out)
-}
-
-/// The pages after a sidecar's JSON: per row group its pages' times and filters
-/// (`pages`: a count before each group's), or one filter per group (its times then
-/// taken from `info`).
-fn read_filters(mut rest: &[u8], pages: bool, info: &SegmentInfo) -> Option<Vec<Vec<PageFilter>>> {
-    fn take<const N: usize>(rest: &mut &[u8]) -> Option<[u8; N]> {
-        let b = rest.get(..N)?.try_into().ok()?;
-        *rest = &rest[N..];
-        Some(b)
-    }
-    let mut groups = Vec::new();
-    while !rest.is_empty() {
-        let count = if pages { u32::from_le_bytes(take(&mut rest)?) as usize } else { 1 };
-        let mut group = Vec::with_capacity(count.min(1 << 16));
-        for _ in 0..count {
-            let times = match pages {
-                true => [i64::from_le_bytes(take(&mut rest)?), i64::from_le_bytes(take(&mut rest)?)],
-                false => info.group_times.get(groups.len()).copied().unwrap_or([info.min_t, info.max_t]),
-            };
-            let len = u32::from_le_bytes(take(&mut rest)?) as usize;
-            let keys = Bloom::from_bytes(rest.get(..len)?)?;
-            rest = &rest[len..];
-            group.push(PageFilter { times, keys });
-        }
-        groups.push(group);
-    }
-    Some(groups)
 }
 
 impl Segment {
@@ -612,103 +562,6 @@ impl Segment {
     }
 }
 
-/// The pages of a row group a scan reads: `None` every one.
-type Pages = Option<PageMarks>;
-
-/// Which pages of a row group are read (whether each may hold a wanted row), of `rows`
-/// rows apiece, and whether every page not read was left out by its filter (by the
-/// scan's keys, which every row meeting the filter's condition has: then the rows not
-/// read are known not to meet it).
-#[derive(Clone, Debug)]
-struct PageMarks {
-    marks: Vec<bool>,
-    rows: usize,
-    keyed: bool,
-}
-
-impl PageMarks {
-    /// A group of `n` rows as runs of rows: (rows, whether they are read).
-    fn runs(&self, n: usize) -> impl Iterator<Item = (usize, bool)> + '_ {
-        let rows = if self.rows == 0 { n } else { self.rows };
-        let marks = if self.rows == 0 { &[][..] } else { &self.marks[..] };
-        let covered = (rows * marks.len()).min(n);
-        let pages = marks.iter().enumerate().map(move |(p, &m)| (rows.min(n.saturating_sub(p * rows)), m));
-        // Rows past the last page (none, in a sidecar that agrees with its data) are read.
-        pages.chain(std::iter::once((n - covered, true))).filter(|(len, _)| *len > 0)
-    }
-
-    /// The rows of a group of `n` rows in pages that are read, as a selection.
-    fn selection(&self, n: usize) -> RowSelection {
-        let selectors: Vec<RowSelector> =
-            self.runs(n).map(|(len, m)| if m { RowSelector::select(len) } else { RowSelector::skip(len) }).collect();
-        RowSelection::from(selectors)
-    }
-
-    /// Which of a group's `n` rows are read.
-    fn mask(&self, n: usize) -> BooleanArray {
-        let mut b = arrow_array::builder::BooleanBufferBuilder::new(n);
-        for (len, m) in self.runs(n) {
-            b.append_n(len, m);
-        }
-        BooleanArray::new(b.finish(), None)
-    }
-
-    /// The values of the rows read, of values for each of a group's rows.
-    fn take<V: Copy>(&self, all: &[V]) -> Vec<V> {
-        let mut out = Vec::new();
-        let mut at = 0;
-        for (len, m) in self.runs(all.len()) {
-            if m {
-                out.extend_from_slice(&all[at..at + len]);
-            }
-            at += len;
-        }
-        out
-    }
-
-    /// What a test found the condition to say of the rows read, spread over the group's
-    /// `n` rows, when the rows not read are known not to meet it.
-    fn spread_met(&self, met: crate::Met, n: usize) -> Option<crate::Met> {
-        if !self.keyed {
-            return None;
-        }
-        let (mut rows, mut sure) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let mut at = 0;
-        for (len, m) in self.runs(n) {
-            match m {
-                true => {
-                    rows.extend_from_slice(met.rows.get(at..at + len)?);
-                    sure.extend_from_slice(met.sure.get(at..at + len)?);
-                    at += len;
-                }
-                false => {
-                    rows.extend(std::iter::repeat_n(false, len));
-                    sure.extend(std::iter::repeat_n(false, len));
-                }
-            }
-        }
-        (at == met.rows.len()).then_some(crate::Met { rows, sure })
-    }
-
-    /// What a test said of the rows read (`keep`, in order; unknown as kept), spread
-    /// over the group's `n` rows: rows not read are not kept.
-    fn spread(&self, keep: &BooleanArray, n: usize) -> BooleanArray {
-        let mut b = arrow_array::builder::BooleanBufferBuilder::new(n);
-        let mut tested = 0;
-        for (len, m) in self.runs(n) {
-            if !m {
-                b.append_n(len, false);
-                continue;
-            }
-            for i in tested..tested + len {
-                b.append(i >= keep.len() || keep.is_null(i) || keep.value(i));
-            }
-            tested += len;
-        }
-        BooleanArray::new(b.finish(), None)
-    }
-}
-
 /// Columns `cols` of a row group parted into those to read and those holding nothing but
 /// nulls (by their statistics), which are made as null arrays instead of being decoded
 /// (all are read when all are null: a batch needs a column to have rows).
@@ -753,53 +606,8 @@ fn with_nulls(
     Ok(RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns)?)
 }
 
-/// The bytes of columns `cols` of row group `g` holding the rows `rows` marks (the
-/// dictionary page and the data pages with such a row, by the offset index; the whole
-/// column chunk where there is none), less those `fetched` holds.
-fn page_ranges(
-    footer: &ArrowReaderMetadata,
-    g: usize,
-    cols: &[usize],
-    rows: &BooleanArray,
-    fetched: &[(u64, Bytes)],
-) -> Vec<std::ops::Range<u64>> {
-    let meta = footer.metadata();
-    let rg = meta.row_group(g);
-    let n = rg.num_rows().max(0) as usize;
-    let index = meta.page_index();
-    let mut out: Vec<std::ops::Range<u64>> = Vec::new();
-    let mut add = |r: std::ops::Range<u64>| {
-        if r.is_empty() || fetched.iter().any(|(s, b)| *s <= r.start && r.end <= s + b.len() as u64) {
-            return;
-        }
-        // Pages next to each other are fetched as one range.
-        match out.last_mut() {
-            Some(last) if last.end == r.start => last.end = r.end,
-            _ => out.push(r),
-        }
-    };
-    for &c in cols {
-        let whole = chunk_range(rg, c);
-        let Some(pages) = index.and_then(|i| i.page_locations(g, c)).filter(|p| !p.is_empty()) else {
-            add(whole);
-            continue;
-        };
-        // A dictionary page comes before the first data page.
-        add(whole.start..(pages[0].offset as u64).max(whole.start));
-        for (i, p) in pages.iter().enumerate() {
-            let first = (p.first_row_index.max(0) as usize).min(n);
-            let end = pages.get(i + 1).map_or(n, |q| (q.first_row_index.max(0) as usize).min(n));
-            let len = end.saturating_sub(first).min(rows.len().saturating_sub(first));
-            if len > 0 && rows.slice(first, len).true_count() > 0 {
-                add(p.offset as u64..p.offset as u64 + p.compressed_page_size.max(0) as u64);
-            }
-        }
-    }
-    out
-}
-
 /// The bytes of column `c` of a row group in its file.
-fn chunk_range(rg: &parquet::file::metadata::RowGroupMetaData, c: usize) -> std::ops::Range<u64> {
+pub(crate) fn chunk_range(rg: &parquet::file::metadata::RowGroupMetaData, c: usize) -> std::ops::Range<u64> {
     let (start, len) = rg.column(c).byte_range();
     start..start + len
 }
@@ -963,21 +771,6 @@ fn select(
     Ok((keep, met))
 }
 
-/// Whether the rows a mask selects come in runs long enough to be read run by run
-/// (rows here and there are read by masking every row, which reads every page: parquet's
-/// own rule).
-fn long_runs(mask: &BooleanArray) -> bool {
-    let mut runs = 0usize;
-    let mut last = None;
-    for v in mask.values().iter() {
-        if last != Some(v) {
-            runs += 1;
-            last = Some(v);
-        }
-    }
-    mask.len() >= runs.saturating_mul(32)
-}
-
 /// The rows of row group `g` (only those `selection` marks, when given: run by run,
 /// with `true` (only their pages were fetched), else as parquet chooses).
 fn decode<T: Table>(
@@ -1048,29 +841,5 @@ mod tests {
         assert_eq!(read_filters(&v2, false, &info), Some(old));
         // Damaged: cut short.
         assert_eq!(read_filters(&b[9 + json..b.len() - 1], true, &info), None);
-    }
-
-    #[test]
-    fn pages_read_select_and_spread_by_page() {
-        let p = PageMarks { marks: vec![false, true, false], rows: 4, keyed: true };
-        // 10 rows: pages of 4, 4 and 2.
-        let mask: Vec<bool> = p.mask(10).iter().map(|v| v.unwrap()).collect();
-        assert_eq!(mask, [false, false, false, false, true, true, true, true, false, false]);
-        let sel: Vec<RowSelector> = p.selection(10).into();
-        assert_eq!(sel, [RowSelector::skip(4), RowSelector::select(4), RowSelector::skip(2)]);
-        let keep = BooleanArray::from(vec![Some(false), Some(true), None, Some(false)]);
-        let spread: Vec<bool> = p.spread(&keep, 10).iter().map(|v| v.unwrap()).collect();
-        assert_eq!(spread, [false, false, false, false, false, true, true, false, false, false]);
-        let all: Vec<u8> = (0..10).collect();
-        assert_eq!(p.take(&all), [4, 5, 6, 7]);
-        // What the condition says of the rows read, over the group: the rows of pages
-        // left out by their filters do not meet it.
-        let met = crate::Met { rows: vec![true, false, true, true], sure: vec![true, false, false, true] };
-        let spread = p.spread_met(met.clone(), 10).unwrap();
-        let f = [false; 4];
-        assert_eq!(spread.rows, [&f[..], &met.rows, &f[..2]].concat());
-        assert_eq!(spread.sure, [&f[..], &met.sure, &f[..2]].concat());
-        // Pages left out by time: nothing is known of their rows.
-        assert_eq!(PageMarks { keyed: false, ..p }.spread_met(met, 10), None);
     }
 }
