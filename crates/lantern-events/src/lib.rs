@@ -10,6 +10,7 @@
 
 pub mod bloom;
 mod cache;
+mod head;
 mod pages;
 mod segment;
 
@@ -22,6 +23,8 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use lantern_objstore::Store;
 use parking_lot::{Mutex, RwLock};
+
+use head::{Batch, Head};
 
 pub use parquet;
 pub use segment::SegmentInfo;
@@ -360,16 +363,6 @@ impl Scan {
 /// A test of a row group's Bloom filter: false when no row of the group can match.
 pub type GroupTest = Arc<dyn Fn(&bloom::Bloom) -> bool + Send + Sync>;
 
-/// Rows in memory, in the batches they were appended in (shared, so a scan takes
-/// them without copying rows or holding the lock while it reads).
-struct Head<R> {
-    batches: Vec<Arc<Vec<R>>>,
-    rows: usize,
-    /// Batches being written into a segment: still answered from memory.
-    sealing: Vec<Arc<Vec<Arc<Vec<R>>>>>,
-    since: Option<Instant>,
-}
-
 /// Counts for status pages and benchmarks.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Stats {
@@ -452,7 +445,7 @@ impl<T: Table> EventStore<T> {
             cache,
             head: RwLock::new(Head {
                 rows: rows.len(),
-                batches: if rows.is_empty() { Vec::new() } else { vec![Arc::new(rows)] },
+                batches: if rows.is_empty() { Vec::new() } else { vec![Arc::new(Batch::new(rows))] },
                 sealing: Vec::new(),
                 since,
             }),
@@ -507,7 +500,7 @@ impl<T: Table> EventStore<T> {
             let pos = self.log.write_frame(payload)?.pos;
             h.since.get_or_insert_with(Instant::now);
             h.rows += rows.len();
-            h.batches.push(Arc::new(rows));
+            h.batches.push(Arc::new(Batch::new(rows)));
             pos
         };
         Ok(self.log.sync_to(pos)?)
@@ -654,12 +647,16 @@ impl<T: Table> EventStore<T> {
         };
         // Rows in memory in the order they arrived (those being sealed first), so a
         // caller that keeps the first of equal times keeps arrival order.
-        let batches: Vec<Arc<Vec<T::Row>>> = {
+        let batches: Vec<Arc<Batch<T::Row>>> = {
             let h = self.head.read();
             h.sealing.iter().flat_map(|s| s.iter()).chain(h.batches.iter()).cloned().collect()
         };
         let mut pos = 0u64;
         for batch in &batches {
+            if !batch.may_hold::<T>(scan) {
+                pos += batch.len() as u64;
+                continue;
+            }
             for r in batch.iter() {
                 pos += 1;
                 if in_range(r) && visit(r, pos).is_break() {
@@ -713,7 +710,7 @@ impl<T: Table> EventStore<T> {
         mut row: impl FnMut(&T::Row) + Send,
         mut batch: impl FnMut(&RecordBatch) + Send,
     ) -> Result<()> {
-        let batches: Vec<Arc<Vec<T::Row>>> = {
+        let batches: Vec<Arc<Batch<T::Row>>> = {
             let h = self.head.read();
             h.batches.iter().rev().chain(h.sealing.iter().rev().flat_map(|s| s.iter().rev())).cloned().collect()
         };

@@ -18,6 +18,22 @@ pub struct PageFilter {
     pub keys: Bloom,
 }
 
+impl PageFilter {
+    /// The filter and time range of rows (`keys` is scratch space).
+    pub(crate) fn of<T: crate::Table>(rows: &[&T::Row], keys: &mut Vec<u64>) -> PageFilter {
+        keys.clear();
+        T::group_keys(rows, keys);
+        keys.sort_unstable();
+        keys.dedup();
+        let mut bloom = Bloom::with_bits(keys.len(), T::BLOOM_BITS_PER_KEY);
+        for k in keys.iter() {
+            bloom.insert(*k);
+        }
+        let times = rows.iter().map(|r| T::time(r));
+        PageFilter { times: [times.clone().min().unwrap_or(0), times.max().unwrap_or(0)], keys: bloom }
+    }
+}
+
 /// Bytes the pages' times and filters take in the sidecar.
 pub(crate) fn filter_bytes(groups: &[Vec<PageFilter>]) -> usize {
     groups.iter().map(|pages| 4 + pages.iter().map(|p| 20 + p.keys.len_bytes()).sum::<usize>()).sum()

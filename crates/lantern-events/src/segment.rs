@@ -23,7 +23,6 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{ChunkReader, Length};
 use serde::{Deserialize, Serialize};
 
-use crate::bloom::Bloom;
 use crate::cache::{Budget, Known, Remembered, RowSet};
 use crate::pages::{filter_bytes, long_runs, page_ranges, read_filters, write_filters, PageFilter, PageMarks, Pages};
 use crate::{Error, Options, Result, RowFilter, Scan, Table};
@@ -94,7 +93,7 @@ fn err(id: &str, m: impl std::fmt::Display) -> Error {
 /// Sorts rows by the table's sort column and time, and encodes them.
 pub fn build<T: Table>(
     id: &str,
-    batches: &[std::sync::Arc<Vec<T::Row>>],
+    batches: &[std::sync::Arc<crate::head::Batch<T::Row>>],
     log_upto: u64,
     opts: &Options,
 ) -> Result<Built> {
@@ -116,17 +115,7 @@ pub fn build<T: Table>(
         group_summaries.push(T::summarize_group(chunk).unwrap_or(serde_json::Value::Null));
         let mut pages = Vec::with_capacity(chunk.len().div_ceil(page_rows));
         for page in chunk.chunks(page_rows) {
-            keys.clear();
-            T::group_keys(page, &mut keys);
-            keys.sort_unstable();
-            keys.dedup();
-            let mut bloom = Bloom::with_bits(keys.len(), T::BLOOM_BITS_PER_KEY);
-            for k in &keys {
-                bloom.insert(*k);
-            }
-            let times = page.iter().map(|r| T::time(r));
-            let times = [times.clone().min().unwrap_or(0), times.max().unwrap_or(0)];
-            pages.push(PageFilter { times, keys: bloom });
+            pages.push(PageFilter::of::<T>(page, &mut keys));
         }
         groups.push(pages);
     }
@@ -807,6 +796,7 @@ fn decode<T: Table>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bloom::Bloom;
 
     fn filter_of(keys: &[u64]) -> Bloom {
         let mut b = Bloom::with_capacity(keys.len());

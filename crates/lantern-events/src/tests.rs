@@ -154,12 +154,11 @@ async fn rows_survive_sealing_and_reopening_and_scans_skip_what_cannot_match() {
     })
     .await
     .unwrap();
-    // Rows in memory come unfiltered (the 500 of the second batch), sealed ones filtered.
-    assert_eq!(seen.iter().filter(|n| n.t < 5_000).cloned().collect::<Vec<_>>(), vec![want.clone()]);
-    // A key nobody has: the segment is skipped by its filter (rows in memory are
-    // handed over unfiltered by keys: the caller checks them).
+    // Sealed rows filtered; the batch in memory lacks the key, so none of its rows come.
+    assert_eq!(seen, vec![want.clone()]);
+    // A key nobody has: the segment and the batch in memory are skipped by their filters.
     let scan = Scan { keys: vec![bloom::key(&[b"id", b"nobody"])], ..Scan::all() };
-    assert_eq!(collect(&s, &scan).await, second);
+    assert!(collect(&s, &scan).await.is_empty());
     // Stopping early.
     let mut n = 0;
     s.scan(&Scan::all(), |_| {
@@ -432,4 +431,46 @@ fn rows_sorted_by_their_classes_come_in_the_order_row_by_row_sorting_gives() {
     let mut by_row: Vec<&Note> = rows.iter().collect();
     by_row.sort_by(|a, b| Notes::order(a, b).then(a.t.cmp(&b.t)));
     assert_eq!(by_class, by_row);
+}
+
+#[tokio::test]
+async fn a_keyed_scan_of_rows_in_memory_visits_only_the_batches_whose_filters_have_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::local(&dir.path().join("data")).unwrap();
+    let s = EventStore::<Notes>::open(&dir.path().join("log"), store, Options::default()).await.unwrap();
+    // Ten batches of 100 rows each, times 1_000.. in order.
+    for b in 0..10u32 {
+        s.append((b * 100..b * 100 + 100).map(|i| note(1_000 + i as i64, i)).collect()).unwrap();
+    }
+    let key = |id: u32| bloom::key(&[b"id", &id.to_be_bytes()]);
+    let visited = |scan: Scan| {
+        let s = &s;
+        async move {
+            let mut seen = Vec::new();
+            s.scan_at(&scan, |r, at| {
+                seen.push((r.t, at));
+                ControlFlow::Continue(())
+            })
+            .await
+            .unwrap();
+            seen
+        }
+    };
+    // Each visit twice: the first builds the batches' filters, the second reads them.
+    for _ in 0..2 {
+        // One key: its batch's rows alone are handed over, at the positions a scan of
+        // every row gives them.
+        let one = visited(Scan { keys: vec![key(345)], ..Scan::all() }).await;
+        assert_eq!(one, (300..400).map(|i| (1_000 + i as i64, i as u64 + 1)).collect::<Vec<_>>());
+        // Either of two keys: both batches.
+        let either = visited(Scan { any_keys: vec![key(5), key(999)], ..Scan::all() }).await;
+        let rows: Vec<i64> = either.iter().map(|(t, _)| t - 1_000).collect();
+        assert_eq!(rows, (0..100).chain(900..1000).collect::<Vec<_>>());
+        // A key nobody has, or a time range of no batch: nothing.
+        assert!(visited(Scan { keys: vec![key(5_000)], ..Scan::all() }).await.is_empty());
+        let later = Scan { min_t: 3_000, keys: vec![key(345)], ..Scan::all() };
+        assert!(visited(later).await.is_empty());
+        // Without keys every row is visited.
+        assert_eq!(visited(Scan::all()).await.len(), 1000);
+    }
 }
