@@ -95,6 +95,26 @@ pub(crate) struct PageMarks {
 }
 
 impl PageMarks {
+    /// Of the pages `pages` reads (of `page_rows` rows; 0: the group is one page), those
+    /// holding a row `rows` marks (a row per row of the group): `None` when no page
+    /// does.
+    pub(crate) fn holding(pages: &Pages, rows: &[bool], page_rows: usize) -> Option<Pages> {
+        if page_rows == 0 {
+            return rows.iter().any(|&r| r).then(|| pages.clone());
+        }
+        let marks: Vec<bool> = rows
+            .chunks(page_rows)
+            .enumerate()
+            .map(|(p, r)| pages.as_ref().is_none_or(|m| m.marks.get(p).copied().unwrap_or(true)) && r.contains(&true))
+            .collect();
+        match (marks.iter().any(|&m| m), marks.iter().all(|&m| m)) {
+            (false, _) => None,
+            (true, true) => Some(None),
+            // (What is known of the rows is not remembered again: `keyed` is not used.)
+            (true, false) => Some(Some(PageMarks { marks, rows: page_rows, keyed: false })),
+        }
+    }
+
     /// A group of `n` rows as runs of rows: (rows, whether they are read).
     pub(crate) fn runs(&self, n: usize) -> impl Iterator<Item = (usize, bool)> + '_ {
         let rows = if self.rows == 0 { n } else { self.rows };
@@ -240,6 +260,23 @@ pub(crate) fn long_runs(mask: &BooleanArray) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pages_holding_known_rows_are_those_read_with_one() {
+        let at = |i: &[usize]| (0..10).map(|r| i.contains(&r)).collect::<Vec<bool>>();
+        let marks = |p: Option<Pages>| p.map(|p| p.map(|m| m.marks));
+        // 10 rows, pages of 4, 4 and 2.
+        assert_eq!(marks(PageMarks::holding(&None, &at(&[5, 9]), 4)), Some(Some(vec![false, true, true])));
+        assert_eq!(marks(PageMarks::holding(&None, &at(&[0, 4, 8]), 4)), Some(None));
+        assert_eq!(marks(PageMarks::holding(&None, &at(&[]), 4)), None);
+        // Only of the pages already read.
+        let read = Some(PageMarks { marks: vec![true, false, true], rows: 4, keyed: true });
+        assert_eq!(marks(PageMarks::holding(&read, &at(&[5, 9]), 4)), Some(Some(vec![false, false, true])));
+        assert_eq!(marks(PageMarks::holding(&read, &at(&[5]), 4)), None);
+        // A group that is one page: read whole while it holds such a row.
+        assert_eq!(marks(PageMarks::holding(&None, &at(&[5]), 0)), Some(None));
+        assert_eq!(marks(PageMarks::holding(&None, &at(&[]), 0)), None);
+    }
 
     #[test]
     fn pages_read_select_and_spread_by_page() {

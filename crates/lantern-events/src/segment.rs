@@ -399,6 +399,10 @@ impl Segment {
                 (0..schema.num_columns()).filter(|&c| cheap.iter().any(|n| n == schema.column(c).name())).collect();
             if !cols.is_empty() {
                 let met = crate::Met { rows: k.rows.unpack(k.n), sure: k.sure.unpack(k.n) };
+                // Only the pages with a row the condition may hold for are read.
+                let Some(pages) = PageMarks::holding(&pages, &met.rows, self.info.page_rows as usize) else {
+                    return Ok(None);
+                };
                 return self.test_group::<T>(store, footer, g, cols, f, Some(met), pages).await;
             }
         }
