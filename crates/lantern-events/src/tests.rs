@@ -316,9 +316,20 @@ async fn row_groups_a_condition_found_nothing_in_are_not_read_again() {
         assert_eq!(tested.swap(0, Ordering::Relaxed), if cache { 100 } else { 1000 });
         // With `cheap` columns, the group where the condition holds for some row is read
         // again for those only: no ID is tested (the test checks what it is given).
-        let cheap = Scan { filter: Some(id_is(7, true, true, tested.clone())), ..Scan::all() };
+        // Of that group, only the page (of 10 rows) holding such a row is read.
+        let given = Arc::new(AtomicUsize::new(0));
+        let mut f = id_is(7, true, true, tested.clone());
+        let (inner, seen) = (f.test.clone(), given.clone());
+        f.test = Arc::new(move |b: &RecordBatch, known: Option<&crate::Met>| {
+            if known.is_some() {
+                seen.fetch_add(b.num_rows(), Ordering::Relaxed);
+            }
+            inner(b, known)
+        });
+        let cheap = Scan { filter: Some(f), ..Scan::all() };
         assert_eq!(times(collect(&s, &cheap).await), vec![1_007, 9_000]);
         assert_eq!(tested.swap(0, Ordering::Relaxed), if cache { 0 } else { 1000 });
+        assert_eq!(given.swap(0, Ordering::Relaxed), if cache { 10 } else { 0 });
     }
 }
 
