@@ -242,10 +242,11 @@ pub(crate) fn page_ranges(
     out
 }
 
-/// Whether the rows a mask selects come in runs long enough to be read run by run
-/// (rows here and there are read by masking every row, which reads every page: parquet's
-/// own rule).
-pub(crate) fn long_runs(mask: &BooleanArray) -> bool {
+/// Whether the rows a mask selects are read run by run, fetching only their pages: when
+/// they come in runs long enough (parquet's own rule), or in few runs (say, a page of
+/// results: the pages without one are skipped whole). Rows here and there in many runs
+/// are read by masking every row, which reads every page.
+pub(crate) fn by_runs(mask: &BooleanArray) -> bool {
     let mut runs = 0usize;
     let mut last = None;
     for v in mask.values().iter() {
@@ -254,8 +255,12 @@ pub(crate) fn long_runs(mask: &BooleanArray) -> bool {
             last = Some(v);
         }
     }
-    mask.len() >= runs.saturating_mul(32)
+    runs <= FEW_RUNS || mask.len() >= runs.saturating_mul(32)
 }
+
+/// See [`by_runs`]: skipping and reading this many runs costs less than decoding every
+/// row of a group's columns.
+const FEW_RUNS: usize = 256;
 
 #[cfg(test)]
 mod tests {
@@ -276,6 +281,17 @@ mod tests {
         // A group that is one page: read whole while it holds such a row.
         assert_eq!(marks(PageMarks::holding(&None, &at(&[5]), 0)), Some(None));
         assert_eq!(marks(PageMarks::holding(&None, &at(&[]), 0)), None);
+    }
+
+    #[test]
+    fn rows_in_few_or_long_runs_are_read_run_by_run() {
+        let mask = |f: &dyn Fn(usize) -> bool, n: usize| BooleanArray::from((0..n).map(f).collect::<Vec<bool>>());
+        // A hundred rows here and there of 65536: 200 runs.
+        assert!(by_runs(&mask(&|i| i % 600 == 7, 65536)));
+        // Every other row: too many short runs.
+        assert!(!by_runs(&mask(&|i| i % 2 == 0, 65536)));
+        // Runs of 40 rows, many of them.
+        assert!(by_runs(&mask(&|i| (i / 40) % 2 == 0, 65536)));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use parquet::file::reader::{ChunkReader, Length};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::{Budget, Known, Remembered, RowSet};
-use crate::pages::{filter_bytes, long_runs, page_ranges, read_filters, write_filters, PageFilter, PageMarks, Pages};
+use crate::pages::{by_runs, filter_bytes, page_ranges, read_filters, write_filters, PageFilter, PageMarks, Pages};
 use crate::{Error, Options, Result, RowFilter, Scan, Table};
 
 const MAGIC: &[u8] = b"LEVM3";
@@ -520,9 +520,9 @@ impl Segment {
             let rg = meta.row_group(g);
             let path = self.data_path::<T>();
             let (read, nulls) = split_null(rg, columns.clone().unwrap_or_else(|| (0..schema.num_columns()).collect()));
-            // The pages holding selected rows when they come in runs; else (rows here and
-            // there, which the reader takes by masking every row) the whole chunks.
-            let runs = selection.as_ref().is_some_and(long_runs);
+            // The pages holding selected rows when they are read run by run; else (rows
+            // here and there, which the reader takes by masking every row) whole chunks.
+            let runs = selection.as_ref().is_some_and(by_runs);
             let rest: Vec<std::ops::Range<u64>> = match &selection {
                 Some(m) if runs => page_ranges(&footer, g, &read, m, &fetched),
                 _ => read

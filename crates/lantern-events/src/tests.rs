@@ -381,8 +381,8 @@ async fn a_keyed_scan_reads_only_the_pages_whose_filters_have_its_keys() {
         // A key nobody has reads nothing.
         assert!(collect(&s, &keyed(5_000, vec![key(5_000)])).await.is_empty());
         assert_eq!(tested.swap(0, Ordering::Relaxed), 0);
-        // Rows here and there of two pages (every other one): parquet reads them by
-        // masking every row of the group, so its pages are all fetched.
+        // Rows here and there of two pages (every other one): in few runs, read run by
+        // run from those pages alone.
         let even = RowFilter {
             dictionary: false,
             skip: None,
@@ -484,4 +484,35 @@ async fn a_keyed_scan_of_rows_in_memory_visits_only_the_batches_whose_filters_ha
         // Without keys every row is visited.
         assert_eq!(visited(Scan::all()).await.len(), 1000);
     }
+}
+
+#[tokio::test]
+async fn rows_in_many_short_runs_are_read_by_mask_and_in_few_runs_by_their_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::local(&dir.path().join("data")).unwrap();
+    // One row group of 2000 rows (pages of 10).
+    let opts = Options { row_group_rows: 2000, ..Options::default() };
+    let s = EventStore::<Notes>::open(&dir.path().join("log"), store, opts).await.unwrap();
+    s.append((0..2000).map(|i| note(1_000 + i as i64, i)).collect()).unwrap();
+    s.seal().await.unwrap();
+    let by_id = |keep: fn(u32) -> bool| RowFilter {
+        dictionary: false,
+        skip: None,
+        key: None,
+        columns: vec!["id".into()],
+        cheap: None,
+        test: Arc::new(move |b: &RecordBatch, _| {
+            let id = b.column_by_name("id").and_then(|c| c.as_any().downcast_ref::<BinaryArray>().cloned());
+            let id = id.expect("the id column");
+            let num = |v: &[u8]| u32::from_be_bytes(v.try_into().unwrap());
+            id.iter().map(|v| v.map(|v| keep(num(v)))).collect::<BooleanArray>().into()
+        }),
+    };
+    let ids = |v: Vec<Note>| v.into_iter().map(|n| n.t - 1_000).collect::<Vec<_>>();
+    // Every other row: 2000 runs, masked.
+    let even = collect(&s, &Scan { filter: Some(by_id(|i| i % 2 == 0)), ..Scan::all() }).await;
+    assert_eq!(ids(even), (0..2000).step_by(2).collect::<Vec<_>>());
+    // One row in 150: 27 runs, read run by run.
+    let few = collect(&s, &Scan { filter: Some(by_id(|i| i % 150 == 7)), ..Scan::all() }).await;
+    assert_eq!(ids(few), (7..2000).step_by(150).collect::<Vec<_>>());
 }

@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use arrow_array::{Array, Int64Array};
 use lantern_events::{FirstRows, Scan};
 use lantern_logql::{AggOp, BinOp, Expr, Grouping, LogExpr, RangeFn, VectorMatching};
 
 use super::pipeline::{Entry, Labels, Pipeline};
-use super::scan::{scan_of, Codes, SureCounts};
+use super::scan::{scan_of, Codes, Page, SureCounts};
 use crate::error::Error;
 use crate::model::LogRow;
 use crate::store::{LogStore, Order};
@@ -138,19 +138,30 @@ async fn log_query(store: &LogStore, l: &LogExpr, p: &Params) -> Result<Vec<Stre
         return Ok(Vec::new());
     }
     // Rows whose time cannot enter the page are not decoded, nor groups holding none.
-    let bar = Arc::new(AtomicI64::new(i64::MAX));
-    let page = FirstRows { newest: p.direction == Order::Desc, bar: bar.clone(), skip: true };
-    let scan = scan_of(&pipe, p.start, p.end - 1, Some((page, p.limit)), None);
+    // Of rows that may be entries, a row group's best `limit` are decoded first: when a
+    // row left out could still have entered the page, it is read again without the cut.
     let mut first = FirstByTime::new(p.direction, p.limit);
-    store
-        .scan_at(&scan, |r, pos| {
-            if let Some(e) = entry_of(&pipe, r) {
-                first.offer_at(e.time, pos, || e);
-                bar.store(first.bar(), std::sync::atomic::Ordering::Relaxed);
-            }
-            ControlFlow::Continue(())
-        })
-        .await?;
+    for cut in [true, false] {
+        let bar = Arc::new(AtomicI64::new(i64::MAX));
+        let dropped = cut.then(|| Arc::new(AtomicI64::new(i64::MAX)));
+        let rows = FirstRows { newest: p.direction == Order::Desc, bar: bar.clone(), skip: true };
+        let page = Page { rows, limit: p.limit, dropped: dropped.clone() };
+        let scan = scan_of(&pipe, p.start, p.end - 1, Some(page), None);
+        first = FirstByTime::new(p.direction, p.limit);
+        store
+            .scan_at(&scan, |r, pos| {
+                if let Some(e) = entry_of(&pipe, r) {
+                    first.offer_at(e.time, pos, || e);
+                    bar.store(first.bar(), Ordering::Relaxed);
+                }
+                ControlFlow::Continue(())
+            })
+            .await?;
+        let dropped = dropped.map_or(i64::MAX, |d| d.load(Ordering::Relaxed));
+        if dropped == i64::MAX || dropped > first.bar() {
+            break;
+        }
+    }
     let entries = first.into_sorted();
     let mut streams: BTreeMap<Labels, Vec<(i64, String)>> = BTreeMap::new();
     for e in entries {

@@ -5,6 +5,7 @@
 //! a page decodes at most its limit of each row group.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -117,6 +118,20 @@ impl<'a> Codes<'a> {
     }
 }
 
+/// A page of a log query: the first `limit` rows by `rows`' order. With `dropped`, a
+/// row group's rows the prefilter cannot be sure of are cut to its `limit` best too, and
+/// `dropped` lowered to the best rank (see [`FirstRows::rank`]) of those cut: if a row
+/// of that rank could still enter the page when the scan is done, the page must be
+/// read again without the cut.
+pub struct Page {
+    /// The order and the bar.
+    pub rows: FirstRows,
+    /// Rows on the page.
+    pub limit: usize,
+    /// Where the best rank cut is kept (`i64::MAX`: none was).
+    pub dropped: Option<Arc<AtomicI64>>,
+}
+
 /// The scan of a log query's events in `[min_t, max_t]`: equality matchers pick row
 /// groups; the stream selector and the pipeline's prefilter are tested on sealed
 /// columns before events are decoded. With `first`, only rows that could still be
@@ -129,7 +144,7 @@ pub fn scan_of(
     pipe: &Arc<Pipeline>,
     min_t: i64,
     max_t: i64,
-    first: Option<(FirstRows, usize)>,
+    first: Option<Page>,
     sure: Option<(&SureCounts, Option<Vec<String>>)>,
 ) -> Scan {
     let keys: Vec<u64> = pipe.selector.iter().filter_map(|m| m.equal_value().map(|v| label_key(&m.name, v))).collect();
@@ -145,11 +160,12 @@ pub fn scan_of(
     if !pre.is_empty() {
         columns.extend(pre.columns());
     }
-    let (first, page_limit) = match first {
-        Some((f, limit)) => (Some(f), Some(limit.max(1))),
-        None => (None, None),
+    let (first, page_limit, dropped) = match first {
+        Some(p) => (Some(p.rows), Some(p.limit.max(1)), p.dropped),
+        None => (None, None, None),
     };
-    let test = RowTest { pipe: pipe.clone(), pre: pre.clone(), min_t, max_t, first: first.clone(), page_limit, sure };
+    let test =
+        RowTest { pipe: pipe.clone(), pre: pre.clone(), min_t, max_t, first: first.clone(), page_limit, sure, dropped };
     let mut cheap: Vec<String> = vec![col::TIME.into(), col::LABELS.into(), col::LEVEL.into()];
     cheap.extend(pre.labels().unwrap_or_default().iter().map(|l| format!(".{l}")));
     // The condition: the selector and what the prefilter tests.
@@ -178,6 +194,7 @@ struct RowTest {
     first: Option<FirstRows>,
     page_limit: Option<usize>,
     sure: Option<SureRows>,
+    dropped: Option<Arc<AtomicI64>>,
 }
 
 impl RowTest {
@@ -233,6 +250,16 @@ impl RowTest {
                     // Without a pipeline every row kept is an entry.
                     let entries = if self.pipe.is_empty { &keep.clone() } else { &surely };
                     page_cut(&mut keep, entries, |i| first.rank(t.value(i)), limit);
+                }
+                (_, Some(((limit, first), t))) if self.dropped.is_some() => {
+                    // Rows that may be entries: the best `limit` are decoded, and the
+                    // best rank of the others kept, for the caller to check.
+                    let may = keep.clone();
+                    page_cut(&mut keep, &may, |i| first.rank(t.value(i)), limit);
+                    let cut = (0..keep.len()).filter(|&i| may[i] && !keep[i]).map(|i| first.rank(t.value(i))).min();
+                    if let Some((cut, d)) = cut.zip(self.dropped.as_ref()) {
+                        d.fetch_min(cut, Ordering::Relaxed);
+                    }
                 }
                 _ => {}
             }

@@ -307,3 +307,39 @@ async fn sealed_rows_answer_as_rows_in_memory_do() {
         assert_eq!(a, answer(&store, range, apart).await, "{folded}");
     }
 }
+
+#[tokio::test]
+async fn a_page_whose_best_candidates_fail_the_line_filter_is_read_again_in_full() {
+    let tmp = tempfile::tempdir().unwrap();
+    // One row group: the page's cut keeps its 100 newest candidates.
+    let store = crate::tests::open_with(tmp.path(), 1000).await;
+    let t0 = parse_time("2026-02-11T19:00:00Z").unwrap();
+    // 300 lines a second apart; the prefilter finds "upstream timeout after " in all of
+    // them, but the regex passes only the oldest 150 (one digit).
+    let lines: Vec<String> = (0..300)
+        .map(|i| {
+            let secs = if i < 150 { 1 + i % 9 } else { 10 + i % 90 };
+            let ts = rfc3339(t0 + i as i64 * 1_000_000_000);
+            format!(r#"{{"event": "upstream timeout after {secs}s", "level": "error", "timestamp": "{ts}"}}"#)
+        })
+        .collect();
+    store.append_jsonl(vec![("service".into(), "checkout".into())], t0, &lines.join("\n"), 1 << 20).unwrap();
+    let q = r#"{service=~".+"} |~ "upstream timeout after [0-9]s""#;
+    let cases = [
+        "logs 2026-02-11T18:00:00Z 2026-02-11T20:00:00Z 100 backward",
+        "logs 2026-02-11T18:00:00Z 2026-02-11T20:00:00Z 100 forward",
+        "logs 2026-02-11T18:00:00Z 2026-02-11T20:00:00Z 1000 backward",
+    ];
+    let mut before = Vec::new();
+    for h in cases {
+        before.push(answer(&store, h, q).await);
+    }
+    assert_eq!(before[0].len(), 100, "{:#?}", before[0]);
+    assert_eq!(before[2].len(), 150);
+    store.seal().await.unwrap();
+    for round in 0..2 {
+        for (h, want) in cases.iter().zip(&before) {
+            assert_eq!(&answer(&store, h, q).await, want, "{h} (round {round})");
+        }
+    }
+}
