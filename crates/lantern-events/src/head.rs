@@ -21,16 +21,7 @@ impl<R> Batch<R> {
     pub(crate) fn new(rows: Vec<R>) -> Self {
         Batch { rows, filter: OnceLock::new() }
     }
-}
 
-impl<R> Deref for Batch<R> {
-    type Target = Vec<R>;
-    fn deref(&self) -> &Vec<R> {
-        &self.rows
-    }
-}
-
-impl<R> Batch<R> {
     /// Whether a row of the batch may be one the scan selects, by time and, when the
     /// scan names index keys (or tests filters), by the batch's filter.
     pub(crate) fn may_hold<T: Table<Row = R>>(&self, scan: &Scan) -> bool {
@@ -42,6 +33,13 @@ impl<R> Batch<R> {
             PageFilter::of::<T>(&rows, &mut Vec::new())
         });
         f.times[1] >= scan.min_t && f.times[0] <= scan.max_t && scan.group_may_match(&f.keys)
+    }
+}
+
+impl<R> Deref for Batch<R> {
+    type Target = Vec<R>;
+    fn deref(&self) -> &Vec<R> {
+        &self.rows
     }
 }
 

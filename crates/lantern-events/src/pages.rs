@@ -247,14 +247,14 @@ pub(crate) fn page_ranges(
 /// results: the pages without one are skipped whole). Rows here and there in many runs
 /// are read by masking every row, which reads every page.
 pub(crate) fn by_runs(mask: &BooleanArray) -> bool {
-    let mut runs = 0usize;
-    let mut last = None;
-    for v in mask.values().iter() {
-        if last != Some(v) {
-            runs += 1;
-            last = Some(v);
-        }
+    // The runs of selected rows (found a word at a time), and those of rows between,
+    // before and after them.
+    let (mut runs, mut end) = (0usize, 0usize);
+    for (start, stop) in mask.values().set_slices() {
+        runs += 1 + usize::from(start > end);
+        end = stop;
     }
+    runs += usize::from(end < mask.len());
     runs <= FEW_RUNS || mask.len() >= runs.saturating_mul(32)
 }
 
@@ -292,6 +292,13 @@ mod tests {
         assert!(!by_runs(&mask(&|i| i % 2 == 0, 65536)));
         // Runs of 40 rows, many of them.
         assert!(by_runs(&mask(&|i| (i / 40) % 2 == 0, 65536)));
+        // Runs are counted exactly (selected or not, at either end): 32 rows a run.
+        assert!(by_runs(&mask(&|i| (i / 32) % 2 == 1, 32 * 300)));
+        assert!(!by_runs(&mask(&|i| (i / 31) % 2 == 1, 31 * 300)));
+        assert!(by_runs(&mask(&|i| i % 2 == 1, FEW_RUNS)));
+        assert!(!by_runs(&mask(&|i| i % 2 == 1, FEW_RUNS + 1)));
+        assert!(!by_runs(&mask(&|i| i % 2 == 0, FEW_RUNS + 1)));
+        assert!(by_runs(&BooleanArray::from(Vec::<bool>::new())));
     }
 
     #[test]

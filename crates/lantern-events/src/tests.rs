@@ -109,12 +109,46 @@ async fn collect(s: &EventStore<Notes>, scan: &Scan) -> Vec<Note> {
     out
 }
 
-#[tokio::test]
-async fn rows_survive_sealing_and_reopening_and_scans_skip_what_cannot_match() {
+/// A new directory for a store of notes: the guard that removes it, the object store
+/// of its sealed segments, and where its log goes.
+fn fresh() -> (tempfile::TempDir, Store, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::local(&dir.path().join("data")).unwrap();
+    let log = dir.path().join("log");
+    (dir, store, log)
+}
+
+/// The store of notes logged in `log`, sealed into `store`.
+async fn open(log: &Path, store: &Store, opts: Options) -> EventStore<Notes> {
+    EventStore::<Notes>::open(log, store.clone(), opts).await.unwrap()
+}
+
+/// A prefilter keeping the rows whose ID `keep` takes (every row of a batch without
+/// the ID column).
+fn ids_where(keep: impl Fn(u32) -> bool + Send + Sync + 'static) -> RowFilter {
+    RowFilter {
+        dictionary: false,
+        skip: None,
+        key: None,
+        columns: vec!["id".into()],
+        cheap: None,
+        test: Arc::new(move |b: &RecordBatch, _| {
+            let col = b.column_by_name("id").and_then(|c| c.as_any().downcast_ref::<BinaryArray>().cloned());
+            let id = |v: &[u8]| v.try_into().map(u32::from_be_bytes).is_ok_and(&keep);
+            col.map_or_else(
+                || BooleanArray::from(vec![true; b.num_rows()]),
+                |col| col.iter().map(|v| v.map(id)).collect(),
+            )
+            .into()
+        }),
+    }
+}
+
+#[tokio::test]
+async fn rows_survive_sealing_and_reopening_and_scans_skip_what_cannot_match() {
+    let (_dir, store, log) = fresh();
     let opts = Options { row_group_rows: 100, ..Options::default() };
-    let s = EventStore::<Notes>::open(&dir.path().join("log"), store.clone(), opts.clone()).await.unwrap();
+    let s = open(&log, &store, opts.clone()).await;
     let first: Vec<Note> = (0..1000).map(|i| note(1_000 + i as i64, i)).collect();
     s.append(first.clone()).unwrap();
     assert_eq!(collect(&s, &Scan::all()).await.len(), 1000);
@@ -130,22 +164,7 @@ async fn rows_survive_sealing_and_reopening_and_scans_skip_what_cannot_match() {
     // By key, with a prefilter on the ID column: one row, from the one row group whose
     // filter has the key (the visitor sees only what the prefilter kept).
     let want = note(1_000 + 777, 777);
-    let id = want.id.clone();
-    let filter = RowFilter {
-        dictionary: false,
-        skip: None,
-        key: None,
-        columns: vec!["id".into()],
-        cheap: None,
-        test: Arc::new(move |b: &RecordBatch, _| {
-            let col = b.column_by_name("id").and_then(|c| c.as_any().downcast_ref::<BinaryArray>().cloned());
-            col.map_or_else(
-                || BooleanArray::from(vec![true; b.num_rows()]),
-                |col| col.iter().map(|v| Some(v == Some(&id[..]))).collect(),
-            )
-            .into()
-        }),
-    };
+    let filter = ids_where(|i| i == 777);
     let scan = Scan { keys: vec![bloom::key(&[b"id", &want.id])], filter: Some(filter), ..Scan::all() };
     let mut seen = Vec::new();
     s.scan(&scan, |r| {
@@ -176,30 +195,29 @@ async fn rows_survive_sealing_and_reopening_and_scans_skip_what_cannot_match() {
     drop(s);
 
     // Reopen: the segment is loaded, the unsealed rows come back from the log, once.
-    let s = EventStore::<Notes>::open(&dir.path().join("log"), store.clone(), opts.clone()).await.unwrap();
+    let s = open(&log, &store, opts.clone()).await;
     let mut all = first.clone();
     all.extend(second.clone());
     assert_eq!(collect(&s, &Scan::all()).await, all);
     s.seal().await.unwrap();
     drop(s);
-    let s = EventStore::<Notes>::open(&dir.path().join("log"), store.clone(), opts.clone()).await.unwrap();
+    let s = open(&log, &store, opts.clone()).await;
     assert_eq!(collect(&s, &Scan::all()).await, all);
     assert_eq!(s.stats().segments, 2);
     drop(s);
 
     // Retention by size keeps the newest segment only.
     let small = Options { retention_bytes: Some(1), ..opts };
-    let s = EventStore::<Notes>::open(&dir.path().join("log"), store.clone(), small).await.unwrap();
+    let s = open(&log, &store, small).await;
     s.maintain().await.unwrap();
     assert_eq!(s.stats().segments, 0, "a limit below one segment's size drops them all");
 }
 
 #[tokio::test]
 async fn retention_by_age_drops_old_segments_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::local(&dir.path().join("data")).unwrap();
+    let (_dir, store, log) = fresh();
     let opts = Options { retention_age: Some(std::time::Duration::from_secs(86_400)), ..Options::default() };
-    let s = EventStore::<Notes>::open(&dir.path().join("log"), store.clone(), opts).await.unwrap();
+    let s = open(&log, &store, opts).await;
     // Rows from 1970, sealed; then rows from now, sealed.
     s.append(vec![note(1_000, 1), note(2_000, 2)]).unwrap();
     s.seal().await.unwrap();
@@ -215,13 +233,12 @@ async fn retention_by_age_drops_old_segments_only() {
 
 #[tokio::test]
 async fn retention_reads_the_stores_clock_so_a_test_can_move_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::local(&dir.path().join("data")).unwrap();
+    let (_dir, store, log) = fresh();
     let day = std::time::Duration::from_secs(86_400);
     let t0: i64 = 1_800_000_000_000_000_000;
     let clock = lantern_core::clock::ManualClock::new(t0);
     let opts = Options { retention_age: Some(day), clock: clock.clone(), ..Options::default() };
-    let s = EventStore::<Notes>::open(&dir.path().join("log"), store, opts).await.unwrap();
+    let s = open(&log, &store, opts).await;
     s.append(vec![note(t0, 1)]).unwrap();
     s.seal().await.unwrap();
     clock.advance(day / 2);
@@ -234,14 +251,13 @@ async fn retention_reads_the_stores_clock_so_a_test_can_move_time() {
 
 #[tokio::test]
 async fn a_half_written_segment_is_removed_and_its_rows_replayed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::local(&dir.path().join("data")).unwrap();
-    let s = EventStore::<Notes>::open(&dir.path().join("log"), store.clone(), Options::default()).await.unwrap();
+    let (_dir, store, log) = fresh();
+    let s = open(&log, &store, Options::default()).await;
     s.append(vec![note(1, 1), note(2, 2)]).unwrap();
     drop(s);
     // A crash between the data file and the sidecar leaves a directory without meta.
     store.put("notes/00000000000000000001-000009/data.parquet", Bytes::from_static(b"partial")).await.unwrap();
-    let s = EventStore::<Notes>::open(&dir.path().join("log"), store.clone(), Options::default()).await.unwrap();
+    let s = open(&log, &store, Options::default()).await;
     assert_eq!(collect(&s, &Scan::all()).await, vec![note(1, 1), note(2, 2)]);
     assert!(!store.exists("notes/00000000000000000001-000009/data.parquet").await.unwrap());
 }
@@ -280,14 +296,13 @@ fn id_is(want: u32, keyed: bool, cheap: bool, tested: Arc<std::sync::atomic::Ato
 async fn row_groups_a_condition_found_nothing_in_are_not_read_again() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     for cache in [true, false] {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::local(&dir.path().join("data")).unwrap();
+        let (_dir, store, log) = fresh();
         let opts = Options {
             row_group_rows: 100,
             condition_cache_bytes: if cache { 1 << 20 } else { 0 },
             ..Options::default()
         };
-        let s = EventStore::<Notes>::open(&dir.path().join("log"), store, opts).await.unwrap();
+        let s = open(&log, &store, opts).await;
         // ID 7 is in the first row group only.
         s.append((0..1000).map(|i| note(1_000 + i as i64, i)).collect()).unwrap();
         s.seal().await.unwrap();
@@ -336,11 +351,10 @@ async fn row_groups_a_condition_found_nothing_in_are_not_read_again() {
 #[tokio::test]
 async fn a_keyed_scan_reads_only_the_pages_whose_filters_have_its_keys() {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::local(&dir.path().join("data")).unwrap();
+    let (_dir, store, log) = fresh();
     // Row groups of 100 rows, filters per page of 10.
     let opts = Options { row_group_rows: 100, ..Options::default() };
-    let s = EventStore::<Notes>::open(&dir.path().join("log"), store.clone(), opts.clone()).await.unwrap();
+    let s = open(&log, &store, opts.clone()).await;
     s.append((0..1000).map(|i| note(1_000 + i as i64, i)).collect()).unwrap();
     s.seal().await.unwrap();
     let tested = Arc::new(AtomicUsize::new(0));
@@ -354,7 +368,7 @@ async fn a_keyed_scan_reads_only_the_pages_whose_filters_have_its_keys() {
         // filters per page.
         let s = match s.take() {
             Some(s) => s,
-            None => EventStore::<Notes>::open(&dir.path().join("log"), store.clone(), opts.clone()).await.unwrap(),
+            None => open(&log, &store, opts.clone()).await,
         };
         // The ID's page alone is tested.
         for _ in 0..2 {
@@ -383,18 +397,7 @@ async fn a_keyed_scan_reads_only_the_pages_whose_filters_have_its_keys() {
         assert_eq!(tested.swap(0, Ordering::Relaxed), 0);
         // Rows here and there of two pages (every other one): in few runs, read run by
         // run from those pages alone.
-        let even = RowFilter {
-            dictionary: false,
-            skip: None,
-            key: None,
-            columns: vec!["id".into()],
-            cheap: None,
-            test: Arc::new(|b: &RecordBatch, _| {
-                let id = b.column_by_name("id").and_then(|c| c.as_any().downcast_ref::<BinaryArray>().cloned());
-                let id = id.expect("the id column");
-                id.iter().map(|v| v.map(|v| v.last().is_some_and(|l| l % 2 == 0))).collect::<BooleanArray>().into()
-            }),
-        };
+        let even = ids_where(|i| i % 2 == 0);
         let scattered = Scan { any_keys: vec![key(3), key(57)], filter: Some(even), ..Scan::all() };
         assert_eq!(times(collect(&s, &scattered).await), [0, 2, 4, 6, 8, 50, 52, 54, 56, 58].map(|i| 1_000 + i));
     }
@@ -402,10 +405,9 @@ async fn a_keyed_scan_reads_only_the_pages_whose_filters_have_its_keys() {
 
 #[tokio::test]
 async fn a_filter_asking_for_dictionaries_gets_the_dictionary_coded_columns_as_such() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::local(&dir.path().join("data")).unwrap();
+    let (_dir, store, log) = fresh();
     let opts = Options { row_group_rows: 100, ..Options::default() };
-    let s = EventStore::<Notes>::open(&dir.path().join("log"), store, opts).await.unwrap();
+    let s = open(&log, &store, opts).await;
     // Three distinct texts: the writer codes them with a dictionary.
     s.append((0..300).map(|i| Note { text: format!("kind {}", i % 3), ..note(1_000 + i as i64, i) }).collect())
         .unwrap();
@@ -446,9 +448,8 @@ fn rows_sorted_by_their_classes_come_in_the_order_row_by_row_sorting_gives() {
 
 #[tokio::test]
 async fn a_keyed_scan_of_rows_in_memory_visits_only_the_batches_whose_filters_have_its_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::local(&dir.path().join("data")).unwrap();
-    let s = EventStore::<Notes>::open(&dir.path().join("log"), store, Options::default()).await.unwrap();
+    let (_dir, store, log) = fresh();
+    let s = open(&log, &store, Options::default()).await;
     // Ten batches of 100 rows each, times 1_000.. in order.
     for b in 0..10u32 {
         s.append((b * 100..b * 100 + 100).map(|i| note(1_000 + i as i64, i)).collect()).unwrap();
@@ -488,31 +489,17 @@ async fn a_keyed_scan_of_rows_in_memory_visits_only_the_batches_whose_filters_ha
 
 #[tokio::test]
 async fn rows_in_many_short_runs_are_read_by_mask_and_in_few_runs_by_their_pages() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::local(&dir.path().join("data")).unwrap();
+    let (_dir, store, log) = fresh();
     // One row group of 2000 rows (pages of 10).
     let opts = Options { row_group_rows: 2000, ..Options::default() };
-    let s = EventStore::<Notes>::open(&dir.path().join("log"), store, opts).await.unwrap();
+    let s = open(&log, &store, opts).await;
     s.append((0..2000).map(|i| note(1_000 + i as i64, i)).collect()).unwrap();
     s.seal().await.unwrap();
-    let by_id = |keep: fn(u32) -> bool| RowFilter {
-        dictionary: false,
-        skip: None,
-        key: None,
-        columns: vec!["id".into()],
-        cheap: None,
-        test: Arc::new(move |b: &RecordBatch, _| {
-            let id = b.column_by_name("id").and_then(|c| c.as_any().downcast_ref::<BinaryArray>().cloned());
-            let id = id.expect("the id column");
-            let num = |v: &[u8]| u32::from_be_bytes(v.try_into().unwrap());
-            id.iter().map(|v| v.map(|v| keep(num(v)))).collect::<BooleanArray>().into()
-        }),
-    };
     let ids = |v: Vec<Note>| v.into_iter().map(|n| n.t - 1_000).collect::<Vec<_>>();
     // Every other row: 2000 runs, masked.
-    let even = collect(&s, &Scan { filter: Some(by_id(|i| i % 2 == 0)), ..Scan::all() }).await;
+    let even = collect(&s, &Scan { filter: Some(ids_where(|i| i % 2 == 0)), ..Scan::all() }).await;
     assert_eq!(ids(even), (0..2000).step_by(2).collect::<Vec<_>>());
     // One row in 150: 27 runs, read run by run.
-    let few = collect(&s, &Scan { filter: Some(by_id(|i| i % 150 == 7)), ..Scan::all() }).await;
+    let few = collect(&s, &Scan { filter: Some(ids_where(|i| i % 150 == 7)), ..Scan::all() }).await;
     assert_eq!(ids(few), (7..2000).step_by(150).collect::<Vec<_>>());
 }

@@ -140,14 +140,14 @@ async fn log_query(store: &LogStore, l: &LogExpr, p: &Params) -> Result<Vec<Stre
     // Rows whose time cannot enter the page are not decoded, nor groups holding none.
     // Of rows that may be entries, a row group's best `limit` are decoded first: when a
     // row left out could still have entered the page, it is read again without the cut.
-    let mut first = FirstByTime::new(p.direction, p.limit);
-    for cut in [true, false] {
+    let mut cut = true;
+    let first = loop {
         let bar = Arc::new(AtomicI64::new(i64::MAX));
         let dropped = cut.then(|| Arc::new(AtomicI64::new(i64::MAX)));
         let rows = FirstRows { newest: p.direction == Order::Desc, bar: bar.clone(), skip: true };
         let page = Page { rows, limit: p.limit, dropped: dropped.clone() };
         let scan = scan_of(&pipe, p.start, p.end - 1, Some(page), None);
-        first = FirstByTime::new(p.direction, p.limit);
+        let mut first = FirstByTime::new(p.direction, p.limit);
         store
             .scan_at(&scan, |r, pos| {
                 if let Some(e) = entry_of(&pipe, r) {
@@ -159,9 +159,10 @@ async fn log_query(store: &LogStore, l: &LogExpr, p: &Params) -> Result<Vec<Stre
             .await?;
         let dropped = dropped.map_or(i64::MAX, |d| d.load(Ordering::Relaxed));
         if dropped == i64::MAX || dropped > first.bar() {
-            break;
+            break first;
         }
-    }
+        cut = false;
+    };
     let entries = first.into_sorted();
     let mut streams: BTreeMap<Labels, Vec<(i64, String)>> = BTreeMap::new();
     for e in entries {
