@@ -25,14 +25,14 @@ impl<R> Batch<R> {
     /// Whether a row of the batch may be one the scan selects, by time and, when the
     /// scan names index keys (or tests filters), by the batch's filter.
     pub(crate) fn may_hold<T: Table<Row = R>>(&self, scan: &Scan) -> bool {
-        if scan.keys.is_empty() && scan.any_keys.is_empty() && scan.groups.is_none() {
+        if scan.keys.is_empty() && scan.any_keys.is_empty() && scan.keys_since.1.is_empty() && scan.groups.is_none() {
             return true;
         }
         let f = self.filter.get_or_init(|| {
             let rows: Vec<&R> = self.rows.iter().collect();
             PageFilter::of::<T>(&rows, &mut Vec::new())
         });
-        f.times[1] >= scan.min_t && f.times[0] <= scan.max_t && scan.group_may_match(&f.keys)
+        f.times[1] >= scan.min_t && f.times[0] <= scan.max_t && scan.group_may_match(&f.keys, T::KEYS_VERSION)
     }
 }
 

@@ -126,6 +126,10 @@ pub trait Table: Send + Sync + 'static {
     fn keys(row: &Self::Row, out: &mut Vec<u64>);
     /// Bits per distinct key in the filters (see [`bloom::Bloom::with_bits`]).
     const BLOOM_BITS_PER_KEY: usize = 10;
+    /// The version of the table's index keys, raised when filters come to hold keys
+    /// they did not: a segment keeps the version its filters were built with, and
+    /// [`Scan::keys_since`] are asked only of filters of that version or later.
+    const KEYS_VERSION: u32 = 0;
     /// Rows per filter: a row group's index keys are kept per page of this many rows
     /// (as many as its Parquet pages hold, so the pages of a needle's rows are the only
     /// ones read); 0 keeps one filter per row group.
@@ -272,6 +276,9 @@ pub struct Scan {
     pub keys: Vec<u64>,
     /// When not empty, every matching row has one of these keys.
     pub any_keys: Vec<u64>,
+    /// Index keys every matching row has that only filters of this
+    /// [`Table::KEYS_VERSION`] or later hold (older segments are not asked of them).
+    pub keys_since: (u32, Vec<u64>),
     /// A prefilter of sealed rows.
     pub filter: Option<RowFilter>,
     /// A test of a row group's filter (beyond `keys` and `any_keys`): false skips it.
@@ -343,6 +350,7 @@ impl Scan {
             max_t: i64::MAX,
             keys: Vec::new(),
             any_keys: Vec::new(),
+            keys_since: (0, Vec::new()),
             filter: None,
             groups: None,
             skip_within: None,
@@ -352,9 +360,11 @@ impl Scan {
         }
     }
 
-    /// Whether a row group with this filter may hold a selected row.
-    fn group_may_match(&self, g: &bloom::Bloom) -> bool {
+    /// Whether a row group with this filter (built with keys of `version`, see
+    /// [`Table::KEYS_VERSION`]) may hold a selected row.
+    fn group_may_match(&self, g: &bloom::Bloom, version: u32) -> bool {
         self.keys.iter().all(|k| g.may_contain(*k))
+            && (version < self.keys_since.0 || self.keys_since.1.iter().all(|k| g.may_contain(*k)))
             && (self.any_keys.is_empty() || self.any_keys.iter().any(|k| g.may_contain(*k)))
             && self.groups.as_ref().is_none_or(|t| t(g))
     }

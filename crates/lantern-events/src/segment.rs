@@ -56,6 +56,9 @@ pub struct SegmentInfo {
     /// group).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub page_rows: u64,
+    /// The [`Table::KEYS_VERSION`] the filters were built with.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub keys_version: u32,
     /// Per row group, the table's summary of it (empty when the table keeps none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_summaries: Vec<serde_json::Value>,
@@ -64,6 +67,10 @@ pub struct SegmentInfo {
 }
 
 fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_u32(n: &u32) -> bool {
     *n == 0
 }
 
@@ -145,6 +152,7 @@ pub fn build<T: Table>(
         data_len: 0,
         log_upto,
         page_rows: if page_rows < group_rows { page_rows as u64 } else { 0 },
+        keys_version: T::KEYS_VERSION,
         group_times,
         group_summaries,
         summary: T::summarize(rows),
@@ -313,7 +321,7 @@ impl Segment {
         // filter's condition either, which is what is remembered of it).
         let (mut marks, mut keyed) = (Vec::with_capacity(pages.len()), true);
         for p in pages {
-            let keys = scan.group_may_match(&p.keys);
+            let keys = scan.group_may_match(&p.keys, self.info.keys_version);
             let times = p.times[1] >= scan.min_t && p.times[0] <= scan.max_t;
             marks.push(times && keys);
             keyed &= times || !keys;

@@ -395,6 +395,12 @@ async fn a_keyed_scan_reads_only_the_pages_whose_filters_have_its_keys() {
         // A key nobody has reads nothing.
         assert!(collect(&s, &keyed(5_000, vec![key(5_000)])).await.is_empty());
         assert_eq!(tested.swap(0, Ordering::Relaxed), 0);
+        // Keys asked only of filters of a later keys version than these rows' (0) are
+        // not asked of them; of this version or earlier, they are.
+        let later = Scan { keys: vec![key(123)], keys_since: (1, vec![key(5_000)]), ..Scan::all() };
+        assert_eq!(times(collect(&s, &later).await), (1_120..1_130).collect::<Vec<_>>(), "round {round}");
+        assert!(collect(&s, &Scan { keys_since: (0, vec![key(5_000)]), ..Scan::all() }).await.is_empty());
+        assert!(!collect(&s, &Scan { keys_since: (0, vec![key(123)]), ..Scan::all() }).await.is_empty());
         // Rows here and there of two pages (every other one): in few runs, read run by
         // run from those pages alone.
         let even = ids_where(|i| i % 2 == 0);

@@ -482,6 +482,7 @@ impl Table for Logs {
     /// few besides its own; the filters take about a seventh of the segments' bytes
     /// (most keys are request IDs, one per line).
     const BLOOM_BITS_PER_KEY: usize = 12;
+    const KEYS_VERSION: u32 = crate::tokens::KEYS_VERSION;
     /// The rows of a Parquet page (see `writer_props`).
     const FILTER_PAGE_ROWS: usize = PAGE_ROWS;
 

@@ -1,6 +1,12 @@
 //! Index keys of log events for the per-row-group filters: words of text (lowercase;
 //! letters, digits, `_` and non-ASCII characters make words), identifiers whole, and the
 //! stream's service, level and labels. Stores and queries compute them alike.
+//!
+//! Every word of [`PREFIX`] bytes or more that a line can show (in text, identifiers,
+//! field names, times kept as written, the stream's names) also gives the key of its
+//! first [`PREFIX`] bytes: a line filter's needle holding a word that starts after a
+//! separator (`req-3fa9c0d2e1b4`) is then only in pages holding a word starting so,
+//! wherever the line's word ends (see [`needle_keys`]).
 
 use std::collections::HashSet;
 
@@ -10,6 +16,12 @@ use crate::model::{indexed_as_id, LogRow, Value};
 
 /// Words longer than this are indexed by their first this-many bytes.
 const MAX_WORD: usize = 64;
+
+/// The length of the word prefixes every word that long puts in the filters.
+pub const PREFIX: usize = 8;
+
+/// The [`lantern_events::Table::KEYS_VERSION`] of log filters: 1 added [`PREFIX`] keys.
+pub const KEYS_VERSION: u32 = 1;
 
 /// Whether a byte belongs to a word.
 pub fn is_word_byte(b: u8) -> bool {
@@ -24,6 +36,55 @@ pub fn index_words(s: &str, mut f: impl FnMut(&[u8])) {
             f(w)
         }
     })
+}
+
+/// Pushes the keys of the words of text: each word's ([`index_words`]) and, for longer
+/// ones, their prefix's.
+fn text_keys(s: &str, out: &mut Vec<u64>) {
+    index_words(s, |w| {
+        out.push(word_key(w));
+        if w.len() > PREFIX {
+            out.push(word_key(&w[..PREFIX]));
+        }
+    })
+}
+
+/// Pushes the prefix keys of text indexed otherwise or not at all (identifiers, names,
+/// times): of each word of [`PREFIX`] bytes or more, but for words of digits alone.
+fn prefix_keys(s: &str, out: &mut Vec<u64>) {
+    if s.len() < PREFIX {
+        return;
+    }
+    words(s, |w| {
+        if w.len() >= PREFIX && !w.iter().all(u8::is_ascii_digit) {
+            out.push(word_key(&w[..PREFIX]))
+        }
+    })
+}
+
+/// The keys every line holding `needle` has in its filter: of each word of the
+/// needle that starts after a separator in it, is [`PREFIX`] bytes or more and could
+/// not be part of a number or time as lines write them (bytes other than digits, `e`,
+/// `E`, `T`, `Z`), the key of its prefix. Such a word starts a word of the line, which
+/// is not one of digits alone, so its prefix is the line's word's. Lines are matched
+/// as written (case and all); keys are lowercase, so they hold for every case.
+pub fn needle_keys(needle: &[u8]) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < needle.len() {
+        while i < needle.len() && !is_word_byte(needle[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < needle.len() && is_word_byte(needle[i]) {
+            i += 1;
+        }
+        let w = &needle[start..i];
+        if start > 0 && w.len() >= PREFIX && w.iter().any(|b| !b"0123456789eETZ".contains(b)) {
+            out.push(word_key(&w[..PREFIX]));
+        }
+    }
+    out
 }
 
 /// Calls `f` with each word of `s` (as bytes, not yet lowercased).
@@ -89,7 +150,7 @@ pub fn group_keys(rows: &[&LogRow], out: &mut Vec<u64>) {
             stream_keys(r, out);
         }
         if let Some(l) = &r.line {
-            index_words(l, |w| out.push(word_key(w)));
+            text_keys(l, out);
         }
         for (k, v) in &r.fields {
             if let Value::Str(s) | Value::Json(s) = v {
@@ -98,7 +159,10 @@ pub fn group_keys(rows: &[&LogRow], out: &mut Vec<u64>) {
                     continue;
                 }
             }
-            let kind = *kinds.entry(k.as_ptr()).or_insert_with(|| Kind::of(k));
+            let kind = *kinds.entry(k.as_ptr()).or_insert_with(|| {
+                prefix_keys(k, out);
+                Kind::of(k)
+            });
             field_keys_as(v, kind, out);
         }
     }
@@ -122,8 +186,12 @@ impl Kind {
 fn stream_keys(r: &LogRow, out: &mut Vec<u64>) {
     out.push(service_key(&r.stream.service));
     out.push(level_key(&r.stream.level));
+    prefix_keys(&r.stream.service, out);
+    prefix_keys(&r.stream.level, out);
     for (k, v) in &r.stream.labels {
         out.push(label_key(k, v));
+        prefix_keys(k, out);
+        prefix_keys(v, out);
     }
 }
 
@@ -139,9 +207,12 @@ fn field_keys_as(v: &Value, kind: Kind, out: &mut Vec<u64>) {
         Value::Null | Value::Bool(_) | Value::Float(_) => {}
         Value::Int(i) if kind.id => out.push(id_key(&i.to_string())),
         Value::Int(_) => {}
-        Value::Str(_) if kind.time => {}
-        Value::Str(s) if kind.id => out.push(id_key(s)),
-        Value::Str(s) | Value::Json(s) => index_words(s, |w| out.push(word_key(w))),
+        Value::Str(s) if kind.time => prefix_keys(s, out),
+        Value::Str(s) if kind.id => {
+            out.push(id_key(s));
+            prefix_keys(s, out);
+        }
+        Value::Str(s) | Value::Json(s) => text_keys(s, out),
     }
 }
 
@@ -149,9 +220,10 @@ fn field_keys_as(v: &Value, kind: Kind, out: &mut Vec<u64>) {
 pub fn row_keys(r: &LogRow, out: &mut Vec<u64>) {
     stream_keys(r, out);
     if let Some(l) = &r.line {
-        index_words(l, |w| out.push(word_key(w)));
+        text_keys(l, out);
     }
     for (k, v) in &r.fields {
+        prefix_keys(k, out);
         field_keys(k, v, out);
     }
 }
@@ -166,5 +238,57 @@ mod tests {
         words("Card declined: CARD_DECLINED (req-123) café", |w| got.push(String::from_utf8_lossy(w).into_owned()));
         assert_eq!(got, ["Card", "declined", "CARD_DECLINED", "req", "123", "café"]);
         assert_eq!(word_key(b"Card"), word_key(b"card"));
+    }
+
+    #[test]
+    fn needles_give_the_prefixes_of_their_words_after_a_separator() {
+        let k = |w: &str| word_key(w.as_bytes());
+        assert_eq!(needle_keys(b"req-dc1b77ae0bf300000000"), [k("dc1b77ae")]);
+        assert_eq!(needle_keys(b"order 12345678 Shipped_Today now"), [k("shipped_")]);
+        // At the needle's start (it may end a longer word), shorter than a prefix, or
+        // what numbers and times are written with: nothing.
+        for none in ["dc1b77ae0bf300000000", "req-dc1b77a", "x-12345678901", "at 2026-12-07T22:10:59.519145123Z", ""] {
+            assert!(needle_keys(none.as_bytes()).is_empty(), "{none}");
+        }
+    }
+
+    /// Every needle a line holds has its keys among the line's event's: whatever part
+    /// of the line it is cut from (values of every kind, names, escapes, times written
+    /// back, numbers, nested objects, text lines), pages lacking them hold no such line.
+    #[test]
+    fn every_needle_a_line_holds_has_its_keys_in_the_lines_filter() {
+        let lines = [
+            r#"{"request_id": "req-dc1b77ae0bf300000000", "user_id": "user-99574", "event": "session_refreshed", "duration_ms": 1054.65, "level": "info", "timestamp": "2026-12-07T22:10:59.519145Z"}"#,
+            r#"{"Trace.ID": "ABCDEF0123456789abcdef", "checkout_session.token": "x9-Zyxwvutsrqp", "n": 123456789012, "big": 1.5e300, "ok": true, "gone": null}"#,
+            r#"{"event": "tab	here-longword12 "quoted-wordiness" naïve-résuméwriter", "ctx": {"user": "u-7", "attempts_total": [1, 2, "third-attempted"]}}"#,
+            r#"{"time": "yesterday-afternoon-ish", "severity": "CRITICAL_FAILURE", "msg": "ctlcontrolchars-andéescapes"}"#,
+            r#"{"ts": 1765145459.5191, "message": "epoch-stamped messagelike"}"#,
+            "plain text trace=abcdef0123456789 done GET /api/orders 200 req-00ab12ffffffff",
+            "   spaced-out    Uppercase-WORDINESS\tescaped",
+        ];
+        let mut parser = crate::jsonl::LineParser::new(vec![("service".into(), "edge-gateway-proxy".into())], 7);
+        let rows: Vec<LogRow> = lines.iter().map(|l| parser.parse(l)).collect();
+        let mut all = Vec::new();
+        group_keys(&rows.iter().collect::<Vec<_>>(), &mut all);
+        let all: HashSet<u64> = all.into_iter().collect();
+        let mut needles = 0;
+        for r in &rows {
+            let mut own = Vec::new();
+            row_keys(r, &mut own);
+            let own: HashSet<u64> = own.into_iter().collect();
+            assert!(own.is_subset(&all), "a group's keys hold each of its rows'");
+            let line = r.render_line();
+            let b = line.as_bytes();
+            for i in 0..b.len() {
+                for j in i + 1..=b.len().min(i + 40) {
+                    let keys = needle_keys(&b[i..j]);
+                    needles += usize::from(!keys.is_empty());
+                    for key in keys {
+                        assert!(own.contains(&key), "{:?} of {line}", String::from_utf8_lossy(&b[i..j]));
+                    }
+                }
+            }
+        }
+        assert!(needles > 1000, "{needles} needles gave keys");
     }
 }

@@ -22,6 +22,7 @@ use memchr::memmem::Finder;
 
 use super::pipeline::{sanitize, LabelMatcher};
 use crate::table::col;
+use crate::tokens::needle_keys;
 
 /// The most labels rows surely kept may be read for (see [`Prefilter::with_labels`]).
 pub const MAX_LABELS: usize = 6;
@@ -225,6 +226,20 @@ impl Prefilter {
     /// rule out the same rows.
     pub fn condition(&self) -> &str {
         &self.condition
+    }
+
+    /// Index keys every row the line filters keep has (see [`needle_keys`]): of each
+    /// `|=` of one needle, and of each `|~` whose matches all start with one literal.
+    pub fn keys(&self) -> Vec<u64> {
+        let mut keys = Vec::new();
+        for stage in &self.lines {
+            if let LineStage::Contains(n) | LineStage::Required(n) = stage {
+                if let [one] = &n[..] {
+                    keys.extend(needle_keys(one.whole.needle()));
+                }
+            }
+        }
+        keys
     }
 
     /// Whether the prefilter tests anything.
@@ -639,5 +654,19 @@ mod tests {
         assert_eq!(required_literals("(foo|bar)baz"), Some(vec!["foobaz".into(), "barbaz".into()]));
         assert_eq!(required_literals(".*x"), None);
         assert_eq!(required_literals("a?"), None);
+    }
+
+    #[test]
+    fn one_needle_of_a_stage_gives_its_keys() {
+        let key = |w: &str| crate::tokens::word_key(w.as_bytes());
+        let id = ["req-dc1b77ae0bf3".to_string()];
+        let keys = |parts| Prefilter::new(parts, true, false).keys();
+        assert_eq!(keys(vec![Pushed::Contains(&id)]), [key("dc1b77ae")]);
+        assert_eq!(keys(vec![Pushed::Match(vec!["order-shipped_today [0-9]+".into()])]), [key("shipped_")]);
+        // Either of two needles, a needle a row must lack, several literals: none.
+        let two = ["req-dc1b77ae0bf3".to_string(), "x-abcdefghij".to_string()];
+        assert!(keys(vec![Pushed::Contains(&two)]).is_empty());
+        assert!(keys(vec![Pushed::NotContains(&id)]).is_empty());
+        assert!(keys(vec![Pushed::Match(vec!["(?i)req-dc1b77ae0bf3".into()])]).is_empty());
     }
 }

@@ -168,6 +168,8 @@ pub fn scan_of(
         RowTest { pipe: pipe.clone(), pre: pre.clone(), min_t, max_t, first: first.clone(), page_limit, sure, dropped };
     let mut cheap: Vec<String> = vec![col::TIME.into(), col::LABELS.into(), col::LEVEL.into()];
     cheap.extend(pre.labels().unwrap_or_default().iter().map(|l| format!(".{l}")));
+    // Needles' word prefixes every kept row holds (filters of older segments lack them).
+    let keys_since = (crate::tokens::KEYS_VERSION, pre.keys());
     // The condition: the selector and what the prefilter tests.
     let key = lantern_events::condition_key(&format!("logql {:?} {}", pipe.selector, pre.condition()));
     let filter = RowFilter {
@@ -182,7 +184,7 @@ pub fn scan_of(
         cheap: Some(cheap),
         test: Arc::new(move |b, known| test.run(b, known)),
     };
-    Scan { min_t, max_t, keys, filter: Some(filter), first, ..Scan::all() }
+    Scan { min_t, max_t, keys, keys_since, filter: Some(filter), first, ..Scan::all() }
 }
 
 /// The test of a row group's filter columns (see [`scan_of`]).

@@ -160,9 +160,15 @@ async fn sealed_rows_answer_as_rows_in_memory_do() {
         r#"{"event": "upstream timeout after 30s", "error_code": "UPSTREAM_TIMEOUT", "level": "error", "timestamp": "2026-02-11T19:00:06Z"}"#,
         r#"{"event": "mixed", "error_code": 7, "level": "info", "timestamp": "2026-02-11T19:00:07Z"}"#,
         r#"{"msg": "compact", "level": "debug"}"#,
+        r#"{"event": "order-shipped_quickly", "request_id": "req-0a1b2c3d4e5f", "Trace.ID": "x-ABCDEF0123456789", "time": "yesterday-afternoon", "level": "info"}"#,
     ];
     store.append_jsonl(vec![("service".into(), "checkout".into())], t0, &json.join("\n"), 1 << 20).unwrap();
-    let text = ["plain text line with Insufficient funds", "GET /api/orders 200 req-00ab12", "timeout after 5s"];
+    let text = [
+        "plain text line with Insufficient funds",
+        "GET /api/orders 200 req-00ab12",
+        "timeout after 5s",
+        "done trace=abcdef0123456789 ok",
+    ];
     store
         .append_jsonl(vec![("service".into(), "edge".into())], t0 + 10_000_000_000, &text.join("\n"), 1 << 20)
         .unwrap();
@@ -215,6 +221,16 @@ async fn sealed_rows_answer_as_rows_in_memory_do() {
         r#"{service=~".+"} | line_format "{{.event}}" |= "nested""#,
         r#"{service=~".+"} | logfmt | error_code="CARD_DECLINED""#,
         r#"{service="checkout"} |= "payment""#,
+        // Needles whose words' prefixes pick pages (see `tokens::needle_keys`).
+        r#"{service=~".+"} |= "req-0a1b2c3d4e5f""#,
+        r#"{service=~".+"} |= "-0a1b2c3d""#,
+        r#"{service=~".+"} |= "x-ABCDEF0123""#,
+        r#"{service=~".+"} |= ".ID\": \"x-ABCDEF""#,
+        r#"{service=~".+"} |= "-shipped_q""#,
+        r#"{service=~".+"} |= "-afternoon""#,
+        r#"{service=~".+"} |= "=abcdef0123456789 ok""#,
+        r#"{service=~".+"} |= "=abcdef0123456789 no""#,
+        r#"{service=~".+"} |~ "req-0a1b2c3d[0-9a-f]+""#,
         r#"{service=~".+"}"#,
         r#"{service="checkout"}"#,
         r#"{level="error"}"#,
@@ -272,6 +288,23 @@ async fn sealed_rows_answer_as_rows_in_memory_do() {
             let got = answer(&store, h, q).await;
             assert_eq!(&got, want, "{h}: {q} (round {round})");
         }
+    }
+    // The needles found their lines (all but one), sealed, and with the segments'
+    // filters (of the keys version that holds the needles' keys) read back.
+    drop(store);
+    let store = crate::tests::open_with(tmp.path(), 3).await;
+    for (q, n) in [
+        ("req-0a1b2c3d4e5f", 1),
+        ("-0a1b2c3d", 1),
+        ("x-ABCDEF0123", 1),
+        ("-shipped_q", 1),
+        ("-afternoon", 1),
+        ("=abcdef0123456789 ok", 1),
+        ("=abcdef0123456789 no", 0),
+    ] {
+        let q = format!(r#"{{service=~".+"}} |= "{q}""#);
+        let got = answer(&store, "logs 2026-02-11T18:00:00Z 2026-02-11T20:00:00Z 100 backward", &q).await;
+        assert_eq!(got.len(), n, "{q}: {got:?}");
     }
     // A sum of counts or rates groups lines as they are read; `* 1` keeps the series
     // apart until the sum: the answers agree.
