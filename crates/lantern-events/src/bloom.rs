@@ -75,16 +75,18 @@ impl Bloom {
 /// The hash of a key made of parts (a kind tag and values), as stores and queries
 /// compute it alike.
 pub fn key(parts: &[&[u8]]) -> u64 {
-    // One-shot hashing of the framed parts (a stack buffer for the usual short keys).
+    // One-shot hashing of the framed parts, in a stack buffer for the usual short keys
+    // (sized to them: the buffer is zeroed on every call).
     let n: usize = parts.iter().map(|p| p.len() + 4).sum();
-    let mut small = [0u8; 256];
-    let mut big = Vec::new();
-    let buf: &mut [u8] = if n <= small.len() {
-        &mut small[..n]
-    } else {
-        big.resize(n, 0);
-        &mut big
-    };
+    match n {
+        0..=64 => framed(parts, &mut [0u8; 64][..n]),
+        65..=256 => framed(parts, &mut [0u8; 256][..n]),
+        _ => framed(parts, &mut vec![0u8; n]),
+    }
+}
+
+/// The hash of `parts`, each after its length, written into `buf` (exactly their size).
+fn framed(parts: &[&[u8]], buf: &mut [u8]) -> u64 {
     let mut at = 0;
     for p in parts {
         buf[at..at + 4].copy_from_slice(&(p.len() as u32).to_le_bytes());
@@ -109,13 +111,15 @@ mod tests {
         assert!(fp < 3_000, "{fp} false positives of 100000");
         let back = Bloom::from_bytes(&b.to_bytes()).unwrap();
         // The same framing whatever the length (the persisted filters depend on it).
-        let long = vec![7u8; 300];
-        let mut h = xxhash_rust::xxh64::Xxh64::new(0x6c61_6e74);
-        for p in [&b"a"[..], &long[..]] {
-            h.update(&(p.len() as u32).to_le_bytes());
-            h.update(p);
+        for len in [0, 55, 56, 57, 247, 248, 249, 300] {
+            let long = vec![7u8; len];
+            let mut h = xxhash_rust::xxh64::Xxh64::new(0x6c61_6e74);
+            for p in [&b"a"[..], &long[..]] {
+                h.update(&(p.len() as u32).to_le_bytes());
+                h.update(p);
+            }
+            assert_eq!(key(&[b"a", &long]), h.digest(), "{len}");
         }
-        assert_eq!(key(&[b"a", &long]), h.digest());
         assert_ne!(key(&[b"ab", b"c"]), key(&[b"a", b"bc"]));
         assert_eq!(back, b);
         assert!(Bloom::from_bytes(&[1, 2, 3]).is_none());
