@@ -386,6 +386,8 @@ pub struct Stats {
     pub sealed_bytes: u64,
     /// Bytes of the write-ahead log.
     pub log_bytes: u64,
+    /// Bytes the condition cache holds (what filter conditions say of row groups).
+    pub condition_cache_bytes: usize,
 }
 
 /// A store of one table.
@@ -796,6 +798,7 @@ impl<T: Table> EventStore<T> {
             sealed_rows: segs.iter().map(|s| s.info.rows).sum(),
             sealed_bytes: segs.iter().map(|s| s.info.bytes).sum(),
             log_bytes: self.log.disk_size(),
+            condition_cache_bytes: self.cache.as_ref().map_or(0, |c| c.used()),
         }
     }
 }

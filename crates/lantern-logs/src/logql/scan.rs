@@ -226,18 +226,21 @@ impl RowTest {
                 }
             }
             Some(_) => {}
-            None => {
-                // Worked out for every row unless some are left out by time or the bar.
-                let every_row = keep.iter().all(|k| *k);
-                self.stream(b, &mut keep);
-                if keep.iter().any(|k| *k) {
-                    self.pre.test(b, &mut keep, sure_kind.then_some(&mut surely[..]));
-                    surely.iter_mut().zip(&keep).for_each(|(s, k)| *s = *s && *k);
+            None if keep.iter().any(|k| *k) => {
+                // Worked out for every row, those left out by time or the bar too: what
+                // the condition says of the whole group is remembered, so a repeated
+                // query (whose bar falls elsewhere in the group) tests none of it again.
+                let mut holds = vec![true; n];
+                self.stream(b, &mut holds);
+                if holds.iter().any(|k| *k) {
+                    self.pre.test(b, &mut holds, sure_kind.then_some(&mut surely[..]));
+                    surely.iter_mut().zip(&holds).for_each(|(s, k)| *s = *s && *k);
                 }
-                if every_row {
-                    met = Some(Met { rows: keep.clone(), sure: surely.clone() });
-                }
+                met = Some(Met { rows: holds.clone(), sure: surely.clone() });
+                keep.iter_mut().zip(&holds).for_each(|(k, h)| *k = *k && *h);
+                surely.iter_mut().zip(&keep).for_each(|(s, k)| *s = *s && *k);
             }
+            None => {}
         }
         if keep.iter().any(|k| *k) {
             match (&self.sure, self.page_limit.zip(self.first.as_ref()).zip(time)) {

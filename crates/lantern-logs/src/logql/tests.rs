@@ -376,3 +376,37 @@ async fn a_page_whose_best_candidates_fail_the_line_filter_is_read_again_in_full
         }
     }
 }
+
+/// A page query's window or bar may leave out rows of a row group it reads: what its
+/// condition says of the whole group is remembered all the same, so the query repeated
+/// (with its window or bar elsewhere in the group) finds it known.
+#[tokio::test]
+async fn a_groups_condition_is_remembered_whole_when_a_window_cuts_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // One row group of 300 lines a second apart, a third of them matching.
+    let store = crate::tests::open_with(tmp.path(), 1000).await;
+    let t0 = parse_time("2026-02-11T19:00:00Z").unwrap();
+    let lines: Vec<String> = (0..300)
+        .map(|i| {
+            let code = if i % 3 == 0 { "CARD_DECLINED" } else { "NONE" };
+            format!(r#"{{"event": "payment", "error_code": "{code}", "n": {i}, "timestamp": "2026-02-11T19:{:02}:{:02}Z"}}"#, i / 60, i % 60)
+        })
+        .collect();
+    store.append_jsonl(vec![("service".into(), "checkout".into())], t0, &lines.join("\n"), 1 << 20).unwrap();
+    store.seal().await.unwrap();
+    assert_eq!(store.stats().condition_cache_bytes, 0);
+    // The window starts inside the group: 200 of its rows are in it.
+    let q = r#"{service=~".+"} | json | error_code="CARD_DECLINED""#;
+    let got = answer(&store, "logs 2026-02-11T19:01:40Z 2026-02-11T19:10:00Z 10 backward", q).await;
+    assert_eq!(got.len(), 10);
+    let has = |v: &[String], t: &str| v.iter().any(|l| l.contains(&format!("n=\"{t}\"")));
+    assert!(has(&got, "270") && has(&got, "297") && !has(&got, "267"), "{got:?}");
+    let remembered = store.stats().condition_cache_bytes;
+    assert!(remembered > 0, "the group's condition is remembered");
+    // The same condition over the whole group: known, so nothing more is remembered, and
+    // the answer is the one worked out afresh.
+    let all = answer(&store, "logs 2026-02-11T18:00:00Z 2026-02-11T20:00:00Z 100 forward", q).await;
+    assert_eq!(all.len(), 100);
+    assert!(has(&all, "0") && has(&all, "99") && has(&all, "297"), "{all:?}");
+    assert_eq!(store.stats().condition_cache_bytes, remembered);
+}
