@@ -220,14 +220,37 @@ impl Table for Spans {
         span_keys(s, out)
     }
 
-    /// The spans of one request share their origin: its keys are made once.
+    /// [`span_keys`] of each span, each key made once: the spans of one request share
+    /// their origin, a trace's spans lie together (the order's), and operations and
+    /// attribute values repeat across spans (methods, routes, a request's IDs).
     fn group_keys(rows: &[&Span], out: &mut Vec<u64>) {
-        let mut seen: std::collections::HashSet<*const crate::model::Origin> = Default::default();
+        type Seen<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
+        let mut origins: Seen<*const crate::model::Origin> = Seen::default();
+        let mut ops: Seen<(&str, &str)> = Seen::default();
+        let mut attrs: Seen<(&str, &str)> = Seen::default();
+        let mut ints: Seen<(&str, i64)> = Seen::default();
+        let mut last_trace = None;
         for s in rows {
-            if seen.insert(Arc::as_ptr(&s.origin)) {
+            if origins.insert(Arc::as_ptr(&s.origin)) {
                 origin_keys(&s.origin, out);
             }
-            own_keys(s, out);
+            if last_trace != Some(s.trace_id) {
+                out.push(trace_key(&s.trace_id));
+                last_trace = Some(s.trace_id);
+            }
+            if ops.insert((&s.origin.service, &s.name)) {
+                out.push(operation_key(&s.origin.service, &s.name));
+            }
+            for a in &s.attributes {
+                let new = match &a.value {
+                    AttrValue::StringValue(v) => attrs.insert((&a.key, v)),
+                    AttrValue::IntValue(i) => ints.insert((&a.key, *i)),
+                    _ => true,
+                };
+                if new {
+                    attr_keys(std::slice::from_ref(a), out);
+                }
+            }
         }
     }
 

@@ -125,3 +125,31 @@ async fn traces_are_found_by_id_and_search_before_and_after_sealing_and_restarts
     let ops: Vec<String> = store.operations("order-service", 0, i64::MAX).into_iter().map(|o| o.name).collect();
     assert_eq!(ops, ["create_fulfillment", "create_order", "process_payment", "validate_order"]);
 }
+
+/// A page's keys, made once each for the page, are every key of each of its spans.
+#[test]
+fn a_pages_keys_are_its_spans_keys() {
+    use lantern_events::Table;
+    let mut spans = Vec::new();
+    for (t, base) in [(1u8, 0), (2, 5_000_000_000), (1, 9_000_000_000)] {
+        let body = seed_request(t, base);
+        let bump = bumpalo::Bump::new();
+        spans.extend(convert(lantern_otlp_wire::traces::traces_request(&body, &bump).unwrap()).spans);
+    }
+    // The same values under other keys, and numbers, are keys of their own.
+    spans[1]
+        .attributes
+        .push(crate::model::Attr { key: "other".into(), value: AttrValue::StringValue("user-456".into()) });
+    spans[2].attributes.push(crate::model::Attr { key: "n".into(), value: AttrValue::IntValue(7) });
+    spans[3].attributes.push(crate::model::Attr { key: "n".into(), value: AttrValue::IntValue(8) });
+    spans[4].attributes.push(crate::model::Attr { key: "b".into(), value: AttrValue::BoolValue(true) });
+    let rows: Vec<_> = spans.iter().collect();
+    let mut page = Vec::new();
+    crate::table::Spans::group_keys(&rows, &mut page);
+    let mut each = Vec::new();
+    for s in &spans {
+        crate::table::span_keys(s, &mut each);
+    }
+    let set = |v: Vec<u64>| v.into_iter().collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(set(page), set(each));
+}
