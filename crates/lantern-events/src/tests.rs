@@ -446,7 +446,7 @@ fn rows_sorted_by_their_classes_come_in_the_order_row_by_row_sorting_gives() {
     let rows: Vec<Note> =
         (0..5000u32).map(|i| Note { text: i.to_string(), ..note(((i * 7919) % 97) as i64, (i * 31) % 13) }).collect();
     let mut by_class: Vec<&Note> = rows.iter().collect();
-    crate::segment::sort_rows::<Notes>(&mut by_class);
+    crate::build::sort_rows::<Notes>(&mut by_class);
     let mut by_row: Vec<&Note> = rows.iter().collect();
     by_row.sort_by(|a, b| Notes::order(a, b).then(a.t.cmp(&b.t)));
     assert_eq!(by_class, by_row);

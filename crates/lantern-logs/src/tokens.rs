@@ -70,26 +70,21 @@ fn prefix_keys(s: &str, out: &mut Vec<u64>) {
 /// as written (case and all); keys are lowercase, so they hold for every case.
 pub fn needle_keys(needle: &[u8]) -> Vec<u64> {
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < needle.len() {
-        while i < needle.len() && !is_word_byte(needle[i]) {
-            i += 1;
-        }
-        let start = i;
-        while i < needle.len() && is_word_byte(needle[i]) {
-            i += 1;
-        }
-        let w = &needle[start..i];
+    word_spans(needle, |start, w| {
         if start > 0 && w.len() >= PREFIX && w.iter().any(|b| !b"0123456789eETZ".contains(b)) {
             out.push(word_key(&w[..PREFIX]));
         }
-    }
+    });
     out
 }
 
 /// Calls `f` with each word of `s` (as bytes, not yet lowercased).
 pub fn words(s: &str, mut f: impl FnMut(&[u8])) {
-    let b = s.as_bytes();
+    word_spans(s.as_bytes(), |_, w| f(w))
+}
+
+/// Calls `f` with where each word of `b` starts, and the word.
+fn word_spans(b: &[u8], mut f: impl FnMut(usize, &[u8])) {
     let mut i = 0;
     while i < b.len() {
         while i < b.len() && !is_word_byte(b[i]) {
@@ -100,7 +95,7 @@ pub fn words(s: &str, mut f: impl FnMut(&[u8])) {
             i += 1;
         }
         if i > start {
-            f(&b[start..i]);
+            f(start, &b[start..i]);
         }
     }
 }
